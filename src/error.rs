@@ -1,0 +1,69 @@
+//! The crate's error type: one enum, a variant per failure class, with `Display` messages written
+//! for the person who has to act on them.
+
+use std::fmt;
+use std::io;
+
+/// Everything that can go wrong in bare-sse.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An event field holds a character that would break the event-stream format, for example a
+    /// line break in `event` or `id` (which would inject a second field) or a NUL in `id` (which
+    /// clients ignore).
+    InvalidField {
+        /// The field's name on the wire: `event`, `id`, ...
+        field: &'static str,
+        /// What is wrong with it, in words.
+        reason: &'static str,
+    },
+    /// The event asked for the hub's next id (`Event::with_id`) but was written somewhere that has
+    /// no hub to number it, such as `write_event` on a plain writer.
+    NoIdSource,
+    /// An I/O operation failed; `context` says which one.
+    Io {
+        /// What bare-sse was doing, e.g. "binding 127.0.0.1:8122".
+        context: String,
+        /// The operating system's error.
+        source: io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Error {
+        Error::Io { context: context.into(), source }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidField { field, reason } => {
+                write!(f, "invalid `{field}` field: {reason}")
+            }
+            Error::NoIdSource => f.write_str(
+                "the event asks for the hub's next id (with_id) but is not being sent through a hub; \
+                 give it an explicit id instead",
+            ),
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(error: Error) -> io::Error {
+        match error {
+            Error::Io { source, .. } => source,
+            other => io::Error::new(io::ErrorKind::InvalidInput, other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! Events and their encoding to `text/event-stream` bytes.
+//!
+//! This module is pure: it builds [`Event`] values, checks their fields and turns them into bytes.
+//! It does no I/O of its own beyond writing to the `io::Write` it is handed, so the hub, the
+//! per-connection streams and a user's own server all share one encoder.
+//!
+//! # The wire format in one example
+//!
+//! ```
+//! use bare_sse::Event;
+//!
+//! let event = Event::new().event("greeting").id("7").data("hello\nworld");
+//! assert_eq!(
+//!     event.to_bytes().unwrap(),
+//!     b"event: greeting\nid: 7\ndata: hello\ndata: world\n\n"
+//! );
+//! ```
+//!
+//! Each field is one `name: value` line; an empty line ends the event. Data that spans several
+//! lines becomes one `data:` line per line (a browser joins them again with `\n`). `event` and `id`
+//! values cannot hold line breaks, since a line break would start a new field: such values are
+//! rejected with [`Error::InvalidField`] rather than rewritten.
+
+use std::io::{self, Write};
+
+use crate::Error;
+
+/// One server-sent event, built field by field.
+///
+/// Fields are checked when the event is encoded (by [`Event::to_bytes`], [`write_event`] or a
+/// hub's `send_new_event`), so building never fails and an invalid field is reported exactly once,
+/// as an `Err`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Event {
+    comment: Option<String>,
+    event: Option<String>,
+    id: Option<EventId>,
+    retry_ms: Option<u64>,
+    data: Option<String>,
+}
+
+/// Where an event's id comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum EventId {
+    /// The hub numbers the event with its next id.
+    Next,
+    /// The caller chose the id.
+    Given(String),
+}
+
+impl Event {
+    /// An empty event. Add at least `data` for a browser to fire it.
+    pub fn new() -> Event {
+        Event::default()
+    }
+
+    /// Sets the payload. Line breaks (CRLF, CR or LF) split it into several `data:` lines, which the
+    /// client joins with `\n`. An empty string still sends one `data:` line, so the event fires.
+    pub fn data(mut self, data: impl Into<String>) -> Event {
+        self.data = Some(data.into());
+        self
+    }
+
+    /// Sets the event type (`event:` field). Browsers deliver typed events to
+    /// `addEventListener(type, ...)` instead of `onmessage`. Must not contain CR or LF.
+    pub fn event(mut self, event_type: impl Into<String>) -> Event {
+        self.event = Some(event_type.into());
+        self
+    }
+
+    /// Sets an explicit id. The client remembers it and sends it back as `Last-Event-ID` when it
+    /// reconnects; a hub keeps events that have ids in its history. Must not contain CR, LF or NUL.
+    /// An empty id tells the client to forget its last id.
+    pub fn id(mut self, id: impl Into<String>) -> Event {
+        self.id = Some(EventId::Given(id.into()));
+        self
+    }
+
+    /// Asks the hub to give this event its next id (1, 2, 3, ... per hub) and to keep it in its
+    /// history, so late joiners and reconnecting clients receive it.
+    pub fn with_id(mut self) -> Event {
+        self.id = Some(EventId::Next);
+        self
+    }
+
+    /// Sets the client's reconnection delay in milliseconds (`retry:` field).
+    pub fn retry(mut self, milliseconds: u64) -> Event {
+        self.retry_ms = Some(milliseconds);
+        self
+    }
+
+    /// Adds a comment (`: text` lines). Clients ignore comments; they keep proxies from timing out
+    /// an idle stream and help when reading a stream by hand.
+    pub fn comment(mut self, text: impl Into<String>) -> Event {
+        self.comment = Some(text.into());
+        self
+    }
+
+    /// The explicit id, if one was given with [`Event::id`].
+    pub fn given_id(&self) -> Option<&str> {
+        match &self.id {
+            Some(EventId::Given(id)) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Whether the event asked for the hub's next id with [`Event::with_id`].
+    pub fn wants_next_id(&self) -> bool {
+        self.id == Some(EventId::Next)
+    }
+
+    /// Checks every field without encoding.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(event) = &self.event {
+            check_single_line("event", event)?;
+        }
+        if let Some(EventId::Given(id)) = &self.id {
+            check_single_line("id", id)?;
+            if id.contains('\0') {
+                return Err(Error::InvalidField { field: "id", reason: "it contains NUL, which clients ignore" });
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes the event to wire bytes. Fails on an invalid field, or if the event asked for the
+    /// hub's next id (only a hub can number it).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        if self.wants_next_id() {
+            return Err(Error::NoIdSource);
+        }
+        self.encode(None)
+    }
+
+    /// Encodes the event; `next_id` is the number a hub assigned when the event asked for one.
+    pub(crate) fn encode(&self, next_id: Option<&str>) -> Result<Vec<u8>, Error> {
+        self.validate()?;
+        let mut out = Vec::with_capacity(self.encoded_len_hint());
+        if let Some(comment) = &self.comment {
+            push_comment(&mut out, comment);
+        }
+        if let Some(event) = &self.event {
+            push_field(&mut out, "event", event);
+        }
+        match (&self.id, next_id) {
+            (Some(EventId::Given(id)), _) => push_field(&mut out, "id", id),
+            (Some(EventId::Next), Some(id)) => push_field(&mut out, "id", id),
+            (Some(EventId::Next), None) => return Err(Error::NoIdSource),
+            (None, _) => {}
+        }
+        if let Some(retry) = self.retry_ms {
+            push_field(&mut out, "retry", &retry.to_string());
+        }
+        if let Some(data) = &self.data {
+            for line in split_lines(data) {
+                push_field(&mut out, "data", line);
+            }
+        }
+        out.push(b'\n');
+        Ok(out)
+    }
+
+    fn encoded_len_hint(&self) -> usize {
+        let text = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() + 8);
+        text(&self.comment) + text(&self.event) + text(&self.data) + 40
+    }
+}
+
+/// Writes one event to any writer: the encoder the hub uses, for servers bare-sse does not run.
+///
+/// The event is encoded fully before the first byte is written, so an invalid field writes
+/// nothing. The writer is flushed so the event leaves at once.
+///
+/// ```
+/// let mut out = Vec::new();
+/// bare_sse::write_event(&mut out, &bare_sse::Event::new().data("hi")).unwrap();
+/// assert_eq!(out, b"data: hi\n\n");
+/// ```
+pub fn write_event(writer: &mut impl Write, event: &Event) -> Result<(), Error> {
+    let bytes = event.to_bytes()?;
+    write_and_flush(writer, &bytes)
+}
+
+/// Writes a comment (`: text`, one line per line of `text`) followed by nothing else: the
+/// heartbeat that keeps proxies from closing an idle stream. Clients ignore it.
+///
+/// ```
+/// let mut out = Vec::new();
+/// bare_sse::write_comment(&mut out, "keep-alive").unwrap();
+/// assert_eq!(out, b": keep-alive\n");
+/// ```
+pub fn write_comment(writer: &mut impl Write, text: &str) -> Result<(), Error> {
+    let mut bytes = Vec::with_capacity(text.len() + 3);
+    push_comment(&mut bytes, text);
+    write_and_flush(writer, &bytes)
+}
+
+fn write_and_flush(writer: &mut impl Write, bytes: &[u8]) -> Result<(), Error> {
+    let wrote = writer.write_all(bytes).and_then(|()| writer.flush());
+    wrote.map_err(|e: io::Error| Error::io("writing an event", e))
+}
+
+fn check_single_line(field: &'static str, value: &str) -> Result<(), Error> {
+    if value.contains(['\r', '\n']) {
+        return Err(Error::InvalidField { field, reason: "it contains a line break (CR or LF)" });
+    }
+    Ok(())
+}
+
+/// `name: value\n`, or `name:\n` for an empty value. The space matters: a client strips exactly one
+/// space after the colon, so a value that itself starts with a space survives.
+fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.push(b':');
+    if !value.is_empty() {
+        out.push(b' ');
+        out.extend_from_slice(value.as_bytes());
+    }
+    out.push(b'\n');
+}
+
+fn push_comment(out: &mut Vec<u8>, text: &str) {
+    for line in split_lines(text) {
+        push_field(out, "", line);
+    }
+}
+
+/// Splits on CRLF, lone CR and lone LF, as an event-stream parser does. A trailing line break
+/// yields a final empty line, so `"a\n"` round-trips as `"a\n"`.
+pub(crate) fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.find(['\r', '\n']) {
+            None => {
+                rest = None;
+                Some(current)
+            }
+            Some(at) => {
+                let skip = if current[at..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&current[at + skip..]);
+                Some(&current[..at])
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(event: &Event) -> String {
+        String::from_utf8(event.to_bytes().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn data_only() {
+        assert_eq!(wire(&Event::new().data("Hello World!")), "data: Hello World!\n\n");
+    }
+
+    #[test]
+    fn every_field_in_order() {
+        let event = Event::new().comment("note").event("tick").id("9").retry(2500).data("x");
+        assert_eq!(wire(&event), ": note\nevent: tick\nid: 9\nretry: 2500\ndata: x\n\n");
+    }
+
+    #[test]
+    fn data_split_on_crlf_cr_and_lf() {
+        let event = Event::new().data("a\r\nb\rc\nd");
+        assert_eq!(wire(&event), "data: a\ndata: b\ndata: c\ndata: d\n\n");
+    }
+
+    #[test]
+    fn trailing_and_blank_lines_in_data_survive() {
+        assert_eq!(wire(&Event::new().data("a\n")), "data: a\ndata:\n\n");
+        assert_eq!(wire(&Event::new().data("\n\n")), "data:\ndata:\ndata:\n\n");
+        assert_eq!(wire(&Event::new().data("a\r\n\r\nb")), "data: a\ndata:\ndata: b\n\n");
+    }
+
+    #[test]
+    fn empty_data_still_dispatches() {
+        assert_eq!(wire(&Event::new().data("")), "data:\n\n");
+    }
+
+    #[test]
+    fn leading_space_in_value_is_kept() {
+        assert_eq!(wire(&Event::new().data(" indented")), "data:  indented\n\n");
+    }
+
+    #[test]
+    fn event_without_data_carries_fields_only() {
+        assert_eq!(wire(&Event::new().retry(10)), "retry: 10\n\n");
+        assert_eq!(wire(&Event::new().id("")), "id:\n\n");
+    }
+
+    #[test]
+    fn multi_line_comment_stays_a_comment() {
+        assert_eq!(wire(&Event::new().comment("a\nb")), ": a\n: b\n\n");
+    }
+
+    #[test]
+    fn line_breaks_in_event_type_are_rejected() {
+        for bad in ["a\nb", "a\rb", "a\r\nb", "\n"] {
+            let err = Event::new().event(bad).data("x").to_bytes().unwrap_err();
+            assert!(matches!(err, Error::InvalidField { field: "event", .. }), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn line_breaks_and_nul_in_id_are_rejected() {
+        for bad in ["1\n", "1\r", "x\r\ndata: injected", "a\0b"] {
+            let err = Event::new().id(bad).data("x").to_bytes().unwrap_err();
+            assert!(matches!(err, Error::InvalidField { field: "id", .. }), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn invalid_event_writes_nothing() {
+        let mut out = Vec::new();
+        assert!(write_event(&mut out, &Event::new().data("ok").id("a\nb")).is_err());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn next_id_needs_a_hub() {
+        assert!(matches!(Event::new().with_id().to_bytes(), Err(Error::NoIdSource)));
+        let numbered = Event::new().with_id().data("x").encode(Some("12")).unwrap();
+        assert_eq!(numbered, b"id: 12\ndata: x\n\n");
+    }
+
+    #[test]
+    fn comment_writer() {
+        let mut out = Vec::new();
+        write_comment(&mut out, "").unwrap();
+        write_comment(&mut out, "ping").unwrap();
+        assert_eq!(out, b":\n: ping\n");
+    }
+
+    #[test]
+    fn split_lines_matches_parser_rules() {
+        let lines: Vec<&str> = split_lines("a\r\n\rb\n").collect();
+        assert_eq!(lines, ["a", "", "b", ""]);
+        assert_eq!(split_lines("").collect::<Vec<_>>(), [""]);
+    }
+}

@@ -1,0 +1,14 @@
+//! The HTTP/1.1 pieces bare-sse needs, written here: request-head parsing with limits, URL
+//! decoding, and response heads. Everything in this module is pure (bytes in, values out); the
+//! server owns the sockets and the clocks.
+
+mod request;
+mod response;
+mod url;
+
+pub use request::{
+    parse_request_head, HeadLimits, Parsed, RequestError, RequestHead, Version, DEFAULT_MAX_HEADERS,
+    DEFAULT_MAX_HEAD_BYTES,
+};
+pub use response::{reason_phrase, response_head, text_response};
+pub use url::{parse_query, percent_decode, DecodeError};

@@ -1,0 +1,385 @@
+//! The server: a `TcpListener`, an accept loop, and one thread per connection.
+//!
+//! Each connection thread reads and checks the request head, answers errors and preflights, and for
+//! a stream: sends the response head and the history the client missed, hands the client to the
+//! hub's writer threads, and then watches the socket's read side so that a client that leaves is
+//! noticed at once (a closed socket makes the blocked read return). See [`connection`] for the
+//! routing rules.
+//!
+//! Limits (all settable on [`ServerBuilder`]): request head size and field count, time to send the
+//! head, and open connections. Past the connection limit the server still answers, briefly, with
+//! `200`, a `retry:` and a close: browsers come back after that delay, whereas any error status
+//! would make them give up for good.
+
+mod connection;
+mod cors;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crate::http::HeadLimits;
+use crate::{Error, Event, Sse};
+pub use cors::AllowOrigin;
+use cors::Cors;
+
+/// Open connections allowed at once, by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Time a client has to send its whole request head, by default; then it gets `408`.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The `retry:` sent to clients turned away past the connection limit, by default (milliseconds).
+pub const DEFAULT_OVERLOAD_RETRY_MS: u64 = 5_000;
+
+/// Connections past the limit that are still answered with a `retry:` rather than closed unread.
+const OVERFLOW_CONNECTIONS: usize = 64;
+/// Connection threads hold one request head and a few small buffers.
+const CONNECTION_STACK_BYTES: usize = 64 * 1024;
+/// How long `stop_with_event` waits for the last event to reach the clients.
+const FINAL_EVENT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Settings for a server. Start from [`Server::builder`].
+///
+/// ```
+/// use bare_sse::{Server, Sse};
+///
+/// let hub = Sse::builder().history_events(100).build();
+/// let server = Server::builder().port(0).path("/events").hub(hub).max_connections(500).start().unwrap();
+/// assert_ne!(server.local_addr().port(), 0);
+/// server.stop();
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerBuilder {
+    hub: Option<Sse>,
+    bind: IpAddr,
+    port: u16,
+    path: Option<String>,
+    cors: Cors,
+    retry_ms: Option<u64>,
+    max_connections: usize,
+    head_limits: HeadLimits,
+    request_timeout: Duration,
+    overload_retry_ms: u64,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> ServerBuilder {
+        ServerBuilder {
+            hub: None,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            path: None,
+            cors: Cors { allow_origin: AllowOrigin::Any, allow_credentials: false },
+            retry_ms: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            head_limits: HeadLimits::default(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            overload_retry_ms: DEFAULT_OVERLOAD_RETRY_MS,
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// The hub to serve (default: a new hub with default settings).
+    pub fn hub(mut self, hub: Sse) -> ServerBuilder {
+        self.hub = Some(hub);
+        self
+    }
+
+    /// The address to listen on (default `127.0.0.1`: this machine only). Use `0.0.0.0` to accept
+    /// connections from other machines.
+    pub fn bind(mut self, address: IpAddr) -> ServerBuilder {
+        self.bind = address;
+        self
+    }
+
+    /// The port (default 0: the system picks a free one; see [`Server::local_addr`]).
+    pub fn port(mut self, port: u16) -> ServerBuilder {
+        self.port = port;
+        self
+    }
+
+    /// Streams only on this path (matched after percent-decoding, query ignored); other paths get
+    /// `404`. By default every path streams.
+    pub fn path(mut self, path: impl Into<String>) -> ServerBuilder {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Which origins may read the stream (default [`AllowOrigin::Any`]).
+    pub fn allow_origin(mut self, allow: AllowOrigin) -> ServerBuilder {
+        self.cors.allow_origin = allow;
+        self
+    }
+
+    /// Answers `withCredentials` requests: echo the origin and send
+    /// `Access-Control-Allow-Credentials: true` (default off).
+    pub fn allow_credentials(mut self, allow: bool) -> ServerBuilder {
+        self.cors.allow_credentials = allow;
+        self
+    }
+
+    /// Sends `retry: <ms>` first on every stream, setting the client's reconnection delay (default:
+    /// none, so browsers use their own, about 3 s).
+    pub fn retry(mut self, milliseconds: Option<u64>) -> ServerBuilder {
+        self.retry_ms = milliseconds;
+        self
+    }
+
+    /// Most connections open at once (default [`DEFAULT_MAX_CONNECTIONS`]). Past it, a client gets
+    /// `200`, `retry:` [`overload_retry`](Self::overload_retry) and a close, so a browser tries again
+    /// later instead of giving up.
+    pub fn max_connections(mut self, count: usize) -> ServerBuilder {
+        self.max_connections = count;
+        self
+    }
+
+    /// The `retry:` (milliseconds) sent to clients turned away by the connection limit (default
+    /// [`DEFAULT_OVERLOAD_RETRY_MS`]).
+    pub fn overload_retry(mut self, milliseconds: u64) -> ServerBuilder {
+        self.overload_retry_ms = milliseconds;
+        self
+    }
+
+    /// Largest request head in bytes (default 8 KiB); past it, `431` (or `414` for a request line
+    /// that long).
+    pub fn max_head_bytes(mut self, bytes: usize) -> ServerBuilder {
+        self.head_limits.max_head_bytes = bytes;
+        self
+    }
+
+    /// Most header fields in a request (default 64); past it, `431`.
+    pub fn max_headers(mut self, count: usize) -> ServerBuilder {
+        self.head_limits.max_headers = count;
+        self
+    }
+
+    /// Time a client has to send its request head (default [`DEFAULT_REQUEST_TIMEOUT`]); past it,
+    /// `408`. A client that sends a byte at a time cannot hold a thread for longer.
+    pub fn request_timeout(mut self, timeout: Duration) -> ServerBuilder {
+        self.request_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Binds the listener and starts accepting connections.
+    pub fn start(self) -> Result<Server, Error> {
+        let address = SocketAddr::new(self.bind, self.port);
+        let listener = TcpListener::bind(address).map_err(|e| Error::io(format!("binding {address}"), e))?;
+        let local_addr = listener.local_addr().map_err(|e| Error::io("reading the bound address", e))?;
+        let hub = self.hub.clone().unwrap_or_default();
+        let shared = Arc::new(Shared {
+            config: self,
+            hub,
+            stopping: AtomicBool::new(false),
+            connections: Mutex::new(Connections::default()),
+        });
+        let accept_shared = Arc::clone(&shared);
+        let accept_thread = thread::Builder::new()
+            .name(format!("bare-sse-accept-{}", local_addr.port()))
+            .spawn(move || accept_loop(&accept_shared, &listener))
+            .map_err(|e| Error::io("starting the accept thread", e))?;
+        Ok(Server { shared, local_addr, accept_thread: Mutex::new(Some(accept_thread)) })
+    }
+}
+
+/// A running server. Dropping it stops it (see [`Server::stop`]).
+pub struct Server {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+    accept_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Shared {
+    config: ServerBuilder,
+    hub: Sse,
+    stopping: AtomicBool,
+    connections: Mutex<Connections>,
+}
+
+/// Every open connection's socket (so `stop` can close them) and thread (so `stop` can join them).
+#[derive(Default)]
+struct Connections {
+    sockets: HashMap<u64, Arc<TcpStream>>,
+    threads: Vec<JoinHandle<()>>,
+    next_id: u64,
+}
+
+impl Server {
+    /// Settings for a server.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// The address the server listens on, with the real port when port 0 was asked for.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The hub this server serves.
+    pub fn hub(&self) -> &Sse {
+        &self.shared.hub
+    }
+
+    /// Sends an event to every client of the hub; see [`Sse::send_new_event`].
+    pub fn send_new_event(&self, event: impl std::borrow::Borrow<Event>) -> Result<(), Error> {
+        self.shared.hub.send_new_event(event)
+    }
+
+    /// Clients streaming from the hub now (on every server that serves it).
+    pub fn clients(&self) -> usize {
+        self.shared.hub.clients()
+    }
+
+    /// Connections open on this server now, streaming or not.
+    pub fn connections(&self) -> usize {
+        self.shared.lock_connections().sockets.len()
+    }
+
+    /// Stops the server: closes the listener and every connection, and joins every thread. The hub
+    /// lives on with its history and id counter, and can be served again. Safe to call twice; never
+    /// waits on a stalled client, since closing a socket ends any write to it.
+    pub fn stop(&self) {
+        let accept_thread = self.accept_thread.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let Some(accept_thread) = accept_thread else { return };
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        wake_accept_loop(self.local_addr);
+        let _ = accept_thread.join();
+        let threads = {
+            let mut connections = self.shared.lock_connections();
+            for socket in connections.sockets.values() {
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+            std::mem::take(&mut connections.threads)
+        };
+        for thread in threads {
+            let _ = thread.join();
+        }
+        self.shared.hub.join_idle_writers();
+    }
+
+    /// Sends a last event, waits briefly for it to reach the clients, then stops.
+    pub fn stop_with_event(&self, event: impl std::borrow::Borrow<Event>) -> Result<(), Error> {
+        let sent = self.send_new_event(event);
+        if sent.is_ok() {
+            self.shared.hub.flush(FINAL_EVENT_TIMEOUT);
+        }
+        self.stop();
+        sent
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("local_addr", &self.local_addr).finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn lock_connections(&self) -> MutexGuard<'_, Connections> {
+        self.connections.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
+    for stream in listener.incoming() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        match stream {
+            Ok(socket) => admit(shared, socket),
+            // Out of file descriptors or memory: let the running connections finish some work
+            // rather than spinning on accept.
+            Err(_) => thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// Registers a connection and starts its thread, or closes it unread when even the overflow
+/// allowance is used up.
+fn admit(shared: &Arc<Shared>, socket: TcpStream) {
+    let socket = Arc::new(socket);
+    let mut connections = shared.lock_connections();
+    reap_finished_threads(&mut connections);
+    let open = connections.sockets.len();
+    if open >= shared.config.max_connections + OVERFLOW_CONNECTIONS {
+        return;
+    }
+    let over_capacity = open >= shared.config.max_connections;
+    let id = connections.next_id;
+    connections.next_id += 1;
+    let thread_shared = Arc::clone(shared);
+    let thread_socket = Arc::clone(&socket);
+    let spawned = thread::Builder::new()
+        .name("bare-sse-connection".to_string())
+        .stack_size(CONNECTION_STACK_BYTES)
+        .spawn(move || {
+            let _registered = Registered { shared: &thread_shared, id };
+            connection::serve(&thread_shared, &thread_socket, over_capacity);
+        });
+    if let Ok(thread) = spawned {
+        connections.sockets.insert(id, socket);
+        connections.threads.push(thread);
+    }
+}
+
+/// Removes a connection from the registry when its thread ends, even by a panic.
+struct Registered<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.shared.lock_connections().sockets.remove(&self.id);
+    }
+}
+
+fn reap_finished_threads(connections: &mut Connections) {
+    let (finished, running) = std::mem::take(&mut connections.threads).into_iter().partition(|t| t.is_finished());
+    connections.threads = running;
+    for thread in finished {
+        let _ = thread.join();
+    }
+}
+
+/// `accept` blocks; a connection of our own makes it return so the loop sees `stopping`.
+fn wake_accept_loop(local_addr: SocketAddr) {
+    let mut address = local_addr;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address {
+            SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            SocketAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        });
+    }
+    let _ = TcpStream::connect_timeout(&address, Duration::from_secs(1));
+}
+
+/// Starts a server for a new hub on `127.0.0.1:port`, streaming on every path: the one-call way to
+/// serve events (Racket's `start-sse-tcp-port`).
+///
+/// ```
+/// use bare_sse::{start_sse_tcp_port, Event};
+///
+/// let server = start_sse_tcp_port(0)?; // 0: any free port
+/// server.send_new_event(Event::new().data("Hello World!"))?;
+/// server.stop();
+/// # Ok::<(), bare_sse::Error>(())
+/// ```
+pub fn start_sse_tcp_port(port: u16) -> Result<Server, Error> {
+    Server::builder().port(port).start()
+}
+
+/// Whether an I/O error only means that a read or write timeout expired (the peer may still be
+/// there), as opposed to a broken connection.
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
