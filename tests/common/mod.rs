@@ -1,0 +1,161 @@
+//! Test peers: a raw TCP client that reads an event stream with a timeout on every read, and a
+//! ureq agent with timeouts.
+#![allow(dead_code)] // each test file uses a different part of these helpers
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// Every blocking read in the tests gives up after this long.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client speaking HTTP by hand.
+pub struct RawClient {
+    pub socket: TcpStream,
+    received: Vec<u8>,
+    /// Bytes of `received` already returned.
+    consumed: usize,
+}
+
+/// A parsed response head.
+#[derive(Debug)]
+pub struct Head {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Head {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One event as a test sees it: its fields in order, comments dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub fields: Vec<(String, String)>,
+}
+
+impl Block {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn data(&self) -> String {
+        let lines: Vec<&str> = self.fields.iter().filter(|(n, _)| n == "data").map(|(_, v)| v.as_str()).collect();
+        lines.join("\n")
+    }
+}
+
+impl RawClient {
+    pub fn connect(addr: SocketAddr) -> RawClient {
+        let socket = TcpStream::connect(addr).expect("connect");
+        socket.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        socket.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
+        RawClient { socket, received: Vec::new(), consumed: 0 }
+    }
+
+    /// Connects and sends a GET for `target` with extra header lines (each ending in CRLF).
+    pub fn get(addr: SocketAddr, target: &str, extra_headers: &str) -> RawClient {
+        let mut client = RawClient::connect(addr);
+        client.send(&format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n{extra_headers}\r\n"));
+        client
+    }
+
+    /// A GET for the stream, with its head read and checked to be 200.
+    pub fn stream(addr: SocketAddr, target: &str, extra_headers: &str) -> RawClient {
+        let mut client = RawClient::get(addr, target, extra_headers);
+        let head = client.head();
+        assert_eq!(head.status, 200, "{head:?}");
+        client
+    }
+
+    pub fn send(&mut self, text: &str) {
+        self.socket.write_all(text.as_bytes()).expect("send");
+    }
+
+    fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 64 * 1024];
+        let n = self.socket.read(&mut chunk).unwrap_or_else(|e| panic!("read failed or timed out: {e}"));
+        self.received.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    fn pending(&self) -> &[u8] {
+        &self.received[self.consumed..]
+    }
+
+    /// Reads until `needle` appears in the unread bytes; returns the text up to and including it.
+    pub fn read_through(&mut self, needle: &str) -> String {
+        loop {
+            if let Some(at) = find(self.pending(), needle.as_bytes()) {
+                let end = self.consumed + at + needle.len();
+                let text = String::from_utf8_lossy(&self.received[self.consumed..end]).into_owned();
+                self.consumed = end;
+                return text;
+            }
+            if self.fill() == 0 {
+                panic!("stream ended before {needle:?}; unread: {:?}", String::from_utf8_lossy(self.pending()));
+            }
+        }
+    }
+
+    pub fn head(&mut self) -> Head {
+        let text = self.read_through("\r\n\r\n");
+        let mut lines = text.split("\r\n");
+        let status_line = lines.next().unwrap();
+        let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect(status_line);
+        let headers = lines
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (n, v) = l.split_once(':').expect(l);
+                (n.to_string(), v.trim().to_string())
+            })
+            .collect();
+        Head { status, headers }
+    }
+
+    /// The next event block, skipping comment lines (heartbeats) and comment-only blocks.
+    pub fn next_block(&mut self) -> Block {
+        loop {
+            let text = self.read_through("\n\n");
+            let fields: Vec<(String, String)> = text
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with(':'))
+                .map(|l| {
+                    let (n, v) = l.split_once(':').unwrap_or((l, ""));
+                    (n.to_string(), v.strip_prefix(' ').unwrap_or(v).to_string())
+                })
+                .collect();
+            if !fields.is_empty() {
+                return Block { fields };
+            }
+        }
+    }
+
+    /// Reads to the end of the stream and returns what was left unread.
+    pub fn read_to_end(&mut self) -> String {
+        while self.fill() > 0 {}
+        let text = String::from_utf8_lossy(self.pending()).into_owned();
+        self.consumed = self.received.len();
+        text
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A ureq agent that reports every status as a response and times out.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(READ_TIMEOUT)).build().into()
+}
+
+/// Waits for `condition` where the library offers no signal to wait on (checked every 5 ms).
+pub fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + READ_TIMEOUT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

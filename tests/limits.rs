@@ -1,0 +1,202 @@
+//! Malformed and oversized requests, slow senders, methods, preflight, the connection limit, and
+//! clients too slow to keep up.
+
+mod common;
+
+use std::io::Write;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bare_sse::http::{DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES};
+use bare_sse::{start_sse_tcp_port, AllowOrigin, Event, Server, Sse};
+use common::{agent, RawClient, READ_TIMEOUT};
+
+fn status_for(server: &Server, request: &[u8]) -> (u16, String) {
+    let mut client = RawClient::connect(server.local_addr());
+    client.socket.write_all(request).unwrap();
+    let head = client.head();
+    (head.status, client.read_to_end())
+}
+
+#[test]
+fn malformed_requests_get_400_and_a_closed_connection() {
+    let server = start_sse_tcp_port(0).unwrap();
+    let cases: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+        b"GET\r\n\r\n",
+        b"\x00\x01\x02\r\n\r\n",
+        b"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\n continued\r\n\r\n",
+    ];
+    for case in cases {
+        let (status, body) = status_for(&server, case);
+        assert_eq!(status, 400, "{:?}", String::from_utf8_lossy(case));
+        assert!(body.starts_with("malformed request:"), "{body}");
+    }
+    assert_eq!(status_for(&server, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n").0, 505);
+}
+
+#[test]
+fn head_byte_limit_at_and_past_it() {
+    let server = Server::builder().max_head_bytes(200).start().unwrap();
+    let request = |pad: usize| format!("GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n", "a".repeat(pad));
+    let fitting = 200 - request(0).len();
+    let mut client = RawClient::connect(server.local_addr());
+    client.send(&request(fitting));
+    assert_eq!(client.head().status, 200, "a head of exactly the limit is accepted");
+    assert_eq!(status_for(&server, request(fitting + 1).as_bytes()).0, 431);
+    let long_line = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(300));
+    assert_eq!(status_for(&server, long_line.as_bytes()).0, 414);
+    assert_eq!(bare_sse::http::HeadLimits::default().max_head_bytes, DEFAULT_MAX_HEAD_BYTES);
+}
+
+#[test]
+fn header_count_limit_at_and_past_it() {
+    let server = Server::builder().max_headers(3).start().unwrap();
+    let with = |n: usize| {
+        let extra: String = (1..n).map(|i| format!("X-{i}: v\r\n")).collect();
+        format!("GET / HTTP/1.1\r\nHost: x\r\n{extra}\r\n")
+    };
+    let mut client = RawClient::connect(server.local_addr());
+    client.send(&with(3));
+    assert_eq!(client.head().status, 200);
+    assert_eq!(status_for(&server, with(4).as_bytes()).0, 431);
+    assert_eq!(bare_sse::http::HeadLimits::default().max_headers, DEFAULT_MAX_HEADERS);
+}
+
+#[test]
+fn endless_head_is_cut_off_at_the_limit() {
+    let server = start_sse_tcp_port(0).unwrap();
+    let mut client = RawClient::connect(server.local_addr());
+    client.send("GET / HTTP/1.1\r\nHost: x\r\n");
+    let line = format!("X-Filler: {}\r\n", "a".repeat(100));
+    let mut sent = 0;
+    // The server answers 431 as soon as the limit is passed; later writes may fail once it closed.
+    while sent <= DEFAULT_MAX_HEAD_BYTES {
+        if client.socket.write_all(line.as_bytes()).is_err() {
+            break;
+        }
+        sent += line.len();
+    }
+    assert_eq!(client.head().status, 431);
+}
+
+#[test]
+fn slowloris_gets_408_at_the_request_deadline() {
+    let server = Server::builder().request_timeout(Duration::from_millis(300)).start().unwrap();
+    let mut client = RawClient::connect(server.local_addr());
+    let mut writer = client.socket.try_clone().unwrap();
+    let started = Instant::now();
+    // One byte every 50 ms: each read succeeds, but the whole head never arrives in time.
+    let dribble = thread::spawn(move || {
+        for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+            if writer.write_all(&[*byte]).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    });
+    assert_eq!(client.head().status, 408);
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(3), "{elapsed:?}");
+    client.read_to_end();
+    dribble.join().unwrap();
+}
+
+#[test]
+fn silent_client_gets_408() {
+    let server = Server::builder().request_timeout(Duration::from_millis(100)).start().unwrap();
+    let mut client = RawClient::connect(server.local_addr());
+    assert_eq!(client.head().status, 408);
+}
+
+#[test]
+fn other_methods_get_405_with_allow() {
+    let server = start_sse_tcp_port(0).unwrap();
+    let url = format!("http://{}/", server.local_addr());
+    let response = agent().post(&url).send("x").unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET, HEAD, OPTIONS");
+    let (status, _) = status_for(&server, b"DELETE / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status, 405);
+}
+
+#[test]
+fn options_answers_the_cors_preflight() {
+    let server = start_sse_tcp_port(0).unwrap();
+    let url = format!("http://{}/events", server.local_addr());
+    let response = agent()
+        .options(&url)
+        .header("Origin", "http://page.test")
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "last-event-id")
+        .call()
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let headers = response.headers();
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(headers["access-control-allow-headers"], "Last-Event-ID, Cache-Control");
+    assert!(headers["access-control-allow-methods"].to_str().unwrap().contains("GET"));
+}
+
+#[test]
+fn listed_origins_with_credentials_are_echoed() {
+    let server = Server::builder()
+        .allow_origin(AllowOrigin::List(vec!["http://good.test".into()]))
+        .allow_credentials(true)
+        .start()
+        .unwrap();
+    let mut good = RawClient::get(server.local_addr(), "/", "Origin: http://good.test\r\n");
+    let head = good.head();
+    assert_eq!(head.header("access-control-allow-origin"), Some("http://good.test"));
+    assert_eq!(head.header("access-control-allow-credentials"), Some("true"));
+    let mut bad = RawClient::get(server.local_addr(), "/", "Origin: http://bad.test\r\n");
+    assert_eq!(bad.head().header("access-control-allow-origin"), None);
+}
+
+#[test]
+fn past_the_connection_limit_clients_are_told_to_retry_later() {
+    let server = Server::builder().max_connections(2).overload_retry(7000).start().unwrap();
+    let _first = RawClient::stream(server.local_addr(), "/", "");
+    let _second = RawClient::stream(server.local_addr(), "/", "");
+    assert!(server.hub().wait_until_clients(|n| n == 2, READ_TIMEOUT));
+    let mut third = RawClient::get(server.local_addr(), "/", "");
+    let head = third.head();
+    assert_eq!(head.status, 200, "not 503: a browser would never come back");
+    assert_eq!(head.header("content-type"), Some("text/event-stream; charset=utf-8"));
+    assert_eq!(third.read_to_end(), "retry: 7000\n\n");
+    assert_eq!(server.clients(), 2);
+}
+
+/// A client that never reads falls behind; once its backlog passes the bound it is disconnected,
+/// and a reading client misses nothing meanwhile.
+#[test]
+fn slow_reader_is_dropped_while_others_keep_receiving() {
+    const EVENTS: usize = 400;
+    let hub = Sse::builder().max_queued_bytes(1024 * 1024).build();
+    let server = Server::builder().hub(hub.clone()).start().unwrap();
+    let mut stalled = RawClient::stream(server.local_addr(), "/", "");
+    let addr = server.local_addr();
+    let mut reader = RawClient::stream(addr, "/", "");
+    assert!(hub.wait_until_clients(|n| n == 2, READ_TIMEOUT));
+
+    // 400 events of 64 KiB: 25 MiB, more than loopback socket buffers can absorb.
+    let payload = "x".repeat(64 * 1024);
+    let publisher = {
+        let hub = hub.clone();
+        thread::spawn(move || {
+            for i in 0..EVENTS {
+                hub.send_new_event(Event::new().id(i.to_string()).data(payload.as_str())).unwrap();
+            }
+        })
+    };
+    for i in 0..EVENTS {
+        assert_eq!(reader.next_block().get("id"), Some(i.to_string().as_str()));
+    }
+    publisher.join().unwrap();
+    assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT), "the stalled client was not dropped");
+    let stats = hub.stats();
+    assert_eq!((stats.dropped_slow, stats.disconnects), (1, 1));
+    stalled.read_to_end(); // what was buffered, then the end of the stream
+}
