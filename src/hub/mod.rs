@@ -36,6 +36,7 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -145,6 +146,7 @@ impl SseBuilder {
             subscriber_count: 0,
             next_subscriber_id: 0,
             writers_running: 0,
+            idle_writers: 0,
             writer_handles: Vec::new(),
             last_append: Instant::now(),
             stats: Stats::default(),
@@ -211,6 +213,8 @@ struct State {
     subscriber_count: usize,
     next_subscriber_id: u64,
     writers_running: usize,
+    /// Writers asleep on `work`, waiting for bytes.
+    idle_writers: usize,
     writer_handles: Vec<JoinHandle<()>>,
     last_append: Instant,
     stats: Stats,
@@ -221,6 +225,9 @@ struct Subscriber {
     /// Offset in the backlog of the next byte this client needs.
     cursor: u64,
     owner: Owner,
+    /// Set when the writers hand the client back to its connection thread, which checks it every
+    /// second without taking the hub's lock.
+    handed_back: Arc<AtomicBool>,
     /// The hub gave up on this client (too slow, or a write failed) and shut its socket; the
     /// connection thread removes it.
     closed: bool,
@@ -265,23 +272,22 @@ impl Sse {
     /// invalid, and then nothing is sent.
     pub fn send_new_event(&self, event: impl Borrow<Event>) -> Result<(), Error> {
         let event = event.borrow();
-        let mut state;
-        let (bytes, id): (Arc<[u8]>, Option<String>) = if event.wants_next_id() {
-            state = self.lock();
+        // A hub-numbered event is encoded under the lock, so ids reach the backlog in order.
+        let (mut state, bytes, id) = if event.wants_next_id() {
+            let mut state = self.lock();
             let id = state.next_id.to_string();
             let bytes = event.encode(Some(&id))?;
             state.next_id += 1;
-            (bytes.into(), Some(id))
+            (state, bytes, Some(id))
         } else {
             let bytes = event.encode(None)?;
-            state = self.lock();
-            (bytes.into(), event.given_id().map(str::to_string))
+            (self.lock(), bytes, event.given_id().map(str::to_string))
         };
         state.stats.events_sent += 1;
-        if let Some(id) = id.filter(|id| !id.is_empty()) {
-            state.history.keep(id, Arc::clone(&bytes));
-        }
         self.append(&mut state, &bytes);
+        if let Some(id) = id.filter(|id| !id.is_empty()) {
+            state.history.keep(id, bytes.into());
+        }
         Ok(())
     }
 
@@ -350,8 +356,15 @@ impl Sse {
         state.next_subscriber_id += 1;
         let shard = (id % state.shards.len() as u64) as usize;
         let cursor = state.backlog.end();
-        state.shards[shard]
-            .insert(id, Subscriber { socket: Arc::clone(&socket), cursor, owner: Owner::Connection, closed: false });
+        let handed_back = Arc::new(AtomicBool::new(false));
+        let subscriber = Subscriber {
+            socket: Arc::clone(&socket),
+            cursor,
+            owner: Owner::Connection,
+            handed_back: Arc::clone(&handed_back),
+            closed: false,
+        };
+        state.shards[shard].insert(id, subscriber);
         state.subscriber_count += 1;
         self.inner.progress.notify_all();
         drop(state);
@@ -366,7 +379,7 @@ impl Sse {
         for event in &replay.events {
             intro.extend_from_slice(event);
         }
-        Ok((Subscription { hub: self.clone(), id, shard, socket }, intro))
+        Ok((Subscription { hub: self.clone(), id, shard, socket, handed_back }, intro))
     }
 
     /// Waits for the writer threads to end once no client is left, and joins them.
@@ -403,7 +416,10 @@ impl Sse {
             state.backlog.skip(bytes.len());
         } else {
             state.backlog.append(bytes);
-            self.inner.work.notify_all();
+            // Waking a condvar is a system call; during a burst the writers are busy anyway.
+            if state.idle_writers > 0 {
+                self.inner.work.notify_all();
+            }
         }
         state.last_append = Instant::now();
     }
@@ -452,6 +468,7 @@ pub(crate) struct Subscription {
     id: u64,
     shard: usize,
     socket: Arc<TcpStream>,
+    handed_back: Arc<AtomicBool>,
 }
 
 impl Subscription {
@@ -479,6 +496,7 @@ impl Subscription {
                 if sub.cursor == end {
                     self.socket.set_write_timeout(Some(writer::WRITE_TIMEOUT))?;
                     sub.owner = Owner::Writers;
+                    sub.handed_back.store(false, Ordering::Release);
                     return Ok(());
                 }
                 let pending = backlog.since(sub.cursor);
@@ -496,8 +514,7 @@ impl Subscription {
 
     /// Whether the writer threads handed this client back because its socket was full.
     pub fn handed_back(&self) -> bool {
-        let mut state = self.hub.lock();
-        state.subscriber(self.shard, self.id).is_some_and(|s| s.owner == Owner::Connection && !s.closed)
+        self.handed_back.load(Ordering::Acquire)
     }
 }
 

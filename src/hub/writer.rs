@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 use std::net::TcpStream;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -78,8 +79,8 @@ fn wait_for_work<'a>(
             return Some(state);
         }
         let heartbeat = inner.config.heartbeat.filter(|_| shard == 0);
-        state = match heartbeat {
-            None => inner.work.wait(state).unwrap_or_else(PoisonError::into_inner),
+        let sleep_for = match heartbeat {
+            None => None,
             Some(interval) => {
                 let due = state.last_append + interval;
                 let now = Instant::now();
@@ -89,9 +90,15 @@ fn wait_for_work<'a>(
                     inner.work.notify_all();
                     continue;
                 }
-                inner.work.wait_timeout(state, due - now).unwrap_or_else(PoisonError::into_inner).0
+                Some(due - now)
             }
         };
+        state.idle_writers += 1;
+        state = match sleep_for {
+            None => inner.work.wait(state).unwrap_or_else(PoisonError::into_inner),
+            Some(timeout) => inner.work.wait_timeout(state, timeout).unwrap_or_else(PoisonError::into_inner).0,
+        };
+        state.idle_writers -= 1;
     }
 }
 
@@ -123,6 +130,7 @@ fn apply_outcomes(state: &mut State, shard: usize, end: u64, targets: &[Target])
             Outcome::Full(written) => {
                 sub.cursor = target.cursor + written as u64;
                 sub.owner = Owner::Connection;
+                sub.handed_back.store(true, Ordering::Release);
             }
             Outcome::Failed => sub.close(),
         }

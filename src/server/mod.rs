@@ -308,7 +308,11 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
 fn admit(shared: &Arc<Shared>, socket: TcpStream) {
     let socket = Arc::new(socket);
     let mut connections = shared.lock_connections();
-    reap_finished_threads(&mut connections);
+    // Joining finished threads is a walk over all handles: do it only once they have doubled, so
+    // accepting stays O(1) on average (a burst of reconnects must not overflow the listen queue).
+    if connections.threads.len() >= 2 * connections.sockets.len() + 64 {
+        reap_finished_threads(&mut connections);
+    }
     let open = connections.sockets.len();
     if open >= shared.config.max_connections + OVERFLOW_CONNECTIONS {
         return;
