@@ -46,6 +46,7 @@
 //! - [`Event`], [`write_event`], [`write_comment`]: events and their wire format ([`event`] module).
 //! - [`Sse`]: the hub: clients, history, ids, fan-out ([`hub`] module).
 //! - [`Server`], [`start_sse_tcp_port`]: the HTTP/1.1 server ([`server`] module).
+//! - [`parse::Parser`], [`parse::EventReader`], [`read_event`]: reading an event stream ([`parse`]).
 //! - [`http`]: request-head parsing with limits, URL decoding, response heads (pure functions).
 //!
 //! Every limit (request head size, request time, bytes queued per client, history, connections)
@@ -58,9 +59,13 @@ mod error;
 pub mod event;
 pub mod http;
 pub mod hub;
+pub mod parse;
 pub mod server;
+#[cfg(test)]
+mod test_support;
 
 pub use error::Error;
 pub use event::{write_comment, write_event, Event};
 pub use hub::{Sse, SseBuilder, Stats};
+pub use parse::{read_event, MessageEvent};
 pub use server::{start_sse_tcp_port, AllowOrigin, Server, ServerBuilder};

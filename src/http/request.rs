@@ -458,6 +458,19 @@ mod tests {
     }
 
     #[test]
+    fn random_inputs_never_panic_and_prefixes_stay_consistent() {
+        let mut rng = crate::test_support::SplitRng::new(3);
+        for _ in 0..3000 {
+            let input = rng.bytes(b"GET / HTTP/1.1\r\n:Host a%2f?=&\t\x00\xff", 80);
+            let Ok(Parsed::Complete { consumed, .. }) = parse_request_head(&input, &limits()) else { continue };
+            // A complete head is Partial at every shorter prefix that is not itself an error.
+            for cut in 0..consumed {
+                assert!(!matches!(parse_request_head(&input[..cut], &limits()), Ok(Parsed::Complete { .. })));
+            }
+        }
+    }
+
+    #[test]
     fn content_length_is_read() {
         let (head, _) = complete(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n");
         assert_eq!(head.content_length(), 12);

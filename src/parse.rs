@@ -1,0 +1,575 @@
+//! Reading an event stream: an incremental parser that follows the WHATWG rules exactly.
+//!
+//! [`Parser`] is pure: feed it byte slices as they arrive, in any split, and take the events it
+//! dispatches. [`EventReader`] and [`read_event`] wrap it for blocking readers.
+//!
+//! ```
+//! use bare_sse::parse::Parser;
+//!
+//! let mut parser = Parser::new();
+//! parser.feed(b"event: greeting\nid: 7\ndata: hel").unwrap();
+//! assert!(parser.next_event().is_none()); // not finished yet
+//! parser.feed(b"lo\r\n\r\n").unwrap();
+//! let event = parser.next_event().unwrap();
+//! assert_eq!((event.event.as_str(), event.data.as_str(), event.last_event_id.as_str()), ("greeting", "hello", "7"));
+//! ```
+//!
+//! The rules, in the order the code applies them:
+//! - one U+FEFF byte-order mark is skipped at the very start of the stream, nowhere else;
+//! - lines end with CRLF, a lone CR or a lone LF, and a CR at the end of one slice followed by an
+//!   LF at the start of the next is one line end;
+//! - each line is decoded as UTF-8, invalid sequences replaced with U+FFFD;
+//! - an empty line dispatches the event; a line starting with `:` is a comment;
+//! - otherwise the field name runs to the first `:` and the value is the rest, minus one leading
+//!   space; a line without `:` is a field with an empty value;
+//! - `data` appends the value and a LF; `event` sets the type; `id` sets the last event id unless
+//!   the value holds NUL (an empty value resets it); `retry` sets the reconnection time if the
+//!   value is all ASCII digits; other fields are ignored;
+//! - dispatch: the stream's last event id becomes the id buffer (it persists across events); with
+//!   no data nothing fires; otherwise one trailing LF is removed and an event fires with type
+//!   `message` unless set; data and type are then reset, the id is not;
+//! - at the end of the stream, an event without its blank line is discarded.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, BufRead};
+use std::time::Duration;
+
+/// Longest line accepted, by default.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024;
+/// Largest event (its data buffer) accepted, by default.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 1024 * 1024;
+
+const BOM: &[u8] = "\u{feff}".as_bytes();
+
+/// An event as a client receives it (the browser's `MessageEvent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageEvent {
+    /// The event type: the `event:` field, or `message`.
+    pub event: String,
+    /// The data lines joined with `\n`.
+    pub data: String,
+    /// The stream's last event id when this event fired (it persists across events).
+    pub last_event_id: String,
+}
+
+/// A limit the stream broke. The parser discards the offending line or event and goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// A line longer than the limit (bytes).
+    LineTooLong(usize),
+    /// An event whose data grew past the limit (bytes).
+    EventTooLarge(usize),
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::LineTooLong(limit) => write!(f, "event-stream line longer than {limit} bytes"),
+            ParseError::EventTooLarge(limit) => write!(f, "event larger than {limit} bytes"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// The incremental event-stream parser. See the module docs for the rules.
+#[derive(Debug, Clone)]
+pub struct Parser {
+    max_line_bytes: usize,
+    max_event_bytes: usize,
+    /// Bytes of the line being received (without its line end).
+    line: Vec<u8>,
+    /// The previous slice ended with CR, so a leading LF belongs to that line end.
+    after_cr: bool,
+    /// No line has completed yet, so a BOM may still start the stream.
+    at_stream_start: bool,
+    /// The current line broke the line limit; drop bytes until it ends.
+    skipping_line: bool,
+    /// The current event broke the size limit; drop fields until it ends.
+    skipping_event: bool,
+    data: String,
+    event_type: String,
+    id_buffer: String,
+    last_event_id: String,
+    retry: Option<Duration>,
+    ready: VecDeque<MessageEvent>,
+}
+
+impl Default for Parser {
+    fn default() -> Parser {
+        Parser::with_limits(DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_EVENT_BYTES)
+    }
+}
+
+impl Parser {
+    /// A parser with the default limits.
+    pub fn new() -> Parser {
+        Parser::default()
+    }
+
+    /// A parser with these limits on line length and event size, in bytes.
+    pub fn with_limits(max_line_bytes: usize, max_event_bytes: usize) -> Parser {
+        Parser {
+            max_line_bytes,
+            max_event_bytes,
+            line: Vec::new(),
+            after_cr: false,
+            at_stream_start: true,
+            skipping_line: false,
+            skipping_event: false,
+            data: String::new(),
+            event_type: String::new(),
+            id_buffer: String::new(),
+            last_event_id: String::new(),
+            retry: None,
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// A parser for a reconnection: it starts with the last event id of the previous connection
+    /// (the id persists across connections, as in a browser).
+    pub fn resuming(last_event_id: impl Into<String>) -> Parser {
+        let last_event_id = last_event_id.into();
+        Parser { id_buffer: last_event_id.clone(), last_event_id, ..Parser::default() }
+    }
+
+    /// Feeds received bytes. Dispatched events wait in [`Parser::next_event`]. The first limit
+    /// broken in these bytes is returned after all of them have been processed.
+    pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), ParseError> {
+        let mut first_error = None;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if self.after_cr && bytes.first() == Some(&b'\n') {
+            bytes = &bytes[1..];
+        }
+        self.after_cr = false;
+        while let Some(end) = bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
+            let line_end = bytes[end];
+            self.take_line_part(&bytes[..end], &mut first_error);
+            self.end_line(&mut first_error);
+            bytes = &bytes[end + 1..];
+            if line_end == b'\r' {
+                match bytes.first() {
+                    Some(b'\n') => bytes = &bytes[1..],
+                    None => self.after_cr = true,
+                    Some(_) => {}
+                }
+            }
+        }
+        self.take_line_part(bytes, &mut first_error);
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The next dispatched event, oldest first.
+    pub fn next_event(&mut self) -> Option<MessageEvent> {
+        self.ready.pop_front()
+    }
+
+    /// The stream's last event id: what a reconnecting client sends as `Last-Event-ID`.
+    pub fn last_event_id(&self) -> &str {
+        &self.last_event_id
+    }
+
+    /// The reconnection time the stream asked for with `retry:`, if any.
+    pub fn retry(&self) -> Option<Duration> {
+        self.retry
+    }
+
+    /// The stream ended: an event still missing its blank line is discarded, and the parser is
+    /// ready for a new connection (keeping the last event id and retry).
+    pub fn finish(&mut self) {
+        self.line.clear();
+        self.data.clear();
+        self.event_type.clear();
+        self.id_buffer.clone_from(&self.last_event_id);
+        self.after_cr = false;
+        self.at_stream_start = true;
+        self.skipping_line = false;
+        self.skipping_event = false;
+    }
+
+    fn take_line_part(&mut self, part: &[u8], first_error: &mut Option<ParseError>) {
+        if self.skipping_line {
+            return;
+        }
+        if self.line.len() + part.len() > self.max_line_bytes {
+            self.line.clear();
+            self.skipping_line = true;
+            first_error.get_or_insert(ParseError::LineTooLong(self.max_line_bytes));
+            return;
+        }
+        self.line.extend_from_slice(part);
+    }
+
+    fn end_line(&mut self, first_error: &mut Option<ParseError>) {
+        if std::mem::take(&mut self.skipping_line) {
+            self.at_stream_start = false;
+            return;
+        }
+        let mut line = std::mem::take(&mut self.line);
+        if std::mem::take(&mut self.at_stream_start) && line.starts_with(BOM) {
+            line.drain(..BOM.len());
+        }
+        self.process_line(&String::from_utf8_lossy(&line), first_error);
+        line.clear();
+        self.line = line; // keep the allocation
+    }
+
+    fn process_line(&mut self, line: &str, first_error: &mut Option<ParseError>) {
+        if line.is_empty() {
+            return self.dispatch();
+        }
+        if line.starts_with(':') {
+            return;
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
+            None => (line, ""),
+        };
+        match field {
+            "data" if !self.skipping_event => {
+                if self.data.len() + value.len() + 1 > self.max_event_bytes {
+                    self.data.clear();
+                    self.skipping_event = true;
+                    first_error.get_or_insert(ParseError::EventTooLarge(self.max_event_bytes));
+                } else {
+                    self.data.push_str(value);
+                    self.data.push('\n');
+                }
+            }
+            "event" => value.clone_into(&mut self.event_type),
+            "id" if !value.contains('\0') => value.clone_into(&mut self.id_buffer),
+            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                if let Ok(milliseconds) = value.parse() {
+                    self.retry = Some(Duration::from_millis(milliseconds));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn dispatch(&mut self) {
+        self.last_event_id.clone_from(&self.id_buffer);
+        let skipped = std::mem::take(&mut self.skipping_event);
+        if self.data.is_empty() || skipped {
+            self.data.clear();
+            self.event_type.clear();
+            return;
+        }
+        self.data.pop(); // the LF after the last data line
+        let event =
+            if self.event_type.is_empty() { "message".to_string() } else { std::mem::take(&mut self.event_type) };
+        self.ready.push_back(MessageEvent {
+            event,
+            data: std::mem::take(&mut self.data),
+            last_event_id: self.last_event_id.clone(),
+        });
+    }
+}
+
+/// Reads events from any blocking reader, keeping the stream's state (last event id, retry)
+/// between them. An iterator of `io::Result<MessageEvent>` that ends at the end of the stream.
+///
+/// ```
+/// use bare_sse::parse::EventReader;
+///
+/// let stream = "data: one\n\n: comment\nid: 2\ndata: two\n\ndata: unfinished".as_bytes();
+/// let data: Vec<String> = EventReader::new(stream).map(|e| e.unwrap().data).collect();
+/// assert_eq!(data, ["one", "two"]);
+/// ```
+#[derive(Debug)]
+pub struct EventReader<R> {
+    reader: R,
+    parser: Parser,
+}
+
+impl<R: BufRead> EventReader<R> {
+    /// Reads from `reader` with a default [`Parser`].
+    pub fn new(reader: R) -> EventReader<R> {
+        EventReader::with_parser(reader, Parser::new())
+    }
+
+    /// Reads from `reader` with the given parser (limits, or a resumed last event id).
+    pub fn with_parser(reader: R, parser: Parser) -> EventReader<R> {
+        EventReader { reader, parser }
+    }
+
+    /// The parser's state: last event id and retry.
+    pub fn parser(&self) -> &Parser {
+        &self.parser
+    }
+
+    /// Gives back the reader.
+    pub fn into_inner(self) -> R {
+        self.reader
+    }
+
+    /// The next event, or `None` at the end of the stream.
+    pub fn next_event(&mut self) -> io::Result<Option<MessageEvent>> {
+        loop {
+            if let Some(event) = self.parser.next_event() {
+                return Ok(Some(event));
+            }
+            let available = self.reader.fill_buf()?;
+            if available.is_empty() {
+                self.parser.finish();
+                return Ok(None);
+            }
+            // Feed only up to the first line end, so that a dispatched event is returned before
+            // later bytes are taken from the reader.
+            let take = available.iter().position(|&b| b == b'\n' || b == b'\r').map_or(available.len(), |at| at + 1);
+            let fed = self.parser.feed(&available[..take]);
+            self.reader.consume(take);
+            fed.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for EventReader<R> {
+    type Item = io::Result<MessageEvent>;
+
+    fn next(&mut self) -> Option<io::Result<MessageEvent>> {
+        self.next_event().transpose()
+    }
+}
+
+/// Reads one event from a blocking reader: `Ok(None)` only at the end of the stream, never for an
+/// event without data (those are skipped, as a browser skips them).
+///
+/// Each call starts a fresh parser, so the last event id does not carry over from one call to the
+/// next; use [`EventReader`] to keep it.
+pub fn read_event(reader: &mut impl BufRead) -> io::Result<Option<MessageEvent>> {
+    // A CRLF split by the previous call leaves a lone LF here; a fresh parser reads it as an empty
+    // line, which dispatches nothing, so no state needs to carry over.
+    EventReader::new(reader).next_event()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::SplitRng;
+
+    fn event(event: &str, data: &str, id: &str) -> MessageEvent {
+        MessageEvent { event: event.into(), data: data.into(), last_event_id: id.into() }
+    }
+
+    fn drain(parser: &mut Parser) -> Vec<MessageEvent> {
+        std::iter::from_fn(|| parser.next_event()).collect()
+    }
+
+    /// Parses `input` whole, one byte at a time, and in 20 random splits; all must agree. Returns
+    /// the events and the parser (for its last id and retry).
+    fn parse(input: &[u8]) -> (Vec<MessageEvent>, Parser) {
+        let mut whole = Parser::new();
+        let _ = whole.feed(input);
+        let expected = drain(&mut whole);
+        let mut bytewise = Parser::new();
+        for byte in input {
+            let _ = bytewise.feed(std::slice::from_ref(byte));
+        }
+        assert_eq!(drain(&mut bytewise), expected, "byte by byte differs for {input:?}");
+        let mut rng = SplitRng::new(input.len() as u64);
+        for _ in 0..20 {
+            let mut split = Parser::new();
+            for piece in rng.split(input) {
+                let _ = split.feed(piece);
+            }
+            assert_eq!(drain(&mut split), expected, "random split differs for {input:?}");
+            assert_eq!(split.last_event_id(), whole.last_event_id());
+            assert_eq!(split.retry(), whole.retry());
+        }
+        (expected, whole)
+    }
+
+    fn events(input: &str) -> Vec<MessageEvent> {
+        parse(input.as_bytes()).0
+    }
+
+    #[test]
+    fn simple_event_defaults_to_message() {
+        assert_eq!(events("data: hi\n\n"), [event("message", "hi", "")]);
+    }
+
+    #[test]
+    fn bom_is_skipped_only_at_the_start() {
+        assert_eq!(events("\u{feff}data: a\n\n"), [event("message", "a", "")]);
+        let (second, _) = parse("data: a\n\n\u{feff}data: b\n\n".as_bytes());
+        assert_eq!(second.len(), 1, "a BOM later makes the field name `\u{feff}data`, ignored");
+        assert_eq!(events("\u{feff}\u{feff}data: a\n\n"), [], "only one BOM is skipped");
+    }
+
+    #[test]
+    fn crlf_cr_and_lf_line_ends() {
+        let expected = [event("message", "a\nb", ""), event("message", "c", "")];
+        assert_eq!(events("data: a\r\ndata: b\r\n\r\ndata: c\r\n\r\n"), expected);
+        assert_eq!(events("data: a\rdata: b\r\rdata: c\r\r"), expected);
+        assert_eq!(events("data: a\ndata: b\n\ndata: c\n\n"), expected);
+        assert_eq!(events("data: a\r\ndata: b\n\rdata: c\r\n\n"), expected);
+    }
+
+    #[test]
+    fn cr_at_the_end_of_one_read_and_lf_at_the_start_of_the_next() {
+        let mut parser = Parser::new();
+        parser.feed(b"data: a\r").unwrap();
+        parser.feed(b"").unwrap();
+        parser.feed(b"\ndata: b\r").unwrap();
+        parser.feed(b"\n\r").unwrap();
+        parser.feed(b"\n").unwrap();
+        assert_eq!(drain(&mut parser), [event("message", "a\nb", "")], "CRLF across reads is one line end");
+    }
+
+    #[test]
+    fn utf8_split_across_reads_and_invalid_bytes_replaced() {
+        let input = "data: caf\u{e9} \u{1f600}\n\n".as_bytes();
+        assert_eq!(parse(input).0, [event("message", "caf\u{e9} \u{1f600}", "")]);
+        assert_eq!(parse(b"data: a\xffb\n\n").0, [event("message", "a\u{fffd}b", "")]);
+    }
+
+    #[test]
+    fn one_leading_space_is_removed() {
+        assert_eq!(events("data:x\n\n")[0].data, "x");
+        assert_eq!(events("data: x\n\n")[0].data, "x");
+        assert_eq!(events("data:  x\n\n")[0].data, " x");
+        assert_eq!(events("data:\tx\n\n")[0].data, "\tx");
+    }
+
+    #[test]
+    fn field_without_colon_has_an_empty_value() {
+        assert_eq!(events("data\ndata\n\n"), [event("message", "\n", "")]);
+        assert_eq!(events("data\n\n"), [event("message", "", "")], "one empty data line still fires");
+    }
+
+    #[test]
+    fn comments_and_unknown_fields_are_ignored() {
+        assert_eq!(events(": hello\nfoo: bar\ndata: x\n:\n\n"), [event("message", "x", "")]);
+    }
+
+    #[test]
+    fn event_type_is_used_then_reset() {
+        let got = events("event: add\ndata: 1\n\ndata: 2\n\n");
+        assert_eq!(got, [event("add", "1", ""), event("message", "2", "")]);
+    }
+
+    #[test]
+    fn last_event_id_persists_across_events() {
+        let (got, parser) = parse(b"id: 1\ndata: a\n\ndata: b\n\n");
+        assert_eq!(got, [event("message", "a", "1"), event("message", "b", "1")]);
+        assert_eq!(parser.last_event_id(), "1");
+    }
+
+    #[test]
+    fn id_with_nul_is_ignored() {
+        let (got, parser) = parse(b"id: 1\ndata: a\n\nid: 2\0x\ndata: b\n\n");
+        assert_eq!(got[1].last_event_id, "1");
+        assert_eq!(parser.last_event_id(), "1");
+    }
+
+    #[test]
+    fn empty_id_resets() {
+        let (got, parser) = parse(b"id: 1\ndata: a\n\nid\ndata: b\n\n");
+        assert_eq!(got[1].last_event_id, "");
+        assert_eq!(parser.last_event_id(), "");
+    }
+
+    #[test]
+    fn id_without_data_updates_the_last_id_but_fires_nothing() {
+        let (got, parser) = parse(b"id: 5\n\n");
+        assert!(got.is_empty());
+        assert_eq!(parser.last_event_id(), "5");
+    }
+
+    #[test]
+    fn retry_needs_digits_only() {
+        assert_eq!(parse(b"retry: 2500\n\n").1.retry(), Some(Duration::from_millis(2500)));
+        for ignored in ["retry: 25x\n\n", "retry: -1\n\n", "retry: 1.5\n\n", "retry:\n\n", "retry:  10\n\n"] {
+            assert_eq!(parse(ignored.as_bytes()).1.retry(), None, "{ignored:?}");
+        }
+    }
+
+    #[test]
+    fn empty_data_is_not_dispatched_and_type_is_reset() {
+        assert_eq!(events("event: x\n\ndata: y\n\n"), [event("message", "y", "")]);
+    }
+
+    #[test]
+    fn trailing_newline_removed_once() {
+        assert_eq!(events("data: a\ndata:\n\n")[0].data, "a\n");
+    }
+
+    #[test]
+    fn unfinished_event_is_discarded_at_end_of_stream() {
+        let mut parser = Parser::new();
+        parser.feed(b"data: done\n\ndata: partial\n").unwrap();
+        parser.finish();
+        parser.feed(b"data: next\n\n").unwrap();
+        let data: Vec<String> = drain(&mut parser).into_iter().map(|e| e.data).collect();
+        assert_eq!(data, ["done", "next"]);
+    }
+
+    #[test]
+    fn resuming_parser_keeps_the_previous_id() {
+        let mut parser = Parser::resuming("41");
+        parser.feed(b"data: x\n\n").unwrap();
+        assert_eq!(parser.next_event().unwrap().last_event_id, "41");
+    }
+
+    #[test]
+    fn line_limit_at_and_past_it() {
+        let mut parser = Parser::with_limits(10, 1000);
+        parser.feed(b"data: 1234\n\n").unwrap(); // exactly 10 bytes
+        assert_eq!(parser.next_event().unwrap().data, "1234");
+        assert_eq!(parser.feed(b"data: 12345\n\n"), Err(ParseError::LineTooLong(10)));
+        assert!(parser.next_event().is_none(), "the long line was dropped");
+        parser.feed(b"data: ok\n\n").unwrap();
+        assert_eq!(parser.next_event().unwrap().data, "ok", "the parser goes on after the error");
+    }
+
+    #[test]
+    fn event_limit_at_and_past_it() {
+        let mut parser = Parser::with_limits(100, 6);
+        parser.feed(b"data: ab\ndata: c\n\n").unwrap(); // "ab\nc\n" is 5 bytes
+        assert_eq!(parser.next_event().unwrap().data, "ab\nc");
+        assert_eq!(parser.feed(b"data: abc\ndata: def\n\n"), Err(ParseError::EventTooLarge(6)));
+        assert!(parser.next_event().is_none(), "the large event was dropped whole");
+        parser.feed(b"data: ok\n\n").unwrap();
+        assert_eq!(parser.next_event().unwrap().data, "ok");
+    }
+
+    #[test]
+    fn round_trips_the_encoder() {
+        use crate::Event;
+        let sent = Event::new().event("t").id("9").data(" lead\r\nmid\r\n\nend\n");
+        let (got, _) = parse(&sent.to_bytes().unwrap());
+        assert_eq!(got, [event("t", " lead\nmid\n\nend\n", "9")]);
+    }
+
+    #[test]
+    fn read_event_returns_none_only_at_the_end() {
+        let mut stream = "id: 1\n\n: c\ndata: a\r\n\r\nevent: e\n\ndata: b\r\rdata: tail".as_bytes();
+        assert_eq!(read_event(&mut stream).unwrap().unwrap().data, "a");
+        assert_eq!(read_event(&mut stream).unwrap().unwrap().data, "b");
+        assert!(read_event(&mut stream).unwrap().is_none());
+        assert!(read_event(&mut stream).unwrap().is_none());
+    }
+
+    #[test]
+    fn event_reader_keeps_state_between_events() {
+        let stream = "id: 7\ndata: a\n\ndata: b\n\nretry: 10\n\n".as_bytes();
+        let mut reader = EventReader::new(stream);
+        assert_eq!(reader.next().unwrap().unwrap().last_event_id, "7");
+        assert_eq!(reader.next().unwrap().unwrap().last_event_id, "7");
+        assert!(reader.next().is_none());
+        assert_eq!(reader.parser().retry(), Some(Duration::from_millis(10)));
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut rng = SplitRng::new(7);
+        for _ in 0..500 {
+            let input = rng.bytes(b"data:id event retry\r\n \xef\xbb\xbf\0x", 64);
+            parse(&input);
+        }
+    }
+}
