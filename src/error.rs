@@ -20,6 +20,28 @@ pub enum Error {
     /// The event asked for the hub's next id (`Event::with_id`) but was written somewhere that has
     /// no hub to number it, such as `write_event` on a plain writer.
     NoIdSource,
+    /// A URL the client cannot use.
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A request header name or value the client refuses (a line break would inject a header).
+    InvalidHeader {
+        /// The header's name.
+        name: String,
+    },
+    /// The server answered with a status other than 200 (or 204, or a redirect). As in a browser,
+    /// the client does not retry.
+    Status(u16),
+    /// The server answered 200 with a content type other than `text/event-stream`; the client does
+    /// not retry.
+    ContentType(String),
+    /// More redirects in a row than the client follows.
+    TooManyRedirects(usize),
+    /// The server's response could not be parsed.
+    BadResponse(&'static str),
     /// An I/O operation failed; `context` says which one.
     Io {
         /// What bare-sse was doing, e.g. "binding 127.0.0.1:8122".
@@ -30,6 +52,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether retrying cannot help: the client gives up on these, as a browser does (a bad URL, a
+    /// non-200 status, a wrong content type, a redirect loop). Network failures are not fatal.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, Error::Io { .. } | Error::BadResponse(_))
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Error {
         Error::Io { context: context.into(), source }
     }
@@ -45,6 +73,18 @@ impl fmt::Display for Error {
                 "the event asks for the hub's next id (with_id) but is not being sent through a hub; \
                  give it an explicit id instead",
             ),
+            Error::InvalidUrl { url, reason } => write!(f, "cannot use URL {url:?}: {reason}"),
+            Error::InvalidHeader { name } => {
+                write!(f, "request header {name:?} contains a line break or is not a token")
+            }
+            Error::Status(status) => {
+                write!(f, "server answered {status}; an event stream needs 200 (not retrying)")
+            }
+            Error::ContentType(found) => {
+                write!(f, "server sent content type {found:?}, not text/event-stream (not retrying)")
+            }
+            Error::TooManyRedirects(count) => write!(f, "more than {count} redirects"),
+            Error::BadResponse(what) => write!(f, "bad response from server: {what}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }

@@ -47,6 +47,7 @@
 //! - [`Sse`]: the hub: clients, history, ids, fan-out ([`hub`] module).
 //! - [`Server`], [`start_sse_tcp_port`]: the HTTP/1.1 server ([`server`] module).
 //! - [`parse::Parser`], [`parse::EventReader`], [`read_event`]: reading an event stream ([`parse`]).
+//! - [`EventSource`]: a reconnecting client, like a browser's ([`client`] module).
 //! - [`http`]: request-head parsing with limits, URL decoding, response heads (pure functions).
 //!
 //! Every limit (request head size, request time, bytes queued per client, history, connections)
@@ -55,6 +56,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod client;
 mod error;
 pub mod event;
 pub mod http;
@@ -64,6 +66,7 @@ pub mod server;
 #[cfg(test)]
 mod test_support;
 
+pub use client::EventSource;
 pub use error::Error;
 pub use event::{write_comment, write_event, Event};
 pub use hub::{Sse, SseBuilder, Stats};

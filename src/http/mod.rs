@@ -2,13 +2,17 @@
 //! decoding, and response heads. Everything in this module is pure (bytes in, values out); the
 //! server owns the sockets and the clocks.
 
+mod chunked;
 mod request;
 mod response;
 mod url;
 
+pub use chunked::ChunkedReader;
 pub use request::{
     parse_request_head, HeadLimits, Parsed, RequestError, RequestHead, Version, DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_HEAD_BYTES,
 };
-pub use response::{reason_phrase, response_head, text_response};
-pub use url::{parse_query, percent_decode, DecodeError};
+pub use response::{
+    parse_response_head, reason_phrase, response_head, text_response, ResponseHead, MAX_RESPONSE_HEAD_BYTES,
+};
+pub use url::{parse_query, percent_decode, DecodeError, Url};

@@ -192,13 +192,14 @@ fn partial(input: &[u8], limits: &HeadLimits) -> Result<Parsed, RequestError> {
 
 /// Yields the head's lines, each without its line end, as text. A line is `Err` when it holds a
 /// bare CR, a control character, or bytes that are not UTF-8.
-struct Lines<'a> {
-    input: &'a [u8],
-    at: usize,
+pub(super) struct Lines<'a> {
+    pub input: &'a [u8],
+    /// Bytes of `input` consumed so far.
+    pub at: usize,
 }
 
 impl<'a> Lines<'a> {
-    fn next_line(&mut self) -> Option<Result<&'a str, RequestError>> {
+    pub fn next_line(&mut self) -> Option<Result<&'a str, RequestError>> {
         let rest = &self.input[self.at..];
         let end = rest.iter().position(|&b| b == b'\n')?;
         self.at += end + 1;
@@ -249,7 +250,7 @@ fn parse_version(text: &str) -> Result<Version, RequestError> {
     }
 }
 
-fn parse_header_line(line: &str) -> Result<(String, String), RequestError> {
+pub(super) fn parse_header_line(line: &str) -> Result<(String, String), RequestError> {
     if line.starts_with([' ', '\t']) {
         return Err(RequestError::Malformed("folded header line (obs-fold)"));
     }

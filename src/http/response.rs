@@ -1,4 +1,66 @@
-//! Response heads: the status line and header fields that go before a body or a stream.
+//! Response heads: writing them (server side) and parsing them (client side).
+
+use super::request::{parse_header_line, Lines};
+
+/// Largest response head the client accepts, in bytes.
+pub const MAX_RESPONSE_HEAD_BYTES: usize = 16 * 1024;
+
+/// A parsed response head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHead {
+    /// The status code.
+    pub status: u16,
+    /// Header fields in order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl ResponseHead {
+    /// The first value of a header, matched case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses a response head from the bytes received so far: `Ok(None)` until it is complete, then
+/// the head and the number of bytes it used. Errors say what is wrong.
+///
+/// ```
+/// let (head, used) = bare_sse::http::parse_response_head(b"HTTP/1.1 204 No Content\r\n\r\nrest")
+///     .unwrap().unwrap();
+/// assert_eq!((head.status, used), (204, 27));
+/// ```
+pub fn parse_response_head(input: &[u8]) -> Result<Option<(ResponseHead, usize)>, &'static str> {
+    let mut lines = Lines { input, at: 0 };
+    let Some(status_line) = lines.next_line() else { return too_large_or_partial(input) };
+    let status_line = status_line.map_err(|_| "invalid status line")?;
+    let mut parts = status_line.splitn(3, ' ');
+    let (Some(version), Some(code)) = (parts.next(), parts.next()) else { return Err("invalid status line") };
+    if !version.starts_with("HTTP/1.") {
+        return Err("not an HTTP/1.x response");
+    }
+    let status = match code.as_bytes() {
+        [a, b, c] if [a, b, c].iter().all(|d| d.is_ascii_digit()) => code.parse().map_err(|_| "invalid status code")?,
+        _ => return Err("invalid status code"),
+    };
+    let mut headers = Vec::new();
+    loop {
+        let Some(line) = lines.next_line() else { return too_large_or_partial(input) };
+        let line = line.map_err(|_| "invalid header line")?;
+        if line.is_empty() {
+            break;
+        }
+        headers.push(parse_header_line(line).map_err(|_| "invalid header line")?);
+    }
+    Ok(Some((ResponseHead { status, headers }, lines.at)))
+}
+
+fn too_large_or_partial<T>(input: &[u8]) -> Result<Option<T>, &'static str> {
+    if input.len() > MAX_RESPONSE_HEAD_BYTES {
+        Err("response head too large")
+    } else {
+        Ok(None)
+    }
+}
 
 /// The reason phrase for the status codes bare-sse sends.
 pub fn reason_phrase(status: u16) -> &'static str {
@@ -61,6 +123,23 @@ pub fn text_response(status: u16, headers: &[(&str, &str)], body: &str) -> Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn response_heads_complete_partial_and_bad() {
+        let input = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\nTransfer-Encoding: chunked\r\n\r\n5\r\n";
+        let (head, used) = parse_response_head(input).unwrap().unwrap();
+        assert_eq!(head.status, 200);
+        assert_eq!(head.header("content-type"), Some("text/event-stream"));
+        assert_eq!(&input[used..], b"5\r\n");
+        for cut in 0..used {
+            assert_eq!(parse_response_head(&input[..cut]), Ok(None), "cut at {cut}");
+        }
+        assert!(parse_response_head(b"HTTP/1.0 302\r\n\r\n").unwrap().is_some(), "reason phrase is optional");
+        assert!(parse_response_head(b"SPDY/3 200 OK\r\n\r\n").is_err());
+        assert!(parse_response_head(b"HTTP/1.1 20x OK\r\n\r\n").is_err());
+        assert!(parse_response_head(b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n").is_err());
+        assert!(parse_response_head(&vec![b'a'; MAX_RESPONSE_HEAD_BYTES + 1]).is_err());
+    }
 
     #[test]
     fn text_response_is_framed_by_length() {

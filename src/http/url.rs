@@ -1,5 +1,6 @@
-//! Percent-decoding of request paths and query strings (RFC 3986, with the
-//! `application/x-www-form-urlencoded` rule that `+` in a query means a space).
+//! URLs: percent-decoding of request paths and query strings (RFC 3986, with the
+//! `application/x-www-form-urlencoded` rule that `+` in a query means a space), and the small
+//! [`Url`] the client connects to.
 
 use std::fmt;
 
@@ -72,6 +73,109 @@ pub fn parse_query(query: &str) -> Result<Vec<(String, String)>, DecodeError> {
         .collect()
 }
 
+/// An absolute `http://` or `https://` URL, split into what a request needs.
+///
+/// ```
+/// use bare_sse::http::Url;
+/// let url = Url::parse("http://[::1]:8122/events?x=1#top").unwrap();
+/// assert_eq!((url.host.as_str(), url.port, url.target.as_str()), ("::1", 8122, "/events?x=1"));
+/// assert_eq!(url.join("/other").unwrap().to_string(), "http://[::1]:8122/other");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    /// `http` or `https`, lower case.
+    pub scheme: String,
+    /// Host name or IP address (an IPv6 address without its brackets).
+    pub host: String,
+    /// The port, or the scheme's default.
+    pub port: u16,
+    /// Path and query, as sent in the request line (`/` at least); the fragment is dropped.
+    pub target: String,
+}
+
+impl Url {
+    /// Parses an absolute URL. Only `http` and `https` are accepted; user info is refused.
+    pub fn parse(text: &str) -> Result<Url, &'static str> {
+        let (scheme, rest) = text.split_once("://").ok_or("not an absolute URL (no `://`)")?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return Err("only http:// and https:// URLs are supported"),
+        };
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(authority_end);
+        if authority.contains('@') {
+            return Err("user info in URLs is not supported");
+        }
+        let (host, port) = split_host_port(authority)?;
+        let port = match port {
+            None => default_port,
+            Some(digits) => digits.parse().map_err(|_| "invalid port")?,
+        };
+        let path = path.split('#').next().unwrap_or("");
+        let target = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
+        if target.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err("URL contains spaces or control characters");
+        }
+        Ok(Url { scheme, host: host.to_string(), port, target })
+    }
+
+    /// Resolves a redirect's `Location` against this URL.
+    pub fn join(&self, location: &str) -> Result<Url, &'static str> {
+        if location.contains("://") {
+            return Url::parse(location);
+        }
+        if let Some(rest) = location.strip_prefix("//") {
+            return Url::parse(&format!("{}://{rest}", self.scheme));
+        }
+        let target = if location.starts_with('/') {
+            location.to_string()
+        } else {
+            let path = self.target.split('?').next().unwrap_or("/");
+            let directory = &path[..path.rfind('/').map_or(0, |at| at + 1)];
+            format!("{directory}{location}")
+        };
+        Url::parse(&format!("{}://{}{target}", self.scheme, self.authority()))
+    }
+
+    /// `host:port` as the `Host` header wants it (the port only when it is not the default).
+    pub fn authority(&self) -> String {
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        let default_port = if self.scheme == "https" { 443 } else { 80 };
+        if self.port == default_port {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+impl std::fmt::Display for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}{}", self.scheme, self.authority(), self.target)
+    }
+}
+
+fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), &'static str> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or("unclosed `[` in host")?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':').ok_or("junk after `]` in host")?)),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("URL has no host");
+    }
+    Ok((host, port))
+}
+
 fn hex_value(byte: u8) -> Option<u8> {
     (byte as char).to_digit(16).map(|d| d as u8)
 }
@@ -98,6 +202,22 @@ mod tests {
     #[test]
     fn rejects_invalid_utf8() {
         assert_eq!(percent_decode("%ff", false), Err(DecodeError::NotUtf8));
+    }
+
+    #[test]
+    fn urls_parse_and_join() {
+        let url = Url::parse("HTTP://Example.com").unwrap();
+        assert_eq!((url.scheme.as_str(), url.port, url.target.as_str()), ("http", 80, "/"));
+        assert_eq!(url.to_string(), "http://Example.com/");
+        let url = Url::parse("http://h:81/a/b?q=1").unwrap();
+        assert_eq!(url.join("c").unwrap().to_string(), "http://h:81/a/c");
+        assert_eq!(url.join("/d?x").unwrap().target, "/d?x");
+        assert_eq!(url.join("//other:9/e").unwrap().to_string(), "http://other:9/e");
+        assert_eq!(url.join("https://s/").unwrap().port, 443);
+        assert_eq!(Url::parse("http://h?x=1").unwrap().target, "/?x=1");
+        for bad in ["ftp://h/", "h/path", "http:///x", "http://u@h/", "http://h:x/", "http://[::1/", "http://h/a b"] {
+            assert!(Url::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,0 +1,177 @@
+//! One connection attempt: connect, send the request, read the response head, follow redirects,
+//! and set up the body reader for whichever framing the server chose.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Config, Shared};
+use crate::http::{parse_response_head, ChunkedReader, ResponseHead, Url};
+use crate::parse::{EventReader, Parser};
+use crate::Error;
+
+/// Anything a connection can be: a `TcpStream`, or a TLS stream over one.
+pub trait ReadWrite: Read + Write + Send {}
+impl<T: Read + Write + Send> ReadWrite for T {}
+
+/// An open connection to a server, as a connector returns it.
+pub struct Connection {
+    /// What the request is written to and the response read from.
+    pub stream: Box<dyn ReadWrite>,
+    /// The TCP socket underneath, if there is one: the client sets its read timeout on it and
+    /// shuts it down to close the stream from another thread.
+    pub socket: Option<TcpStream>,
+}
+
+impl Connection {
+    /// A plain TCP connection.
+    pub fn tcp(socket: TcpStream) -> io::Result<Connection> {
+        let socket_handle = socket.try_clone()?;
+        Ok(Connection { stream: Box::new(socket), socket: Some(socket_handle) })
+    }
+}
+
+/// Opens connections for the client; the default dials TCP. Supply one to add TLS.
+pub type Connector = Arc<dyn Fn(&Url, Duration) -> io::Result<Connection> + Send + Sync>;
+
+/// The body reader of an open stream.
+pub(super) type Events = EventReader<BufReader<Box<dyn Read + Send>>>;
+
+pub(super) enum Opened {
+    Stream(Box<Events>),
+    /// `204 No Content`: the server says stop for good.
+    NoContent,
+}
+
+/// Dials TCP to the URL's host, trying each address it resolves to.
+pub(super) fn dial_tcp(url: &Url, timeout: Duration) -> io::Result<Connection> {
+    if url.scheme != "http" {
+        return Err(io::Error::new(io::ErrorKind::Unsupported, "https needs a TLS connector"));
+    }
+    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
+    for address in (url.host.as_str(), url.port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&address, timeout) {
+            Ok(socket) => {
+                socket.set_nodelay(true)?;
+                return Connection::tcp(socket);
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
+}
+
+pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Result<Opened, Error> {
+    let mut url = config.url.clone();
+    let mut method = config.method.as_str();
+    let mut body = config.body.as_deref();
+    for _ in 0..=config.max_redirects {
+        if url.scheme == "https" && config.connector.is_none() {
+            let reason = "https:// needs a TLS connector (EventSourceBuilder::connector)";
+            return Err(Error::InvalidUrl { url: url.to_string(), reason });
+        }
+        let connection = match &config.connector {
+            Some(connector) => connector(&url, config.connect_timeout),
+            None => dial_tcp(&url, config.connect_timeout),
+        }
+        .map_err(|e| Error::io(format!("connecting to {url}"), e))?;
+        let Connection { mut stream, socket } = connection;
+        if let Some(socket) = &socket {
+            socket.set_read_timeout(Some(config.connect_timeout)).map_err(|e| Error::io("setting a timeout", e))?;
+        }
+        shared.set_socket(socket.as_ref());
+        let request = request_bytes(config, &url, method, body, last_event_id);
+        stream.write_all(&request).and_then(|()| stream.flush()).map_err(|e| Error::io("sending the request", e))?;
+        let mut reader = BufReader::new(stream);
+        let head = read_head(&mut reader)?;
+        match head.status {
+            200 => {
+                check_content_type(&head)?;
+                if let Some(socket) = &socket {
+                    socket.set_read_timeout(config.read_timeout).map_err(|e| Error::io("setting a timeout", e))?;
+                }
+                let body = body_reader(&head, reader);
+                let parser = Parser::resuming(last_event_id);
+                return Ok(Opened::Stream(Box::new(EventReader::with_parser(BufReader::new(body), parser))));
+            }
+            204 => return Ok(Opened::NoContent),
+            301 | 302 | 303 | 307 | 308 => {
+                let location = head.header("location").ok_or(Error::BadResponse("redirect without Location"))?;
+                url = url.join(location).map_err(|reason| Error::InvalidUrl { url: location.to_string(), reason })?;
+                // As browsers do: 303 always, and 301/302 after a POST, continue with a GET.
+                if head.status == 303 || (head.status != 307 && head.status != 308 && method == "POST") {
+                    method = "GET";
+                    body = None;
+                }
+            }
+            status => return Err(Error::Status(status)),
+        }
+    }
+    Err(Error::TooManyRedirects(config.max_redirects))
+}
+
+fn request_bytes(config: &Config, url: &Url, method: &str, body: Option<&[u8]>, last_event_id: &str) -> Vec<u8> {
+    let mut head = format!(
+        "{method} {} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n",
+        url.target,
+        url.authority()
+    );
+    if !last_event_id.is_empty() {
+        head.push_str(&format!("Last-Event-ID: {last_event_id}\r\n"));
+    }
+    for (name, value) in &config.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(body) = body {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(body.unwrap_or_default());
+    bytes
+}
+
+fn read_head(reader: &mut impl BufRead) -> Result<ResponseHead, Error> {
+    let mut received = Vec::new();
+    loop {
+        let available = reader.fill_buf().map_err(|e| Error::io("reading the response head", e))?;
+        if available.is_empty() {
+            return Err(Error::io("reading the response head", io::ErrorKind::UnexpectedEof.into()));
+        }
+        let before = received.len();
+        received.extend_from_slice(available);
+        match parse_response_head(&received).map_err(Error::BadResponse)? {
+            Some((head, used)) => {
+                reader.consume(used - before);
+                return Ok(head);
+            }
+            None => {
+                let taken = available.len();
+                reader.consume(taken);
+            }
+        }
+    }
+}
+
+fn check_content_type(head: &ResponseHead) -> Result<(), Error> {
+    let content_type = head.header("content-type").unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if media_type.eq_ignore_ascii_case("text/event-stream") {
+        Ok(())
+    } else {
+        Err(Error::ContentType(content_type.to_string()))
+    }
+}
+
+/// Chunked, length-delimited, or (neither) delimited by the connection closing.
+fn body_reader(head: &ResponseHead, reader: BufReader<Box<dyn ReadWrite>>) -> Box<dyn Read + Send> {
+    let chunked = head.header("transfer-encoding").is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
+    if chunked {
+        return Box::new(ChunkedReader::new(reader));
+    }
+    match head.header("content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
+        Some(length) => Box::new(reader.take(length)),
+        None => Box::new(reader),
+    }
+}

@@ -1,0 +1,428 @@
+//! A blocking client that behaves like a browser's `EventSource`: an iterator of events that
+//! reconnects on its own and resumes with `Last-Event-ID`.
+//!
+//! ```no_run
+//! use bare_sse::client::EventSource;
+//!
+//! for event in EventSource::new("http://127.0.0.1:8122/events")? {
+//!     let event = event?;
+//!     println!("{}: {}", event.event, event.data);
+//! }
+//! # Ok::<(), bare_sse::Error>(())
+//! ```
+//!
+//! What it does, as a browser does:
+//! - sends `Accept: text/event-stream`, `Cache-Control: no-cache`, and `Last-Event-ID` when it
+//!   has a last event id;
+//! - when the stream ends or breaks, waits the reconnection time (the server's `retry:`, 3 s by
+//!   default) and reconnects; while reconnecting keeps failing the wait doubles, up to
+//!   [`EventSourceBuilder::max_backoff`], and every wait gets up to 25% random jitter so that many
+//!   clients do not come back at the same instant;
+//! - stops for good on `204 No Content`, and on any other status than 200, or a content type other
+//!   than `text/event-stream`: those end the iterator with an error that
+//!   [`Error::is_fatal`](crate::Error::is_fatal) says will not go away by retrying;
+//! - follows redirects (up to [`EventSourceBuilder::max_redirects`]);
+//! - reads close-delimited, length-delimited and chunked bodies.
+//!
+//! A failed connection attempt is retried: the iterator yields it as an `Err` (not fatal) and goes
+//! on, so `event?` in a loop stops at the first failure while a `match` can keep going.
+//!
+//! **HTTPS**: the client speaks plain HTTP over `std::net::TcpStream`, since TLS needs a
+//! dependency. Plug a TLS crate in with [`EventSourceBuilder::connector`]: a function that opens a
+//! [`Connection`] for a URL.
+
+mod connect;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub use connect::{Connection, Connector, ReadWrite};
+use connect::{Events, Opened};
+
+use crate::http::Url;
+use crate::{Error, MessageEvent};
+
+/// Wait before reconnecting, until the server sets one with `retry:`.
+pub const DEFAULT_RETRY: Duration = Duration::from_secs(3);
+/// Longest wait between reconnection attempts, by default.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Time allowed to connect and receive the response head, by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Redirects followed in a row, by default.
+pub const DEFAULT_MAX_REDIRECTS: usize = 5;
+
+/// Settings for an [`EventSource`].
+pub struct EventSourceBuilder {
+    url: String,
+    config: Config,
+}
+
+/// Everything a connection attempt needs.
+struct Config {
+    url: Url,
+    method: String,
+    body: Option<Vec<u8>>,
+    headers: Vec<(String, String)>,
+    last_event_id: String,
+    connect_timeout: Duration,
+    read_timeout: Option<Duration>,
+    retry: Duration,
+    max_backoff: Duration,
+    max_redirects: usize,
+    connector: Option<Connector>,
+}
+
+impl EventSourceBuilder {
+    /// Adds a request header, sent on every connection (for example `Authorization`).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> EventSourceBuilder {
+        self.config.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Starts as if an event with this id had been received: the first request already carries
+    /// `Last-Event-ID`.
+    pub fn last_event_id(mut self, id: impl Into<String>) -> EventSourceBuilder {
+        self.config.last_event_id = id.into();
+        self
+    }
+
+    /// Sends a `POST` with this body instead of a `GET` (Datastar clients do). Set its
+    /// `Content-Type` with [`header`](Self::header).
+    pub fn post(mut self, body: impl Into<Vec<u8>>) -> EventSourceBuilder {
+        self.config.method = "POST".to_string();
+        self.config.body = Some(body.into());
+        self
+    }
+
+    /// Time allowed to connect and to receive the response head (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`]).
+    pub fn connect_timeout(mut self, timeout: Duration) -> EventSourceBuilder {
+        self.config.connect_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Reconnects when the stream stays silent this long (default: never, as browsers). Set it a
+    /// little above the server's heartbeat interval to notice dead connections.
+    pub fn read_timeout(mut self, timeout: Option<Duration>) -> EventSourceBuilder {
+        self.config.read_timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
+        self
+    }
+
+    /// The reconnection time until the server sends `retry:` (default [`DEFAULT_RETRY`]).
+    pub fn retry(mut self, wait: Duration) -> EventSourceBuilder {
+        self.config.retry = wait;
+        self
+    }
+
+    /// Longest wait while reconnection keeps failing (default [`DEFAULT_MAX_BACKOFF`]).
+    pub fn max_backoff(mut self, wait: Duration) -> EventSourceBuilder {
+        self.config.max_backoff = wait;
+        self
+    }
+
+    /// Redirects followed in a row before giving up (default [`DEFAULT_MAX_REDIRECTS`]).
+    pub fn max_redirects(mut self, count: usize) -> EventSourceBuilder {
+        self.config.max_redirects = count;
+        self
+    }
+
+    /// Opens connections with this function instead of plain TCP: the way to add TLS.
+    pub fn connector(
+        mut self,
+        connector: impl Fn(&Url, Duration) -> std::io::Result<Connection> + Send + Sync + 'static,
+    ) -> EventSourceBuilder {
+        self.config.connector = Some(Arc::new(connector));
+        self
+    }
+
+    /// Checks the settings. Nothing connects until the first event is asked for.
+    pub fn build(mut self) -> Result<EventSource, Error> {
+        self.config.url =
+            Url::parse(&self.url).map_err(|reason| Error::InvalidUrl { url: self.url.clone(), reason })?;
+        for (name, value) in &self.config.headers {
+            let token = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+            if !token || value.contains(['\r', '\n', '\0']) {
+                return Err(Error::InvalidHeader { name: name.clone() });
+            }
+        }
+        if self.config.last_event_id.contains(['\r', '\n', '\0']) {
+            return Err(Error::InvalidHeader { name: "Last-Event-ID".to_string() });
+        }
+        Ok(EventSource {
+            last_event_id: self.config.last_event_id.clone(),
+            retry: self.config.retry,
+            config: self.config,
+            events: None,
+            attempts: 0,
+            failures: 0,
+            finished: false,
+            shared: Arc::new(Shared::default()),
+            jitter: Jitter::seeded(),
+        })
+    }
+}
+
+/// A reconnecting event-stream client: iterate it for events. See the module docs.
+pub struct EventSource {
+    config: Config,
+    last_event_id: String,
+    retry: Duration,
+    events: Option<Box<Events>>,
+    /// Connection attempts made so far.
+    attempts: u64,
+    /// Failed attempts in a row.
+    failures: u32,
+    /// A 204 or a fatal error ended the stream for good.
+    finished: bool,
+    shared: Arc<Shared>,
+    jitter: Jitter,
+}
+
+/// What [`CloseHandle`] shares with its [`EventSource`].
+#[derive(Default)]
+struct Shared {
+    closed: AtomicBool,
+    /// The current connection's socket, to shut it down on close.
+    socket: Mutex<Option<std::net::TcpStream>>,
+    /// Wakes a reconnection wait on close.
+    woken: Condvar,
+}
+
+impl Shared {
+    fn set_socket(&self, socket: Option<&std::net::TcpStream>) {
+        let mut current = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
+        *current = socket.and_then(|s| s.try_clone().ok());
+        if self.closed.load(Ordering::SeqCst) {
+            if let Some(socket) = current.as_ref() {
+                let _ = socket.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+
+    /// Sleeps for `wait` unless closed meanwhile; returns whether it is still open.
+    fn sleep_unless_closed(&self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        let mut guard = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
+        while !self.closed.load(Ordering::SeqCst) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            guard = self.woken.wait_timeout(guard, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        false
+    }
+}
+
+/// Closes an [`EventSource`] from another thread.
+#[derive(Clone)]
+pub struct CloseHandle {
+    shared: Arc<Shared>,
+}
+
+impl CloseHandle {
+    /// Ends the stream: a blocked read returns, a reconnection wait ends, and the iterator yields
+    /// `None` from then on.
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        let socket = self.shared.socket.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(socket) = socket.as_ref() {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+        self.shared.woken.notify_all();
+    }
+}
+
+impl EventSource {
+    /// A client for `url` with default settings.
+    pub fn new(url: &str) -> Result<EventSource, Error> {
+        EventSource::builder(url).build()
+    }
+
+    /// Settings for a client of `url`.
+    pub fn builder(url: &str) -> EventSourceBuilder {
+        EventSourceBuilder {
+            url: url.to_string(),
+            config: Config {
+                url: Url { scheme: String::new(), host: String::new(), port: 0, target: String::new() },
+                method: "GET".to_string(),
+                body: None,
+                headers: Vec::new(),
+                last_event_id: String::new(),
+                connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+                read_timeout: None,
+                retry: DEFAULT_RETRY,
+                max_backoff: DEFAULT_MAX_BACKOFF,
+                max_redirects: DEFAULT_MAX_REDIRECTS,
+                connector: None,
+            },
+        }
+    }
+
+    /// The last event id received: what the next reconnection sends as `Last-Event-ID`.
+    pub fn last_event_id(&self) -> &str {
+        &self.last_event_id
+    }
+
+    /// The current reconnection time (the server's last `retry:`, or the default).
+    pub fn retry(&self) -> Duration {
+        self.retry
+    }
+
+    /// A handle that closes this client from another thread.
+    pub fn close_handle(&self) -> CloseHandle {
+        CloseHandle { shared: Arc::clone(&self.shared) }
+    }
+
+    /// Closes the client.
+    pub fn close(&self) {
+        self.close_handle().close();
+    }
+
+    /// How long to wait before the next attempt: the reconnection time, doubled per failure in a
+    /// row up to the cap, plus up to 25% jitter.
+    fn reconnect_wait(&mut self) -> Duration {
+        let doubling = 2u32.saturating_pow(self.failures.saturating_sub(1).min(16));
+        let wait = if self.failures == 0 {
+            self.retry
+        } else {
+            self.retry.saturating_mul(doubling).min(self.config.max_backoff.max(self.retry))
+        };
+        wait + wait.mul_f64(0.25 * self.jitter.next_fraction())
+    }
+
+    /// Takes the state a finished connection leaves behind: its last id and retry.
+    fn end_connection(&mut self) {
+        if let Some(events) = self.events.take() {
+            self.absorb(&events);
+        }
+    }
+
+    fn absorb(&mut self, events: &Events) {
+        events.parser().last_event_id().clone_into(&mut self.last_event_id);
+        if let Some(retry) = events.parser().retry() {
+            self.retry = retry;
+        }
+    }
+
+    fn connect(&mut self) -> Option<Result<(), Error>> {
+        if self.attempts > 0 {
+            let wait = self.reconnect_wait();
+            if !self.shared.sleep_unless_closed(wait) {
+                return None;
+            }
+        }
+        self.attempts += 1;
+        match connect::open(&self.config, &self.shared, &self.last_event_id) {
+            Ok(Opened::Stream(events)) => {
+                self.failures = 0;
+                self.events = Some(events);
+                Some(Ok(()))
+            }
+            Ok(Opened::NoContent) => {
+                self.finished = true;
+                None
+            }
+            Err(error) => {
+                self.finished = error.is_fatal();
+                self.failures += 1;
+                Some(Err(error))
+            }
+        }
+    }
+}
+
+impl Iterator for EventSource {
+    type Item = Result<MessageEvent, Error>;
+
+    fn next(&mut self) -> Option<Result<MessageEvent, Error>> {
+        loop {
+            if self.finished || self.shared.closed.load(Ordering::SeqCst) {
+                self.end_connection();
+                return None;
+            }
+            let Some(events) = self.events.as_mut() else {
+                match self.connect()? {
+                    Ok(()) => continue,
+                    Err(error) => return Some(Err(error)),
+                }
+            };
+            let outcome = events.next_event();
+            if let Some(retry) = events.parser().retry() {
+                self.retry = retry;
+            }
+            match outcome {
+                Ok(Some(event)) => {
+                    self.last_event_id.clone_from(&event.last_event_id);
+                    return Some(Ok(event));
+                }
+                // The stream ended or broke (a timeout counts): reconnect. Any half-received event
+                // was discarded by the parser.
+                Ok(None) | Err(_) => self.end_connection(),
+            }
+        }
+    }
+}
+
+/// Random fractions for reconnection jitter: xorshift seeded from the clock and the address of a
+/// fresh allocation, which differ between clients started together.
+struct Jitter(u64);
+
+impl Jitter {
+    fn seeded() -> Jitter {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let address = Box::new(0u8).as_ref() as *const u8 as u64;
+        Jitter((nanos ^ address.rotate_left(32)) | 1)
+    }
+
+    /// A number in [0, 1).
+    fn next_fraction(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_while_failing_and_are_capped_with_jitter() {
+        let mut source = EventSource::builder("http://127.0.0.1:1/")
+            .retry(Duration::from_millis(100))
+            .max_backoff(Duration::from_millis(700))
+            .build()
+            .unwrap();
+        let mut waits = Vec::new();
+        for failures in 0..6 {
+            source.failures = failures;
+            waits.push(source.reconnect_wait());
+        }
+        let base = [100, 100, 200, 400, 700, 700];
+        for (wait, base) in waits.iter().zip(base) {
+            let base = Duration::from_millis(base);
+            assert!(*wait >= base && *wait <= base.mul_f64(1.25), "{wait:?} vs {base:?}");
+        }
+    }
+
+    #[test]
+    fn jitter_stays_in_range_and_varies() {
+        let mut jitter = Jitter::seeded();
+        let values: Vec<f64> = (0..100).map(|_| jitter.next_fraction()).collect();
+        assert!(values.iter().all(|v| (0.0..1.0).contains(v)));
+        assert!(values.windows(2).any(|w| w[0] != w[1]));
+    }
+
+    #[test]
+    fn bad_settings_are_refused_at_build() {
+        assert!(matches!(EventSource::new("ftp://x/"), Err(Error::InvalidUrl { .. })));
+        let injected = EventSource::builder("http://x/").header("X", "a\r\nEvil: 1").build();
+        assert!(matches!(injected, Err(Error::InvalidHeader { .. })));
+        let bad_name = EventSource::builder("http://x/").header("Bad Name", "v").build();
+        assert!(matches!(bad_name, Err(Error::InvalidHeader { .. })));
+        assert!(EventSource::builder("http://x/").last_event_id("1\n").build().is_err());
+    }
+}

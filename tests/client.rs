@@ -1,0 +1,314 @@
+//! The reconnecting client, against the bare-sse server and against a raw `TcpListener` peer that
+//! sends chunked bodies, redirects, errors, and drops connections mid-event.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bare_sse::client::EventSource;
+use bare_sse::{Error, Event, Server, Sse};
+use common::READ_TIMEOUT;
+
+/// A hand-written HTTP peer: accepts connections and returns each request's text.
+struct Peer {
+    listener: TcpListener,
+}
+
+impl Peer {
+    fn new() -> Peer {
+        Peer { listener: TcpListener::bind("127.0.0.1:0").unwrap() }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.listener.local_addr().unwrap())
+    }
+
+    /// Accepts one connection and reads its request head and body.
+    fn accept(&self) -> (TcpStream, String) {
+        let (mut socket, _) = self.listener.accept().unwrap();
+        socket.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") {
+            assert_eq!(socket.read(&mut byte).unwrap(), 1, "request ended early");
+            request.push(byte[0]);
+        }
+        let text = String::from_utf8(request).unwrap();
+        let length = text
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+            .map_or(0, |v| v.parse().unwrap());
+        let mut body = vec![0u8; length];
+        socket.read_exact(&mut body).unwrap();
+        (socket, text + &String::from_utf8(body).unwrap())
+    }
+}
+
+const STREAM_HEAD: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
+
+fn quick(url: &str) -> bare_sse::client::EventSourceBuilder {
+    EventSource::builder(url).retry(Duration::from_millis(20)).connect_timeout(READ_TIMEOUT)
+}
+
+fn header<'a>(request: &'a str, name: &str) -> Option<&'a str> {
+    request.lines().find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[test]
+fn receives_from_a_bare_sse_server_and_resumes_after_a_restart() {
+    let hub = Sse::new();
+    let server = Server::builder().hub(hub.clone()).start().unwrap();
+    let addr = server.local_addr();
+    hub.send_new_event(Event::new().event("note").data("one").with_id()).unwrap();
+    let mut source = quick(&format!("http://{addr}/events")).build().unwrap();
+    let first = source.next().unwrap().unwrap();
+    assert_eq!((first.event.as_str(), first.data.as_str(), first.last_event_id.as_str()), ("note", "one", "1"));
+    assert_eq!(source.last_event_id(), "1");
+
+    server.stop();
+    hub.send_new_event(Event::new().data("two").with_id()).unwrap();
+    let restarted = Server::builder().hub(hub.clone()).port(addr.port()).start().unwrap();
+    let second = source.next().unwrap().unwrap();
+    assert_eq!((second.data.as_str(), second.last_event_id.as_str()), ("two", "2"), "resumed after id 1");
+    restarted.stop();
+}
+
+#[test]
+fn sends_browser_headers_custom_headers_and_last_event_id() {
+    let peer = Peer::new();
+    let url = peer.url("/s?x=1");
+    let client = thread::spawn(move || {
+        let mut source = quick(&url).header("Authorization", "Bearer t").last_event_id("41").build().unwrap();
+        source.next().unwrap().unwrap()
+    });
+    let (mut socket, request) = peer.accept();
+    assert!(request.starts_with("GET /s?x=1 HTTP/1.1\r\n"), "{request}");
+    assert_eq!(header(&request, "accept"), Some("text/event-stream"));
+    assert_eq!(header(&request, "cache-control"), Some("no-cache"));
+    assert_eq!(header(&request, "last-event-id"), Some("41"));
+    assert_eq!(header(&request, "authorization"), Some("Bearer t"));
+    assert!(header(&request, "host").is_some());
+    socket.write_all(format!("{STREAM_HEAD}data: hi\n\n").as_bytes()).unwrap();
+    let event = client.join().unwrap();
+    assert_eq!((event.data.as_str(), event.last_event_id.as_str()), ("hi", "41"));
+}
+
+#[test]
+fn posts_a_body() {
+    let peer = Peer::new();
+    let url = peer.url("/feed");
+    let client = thread::spawn(move || {
+        let mut source = quick(&url).post(r#"{"a":1}"#).header("Content-Type", "application/json").build().unwrap();
+        source.next().unwrap().unwrap().data
+    });
+    let (mut socket, request) = peer.accept();
+    assert!(request.starts_with("POST /feed HTTP/1.1\r\n"));
+    assert_eq!(header(&request, "content-length"), Some("7"));
+    assert!(request.ends_with("\r\n\r\n{\"a\":1}"));
+    socket.write_all(format!("{STREAM_HEAD}data: ok\n\n").as_bytes()).unwrap();
+    assert_eq!(client.join().unwrap(), "ok");
+}
+
+#[test]
+fn reads_chunked_bodies_with_chunks_split_anywhere() {
+    let peer = Peer::new();
+    let url = peer.url("/");
+    let client = thread::spawn(move || {
+        let source = quick(&url).build().unwrap();
+        source.take(3).map(|e| e.unwrap().data).collect::<Vec<_>>()
+    });
+    let (mut socket, _) = peer.accept();
+    socket
+        .write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n",
+        )
+        .unwrap();
+    // Chunk boundaries inside a field name, inside a value, and between CR and LF.
+    let pieces: [&[u8]; 6] = [b"da", b"ta: one\r", b"\n\r\ndata: t", b"wo\n\n", b"data: three\n", b"\n"];
+    for piece in pieces {
+        socket.write_all(format!("{:x}\r\n", piece.len()).as_bytes()).unwrap();
+        socket.write_all(piece).unwrap();
+        socket.write_all(b"\r\n").unwrap();
+        socket.flush().unwrap();
+    }
+    assert_eq!(client.join().unwrap(), ["one", "two", "three"]);
+}
+
+#[test]
+fn follows_redirects_and_gives_up_after_the_limit() {
+    let peer = Peer::new();
+    let url = peer.url("/old");
+    let client = thread::spawn(move || quick(&url).build().unwrap().next().unwrap().unwrap().data);
+    let (mut socket, request) = peer.accept();
+    assert!(request.starts_with("GET /old "));
+    socket.write_all(b"HTTP/1.1 302 Found\r\nLocation: /new\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let (mut socket, request) = peer.accept();
+    assert!(request.starts_with("GET /new "), "{request}");
+    socket.write_all(format!("{STREAM_HEAD}data: moved\n\n").as_bytes()).unwrap();
+    assert_eq!(client.join().unwrap(), "moved");
+
+    let url = peer.url("/loop");
+    let client = thread::spawn(move || {
+        let mut source = quick(&url).max_redirects(2).build().unwrap();
+        (source.next(), source.next())
+    });
+    for _ in 0..3 {
+        let (mut socket, _) = peer.accept();
+        socket.write_all(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /loop\r\n\r\n").unwrap();
+    }
+    let (first, second) = client.join().unwrap();
+    assert!(matches!(first, Some(Err(Error::TooManyRedirects(2)))), "{first:?}");
+    assert!(second.is_none());
+}
+
+/// After the answer under test the peer closes its listener: a client that tried to reconnect
+/// would fail to connect rather than hang, and the iterator's result shows whether it did.
+fn answer_once_then_close(response: &'static str) -> Vec<Result<String, String>> {
+    let peer = Peer::new();
+    let url = peer.url("/");
+    let client = thread::spawn(move || {
+        let source = quick(&url).build().unwrap();
+        source.take(3).map(|e| e.map(|e| e.data).map_err(|e| e.to_string())).collect::<Vec<_>>()
+    });
+    let (mut socket, _) = peer.accept();
+    socket.write_all(response.as_bytes()).unwrap();
+    drop(socket);
+    drop(peer);
+    client.join().unwrap()
+}
+
+#[test]
+fn no_content_stops_for_good() {
+    let results = answer_once_then_close("HTTP/1.1 204 No Content\r\n\r\n");
+    assert!(results.is_empty(), "{results:?}");
+}
+
+#[test]
+fn error_status_is_reported_and_not_retried() {
+    let results = answer_once_then_close("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert!(results[0].as_ref().unwrap_err().contains("500"));
+}
+
+#[test]
+fn wrong_content_type_is_reported_and_not_retried() {
+    let results = answer_once_then_close("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>");
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert!(results[0].as_ref().unwrap_err().contains("text/html"));
+}
+
+#[test]
+fn a_drop_mid_event_discards_it_and_the_reconnect_carries_the_last_id() {
+    let peer = Peer::new();
+    let url = peer.url("/");
+    let client = thread::spawn(move || {
+        let source = quick(&url).build().unwrap();
+        source.take(2).map(|e| e.unwrap()).collect::<Vec<_>>()
+    });
+    let (mut socket, first_request) = peer.accept();
+    assert_eq!(header(&first_request, "last-event-id"), None);
+    socket.write_all(format!("{STREAM_HEAD}retry: 30\nid: 1\ndata: whole\n\nid: 2\ndata: half").as_bytes()).unwrap();
+    drop(socket);
+    let (mut socket, second_request) = peer.accept();
+    assert_eq!(header(&second_request, "last-event-id"), Some("1"), "the half event's id was not taken");
+    socket.write_all(format!("{STREAM_HEAD}id: 3\ndata: after\n\n").as_bytes()).unwrap();
+    let events = client.join().unwrap();
+    let seen: Vec<(&str, &str)> = events.iter().map(|e| (e.data.as_str(), e.last_event_id.as_str())).collect();
+    assert_eq!(seen, [("whole", "1"), ("after", "3")]);
+}
+
+#[test]
+fn the_server_retry_sets_the_reconnection_wait() {
+    let peer = Peer::new();
+    let url = peer.url("/");
+    let client = thread::spawn(move || {
+        let mut source = quick(&url).build().unwrap();
+        let first = source.next().unwrap().unwrap().data;
+        (first, source.next().unwrap().unwrap().data, source.retry())
+    });
+    let (mut socket, _) = peer.accept();
+    socket.write_all(format!("{STREAM_HEAD}retry: 300\ndata: a\n\n").as_bytes()).unwrap();
+    drop(socket);
+    let closed_at = Instant::now();
+    let (mut socket, _) = peer.accept();
+    let waited = closed_at.elapsed();
+    socket.write_all(format!("{STREAM_HEAD}data: b\n\n").as_bytes()).unwrap();
+    let (a, b, retry) = client.join().unwrap();
+    assert_eq!((a.as_str(), b.as_str(), retry), ("a", "b", Duration::from_millis(300)));
+    assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(3), "waited {waited:?}");
+}
+
+#[test]
+fn length_delimited_stream_ends_and_reconnects() {
+    let peer = Peer::new();
+    let url = peer.url("/");
+    let client =
+        thread::spawn(move || quick(&url).build().unwrap().take(2).map(|e| e.unwrap().data).collect::<Vec<_>>());
+    let body = "data: a\n\n";
+    let (mut socket, _) = peer.accept();
+    let response =
+        format!("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    socket.write_all(response.as_bytes()).unwrap();
+    let (mut socket, _) = peer.accept(); // the first socket stays open: the length ended the body
+    socket.write_all(format!("{STREAM_HEAD}data: b\n\n").as_bytes()).unwrap();
+    assert_eq!(client.join().unwrap(), ["a", "b"]);
+}
+
+#[test]
+fn a_silent_stream_times_out_and_reconnects() {
+    let peer = Peer::new();
+    let url = peer.url("/");
+    let client = thread::spawn(move || {
+        let mut source = quick(&url).read_timeout(Some(Duration::from_millis(100))).build().unwrap();
+        source.next().unwrap().unwrap().data
+    });
+    let (mut silent, _) = peer.accept();
+    silent.write_all(STREAM_HEAD.as_bytes()).unwrap();
+    let (mut socket, _) = peer.accept();
+    socket.write_all(format!("{STREAM_HEAD}data: fresh\n\n").as_bytes()).unwrap();
+    assert_eq!(client.join().unwrap(), "fresh");
+}
+
+#[test]
+fn close_from_another_thread_ends_a_blocked_read() {
+    let peer = Peer::new();
+    let mut source = quick(&peer.url("/")).build().unwrap();
+    let handle = source.close_handle();
+    let (first_tx, first_rx) = std::sync::mpsc::channel();
+    let reader = thread::spawn(move || {
+        first_tx.send(source.next().unwrap().unwrap().data).unwrap();
+        source.next().map(|e| e.map(|e| e.data)) // blocks: the peer sends nothing more
+    });
+    let (mut socket, _) = peer.accept();
+    socket.write_all(format!("{STREAM_HEAD}data: first\n\n").as_bytes()).unwrap();
+    assert_eq!(first_rx.recv_timeout(READ_TIMEOUT).unwrap(), "first");
+    // Whether the second read has started or not, close ends it: the flag is checked before each
+    // read, and shutting the socket wakes a read in progress.
+    handle.close();
+    let result = reader.join().unwrap();
+    assert!(result.is_none(), "{result:?}");
+}
+
+#[test]
+fn close_interrupts_a_reconnection_wait() {
+    let mut source =
+        EventSource::builder(&format!("http://{}/", unused_address())).retry(Duration::from_secs(60)).build().unwrap();
+    assert!(source.next().unwrap().is_err(), "nothing listens there");
+    let handle = source.close_handle();
+    let waiter = thread::spawn(move || source.next().is_none());
+    let started = Instant::now();
+    handle.close();
+    assert!(waiter.join().unwrap());
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+fn unused_address() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
