@@ -48,6 +48,7 @@
 //! - [`Server`], [`start_sse_tcp_port`]: the HTTP/1.1 server ([`server`] module).
 //! - [`parse::Parser`], [`parse::EventReader`], [`read_event`]: reading an event stream ([`parse`]).
 //! - [`EventSource`]: a reconnecting client, like a browser's ([`client`] module).
+//! - [`json`]: a small JSON value, strict parser and compact writer.
 //! - [`http`]: request-head parsing with limits, URL decoding, response heads (pure functions).
 //!
 //! Every limit (request head size, request time, bytes queued per client, history, connections)
@@ -61,6 +62,7 @@ mod error;
 pub mod event;
 pub mod http;
 pub mod hub;
+pub mod json;
 pub mod parse;
 pub mod server;
 #[cfg(test)]
