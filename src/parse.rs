@@ -73,19 +73,141 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// The incremental event-stream parser. See the module docs for the rules.
+/// One line of an event stream, classified by its shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// An empty line: the end of an event.
+    Blank,
+    /// A line starting with `:`; the text after the colon.
+    Comment(&'a str),
+    /// `name: value` (one space after the colon removed), or a whole line as a name with an empty
+    /// value when there is no colon.
+    Field {
+        /// The field name.
+        name: &'a str,
+        /// The field value.
+        value: &'a str,
+    },
+}
+
+/// Classifies one line (without its line end).
+///
+/// ```
+/// use bare_sse::parse::{classify_line, Line};
+/// assert_eq!(classify_line("data:  x"), Line::Field { name: "data", value: " x" });
+/// assert_eq!(classify_line("data"), Line::Field { name: "data", value: "" });
+/// assert_eq!(classify_line(": hi"), Line::Comment(" hi"));
+/// ```
+pub fn classify_line(line: &str) -> Line<'_> {
+    if line.is_empty() {
+        return Line::Blank;
+    }
+    if let Some(comment) = line.strip_prefix(':') {
+        return Line::Comment(comment);
+    }
+    match line.split_once(':') {
+        Some((name, value)) => Line::Field { name, value: value.strip_prefix(' ').unwrap_or(value) },
+        None => Line::Field { name: line, value: "" },
+    }
+}
+
+/// Splits a byte stream into lines by the event-stream rules: BOM at the start, CRLF / CR / LF
+/// line ends (also across slices), UTF-8 with replacement, and a line-length limit.
 #[derive(Debug, Clone)]
-pub struct Parser {
+pub struct LineSplitter {
     max_line_bytes: usize,
-    max_event_bytes: usize,
     /// Bytes of the line being received (without its line end).
     line: Vec<u8>,
     /// The previous slice ended with CR, so a leading LF belongs to that line end.
     after_cr: bool,
     /// No line has completed yet, so a BOM may still start the stream.
     at_stream_start: bool,
-    /// The current line broke the line limit; drop bytes until it ends.
+    /// The current line broke the limit; drop bytes until it ends.
     skipping_line: bool,
+}
+
+impl LineSplitter {
+    /// A splitter that refuses lines longer than `max_line_bytes`.
+    pub fn new(max_line_bytes: usize) -> LineSplitter {
+        LineSplitter { max_line_bytes, line: Vec::new(), after_cr: false, at_stream_start: true, skipping_line: false }
+    }
+
+    /// Feeds bytes; `on_line` gets each completed line. A line over the limit is dropped and
+    /// reported after all the bytes have been processed.
+    pub fn feed(&mut self, mut bytes: &[u8], mut on_line: impl FnMut(&str)) -> Result<(), ParseError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let mut too_long = false;
+        if self.after_cr && bytes.first() == Some(&b'\n') {
+            bytes = &bytes[1..];
+        }
+        self.after_cr = false;
+        while let Some(end) = bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
+            let line_end = bytes[end];
+            too_long |= self.take_part(&bytes[..end]);
+            self.end_line(&mut on_line);
+            bytes = &bytes[end + 1..];
+            if line_end == b'\r' {
+                match bytes.first() {
+                    Some(b'\n') => bytes = &bytes[1..],
+                    None => self.after_cr = true,
+                    Some(_) => {}
+                }
+            }
+        }
+        too_long |= self.take_part(bytes);
+        if too_long {
+            Err(ParseError::LineTooLong(self.max_line_bytes))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The stream ended: drops an unfinished line; the next bytes start a new stream.
+    pub fn finish(&mut self) {
+        self.line.clear();
+        self.after_cr = false;
+        self.at_stream_start = true;
+        self.skipping_line = false;
+    }
+
+    /// Adds bytes to the current line; true if that broke the limit.
+    fn take_part(&mut self, part: &[u8]) -> bool {
+        if self.skipping_line {
+            return false;
+        }
+        if self.line.len() + part.len() > self.max_line_bytes {
+            self.line.clear();
+            self.skipping_line = true;
+            return true;
+        }
+        self.line.extend_from_slice(part);
+        false
+    }
+
+    fn end_line(&mut self, on_line: &mut impl FnMut(&str)) {
+        let bom_possible = std::mem::take(&mut self.at_stream_start);
+        if std::mem::take(&mut self.skipping_line) {
+            return;
+        }
+        let start = if bom_possible && self.line.starts_with(BOM) { BOM.len() } else { 0 };
+        on_line(&String::from_utf8_lossy(&self.line[start..]));
+        self.line.clear();
+    }
+}
+
+/// The incremental event-stream parser. See the module docs for the rules.
+#[derive(Debug, Clone)]
+pub struct Parser {
+    lines: LineSplitter,
+    event: EventBuffers,
+}
+
+/// What the parser accumulates from fields between dispatches.
+#[derive(Debug, Clone, Default)]
+struct EventBuffers {
+    max_event_bytes: usize,
     /// The current event broke the size limit; drop fields until it ends.
     skipping_event: bool,
     data: String,
@@ -111,133 +233,79 @@ impl Parser {
     /// A parser with these limits on line length and event size, in bytes.
     pub fn with_limits(max_line_bytes: usize, max_event_bytes: usize) -> Parser {
         Parser {
-            max_line_bytes,
-            max_event_bytes,
-            line: Vec::new(),
-            after_cr: false,
-            at_stream_start: true,
-            skipping_line: false,
-            skipping_event: false,
-            data: String::new(),
-            event_type: String::new(),
-            id_buffer: String::new(),
-            last_event_id: String::new(),
-            retry: None,
-            ready: VecDeque::new(),
+            lines: LineSplitter::new(max_line_bytes),
+            event: EventBuffers { max_event_bytes, ..EventBuffers::default() },
         }
     }
 
     /// A parser for a reconnection: it starts with the last event id of the previous connection
     /// (the id persists across connections, as in a browser).
     pub fn resuming(last_event_id: impl Into<String>) -> Parser {
-        let last_event_id = last_event_id.into();
-        Parser { id_buffer: last_event_id.clone(), last_event_id, ..Parser::default() }
+        let mut parser = Parser::default();
+        parser.event.last_event_id = last_event_id.into();
+        parser.event.id_buffer.clone_from(&parser.event.last_event_id);
+        parser
     }
 
     /// Feeds received bytes. Dispatched events wait in [`Parser::next_event`]. The first limit
     /// broken in these bytes is returned after all of them have been processed.
-    pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), ParseError> {
-        let mut first_error = None;
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        if self.after_cr && bytes.first() == Some(&b'\n') {
-            bytes = &bytes[1..];
-        }
-        self.after_cr = false;
-        while let Some(end) = bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
-            let line_end = bytes[end];
-            self.take_line_part(&bytes[..end], &mut first_error);
-            self.end_line(&mut first_error);
-            bytes = &bytes[end + 1..];
-            if line_end == b'\r' {
-                match bytes.first() {
-                    Some(b'\n') => bytes = &bytes[1..],
-                    None => self.after_cr = true,
-                    Some(_) => {}
-                }
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), ParseError> {
+        let mut too_large = None;
+        let event = &mut self.event;
+        let lines = self.lines.feed(bytes, |line| {
+            if let Err(e) = event.take_line(classify_line(line)) {
+                too_large.get_or_insert(e);
             }
-        }
-        self.take_line_part(bytes, &mut first_error);
-        first_error.map_or(Ok(()), Err)
+        });
+        lines.and(too_large.map_or(Ok(()), Err))
     }
 
     /// The next dispatched event, oldest first.
     pub fn next_event(&mut self) -> Option<MessageEvent> {
-        self.ready.pop_front()
+        self.event.ready.pop_front()
     }
 
     /// The stream's last event id: what a reconnecting client sends as `Last-Event-ID`.
     pub fn last_event_id(&self) -> &str {
-        &self.last_event_id
+        &self.event.last_event_id
     }
 
     /// The reconnection time the stream asked for with `retry:`, if any.
     pub fn retry(&self) -> Option<Duration> {
-        self.retry
+        self.event.retry
     }
 
     /// The stream ended: an event still missing its blank line is discarded, and the parser is
     /// ready for a new connection (keeping the last event id and retry).
     pub fn finish(&mut self) {
-        self.line.clear();
-        self.data.clear();
-        self.event_type.clear();
-        self.id_buffer.clone_from(&self.last_event_id);
-        self.after_cr = false;
-        self.at_stream_start = true;
-        self.skipping_line = false;
-        self.skipping_event = false;
+        self.lines.finish();
+        let event = &mut self.event;
+        event.data.clear();
+        event.event_type.clear();
+        event.id_buffer.clone_from(&event.last_event_id);
+        event.skipping_event = false;
     }
+}
 
-    fn take_line_part(&mut self, part: &[u8], first_error: &mut Option<ParseError>) {
-        if self.skipping_line {
-            return;
-        }
-        if self.line.len() + part.len() > self.max_line_bytes {
-            self.line.clear();
-            self.skipping_line = true;
-            first_error.get_or_insert(ParseError::LineTooLong(self.max_line_bytes));
-            return;
-        }
-        self.line.extend_from_slice(part);
-    }
-
-    fn end_line(&mut self, first_error: &mut Option<ParseError>) {
-        if std::mem::take(&mut self.skipping_line) {
-            self.at_stream_start = false;
-            return;
-        }
-        let mut line = std::mem::take(&mut self.line);
-        if std::mem::take(&mut self.at_stream_start) && line.starts_with(BOM) {
-            line.drain(..BOM.len());
-        }
-        self.process_line(&String::from_utf8_lossy(&line), first_error);
-        line.clear();
-        self.line = line; // keep the allocation
-    }
-
-    fn process_line(&mut self, line: &str, first_error: &mut Option<ParseError>) {
-        if line.is_empty() {
-            return self.dispatch();
-        }
-        if line.starts_with(':') {
-            return;
-        }
-        let (field, value) = match line.split_once(':') {
-            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
-            None => (line, ""),
+impl EventBuffers {
+    fn take_line(&mut self, line: Line<'_>) -> Result<(), ParseError> {
+        let (name, value) = match line {
+            Line::Blank => {
+                self.dispatch();
+                return Ok(());
+            }
+            Line::Comment(_) => return Ok(()),
+            Line::Field { name, value } => (name, value),
         };
-        match field {
+        match name {
             "data" if !self.skipping_event => {
                 if self.data.len() + value.len() + 1 > self.max_event_bytes {
                     self.data.clear();
                     self.skipping_event = true;
-                    first_error.get_or_insert(ParseError::EventTooLarge(self.max_event_bytes));
-                } else {
-                    self.data.push_str(value);
-                    self.data.push('\n');
+                    return Err(ParseError::EventTooLarge(self.max_event_bytes));
                 }
+                self.data.push_str(value);
+                self.data.push('\n');
             }
             "event" => value.clone_into(&mut self.event_type),
             "id" if !value.contains('\0') => value.clone_into(&mut self.id_buffer),
@@ -248,6 +316,7 @@ impl Parser {
             }
             _ => {}
         }
+        Ok(())
     }
 
     fn dispatch(&mut self) {

@@ -175,3 +175,15 @@ fn one_hub_on_two_ports() {
     hub.send_new_event(Event::new().data("still")).unwrap();
     assert_eq!(b.next_block().data(), "still");
 }
+
+#[test]
+fn a_page_is_served_next_to_the_stream() {
+    let server = Server::builder().path("/events").page("/", "<h1>hi</h1>").start().unwrap();
+    let url = format!("http://{}/", server.local_addr());
+    let mut response = agent().get(&url).call().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(response.body_mut().read_to_string().unwrap(), "<h1>hi</h1>");
+    let mut stream = RawClient::get(server.local_addr(), "/events", "");
+    assert_eq!(stream.head().header("content-type"), Some("text/event-stream; charset=utf-8"));
+}

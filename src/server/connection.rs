@@ -3,12 +3,13 @@
 //!
 //! Routing, in order:
 //! 1. a head that is malformed or too large, or not complete in time: `400`/`414`/`431`/`505`/`408`;
-//! 2. a path other than the configured one: `404`;
-//! 3. `OPTIONS`: the CORS preflight answer, `204`;
-//! 4. a method other than `GET`, `HEAD`, `OPTIONS`: `405` with `Allow`;
-//! 5. past the connection limit: `200` with `retry:` and a close;
-//! 6. `HEAD`: the stream's response head only;
-//! 7. `GET`: the stream.
+//! 2. `GET`/`HEAD` on a configured page's path: the page;
+//! 3. a path other than the configured one: `404`;
+//! 4. `OPTIONS`: the CORS preflight answer, `204`;
+//! 5. a method other than `GET`, `HEAD`, `OPTIONS`: `405` with `Allow`;
+//! 6. past the connection limit: `200` with `retry:` and a close;
+//! 7. `HEAD`: the stream's response head only;
+//! 8. `GET`: the stream.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -47,6 +48,17 @@ pub(super) fn serve(shared: &Shared, socket: &Arc<TcpStream>, over_capacity: boo
         Err(NoHead::Gone) => return,
     };
     let origin = head.header("origin");
+    let page = config.pages.iter().find(|(path, _)| *path == head.path).map(|(_, html)| html);
+    if let (Some(html), "GET" | "HEAD") = (page, head.method.as_str()) {
+        let length = html.len().to_string();
+        let headers =
+            [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", &length), ("Connection", "close")];
+        let mut response = response_head(200, &headers);
+        if head.method == "GET" {
+            response.extend_from_slice(html.as_bytes());
+        }
+        return answer(socket, &response);
+    }
     let path_matches = config.path.as_ref().is_none_or(|path| *path == head.path || head.path == "*");
     if !path_matches {
         return answer(socket, &text_response(404, &[], "not found\n"));

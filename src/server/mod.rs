@@ -57,6 +57,7 @@ pub struct ServerBuilder {
     bind: IpAddr,
     port: u16,
     path: Option<String>,
+    pages: Vec<(String, Arc<str>)>,
     cors: Cors,
     retry_ms: Option<u64>,
     max_connections: usize,
@@ -72,6 +73,7 @@ impl Default for ServerBuilder {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             path: None,
+            pages: Vec::new(),
             cors: Cors { allow_origin: AllowOrigin::Any, allow_credentials: false },
             retry_ms: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -106,6 +108,13 @@ impl ServerBuilder {
     /// `404`. By default every path streams.
     pub fn path(mut self, path: impl Into<String>) -> ServerBuilder {
         self.path = Some(path.into());
+        self
+    }
+
+    /// Also answers `GET` and `HEAD` on `path` with this HTML page (for a dashboard or a demo next to
+    /// the stream). Pages take precedence over the stream path.
+    pub fn page(mut self, path: impl Into<String>, html: impl Into<Arc<str>>) -> ServerBuilder {
+        self.pages.push((path.into(), html.into()));
         self
     }
 

@@ -1,0 +1,445 @@
+//! `bare-sse`: serve events read from standard input, or print the events of a stream. A thin
+//! layer over the library; run `bare-sse --help`.
+
+use std::io::{self, BufRead, Read, Write};
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bare_sse::client::EventSource;
+use bare_sse::json::Value;
+use bare_sse::parse::{classify_line, Line, LineSplitter, DEFAULT_MAX_LINE_BYTES};
+use bare_sse::{AllowOrigin, Event, Server, Sse};
+
+const USAGE: &str = "\
+usage: bare-sse serve [options]      send events read from standard input to every client
+       bare-sse listen URL [options] print the events of a stream
+       bare-sse <command> --help     the options of a command";
+
+const SERVE_HELP: &str = "\
+usage: bare-sse serve [options]
+
+Reads events in text/event-stream format from standard input (`data:`, `event:`, `id:`, `retry:`
+fields; a blank line ends an event) and sends each one to every connected client. A bad line is
+reported on standard error and skipped. Ends at the end of input (an unfinished last event is sent).
+
+options:
+  --port P              port to listen on (default 8122; 0 picks a free one)
+  --bind ADDR           address to listen on (default 127.0.0.1)
+  --history N           events with ids kept for late joiners (default 1000)
+  --heartbeat SECS      comment sent after this much silence (default 15; 0 turns it off)
+  --retry MS            send `retry: MS` to each client when it connects
+  --allow-origin ORIGIN allow this origin (repeatable; default: any origin)
+  --max-clients N       most connections at once (default 10000)
+  --auto-id             give every event the next id (1, 2, 3, ...) unless it has an `id:`
+  --lines               send each input line as one event's data instead
+  --page                also serve a page at / that shows the stream (the stream moves to /events)";
+
+const LISTEN_HELP: &str = "\
+usage: bare-sse listen URL [options]
+
+Connects to an event stream, reconnecting as a browser does, and prints each event's data.
+
+options:
+  --last-event-id ID    resume after this id
+  --json                print one JSON object per event: {\"type\":...,\"data\":...,\"id\":...}
+  --header 'K: V'       send this request header (repeatable)";
+
+const PAGE: &str = r#"<!doctype html>
+<meta charset="utf-8">
+<title>bare-sse</title>
+<style>body { font-family: sans-serif } pre { background: #f4f4f4; padding: 1em }</style>
+<h1>bare-sse stream</h1>
+<pre id="log"></pre>
+<script>
+  const log = document.getElementById("log");
+  const source = new EventSource("/events");
+  const show = (e) => { log.textContent += (e.type === "message" ? "" : e.type + ": ") + e.data + "\n"; };
+  source.onmessage = show;
+  source.onerror = () => { log.textContent += "(reconnecting)\n"; };
+</script>
+"#;
+
+/// How a run ends badly.
+enum Failure {
+    /// The command line is wrong: exit code 2, with the usage.
+    Usage(String),
+    /// Something failed while running: exit code 1.
+    Runtime(String),
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("bare-sse: {message}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(message)) => {
+            eprintln!("bare-sse: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), Failure> {
+    let Some((command, rest)) = args.split_first() else { return Err(Failure::Usage("no command given".into())) };
+    let wants_help = rest.iter().any(|a| a == "--help" || a == "-h");
+    match command.as_str() {
+        "--help" | "-h" | "help" => print_help(USAGE),
+        "serve" if wants_help => print_help(SERVE_HELP),
+        "listen" if wants_help => print_help(LISTEN_HELP),
+        "serve" => serve(&ServeOptions::parse(rest)?),
+        "listen" => listen(&ListenOptions::parse(rest)?),
+        other => Err(Failure::Usage(format!("unknown command `{other}`"))),
+    }
+}
+
+fn print_help(text: &str) -> Result<(), Failure> {
+    println!("{text}");
+    Ok(())
+}
+
+/// Walks `--name value`, `--name=value` and positional arguments.
+struct Arguments<'a> {
+    rest: std::slice::Iter<'a, String>,
+    pending_value: Option<&'a str>,
+}
+
+impl<'a> Arguments<'a> {
+    fn new(args: &'a [String]) -> Arguments<'a> {
+        Arguments { rest: args.iter(), pending_value: None }
+    }
+
+    /// The next option name (with its `=value` kept for [`Arguments::value`]) or positional.
+    fn next(&mut self) -> Option<&'a str> {
+        let arg = self.rest.next()?;
+        match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => {
+                self.pending_value = Some(value);
+                Some(name)
+            }
+            _ => Some(arg),
+        }
+    }
+
+    fn value(&mut self, name: &str) -> Result<&'a str, Failure> {
+        if let Some(value) = self.pending_value.take() {
+            return Ok(value);
+        }
+        self.rest.next().map(String::as_str).ok_or_else(|| Failure::Usage(format!("{name} needs a value")))
+    }
+
+    fn number<T: std::str::FromStr>(&mut self, name: &str) -> Result<T, Failure> {
+        let text = self.value(name)?;
+        text.parse().map_err(|_| Failure::Usage(format!("{name} takes a whole number, not `{text}`")))
+    }
+
+    fn flag(&mut self, name: &str) -> Result<bool, Failure> {
+        match self.pending_value.take() {
+            None => Ok(true),
+            Some(_) => Err(Failure::Usage(format!("{name} takes no value"))),
+        }
+    }
+}
+
+struct ServeOptions {
+    port: u16,
+    bind: IpAddr,
+    history: usize,
+    heartbeat_seconds: u64,
+    retry_ms: Option<u64>,
+    origins: Vec<String>,
+    max_clients: usize,
+    auto_id: bool,
+    lines: bool,
+    page: bool,
+}
+
+impl ServeOptions {
+    fn parse(args: &[String]) -> Result<ServeOptions, Failure> {
+        let mut options = ServeOptions {
+            port: 8122,
+            bind: IpAddr::from([127, 0, 0, 1]),
+            history: bare_sse::hub::DEFAULT_HISTORY_EVENTS,
+            heartbeat_seconds: bare_sse::hub::DEFAULT_HEARTBEAT.as_secs(),
+            retry_ms: None,
+            origins: Vec::new(),
+            max_clients: bare_sse::server::DEFAULT_MAX_CONNECTIONS,
+            auto_id: false,
+            lines: false,
+            page: false,
+        };
+        let mut args = Arguments::new(args);
+        while let Some(name) = args.next() {
+            match name {
+                "--port" => options.port = args.number(name)?,
+                "--bind" => {
+                    let text = args.value(name)?;
+                    options.bind = text
+                        .parse()
+                        .map_err(|_| Failure::Usage(format!("--bind takes an IP address, not `{text}`")))?;
+                }
+                "--history" => options.history = args.number(name)?,
+                "--heartbeat" => options.heartbeat_seconds = args.number(name)?,
+                "--retry" => options.retry_ms = Some(args.number(name)?),
+                "--allow-origin" => options.origins.push(args.value(name)?.to_string()),
+                "--max-clients" => options.max_clients = args.number(name)?,
+                "--auto-id" => options.auto_id = args.flag(name)?,
+                "--lines" => options.lines = args.flag(name)?,
+                "--page" => options.page = args.flag(name)?,
+                other => return Err(Failure::Usage(format!("serve: unknown option `{other}`"))),
+            }
+        }
+        Ok(options)
+    }
+}
+
+fn serve(options: &ServeOptions) -> Result<(), Failure> {
+    let heartbeat = (options.heartbeat_seconds > 0).then(|| Duration::from_secs(options.heartbeat_seconds));
+    let hub = Sse::builder().history_events(options.history).heartbeat(heartbeat).build();
+    let mut builder = Server::builder()
+        .hub(hub.clone())
+        .bind(options.bind)
+        .port(options.port)
+        .retry(options.retry_ms)
+        .max_connections(options.max_clients);
+    if !options.origins.is_empty() {
+        builder = builder.allow_origin(AllowOrigin::List(options.origins.clone()));
+    }
+    let stream_path = if options.page {
+        builder = builder.path("/events").page("/", PAGE);
+        "/events"
+    } else {
+        "/"
+    };
+    let server = builder.start().map_err(|e| Failure::Runtime(e.to_string()))?;
+    eprintln!("bare-sse: serving http://{}{stream_path}", server.local_addr());
+    if options.page {
+        eprintln!("bare-sse: page at http://{}/", server.local_addr());
+    }
+
+    let stdin = io::stdin().lock();
+    let read = if options.lines {
+        send_lines(stdin, &hub, options.auto_id)
+    } else {
+        send_events(stdin, &hub, options.auto_id)
+    };
+    hub.flush(Duration::from_secs(2));
+    server.stop();
+    read.map_err(|e| Failure::Runtime(format!("reading standard input: {e}")))
+}
+
+fn send_lines(input: impl BufRead, hub: &Sse, auto_id: bool) -> io::Result<()> {
+    for line in input.lines() {
+        let event = Event::new().data(line?);
+        let event = if auto_id { event.with_id() } else { event };
+        if let Err(e) = hub.send_new_event(event) {
+            eprintln!("bare-sse: {e}");
+        }
+    }
+    Ok(())
+}
+
+/// The event being read from standard input.
+#[derive(Default)]
+struct PendingEvent {
+    data: Vec<String>,
+    event_type: Option<String>,
+    id: Option<String>,
+    retry: Option<u64>,
+    /// Line number of its first field, for error messages.
+    first_line: usize,
+}
+
+impl PendingEvent {
+    fn is_empty(&self) -> bool {
+        self.data.is_empty() && self.event_type.is_none() && self.id.is_none() && self.retry.is_none()
+    }
+
+    fn into_event(self, auto_id: bool) -> Event {
+        let mut event = Event::new();
+        if !self.data.is_empty() {
+            event = event.data(self.data.join("\n"));
+        }
+        if let Some(event_type) = self.event_type {
+            event = event.event(event_type);
+        }
+        if let Some(retry) = self.retry {
+            event = event.retry(retry);
+        }
+        match self.id {
+            Some(id) => event.id(id),
+            None if auto_id => event.with_id(),
+            None => event,
+        }
+    }
+}
+
+/// Reads text/event-stream from `input` with the library's line rules, sending each event. Unlike a
+/// client, it reports fields it does not know rather than ignoring them, since here they are typos.
+fn send_events(mut input: impl Read, hub: &Sse, auto_id: bool) -> io::Result<()> {
+    let mut splitter = LineSplitter::new(DEFAULT_MAX_LINE_BYTES);
+    let mut pending = PendingEvent::default();
+    let mut line_number = 0;
+    let send = |pending: PendingEvent| {
+        let first_line = pending.first_line;
+        if let Err(e) = hub.send_new_event(pending.into_event(auto_id)) {
+            eprintln!("bare-sse: event at line {first_line} not sent: {e}");
+        }
+    };
+    let mut on_line = |line: &str| {
+        line_number += 1;
+        let field = match classify_line(line) {
+            Line::Blank if pending.is_empty() => return,
+            Line::Blank => return send(std::mem::take(&mut pending)),
+            Line::Comment(_) => return,
+            Line::Field { name, value } => (name, value),
+        };
+        if pending.is_empty() {
+            pending.first_line = line_number;
+        }
+        match field {
+            ("data", value) => pending.data.push(value.to_string()),
+            ("event", value) => pending.event_type = Some(value.to_string()),
+            ("id", value) => pending.id = Some(value.to_string()),
+            ("retry", value) => match value.parse() {
+                Ok(retry) => pending.retry = Some(retry),
+                Err(_) => eprintln!("bare-sse: line {line_number}: retry takes milliseconds, not `{value}`"),
+            },
+            (name, _) => eprintln!("bare-sse: line {line_number}: unknown field `{name}` skipped"),
+        }
+    };
+    let mut buffer = [0u8; 8192];
+    loop {
+        let n = match input.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if let Err(e) = splitter.feed(&buffer[..n], &mut on_line) {
+            eprintln!("bare-sse: {e}; line skipped");
+        }
+    }
+    // The end of input ends the last event even without its blank line.
+    splitter.feed(b"\n\n", &mut on_line).ok();
+    Ok(())
+}
+
+struct ListenOptions {
+    url: String,
+    last_event_id: Option<String>,
+    json: bool,
+    headers: Vec<(String, String)>,
+}
+
+impl ListenOptions {
+    fn parse(args: &[String]) -> Result<ListenOptions, Failure> {
+        let mut url = None;
+        let mut options = ListenOptions { url: String::new(), last_event_id: None, json: false, headers: Vec::new() };
+        let mut args = Arguments::new(args);
+        while let Some(name) = args.next() {
+            match name {
+                "--last-event-id" => options.last_event_id = Some(args.value(name)?.to_string()),
+                "--json" => options.json = args.flag(name)?,
+                "--header" => {
+                    let text = args.value(name)?;
+                    let (key, value) = text
+                        .split_once(':')
+                        .ok_or_else(|| Failure::Usage(format!("--header takes 'Name: value', not `{text}`")))?;
+                    options.headers.push((key.trim().to_string(), value.trim().to_string()));
+                }
+                other if other.starts_with("--") => {
+                    return Err(Failure::Usage(format!("listen: unknown option `{other}`")));
+                }
+                positional if url.is_none() => url = Some(positional.to_string()),
+                extra => return Err(Failure::Usage(format!("listen: unexpected argument `{extra}`"))),
+            }
+        }
+        options.url = url.ok_or_else(|| Failure::Usage("listen needs a URL".into()))?;
+        Ok(options)
+    }
+}
+
+fn listen(options: &ListenOptions) -> Result<(), Failure> {
+    let mut builder = EventSource::builder(&options.url);
+    if let Some(id) = &options.last_event_id {
+        builder = builder.last_event_id(id.as_str());
+    }
+    for (name, value) in &options.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let source = builder.build().map_err(|e| Failure::Usage(e.to_string()))?;
+    let mut out = io::stdout().lock();
+    for item in source {
+        let event = match item {
+            Ok(event) => event,
+            Err(e) if e.is_fatal() => return Err(Failure::Runtime(e.to_string())),
+            Err(e) => {
+                eprintln!("bare-sse: {e}; reconnecting");
+                continue;
+            }
+        };
+        let printed = if options.json {
+            let object = Value::Object(vec![
+                ("type".to_string(), Value::from(event.event)),
+                ("data".to_string(), Value::from(event.data)),
+                ("id".to_string(), Value::from(event.last_event_id)),
+            ]);
+            writeln!(out, "{object}")
+        } else {
+            writeln!(out, "{}", event.data)
+        };
+        // A closed pipe (`bare-sse listen ... | head`) ends the listener quietly.
+        if printed.and_then(|()| out.flush()).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bare_sse::json;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn serve_options() {
+        let options = ServeOptions::parse(&args(
+            "--port=0 --history 5 --auto-id --allow-origin http://a --allow-origin http://b",
+        ))
+        .ok()
+        .unwrap();
+        assert_eq!((options.port, options.history, options.auto_id), (0, 5, true));
+        assert_eq!(options.origins, ["http://a", "http://b"]);
+        assert!(matches!(ServeOptions::parse(&args("--port x")), Err(Failure::Usage(_))));
+        assert!(matches!(ServeOptions::parse(&args("--port")), Err(Failure::Usage(_))));
+        assert!(matches!(ServeOptions::parse(&args("--lines=yes")), Err(Failure::Usage(_))));
+        assert!(matches!(ServeOptions::parse(&args("--nope")), Err(Failure::Usage(_))));
+    }
+
+    #[test]
+    fn listen_options() {
+        let options = ListenOptions::parse(&args("http://h/ --json --header X-A:1 --last-event-id 4")).ok().unwrap();
+        assert_eq!(
+            (options.url.as_str(), options.json, options.last_event_id.as_deref()),
+            ("http://h/", true, Some("4"))
+        );
+        assert_eq!(options.headers, [("X-A".to_string(), "1".to_string())]);
+        assert!(matches!(ListenOptions::parse(&args("--json")), Err(Failure::Usage(_))));
+        assert!(matches!(ListenOptions::parse(&args("http://a http://b")), Err(Failure::Usage(_))));
+    }
+
+    #[test]
+    fn json_output_escapes() {
+        let value = Value::Object(vec![("data".into(), Value::from("a\"b\nc"))]);
+        assert_eq!(value.to_string(), r#"{"data":"a\"b\nc"}"#);
+        assert!(json::parse(&value.to_string()).is_ok());
+    }
+}
