@@ -200,3 +200,27 @@ fn slow_reader_is_dropped_while_others_keep_receiving() {
     assert_eq!((stats.dropped_slow, stats.disconnects), (1, 1));
     stalled.read_to_end(); // what was buffered, then the end of the stream
 }
+
+/// A client that stops reading is dropped once a write makes no progress for `write_timeout`, even
+/// while its backlog is under `max_queued_bytes`.
+#[test]
+fn a_client_that_stops_reading_is_dropped_at_the_write_timeout() {
+    let hub = Sse::builder()
+        .max_queued_bytes(256 * 1024 * 1024)
+        .write_timeout(Duration::from_millis(200))
+        .heartbeat(None)
+        .build();
+    let server = Server::builder().hub(hub.clone()).start().unwrap();
+    let mut stalled = RawClient::stream(server.local_addr(), "/", "");
+    assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));
+    let payload = "x".repeat(64 * 1024);
+    for _ in 0..400 {
+        hub.send_new_event(Event::new().data(payload.as_str())).unwrap();
+    }
+    let started = Instant::now();
+    assert!(hub.wait_until_clients(|n| n == 0, READ_TIMEOUT), "the stalled client was not dropped");
+    // Handing back takes up to a second, then the blocked write gives up after 200 ms.
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(hub.stats().dropped_slow, 1);
+    stalled.read_to_end();
+}

@@ -185,7 +185,8 @@ pub struct Stats {
     pub clients: usize,
     /// Events published with `send_new_event` since the hub was made.
     pub events_sent: u64,
-    /// Clients disconnected because they fell more than `max_queued_bytes` behind.
+    /// Clients disconnected for slowness: more than `max_queued_bytes` behind, or a write that made
+    /// no progress for `write_timeout`.
     pub dropped_slow: u64,
     /// Clients that have gone, for any reason (they left, were dropped, or the server stopped).
     pub disconnects: u64,
@@ -503,7 +504,12 @@ impl Subscription {
                 chunk.clear();
                 chunk.extend_from_slice(&pending[..pending.len().min(CATCH_UP_CHUNK_BYTES)]);
             }
-            (&*self.socket).write_all(&chunk)?;
+            if let Err(error) = (&*self.socket).write_all(&chunk) {
+                if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
+                    self.hub.lock().stats.dropped_slow += 1; // no progress for write_timeout
+                }
+                return Err(error);
+            }
             let mut state = self.hub.lock();
             if let Some(sub) = state.subscriber(self.shard, self.id) {
                 sub.cursor += chunk.len() as u64;
