@@ -20,6 +20,9 @@ pub enum Error {
     /// The event asked for the hub's next id (`Event::with_id`) but was written somewhere that has
     /// no hub to number it, such as `write_event` on a plain writer.
     NoIdSource,
+    /// The client of a per-connection stream has gone (or the stream was closed): nothing more can
+    /// be sent on it.
+    ClientGone,
     /// A URL the client cannot use.
     InvalidUrl {
         /// The URL as given.
@@ -55,7 +58,7 @@ impl Error {
     /// Whether retrying cannot help: the client gives up on these, as a browser does (a bad URL, a
     /// non-200 status, a wrong content type, a redirect loop). Network failures are not fatal.
     pub fn is_fatal(&self) -> bool {
-        !matches!(self, Error::Io { .. } | Error::BadResponse(_))
+        !matches!(self, Error::Io { .. } | Error::BadResponse(_) | Error::ClientGone)
     }
 
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Error {
@@ -73,6 +76,7 @@ impl fmt::Display for Error {
                 "the event asks for the hub's next id (with_id) but is not being sent through a hub; \
                  give it an explicit id instead",
             ),
+            Error::ClientGone => f.write_str("the client has gone; the stream is closed"),
             Error::InvalidUrl { url, reason } => write!(f, "cannot use URL {url:?}: {reason}"),
             Error::InvalidHeader { name } => {
                 write!(f, "request header {name:?} contains a line break or is not a token")

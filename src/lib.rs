@@ -45,7 +45,9 @@
 //!
 //! - [`Event`], [`write_event`], [`write_comment`]: events and their wire format ([`event`] module).
 //! - [`Sse`]: the hub: clients, history, ids, fan-out ([`hub`] module).
-//! - [`Server`], [`start_sse_tcp_port`]: the HTTP/1.1 server ([`server`] module).
+//! - [`Server`], [`start_sse_tcp_port`]: the HTTP/1.1 server, routes, [`Request`] and
+//!   [`Response`] ([`server`] module).
+//! - [`Stream`]: one client's stream, fed by a handler ([`stream`] module).
 //! - [`parse::Parser`], [`parse::EventReader`], [`read_event`]: reading an event stream ([`parse`]).
 //! - [`EventSource`]: a reconnecting client, like a browser's ([`client`] module).
 //! - [`json`]: a small JSON value, strict parser and compact writer.
@@ -65,6 +67,7 @@ pub mod hub;
 pub mod json;
 pub mod parse;
 pub mod server;
+pub mod stream;
 #[cfg(test)]
 mod test_support;
 
@@ -73,4 +76,5 @@ pub use error::Error;
 pub use event::{write_comment, write_event, Event};
 pub use hub::{Sse, SseBuilder, Stats};
 pub use parse::{read_event, MessageEvent};
-pub use server::{start_sse_tcp_port, AllowOrigin, Server, ServerBuilder};
+pub use server::{start_sse_tcp_port, AllowOrigin, Request, Response, Server, ServerBuilder};
+pub use stream::Stream;

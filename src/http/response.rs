@@ -106,6 +106,20 @@ pub fn response_head(status: u16, headers: &[(&str, &str)]) -> Vec<u8> {
     out
 }
 
+/// The `200` head of an event stream, with `extra` headers after the standard ones. The body is
+/// delimited by closing the connection (RFC 9112 §6.3), which every client, HTTP/1.0 ones
+/// included, understands, and which no proxy can re-chunk into a delay.
+pub fn stream_response_head(extra: &[(&str, &str)]) -> Vec<u8> {
+    let mut headers = vec![
+        ("Content-Type", "text/event-stream; charset=utf-8"),
+        ("Cache-Control", "no-cache"),
+        ("X-Accel-Buffering", "no"),
+        ("Connection", "close"),
+    ];
+    headers.extend_from_slice(extra);
+    response_head(200, &headers)
+}
+
 /// A complete response with a short text body, `Content-Length` and `Connection: close`: how the
 /// server answers errors and preflights.
 pub fn text_response(status: u16, headers: &[(&str, &str)], body: &str) -> Vec<u8> {

@@ -339,6 +339,16 @@ impl Sse {
         }
     }
 
+    /// The heartbeat interval, also used by per-connection streams.
+    pub(crate) fn heartbeat(&self) -> Option<Duration> {
+        self.inner.config.heartbeat
+    }
+
+    /// The write timeout, also used by per-connection streams.
+    pub(crate) fn write_timeout(&self) -> Duration {
+        self.inner.config.write_timeout
+    }
+
     /// Registers a client and takes its history snapshot in one step. Its connection thread sends
     /// the snapshot, then calls [`Subscription::catch_up`].
     pub(crate) fn subscribe(

@@ -1,23 +1,30 @@
-//! One connection, start to end: read the request head within the limits, route it, answer or
-//! stream, and close.
+//! One connection, start to end: read the request within the limits, route it, answer or stream,
+//! and close. Every response closes its connection (no keep-alive), which keeps each connection's
+//! story short: one request, one response.
 //!
-//! Routing, in order:
-//! 1. a head that is malformed or too large, or not complete in time: `400`/`414`/`431`/`505`/`408`;
-//! 2. `GET`/`HEAD` on a configured page's path: the page;
-//! 3. a path other than the configured one: `404`;
-//! 4. `OPTIONS`: the CORS preflight answer, `204`;
-//! 5. a method other than `GET`, `HEAD`, `OPTIONS`: `405` with `Allow`;
-//! 6. past the connection limit: `200` with `retry:` and a close;
-//! 7. `HEAD`: the stream's response head only;
-//! 8. `GET`: the stream.
+//! In order:
+//! 1. a head that is malformed, too large, or not complete in time: `400`/`414`/`431`/`505`/`408`;
+//! 2. `OPTIONS` on a routed path: the CORS preflight answer, `204`;
+//! 3. no route for the path: `404`; routes, but not for this method: `405` with `Allow`;
+//! 4. a body longer than the limit: `413`; a broken one: `400`; not complete in time: `408`;
+//! 5. the handler runs (a panic becomes `500`), and its response is sent: a plain body, or a
+//!    stream (past the connection limit: `200` with `retry:` and a close instead).
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{is_timeout, Shared};
-use crate::http::{parse_request_head, response_head, text_response, HeadLimits, Parsed, RequestHead};
+use super::response::{Body, Response};
+use super::router::Routed;
+use super::{is_timeout, Request, Shared};
+use crate::http::{
+    parse_request_head, response_head, stream_response_head, text_response, ChunkedReader, Parsed, RequestHead,
+};
+use crate::stream::Stream;
+use crate::Sse;
 
 /// How often a streaming connection's thread looks up from its blocked read to see whether the
 /// writer threads handed its client back (because the client's socket was full).
@@ -27,9 +34,11 @@ const HANDBACK_POLL: Duration = Duration::from_secs(1);
 const LINGER: Duration = Duration::from_millis(500);
 /// Most bytes discarded while lingering.
 const LINGER_BYTES: usize = 64 * 1024;
+/// Stack of the thread that watches a per-connection stream's client.
+const WATCHER_STACK_BYTES: usize = 64 * 1024;
 
-/// Why no request head came.
-enum NoHead {
+/// Why no request came.
+enum NoRequest {
     /// Refused with this status and message.
     Refused(u16, String),
     /// The client left or the connection broke.
@@ -40,103 +49,183 @@ pub(super) fn serve(shared: &Shared, socket: &Arc<TcpStream>, over_capacity: boo
     // Events are small writes that must leave at once: Nagle's algorithm would hold them back.
     let _ = socket.set_nodelay(true);
     let config = &shared.config;
-    let head = match read_head(socket, &config.head_limits, config.request_timeout) {
-        Ok(head) => head,
-        Err(NoHead::Refused(status, message)) => {
+    let deadline = Instant::now() + config.request_timeout;
+    let request = match read_request(shared, socket, deadline) {
+        Ok(Routing::Handle(request, handler)) => (request, handler),
+        Ok(Routing::Answered) | Err(NoRequest::Gone) => return,
+        Err(NoRequest::Refused(status, message)) => {
             return answer(socket, &text_response(status, &[], &format!("{message}\n")));
         }
-        Err(NoHead::Gone) => return,
     };
-    let origin = head.header("origin");
-    let page = config.pages.iter().find(|(path, _)| *path == head.path).map(|(_, html)| html);
-    if let (Some(html), "GET" | "HEAD") = (page, head.method.as_str()) {
-        let length = html.len().to_string();
-        let headers =
-            [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", &length), ("Connection", "close")];
-        let mut response = response_head(200, &headers);
-        if head.method == "GET" {
-            response.extend_from_slice(html.as_bytes());
-        }
-        return answer(socket, &response);
-    }
-    let path_matches = config.path.as_ref().is_none_or(|path| *path == head.path || head.path == "*");
-    if !path_matches {
-        return answer(socket, &text_response(404, &[], "not found\n"));
-    }
-    match head.method.as_str() {
-        "OPTIONS" => {
-            let headers = config.cors.preflight_headers(origin);
-            answer(socket, &text_response(204, &borrowed(&headers), ""));
-        }
-        "GET" | "HEAD" => {
-            let mut stream_head = stream_response_head(shared, origin);
-            if over_capacity {
-                stream_head.extend_from_slice(format!("retry: {}\n\n", config.overload_retry_ms).as_bytes());
-                answer(socket, &stream_head);
-            } else if head.method == "HEAD" {
-                answer(socket, &stream_head);
-            } else {
-                stream(shared, socket, &head, stream_head);
-            }
-        }
-        _ => {
-            let allow = [("Allow", "GET, HEAD, OPTIONS")];
-            answer(socket, &text_response(405, &allow, "method not allowed\n"));
-        }
-    }
+    let (request, handler) = request;
+    let Ok(response) = catch_unwind(AssertUnwindSafe(|| handler.handle(&request))) else {
+        return answer(socket, &text_response(500, &[], "the handler failed\n"));
+    };
+    respond(shared, socket, &request, response, over_capacity);
 }
 
-/// Reads until the request head is complete, refusing it as soon as it breaks a limit.
-fn read_head(mut socket: &TcpStream, limits: &HeadLimits, timeout: Duration) -> Result<RequestHead, NoHead> {
-    let deadline = Instant::now() + timeout;
+enum Routing {
+    Handle(Request, Arc<dyn super::Handler>),
+    /// A preflight, 404 or 405 was sent.
+    Answered,
+}
+
+fn read_request(shared: &Shared, socket: &Arc<TcpStream>, deadline: Instant) -> Result<Routing, NoRequest> {
+    let config = &shared.config;
+    let (head, leftover) = read_head(socket, &config.head_limits, deadline)?;
+    let cors = config.cors.headers(head.header("origin"));
+    if head.method == "OPTIONS" && (head.path == "*" || shared.router.has_path(&head.path)) {
+        let headers = config.cors.preflight_headers(head.header("origin"));
+        answer(socket, &text_response(204, &borrowed(&headers), ""));
+        return Ok(Routing::Answered);
+    }
+    let handler = match shared.router.find(&head.method, &head.path) {
+        Routed::Found(handler) => Arc::clone(handler),
+        Routed::NotFound => {
+            answer(socket, &text_response(404, &borrowed(&cors), "not found\n"));
+            return Ok(Routing::Answered);
+        }
+        Routed::MethodNotAllowed(mut allowed) => {
+            allowed.push("OPTIONS".to_string());
+            let allow = allowed.join(", ");
+            let mut headers = borrowed(&cors);
+            headers.push(("Allow", &allow));
+            answer(socket, &text_response(405, &headers, "method not allowed\n"));
+            return Ok(Routing::Answered);
+        }
+    };
+    let body = read_body(socket, &head, leftover, config.max_body_bytes, deadline)?;
+    Ok(Routing::Handle(Request::new(head, body), handler))
+}
+
+/// Reads until the request head is complete, refusing it as soon as it breaks a limit. Returns the
+/// head and the bytes received after it.
+fn read_head(
+    mut socket: &TcpStream,
+    limits: &crate::http::HeadLimits,
+    deadline: Instant,
+) -> Result<(RequestHead, Vec<u8>), NoRequest> {
     let mut received = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(NoHead::Refused(408, "request head not received in time".to_string()));
+            return Err(NoRequest::Refused(408, "request head not received in time".to_string()));
         }
-        socket.set_read_timeout(Some(left)).map_err(|_| NoHead::Gone)?;
+        socket.set_read_timeout(Some(left)).map_err(|_| NoRequest::Gone)?;
         match socket.read(&mut chunk) {
-            Ok(0) => return Err(NoHead::Gone),
+            Ok(0) => return Err(NoRequest::Gone),
             Ok(n) => received.extend_from_slice(&chunk[..n]),
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return Err(NoHead::Gone),
+            Err(_) => return Err(NoRequest::Gone),
         }
         match parse_request_head(&received, limits) {
-            Ok(Parsed::Complete { head, .. }) => return Ok(head),
+            Ok(Parsed::Complete { head, consumed }) => return Ok((head, received.split_off(consumed))),
             Ok(Parsed::Partial) => {}
-            Err(error) => return Err(NoHead::Refused(error.status(), error.to_string())),
+            Err(error) => return Err(NoRequest::Refused(error.status(), error.to_string())),
         }
     }
 }
 
-/// The `200` head of an event stream. The body is delimited by closing the connection (RFC 9112
-/// §6.3), which every client, HTTP/1.0 ones included, understands, and which no proxy can
-/// re-chunk into a delay.
-fn stream_response_head(shared: &Shared, origin: Option<&str>) -> Vec<u8> {
-    let mut headers = vec![
-        ("Content-Type", "text/event-stream; charset=utf-8".to_string()),
-        ("Cache-Control", "no-cache".to_string()),
-        ("X-Accel-Buffering", "no".to_string()),
-        ("Connection", "close".to_string()),
-    ];
-    headers.extend(shared.config.cors.headers(origin));
-    response_head(200, &borrowed(&headers))
+/// Reads the body declared by `Content-Length`, or sent chunked, up to `limit` bytes.
+fn read_body(
+    socket: &TcpStream,
+    head: &RequestHead,
+    leftover: Vec<u8>,
+    limit: usize,
+    deadline: Instant,
+) -> Result<Vec<u8>, NoRequest> {
+    let chunked = head.has_transfer_encoding();
+    if !chunked && head.content_length() == 0 {
+        return Ok(Vec::new());
+    }
+    if head.content_length() > limit as u64 {
+        return Err(NoRequest::Refused(413, format!("request body larger than {limit} bytes")));
+    }
+    let raw = io::Cursor::new(leftover).chain(DeadlineReader { socket, deadline });
+    let mut body = Vec::new();
+    let read = if chunked {
+        ChunkedReader::new(BufReader::new(raw)).take(limit as u64 + 1).read_to_end(&mut body)
+    } else {
+        raw.take(head.content_length()).read_to_end(&mut body)
+    };
+    match read {
+        Ok(_) if body.len() > limit => Err(NoRequest::Refused(413, format!("request body larger than {limit} bytes"))),
+        Ok(_) if !chunked && (body.len() as u64) < head.content_length() => Err(NoRequest::Gone),
+        Ok(_) => Ok(body),
+        Err(e) if is_timeout(&e) => Err(NoRequest::Refused(408, "request body not received in time".to_string())),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            Err(NoRequest::Refused(400, format!("malformed chunked body: {e}")))
+        }
+        Err(_) => Err(NoRequest::Gone),
+    }
+}
+
+/// Reads from the socket with the read timeout set to what is left of the request deadline.
+struct DeadlineReader<'a> {
+    socket: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl Read for DeadlineReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.socket.set_read_timeout(Some(left))?;
+        let mut socket = self.socket;
+        socket.read(buf)
+    }
+}
+
+fn respond(shared: &Shared, socket: &Arc<TcpStream>, request: &Request, response: Response, over_capacity: bool) {
+    if !response.headers_are_valid() {
+        return answer(socket, &text_response(500, &[], "the handler set an invalid header\n"));
+    }
+    let config = &shared.config;
+    let cors = config.cors.headers(request.header("origin"));
+    let mut headers = borrowed(&cors);
+    headers.extend(response.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    let is_head = request.method() == "HEAD";
+    let body = match response.body {
+        Body::Bytes(bytes) => {
+            let length = bytes.len().to_string();
+            headers.extend([("Content-Length", length.as_str()), ("Connection", "close")]);
+            let mut out = response_head(response.status, &headers);
+            if !is_head {
+                out.extend_from_slice(&bytes);
+            }
+            return answer(socket, &out);
+        }
+        streaming => streaming,
+    };
+    let mut first_bytes = stream_response_head(&headers);
+    if over_capacity {
+        first_bytes.extend_from_slice(format!("retry: {}\n\n", config.overload_retry_ms).as_bytes());
+        return answer(socket, &first_bytes);
+    }
+    if is_head {
+        return answer(socket, &first_bytes);
+    }
+    if let Some(retry) = config.retry_ms {
+        first_bytes.extend_from_slice(format!("retry: {retry}\n\n").as_bytes());
+    }
+    match body {
+        Body::Hub(hub) => stream_from_hub(&hub, socket, request, first_bytes),
+        Body::Stream(run) => stream_per_connection(&shared.hub, socket, first_bytes, run),
+        Body::Bytes(_) => unreachable!("plain bodies were answered above"),
+    }
 }
 
 fn borrowed<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
     headers.iter().map(|(name, value)| (*name, value.as_str())).collect()
 }
 
-/// Subscribes the client, sends the head, the `retry:` and the history it missed, hands it to the
-/// writer threads, and watches for it to leave.
-fn stream(shared: &Shared, socket: &Arc<TcpStream>, head: &RequestHead, mut first_bytes: Vec<u8>) {
-    if let Some(retry) = shared.config.retry_ms {
-        first_bytes.extend_from_slice(format!("retry: {retry}\n\n").as_bytes());
-    }
-    let last_event_id = last_event_id(head);
-    let Ok((subscription, replay)) = shared.hub.subscribe(Arc::clone(socket), last_event_id) else {
+/// Subscribes the client to a hub, sends the head and the history it missed, hands it to the
+/// hub's writer threads, and watches for it to leave.
+fn stream_from_hub(hub: &Sse, socket: &Arc<TcpStream>, request: &Request, mut first_bytes: Vec<u8>) {
+    let Ok((subscription, replay)) = hub.subscribe(Arc::clone(socket), last_event_id(request)) else {
         return answer(socket, &text_response(503, &[], "cannot start a stream now\n"));
     };
     first_bytes.extend_from_slice(&replay);
@@ -146,12 +235,38 @@ fn stream(shared: &Shared, socket: &Arc<TcpStream>, head: &RequestHead, mut firs
     watch_until_gone(socket, || subscription.handed_back() && subscription.catch_up().is_err());
 }
 
+/// Runs a handler's stream closure on this thread, with a watcher thread beside it that notices
+/// the client leave and sends heartbeats. The connection closes, and `on_close` runs, when the
+/// closure returns (or panics) or the client leaves, whichever comes first.
+fn stream_per_connection(
+    hub: &Sse,
+    socket: &Arc<TcpStream>,
+    first_bytes: Vec<u8>,
+    run: Box<dyn FnOnce(Stream) + Send>,
+) {
+    if socket.set_write_timeout(Some(hub.write_timeout())).is_err() || (&**socket).write_all(&first_bytes).is_err() {
+        return;
+    }
+    let stream = Stream::open(Arc::clone(socket));
+    let watched = stream.clone();
+    let heartbeat = hub.heartbeat();
+    let watcher = thread::Builder::new()
+        .name("bare-sse-stream-watcher".to_string())
+        .stack_size(WATCHER_STACK_BYTES)
+        .spawn(move || watched.watch(heartbeat));
+    let _ = catch_unwind(AssertUnwindSafe(|| run(stream.clone())));
+    stream.close();
+    if let Ok(watcher) = watcher {
+        let _ = watcher.join();
+    }
+}
+
 /// The client's last event id: the `Last-Event-ID` header a browser sends when it reconnects, or a
 /// `lastEventId` / `last_event_id` query parameter (a first connection cannot set headers). Empty
 /// means none.
-fn last_event_id(head: &RequestHead) -> Option<&str> {
-    let header = head.header("last-event-id");
-    let query = || head.query_param("lastEventId").or_else(|| head.query_param("last_event_id"));
+fn last_event_id(request: &Request) -> Option<&str> {
+    let header = request.header("last-event-id");
+    let query = || request.query_param("lastEventId").or_else(|| request.query_param("last_event_id"));
     header.or_else(query).filter(|id| !id.is_empty())
 }
 

@@ -13,6 +13,9 @@
 
 mod connection;
 mod cors;
+mod request;
+mod response;
+mod router;
 
 use std::collections::HashMap;
 use std::io;
@@ -26,6 +29,10 @@ use crate::http::HeadLimits;
 use crate::{Error, Event, Sse};
 pub use cors::AllowOrigin;
 use cors::Cors;
+pub use request::Request;
+pub use response::Response;
+pub use router::Handler;
+use router::{Pattern, Route, Router};
 
 /// Open connections allowed at once, by default.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
@@ -33,6 +40,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The `retry:` sent to clients turned away past the connection limit, by default (milliseconds).
 pub const DEFAULT_OVERLOAD_RETRY_MS: u64 = 5_000;
+/// Largest request body read for a handler, by default; past it, `413`.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Connections past the limit that are still answered with a `retry:` rather than closed unread.
 const OVERFLOW_CONNECTIONS: usize = 64;
@@ -58,6 +67,8 @@ pub struct ServerBuilder {
     port: u16,
     path: Option<String>,
     pages: Vec<(String, Arc<str>)>,
+    routes: Router,
+    max_body_bytes: usize,
     cors: Cors,
     retry_ms: Option<u64>,
     max_connections: usize,
@@ -74,6 +85,8 @@ impl Default for ServerBuilder {
             port: 0,
             path: None,
             pages: Vec::new(),
+            routes: Router::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             cors: Cors { allow_origin: AllowOrigin::Any, allow_credentials: false },
             retry_ms: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -104,8 +117,9 @@ impl ServerBuilder {
         self
     }
 
-    /// Streams only on this path (matched after percent-decoding, query ignored); other paths get
-    /// `404`. By default every path streams.
+    /// Serves the server's hub only on this path (matched after percent-decoding, query ignored).
+    /// Without it, the hub streams on every path, unless routes are added: then unrouted paths get
+    /// `404`.
     pub fn path(mut self, path: impl Into<String>) -> ServerBuilder {
         self.path = Some(path.into());
         self
@@ -115,6 +129,35 @@ impl ServerBuilder {
     /// the stream). Pages take precedence over the stream path.
     pub fn page(mut self, path: impl Into<String>, html: impl Into<Arc<str>>) -> ServerBuilder {
         self.pages.push((path.into(), html.into()));
+        self
+    }
+
+    /// Routes requests for exactly `path` (decoded), any method, to `handler`: a closure
+    /// `Fn(&Request) -> Response` or a hub. Earlier routes win.
+    pub fn route(self, path: impl Into<String>, handler: impl Handler) -> ServerBuilder {
+        self.add_route(Pattern::Exact(path.into()), None, handler)
+    }
+
+    /// Routes requests for `prefix` and every path below it (`/api` takes `/api` and `/api/x`).
+    pub fn route_prefix(self, prefix: impl Into<String>, handler: impl Handler) -> ServerBuilder {
+        self.add_route(Pattern::Prefix(prefix.into()), None, handler)
+    }
+
+    /// Routes requests for exactly `path` with this method only; other methods on the path get
+    /// `405` (unless another route takes them).
+    pub fn route_method(self, method: &str, path: impl Into<String>, handler: impl Handler) -> ServerBuilder {
+        self.add_route(Pattern::Exact(path.into()), Some(method.to_string()), handler)
+    }
+
+    fn add_route(mut self, pattern: Pattern, method: Option<String>, handler: impl Handler) -> ServerBuilder {
+        self.routes.routes.push(Route { pattern, method, handler: Arc::new(handler) });
+        self
+    }
+
+    /// Largest request body read for a handler, `Content-Length` or chunked (default
+    /// [`DEFAULT_MAX_BODY_BYTES`]); past it, `413`.
+    pub fn max_body_bytes(mut self, bytes: usize) -> ServerBuilder {
+        self.max_body_bytes = bytes;
         self
     }
 
@@ -178,19 +221,48 @@ impl ServerBuilder {
         let address = SocketAddr::new(self.bind, self.port);
         let listener = TcpListener::bind(address).map_err(|e| Error::io(format!("binding {address}"), e))?;
         let local_addr = listener.local_addr().map_err(|e| Error::io("reading the bound address", e))?;
-        let hub = self.hub.clone().unwrap_or_default();
-        let shared = Arc::new(Shared {
-            config: self,
-            hub,
-            stopping: AtomicBool::new(false),
-            connections: Mutex::new(Connections::default()),
-        });
+        let shared = Arc::new(Shared::new(self));
         let accept_shared = Arc::clone(&shared);
         let accept_thread = thread::Builder::new()
             .name(format!("bare-sse-accept-{}", local_addr.port()))
             .spawn(move || accept_loop(&accept_shared, &listener))
             .map_err(|e| Error::io("starting the accept thread", e))?;
         Ok(Server { shared, local_addr, accept_thread: Mutex::new(Some(accept_thread)) })
+    }
+
+    /// The routes in the order they are tried: pages, the hub on its path, the user's routes, and,
+    /// with no path and no routes, the hub on every path.
+    fn router(&self, hub: &Sse) -> Router {
+        let mut routes = Vec::new();
+        for (path, html) in &self.pages {
+            let handler: Arc<dyn Handler> = Arc::new(Page(Arc::clone(html)));
+            routes.push(Route { pattern: Pattern::Exact(path.clone()), method: None, handler });
+        }
+        let hub_handler: Arc<dyn Handler> = Arc::new(hub.clone());
+        match &self.path {
+            Some(path) => {
+                routes.push(Route { pattern: Pattern::Exact(path.clone()), method: None, handler: hub_handler })
+            }
+            None if self.routes.routes.is_empty() => {
+                routes.push(Route { pattern: Pattern::Prefix("/".to_string()), method: None, handler: hub_handler })
+            }
+            None => {}
+        }
+        routes.extend(self.routes.routes.iter().cloned());
+        Router { routes }
+    }
+}
+
+/// A fixed HTML page.
+struct Page(Arc<str>);
+
+impl Handler for Page {
+    fn handle(&self, _request: &Request) -> Response {
+        Response::html(&*self.0)
+    }
+
+    fn methods(&self) -> Option<&'static [&'static str]> {
+        Some(&["GET", "HEAD"])
     }
 }
 
@@ -203,6 +275,7 @@ pub struct Server {
 
 struct Shared {
     config: ServerBuilder,
+    router: Router,
     hub: Sse,
     stopping: AtomicBool,
     connections: Mutex<Connections>,
@@ -293,6 +366,17 @@ impl std::fmt::Debug for Server {
 }
 
 impl Shared {
+    fn new(config: ServerBuilder) -> Shared {
+        let hub = config.hub.clone().unwrap_or_default();
+        Shared {
+            router: config.router(&hub),
+            config,
+            hub,
+            stopping: AtomicBool::new(false),
+            connections: Mutex::new(Connections::default()),
+        }
+    }
+
     fn lock_connections(&self) -> MutexGuard<'_, Connections> {
         self.connections.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -389,6 +473,26 @@ fn wake_accept_loop(local_addr: SocketAddr) {
 /// ```
 pub fn start_sse_tcp_port(port: u16) -> Result<Server, Error> {
     Server::builder().port(port).start()
+}
+
+/// Serves one connection that the caller accepted: reads the request, calls `handler` (a closure or
+/// a hub) and answers, on the calling thread, with the default limits. For programs that own
+/// their `TcpListener` and hand SSE requests to bare-sse.
+///
+/// ```no_run
+/// use bare_sse::{server::serve_connection, Sse};
+///
+/// let hub = Sse::new();
+/// let listener = std::net::TcpListener::bind("127.0.0.1:8122")?;
+/// for socket in listener.incoming() {
+///     let (socket, hub) = (socket?, hub.clone());
+///     std::thread::spawn(move || serve_connection(socket, hub));
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn serve_connection(socket: TcpStream, handler: impl Handler) {
+    let shared = Shared::new(ServerBuilder::default().route_prefix("/", handler));
+    connection::serve(&shared, &Arc::new(socket), false);
 }
 
 /// Whether an I/O error only means that a read or write timeout expired (the peer may still be

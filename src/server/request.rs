@@ -1,0 +1,67 @@
+//! The request a handler receives: the parsed head and the body, read in full up to a limit.
+
+use crate::http::{RequestHead, Version};
+
+/// An HTTP request as a [`Handler`](super::Handler) sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    head: RequestHead,
+    body: Vec<u8>,
+}
+
+impl Request {
+    /// A request from a parsed head and its body (handlers can be tested with these).
+    pub fn new(head: RequestHead, body: Vec<u8>) -> Request {
+        Request { head, body }
+    }
+
+    /// The method, e.g. `GET`.
+    pub fn method(&self) -> &str {
+        &self.head.method
+    }
+
+    /// The path, percent-decoded, without the query.
+    pub fn path(&self) -> &str {
+        &self.head.path
+    }
+
+    /// The first value of a query parameter, decoded.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.head.query_param(name)
+    }
+
+    /// Every query parameter, decoded, in order.
+    pub fn query(&self) -> &[(String, String)] {
+        &self.head.query
+    }
+
+    /// The first value of a header, matched case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.header(name)
+    }
+
+    /// Every header, in order.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.head.headers
+    }
+
+    /// The protocol version.
+    pub fn version(&self) -> Version {
+        self.head.version
+    }
+
+    /// The body (empty when there is none).
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body as text, if it is UTF-8.
+    pub fn body_text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.body).ok()
+    }
+
+    /// The parsed head.
+    pub fn head(&self) -> &RequestHead {
+        &self.head
+    }
+}

@@ -1,0 +1,137 @@
+//! What a handler answers: a plain response (status, headers, body), a stream run on the
+//! connection's thread, or a subscription to a hub.
+
+use std::fmt;
+
+use crate::json::Value;
+use crate::stream::Stream;
+use crate::Sse;
+
+/// A handler's answer.
+///
+/// ```
+/// use bare_sse::server::Response;
+/// use bare_sse::Event;
+///
+/// let page = Response::html("<h1>hi</h1>");
+/// let moved = Response::redirect("/new");
+/// let ticks = Response::stream(|stream| {
+///     for i in 0..3 {
+///         if stream.send(&Event::new().data(i.to_string())).is_err() {
+///             return; // the client left
+///         }
+///     }
+/// });
+/// # let _ = (page, moved, ticks);
+/// ```
+pub struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Body,
+}
+
+pub(crate) enum Body {
+    Bytes(Vec<u8>),
+    /// Run on the connection's thread with the client's stream.
+    Stream(Box<dyn FnOnce(Stream) + Send>),
+    /// Subscribe the client to a hub, with history and resume.
+    Hub(Sse),
+}
+
+impl Response {
+    /// A response with this status and an empty body.
+    pub fn new(status: u16) -> Response {
+        Response { status, headers: Vec::new(), body: Body::Bytes(Vec::new()) }
+    }
+
+    /// `200` with a plain-text body.
+    pub fn text(body: impl Into<String>) -> Response {
+        Response::new(200).header("Content-Type", "text/plain; charset=utf-8").body(body.into())
+    }
+
+    /// `200` with an HTML page.
+    pub fn html(body: impl Into<String>) -> Response {
+        Response::new(200).header("Content-Type", "text/html; charset=utf-8").body(body.into())
+    }
+
+    /// `200` with a JSON body.
+    pub fn json(value: &Value) -> Response {
+        Response::new(200).header("Content-Type", "application/json").body(value.to_string())
+    }
+
+    /// `303 See Other` to `location`: after a POST, the browser fetches `location` with a GET.
+    pub fn redirect(location: impl Into<String>) -> Response {
+        Response::new(303).header("Location", location)
+    }
+
+    /// `204 No Content`. To an `EventSource`, it means "stop reconnecting".
+    pub fn no_content() -> Response {
+        Response::new(204)
+    }
+
+    /// `404 Not Found`.
+    pub fn not_found() -> Response {
+        Response::new(404).header("Content-Type", "text/plain; charset=utf-8").body("not found\n")
+    }
+
+    /// An event stream: `run` gets the client's [`Stream`] on the connection's own thread, and the
+    /// connection closes when `run` returns. See [`Stream`] for sending, batches, and noticing the
+    /// client leave.
+    pub fn stream(run: impl FnOnce(Stream) + Send + 'static) -> Response {
+        Response { status: 200, headers: Vec::new(), body: Body::Stream(Box::new(run)) }
+    }
+
+    /// Subscribes the client to `hub`, with its history and `Last-Event-ID` resume.
+    pub fn hub(hub: Sse) -> Response {
+        Response { status: 200, headers: Vec::new(), body: Body::Hub(hub) }
+    }
+
+    /// Sets the status.
+    pub fn with_status(mut self, status: u16) -> Response {
+        self.status = status;
+        self
+    }
+
+    /// Adds a header. A name that is not a token, or a value with CR, LF or NUL, turns the
+    /// response into a `500` when it is sent, rather than injecting a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Response {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body of a plain response (ignored for streams).
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Response {
+        if let Body::Bytes(bytes) = &mut self.body {
+            *bytes = body.into();
+        }
+        self
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Whether every header is safe to send.
+    pub(crate) fn headers_are_valid(&self) -> bool {
+        self.headers.iter().all(|(name, value)| {
+            let token = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+            token && !value.contains(['\r', '\n', '\0'])
+        })
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body = match &self.body {
+            Body::Bytes(bytes) => format!("{} bytes", bytes.len()),
+            Body::Stream(_) => "stream".to_string(),
+            Body::Hub(_) => "hub".to_string(),
+        };
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &body)
+            .finish()
+    }
+}

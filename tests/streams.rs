@@ -1,0 +1,243 @@
+//! Per-connection streams: sending, noticing the client leave, on_close exactly once, concurrent
+//! senders, batches, iterator and channel sources, panics, heartbeats and the slow-client bound.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bare_sse::server::{Request, Response};
+use bare_sse::{Error, Event, Server, Sse, Stream};
+use common::{RawClient, READ_TIMEOUT};
+
+/// A server whose `/` runs `run` as a per-connection stream.
+fn serve_stream(hub: Sse, run: impl Fn(Stream) + Send + Sync + Clone + 'static) -> Server {
+    Server::builder().hub(hub).route("/", move |_: &Request| Response::stream(run.clone())).start().unwrap()
+}
+
+fn quiet_hub() -> Sse {
+    Sse::builder().heartbeat(None).build()
+}
+
+#[test]
+fn events_then_the_end_and_on_close_once() {
+    let closes = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&closes);
+    let server = serve_stream(quiet_hub(), move |stream| {
+        let counter = Arc::clone(&counter);
+        stream.on_close(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        for i in 0..3 {
+            stream.send(&Event::new().id(i.to_string()).data(format!("n{i}"))).unwrap();
+        }
+    });
+    let mut client = RawClient::stream(server.local_addr(), "/", "");
+    for i in 0..3 {
+        assert_eq!(client.next_block().data(), format!("n{i}"));
+    }
+    assert_eq!(client.read_to_end(), "", "the connection closes when the closure returns");
+    server.stop();
+    assert_eq!(closes.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn the_closure_learns_that_the_client_left_while_it_blocks() {
+    let (report, reports) = mpsc::channel();
+    let closes = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&closes);
+    let server = serve_stream(quiet_hub(), move |stream| {
+        let counter = Arc::clone(&counter);
+        stream.on_close(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let closed = stream.wait_closed(Some(Duration::from_secs(5)));
+        let send_after = stream.send(&Event::new().data("too late"));
+        report.send((closed, matches!(send_after, Err(Error::ClientGone)), Instant::now())).unwrap();
+    });
+    let client = RawClient::stream(server.local_addr(), "/", "");
+    let left_at = Instant::now();
+    drop(client);
+    let (closed, send_failed, noticed_at) = reports.recv_timeout(READ_TIMEOUT).unwrap();
+    assert!(closed && send_failed);
+    assert!(noticed_at - left_at < Duration::from_secs(1), "noticed after {:?}", noticed_at - left_at);
+    server.stop();
+    assert_eq!(closes.load(Ordering::SeqCst), 1, "on_close ran exactly once");
+}
+
+#[test]
+fn on_close_registered_after_close_runs_at_once() {
+    let (report, reports) = mpsc::channel();
+    let server = serve_stream(quiet_hub(), move |stream| {
+        stream.close();
+        let report = report.clone();
+        stream.on_close(move || report.send("ran").unwrap());
+    });
+    let mut client = RawClient::stream(server.local_addr(), "/", "");
+    assert_eq!(reports.recv_timeout(READ_TIMEOUT).unwrap(), "ran");
+    client.read_to_end();
+}
+
+#[test]
+fn concurrent_senders_never_interleave() {
+    const THREADS: usize = 4;
+    const EACH: usize = 300;
+    let server = serve_stream(quiet_hub(), |stream| {
+        let senders: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let stream = stream.clone();
+                thread::spawn(move || {
+                    for i in 0..EACH {
+                        let tag = format!("t{t}-{i}");
+                        stream.send(&Event::new().event(&tag).data(format!("{tag}\n{tag}\n{tag}"))).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for sender in senders {
+            sender.join().unwrap();
+        }
+    });
+    let mut client = RawClient::stream(server.local_addr(), "/", "");
+    let mut next_per_thread = [0usize; THREADS];
+    for _ in 0..THREADS * EACH {
+        let block = client.next_block();
+        let tag = block.get("event").unwrap().to_string();
+        assert_eq!(block.data(), format!("{tag}\n{tag}\n{tag}"), "an event was interleaved");
+        let (t, i) = tag[1..].split_once('-').unwrap();
+        let (t, i): (usize, usize) = (t.parse().unwrap(), i.parse().unwrap());
+        assert_eq!(i, next_per_thread[t], "each sender's events arrive in order");
+        next_per_thread[t] += 1;
+    }
+}
+
+#[test]
+fn a_batch_is_sent_whole() {
+    let server = serve_stream(quiet_hub(), |stream| {
+        let senders: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|tag| {
+                let stream = stream.clone();
+                thread::spawn(move || {
+                    for _ in 0..200 {
+                        let batch: Vec<Event> = (0..3).map(|k| Event::new().data(format!("{tag}{k}"))).collect();
+                        stream.send_batch(&batch).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for sender in senders {
+            sender.join().unwrap();
+        }
+        assert!(stream.send_batch(&[Event::new().data("ok"), Event::new().id("bad\n")]).is_err());
+    });
+    let mut client = RawClient::stream(server.local_addr(), "/", "");
+    for _ in 0..400 {
+        let first = client.next_block().data();
+        let tag = &first[..1];
+        assert_eq!(first, format!("{tag}0"));
+        assert_eq!(client.next_block().data(), format!("{tag}1"));
+        assert_eq!(client.next_block().data(), format!("{tag}2"));
+    }
+    assert_eq!(client.read_to_end(), "", "an invalid batch sends nothing");
+}
+
+#[test]
+fn an_iterator_source_ends_cleanly() {
+    let (report, reports) = mpsc::channel();
+    let server = serve_stream(quiet_hub(), move |stream| {
+        let result = stream.send_iter((0..5).map(|i| Event::new().data(i.to_string())));
+        report.send(result.is_ok()).unwrap();
+    });
+    let mut client = RawClient::stream(server.local_addr(), "/", "");
+    let received: Vec<String> = (0..5).map(|_| client.next_block().data()).collect();
+    assert_eq!(received, ["0", "1", "2", "3", "4"]);
+    assert_eq!(client.read_to_end(), "");
+    assert!(reports.recv_timeout(READ_TIMEOUT).unwrap());
+}
+
+#[test]
+fn a_channel_source_ends_with_its_senders_or_with_the_client() {
+    let (report, reports) = mpsc::channel();
+    let server = serve_stream(quiet_hub(), move |stream| {
+        let (events, receiver) = mpsc::channel();
+        let feeder = thread::spawn(move || {
+            for i in 0..3 {
+                if events.send(Event::new().data(format!("from channel {i}"))).is_err() {
+                    return;
+                }
+            }
+        });
+        let first = stream.send_receiver(&receiver);
+        feeder.join().unwrap();
+        report.send(("drained", first.is_ok())).unwrap();
+    });
+    let mut client = RawClient::stream(server.local_addr(), "/", "");
+    for i in 0..3 {
+        assert_eq!(client.next_block().data(), format!("from channel {i}"));
+    }
+    assert_eq!(reports.recv_timeout(READ_TIMEOUT).unwrap(), ("drained", true));
+    drop(server);
+
+    let (report, reports) = mpsc::channel();
+    let server = serve_stream(quiet_hub(), move |stream| {
+        let (_events, receiver) = mpsc::channel::<Event>(); // a source that never sends
+        let result = stream.send_receiver(&receiver);
+        report.send(matches!(result, Err(Error::ClientGone))).unwrap();
+    });
+    let client = RawClient::stream(server.local_addr(), "/", "");
+    drop(client);
+    assert!(reports.recv_timeout(READ_TIMEOUT).unwrap(), "the quiet source ended when the client left");
+}
+
+#[test]
+fn a_panicking_stream_closes_the_connection_and_runs_on_close() {
+    let (report, reports) = mpsc::channel();
+    let server = serve_stream(quiet_hub(), move |stream| {
+        let report = report.clone();
+        stream.on_close(move || report.send("closed").unwrap());
+        stream.send(&Event::new().data("before")).unwrap();
+        panic!("stream bug");
+    });
+    let mut client = RawClient::stream(server.local_addr(), "/", "");
+    assert_eq!(client.next_block().data(), "before");
+    assert_eq!(client.read_to_end(), "");
+    assert_eq!(reports.recv_timeout(READ_TIMEOUT).unwrap(), "closed");
+    let mut again = RawClient::stream(server.local_addr(), "/", "");
+    assert_eq!(again.next_block().data(), "before", "the server survived");
+}
+
+#[test]
+fn per_connection_streams_get_heartbeats() {
+    let hub = Sse::builder().heartbeat(Some(Duration::from_millis(50))).build();
+    let server = serve_stream(hub, |stream| {
+        stream.wait_closed(Some(Duration::from_secs(5)));
+    });
+    let mut client = RawClient::stream(server.local_addr(), "/", "");
+    client.read_through(": keep-alive\n");
+    client.read_through(": keep-alive\n");
+}
+
+#[test]
+fn a_client_that_does_not_read_is_dropped_at_the_write_timeout() {
+    let (report, reports) = mpsc::channel();
+    let hub = Sse::builder().heartbeat(None).write_timeout(Duration::from_millis(200)).build();
+    let server = serve_stream(hub, move |stream| {
+        let payload = "x".repeat(64 * 1024);
+        let started = Instant::now();
+        let mut sent = 0;
+        while stream.send(&Event::new().data(payload.as_str())).is_ok() {
+            sent += 1;
+            if started.elapsed() > READ_TIMEOUT {
+                break;
+            }
+        }
+        report.send((sent, stream.is_closed())).unwrap();
+    });
+    let _stalled = RawClient::stream(server.local_addr(), "/", "");
+    let (sent, closed) = reports.recv_timeout(READ_TIMEOUT * 2).unwrap();
+    assert!(closed, "the stream gave up on the client after {sent} events");
+}
