@@ -199,6 +199,71 @@ impl fmt::Display for Value {
     }
 }
 
+/// Applies an RFC 7386 JSON Merge Patch to `target`: members of an object patch are set
+/// recursively, a `null` member removes that member, and any other patch replaces the target.
+///
+/// ```
+/// use bare_sse::json::{merge_patch, parse};
+/// let mut signals = parse(r#"{"user":{"name":"Ann","email":"a@x"},"count":1}"#).unwrap();
+/// merge_patch(&mut signals, &parse(r#"{"user":{"email":null},"count":2}"#).unwrap());
+/// assert_eq!(signals.to_string(), r#"{"user":{"name":"Ann"},"count":2}"#);
+/// ```
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(members) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !matches!(target, Value::Object(_)) {
+        *target = Value::Object(Vec::new());
+    }
+    let Value::Object(target_members) = target else { return };
+    for (name, value) in members {
+        if *value == Value::Null {
+            target_members.retain(|(n, _)| n != name);
+        } else if let Some((_, existing)) = target_members.iter_mut().find(|(n, _)| n == name) {
+            merge_patch(existing, value);
+        } else {
+            let mut fresh = Value::Null;
+            merge_patch(&mut fresh, value);
+            target_members.push((name.clone(), fresh));
+        }
+    }
+}
+
+/// The merge patch that removes each dot-separated path: `["user.name", "count"]` gives
+/// `{"user":{"name":null},"count":null}`. A path inside one already removed adds nothing.
+///
+/// ```
+/// let patch = bare_sse::json::removal_patch(&["user.name", "user.email", "count"]).unwrap();
+/// assert_eq!(patch.to_string(), r#"{"user":{"name":null,"email":null},"count":null}"#);
+/// ```
+pub fn removal_patch(paths: &[&str]) -> Result<Value, &'static str> {
+    let mut patch = Value::Object(Vec::new());
+    for path in paths {
+        if path.is_empty() || path.split('.').any(str::is_empty) {
+            return Err("a signal path has an empty segment");
+        }
+        let mut node = &mut patch;
+        let mut segments = path.split('.').peekable();
+        while let Some(segment) = segments.next() {
+            let Value::Object(members) = node else { break }; // an enclosing path is already null
+            let at = match members.iter().position(|(n, _)| n == segment) {
+                Some(at) => at,
+                None => {
+                    let leaf = segments.peek().is_none();
+                    members.push((segment.to_string(), if leaf { Value::Null } else { Value::Object(Vec::new()) }));
+                    members.len() - 1
+                }
+            };
+            if segments.peek().is_none() {
+                members[at].1 = Value::Null;
+            }
+            node = &mut members[at].1;
+        }
+    }
+    Ok(patch)
+}
+
 /// Writes `text` as a JSON string: quotes, and escapes for `"`, `\` and control characters.
 pub fn write_string(out: &mut impl Write, text: &str) -> fmt::Result {
     out.write_char('"')?;
@@ -584,6 +649,43 @@ mod tests {
         object.set("a", Value::from(true));
         object.set("a", Value::from(false));
         assert_eq!(object.to_string(), r#"{"a":false}"#);
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7386_examples() {
+        // The examples of RFC 7386 appendix A: target, patch, result.
+        let cases = [
+            (r#"{"a":"b"}"#, r#"{"a":"c"}"#, r#"{"a":"c"}"#),
+            (r#"{"a":"b"}"#, r#"{"b":"c"}"#, r#"{"a":"b","b":"c"}"#),
+            (r#"{"a":"b"}"#, r#"{"a":null}"#, r#"{}"#),
+            (r#"{"a":"b","b":"c"}"#, r#"{"a":null}"#, r#"{"b":"c"}"#),
+            (r#"{"a":["b"]}"#, r#"{"a":"c"}"#, r#"{"a":"c"}"#),
+            (r#"{"a":"c"}"#, r#"{"a":["b"]}"#, r#"{"a":["b"]}"#),
+            (r#"{"a":{"b":"c"}}"#, r#"{"a":{"b":"d","c":null}}"#, r#"{"a":{"b":"d"}}"#),
+            (r#"{"a":[{"b":"c"}]}"#, r#"{"a":[1]}"#, r#"{"a":[1]}"#),
+            (r#"["a","b"]"#, r#"["c","d"]"#, r#"["c","d"]"#),
+            (r#"{"a":"b"}"#, r#"["c"]"#, r#"["c"]"#),
+            (r#"{"a":"foo"}"#, r#"null"#, r#"null"#),
+            (r#"{"a":"foo"}"#, r#""bar""#, r#""bar""#),
+            (r#"{"e":null}"#, r#"{"a":1}"#, r#"{"e":null,"a":1}"#),
+            (r#"[1,2]"#, r#"{"a":"b","c":null}"#, r#"{"a":"b"}"#),
+            (r#"{}"#, r#"{"a":{"bb":{"ccc":null}}}"#, r#"{"a":{"bb":{}}}"#),
+        ];
+        for (target, patch, expected) in cases {
+            let mut value = parse(target).unwrap();
+            merge_patch(&mut value, &parse(patch).unwrap());
+            assert_eq!(value.to_string(), expected, "{target} + {patch}");
+        }
+    }
+
+    #[test]
+    fn removal_patches() {
+        assert_eq!(removal_patch(&["a"]).unwrap().to_string(), r#"{"a":null}"#);
+        assert_eq!(removal_patch(&["a", "a.b"]).unwrap().to_string(), r#"{"a":null}"#);
+        assert_eq!(removal_patch(&["a.b", "a"]).unwrap().to_string(), r#"{"a":null}"#);
+        assert_eq!(removal_patch(&[]).unwrap().to_string(), "{}");
+        assert!(removal_patch(&["a..b"]).is_err());
+        assert!(removal_patch(&[""]).is_err());
     }
 
     #[test]

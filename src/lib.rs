@@ -50,6 +50,7 @@
 //! - [`Stream`]: one client's stream, fed by a handler ([`stream`] module).
 //! - [`parse::Parser`], [`parse::EventReader`], [`read_event`]: reading an event stream ([`parse`]).
 //! - [`EventSource`]: a reconnecting client, like a browser's ([`client`] module).
+//! - [`datastar`]: the Datastar SDK: patch the browser's DOM and signals over SSE.
 //! - [`json`]: a small JSON value, strict parser and compact writer.
 //! - [`http`]: request-head parsing with limits, URL decoding, response heads (pure functions).
 //!
@@ -60,6 +61,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod datastar;
 mod error;
 pub mod event;
 pub mod http;

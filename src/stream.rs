@@ -52,6 +52,9 @@ pub struct Stream {
 
 struct Inner {
     socket: Arc<TcpStream>,
+    /// Each write is framed as a chunk of a `Transfer-Encoding: chunked` body (keep-alive
+    /// responses); otherwise the body ends when the connection closes.
+    chunked: bool,
     /// Held while writing, so events never interleave; holds the time of the last write.
     writing: Mutex<Instant>,
     close: Mutex<CloseState>,
@@ -67,10 +70,11 @@ struct CloseState {
 impl Stream {
     /// A stream on a socket whose response head has been sent. The socket's write timeout bounds
     /// how long a send may wait on a client that does not read.
-    pub(crate) fn open(socket: Arc<TcpStream>) -> Stream {
+    pub(crate) fn open(socket: Arc<TcpStream>, chunked: bool) -> Stream {
         Stream {
             inner: Arc::new(Inner {
                 socket,
+                chunked,
                 writing: Mutex::new(Instant::now()),
                 close: Mutex::new(CloseState::default()),
                 closed_signal: Condvar::new(),
@@ -161,20 +165,40 @@ impl Stream {
         }
     }
 
-    /// Ends the stream from the server's side: the connection closes and `on_close` callbacks run.
+    /// Ends the stream from the server's side: the body is ended properly (the last chunk of a
+    /// chunked body), the connection closes, and `on_close` callbacks run.
     pub fn close(&self) {
+        if self.inner.chunked {
+            let _last_write = self.inner.writing.lock().unwrap_or_else(PoisonError::into_inner);
+            if !self.is_closed() {
+                let _ = (&*self.inner.socket).write_all(b"0\r\n\r\n");
+            }
+        }
+        self.drop_client();
+    }
+
+    /// Closes the connection without ending the body: the client is gone or broken.
+    fn drop_client(&self) {
         let _ = self.inner.socket.shutdown(Shutdown::Both);
         self.mark_closed();
     }
 
-    fn write(&self, bytes: &[u8]) -> Result<(), Error> {
+    /// Writes bytes of the event stream, whole, framed as a chunk when the body is chunked.
+    pub(crate) fn write(&self, bytes: &[u8]) -> Result<(), Error> {
+        let framed;
+        let bytes = if self.inner.chunked {
+            framed = [format!("{:x}\r\n", bytes.len()).as_bytes(), bytes, b"\r\n"].concat();
+            &framed[..]
+        } else {
+            bytes
+        };
         let mut last_write = self.inner.writing.lock().unwrap_or_else(PoisonError::into_inner);
         if self.is_closed() {
             return Err(Error::ClientGone);
         }
         if (&*self.inner.socket).write_all(bytes).is_err() {
             drop(last_write);
-            self.close();
+            self.drop_client();
             return Err(Error::ClientGone);
         }
         *last_write = Instant::now();
@@ -224,7 +248,7 @@ impl Stream {
                 Err(_) => break,
             }
         }
-        self.close();
+        self.drop_client();
     }
 }
 

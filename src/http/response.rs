@@ -110,12 +110,22 @@ pub fn response_head(status: u16, headers: &[(&str, &str)]) -> Vec<u8> {
 /// delimited by closing the connection (RFC 9112 §6.3), which every client, HTTP/1.0 ones
 /// included, understands, and which no proxy can re-chunk into a delay.
 pub fn stream_response_head(extra: &[(&str, &str)]) -> Vec<u8> {
+    stream_head_with_framing(&[("Connection", "close")], extra)
+}
+
+/// The `200` head of an event stream sent as a chunked body on a kept-alive connection: each
+/// event is one chunk, and a zero-size chunk ends the body.
+pub fn chunked_stream_response_head(extra: &[(&str, &str)]) -> Vec<u8> {
+    stream_head_with_framing(&[("Connection", "keep-alive"), ("Transfer-Encoding", "chunked")], extra)
+}
+
+fn stream_head_with_framing(framing: &[(&str, &str)], extra: &[(&str, &str)]) -> Vec<u8> {
     let mut headers = vec![
         ("Content-Type", "text/event-stream; charset=utf-8"),
         ("Cache-Control", "no-cache"),
         ("X-Accel-Buffering", "no"),
-        ("Connection", "close"),
     ];
+    headers.extend_from_slice(framing);
     headers.extend_from_slice(extra);
     response_head(200, &headers)
 }

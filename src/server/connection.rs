@@ -21,7 +21,8 @@ use super::response::{Body, Response};
 use super::router::Routed;
 use super::{is_timeout, Request, Shared};
 use crate::http::{
-    parse_request_head, response_head, stream_response_head, text_response, ChunkedReader, Parsed, RequestHead,
+    chunked_stream_response_head, parse_request_head, response_head, stream_response_head, text_response,
+    ChunkedReader, Parsed, RequestHead, Version,
 };
 use crate::stream::Stream;
 use crate::Sse;
@@ -200,20 +201,19 @@ fn respond(shared: &Shared, socket: &Arc<TcpStream>, request: &Request, response
         }
         streaming => streaming,
     };
-    let mut first_bytes = stream_response_head(&headers);
+    let chunked = response.keep_alive && request.version() == Version::Http11;
+    let head = if chunked { chunked_stream_response_head(&headers) } else { stream_response_head(&headers) };
     if over_capacity {
-        first_bytes.extend_from_slice(format!("retry: {}\n\n", config.overload_retry_ms).as_bytes());
-        return answer(socket, &first_bytes);
+        let retry = format!("retry: {}\n\n", config.overload_retry_ms);
+        return answer(socket, &[head, retry.into_bytes()].concat());
     }
     if is_head {
-        return answer(socket, &first_bytes);
+        return answer(socket, &head);
     }
-    if let Some(retry) = config.retry_ms {
-        first_bytes.extend_from_slice(format!("retry: {retry}\n\n").as_bytes());
-    }
+    let intro = config.retry_ms.map(|retry| format!("retry: {retry}\n\n").into_bytes()).unwrap_or_default();
     match body {
-        Body::Hub(hub) => stream_from_hub(&hub, socket, request, first_bytes),
-        Body::Stream(run) => stream_per_connection(&shared.hub, socket, first_bytes, run),
+        Body::Hub(hub) => stream_from_hub(&hub, socket, request, [head, intro].concat()),
+        Body::Stream(run) => stream_per_connection(&shared.hub, socket, &head, &intro, chunked, run),
         Body::Bytes(_) => unreachable!("plain bodies were answered above"),
     }
 }
@@ -241,13 +241,18 @@ fn stream_from_hub(hub: &Sse, socket: &Arc<TcpStream>, request: &Request, mut fi
 fn stream_per_connection(
     hub: &Sse,
     socket: &Arc<TcpStream>,
-    first_bytes: Vec<u8>,
+    head: &[u8],
+    intro: &[u8],
+    chunked: bool,
     run: Box<dyn FnOnce(Stream) + Send>,
 ) {
-    if socket.set_write_timeout(Some(hub.write_timeout())).is_err() || (&**socket).write_all(&first_bytes).is_err() {
+    if socket.set_write_timeout(Some(hub.write_timeout())).is_err() || (&**socket).write_all(head).is_err() {
         return;
     }
-    let stream = Stream::open(Arc::clone(socket));
+    let stream = Stream::open(Arc::clone(socket), chunked);
+    if !intro.is_empty() && stream.write(intro).is_err() {
+        return;
+    }
     let watched = stream.clone();
     let heartbeat = hub.heartbeat();
     let watcher = thread::Builder::new()

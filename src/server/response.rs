@@ -28,6 +28,9 @@ pub struct Response {
     pub(crate) status: u16,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Body,
+    /// For a stream on HTTP/1.1: `Connection: keep-alive` with a chunked body, as Datastar's
+    /// specification asks, instead of a body that ends with the connection.
+    pub(crate) keep_alive: bool,
 }
 
 pub(crate) enum Body {
@@ -41,7 +44,7 @@ pub(crate) enum Body {
 impl Response {
     /// A response with this status and an empty body.
     pub fn new(status: u16) -> Response {
-        Response { status, headers: Vec::new(), body: Body::Bytes(Vec::new()) }
+        Response { status, headers: Vec::new(), body: Body::Bytes(Vec::new()), keep_alive: false }
     }
 
     /// `200` with a plain-text body.
@@ -78,12 +81,19 @@ impl Response {
     /// connection closes when `run` returns. See [`Stream`] for sending, batches, and noticing the
     /// client leave.
     pub fn stream(run: impl FnOnce(Stream) + Send + 'static) -> Response {
-        Response { status: 200, headers: Vec::new(), body: Body::Stream(Box::new(run)) }
+        Response { status: 200, headers: Vec::new(), body: Body::Stream(Box::new(run)), keep_alive: false }
     }
 
     /// Subscribes the client to `hub`, with its history and `Last-Event-ID` resume.
     pub fn hub(hub: Sse) -> Response {
-        Response { status: 200, headers: Vec::new(), body: Body::Hub(hub) }
+        Response { status: 200, headers: Vec::new(), body: Body::Hub(hub), keep_alive: false }
+    }
+
+    /// Frames a stream as a chunked body with `Connection: keep-alive` when the client speaks
+    /// HTTP/1.1 (HTTP/1.0 clients still get a body that ends with the connection).
+    pub(crate) fn keep_alive(mut self) -> Response {
+        self.keep_alive = true;
+        self
     }
 
     /// Sets the status.

@@ -1,0 +1,230 @@
+//! The Datastar SDK over real HTTP: the SDK test server, response headers and framing, reading
+//! signals, concurrent sends, and the counter example driven by browser-shaped requests.
+
+mod common;
+
+#[path = "../examples/datastar_sdk_test.rs"]
+#[allow(dead_code)] // the example's `main` is not called by the tests; its routes are
+mod sdk_test_server;
+
+#[path = "../examples/datastar_counter.rs"]
+#[allow(dead_code)] // likewise: the tests use the example's routes, not its `main`
+mod counter;
+
+use std::io::Read;
+use std::thread;
+
+use bare_sse::datastar::{self, DatastarStream, ElementOptions, SignalsError};
+use bare_sse::http::{parse_request_head, HeadLimits, Parsed};
+use bare_sse::parse::{MessageEvent, Parser};
+use bare_sse::server::{Request, Response};
+use bare_sse::Server;
+use common::{agent, RawClient};
+
+/// Percent-encodes a query value.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn events_of(body: &str) -> Vec<MessageEvent> {
+    let mut parser = Parser::new();
+    parser.feed(body.as_bytes()).unwrap();
+    std::iter::from_fn(|| parser.next_event()).collect()
+}
+
+const INPUT: &str = r##"{"events": [
+    {"type": "patchElements", "elements": "<div id=\"feed\">\n  <span>1</span>\n</div>", "selector": "#feed", "mode": "inner", "useViewTransition": true, "eventId": "e1", "retryDuration": 2000},
+    {"type": "patchSignals", "signals": {"one": null, "two": {"alpha": 1}}, "onlyIfMissing": true},
+    {"type": "executeScript", "script": "console.log('hello');", "attributes": {"type": "text/javascript"}, "autoRemove": false}
+]}"##;
+
+const EXPECTED: &str = "event: datastar-patch-elements\nid: e1\nretry: 2000\ndata: selector #feed\ndata: mode inner\n\
+    data: useViewTransition true\ndata: elements <div id=\"feed\">\ndata: elements   <span>1</span>\ndata: elements </div>\n\n\
+    event: datastar-patch-signals\ndata: onlyIfMissing true\ndata: signals {\"one\":null,\"two\":{\"alpha\":1}}\n\n\
+    event: datastar-patch-elements\ndata: selector body\ndata: mode append\n\
+    data: elements <script type=\"text/javascript\">console.log('hello');</script>\n\n";
+
+#[test]
+fn sdk_test_server_answers_get_with_the_events_described() {
+    let server = sdk_test_server::routes(Server::builder()).start().unwrap();
+    let url = format!("http://{}/test?datastar={}", server.local_addr(), encode(INPUT));
+    let mut response =
+        agent().get(&url).header("Accept", "text/event-stream").header("datastar-request", "true").call().unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers();
+    assert_eq!(headers["content-type"], "text/event-stream; charset=utf-8");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["connection"], "keep-alive");
+    assert_eq!(headers["transfer-encoding"], "chunked");
+    assert_eq!(response.body_mut().read_to_string().unwrap(), EXPECTED);
+}
+
+#[test]
+fn sdk_test_server_answers_post_with_a_json_body() {
+    let server = sdk_test_server::routes(Server::builder()).start().unwrap();
+    let url = format!("http://{}/test", server.local_addr());
+    let response = agent()
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .header("datastar-request", "true")
+        .send(INPUT)
+        .unwrap();
+    assert_eq!(response.into_body().read_to_string().unwrap(), EXPECTED);
+}
+
+#[test]
+fn each_event_is_its_own_chunk_and_http10_gets_a_close_delimited_body() {
+    let server = sdk_test_server::routes(Server::builder()).start().unwrap();
+    let one = r#"{"events":[{"type":"patchSignals","signals":{"a":1}}]}"#;
+    let mut client = RawClient::connect(server.local_addr());
+    client.send(&format!("GET /test?datastar={} HTTP/1.1\r\nHost: x\r\n\r\n", encode(one)));
+    client.head();
+    let event = "event: datastar-patch-signals\ndata: signals {\"a\":1}\n\n";
+    assert_eq!(client.read_to_end(), format!("{:x}\r\n{event}\r\n0\r\n\r\n", event.len()));
+
+    let mut old = RawClient::connect(server.local_addr());
+    old.send(&format!("GET /test?datastar={} HTTP/1.0\r\n\r\n", encode(one)));
+    let head = old.head();
+    assert_eq!((head.header("connection"), head.header("transfer-encoding")), (Some("close"), None));
+    assert_eq!(old.read_to_end(), event);
+}
+
+#[test]
+fn bad_or_missing_signals_get_a_clear_400() {
+    let server = sdk_test_server::routes(Server::builder()).start().unwrap();
+    let base = format!("http://{}/test", server.local_addr());
+    let missing = agent().get(&base).call().unwrap();
+    assert_eq!(missing.status(), 400);
+    assert!(missing.into_body().read_to_string().unwrap().contains("no Datastar signals"));
+    let invalid = agent().post(&base).send("{not json").unwrap();
+    assert_eq!(invalid.status(), 400);
+    let message = invalid.into_body().read_to_string().unwrap();
+    assert!(message.contains("not valid JSON") && message.contains("at byte 1"), "{message}");
+}
+
+fn request(raw: &str) -> Request {
+    let Ok(Parsed::Complete { head, consumed }) = parse_request_head(raw.as_bytes(), &HeadLimits::default()) else {
+        panic!("bad test request")
+    };
+    Request::new(head, raw.as_bytes()[consumed..].to_vec())
+}
+
+#[test]
+fn read_signals_by_method() {
+    let get = request("GET /a?datastar=%7B%22n%22%3A1%7D HTTP/1.1\r\nHost: x\r\ndatastar-request: true\r\n\r\n");
+    assert_eq!(datastar::read_signals(&get).unwrap().to_string(), r#"{"n":1}"#);
+    assert!(datastar::is_datastar_request(&get));
+    let post = request("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n{\"n\":2}");
+    assert_eq!(datastar::read_signals(&post).unwrap().to_string(), r#"{"n":2}"#);
+    assert!(!datastar::is_datastar_request(&post));
+    let delete = request("DELETE /a HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n{\"id\":3} ");
+    assert_eq!(datastar::read_signals(&delete).unwrap().to_string(), r#"{"id":3}"#);
+    let get_with_body_only = request("GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+    assert_eq!(datastar::read_signals(&get_with_body_only), Err(SignalsError::Missing), "GET reads the query");
+    let empty_post = request("POST /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(datastar::read_signals(&empty_post), Err(SignalsError::Missing));
+    let invalid = request("PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n{x}");
+    let error = datastar::read_signals(&invalid).unwrap_err();
+    assert!(matches!(&error, SignalsError::Invalid(e) if e.position == 1), "{error}");
+}
+
+#[test]
+fn two_threads_sending_on_one_datastar_stream_never_interleave() {
+    let server = Server::builder()
+        .route("/", |_: &Request| {
+            datastar::response(|stream| {
+                let senders: Vec<_> = ["a", "b"]
+                    .into_iter()
+                    .map(|tag| {
+                        let stream = stream.clone();
+                        thread::spawn(move || {
+                            for i in 0..200 {
+                                let html = format!("<ul id=\"{tag}\">\n<li>{tag}{i}</li>\n</ul>");
+                                stream.patch_elements(&html, ElementOptions::new()).unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                for sender in senders {
+                    sender.join().unwrap();
+                }
+            })
+        })
+        .start()
+        .unwrap();
+    let mut body = String::new();
+    agent()
+        .get(&format!("http://{}/", server.local_addr()))
+        .call()
+        .unwrap()
+        .into_body()
+        .into_reader()
+        .read_to_string(&mut body)
+        .unwrap();
+    let events = events_of(&body);
+    assert_eq!(events.len(), 400);
+    for event in events {
+        let lines: Vec<&str> = event.data.lines().collect();
+        assert_eq!(lines.len(), 3, "{:?}", event.data);
+        let tag = &lines[0]["elements <ul id=\"".len()..][..1];
+        assert!(
+            lines[1].starts_with(&format!("elements <li>{tag}")) && lines[2] == "elements </ul>",
+            "{:?}",
+            event.data
+        );
+    }
+}
+
+#[test]
+fn counter_app_with_browser_shaped_requests() {
+    let server = counter::routes(Server::builder(), counter::App::new()).start().unwrap();
+    let base = format!("http://{}", server.local_addr());
+    let page = agent().get(&format!("{base}/")).call().unwrap().into_body().read_to_string().unwrap();
+    assert!(page.contains(datastar::CDN_URL) && page.contains("@post('/increment')"));
+
+    // The page's stream of updates, opened as Datastar opens it: a GET carrying the signals.
+    let signals = encode(r#"{"step":1,"todo":""}"#);
+    let mut updates =
+        RawClient::stream(server.local_addr(), &format!("/updates?datastar={signals}"), "datastar-request: true\r\n");
+    let post = |path: &str, json: &str| {
+        agent()
+            .post(&format!("{base}{path}"))
+            .header("Content-Type", "application/json")
+            .header("datastar-request", "true")
+            .send(json)
+            .unwrap()
+    };
+    let incremented = post("/increment", r#"{"step":5,"todo":""}"#);
+    assert_eq!(incremented.status(), 204);
+    assert_eq!(updates.next_block().data(), "elements <span id=\"count\">5</span>");
+    assert_eq!(updates.next_block().data(), "elements <ul id=\"todos\"></ul>");
+
+    let added = post("/todos", r#"{"step":5,"todo":"buy <milk>"}"#);
+    assert_eq!(added.headers()["content-type"], "text/event-stream; charset=utf-8");
+    let reply = added.into_body().read_to_string().unwrap();
+    assert_eq!(reply, "event: datastar-patch-signals\ndata: signals {\"todo\":\"\"}\n\n", "the input is cleared");
+    updates.next_block();
+    assert_eq!(updates.next_block().data(), "elements <ul id=\"todos\"><li>buy &lt;milk&gt;</li></ul>");
+
+    let rejected = post("/todos", r#"{"todo":"   "}"#).into_body().read_to_string().unwrap();
+    assert!(rejected.contains("console.error"), "{rejected}");
+    assert_eq!(post("/increment", "not json").status(), 400);
+}
+
+#[test]
+fn plain_responses_and_hubs_still_work_next_to_datastar() {
+    let server = Server::builder().route("/ok", |_: &Request| Response::text("ok")).start().unwrap();
+    let body = agent()
+        .get(&format!("http://{}/ok", server.local_addr()))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    assert_eq!(body, "ok");
+}
