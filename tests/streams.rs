@@ -22,15 +22,20 @@ fn quiet_hub() -> Sse {
     Sse::builder().heartbeat(None).build()
 }
 
+/// Counts the `on_close` calls of `stream` in `closes`.
+fn count_closes(stream: &Stream, closes: &Arc<AtomicUsize>) {
+    let closes = Arc::clone(closes);
+    stream.on_close(move || {
+        closes.fetch_add(1, Ordering::SeqCst);
+    });
+}
+
 #[test]
 fn events_then_the_end_and_on_close_once() {
     let closes = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&closes);
     let server = serve_stream(quiet_hub(), move |stream| {
-        let counter = Arc::clone(&counter);
-        stream.on_close(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-        });
+        count_closes(&stream, &counter);
         for i in 0..3 {
             stream.send(&Event::new().id(i.to_string()).data(format!("n{i}"))).unwrap();
         }
@@ -50,10 +55,7 @@ fn the_closure_learns_that_the_client_left_while_it_blocks() {
     let closes = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&closes);
     let server = serve_stream(quiet_hub(), move |stream| {
-        let counter = Arc::clone(&counter);
-        stream.on_close(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-        });
+        count_closes(&stream, &counter);
         let closed = stream.wait_closed(Some(Duration::from_secs(5)));
         let send_after = stream.send(&Event::new().data("too late"));
         report.send((closed, matches!(send_after, Err(Error::ClientGone)), Instant::now())).unwrap();

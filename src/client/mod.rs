@@ -40,7 +40,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub use connect::{Connection, Connector, ReadWrite};
 use connect::{Events, Opened};
 
-use crate::http::Url;
+use crate::http::{is_valid_header, Url};
 use crate::{Error, MessageEvent};
 
 /// Wait before reconnecting, until the server sets one with `retry:`.
@@ -140,11 +140,8 @@ impl EventSourceBuilder {
     pub fn build(mut self) -> Result<EventSource, Error> {
         self.config.url =
             Url::parse(&self.url).map_err(|reason| Error::InvalidUrl { url: self.url.clone(), reason })?;
-        for (name, value) in &self.config.headers {
-            let token = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
-            if !token || value.contains(['\r', '\n', '\0']) {
-                return Err(Error::InvalidHeader { name: name.clone() });
-            }
+        if let Some((name, _)) = self.config.headers.iter().find(|(name, value)| !is_valid_header(name, value)) {
+            return Err(Error::InvalidHeader { name: name.clone() });
         }
         if self.config.last_event_id.contains(['\r', '\n', '\0']) {
             return Err(Error::InvalidHeader { name: "Last-Event-ID".to_string() });

@@ -9,7 +9,7 @@ mod url;
 
 pub use chunked::ChunkedReader;
 pub use request::{
-    parse_request_head, HeadLimits, Parsed, RequestError, RequestHead, Version, DEFAULT_MAX_HEADERS,
+    is_valid_header, parse_request_head, HeadLimits, Parsed, RequestError, RequestHead, Version, DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_HEAD_BYTES,
 };
 pub use response::{

@@ -307,6 +307,12 @@ fn check_framing_headers(head: &RequestHead) -> Result<(), RequestError> {
     Ok(())
 }
 
+/// Whether a header can be sent as it is: a token for a name, and a value without CR, LF or NUL
+/// (which would end the field early and inject another).
+pub fn is_valid_header(name: &str, value: &str) -> bool {
+    !name.is_empty() && name.bytes().all(is_token_byte) && !value.contains(['\r', '\n', '\0'])
+}
+
 /// `tchar` from RFC 9110 §5.6.2.
 fn is_token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)

@@ -124,10 +124,7 @@ impl Response {
 
     /// Whether every header is safe to send.
     pub(crate) fn headers_are_valid(&self) -> bool {
-        self.headers.iter().all(|(name, value)| {
-            let token = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
-            token && !value.contains(['\r', '\n', '\0'])
-        })
+        self.headers.iter().all(|(name, value)| crate::http::is_valid_header(name, value))
     }
 }
 
