@@ -49,23 +49,23 @@ enum NoRequest {
 pub(super) fn serve(shared: &Shared, socket: &Arc<TcpStream>, over_capacity: bool) {
     // Events are small writes that must leave at once: Nagle's algorithm would hold them back.
     let _ = socket.set_nodelay(true);
-    let config = &shared.config;
-    let deadline = Instant::now() + config.request_timeout;
-    let request = match read_request(shared, socket, deadline) {
+    let deadline = Instant::now() + shared.config.request_timeout;
+    let (request, handler) = match read_request(shared, socket, deadline) {
         Ok(Routing::Handle(request, handler)) => (request, handler),
         Ok(Routing::Answered) | Err(NoRequest::Gone) => return,
         Err(NoRequest::Refused(status, message)) => {
             return answer(socket, &text_response(status, &[], &format!("{message}\n")));
         }
     };
-    let (request, handler) = request;
     let Ok(response) = catch_unwind(AssertUnwindSafe(|| handler.handle(&request))) else {
         return answer(socket, &text_response(500, &[], "the handler failed\n"));
     };
     respond(shared, socket, &request, response, over_capacity);
 }
 
+/// What reading and routing a request came to.
 enum Routing {
+    /// A request for this handler.
     Handle(Request, Arc<dyn super::Handler>),
     /// A preflight, 404 or 405 was sent.
     Answered,
