@@ -377,22 +377,41 @@ impl<R: BufRead> EventReader<R> {
 
     /// The next event, or `None` at the end of the stream.
     pub fn next_event(&mut self) -> io::Result<Option<MessageEvent>> {
-        loop {
-            if let Some(event) = self.parser.next_event() {
-                return Ok(Some(event));
-            }
-            let available = self.reader.fill_buf()?;
-            if available.is_empty() {
-                self.parser.finish();
-                return Ok(None);
-            }
-            // Feed only up to the first line end, so that a dispatched event is returned before
-            // later bytes are taken from the reader.
-            let take = available.iter().position(|&b| b == b'\n' || b == b'\r').map_or(available.len(), |at| at + 1);
-            let fed = self.parser.feed(&available[..take]);
-            self.reader.consume(take);
-            fed.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        // The parser keeps events it has not handed out, so whole buffers can be fed at once.
+        pull_event(&mut self.reader, &mut self.parser, Feed::Everything)
+    }
+}
+
+/// How much of the reader's buffer to feed the parser at a time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    /// Whatever the reader has: the parser outlives this call and keeps later events.
+    Everything,
+    /// Up to the first line end only, so that no byte past the returned event leaves the reader:
+    /// for a parser that is dropped after this call.
+    OneLine,
+}
+
+/// Feeds `parser` from `reader` until it has an event, or the stream ends.
+fn pull_event(reader: &mut impl BufRead, parser: &mut Parser, feed: Feed) -> io::Result<Option<MessageEvent>> {
+    loop {
+        if let Some(event) = parser.next_event() {
+            return Ok(Some(event));
         }
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            parser.finish();
+            return Ok(None);
+        }
+        let take = match feed {
+            Feed::Everything => available.len(),
+            Feed::OneLine => {
+                available.iter().position(|&b| b == b'\n' || b == b'\r').map_or(available.len(), |at| at + 1)
+            }
+        };
+        let fed = parser.feed(&available[..take]);
+        reader.consume(take);
+        fed.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     }
 }
 
@@ -412,7 +431,7 @@ impl<R: BufRead> Iterator for EventReader<R> {
 pub fn read_event(reader: &mut impl BufRead) -> io::Result<Option<MessageEvent>> {
     // A CRLF split by the previous call leaves a lone LF here; a fresh parser reads it as an empty
     // line, which dispatches nothing, so no state needs to carry over.
-    EventReader::new(reader).next_event()
+    pull_event(reader, &mut Parser::new(), Feed::OneLine)
 }
 
 #[cfg(test)]
