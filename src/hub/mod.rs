@@ -41,6 +41,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::error::is_timeout;
 use crate::{Error, Event};
 use backlog::Backlog;
 use history::History;
@@ -515,7 +516,7 @@ impl Subscription {
                 chunk.extend_from_slice(&pending[..pending.len().min(CATCH_UP_CHUNK_BYTES)]);
             }
             if let Err(error) = (&*self.socket).write_all(&chunk) {
-                if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
+                if is_timeout(&error) {
                     self.hub.lock().stats.dropped_slow += 1; // no progress for write_timeout
                 }
                 return Err(error);

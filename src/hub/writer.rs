@@ -8,6 +8,7 @@ use std::sync::{Arc, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use super::{Inner, Owner, State, HEARTBEAT_BYTES};
+use crate::error::is_timeout;
 
 /// The send timeout of sockets owned by the writer threads. A full socket makes a write give up
 /// after this long (the kernel rounds it up to one clock tick), and the client is handed back to its
@@ -148,9 +149,7 @@ fn write_without_waiting(socket: &TcpStream, bytes: &[u8]) -> Outcome {
             Ok(n) if written + n < bytes.len() => return Outcome::Full(written + n),
             Ok(n) => written += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                return Outcome::Full(written)
-            }
+            Err(e) if is_timeout(&e) => return Outcome::Full(written),
             Err(_) => return Outcome::Failed,
         }
     }

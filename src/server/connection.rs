@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use super::response::{Body, Response};
 use super::router::Routed;
-use super::{is_timeout, Request, Shared};
+use super::{Request, Shared};
+use crate::error::is_timeout;
 use crate::http::{
     chunked_stream_response_head, parse_request_head, response_head, stream_response_head, text_response,
     ChunkedReader, Parsed, RequestHead, Version,

@@ -18,7 +18,6 @@ mod response;
 mod router;
 
 use std::collections::HashMap;
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -493,10 +492,4 @@ pub fn start_sse_tcp_port(port: u16) -> Result<Server, Error> {
 pub fn serve_connection(socket: TcpStream, handler: impl Handler) {
     let shared = Shared::new(ServerBuilder::default().route_prefix("/", handler));
     connection::serve(&shared, &Arc::new(socket), false);
-}
-
-/// Whether an I/O error only means that a read or write timeout expired (the peer may still be
-/// there), as opposed to a broken connection.
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
