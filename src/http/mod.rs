@@ -13,7 +13,7 @@ pub use request::{
     DEFAULT_MAX_HEAD_BYTES,
 };
 pub use response::{
-    chunked_stream_response_head, parse_response_head, reason_phrase, response_head, stream_response_head,
-    text_response, ResponseHead, MAX_RESPONSE_HEAD_BYTES,
+    chunked_stream_response_head, closing_response_head, parse_response_head, reason_phrase, response_head,
+    stream_response_head, text_response, ResponseHead, MAX_RESPONSE_HEAD_BYTES,
 };
 pub use url::{parse_query, percent_decode, DecodeError, Url};

@@ -133,15 +133,23 @@ fn stream_head_with_framing(framing: &[(&str, &str)], extra: &[(&str, &str)]) ->
 /// A complete response with a short text body, `Content-Length` and `Connection: close`: how the
 /// server answers errors and preflights.
 pub fn text_response(status: u16, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
-    let length = body.len().to_string();
-    let mut all: Vec<(&str, &str)> = vec![("Connection", "close"), ("Content-Length", &length)];
+    let mut all: Vec<(&str, &str)> = Vec::new();
     if !body.is_empty() {
         all.push(("Content-Type", "text/plain; charset=utf-8"));
     }
     all.extend_from_slice(headers);
-    let mut out = response_head(status, &all);
+    let mut out = closing_response_head(status, &all, body.len());
     out.extend_from_slice(body.as_bytes());
     out
+}
+
+/// The head of a response whose body is `body_len` bytes long and after which the connection
+/// closes: `Connection: close` and `Content-Length`, then `headers`.
+pub fn closing_response_head(status: u16, headers: &[(&str, &str)], body_len: usize) -> Vec<u8> {
+    let length = body_len.to_string();
+    let mut all: Vec<(&str, &str)> = vec![("Connection", "close"), ("Content-Length", &length)];
+    all.extend_from_slice(headers);
+    response_head(status, &all)
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use super::router::Routed;
 use super::{Request, Shared};
 use crate::error::is_timeout;
 use crate::http::{
-    chunked_stream_response_head, parse_request_head, response_head, stream_response_head, text_response,
+    chunked_stream_response_head, closing_response_head, parse_request_head, stream_response_head, text_response,
     ChunkedReader, Parsed, RequestHead, Version,
 };
 use crate::stream::Stream;
@@ -192,9 +192,7 @@ fn respond(shared: &Shared, socket: &Arc<TcpStream>, request: &Request, response
     let is_head = request.method() == "HEAD";
     let body = match response.body {
         Body::Bytes(bytes) => {
-            let length = bytes.len().to_string();
-            headers.extend([("Content-Length", length.as_str()), ("Connection", "close")]);
-            let mut out = response_head(response.status, &headers);
+            let mut out = closing_response_head(response.status, &headers, bytes.len());
             if !is_head {
                 out.extend_from_slice(&bytes);
             }
