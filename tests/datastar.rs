@@ -218,13 +218,18 @@ fn counter_app_with_browser_shaped_requests() {
 
 #[test]
 fn plain_responses_and_hubs_still_work_next_to_datastar() {
-    let server = Server::builder().route("/ok", |_: &Request| Response::text("ok")).start().unwrap();
-    let body = agent()
-        .get(&format!("http://{}/ok", server.local_addr()))
-        .call()
-        .unwrap()
-        .into_body()
-        .read_to_string()
+    let hub = bare_sse::Sse::new();
+    hub.send_new_event(bare_sse::Event::new().data("from the hub").with_id()).unwrap();
+    let server = Server::builder()
+        .route("/ok", |_: &Request| Response::text("ok"))
+        .route("/events", hub.clone())
+        .route("/ds", |_: &Request| datastar::response(|stream| stream.console_log("hi").unwrap()))
+        .start()
         .unwrap();
-    assert_eq!(body, "ok");
+    let base = format!("http://{}", server.local_addr());
+    assert_eq!(agent().get(&format!("{base}/ok")).call().unwrap().into_body().read_to_string().unwrap(), "ok");
+    let datastar_body = agent().get(&format!("{base}/ds")).call().unwrap().into_body().read_to_string().unwrap();
+    assert_eq!(events_of(&datastar_body).len(), 1);
+    let mut events = RawClient::stream(server.local_addr(), "/events", "");
+    assert_eq!(events.next_block().data(), "from the hub");
 }

@@ -57,6 +57,7 @@ fn responses_carry_status_headers_and_cors() {
         .route("/moved", |_: &Request| Response::redirect("/created"))
         .route("/gone", |_: &Request| Response::no_content())
         .route("/bad", |_: &Request| Response::text("x").header("X-Evil", "a\r\nInjected: 1"))
+        .route("/json", |_: &Request| Response::json(&bare_sse::json::parse(r#"{"a": [1, "b"]}"#).unwrap()))
         .start()
         .unwrap();
     let mut client = RawClient::get(server.local_addr(), "/created", "Origin: http://page.test\r\n");
@@ -69,6 +70,15 @@ fn responses_carry_status_headers_and_cors() {
     assert_eq!((head.status, head.header("location")), (303, Some("/created")));
     assert_eq!(RawClient::get(server.local_addr(), "/gone", "").head().status, 204);
     assert_eq!(RawClient::get(server.local_addr(), "/bad", "").head().status, 500, "no header injection");
+
+    let mut json = RawClient::get(server.local_addr(), "/json", "");
+    assert_eq!(json.head().header("content-type"), Some("application/json"));
+    assert_eq!(json.read_to_end(), r#"{"a":[1,"b"]}"#);
+    let mut head_only = RawClient::connect(server.local_addr());
+    head_only.send("HEAD /created HTTP/1.1\r\nHost: x\r\n\r\n");
+    let head = head_only.head();
+    assert_eq!((head.status, head.header("content-length")), (201, Some("4")), "HEAD tells the length of GET's body");
+    assert_eq!(head_only.read_to_end(), "", "and sends no body");
 }
 
 #[test]
