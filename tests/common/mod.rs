@@ -3,6 +3,8 @@
 #![allow(dead_code)] // each test file uses a different part of these helpers
 
 use std::io::{Read, Write};
+
+use bare_sse::http::{parse_response_head, ResponseHead};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -15,19 +17,6 @@ pub struct RawClient {
     received: Vec<u8>,
     /// Bytes of `received` already returned.
     consumed: usize,
-}
-
-/// A parsed response head.
-#[derive(Debug)]
-pub struct Head {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-}
-
-impl Head {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
 }
 
 /// One event as a test sees it: its fields in order, comments dropped.
@@ -100,19 +89,13 @@ impl RawClient {
         }
     }
 
-    pub fn head(&mut self) -> Head {
+    /// Reads and parses the response head, with the crate's own response-head parser.
+    pub fn head(&mut self) -> ResponseHead {
         let text = self.read_through("\r\n\r\n");
-        let mut lines = text.split("\r\n");
-        let status_line = lines.next().unwrap();
-        let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect(status_line);
-        let headers = lines
-            .filter(|l| !l.is_empty())
-            .map(|l| {
-                let (n, v) = l.split_once(':').expect(l);
-                (n.to_string(), v.trim().to_string())
-            })
-            .collect();
-        Head { status, headers }
+        match parse_response_head(text.as_bytes()) {
+            Ok(Some((head, _))) => head,
+            other => panic!("not a response head: {other:?} in {text:?}"),
+        }
     }
 
     /// The next event block, skipping comment lines (heartbeats) and comment-only blocks.
