@@ -7,12 +7,9 @@
 //!
 //! Run: `cargo run --example sse_test`
 
-use std::io::{BufRead, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::thread;
+use std::io::BufRead;
 
-use bare_sse::http::{parse_request_head, response_head, HeadLimits, Parsed};
-use bare_sse::{start_sse_tcp_port, Event};
+use bare_sse::{start_sse_tcp_port, Event, Request, Response, Server};
 
 const PAGE_PORT: u16 = 8080;
 const STREAM_PORT: u16 = 8122;
@@ -33,8 +30,7 @@ const PAGE: &str = r#"<!doctype html>
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = start_sse_tcp_port(STREAM_PORT)?;
-    let pages = TcpListener::bind(("127.0.0.1", PAGE_PORT))?;
-    thread::spawn(move || serve_page(&pages));
+    let _page = Server::builder().port(PAGE_PORT).route("/", |_: &Request| Response::html(PAGE)).start()?;
     println!("Open http://localhost:{PAGE_PORT}/ in a browser (the stream is on port {STREAM_PORT}).");
     println!("Type a line to send it; `id <text>` sends it with an id, kept for tabs opened later.");
 
@@ -48,30 +44,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     server.stop_with_event(Event::new().data("(server stopped)"))?;
     Ok(())
-}
-
-/// Answers every request on the page port with the page.
-fn serve_page(listener: &TcpListener) {
-    for socket in listener.incoming().flatten() {
-        thread::spawn(move || {
-            let _ = answer_with_page(socket);
-        });
-    }
-}
-
-fn answer_with_page(mut socket: TcpStream) -> std::io::Result<()> {
-    socket.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
-    let mut received = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while let Ok(Parsed::Partial) = parse_request_head(&received, &HeadLimits::default()) {
-        let n = socket.read(&mut chunk)?;
-        if n == 0 {
-            return Ok(());
-        }
-        received.extend_from_slice(&chunk[..n]);
-    }
-    let length = PAGE.len().to_string();
-    let headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", &length), ("Connection", "close")];
-    socket.write_all(&response_head(200, &headers))?;
-    socket.write_all(PAGE.as_bytes())
 }
