@@ -350,13 +350,15 @@ impl Sse {
         self.inner.config.write_timeout
     }
 
-    /// Registers a client and takes its history snapshot in one step. Its connection thread sends
-    /// the snapshot, then calls [`Subscription::catch_up`].
+    /// Registers a client and takes its history snapshot in one step, appending what it missed to
+    /// `first_bytes` (the connection's response head). Its connection thread then sends those bytes
+    /// with [`Subscription::start`].
     pub(crate) fn subscribe(
         &self,
         socket: Arc<TcpStream>,
         last_event_id: Option<&str>,
-    ) -> io::Result<(Subscription, Vec<u8>)> {
+        first_bytes: &mut Vec<u8>,
+    ) -> io::Result<Subscription> {
         let mut joinable = Vec::new();
         let mut state = self.lock();
         if state.writers_running == 0 {
@@ -383,15 +385,14 @@ impl Sse {
         for handle in joinable {
             let _ = handle.join();
         }
-        let mut intro = Vec::new();
         if replay.unknown_id {
             let reset = Event::new().event(RESET_EVENT_TYPE).data(last_event_id.unwrap_or_default());
-            intro.extend_from_slice(&reset.encode(None).map_err(io::Error::from)?);
+            first_bytes.extend_from_slice(&reset.encode(None).map_err(io::Error::from)?);
         }
         for event in &replay.events {
-            intro.extend_from_slice(event);
+            first_bytes.extend_from_slice(event);
         }
-        Ok((Subscription { hub: self.clone(), id, shard, socket, handed_back }, intro))
+        Ok(Subscription { hub: self.clone(), id, shard, socket, handed_back })
     }
 
     /// Waits for the writer threads to end once no client is left, and joins them.

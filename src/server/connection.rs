@@ -224,10 +224,9 @@ fn borrowed<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)
 /// Subscribes the client to a hub, sends the head and the history it missed, hands it to the
 /// hub's writer threads, and watches for it to leave.
 fn stream_from_hub(hub: &Sse, socket: &Arc<TcpStream>, request: &Request, mut first_bytes: Vec<u8>) {
-    let Ok((subscription, replay)) = hub.subscribe(Arc::clone(socket), last_event_id(request)) else {
+    let Ok(subscription) = hub.subscribe(Arc::clone(socket), last_event_id(request), &mut first_bytes) else {
         return answer(socket, &text_response(503, &[], "cannot start a stream now\n"));
     };
-    first_bytes.extend_from_slice(&replay);
     if subscription.start(&first_bytes).is_err() {
         return;
     }
