@@ -22,7 +22,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bare_sse::{Event, Server, Sse};
+use bare_sse::{Event, Hub, Server};
 
 /// Every event on the wire is exactly this long, so clients can check bytes by position.
 const EVENT_BYTES: usize = 100;
@@ -88,7 +88,7 @@ struct BareSse {
 impl BareSse {
     fn start(clients: usize) -> BareSse {
         // A whole burst is queued at once; it must not count as a client falling behind.
-        let hub = Sse::builder().heartbeat(None).max_queued_bytes(64 * 1024 * 1024).build();
+        let hub = Hub::builder().heartbeat(None).max_queued_bytes(64 * 1024 * 1024).build();
         let server =
             Server::builder().hub(hub).max_connections(clients + 10).start().expect("start the bare-sse server");
         BareSse { server }

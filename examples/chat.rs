@@ -5,7 +5,7 @@
 
 use bare_sse::http::parse_query;
 use bare_sse::server::{Request, Response};
-use bare_sse::{Event, Server, Sse};
+use bare_sse::{Event, Hub, Server};
 
 const PAGE: &str = r#"<!doctype html>
 <meta charset="utf-8">
@@ -32,7 +32,7 @@ const PAGE: &str = r#"<!doctype html>
 const MAX_MESSAGE_BYTES: usize = 1000;
 
 fn main() -> Result<(), bare_sse::Error> {
-    let messages = Sse::builder().history_events(50).build();
+    let messages = Hub::builder().history_events(50).build();
     let hub = messages.clone();
     let server = Server::builder()
         .port(8123)
@@ -46,7 +46,7 @@ fn main() -> Result<(), bare_sse::Error> {
 }
 
 /// Reads `message=...` from a form body and broadcasts it.
-fn say(messages: &Sse, request: &Request) -> Response {
+fn say(messages: &Hub, request: &Request) -> Response {
     let form = request.body_text().and_then(|body| parse_query(body).ok()).unwrap_or_default();
     let message = form.iter().find(|(name, _)| name == "message").map(|(_, value)| value.trim());
     match message {

@@ -60,7 +60,7 @@ fn serve(mut socket: TcpStream) -> std::io::Result<()> {
     };
     let headers = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"), ("Connection", "close")];
     socket.write_all(&response_head(200, &headers))?;
-    write_event(&mut socket, &Event::new().retry(1000)).map_err(std::io::Error::from)?;
+    write_event(&mut socket, &Event::new().retry(std::time::Duration::from_secs(1))).map_err(std::io::Error::from)?;
     let last = next.saturating_sub(EVENTS_PER_CONNECTION - 1);
     for count in (last..=next).rev() {
         let event = Event::new().event("countdown").id(count.to_string()).data(count.to_string());

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bare_sse::datastar::{self, action, DatastarStream, ElementOptions, SignalOptions};
 use bare_sse::json::Value;
 use bare_sse::server::{Request, Response};
-use bare_sse::{Server, ServerBuilder, Sse};
+use bare_sse::{Hub, Server, ServerBuilder};
 
 /// Longest todo accepted, in characters.
 const MAX_TODO_CHARS: usize = 200;
@@ -28,7 +28,7 @@ fn main() -> Result<(), bare_sse::Error> {
 #[derive(Clone)]
 pub struct App {
     state: Arc<Mutex<State>>,
-    updates: Sse,
+    updates: Hub,
 }
 
 #[derive(Default)]
@@ -45,7 +45,7 @@ impl Default for App {
 
 impl App {
     pub fn new() -> App {
-        App { state: Arc::default(), updates: Sse::builder().history_events(0).build() }
+        App { state: Arc::default(), updates: Hub::builder().history_events(0).build() }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {

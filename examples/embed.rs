@@ -10,10 +10,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bare_sse::server::serve_connection;
-use bare_sse::{Event, Sse};
+use bare_sse::{Event, Hub};
 
 fn main() -> std::io::Result<()> {
-    let hub = Sse::new();
+    let hub = Hub::new();
     let publisher = hub.clone();
     let started = Instant::now();
     thread::spawn(move || loop {

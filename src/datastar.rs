@@ -25,18 +25,20 @@
 //!
 //! The functions that build events ([`patch_elements`], [`patch_signals`], ...) return plain
 //! [`Event`]s, so a hub can broadcast them to every page too; [`DatastarStream`] offers the same
-//! operations as methods of a per-connection [`Stream`].
+//! operations as methods of a per-connection [`EventStream`].
 //!
 //! On the wire, defaults are left out (mode `outer`, namespace `html`, `useViewTransition false`,
 //! `onlyIfMissing false`, retry 1000 ms), and fields come in the order the specification gives:
 //! `event`, `id`, `retry`, then the data lines.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::event::split_lines;
 use crate::json::{self, Value};
 use crate::server::{Request, Response};
-use crate::{Error, Event, Stream};
+
+use crate::{Error, Event, EventStream};
 
 /// The event that patches HTML elements into the DOM.
 pub const PATCH_ELEMENTS: &str = "datastar-patch-elements";
@@ -169,9 +171,9 @@ impl ElementOptions {
         self
     }
 
-    /// The event's `retry`, in milliseconds (default 1000, which is not written).
-    pub fn retry(mut self, milliseconds: u64) -> ElementOptions {
-        self.retry_ms = Some(milliseconds);
+    /// The event's `retry` (default 1000 ms, which is not written).
+    pub fn retry(mut self, delay: Duration) -> ElementOptions {
+        self.retry_ms = Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
         self
     }
 }
@@ -202,9 +204,9 @@ impl SignalOptions {
         self
     }
 
-    /// The event's `retry`, in milliseconds (default 1000, which is not written).
-    pub fn retry(mut self, milliseconds: u64) -> SignalOptions {
-        self.retry_ms = Some(milliseconds);
+    /// The event's `retry` (default 1000 ms, which is not written).
+    pub fn retry(mut self, delay: Duration) -> SignalOptions {
+        self.retry_ms = Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
         self
     }
 }
@@ -248,9 +250,9 @@ impl ScriptOptions {
         self
     }
 
-    /// The event's `retry`, in milliseconds (default 1000, which is not written).
-    pub fn retry(mut self, milliseconds: u64) -> ScriptOptions {
-        self.retry_ms = Some(milliseconds);
+    /// The event's `retry` (default 1000 ms, which is not written).
+    pub fn retry(mut self, delay: Duration) -> ScriptOptions {
+        self.retry_ms = Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
         self
     }
 }
@@ -415,7 +417,7 @@ fn datastar_event(
         event = event.id(id);
     }
     if let Some(retry) = retry_ms.filter(|&r| r != DEFAULT_RETRY_MS) {
-        event = event.retry(retry);
+        event = event.retry(Duration::from_millis(retry));
     }
     if !lines.is_empty() {
         event = event.data(lines.join("\n"));
@@ -511,15 +513,15 @@ pub fn is_datastar_request(request: &Request) -> bool {
     request.header("datastar-request").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
-/// A Datastar stream response: `run` gets the client's [`Stream`] to send Datastar events on. On
+/// A Datastar stream response: `run` gets the client's [`EventStream`] to send Datastar events on. On
 /// HTTP/1.1 it carries `Connection: keep-alive`, as the specification asks, with a chunked body
 /// (one chunk per event, flushed at once); HTTP/1.0 clients get a body that ends with the
 /// connection.
-pub fn response(run: impl FnOnce(Stream) + Send + 'static) -> Response {
+pub fn response(run: impl FnOnce(EventStream) + Send + 'static) -> Response {
     Response::stream(run).keep_alive()
 }
 
-/// Datastar operations as methods of a [`Stream`]. Sends are serialised: whole events never
+/// Datastar operations as methods of a [`EventStream`]. Sends are serialised: whole events never
 /// interleave, even from several threads.
 pub trait DatastarStream {
     /// Sends [`patch_elements`].
@@ -542,7 +544,7 @@ pub trait DatastarStream {
     fn console_error(&self, message: &str) -> Result<(), Error>;
 }
 
-impl DatastarStream for Stream {
+impl DatastarStream for EventStream {
     fn patch_elements(&self, elements: &str, options: ElementOptions) -> Result<(), Error> {
         self.send(&patch_elements(elements, options)?)
     }
@@ -714,7 +716,7 @@ mod tests {
             .namespace(Namespace::Svg)
             .use_view_transition(true)
             .event_id("123")
-            .retry(2000);
+            .retry(Duration::from_millis(2000));
         assert_eq!(
             wire(patch_elements("<g id=\"feed\">\n  <circle/>\r\n</g>", options)),
             "event: datastar-patch-elements\nid: 123\nretry: 2000\ndata: selector #feed\ndata: mode inner\n\
@@ -725,13 +727,16 @@ mod tests {
 
     #[test]
     fn defaults_are_omitted_even_when_given() {
-        let options =
-            ElementOptions::new().mode(Mode::Outer).namespace(Namespace::Html).use_view_transition(false).retry(1000);
+        let options = ElementOptions::new()
+            .mode(Mode::Outer)
+            .namespace(Namespace::Html)
+            .use_view_transition(false)
+            .retry(Duration::from_millis(1000));
         assert_eq!(
             wire(patch_elements("<p id=\"x\"></p>", options)),
             "event: datastar-patch-elements\ndata: elements <p id=\"x\"></p>\n\n"
         );
-        let signals = SignalOptions::new().only_if_missing(false).retry(1000);
+        let signals = SignalOptions::new().only_if_missing(false).retry(Duration::from_millis(1000));
         assert_eq!(wire(patch_signals("{}", signals)), "event: datastar-patch-signals\ndata: signals {}\n\n");
     }
 
@@ -747,7 +752,10 @@ mod tests {
     fn patch_signals_from_a_value_is_one_compact_line() {
         let value = json::parse(r#"{ "output": "Patched", "user": { "name": "", "n": 1.50 } }"#).unwrap();
         assert_eq!(
-            wire(patch_signals(&value, SignalOptions::new().only_if_missing(true).event_id("1").retry(10))),
+            wire(patch_signals(
+                &value,
+                SignalOptions::new().only_if_missing(true).event_id("1").retry(Duration::from_millis(10))
+            )),
             "event: datastar-patch-signals\nid: 1\nretry: 10\ndata: onlyIfMissing true\n\
              data: signals {\"output\":\"Patched\",\"user\":{\"name\":\"\",\"n\":1.50}}\n\n"
         );
@@ -792,7 +800,7 @@ mod tests {
             .attribute("type", "text/javascript")
             .attribute("data-x", "a\"b<c>&'")
             .event_id("s1")
-            .retry(2000);
+            .retry(Duration::from_millis(2000));
         assert_eq!(
             wire(execute_script("first();\nsecond();", options)),
             "event: datastar-patch-elements\nid: s1\nretry: 2000\ndata: selector body\ndata: mode append\n\

@@ -22,6 +22,7 @@
 //! rejected with [`Error::InvalidField`] rather than rewritten.
 
 use std::io::{self, Write};
+use std::time::Duration;
 
 use crate::Error;
 
@@ -83,9 +84,9 @@ impl Event {
         self
     }
 
-    /// Sets the client's reconnection delay in milliseconds (`retry:` field).
-    pub fn retry(mut self, milliseconds: u64) -> Event {
-        self.retry_ms = Some(milliseconds);
+    /// Sets the client's reconnection delay (`retry:` field, sent in whole milliseconds).
+    pub fn retry(mut self, delay: Duration) -> Event {
+        self.retry_ms = Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
         self
     }
 
@@ -260,7 +261,7 @@ mod tests {
 
     #[test]
     fn every_field_in_order() {
-        let event = Event::new().comment("note").event("tick").id("9").retry(2500).data("x");
+        let event = Event::new().comment("note").event("tick").id("9").retry(Duration::from_millis(2500)).data("x");
         assert_eq!(wire(&event), ": note\nevent: tick\nid: 9\nretry: 2500\ndata: x\n\n");
     }
 
@@ -289,7 +290,7 @@ mod tests {
 
     #[test]
     fn event_without_data_carries_fields_only() {
-        assert_eq!(wire(&Event::new().retry(10)), "retry: 10\n\n");
+        assert_eq!(wire(&Event::new().retry(Duration::from_millis(10))), "retry: 10\n\n");
         assert_eq!(wire(&Event::new().id("")), "id:\n\n");
     }
 

@@ -13,41 +13,46 @@
 //! # Quick start
 //!
 //! ```
-//! use bare_sse::{start_sse_tcp_port, Event};
-//! use std::io::{BufRead, BufReader, Write};
+//! use bare_sse::{start_sse_tcp_port, Event, EventSource};
 //!
 //! // Serve on 127.0.0.1; port 0 picks a free port (use a fixed one, e.g. 8122, in a real program).
 //! let server = start_sse_tcp_port(0)?;
 //! server.send_new_event(Event::new().data("kept for late joiners").with_id())?;
 //!
-//! // A client: any HTTP client or a browser's EventSource. Here, by hand.
-//! let mut socket = std::net::TcpStream::connect(server.local_addr())?;
-//! socket.write_all(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
-//! let mut reader = BufReader::new(socket);
-//! let mut line = String::new();
-//! reader.read_line(&mut line)?;
-//! assert_eq!(line, "HTTP/1.1 200 OK\r\n");
-//! while line != "\r\n" {                    // skip the response headers
-//!     line.clear();
-//!     reader.read_line(&mut line)?;
-//! }
-//! let mut event = String::new();
-//! while !event.ends_with("\n\n") {
-//!     reader.read_line(&mut event)?;
-//! }
-//! assert_eq!(event, "id: 1\ndata: kept for late joiners\n\n");
+//! // A client: a browser's `new EventSource(url)`, curl, or this crate's own EventSource.
+//! let mut events = EventSource::new(&format!("http://{}/events", server.local_addr()))?;
+//! let event = events.next().expect("a stream never ends on its own")?;
+//! assert_eq!(event.data, "kept for late joiners");
+//! assert!(event.last_event_id.ends_with("-1")); // hub ids are `<epoch>-<n>`
 //!
-//! server.stop(); // closes the listener and every client, joins every thread
+//! server.stop(); // closes the listener and every client, joins every connection thread
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! On the wire, that event is three lines of text after the response head:
+//!
+//! ```text
+//! HTTP/1.1 200 OK
+//! Content-Type: text/event-stream; charset=utf-8
+//! Cache-Control: no-cache
+//! Transfer-Encoding: chunked
+//! ...
+//!
+//! id: 1764391308123-1
+//! data: kept for late joiners
+//!
+//! ```
+//!
+//! (each event travels as one chunk of the chunked body, so every HTTP client hands it over the
+//! moment it arrives).
 //!
 //! # Map of the crate
 //!
 //! - [`Event`], [`write_event`], [`write_comment`]: events and their wire format ([`event`] module).
-//! - [`Sse`]: the hub: clients, history, ids, fan-out ([`hub`] module).
+//! - [`Hub`]: the hub: clients, history, ids, fan-out ([`hub`] module).
 //! - [`Server`], [`start_sse_tcp_port`]: the HTTP/1.1 server, routes, [`Request`] and
 //!   [`Response`] ([`server`] module).
-//! - [`Stream`]: one client's stream, fed by a handler ([`stream`] module).
+//! - [`EventStream`]: one client's stream, fed by a handler ([`stream`] module).
 //! - [`parse::Parser`], [`parse::EventReader`], [`read_event`]: reading an event stream ([`parse`]).
 //! - [`EventSource`]: a reconnecting client, like a browser's ([`client`] module).
 //! - [`datastar`]: the Datastar SDK: patch the browser's DOM and signals over SSE.
@@ -55,7 +60,7 @@
 //! - [`http`]: request-head parsing with limits, URL decoding, response heads (pure functions).
 //!
 //! Every limit (request head size, request time, bytes queued per client, history, connections)
-//! has a default constant and a setter on [`SseBuilder`] or [`ServerBuilder`].
+//! has a default constant and a setter on [`HubBuilder`] or [`ServerBuilder`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -76,7 +81,7 @@ mod test_support;
 pub use client::EventSource;
 pub use error::Error;
 pub use event::{write_comment, write_event, Event};
-pub use hub::{Sse, SseBuilder, Stats};
+pub use hub::{Hub, HubBuilder, Stats};
 pub use parse::{read_event, MessageEvent};
 pub use server::{start_sse_tcp_port, AllowOrigin, Request, Response, Server, ServerBuilder};
-pub use stream::Stream;
+pub use stream::EventStream;

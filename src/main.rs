@@ -9,7 +9,7 @@ use std::time::Duration;
 use bare_sse::client::EventSource;
 use bare_sse::json::Value;
 use bare_sse::parse::{classify_line, Line, LineSplitter, DEFAULT_MAX_LINE_BYTES};
-use bare_sse::{AllowOrigin, Event, Server, Sse};
+use bare_sse::{AllowOrigin, Event, Hub, Server};
 
 const USAGE: &str = "\
 usage: bare-sse serve [options]      send events read from standard input to every client
@@ -198,12 +198,12 @@ impl ServeOptions {
 
 fn serve(options: &ServeOptions) -> Result<(), Failure> {
     let heartbeat = (options.heartbeat_seconds > 0).then(|| Duration::from_secs(options.heartbeat_seconds));
-    let hub = Sse::builder().history_events(options.history).heartbeat(heartbeat).build();
+    let hub = Hub::builder().history_events(options.history).heartbeat(heartbeat).build();
     let mut builder = Server::builder()
         .hub(hub.clone())
         .bind(options.bind)
         .port(options.port)
-        .retry(options.retry_ms)
+        .retry(options.retry_ms.map(Duration::from_millis))
         .max_connections(options.max_clients);
     if !options.origins.is_empty() {
         builder = builder.allow_origin(AllowOrigin::List(options.origins.clone()));
@@ -231,7 +231,7 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     read.map_err(|e| Failure::Runtime(format!("reading standard input: {e}")))
 }
 
-fn send_lines(input: impl BufRead, hub: &Sse, auto_id: bool) -> io::Result<()> {
+fn send_lines(input: impl BufRead, hub: &Hub, auto_id: bool) -> io::Result<()> {
     for line in input.lines() {
         let event = Event::new().data(line?);
         let event = if auto_id { event.with_id() } else { event };
@@ -267,7 +267,7 @@ impl PendingEvent {
             event = event.event(event_type);
         }
         if let Some(retry) = self.retry {
-            event = event.retry(retry);
+            event = event.retry(Duration::from_millis(retry));
         }
         match self.id {
             Some(id) => event.id(id),
@@ -279,7 +279,7 @@ impl PendingEvent {
 
 /// Reads text/event-stream from `input` with the library's line rules, sending each event. Unlike a
 /// client, it reports fields it does not know rather than ignoring them, since here they are typos.
-fn send_events(mut input: impl Read, hub: &Sse, auto_id: bool) -> io::Result<()> {
+fn send_events(mut input: impl Read, hub: &Hub, auto_id: bool) -> io::Result<()> {
     let mut splitter = LineSplitter::new(DEFAULT_MAX_LINE_BYTES);
     let mut pending = PendingEvent::default();
     let mut line_number = 0;

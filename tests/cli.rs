@@ -116,8 +116,10 @@ fn serve_and_listen_with_json_output() {
     let mut serving = Serving::start(&["--auto-id"]);
     serving.send("data: hello\n\nevent: note\ndata: two\ndata: lines\n\n");
     let listening = Listening::start(&serving.url, &["--json"]);
-    assert_eq!(listening.line(), r#"{"type":"message","data":"hello","id":"1"}"#);
-    assert_eq!(listening.line(), r#"{"type":"note","data":"two\nlines","id":"2"}"#);
+    // Hub ids are `<epoch>-<n>`.
+    let (first, second) = (listening.line(), listening.line());
+    assert!(first.starts_with(r#"{"type":"message","data":"hello","id":""#) && first.ends_with(r#"-1"}"#), "{first}");
+    assert!(second.starts_with(r#"{"type":"note","data":"two\nlines","id":""#) && second.ends_with(r#"-2"}"#));
     serving.send("id: custom\ndata: \"quoted\"\n\n");
     assert_eq!(listening.line(), r#"{"type":"message","data":"\"quoted\"","id":"custom"}"#);
     assert!(serving.finish().success(), "serve exits cleanly at the end of input");
@@ -127,7 +129,13 @@ fn serve_and_listen_with_json_output() {
 fn listen_resumes_from_a_last_event_id() {
     let mut serving = Serving::start(&["--auto-id"]);
     serving.send("data: one\n\ndata: two\n\ndata: three\n\n");
-    let listening = Listening::start(&serving.url, &["--last-event-id", "1"]);
+    // A first listener that has read all three events is the signal that `serve` has published
+    // them, and it learns the id to resume from.
+    let first = Listening::start(&serving.url, &["--json"]);
+    let id_of_one = first.line().rsplit_once(r#""id":""#).unwrap().1.trim_end_matches(r#""}"#).to_string();
+    first.line();
+    first.line();
+    let listening = Listening::start(&serving.url, &["--last-event-id", &id_of_one]);
     assert_eq!(listening.line(), "two");
     assert_eq!(listening.line(), "three");
     serving.finish();

@@ -83,7 +83,7 @@ fn each_event_is_its_own_chunk_and_http10_gets_a_close_delimited_body() {
     let one = r#"{"events":[{"type":"patchSignals","signals":{"a":1}}]}"#;
     let mut client = RawClient::connect(server.local_addr());
     client.send(&format!("GET /test?datastar={} HTTP/1.1\r\nHost: x\r\n\r\n", encode(one)));
-    client.head();
+    client.head_keeping_framing();
     let event = "event: datastar-patch-signals\ndata: signals {\"a\":1}\n\n";
     assert_eq!(client.read_to_end(), format!("{:x}\r\n{event}\r\n0\r\n\r\n", event.len()));
 
@@ -218,7 +218,7 @@ fn counter_app_with_browser_shaped_requests() {
 
 #[test]
 fn plain_responses_and_hubs_still_work_next_to_datastar() {
-    let hub = bare_sse::Sse::new();
+    let hub = bare_sse::Hub::new();
     hub.send_new_event(bare_sse::Event::new().data("from the hub").with_id()).unwrap();
     let server = Server::builder()
         .route("/ok", |_: &Request| Response::text("ok"))

@@ -6,12 +6,12 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bare_sse::{start_sse_tcp_port, Event, Server, Sse};
+use bare_sse::{start_sse_tcp_port, Event, Hub, Server};
 use common::{eventually, RawClient, READ_TIMEOUT};
 
 #[test]
 fn a_client_that_leaves_is_noticed_without_any_send() {
-    let hub = Sse::builder().heartbeat(None).build();
+    let hub = Hub::builder().heartbeat(None).build();
     let server = Server::builder().hub(hub.clone()).start().unwrap();
     let client = RawClient::stream(server.local_addr(), "/", "");
     assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));
@@ -65,7 +65,7 @@ fn stop_closes_every_connection_and_joins_every_thread() {
 
 #[test]
 fn stop_does_not_hang_on_a_stalled_client() {
-    let hub = Sse::builder().max_queued_bytes(64 * 1024 * 1024).write_timeout(Duration::from_secs(60)).build();
+    let hub = Hub::builder().max_queued_bytes(64 * 1024 * 1024).write_timeout(Duration::from_secs(60)).build();
     let server = Server::builder().hub(hub.clone()).start().unwrap();
     let _stalled = RawClient::stream(server.local_addr(), "/", "");
     assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));

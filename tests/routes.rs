@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::thread;
 
 use bare_sse::server::{serve_connection, Request, Response};
-use bare_sse::{Event, Server, Sse};
+use bare_sse::{Event, Hub, Server};
 use common::{agent, RawClient, READ_TIMEOUT};
 
 fn echo(request: &Request) -> Response {
@@ -117,8 +117,8 @@ fn a_panicking_handler_gets_500_and_the_server_survives() {
 
 #[test]
 fn several_hubs_on_several_paths_with_history() {
-    let chat = Sse::new();
-    let news = Sse::new();
+    let chat = Hub::builder().id_epoch(1).build();
+    let news = Hub::new();
     let server = Server::builder().route("/chat", chat.clone()).route("/news", news.clone()).start().unwrap();
     chat.send_new_event(Event::new().data("hello chat").with_id()).unwrap();
     news.send_new_event(Event::new().data("hello news").with_id()).unwrap();
@@ -129,7 +129,7 @@ fn several_hubs_on_several_paths_with_history() {
     assert!(chat.wait_until_clients(|n| n == 1, READ_TIMEOUT));
     chat.send_new_event(Event::new().data("second").with_id()).unwrap();
     assert_eq!(on_chat.next_block().data(), "second");
-    let mut resumed = RawClient::stream(server.local_addr(), "/chat", "Last-Event-ID: 1\r\n");
+    let mut resumed = RawClient::stream(server.local_addr(), "/chat", "Last-Event-ID: 1-1\r\n");
     assert_eq!(resumed.next_block().data(), "second");
     assert_eq!(RawClient::get(server.local_addr(), "/chat", "").head().status, 200);
     let mut post = RawClient::connect(server.local_addr());
@@ -149,7 +149,7 @@ fn start_sse_tcp_port_still_streams_on_every_path() {
 fn hand_off_from_a_listener_the_user_owns() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let hub = Sse::new();
+    let hub = Hub::new();
     hub.send_new_event(Event::new().data("kept").with_id()).unwrap();
     let served_hub = hub.clone();
     let acceptor = thread::spawn(move || {

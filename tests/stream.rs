@@ -5,7 +5,7 @@ mod common;
 use std::io::Read;
 use std::time::Duration;
 
-use bare_sse::{start_sse_tcp_port, Error, Event, Server, Sse};
+use bare_sse::{start_sse_tcp_port, Error, Event, Hub, Server};
 use common::{agent, RawClient, READ_TIMEOUT};
 
 fn wait_for_clients(server: &Server, count: usize) {
@@ -21,14 +21,39 @@ fn response_head_and_first_event() {
     assert_eq!(head.header("content-type"), Some("text/event-stream; charset=utf-8"));
     assert_eq!(head.header("cache-control"), Some("no-cache"));
     assert_eq!(head.header("x-accel-buffering"), Some("no"));
-    assert_eq!(head.header("connection"), Some("close"));
     assert_eq!(head.header("access-control-allow-origin"), Some("*"));
-    assert_eq!(head.header("content-length"), None, "the body is delimited by closing");
-    assert_eq!(head.header("transfer-encoding"), None);
+    assert_eq!(head.header("content-length"), None);
+    assert_eq!(head.header("transfer-encoding"), Some("chunked"), "HTTP/1.1 streams are chunked");
 
     wait_for_clients(&server, 1);
     server.send_new_event(Event::new().data("Hello World!")).unwrap();
     assert_eq!(client.read_through("\n\n"), "data: Hello World!\n\n");
+}
+
+/// Some HTTP stacks (Python's `requests`, under sseclient-py) hand a body with no framing to the
+/// program only once their buffer fills: each event must arrive as its own chunk, at once.
+#[test]
+fn each_event_is_one_chunk_on_the_wire() {
+    let server = start_sse_tcp_port(0).unwrap();
+    let mut client = RawClient::get(server.local_addr(), "/", "");
+    client.head_keeping_framing();
+    wait_for_clients(&server, 1);
+    server.send_new_event(Event::new().data("one")).unwrap();
+    assert_eq!(client.read_through("\n\r\n"), "b\r\ndata: one\n\n\r\n");
+    server.send_new_event(Event::new().data("two")).unwrap();
+    assert_eq!(client.read_through("\n\r\n"), "b\r\ndata: two\n\n\r\n");
+}
+
+#[test]
+fn http10_streams_end_with_the_connection() {
+    let server = start_sse_tcp_port(0).unwrap();
+    let mut client = RawClient::connect(server.local_addr());
+    client.send("GET / HTTP/1.0\r\n\r\n");
+    let head = client.head();
+    assert_eq!((head.header("connection"), head.header("transfer-encoding")), (Some("close"), None));
+    wait_for_clients(&server, 1);
+    server.send_new_event(Event::new().data("plain")).unwrap();
+    assert_eq!(client.read_through("\n\n"), "data: plain\n\n");
 }
 
 #[test]
@@ -79,14 +104,19 @@ fn injection_is_rejected_and_nothing_is_sent() {
 
 #[test]
 fn retry_is_sent_at_connect_when_set() {
-    let server = Server::builder().retry(Some(2500)).start().unwrap();
+    let server = Server::builder().retry(Some(Duration::from_millis(2500))).start().unwrap();
     let mut client = RawClient::stream(server.local_addr(), "/", "");
-    assert_eq!(client.read_through("\n\n"), "retry: 2500\n\n");
+    assert_eq!(client.read_through("\n"), "retry: 2500\n", "sent at connect, before any event");
+    wait_for_clients(&server, 1);
+    server.send_new_event(Event::new().data("first")).unwrap();
+    // No blank line after `retry:`: it joins the first event's block, so clients that turn a block
+    // holding only `retry:` into an empty event (httpx-sse) see none.
+    assert_eq!(client.read_through("\n\n"), "data: first\n\n");
 }
 
 #[test]
 fn heartbeat_comments_flow_when_idle() {
-    let hub = Sse::builder().heartbeat(Some(Duration::from_millis(50))).build();
+    let hub = Hub::builder().heartbeat(Some(Duration::from_millis(50))).build();
     let server = Server::builder().hub(hub).start().unwrap();
     let mut client = RawClient::stream(server.local_addr(), "/", "");
     client.read_through(": keep-alive\n");
@@ -95,7 +125,7 @@ fn heartbeat_comments_flow_when_idle() {
 
 #[test]
 fn no_heartbeat_when_turned_off() {
-    let hub = Sse::builder().heartbeat(None).build();
+    let hub = Hub::builder().heartbeat(None).build();
     let server = Server::builder().hub(hub).start().unwrap();
     let mut client = RawClient::stream(server.local_addr(), "/", "");
     wait_for_clients(&server, 1);
@@ -156,12 +186,13 @@ fn ureq_reads_the_stream() {
         assert!(n > 0, "stream ended early");
         received.extend_from_slice(&chunk[..n]);
     }
-    assert_eq!(String::from_utf8(received).unwrap(), "event: greeting\nid: 1\ndata: hi\n\n");
+    let received = String::from_utf8(received).unwrap();
+    assert!(received.starts_with("event: greeting\nid: ") && received.ends_with("-1\ndata: hi\n\n"), "{received}");
 }
 
 #[test]
 fn one_hub_on_two_ports() {
-    let hub = Sse::new();
+    let hub = Hub::new();
     let first = Server::builder().hub(hub.clone()).start().unwrap();
     let second = Server::builder().hub(hub.clone()).start().unwrap();
     let mut a = RawClient::stream(first.local_addr(), "/", "");

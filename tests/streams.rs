@@ -10,20 +10,20 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bare_sse::server::{Request, Response};
-use bare_sse::{Error, Event, Server, Sse, Stream};
+use bare_sse::{Error, Event, EventStream, Server, ServerBuilder};
 use common::{RawClient, READ_TIMEOUT};
 
 /// A server whose `/` runs `run` as a per-connection stream.
-fn serve_stream(hub: Sse, run: impl Fn(Stream) + Send + Sync + Clone + 'static) -> Server {
-    Server::builder().hub(hub).route("/", move |_: &Request| Response::stream(run.clone())).start().unwrap()
+fn serve_stream(settings: ServerBuilder, run: impl Fn(EventStream) + Send + Sync + Clone + 'static) -> Server {
+    settings.route("/", move |_: &Request| Response::stream(run.clone())).start().unwrap()
 }
 
-fn quiet_hub() -> Sse {
-    Sse::builder().heartbeat(None).build()
+fn quiet() -> ServerBuilder {
+    Server::builder().stream_heartbeat(None)
 }
 
 /// Counts the `on_close` calls of `stream` in `closes`.
-fn count_closes(stream: &Stream, closes: &Arc<AtomicUsize>) {
+fn count_closes(stream: &EventStream, closes: &Arc<AtomicUsize>) {
     let closes = Arc::clone(closes);
     stream.on_close(move || {
         closes.fetch_add(1, Ordering::SeqCst);
@@ -34,7 +34,7 @@ fn count_closes(stream: &Stream, closes: &Arc<AtomicUsize>) {
 fn events_then_the_end_and_on_close_once() {
     let closes = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&closes);
-    let server = serve_stream(quiet_hub(), move |stream| {
+    let server = serve_stream(quiet(), move |stream| {
         count_closes(&stream, &counter);
         for i in 0..3 {
             stream.send(&Event::new().id(i.to_string()).data(format!("n{i}"))).unwrap();
@@ -54,7 +54,7 @@ fn the_closure_learns_that_the_client_left_while_it_blocks() {
     let (report, reports) = mpsc::channel();
     let closes = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&closes);
-    let server = serve_stream(quiet_hub(), move |stream| {
+    let server = serve_stream(quiet(), move |stream| {
         count_closes(&stream, &counter);
         let closed = stream.wait_closed(Some(Duration::from_secs(5)));
         let send_after = stream.send(&Event::new().data("too late"));
@@ -73,7 +73,7 @@ fn the_closure_learns_that_the_client_left_while_it_blocks() {
 #[test]
 fn on_close_registered_after_close_runs_at_once() {
     let (report, reports) = mpsc::channel();
-    let server = serve_stream(quiet_hub(), move |stream| {
+    let server = serve_stream(quiet(), move |stream| {
         stream.close();
         let report = report.clone();
         stream.on_close(move || report.send("ran").unwrap());
@@ -87,7 +87,7 @@ fn on_close_registered_after_close_runs_at_once() {
 fn concurrent_senders_never_interleave() {
     const THREADS: usize = 4;
     const EACH: usize = 300;
-    let server = serve_stream(quiet_hub(), |stream| {
+    let server = serve_stream(quiet(), |stream| {
         let senders: Vec<_> = (0..THREADS)
             .map(|t| {
                 let stream = stream.clone();
@@ -118,7 +118,7 @@ fn concurrent_senders_never_interleave() {
 
 #[test]
 fn a_batch_is_sent_whole() {
-    let server = serve_stream(quiet_hub(), |stream| {
+    let server = serve_stream(quiet(), |stream| {
         let senders: Vec<_> = ["a", "b"]
             .into_iter()
             .map(|tag| {
@@ -150,7 +150,7 @@ fn a_batch_is_sent_whole() {
 #[test]
 fn an_iterator_source_ends_cleanly() {
     let (report, reports) = mpsc::channel();
-    let server = serve_stream(quiet_hub(), move |stream| {
+    let server = serve_stream(quiet(), move |stream| {
         let result = stream.send_iter((0..5).map(|i| Event::new().data(i.to_string())));
         report.send(result.is_ok()).unwrap();
     });
@@ -164,7 +164,7 @@ fn an_iterator_source_ends_cleanly() {
 #[test]
 fn a_channel_source_ends_with_its_senders_or_with_the_client() {
     let (report, reports) = mpsc::channel();
-    let server = serve_stream(quiet_hub(), move |stream| {
+    let server = serve_stream(quiet(), move |stream| {
         let (events, receiver) = mpsc::channel();
         let feeder = thread::spawn(move || {
             for i in 0..3 {
@@ -185,7 +185,7 @@ fn a_channel_source_ends_with_its_senders_or_with_the_client() {
     drop(server);
 
     let (report, reports) = mpsc::channel();
-    let server = serve_stream(quiet_hub(), move |stream| {
+    let server = serve_stream(quiet(), move |stream| {
         let (_events, receiver) = mpsc::channel::<Event>(); // a source that never sends
         let result = stream.send_receiver(&receiver);
         report.send(matches!(result, Err(Error::ClientGone))).unwrap();
@@ -198,7 +198,7 @@ fn a_channel_source_ends_with_its_senders_or_with_the_client() {
 #[test]
 fn a_panicking_stream_closes_the_connection_and_runs_on_close() {
     let (report, reports) = mpsc::channel();
-    let server = serve_stream(quiet_hub(), move |stream| {
+    let server = serve_stream(quiet(), move |stream| {
         let report = report.clone();
         stream.on_close(move || report.send("closed").unwrap());
         stream.send(&Event::new().data("before")).unwrap();
@@ -214,8 +214,8 @@ fn a_panicking_stream_closes_the_connection_and_runs_on_close() {
 
 #[test]
 fn per_connection_streams_get_heartbeats() {
-    let hub = Sse::builder().heartbeat(Some(Duration::from_millis(50))).build();
-    let server = serve_stream(hub, |stream| {
+    let settings = Server::builder().stream_heartbeat(Some(Duration::from_millis(50)));
+    let server = serve_stream(settings, |stream| {
         stream.wait_closed(Some(Duration::from_secs(5)));
     });
     let mut client = RawClient::stream(server.local_addr(), "/", "");
@@ -226,8 +226,8 @@ fn per_connection_streams_get_heartbeats() {
 #[test]
 fn a_client_that_does_not_read_is_dropped_at_the_write_timeout() {
     let (report, reports) = mpsc::channel();
-    let hub = Sse::builder().heartbeat(None).write_timeout(Duration::from_millis(200)).build();
-    let server = serve_stream(hub, move |stream| {
+    let settings = quiet().stream_write_timeout(Duration::from_millis(200));
+    let server = serve_stream(settings, move |stream| {
         let payload = "x".repeat(64 * 1024);
         let started = Instant::now();
         let mut sent = 0;

@@ -3,17 +3,19 @@
 //! server owns the sockets and the clocks.
 
 mod chunked;
+mod framing;
 mod request;
 mod response;
 mod url;
 
 pub use chunked::ChunkedReader;
+pub use framing::{BodyFramer, BodyFraming, Progress};
 pub use request::{
     is_valid_header, parse_request_head, HeadLimits, Parsed, RequestError, RequestHead, Version, DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_HEAD_BYTES,
 };
 pub use response::{
-    chunked_stream_response_head, closing_response_head, parse_response_head, reason_phrase, response_head,
-    stream_response_head, text_response, ResponseHead, MAX_RESPONSE_HEAD_BYTES,
+    closing_response_head, parse_response_head, reason_phrase, response_head, stream_response_head,
+    stream_response_head_for, text_response, ResponseHead, MAX_RESPONSE_HEAD_BYTES,
 };
 pub use url::{parse_query, percent_decode, DecodeError, Url};

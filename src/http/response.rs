@@ -2,6 +2,8 @@
 
 use super::request::{parse_header_line, Lines};
 
+use super::framing::BodyFraming;
+
 /// Largest response head the client accepts, in bytes.
 pub const MAX_RESPONSE_HEAD_BYTES: usize = 16 * 1024;
 
@@ -113,10 +115,24 @@ pub fn stream_response_head(extra: &[(&str, &str)]) -> Vec<u8> {
     stream_head_with_framing(&[("Connection", "close")], extra)
 }
 
-/// The `200` head of an event stream sent as a chunked body on a kept-alive connection: each
-/// event is one chunk, and a zero-size chunk ends the body.
-pub fn chunked_stream_response_head(extra: &[(&str, &str)]) -> Vec<u8> {
-    stream_head_with_framing(&[("Connection", "keep-alive"), ("Transfer-Encoding", "chunked")], extra)
+/// The `200` head of an event stream whose body is framed as `framing`, with `extra` headers after
+/// the standard ones. A chunked body may say `Connection: keep-alive` (Datastar's specification
+/// asks for it); an unframed one ends with the connection, so it says `Connection: close`.
+///
+/// ```
+/// use bare_sse::http::{stream_response_head_for, BodyFraming};
+///
+/// let head = String::from_utf8(stream_response_head_for(BodyFraming::Chunked, false, &[])).unwrap();
+/// assert!(head.contains("\r\nTransfer-Encoding: chunked\r\n"));
+/// ```
+pub fn stream_response_head_for(framing: BodyFraming, keep_alive: bool, extra: &[(&str, &str)]) -> Vec<u8> {
+    match (framing, keep_alive) {
+        (BodyFraming::Chunked, true) => {
+            stream_head_with_framing(&[("Connection", "keep-alive"), ("Transfer-Encoding", "chunked")], extra)
+        }
+        (BodyFraming::Chunked, false) => stream_head_with_framing(&[("Transfer-Encoding", "chunked")], extra),
+        (BodyFraming::UntilClose, _) => stream_response_head(extra),
+    }
 }
 
 fn stream_head_with_framing(framing: &[(&str, &str)], extra: &[(&str, &str)]) -> Vec<u8> {

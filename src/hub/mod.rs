@@ -1,18 +1,19 @@
 //! The hub: a registry of connected clients, the history of events with ids, and the fan-out that
-//! sends each event to every client.
+//! sends each event to every client. (Racket's SSE library calls this `make-sse`.)
 //!
 //! # How an event travels
 //!
-//! 1. [`Sse::send_new_event`] encodes the event once, appends the bytes to the [backlog] (one
-//!    shared log of everything sent) and, if it has an id, keeps it in the [history]. That is all
-//!    the publishing thread does: it never touches a socket, so a slow client cannot slow it down.
-//! 2. Writer threads (one per core by default) wake up, and each walks its share of the clients,
+//! 1. [`Hub::send_new_event`] encodes the event once, appends the bytes to the backlog (one shared
+//!    log of everything sent) and, if it has an id, keeps it in the history. That is all the
+//!    publishing thread does: it never touches a socket, so a slow client cannot slow it down.
+//! 2. Flusher threads (one per core by default) wake up, and each walks its shard of the clients,
 //!    writing to each one everything between that client's cursor and the end of the backlog in a
-//!    single `write`. A burst of events published while a writer was busy goes out as one write.
-//! 3. A writer never waits for a socket: sockets it writes to have a very short send timeout. When
-//!    one is full, the writer hands that client back to its connection thread, which finishes the
-//!    backlog with ordinary blocking writes and then hands it back. A client whose backlog grows
-//!    past [`SseBuilder::max_queued_bytes`] is disconnected; it can resume with `Last-Event-ID`.
+//!    single write. A burst published while a flusher was busy goes out as one write.
+//! 3. A flusher never waits for a socket. When one is full, the flusher hands that client to its
+//!    connection, which finishes the backlog with blocking writes (woken at once, not polled) and
+//!    then hands it back. A client that stops reading is dropped once a write makes no progress for
+//!    [`HubBuilder::write_timeout`], or once it is [`HubBuilder::max_queued_bytes`] behind. It can
+//!    resume with `Last-Event-ID`.
 //!
 //! # Joining and resuming
 //!
@@ -21,287 +22,296 @@
 //! either in the snapshot or after the cursor: never both, never neither.
 //!
 //! A client that names a last event id gets the kept events after it. When the id is not in history
-//! (never sent, or evicted by the limits) the client gets an event of type [`RESET_EVENT_TYPE`]
-//! whose data is the id it sent, then the whole retained history: it learns that it may have missed
-//! events and can reload its state.
+//! (never sent, evicted by the limits, or from an earlier run of the program) the client gets an
+//! event of type [`RESET_EVENT_TYPE`] whose data is the id it sent, then the whole retained
+//! history: it learns that it may have missed events and can reload its state.
 //!
-//! [backlog]: backlog::Backlog
-//! [history]: history::History
+//! # Ids
+//!
+//! [`Event::with_id`] asks the hub to number an event. Hub ids are `<epoch>-<n>`: `n` counts 1, 2,
+//! 3, ... and the epoch is the time the hub was made, in Unix milliseconds. The epoch is what lets a
+//! restarted program recognise a `Last-Event-ID` from its previous run, which would otherwise name
+//! one of the new run's events and resume the browser at the wrong place.
+//!
+//! # For the people changing this module
+//!
+//! The state and its policy live in `registry.rs` (no sockets, unit-tested there); this file holds
+//! the lock, the flusher threads and the catch-up loop. The invariants (one writer per client,
+//! every event exactly once, every shard with clients has a flusher) are stated in `registry.rs`.
+//! Here, in addition: **no lock is held across a write or a thread spawn**; the hub's lock guards
+//! only the registry, and every socket operation happens after it is released.
 
 mod backlog;
 mod history;
-mod writer;
+pub(crate) mod registry;
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
-use std::io::{self, Write};
-use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::is_timeout;
 use crate::{Error, Event};
-use backlog::Backlog;
-use history::History;
+use history::{History, Replay};
+use registry::{CatchUpStep, Key, Registry, Round, Written};
+pub use registry::{Stats, RESET_EVENT_TYPE};
 
 /// Events with ids kept for late joiners, by default.
 pub const DEFAULT_HISTORY_EVENTS: usize = 1000;
 /// Bytes of encoded events with ids kept for late joiners, by default.
 pub const DEFAULT_HISTORY_BYTES: usize = 4 * 1024 * 1024;
-/// Bytes a client may fall behind before it is disconnected, by default.
-pub const DEFAULT_MAX_QUEUED_BYTES: usize = 1024 * 1024;
+/// Bytes a client may fall behind before it is disconnected, by default. The backlog is shared by
+/// all clients, so this bounds the hub's memory, not each client's; it is large so that a client
+/// that keeps reading stays connected through bursts of several megabytes.
+pub const DEFAULT_MAX_QUEUED_BYTES: usize = 32 * 1024 * 1024;
 /// How long a stream may stay silent before a heartbeat comment is sent, by default.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
+/// Shortest heartbeat interval accepted: shorter ones are raised to it.
+pub const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
+/// Longest heartbeat interval accepted: longer ones are lowered to it.
+pub const MAX_HEARTBEAT: Duration = Duration::from_secs(24 * 60 * 60);
 /// How long a write to a client may make no progress before the client is dropped, by default.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The type of the event sent to a client that resumes from an id the hub no longer has.
-pub const RESET_EVENT_TYPE: &str = "bare-sse-reset";
+/// Shortest write timeout accepted (a zero timeout means "none" to the operating system).
+pub const MIN_WRITE_TIMEOUT: Duration = Duration::from_millis(1);
+/// Most flusher threads by default: past about four, the clients' own reading is the limit.
+const DEFAULT_MAX_FLUSHERS: usize = 4;
 
-/// The heartbeat: a comment, which every client ignores.
-const HEARTBEAT_BYTES: &[u8] = b": keep-alive\n";
-/// Stack size of writer threads: they keep nothing big on the stack.
-const WRITER_STACK_BYTES: usize = 64 * 1024;
-/// Most bytes a connection thread copies out of the backlog per blocking write while catching up.
-const CATCH_UP_CHUNK_BYTES: usize = 256 * 1024;
-/// Backlog size past which dropping bytes every client has passed is worth a walk of the clients.
-const TRIM_BACKLOG_AT_BYTES: usize = 64 * 1024;
+/// Stack size of flusher threads: they keep nothing big on the stack.
+const FLUSHER_STACK_BYTES: usize = 64 * 1024;
+/// Most bytes a connection copies out of the backlog per blocking write while catching up: about
+/// what a loopback socket buffer takes at once, so one copy is one write.
+const CATCH_UP_CHUNK_BYTES: usize = 64 * 1024;
+
+/// What the hub needs of a client's connection. The server's connections implement it; the hub
+/// never sees a socket.
+pub(crate) trait Sink: Send + Sync {
+    /// Writes as much of `bytes` as the socket takes without waiting.
+    fn write_now(&self, bytes: &[u8]) -> Written;
+    /// Writes all of `bytes`, waiting for the socket, after finishing any frame an earlier
+    /// `write_now` left open (empty `bytes` only finishes it). An error of kind `TimedOut` or
+    /// `WouldBlock` means no progress for the write timeout: the client has stalled.
+    fn write_blocking(&self, bytes: &[u8]) -> io::Result<()>;
+    /// The socket filled up: run `catch_up` on a thread that may block on this socket, soon.
+    fn hand_back(&self, catch_up: CatchUp);
+    /// The hub gave up on this client: close its connection.
+    fn close(&self);
+}
+
+/// The sink type the hub stores.
+type SharedSink = Arc<dyn Sink>;
 
 /// Settings for a hub. Every limit has a default; see the constants in this module.
 #[derive(Debug, Clone)]
-pub struct SseBuilder {
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct HubBuilder {
     history_events: usize,
     history_bytes: usize,
     max_queued_bytes: usize,
     heartbeat: Option<Duration>,
     write_timeout: Duration,
-    writer_threads: usize,
+    flusher_threads: usize,
+    id_epoch: Option<u64>,
 }
 
-impl Default for SseBuilder {
-    fn default() -> SseBuilder {
+impl Default for HubBuilder {
+    fn default() -> HubBuilder {
         let cores = thread::available_parallelism().map_or(1, usize::from);
-        SseBuilder {
+        HubBuilder {
             history_events: DEFAULT_HISTORY_EVENTS,
             history_bytes: DEFAULT_HISTORY_BYTES,
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             heartbeat: Some(DEFAULT_HEARTBEAT),
             write_timeout: DEFAULT_WRITE_TIMEOUT,
-            writer_threads: cores.clamp(1, 4),
+            flusher_threads: cores.min(DEFAULT_MAX_FLUSHERS),
+            id_epoch: None,
         }
     }
 }
 
-impl SseBuilder {
+impl HubBuilder {
     /// Most events with ids kept in history (default [`DEFAULT_HISTORY_EVENTS`]; 0 keeps none).
-    pub fn history_events(mut self, count: usize) -> SseBuilder {
+    pub fn history_events(mut self, count: usize) -> HubBuilder {
         self.history_events = count;
         self
     }
 
     /// Most bytes of events kept in history (default [`DEFAULT_HISTORY_BYTES`]).
-    pub fn history_bytes(mut self, bytes: usize) -> SseBuilder {
+    pub fn history_bytes(mut self, bytes: usize) -> HubBuilder {
         self.history_bytes = bytes;
         self
     }
 
     /// How far, in bytes, a client may fall behind the newest event before it is disconnected
-    /// (default [`DEFAULT_MAX_QUEUED_BYTES`]). A disconnected browser reconnects and resumes from
-    /// its last id, so a slow client costs itself a reconnect, never the others their events.
-    pub fn max_queued_bytes(mut self, bytes: usize) -> SseBuilder {
+    /// (default [`DEFAULT_MAX_QUEUED_BYTES`]). The bytes are shared by every client, so this bounds
+    /// the hub's memory. A disconnected browser reconnects and resumes from its last id, so a slow
+    /// client costs itself a reconnect, never the others their events.
+    pub fn max_queued_bytes(mut self, bytes: usize) -> HubBuilder {
         self.max_queued_bytes = bytes;
         self
     }
 
     /// Sends a comment after this much silence (default [`DEFAULT_HEARTBEAT`]); `None` turns
     /// heartbeats off. Heartbeats keep proxies from closing idle streams and reveal dead peers.
-    pub fn heartbeat(mut self, interval: Option<Duration>) -> SseBuilder {
-        self.heartbeat = interval;
+    /// The interval is kept between [`MIN_HEARTBEAT`] and [`MAX_HEARTBEAT`].
+    pub fn heartbeat(mut self, interval: Option<Duration>) -> HubBuilder {
+        self.heartbeat = interval.map(clamp_heartbeat);
         self
     }
 
-    /// How long a blocking write to one client may make no progress before that client is dropped
-    /// (default [`DEFAULT_WRITE_TIMEOUT`]).
-    pub fn write_timeout(mut self, timeout: Duration) -> SseBuilder {
-        self.write_timeout = timeout.max(Duration::from_millis(1));
+    /// How long a write to one client may make no progress before that client is dropped (default
+    /// [`DEFAULT_WRITE_TIMEOUT`], at least [`MIN_WRITE_TIMEOUT`]).
+    pub fn write_timeout(mut self, timeout: Duration) -> HubBuilder {
+        self.write_timeout = timeout.max(MIN_WRITE_TIMEOUT);
         self
     }
 
-    /// Number of writer threads that share the clients between them (default: one per core, at
-    /// most 4).
-    pub fn writer_threads(mut self, count: usize) -> SseBuilder {
-        self.writer_threads = count.max(1);
+    /// Number of flusher threads that share the clients between them (default: one per core, at
+    /// most 4; at least 1).
+    pub fn flusher_threads(mut self, count: usize) -> HubBuilder {
+        self.flusher_threads = count.max(1);
         self
     }
 
-    /// Creates the hub.
-    pub fn build(self) -> Sse {
-        let shards = self.writer_threads;
-        let state = State {
-            next_id: 1,
-            history: History::new(self.history_events, self.history_bytes),
-            backlog: Backlog::default(),
-            shards: (0..shards).map(|_| HashMap::new()).collect(),
-            seen_end: vec![0; shards],
-            subscriber_count: 0,
-            next_subscriber_id: 0,
-            writers_running: 0,
-            idle_writers: 0,
-            writer_handles: Vec::new(),
-            last_append: Instant::now(),
-            stats: Stats::default(),
-        };
-        Sse {
-            inner: Arc::new(Inner {
-                config: self,
-                state: Mutex::new(state),
-                work: Condvar::new(),
-                progress: Condvar::new(),
+    /// The epoch of the hub's ids (`<epoch>-<n>`; default: the time the hub is built, in Unix
+    /// milliseconds). Two runs that share an epoch share ids, so a browser could resume at the wrong
+    /// place across them: set it only to make ids predictable (in tests), or with a record of ids
+    /// that outlives the process.
+    pub fn id_epoch(mut self, epoch: u64) -> HubBuilder {
+        self.id_epoch = Some(epoch);
+        self
+    }
+
+    /// Creates the hub. Its flusher threads start with its first client.
+    pub fn build(self) -> Hub {
+        let now = || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64);
+        let epoch = self.id_epoch.unwrap_or_else(now);
+        let history = History::new(self.history_events, self.history_bytes);
+        let registry = Registry::new(epoch, self.flusher_threads, history, self.max_queued_bytes);
+        let inner = Arc::new(Inner {
+            config: self,
+            state: Mutex::new(State {
+                registry,
+                last_append: Instant::now(),
+                flushers: Vec::new(),
+                starting_flushers: false,
+                shutting_down: false,
+                idle_flushers: 0,
+                progress_waiters: 0,
             }),
-        }
+            work: Condvar::new(),
+            progress: Condvar::new(),
+        });
+        Hub { handle: Arc::new(Handle { inner }) }
     }
+}
+
+/// Keeps a heartbeat interval in the range the flushers can use: zero would spin, and a huge one
+/// would overflow the clock.
+pub(crate) fn clamp_heartbeat(interval: Duration) -> Duration {
+    interval.clamp(MIN_HEARTBEAT, MAX_HEARTBEAT)
 }
 
 /// A hub: the registry of clients, the history, the id counter. Cheap to clone (all clones are the
 /// same hub); it can be served on several ports at once and outlives any server that serves it.
+/// Its flusher threads end when the last clone is dropped.
 ///
 /// ```
-/// use bare_sse::{Event, Sse};
+/// use bare_sse::{Event, Hub};
 ///
-/// let hub = Sse::new();
+/// let hub = Hub::new();
 /// hub.send_new_event(Event::new().data("kept").with_id()).unwrap();
 /// hub.send_new_event(Event::new().data("live only")).unwrap();
 /// assert_eq!(hub.stats().history_len, 1);
 /// ```
 #[derive(Clone)]
-pub struct Sse {
+pub struct Hub {
+    handle: Arc<Handle>,
+}
+
+/// Shared by every clone of a [`Hub`]: dropping the last one stops the flushers. Connections hold
+/// the [`Inner`] directly, so they do not keep the flushers alive on their own.
+struct Handle {
     inner: Arc<Inner>,
 }
 
-/// Counters readable from a hub at any time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Clients connected now.
-    pub clients: usize,
-    /// Events published with `send_new_event` since the hub was made.
-    pub events_sent: u64,
-    /// Clients disconnected for slowness: more than `max_queued_bytes` behind, or a write that made
-    /// no progress for `write_timeout`.
-    pub dropped_slow: u64,
-    /// Clients that have gone, for any reason (they left, were dropped, or the server stopped).
-    pub disconnects: u64,
-    /// Events kept in history now.
-    pub history_len: usize,
-}
-
 struct Inner {
-    config: SseBuilder,
+    config: HubBuilder,
     state: Mutex<State>,
-    /// Writers wait here for bytes to send.
+    /// Flushers wait here for bytes to send.
     work: Condvar,
-    /// Signalled whenever clients make progress or leave: `flush` waits here.
+    /// Signalled when clients make progress, join or leave, and when flushers start: `flush`,
+    /// `wait_until_clients` and joining clients wait here.
     progress: Condvar,
 }
 
 struct State {
-    next_id: u64,
-    history: History,
-    backlog: Backlog,
-    /// Clients, split between the writer threads: shard `k` belongs to writer `k`.
-    shards: Vec<HashMap<u64, Subscriber>>,
-    /// Per shard, the backlog end its writer has already handled.
-    seen_end: Vec<u64>,
-    subscriber_count: usize,
-    next_subscriber_id: u64,
-    writers_running: usize,
-    /// Writers asleep on `work`, waiting for bytes.
-    idle_writers: usize,
-    writer_handles: Vec<JoinHandle<()>>,
+    registry: Registry<SharedSink>,
     last_append: Instant,
-    stats: Stats,
+    flushers: Vec<JoinHandle<()>>,
+    /// A thread is starting flushers, outside the lock.
+    starting_flushers: bool,
+    /// The last `Hub` was dropped: flushers return.
+    shutting_down: bool,
+    /// Flushers asleep on `work`: a publisher wakes them only when some are asleep.
+    idle_flushers: usize,
+    /// Threads waiting on `progress`: progress is signalled only when someone waits.
+    progress_waiters: usize,
 }
 
-struct Subscriber {
-    socket: Arc<TcpStream>,
-    /// Offset in the backlog of the next byte this client needs.
-    cursor: u64,
-    owner: Owner,
-    /// Set when the writers hand the client back to its connection thread, which checks it every
-    /// second without taking the hub's lock.
-    handed_back: Arc<AtomicBool>,
-    /// The hub gave up on this client (too slow, or a write failed) and shut its socket; the
-    /// connection thread removes it.
-    closed: bool,
-}
-
-/// Who writes to a client's socket right now. Exactly one thread does, so bytes never interleave.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Owner {
-    /// Its connection thread: while sending history, or after the socket filled up.
-    Connection,
-    /// The writer thread of its shard.
-    Writers,
-}
-
-impl Default for Sse {
-    fn default() -> Sse {
-        Sse::new()
+impl Default for Hub {
+    fn default() -> Hub {
+        Hub::new()
     }
 }
 
-impl std::fmt::Debug for Sse {
+impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sse").field("stats", &self.stats()).finish()
+        f.debug_struct("Hub").field("stats", &self.stats()).finish()
     }
 }
 
-impl Sse {
-    /// A hub with the default settings (Racket's `make-sse`).
-    pub fn new() -> Sse {
-        SseBuilder::default().build()
+impl Hub {
+    /// A hub with the default settings.
+    pub fn new() -> Hub {
+        HubBuilder::default().build()
     }
 
     /// Settings for a hub.
-    pub fn builder() -> SseBuilder {
-        SseBuilder::default()
+    pub fn builder() -> HubBuilder {
+        HubBuilder::default()
     }
 
-    /// Sends an event to every connected client. An event with an id ([`Event::id`] or
-    /// [`Event::with_id`], which numbers it 1, 2, 3, ...) is also kept in history.
+    fn inner(&self) -> &Arc<Inner> {
+        &self.handle.inner
+    }
+
+    /// Sends an event to every connected client. An event with an id ([`Event::id`], or
+    /// [`Event::with_id`] for the hub's next id) is also kept in history.
     ///
-    /// Returns at once: the bytes are queued for the writer threads. Fails only when a field is
+    /// Returns at once: the bytes are queued for the flusher threads. Fails only when a field is
     /// invalid, and then nothing is sent.
     pub fn send_new_event(&self, event: impl Borrow<Event>) -> Result<(), Error> {
-        let event = event.borrow();
-        // A hub-numbered event is encoded under the lock, so ids reach the backlog in order.
-        let (mut state, bytes, id) = if event.wants_next_id() {
-            let mut state = self.lock();
-            let id = state.next_id.to_string();
-            let bytes = event.encode(Some(&id))?;
-            state.next_id += 1;
-            (state, bytes, Some(id))
-        } else {
-            let bytes = event.encode(None)?;
-            (self.lock(), bytes, event.given_id().map(str::to_string))
-        };
-        state.stats.events_sent += 1;
-        self.append(&mut state, &bytes);
-        if let Some(id) = id.filter(|id| !id.is_empty()) {
-            state.history.keep(id, bytes.into());
+        let inner = self.inner();
+        let mut state = inner.lock();
+        state.registry.publish(event.borrow())?;
+        state.last_append = Instant::now();
+        // Waking a condvar is a system call; during a burst the flushers are busy anyway.
+        if state.idle_flushers > 0 {
+            inner.work.notify_all();
         }
         Ok(())
     }
 
     /// Counters: clients, events sent, clients dropped, history size.
     pub fn stats(&self) -> Stats {
-        let state = self.lock();
-        Stats { clients: state.subscriber_count, history_len: state.history.len(), ..state.stats }
+        self.inner().lock().registry.stats()
     }
 
     /// Number of clients connected now.
     pub fn clients(&self) -> usize {
-        self.lock().subscriber_count
+        self.inner().lock().registry.subscriber_count()
     }
 
     /// Waits until the number of connected clients satisfies `condition`, or until `timeout`.
@@ -309,241 +319,307 @@ impl Sse {
     /// be gone.
     ///
     /// ```
-    /// let hub = bare_sse::Sse::new();
+    /// let hub = bare_sse::Hub::new();
     /// assert!(hub.wait_until_clients(|n| n == 0, std::time::Duration::from_millis(10)));
     /// ```
     pub fn wait_until_clients(&self, condition: impl Fn(usize) -> bool, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.lock();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if condition(state.subscriber_count) || left.is_zero() {
-                return condition(state.subscriber_count);
-            }
-            state = self.inner.progress.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
-        }
+        self.inner().wait_for_progress(timeout, |registry| condition(registry.subscriber_count()))
     }
 
     /// Waits until every connected client has been handed everything sent so far (written to its
     /// socket), or until `timeout`. Returns whether that happened in time.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.lock();
-        loop {
-            let end = state.backlog.end();
-            let done = state.shards.iter().flat_map(HashMap::values).all(|sub| sub.closed || sub.cursor == end);
-            let left = deadline.saturating_duration_since(Instant::now());
-            if done || left.is_zero() {
-                return done;
-            }
-            state = self.inner.progress.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
-        }
+        self.inner().wait_for_progress(timeout, Registry::all_flushed)
     }
 
-    /// The heartbeat interval, also used by per-connection streams.
-    pub(crate) fn heartbeat(&self) -> Option<Duration> {
-        self.inner.config.heartbeat
-    }
-
-    /// The write timeout, also used by per-connection streams.
+    /// The write timeout of this hub's clients.
     pub(crate) fn write_timeout(&self) -> Duration {
-        self.inner.config.write_timeout
+        self.inner().config.write_timeout
     }
 
-    /// Registers a client and takes its history snapshot in one step, appending what it missed to
-    /// `first_bytes` (the connection's response head). Its connection thread then sends those bytes
-    /// with [`Subscription::start`].
-    pub(crate) fn subscribe(
-        &self,
-        socket: Arc<TcpStream>,
-        last_event_id: Option<&str>,
-        first_bytes: &mut Vec<u8>,
-    ) -> io::Result<Subscription> {
-        let mut joinable = Vec::new();
-        let mut state = self.lock();
-        if state.writers_running == 0 {
-            joinable = std::mem::take(&mut state.writer_handles);
-            self.start_writers(&mut state)?;
-        }
-        let replay = state.history.after(last_event_id);
-        let id = state.next_subscriber_id;
-        state.next_subscriber_id += 1;
-        let shard = (id % state.shards.len() as u64) as usize;
-        let cursor = state.backlog.end();
-        let handed_back = Arc::new(AtomicBool::new(false));
-        let subscriber = Subscriber {
-            socket: Arc::clone(&socket),
-            cursor,
-            owner: Owner::Connection,
-            handed_back: Arc::clone(&handed_back),
-            closed: false,
+    /// Registers a client and takes its history snapshot in one step. The client is owned by its
+    /// connection until [`Subscription::start`] has sent it what it missed.
+    pub(crate) fn subscribe(&self, sink: SharedSink, last_event_id: Option<&str>) -> io::Result<Subscription> {
+        let inner = self.inner();
+        inner.start_flushers()?;
+        let joined = {
+            let mut state = inner.lock();
+            let joined = state.registry.join(sink, last_event_id);
+            inner.signal_progress(&state);
+            // A flusher asleep with no clients has no heartbeat deadline: let it compute one.
+            if state.idle_flushers > 0 && inner.config.heartbeat.is_some() {
+                inner.work.notify_all();
+            }
+            joined
         };
-        state.shards[shard].insert(id, subscriber);
-        state.subscriber_count += 1;
-        self.inner.progress.notify_all();
-        drop(state);
-        for handle in joinable {
-            let _ = handle.join();
-        }
-        if replay.unknown_id {
-            let reset = Event::new().event(RESET_EVENT_TYPE).data(last_event_id.unwrap_or_default());
-            first_bytes.extend_from_slice(&reset.encode(None).map_err(io::Error::from)?);
-        }
-        for event in &replay.events {
-            first_bytes.extend_from_slice(event);
-        }
-        Ok(Subscription { hub: self.clone(), id, shard, socket, handed_back })
+        let Some(joined) = joined else { return Err(io::Error::other("no flusher thread could be started")) };
+        let reset = joined
+            .replay
+            .unknown_id
+            .then(|| Event::new().event(RESET_EVENT_TYPE).data(last_event_id.unwrap_or_default()));
+        Ok(Subscription { inner: Arc::clone(inner), key: joined.key, replay: Some(joined.replay), reset })
     }
+}
 
-    /// Waits for the writer threads to end once no client is left, and joins them.
-    pub(crate) fn join_idle_writers(&self) {
-        let mut state = self.lock();
-        while state.subscriber_count == 0 && state.writers_running > 0 {
-            state = self.inner.progress.wait(state).unwrap_or_else(PoisonError::into_inner);
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let flushers = {
+            let mut state = self.inner.lock();
+            state.shutting_down = true;
+            std::mem::take(&mut state.flushers)
+        };
+        self.inner.work.notify_all();
+        for flusher in flushers {
+            let _ = flusher.join();
         }
-        if state.subscriber_count == 0 {
-            let handles = std::mem::take(&mut state.writer_handles);
-            drop(state);
-            for handle in handles {
-                let _ = handle.join();
-            }
-        }
-    }
-
-    fn start_writers(&self, state: &mut State) -> io::Result<()> {
-        for shard in 0..state.shards.len() {
-            let inner = Arc::clone(&self.inner);
-            let handle = thread::Builder::new()
-                .name(format!("bare-sse-writer-{shard}"))
-                .stack_size(WRITER_STACK_BYTES)
-                .spawn(move || writer::run(&inner, shard))?;
-            state.writer_handles.push(handle);
-            state.writers_running += 1;
-            state.seen_end[shard] = state.backlog.end();
-        }
-        Ok(())
-    }
-
-    fn append(&self, state: &mut State, bytes: &[u8]) {
-        if state.subscriber_count == 0 {
-            state.backlog.skip(bytes.len());
-        } else {
-            state.backlog.append(bytes);
-            // Waking a condvar is a system call; during a burst the writers are busy anyway.
-            if state.idle_writers > 0 {
-                self.inner.work.notify_all();
-            }
-        }
-        state.last_append = Instant::now();
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.inner.lock()
     }
 }
 
 impl Inner {
-    /// A panic while holding the lock leaves the state consistent (every update is a single
-    /// assignment or push), so a poisoned lock is used as it is rather than wedging every client.
+    /// A panic while holding the lock leaves the registry consistent (no method of it can panic
+    /// half-way through an update), so a poisoned lock is used as it is rather than wedging every
+    /// client.
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-impl State {
-    fn subscriber(&mut self, shard: usize, id: u64) -> Option<&mut Subscriber> {
-        self.shards[shard].get_mut(&id)
-    }
-
-    /// Drops the backlog bytes that every open client has passed, when there are enough of them to
-    /// be worth a walk over all clients.
-    fn trim_backlog(&mut self) {
-        if self.backlog.held() < TRIM_BACKLOG_AT_BYTES {
-            return;
+    fn signal_progress(&self, state: &State) {
+        if state.progress_waiters > 0 {
+            self.progress.notify_all();
         }
-        let end = self.backlog.end();
-        let lowest = self.shards.iter().flat_map(HashMap::values).filter(|s| !s.closed).map(|s| s.cursor).min();
-        self.backlog.drop_before(lowest.unwrap_or(end));
+    }
+
+    fn wait_for_progress(&self, timeout: Duration, done: impl Fn(&Registry<SharedSink>) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if done(&state.registry) || left.is_zero() {
+                return done(&state.registry);
+            }
+            state.progress_waiters += 1;
+            state = self.progress.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
+            state.progress_waiters -= 1;
+        }
+    }
+
+    /// Starts the flusher of every shard that has none, outside the lock. Concurrent callers wait
+    /// for the one that is starting them. Fails only when no flusher runs at all.
+    fn start_flushers(self: &Arc<Inner>) -> io::Result<()> {
+        let mut state = self.lock();
+        loop {
+            if state.registry.live_shards() == state.registry.shard_count() {
+                return Ok(());
+            }
+            if !state.starting_flushers {
+                break;
+            }
+            state.progress_waiters += 1;
+            state = self.progress.wait(state).unwrap_or_else(PoisonError::into_inner);
+            state.progress_waiters -= 1;
+        }
+        state.starting_flushers = true;
+        let (first, total) = (state.registry.live_shards(), state.registry.shard_count());
+        drop(state);
+        let mut started = Vec::new();
+        let mut failure = None;
+        for shard in first..total {
+            let inner = Arc::clone(self);
+            let spawned = thread::Builder::new()
+                .name(format!("bare-sse-flusher-{shard}"))
+                .stack_size(FLUSHER_STACK_BYTES)
+                .spawn(move || flush_shard(&inner, shard));
+            match spawned {
+                Ok(handle) => started.push(handle),
+                Err(error) => {
+                    failure = Some(error);
+                    break;
+                }
+            }
+        }
+        let mut state = self.lock();
+        state.starting_flushers = false;
+        let live = first + started.len();
+        state.registry.set_live_shards(live);
+        state.flushers.extend(started);
+        self.progress.notify_all();
+        match failure {
+            Some(error) if live == 0 => Err(error),
+            _ => Ok(()),
+        }
     }
 }
 
-impl Subscriber {
-    /// Gives up on the client: shutting the socket wakes its connection thread, which then leaves.
-    fn close(&mut self) {
-        self.closed = true;
-        let _ = self.socket.shutdown(Shutdown::Both);
+/// The flusher of one shard: each round, it writes every client of the shard that is behind
+/// everything past its cursor, never waiting on a socket. Returns when the hub is dropped.
+///
+/// Shard 0's flusher also appends the heartbeat when the stream has been silent long enough.
+fn flush_shard(inner: &Arc<Inner>, shard: usize) {
+    let mut round = Round::default();
+    let mut state = inner.lock();
+    loop {
+        state = match wait_for_work(inner, state, shard) {
+            Some(state) => state,
+            None => return,
+        };
+        state.registry.start_round(shard, &mut round);
+        drop(state);
+
+        for sink in round.too_slow.drain(..) {
+            sink.close();
+        }
+        for index in 0..round.targets.len() {
+            let outcome = round.targets[index].sink.write_now(round.bytes_for(index));
+            round.targets[index].outcome = outcome;
+        }
+
+        state = inner.lock();
+        let handed_back = state.registry.finish_round(&round);
+        inner.signal_progress(&state);
+        if handed_back.is_empty() && round.targets.iter().all(|t| t.outcome != Written::Failed) {
+            continue;
+        }
+        drop(state);
+        for target in round.targets.iter().filter(|t| t.outcome == Written::Failed) {
+            target.sink.close();
+        }
+        for (key, sink) in handed_back {
+            sink.hand_back(CatchUp { inner: Arc::clone(inner), key });
+        }
+        state = inner.lock();
     }
 }
 
-/// A client's place in the hub, held by its connection thread. Dropping it unregisters the client.
-pub(crate) struct Subscription {
-    hub: Sse,
-    id: u64,
+/// Sleeps until the backlog has grown past what this shard has handled. `None`: the hub is gone.
+fn wait_for_work<'a>(
+    inner: &'a Inner,
+    mut state: MutexGuard<'a, State>,
     shard: usize,
-    socket: Arc<TcpStream>,
-    handed_back: Arc<AtomicBool>,
+) -> Option<MutexGuard<'a, State>> {
+    loop {
+        if state.shutting_down {
+            return None;
+        }
+        if state.registry.has_work(shard) {
+            return Some(state);
+        }
+        // Heartbeats matter only with clients; without any, sleep until something happens.
+        let heartbeat = inner.config.heartbeat.filter(|_| shard == 0 && state.registry.subscriber_count() > 0);
+        let sleep_for = match heartbeat {
+            None => None,
+            Some(interval) => {
+                let now = Instant::now();
+                let due = state.last_append + interval;
+                if now >= due {
+                    state.registry.append_heartbeat();
+                    state.last_append = now;
+                    inner.work.notify_all();
+                    continue;
+                }
+                Some(due - now)
+            }
+        };
+        state.idle_flushers += 1;
+        state = match sleep_for {
+            None => inner.work.wait(state).unwrap_or_else(PoisonError::into_inner),
+            Some(timeout) => inner.work.wait_timeout(state, timeout).unwrap_or_else(PoisonError::into_inner).0,
+        };
+        state.idle_flushers -= 1;
+    }
+}
+
+/// A client's place in the hub, held by its connection. [`Subscription::leave`] (or dropping it)
+/// unregisters the client.
+pub(crate) struct Subscription {
+    inner: Arc<Inner>,
+    key: Key,
+    replay: Option<Replay>,
+    reset: Option<Event>,
 }
 
 impl Subscription {
-    /// Sends the first bytes (response head, history) and then the backlog, with blocking writes.
-    pub fn start(&self, first_bytes: &[u8]) -> io::Result<()> {
-        self.socket.set_write_timeout(Some(self.hub.inner.config.write_timeout))?;
-        (&*self.socket).write_all(first_bytes)?;
-        self.catch_up()
-    }
-
-    /// Writes the client's backlog with blocking writes until it has everything, then hands the
-    /// client to the writer threads. Fails when the client is gone or was dropped.
-    pub fn catch_up(&self) -> io::Result<()> {
-        let config = &self.hub.inner.config;
-        self.socket.set_write_timeout(Some(config.write_timeout))?;
-        let mut chunk = Vec::new();
-        loop {
-            {
-                let mut state = self.hub.lock();
-                let end = state.backlog.end();
-                let State { shards, backlog, .. } = &mut *state;
-                let Some(sub) = shards[self.shard].get_mut(&self.id).filter(|s| !s.closed) else {
-                    return Err(io::ErrorKind::ConnectionAborted.into());
-                };
-                if sub.cursor == end {
-                    self.socket.set_write_timeout(Some(writer::WRITE_TIMEOUT))?;
-                    sub.owner = Owner::Writers;
-                    sub.handed_back.store(false, Ordering::Release);
-                    return Ok(());
-                }
-                let pending = backlog.since(sub.cursor);
-                chunk.clear();
-                chunk.extend_from_slice(&pending[..pending.len().min(CATCH_UP_CHUNK_BYTES)]);
-            }
-            if let Err(error) = (&*self.socket).write_all(&chunk) {
-                if is_timeout(&error) {
-                    self.hub.lock().stats.dropped_slow += 1; // no progress for write_timeout
-                }
-                return Err(error);
-            }
-            let mut state = self.hub.lock();
-            if let Some(sub) = state.subscriber(self.shard, self.id) {
-                sub.cursor += chunk.len() as u64;
-            }
-            self.hub.inner.progress.notify_all();
+    /// Sends `intro` (the stream's first bytes), the reset event if the client's last id was
+    /// unknown, its history, and then the backlog, with blocking writes; then hands the client to
+    /// its flusher. Fails when the client is gone, stalled or was dropped.
+    ///
+    /// The history is written from the shared event bytes in pieces of at most
+    /// [`CATCH_UP_CHUNK_BYTES`], so a client that does not read holds no copy of it.
+    pub fn start(&mut self, sink: &dyn Sink, intro: &[u8]) -> io::Result<()> {
+        let catch_up = CatchUp { inner: Arc::clone(&self.inner), key: self.key };
+        let mut pending = intro.to_vec();
+        if let Some(reset) = self.reset.take() {
+            pending.extend_from_slice(&reset.encode(None).map_err(io::Error::from)?);
         }
+        let replay = self.replay.take().unwrap_or_default();
+        for event in &replay.events {
+            if pending.len() + event.len() > CATCH_UP_CHUNK_BYTES && !pending.is_empty() {
+                catch_up.write_blocking(sink, &pending)?;
+                pending.clear();
+            }
+            if event.len() > CATCH_UP_CHUNK_BYTES {
+                catch_up.write_blocking(sink, event)?;
+            } else {
+                pending.extend_from_slice(event);
+            }
+        }
+        if !pending.is_empty() {
+            catch_up.write_blocking(sink, &pending)?;
+        }
+        drop(replay);
+        catch_up.run(sink)
     }
 
-    /// Whether the writer threads handed this client back because its socket was full.
-    pub fn handed_back(&self) -> bool {
-        self.handed_back.load(Ordering::Acquire)
-    }
+    /// Unregisters the client.
+    pub fn leave(self) {}
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let mut state = self.hub.lock();
-        if state.shards[self.shard].remove(&self.id).is_some() {
-            state.subscriber_count -= 1;
-            state.stats.disconnects += 1;
+        let mut state = self.inner.lock();
+        state.registry.leave(self.key);
+        self.inner.signal_progress(&state);
+    }
+}
+
+/// The job of finishing a client's backlog with blocking writes, after its socket filled up. The
+/// hub hands it to the client's connection through [`Sink::hand_back`].
+pub(crate) struct CatchUp {
+    inner: Arc<Inner>,
+    key: Key,
+}
+
+impl CatchUp {
+    /// Writes the client's backlog until it has everything, then hands the client to its flusher.
+    /// Fails when the client is gone, stalled, or too far behind; the caller then closes it.
+    pub fn run(self, sink: &dyn Sink) -> io::Result<()> {
+        loop {
+            let step = self.inner.lock().registry.catch_up_step(self.key, CATCH_UP_CHUNK_BYTES);
+            let bytes = match step {
+                CatchUpStep::Write(bytes) => bytes,
+                CatchUpStep::CaughtUp => {
+                    // A flusher's write may have stopped inside a chunk's closing line end: finish it
+                    // before the flusher, which never waits, owns the socket again.
+                    self.write_blocking(sink, &[])?;
+                    if self.inner.lock().registry.hand_to_flusher(self.key) {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                CatchUpStep::Closed => return Err(io::ErrorKind::ConnectionAborted.into()),
+            };
+            self.write_blocking(sink, &bytes)?;
+            let mut state = self.inner.lock();
+            state.registry.advance(self.key, bytes.len());
+            self.inner.signal_progress(&state);
         }
-        self.hub.inner.work.notify_all();
-        self.hub.inner.progress.notify_all();
+    }
+
+    /// Writes with the socket's write timeout; no progress for that long marks the client stalled.
+    fn write_blocking(&self, sink: &dyn Sink, bytes: &[u8]) -> io::Result<()> {
+        sink.write_blocking(bytes).inspect_err(|error| {
+            if is_timeout(error) {
+                self.inner.lock().registry.stalled(self.key);
+            }
+        })
     }
 }

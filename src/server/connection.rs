@@ -17,25 +17,26 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::hub_client::{self, NotStarted};
 use super::response::{Body, Response};
 use super::router::Routed;
+use super::stream_socket::StreamSocket;
 use super::{Request, Shared};
 use crate::error::is_timeout;
 use crate::http::{
-    chunked_stream_response_head, closing_response_head, parse_request_head, stream_response_head, text_response,
-    ChunkedReader, Parsed, RequestHead, Version,
+    closing_response_head, parse_request_head, stream_response_head_for, text_response, BodyFraming, ChunkedReader,
+    Parsed, RequestHead, Version,
 };
-use crate::stream::Stream;
-use crate::Sse;
+use crate::stream::EventStream;
 
-/// How often a streaming connection's thread looks up from its blocked read to see whether the
-/// writer threads handed its client back (because the client's socket was full).
-const HANDBACK_POLL: Duration = Duration::from_secs(1);
-/// After an error response, how long the server keeps reading (and discarding) what the client
+/// How long writing a short, complete answer (an error, a page) may make no progress: such a
+/// client is either reading or gone.
+const ANSWER_WRITE_TIMEOUT: Duration = Duration::from_millis(500);
+/// After a complete answer, how long the server keeps reading (and discarding) what the client
 /// still sends, so that closing does not reset the connection before the client reads the answer.
-const LINGER: Duration = Duration::from_millis(500);
-/// Most bytes discarded while lingering.
-const LINGER_BYTES: usize = 64 * 1024;
+const CLOSE_LINGER: Duration = Duration::from_millis(500);
+/// Most bytes discarded while lingering: enough for the rest of a refused request head or body.
+const CLOSE_LINGER_BYTES: usize = 64 * 1024;
 /// Stack of the thread that watches a per-connection stream's client.
 const WATCHER_STACK_BYTES: usize = 64 * 1024;
 
@@ -200,19 +201,34 @@ fn respond(shared: &Shared, socket: &Arc<TcpStream>, request: &Request, response
         }
         streaming => streaming,
     };
-    let chunked = response.keep_alive && request.version() == Version::Http11;
-    let head = if chunked { chunked_stream_response_head(&headers) } else { stream_response_head(&headers) };
-    if over_capacity {
-        let retry = format!("retry: {}\n\n", config.overload_retry_ms);
-        return answer(socket, &[head, retry.into_bytes()].concat());
+    // HTTP/1.1 streams are chunked, so every client hands each event over as it arrives; HTTP/1.0
+    // has no chunks, and its body ends with the connection.
+    let framing = match request.version() {
+        Version::Http11 => BodyFraming::Chunked,
+        Version::Http10 => BodyFraming::UntilClose,
+    };
+    let head = stream_response_head_for(framing, response.keep_alive, &headers);
+    // A `retry:` line with no blank line after it: browsers take it as it is read, and it joins the
+    // block of the first event, so no client sees an event made of a `retry:` alone.
+    let retry_line = |retry: Duration| format!("retry: {}\n", retry.as_millis()).into_bytes();
+    if over_capacity || is_head {
+        let stream = StreamSocket::new(Arc::clone(socket), framing, config.stream_write_timeout);
+        let intro = if over_capacity { retry_line(config.overload_retry) } else { Vec::new() };
+        if stream.write_head(&head).is_ok() && (intro.is_empty() || stream.write_blocking(&intro).is_ok()) {
+            stream.end();
+        }
+        return stream.close();
     }
-    if is_head {
-        return answer(socket, &head);
-    }
-    let intro = config.retry_ms.map(|retry| format!("retry: {retry}\n\n").into_bytes()).unwrap_or_default();
+    let intro = config.retry.map(retry_line).unwrap_or_default();
     match body {
-        Body::Hub(hub) => stream_from_hub(&hub, socket, request, [head, intro].concat()),
-        Body::Stream(run) => stream_per_connection(&shared.hub, socket, &head, &intro, chunked, run),
+        Body::Hub(hub) => {
+            let last_event_id = last_event_id(request);
+            let started = hub_client::stream_from_hub(&hub, Arc::clone(socket), framing, &head, &intro, last_event_id);
+            if let Err(NotStarted::HubUnavailable) = started {
+                answer(socket, &text_response(503, &[], "cannot start a stream now\n"));
+            }
+        }
+        Body::Stream(run) => stream_per_connection(shared, socket, framing, &head, &intro, run),
         Body::Bytes(_) => unreachable!("plain bodies were answered above"),
     }
 }
@@ -221,44 +237,33 @@ fn borrowed<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)
     headers.iter().map(|(name, value)| (*name, value.as_str())).collect()
 }
 
-/// Subscribes the client to a hub, sends the head and the history it missed, hands it to the
-/// hub's writer threads, and watches for it to leave.
-fn stream_from_hub(hub: &Sse, socket: &Arc<TcpStream>, request: &Request, mut first_bytes: Vec<u8>) {
-    let Ok(subscription) = hub.subscribe(Arc::clone(socket), last_event_id(request), &mut first_bytes) else {
-        return answer(socket, &text_response(503, &[], "cannot start a stream now\n"));
-    };
-    if subscription.start(&first_bytes).is_err() {
-        return;
-    }
-    watch_until_gone(socket, || subscription.handed_back() && subscription.catch_up().is_err());
-}
-
 /// Runs a handler's stream closure on this thread, with a watcher thread beside it that notices
 /// the client leave and sends heartbeats. The connection closes, and `on_close` runs, when the
 /// closure returns (or panics) or the client leaves, whichever comes first.
 fn stream_per_connection(
-    hub: &Sse,
+    shared: &Shared,
     socket: &Arc<TcpStream>,
+    framing: BodyFraming,
     head: &[u8],
     intro: &[u8],
-    chunked: bool,
-    run: Box<dyn FnOnce(Stream) + Send>,
+    run: Box<dyn FnOnce(EventStream) + Send>,
 ) {
-    if socket.set_write_timeout(Some(hub.write_timeout())).is_err() || (&**socket).write_all(head).is_err() {
-        return;
+    let config = &shared.config;
+    let stream = Arc::new(StreamSocket::new(Arc::clone(socket), framing, config.stream_write_timeout));
+    if stream.write_head(head).is_err() || (!intro.is_empty() && stream.write_blocking(intro).is_err()) {
+        return stream.close();
     }
-    let stream = Stream::open(Arc::clone(socket), chunked);
-    if !intro.is_empty() && stream.write(intro).is_err() {
-        return;
-    }
-    let watched = stream.clone();
-    let heartbeat = hub.heartbeat();
+    let watched = Arc::clone(&stream);
+    let heartbeat = config.stream_heartbeat;
     let watcher = thread::Builder::new()
         .name("bare-sse-stream-watcher".to_string())
         .stack_size(WATCHER_STACK_BYTES)
         .spawn(move || watched.watch(heartbeat));
-    let _ = catch_unwind(AssertUnwindSafe(|| run(stream.clone())));
-    stream.close();
+    if watcher.is_err() {
+        return stream.close();
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| run(EventStream::new(Arc::clone(&stream)))));
+    stream.end();
     if let Ok(watcher) = watcher {
         let _ = watcher.join();
     }
@@ -273,42 +278,19 @@ fn last_event_id(request: &Request) -> Option<&str> {
     header.or_else(query).filter(|id| !id.is_empty())
 }
 
-/// Blocks on the socket's read side until the client closes it (or `stop` shuts it). Every
-/// [`HANDBACK_POLL`] the read times out and `on_idle` runs; it returns true to give up.
-fn watch_until_gone(mut socket: &TcpStream, mut on_idle: impl FnMut() -> bool) {
-    if socket.set_read_timeout(Some(HANDBACK_POLL)).is_err() {
-        return;
-    }
-    let mut discarded = [0u8; 512];
-    loop {
-        match socket.read(&mut discarded) {
-            Ok(0) => return,
-            // A client has nothing to say on an event stream; whatever it sends is dropped.
-            Ok(_) => {}
-            Err(e) if is_timeout(&e) => {
-                if on_idle() {
-                    return;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return,
-        }
-    }
-}
-
 /// Writes a complete response and closes the connection gracefully: shut the write side (the
 /// client sees the end), then read and drop what the client still sends for a moment, since
 /// closing with unread input would reset the connection and could destroy the answer in flight.
 fn answer(mut socket: &TcpStream, response: &[u8]) {
-    let _ = socket.set_write_timeout(Some(LINGER));
+    let _ = socket.set_write_timeout(Some(ANSWER_WRITE_TIMEOUT));
     if socket.write_all(response).is_err() {
         return;
     }
     let _ = socket.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + LINGER;
+    let deadline = Instant::now() + CLOSE_LINGER;
     let mut discarded = [0u8; 1024];
     let mut total = 0;
-    while total < LINGER_BYTES {
+    while total < CLOSE_LINGER_BYTES {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
             return;

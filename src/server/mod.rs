@@ -3,7 +3,7 @@
 //! Each connection thread reads and checks the request head, answers errors and preflights, and for
 //! a stream: sends the response head and the history the client missed, hands the client to the
 //! hub's writer threads, and then watches the socket's read side so that a client that leaves is
-//! noticed at once (a closed socket makes the blocked read return). See [`connection`] for the
+//! noticed at once (a closed socket makes the blocked read return). See `connection.rs` for the
 //! routing rules.
 //!
 //! Limits (all settable on [`ServerBuilder`]): request head size and field count, time to send the
@@ -13,9 +13,11 @@
 
 mod connection;
 mod cors;
+mod hub_client;
 mod request;
 mod response;
 mod router;
+mod stream_socket;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -25,26 +27,31 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::http::HeadLimits;
-use crate::{Error, Event, Sse};
+use crate::hub::{clamp_heartbeat, DEFAULT_HEARTBEAT, DEFAULT_WRITE_TIMEOUT, MIN_WRITE_TIMEOUT};
+use crate::{Error, Event, Hub};
 pub use cors::AllowOrigin;
 use cors::Cors;
 pub use request::Request;
 pub use response::Response;
 pub use router::Handler;
 use router::{Pattern, Route, Router};
+pub(crate) use stream_socket::StreamSocket;
 
 /// Open connections allowed at once, by default.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Time a client has to send its whole request head, by default; then it gets `408`.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// The `retry:` sent to clients turned away past the connection limit, by default (milliseconds).
-pub const DEFAULT_OVERLOAD_RETRY_MS: u64 = 5_000;
+/// The `retry:` sent to clients turned away past the connection limit, by default.
+pub const DEFAULT_OVERLOAD_RETRY: Duration = Duration::from_secs(5);
 /// Largest request body read for a handler, by default; past it, `413`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Connections past the limit that are still answered with a `retry:` rather than closed unread.
+/// Connections past the limit that are still answered with a `retry:` rather than closed unread:
+/// a burst of reconnects gets its answer, while a flood cannot make the server start threads
+/// without bound.
 const OVERFLOW_CONNECTIONS: usize = 64;
-/// Connection threads hold one request head and a few small buffers.
+/// Connection threads hold one request head and a few small buffers; idle streams touch only a
+/// few pages of it.
 const CONNECTION_STACK_BYTES: usize = 64 * 1024;
 /// How long `stop_with_event` waits for the last event to reach the clients.
 const FINAL_EVENT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -52,16 +59,17 @@ const FINAL_EVENT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Settings for a server. Start from [`Server::builder`].
 ///
 /// ```
-/// use bare_sse::{Server, Sse};
+/// use bare_sse::{Server, Hub};
 ///
-/// let hub = Sse::builder().history_events(100).build();
+/// let hub = Hub::builder().history_events(100).build();
 /// let server = Server::builder().port(0).path("/events").hub(hub).max_connections(500).start().unwrap();
 /// assert_ne!(server.local_addr().port(), 0);
 /// server.stop();
 /// ```
 #[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `start` is called"]
 pub struct ServerBuilder {
-    hub: Option<Sse>,
+    hub: Option<Hub>,
     bind: IpAddr,
     port: u16,
     path: Option<String>,
@@ -69,11 +77,13 @@ pub struct ServerBuilder {
     routes: Router,
     max_body_bytes: usize,
     cors: Cors,
-    retry_ms: Option<u64>,
+    retry: Option<Duration>,
     max_connections: usize,
     head_limits: HeadLimits,
     request_timeout: Duration,
-    overload_retry_ms: u64,
+    overload_retry: Duration,
+    stream_heartbeat: Option<Duration>,
+    stream_write_timeout: Duration,
 }
 
 impl Default for ServerBuilder {
@@ -87,18 +97,20 @@ impl Default for ServerBuilder {
             routes: Router::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             cors: Cors { allow_origin: AllowOrigin::Any, allow_credentials: false },
-            retry_ms: None,
+            retry: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             head_limits: HeadLimits::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            overload_retry_ms: DEFAULT_OVERLOAD_RETRY_MS,
+            overload_retry: DEFAULT_OVERLOAD_RETRY,
+            stream_heartbeat: Some(DEFAULT_HEARTBEAT),
+            stream_write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 }
 
 impl ServerBuilder {
     /// The hub to serve (default: a new hub with default settings).
-    pub fn hub(mut self, hub: Sse) -> ServerBuilder {
+    pub fn hub(mut self, hub: Hub) -> ServerBuilder {
         self.hub = Some(hub);
         self
     }
@@ -173,10 +185,28 @@ impl ServerBuilder {
         self
     }
 
-    /// Sends `retry: <ms>` first on every stream, setting the client's reconnection delay (default:
-    /// none, so browsers use their own, about 3 s).
-    pub fn retry(mut self, milliseconds: Option<u64>) -> ServerBuilder {
-        self.retry_ms = milliseconds;
+    /// Sends `retry:` first on every stream, setting the client's reconnection delay (default:
+    /// none, so browsers use their own, about 3 s). Sent in milliseconds.
+    pub fn retry(mut self, delay: Option<Duration>) -> ServerBuilder {
+        self.retry = delay;
+        self
+    }
+
+    /// Sends a comment on a per-connection stream after this much silence (default
+    /// [`DEFAULT_HEARTBEAT`]; `None` turns it off; kept between
+    /// [`MIN_HEARTBEAT`](crate::hub::MIN_HEARTBEAT) and [`MAX_HEARTBEAT`](crate::hub::MAX_HEARTBEAT)).
+    /// A hub sends its own heartbeats; see [`HubBuilder::heartbeat`](crate::HubBuilder::heartbeat).
+    pub fn stream_heartbeat(mut self, interval: Option<Duration>) -> ServerBuilder {
+        self.stream_heartbeat = interval.map(clamp_heartbeat);
+        self
+    }
+
+    /// How long a write to a per-connection stream's client may make no progress before the stream
+    /// is closed (default [`DEFAULT_WRITE_TIMEOUT`], at least
+    /// [`MIN_WRITE_TIMEOUT`]). A hub has its own; see
+    /// [`HubBuilder::write_timeout`](crate::HubBuilder::write_timeout).
+    pub fn stream_write_timeout(mut self, timeout: Duration) -> ServerBuilder {
+        self.stream_write_timeout = timeout.max(MIN_WRITE_TIMEOUT);
         self
     }
 
@@ -188,10 +218,10 @@ impl ServerBuilder {
         self
     }
 
-    /// The `retry:` (milliseconds) sent to clients turned away by the connection limit (default
-    /// [`DEFAULT_OVERLOAD_RETRY_MS`]).
-    pub fn overload_retry(mut self, milliseconds: u64) -> ServerBuilder {
-        self.overload_retry_ms = milliseconds;
+    /// The `retry:` sent to clients turned away by the connection limit (default
+    /// [`DEFAULT_OVERLOAD_RETRY`]).
+    pub fn overload_retry(mut self, delay: Duration) -> ServerBuilder {
+        self.overload_retry = delay;
         self
     }
 
@@ -231,7 +261,7 @@ impl ServerBuilder {
 
     /// The routes in the order they are tried: pages, the hub on its path, the user's routes, and,
     /// with no path and no routes, the hub on every path.
-    fn router(&self, hub: &Sse) -> Router {
+    fn router(&self, hub: &Hub) -> Router {
         let mut routes = Vec::new();
         for (path, html) in &self.pages {
             let handler: Arc<dyn Handler> = Arc::new(Page(Arc::clone(html)));
@@ -265,7 +295,9 @@ impl Handler for Page {
     }
 }
 
-/// A running server. Dropping it stops it (see [`Server::stop`]).
+/// A running server. Dropping it stops it (see [`Server::stop`]), so keep it for as long as it
+/// should serve.
+#[must_use = "dropping a Server stops it at once; keep it in a variable"]
 pub struct Server {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
@@ -275,7 +307,7 @@ pub struct Server {
 struct Shared {
     config: ServerBuilder,
     router: Router,
-    hub: Sse,
+    hub: Hub,
     stopping: AtomicBool,
     connections: Mutex<Connections>,
 }
@@ -300,11 +332,11 @@ impl Server {
     }
 
     /// The hub this server serves.
-    pub fn hub(&self) -> &Sse {
+    pub fn hub(&self) -> &Hub {
         &self.shared.hub
     }
 
-    /// Sends an event to every client of the hub; see [`Sse::send_new_event`].
+    /// Sends an event to every client of the hub; see [`Hub::send_new_event`].
     pub fn send_new_event(&self, event: impl std::borrow::Borrow<Event>) -> Result<(), Error> {
         self.shared.hub.send_new_event(event)
     }
@@ -319,8 +351,9 @@ impl Server {
         self.shared.lock_connections().sockets.len()
     }
 
-    /// Stops the server: closes the listener and every connection, and joins every thread. The hub
-    /// lives on with its history and id counter, and can be served again. Safe to call twice; never
+    /// Stops the server: closes the listener and every connection, and joins every connection
+    /// thread. The hub lives on with its history and id counter (and its flusher threads, until
+    /// the last [`Hub`] is dropped), and can be served again. Safe to call twice; never
     /// waits on a stalled client, since closing a socket ends any write to it.
     pub fn stop(&self) {
         let accept_thread = self.accept_thread.lock().unwrap_or_else(PoisonError::into_inner).take();
@@ -338,7 +371,6 @@ impl Server {
         for thread in threads {
             let _ = thread.join();
         }
-        self.shared.hub.join_idle_writers();
     }
 
     /// Sends a last event, waits briefly for it to reach the clients, then stops.
@@ -479,9 +511,9 @@ pub fn start_sse_tcp_port(port: u16) -> Result<Server, Error> {
 /// their `TcpListener` and hand SSE requests to bare-sse.
 ///
 /// ```no_run
-/// use bare_sse::{server::serve_connection, Sse};
+/// use bare_sse::{server::serve_connection, Hub};
 ///
-/// let hub = Sse::new();
+/// let hub = Hub::new();
 /// let listener = std::net::TcpListener::bind("127.0.0.1:8122")?;
 /// for socket in listener.incoming() {
 ///     let (socket, hub) = (socket?, hub.clone());

@@ -4,8 +4,8 @@
 use std::fmt;
 
 use crate::json::Value;
-use crate::stream::Stream;
-use crate::Sse;
+use crate::stream::EventStream;
+use crate::Hub;
 
 /// A handler's answer.
 ///
@@ -36,9 +36,9 @@ pub struct Response {
 pub(crate) enum Body {
     Bytes(Vec<u8>),
     /// Run on the connection's thread with the client's stream.
-    Stream(Box<dyn FnOnce(Stream) + Send>),
+    Stream(Box<dyn FnOnce(EventStream) + Send>),
     /// Subscribe the client to a hub, with history and resume.
-    Hub(Sse),
+    Hub(Hub),
 }
 
 impl Response {
@@ -77,15 +77,15 @@ impl Response {
         Response::new(404).header("Content-Type", "text/plain; charset=utf-8").body("not found\n")
     }
 
-    /// An event stream: `run` gets the client's [`Stream`] on the connection's own thread, and the
-    /// connection closes when `run` returns. See [`Stream`] for sending, batches, and noticing the
+    /// An event stream: `run` gets the client's [`EventStream`] on the connection's own thread, and the
+    /// connection closes when `run` returns. See [`EventStream`] for sending, batches, and noticing the
     /// client leave.
-    pub fn stream(run: impl FnOnce(Stream) + Send + 'static) -> Response {
+    pub fn stream(run: impl FnOnce(EventStream) + Send + 'static) -> Response {
         Response { status: 200, headers: Vec::new(), body: Body::Stream(Box::new(run)), keep_alive: false }
     }
 
     /// Subscribes the client to `hub`, with its history and `Last-Event-ID` resume.
-    pub fn hub(hub: Sse) -> Response {
+    pub fn hub(hub: Hub) -> Response {
         Response { status: 200, headers: Vec::new(), body: Body::Hub(hub), keep_alive: false }
     }
 

@@ -9,16 +9,16 @@ use std::sync::Arc;
 
 use super::request::Request;
 use super::response::Response;
-use crate::Sse;
+use crate::Hub;
 
-/// Something that answers requests: a closure `Fn(&Request) -> Response`, or a hub ([`Sse`]),
+/// Something that answers requests: a closure `Fn(&Request) -> Response`, or a hub ([`Hub`]),
 /// which subscribes the client to its events with history and resume.
 ///
 /// ```
 /// use bare_sse::server::{Request, Response};
-/// use bare_sse::{Server, Sse};
+/// use bare_sse::{Server, Hub};
 ///
-/// let chat = Sse::new();
+/// let chat = Hub::new();
 /// let server = Server::builder()
 ///     .route("/", |_: &Request| Response::html("<h1>hello</h1>"))
 ///     .route("/events", chat.clone())
@@ -45,7 +45,7 @@ where
     }
 }
 
-impl Handler for Sse {
+impl Handler for Hub {
     fn handle(&self, _request: &Request) -> Response {
         Response::hub(self.clone())
     }

@@ -14,9 +14,57 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// A client speaking HTTP by hand.
 pub struct RawClient {
     pub socket: TcpStream,
+    /// Bytes received, with the body's chunk framing removed once a chunked head has been read.
     received: Vec<u8>,
     /// Bytes of `received` already returned.
     consumed: usize,
+    /// Set once the response head said the body is chunked: the framing still to decode.
+    chunks: Option<Dechunker>,
+}
+
+/// Decodes a chunked body as it arrives, and checks its framing strictly.
+#[derive(Default)]
+struct Dechunker {
+    raw: Vec<u8>,
+    /// Bytes left in the current chunk, when inside one.
+    in_chunk: Option<usize>,
+    ended: bool,
+}
+
+impl Dechunker {
+    /// Moves every complete piece of `raw` into `out`.
+    fn decode(&mut self, out: &mut Vec<u8>) {
+        loop {
+            match self.in_chunk {
+                None if !self.ended => {
+                    let Some(at) = find(&self.raw, b"\r\n") else { return };
+                    let line = std::str::from_utf8(&self.raw[..at]).expect("chunk size line is text");
+                    let size = usize::from_str_radix(line, 16).unwrap_or_else(|_| panic!("bad chunk size {line:?}"));
+                    self.raw.drain(..at + 2);
+                    if size == 0 {
+                        self.ended = true;
+                    }
+                    self.in_chunk = Some(size);
+                }
+                None => return,
+                Some(left) => {
+                    let take = left.min(self.raw.len());
+                    out.extend(self.raw.drain(..take));
+                    if take < left {
+                        self.in_chunk = Some(left - take);
+                        return;
+                    }
+                    if self.raw.len() < 2 {
+                        self.in_chunk = Some(0);
+                        return;
+                    }
+                    assert_eq!(&self.raw[..2], b"\r\n", "a chunk must end with CRLF");
+                    self.raw.drain(..2);
+                    self.in_chunk = None;
+                }
+            }
+        }
+    }
 }
 
 /// One event as a test sees it: its fields in order, comments dropped.
@@ -41,7 +89,7 @@ impl RawClient {
         let socket = TcpStream::connect(addr).expect("connect");
         socket.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
         socket.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
-        RawClient { socket, received: Vec::new(), consumed: 0 }
+        RawClient { socket, received: Vec::new(), consumed: 0, chunks: None }
     }
 
     /// Connects and sends a GET for `target` with extra header lines (each ending in CRLF).
@@ -63,11 +111,33 @@ impl RawClient {
         self.socket.write_all(text.as_bytes()).expect("send");
     }
 
+    /// Reads once; returns 0 at the end of the stream (or of a chunked body).
     fn fill(&mut self) -> usize {
         let mut chunk = [0u8; 64 * 1024];
-        let n = self.socket.read(&mut chunk).unwrap_or_else(|e| panic!("read failed or timed out: {e}"));
-        self.received.extend_from_slice(&chunk[..n]);
-        n
+        loop {
+            if self.chunks.as_ref().is_some_and(|c| c.ended) {
+                return 0;
+            }
+            let n = self.socket.read(&mut chunk).unwrap_or_else(|e| panic!("read failed or timed out: {e}"));
+            let Some(chunks) = &mut self.chunks else {
+                self.received.extend_from_slice(&chunk[..n]);
+                return n;
+            };
+            if n == 0 {
+                return 0;
+            }
+            chunks.raw.extend_from_slice(&chunk[..n]);
+            let before = self.received.len();
+            chunks.decode(&mut self.received);
+            if self.received.len() > before {
+                return self.received.len() - before;
+            }
+        }
+    }
+
+    /// Whether the body ended with its last chunk (a chunked body that ended properly).
+    pub fn ended_with_last_chunk(&self) -> bool {
+        self.chunks.as_ref().is_some_and(|c| c.ended)
     }
 
     fn pending(&self) -> &[u8] {
@@ -84,18 +154,32 @@ impl RawClient {
                 return text;
             }
             if self.fill() == 0 {
-                panic!("stream ended before {needle:?}; unread: {:?}", String::from_utf8_lossy(self.pending()));
+                let unread = String::from_utf8_lossy(self.pending());
+                let shown: String = unread.chars().take(300).collect();
+                panic!("stream ended before {needle:?}; unread ({} bytes): {shown:?}", unread.len());
             }
         }
     }
 
-    /// Reads and parses the response head, with the crate's own response-head parser.
-    pub fn head(&mut self) -> ResponseHead {
+    /// Reads and parses the response head, and leaves the body's framing in what is read next.
+    pub fn head_keeping_framing(&mut self) -> ResponseHead {
         let text = self.read_through("\r\n\r\n");
         match parse_response_head(text.as_bytes()) {
             Ok(Some((head, _))) => head,
             other => panic!("not a response head: {other:?} in {text:?}"),
         }
+    }
+
+    /// Reads and parses the response head, with the crate's own response-head parser. A chunked
+    /// body is decoded from then on.
+    pub fn head(&mut self) -> ResponseHead {
+        let head = self.head_keeping_framing();
+        if head.header("transfer-encoding") == Some("chunked") {
+            let mut chunks = Dechunker { raw: self.received.split_off(self.consumed), ..Dechunker::default() };
+            chunks.decode(&mut self.received);
+            self.chunks = Some(chunks);
+        }
+        head
     }
 
     /// The next event block, skipping comment lines (heartbeats) and comment-only blocks.

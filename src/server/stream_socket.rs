@@ -1,0 +1,289 @@
+//! The server's end of one event-stream response: the single owner of everything about a streaming
+//! client's socket. Hub clients and per-connection streams both go through it, so each of these
+//! exists once:
+//!
+//! - **framing**: the body is chunked (HTTP/1.1) or ends with the connection (HTTP/1.0); a
+//!   [`BodyFramer`] remembers where a partial write stopped, so whoever writes next resumes there;
+//! - **one writer at a time**: a write turn, taken and given back under a short lock that is never
+//!   held across I/O, so that closing, heartbeats and departure checks never wait on a stalled write;
+//! - **the write deadline**: blocking writes give up after the write timeout of no progress; writes
+//!   that must not wait (a hub's flusher) use the shortest send timeout instead;
+//! - **heartbeats** for per-connection streams (a hub sends its own through its backlog);
+//! - **noticing departure**: a read that returns means the client left (clients send nothing on an
+//!   event stream), noticed at once, with no periodic wake-up;
+//! - **the closed state and `on_close` callbacks**, which run exactly once.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::error::is_timeout;
+use crate::http::{BodyFramer, BodyFraming};
+use crate::hub::registry::Written;
+
+/// The send timeout for writes that must not wait. A full socket makes such a write give up after
+/// this long (the kernel rounds it up to one clock tick). Non-blocking mode would do the same
+/// without the tick, but it belongs to the whole socket and would also make the departure watch's
+/// blocking read return at once.
+const NO_WAIT_SEND_TIMEOUT: Duration = Duration::from_micros(1);
+/// The comment a per-connection stream sends after a silence. No blank line follows it, so it
+/// never ends an event block on its own (see the hub's heartbeat).
+const HEARTBEAT_COMMENT: &[u8] = b": keep-alive\n";
+
+/// Callbacks run when the stream closes.
+type OnClose = Box<dyn FnOnce() + Send>;
+
+/// One streaming client's socket. Shared (`Arc`) by the threads that write to it and watch it.
+pub(crate) struct StreamSocket {
+    /// Shared with the server's registry of connections, which shuts it down on `stop`.
+    socket: Arc<TcpStream>,
+    write_timeout: Duration,
+    state: Mutex<SocketState>,
+    /// Signalled when the write turn is given back or the stream closes.
+    changed: Condvar,
+}
+
+struct SocketState {
+    /// A thread holds the write turn (and the framer, which it puts back with the turn).
+    writing: bool,
+    framer: BodyFramer,
+    /// The send timeout the socket has now, to change it only when needed (a system call).
+    send_timeout: Option<Duration>,
+    last_write: Instant,
+    closed: bool,
+    on_close: Vec<OnClose>,
+    /// Threads waiting for the write turn.
+    waiting: usize,
+}
+
+/// The write turn: its holder alone writes to the socket, with the framer it took out.
+struct Turn {
+    framer: BodyFramer,
+    send_timeout: Option<Duration>,
+}
+
+impl StreamSocket {
+    /// Takes over a connection whose response head is still to be sent.
+    pub fn new(socket: Arc<TcpStream>, framing: BodyFraming, write_timeout: Duration) -> StreamSocket {
+        StreamSocket {
+            socket,
+            write_timeout,
+            state: Mutex::new(SocketState {
+                writing: false,
+                framer: BodyFramer::new(framing),
+                send_timeout: None,
+                last_write: Instant::now(),
+                closed: false,
+                on_close: Vec::new(),
+                waiting: 0,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SocketState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes the response head: raw bytes, before the framed body.
+    pub fn write_head(&self, head: &[u8]) -> io::Result<()> {
+        self.with_turn(true, Some(self.write_timeout), |_, mut socket| socket.write_all(head))
+            .unwrap_or_else(|| Err(gone()))
+    }
+
+    /// Writes body bytes, waiting for the write turn and for the socket. An error means the client
+    /// is gone or made no progress for the write timeout (kind `TimedOut`/`WouldBlock`); the
+    /// caller then closes the stream.
+    pub fn write_blocking(&self, payload: &[u8]) -> io::Result<()> {
+        self.with_turn(true, Some(self.write_timeout), |framer, mut socket| framer.write_all(&mut socket, payload))
+            .unwrap_or_else(|| Err(gone()))
+    }
+
+    /// Writes as much of `payload` as the socket takes without waiting: a hub's flusher. When the
+    /// socket fills up part-way, the framer keeps its place for the next writer.
+    pub fn write_now(&self, payload: &[u8]) -> Written {
+        let outcome = self.with_turn(false, Some(NO_WAIT_SEND_TIMEOUT), |framer, mut socket| {
+            let mut written = 0;
+            while written < payload.len() || !framer.between_chunks() {
+                match framer.write_some(&mut socket, &payload[written..]) {
+                    Ok(progress) => {
+                        written += progress.taken;
+                        // A write that stopped short of what it was offered met a full socket.
+                        if progress.short {
+                            return Ok(Written::Partial(written));
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if is_timeout(&e) => return Ok(Written::Partial(written)),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(Written::All)
+        });
+        match outcome {
+            Some(Ok(written)) => written,
+            // Only a hub writes to a hub client, so the turn is free unless the stream is closing.
+            None | Some(Err(_)) => Written::Failed,
+        }
+    }
+
+    /// Runs `write` with the write turn, the socket's send timeout set to `send_timeout`. Returns
+    /// `None` when the stream is closed, or (with `wait` false) when another thread is writing.
+    /// A failed write leaves the stream open: the caller decides, and records why, before it closes.
+    fn with_turn<T>(
+        &self,
+        wait: bool,
+        send_timeout: Option<Duration>,
+        write: impl FnOnce(&mut BodyFramer, &TcpStream) -> io::Result<T>,
+    ) -> Option<io::Result<T>> {
+        let mut turn = {
+            let mut state = self.lock();
+            while state.writing && !state.closed && wait {
+                state.waiting += 1;
+                state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
+                state.waiting -= 1;
+            }
+            if state.closed || state.writing {
+                return None;
+            }
+            state.writing = true;
+            Turn { framer: state.framer, send_timeout: state.send_timeout }
+        };
+        let mut result = Ok(());
+        if turn.send_timeout != send_timeout {
+            result = self.socket.set_write_timeout(send_timeout);
+            turn.send_timeout = send_timeout;
+        }
+        let result = result.and_then(|()| write(&mut turn.framer, &self.socket));
+        {
+            let mut state = self.lock();
+            state.writing = false;
+            state.framer = turn.framer;
+            state.send_timeout = turn.send_timeout;
+            state.last_write = Instant::now();
+            if state.waiting > 0 {
+                self.changed.notify_all();
+            }
+        }
+        Some(result)
+    }
+
+    /// Ends the body properly (the last chunk of a chunked body), then closes the connection.
+    pub fn end(&self) {
+        let _ = self.with_turn(true, Some(self.write_timeout), |framer, mut socket| {
+            if framer.between_chunks() {
+                socket.write_all(framer.end_of_body())?;
+            }
+            Ok(())
+        });
+        self.close();
+    }
+
+    /// Closes the connection without ending the body (the client is gone, too slow, or the server
+    /// is stopping), and runs the `on_close` callbacks. Safe to call from any thread, any number of
+    /// times; a thread blocked writing or reading on the socket returns.
+    pub fn close(&self) {
+        let callbacks = {
+            let mut state = self.lock();
+            if state.closed {
+                return;
+            }
+            state.closed = true;
+            std::mem::take(&mut state.on_close)
+        };
+        let _ = self.socket.shutdown(Shutdown::Both);
+        self.changed.notify_all();
+        for callback in callbacks {
+            callback();
+        }
+    }
+
+    /// Whether the stream is closed.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Blocks until the stream closes, or until `timeout`; returns whether it closed.
+    pub fn wait_closed(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut state = self.lock();
+        while !state.closed {
+            state.waiting += 1;
+            state = match deadline {
+                None => self.changed.wait(state).unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        state.waiting -= 1;
+                        return false;
+                    }
+                    self.changed.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0
+                }
+            };
+            state.waiting -= 1;
+        }
+        true
+    }
+
+    /// Runs `callback` once, when the stream closes; at once if it is closed already.
+    pub fn on_close(&self, callback: OnClose) {
+        let mut state = self.lock();
+        if state.closed {
+            drop(state);
+            callback();
+        } else {
+            state.on_close.push(callback);
+        }
+    }
+
+    /// Blocks until the client leaves or the stream is closed, then closes it. A read that returns
+    /// means the client left (clients send nothing on an event stream; anything they do send is
+    /// dropped). With `heartbeat`, a comment is sent after that much silence; without, the read
+    /// blocks with no timeout and costs nothing until the client leaves.
+    pub fn watch(&self, heartbeat: Option<Duration>) {
+        let mut discarded = [0u8; 256];
+        loop {
+            let wait = match heartbeat {
+                None => None,
+                Some(interval) => {
+                    let (closed, since_write) = {
+                        let state = self.lock();
+                        (state.closed, state.last_write.elapsed())
+                    };
+                    if closed {
+                        break;
+                    }
+                    if since_write >= interval {
+                        // A stream another thread is writing to is not silent: skip, don't wait.
+                        let sent = self.with_turn(false, Some(self.write_timeout), |framer, mut socket| {
+                            framer.write_all(&mut socket, HEARTBEAT_COMMENT)
+                        });
+                        if let Some(Err(_)) = sent {
+                            break;
+                        }
+                        continue;
+                    }
+                    Some(interval - since_write)
+                }
+            };
+            if self.socket.set_read_timeout(wait).is_err() {
+                break;
+            }
+            match (&*self.socket).read(&mut discarded) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+            if heartbeat.is_none() && self.is_closed() {
+                break;
+            }
+        }
+        self.close();
+    }
+}
+
+fn gone() -> io::Error {
+    io::ErrorKind::NotConnected.into()
+}
