@@ -32,6 +32,7 @@ use crate::Error;
 /// hub's `send_new_event`), so building never fails and an invalid field is reported exactly once,
 /// as an `Err`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use = "an event does nothing until it is sent"]
 pub struct Event {
     comment: Option<String>,
     event: Option<String>,

@@ -47,6 +47,7 @@ pub(crate) mod registry;
 
 use std::borrow::Borrow;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -185,8 +186,7 @@ impl HubBuilder {
 
     /// Creates the hub. Its flusher threads start with its first client.
     pub fn build(self) -> Hub {
-        let now = || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64);
-        let epoch = self.id_epoch.unwrap_or_else(now);
+        let epoch = self.id_epoch.unwrap_or_else(new_epoch);
         let history = History::new(self.history_events, self.history_bytes);
         let registry = Registry::new(epoch, self.flusher_threads, history, self.max_queued_bytes);
         let inner = Arc::new(Inner {
@@ -205,6 +205,20 @@ impl HubBuilder {
         });
         Hub { handle: Arc::new(Handle { inner }) }
     }
+}
+
+/// A fresh id epoch: the time in Unix milliseconds, and past every epoch this process handed out
+/// before, so two hubs made within one millisecond (a quick restart inside one process) still
+/// tell their ids apart. Separate processes are told apart by the clock: a restart takes longer
+/// than a millisecond.
+fn new_epoch() -> u64 {
+    static LAST_EPOCH: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64);
+    let previous = LAST_EPOCH.fetch_max(now, Ordering::Relaxed);
+    if previous < now {
+        return now;
+    }
+    LAST_EPOCH.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 /// Keeps a heartbeat interval in the range the flushers can use: zero would spin, and a huge one
@@ -621,5 +635,25 @@ impl CatchUp {
                 self.inner.lock().registry.stalled(self.key);
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeat_intervals_are_kept_in_range() {
+        let zero = Hub::builder().heartbeat(Some(Duration::ZERO));
+        assert_eq!(zero.heartbeat, Some(MIN_HEARTBEAT), "a zero interval would spin");
+        let huge = Hub::builder().heartbeat(Some(Duration::MAX));
+        assert_eq!(huge.heartbeat, Some(MAX_HEARTBEAT), "a huge one would overflow the clock");
+        assert_eq!(Hub::builder().heartbeat(None).heartbeat, None);
+    }
+
+    #[test]
+    fn every_hub_of_a_process_gets_its_own_epoch() {
+        let epochs: Vec<u64> = (0..100).map(|_| new_epoch()).collect();
+        assert!(epochs.windows(2).all(|pair| pair[0] < pair[1]), "{epochs:?}");
     }
 }

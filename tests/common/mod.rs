@@ -99,6 +99,32 @@ impl RawClient {
         client
     }
 
+    /// Like [`RawClient::get`], but `None` when the server is not there (stopped).
+    pub fn try_get(addr: SocketAddr, target: &str, extra_headers: &str) -> Option<RawClient> {
+        let socket = TcpStream::connect(addr).ok()?;
+        socket.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        socket.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
+        let mut client = RawClient { socket, received: Vec::new(), consumed: 0, chunks: None };
+        let request = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n{extra_headers}\r\n");
+        client.socket.write_all(request.as_bytes()).ok()?;
+        Some(client)
+    }
+
+    /// Like [`RawClient::head`], but `None` when the connection ends (or is reset) first.
+    pub fn try_head(&mut self) -> Option<ResponseHead> {
+        while find(self.pending(), b"\r\n\r\n").is_none() {
+            match self.try_fill() {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                    panic!("read timed out: {e}")
+                }
+                Err(_) => return None,
+            }
+        }
+        Some(self.head())
+    }
+
     /// A GET for the stream, with its head read and checked to be 200.
     pub fn stream(addr: SocketAddr, target: &str, extra_headers: &str) -> RawClient {
         let mut client = RawClient::get(addr, target, extra_headers);
@@ -113,24 +139,46 @@ impl RawClient {
 
     /// Reads once; returns 0 at the end of the stream (or of a chunked body).
     fn fill(&mut self) -> usize {
+        self.try_fill().unwrap_or_else(|e| panic!("read failed or timed out: {e}"))
+    }
+
+    fn try_fill(&mut self) -> std::io::Result<usize> {
         let mut chunk = [0u8; 64 * 1024];
         loop {
             if self.chunks.as_ref().is_some_and(|c| c.ended) {
-                return 0;
+                return Ok(0);
             }
-            let n = self.socket.read(&mut chunk).unwrap_or_else(|e| panic!("read failed or timed out: {e}"));
+            let n = self.socket.read(&mut chunk)?;
             let Some(chunks) = &mut self.chunks else {
                 self.received.extend_from_slice(&chunk[..n]);
-                return n;
+                return Ok(n);
             };
             if n == 0 {
-                return 0;
+                return Ok(0);
             }
             chunks.raw.extend_from_slice(&chunk[..n]);
             let before = self.received.len();
             chunks.decode(&mut self.received);
             if self.received.len() > before {
-                return self.received.len() - before;
+                return Ok(self.received.len() - before);
+            }
+        }
+    }
+
+    /// The next event block, or `None` once the stream has ended (closed or reset). A read that
+    /// times out still fails the test.
+    pub fn try_next_block(&mut self) -> Option<Block> {
+        loop {
+            if find(self.pending(), b"\n\n").is_some() {
+                return Some(self.next_block());
+            }
+            match self.try_fill() {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                    panic!("read timed out: {e}")
+                }
+                Err(_) => return None,
             }
         }
     }
@@ -225,4 +273,31 @@ pub fn eventually(what: &str, condition: impl Fn() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// A small seeded random generator (xorshift64*), so randomized tests repeat exactly by seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// A number below `bound` (0 when `bound` is 0).
+    pub fn below(&mut self, bound: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % bound.max(1)
+    }
+}
+
+/// Threads of this process now (Linux), to check that nothing is left running.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |tasks| tasks.count())
+}
+
+/// Open file descriptors of this process now (Linux).
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |fds| fds.count())
 }
