@@ -8,8 +8,11 @@
 //! each, and check every byte they receive. Each client count is measured twice against the same
 //! clients' code:
 //! - **bare-sse**: a server on port 0, events published with `send_new_event`;
-//! - **ceiling**: a reference writer in this file that encodes the whole burst once and writes it to
-//!   each socket in one `write_all`: what loopback and the client process can take at best.
+//! - **ceiling**: a reference writer in this file that encodes the whole burst once (as one chunk of
+//!   a chunked body, the framing bare-sse sends) and writes it to each socket in one `write_all`:
+//!   what loopback and the client process can take at best from one thread;
+//! - **2-thread ceiling**: the same, with the sockets split between two threads, the best a 2-core
+//!   machine can do when the clients leave it a core.
 //!
 //! Figures: deliveries per second (events x clients / time from first publish to last byte read),
 //! latency from publish to receipt of single events (p50, p99, over every client and event), and
@@ -39,11 +42,11 @@ fn main() {
     let counts: Vec<usize> = args.first().map_or("100,1000,10000", String::as_str).split(',').map(parse).collect();
     let burst: Option<usize> = args.get(1).map(|s| parse(s));
     println!(
-        "| clients | burst events | bare-sse deliveries/s | ceiling deliveries/s | ratio \
+        "| clients | burst events | bare-sse deliveries/s | ceiling deliveries/s | 2-thread ceiling | ratio to best ceiling \
          | bare-sse latency p50 / p99 | ceiling latency p50 / p99 \
          | bare-sse all written median / max | ceiling all written median / max | RSS per idle connection |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for clients in counts {
         // Bursts long enough to take tens of milliseconds, so that scheduling noise averages out.
         let events = burst.unwrap_or(match clients {
@@ -52,12 +55,14 @@ fn main() {
             _ => 100,
         });
         let ours = measure(&mut BareSse::start(clients), clients, events);
-        let ceiling = measure(&mut Ceiling::start(), clients, events);
+        let ceiling = measure(&mut Ceiling::start(1), clients, events);
+        let two_threads = measure(&mut Ceiling::start(2), clients, events);
         println!(
-            "| {clients} | {events} | {:.2} M/s | {:.2} M/s | {:.2} | {} | {} | {} | {} | {} |",
+            "| {clients} | {events} | {:.2} M/s | {:.2} M/s | {:.2} M/s | {:.2} | {} | {} | {} | {} | {} |",
             ours.rate / 1e6,
             ceiling.rate / 1e6,
-            ours.rate / ceiling.rate,
+            two_threads.rate / 1e6,
+            ours.rate / ceiling.rate.max(two_threads.rate),
             ours.latency,
             ceiling.latency,
             ours.all_written,
@@ -121,15 +126,32 @@ fn data_of(event: &[u8]) -> &str {
     std::str::from_utf8(&event[6..event.len() - 2]).unwrap()
 }
 
-/// The reference writer: no hub, no threads, one `write_all` per client.
+/// The reference writer: no hub, one `write_all` per client, from `threads` threads.
 struct Ceiling {
     listener: TcpListener,
     sockets: Vec<TcpStream>,
+    threads: usize,
 }
 
 impl Ceiling {
-    fn start() -> Ceiling {
-        Ceiling { listener: TcpListener::bind("127.0.0.1:0").unwrap(), sockets: Vec::new() }
+    fn start(threads: usize) -> Ceiling {
+        Ceiling { listener: TcpListener::bind("127.0.0.1:0").unwrap(), sockets: Vec::new(), threads }
+    }
+
+    /// Writes `bytes` as one chunk to every socket, the sockets split between the threads.
+    fn write_everywhere(&mut self, payload: &[u8]) {
+        let chunk = [format!("{:x}\r\n", payload.len()).as_bytes(), payload, b"\r\n"].concat();
+        let share = self.sockets.len().div_ceil(self.threads).max(1);
+        thread::scope(|scope| {
+            for sockets in self.sockets.chunks_mut(share) {
+                let chunk = &chunk;
+                scope.spawn(move || {
+                    for socket in sockets {
+                        socket.write_all(chunk).unwrap();
+                    }
+                });
+            }
+        });
     }
 }
 
@@ -143,22 +165,18 @@ impl Sender for Ceiling {
             let (mut socket, _) = self.listener.accept().unwrap();
             socket.set_nodelay(true).unwrap();
             read_head(&mut socket);
-            socket.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n").unwrap();
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+            socket.write_all(head.as_bytes()).unwrap();
             self.sockets.push(socket);
         }
     }
 
     fn send_burst(&mut self, events: &[Vec<u8>]) {
-        let burst = events.concat();
-        for socket in &mut self.sockets {
-            socket.write_all(&burst).unwrap();
-        }
+        self.write_everywhere(&events.concat());
     }
 
     fn send_one(&mut self, event: &[u8]) {
-        for socket in &mut self.sockets {
-            socket.write_all(event).unwrap();
-        }
+        self.write_everywhere(event);
     }
 }
 
@@ -273,6 +291,8 @@ enum Report {
 /// One client socket and how far it has got.
 struct Client {
     socket: TcpStream,
+    body: Unchunk,
+    payload: Vec<u8>,
     /// Bytes of the current burst checked so far.
     checked: usize,
     rounds_done: usize,
@@ -289,7 +309,16 @@ fn run_clients(args: &[String]) {
         .into_iter()
         .map(|socket| {
             socket.set_nonblocking(true).unwrap();
-            Client { socket, checked: 0, rounds_done: 0, latency_events_done: 0, leftover: Vec::new() }
+            let body = Unchunk::default();
+            Client {
+                socket,
+                body,
+                payload: Vec::new(),
+                checked: 0,
+                rounds_done: 0,
+                latency_events_done: 0,
+                leftover: Vec::new(),
+            }
         })
         .collect();
     let mut out = std::io::stdout().lock();
@@ -355,7 +384,11 @@ fn sweep(mut clients: Vec<Client>, expected_burst: &[u8], reports: &mpsc::Sender
                 Ok(0) => panic!("the server closed a stream"),
                 Ok(n) => {
                     progressed = true;
-                    client.take(&buffer[..n], expected_burst, reports);
+                    let mut payload = std::mem::take(&mut client.payload);
+                    payload.clear();
+                    client.body.feed(&buffer[..n], &mut payload);
+                    client.take(&payload, expected_burst, reports);
+                    client.payload = payload;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => panic!("read failed: {e}"),
@@ -391,6 +424,62 @@ impl Client {
             let sent: u64 = text[12..32].parse().unwrap();
             reports.send(Report::Latency(now.saturating_sub(sent))).unwrap();
             self.latency_events_done += 1;
+        }
+    }
+}
+
+/// Takes the chunk framing off a chunked body as it arrives, checking it.
+#[derive(Default)]
+struct Unchunk {
+    state: UnchunkState,
+    size: usize,
+    left: usize,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum UnchunkState {
+    #[default]
+    Size,
+    SizeEnd,
+    Data,
+    DataCr,
+    DataLf,
+}
+
+impl Unchunk {
+    fn feed(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) {
+        while let Some(&byte) = bytes.first() {
+            match self.state {
+                UnchunkState::Size if byte == b'\r' => self.state = UnchunkState::SizeEnd,
+                UnchunkState::Size => {
+                    let digit = (byte as char).to_digit(16).expect("a hex chunk size") as usize;
+                    self.size = self.size * 16 + digit;
+                }
+                UnchunkState::SizeEnd => {
+                    assert_eq!(byte, b'\n', "chunk size line end");
+                    assert!(self.size > 0, "the server ended the stream");
+                    (self.left, self.size, self.state) = (self.size, 0, UnchunkState::Data);
+                }
+                UnchunkState::Data => {
+                    let take = self.left.min(bytes.len());
+                    out.extend_from_slice(&bytes[..take]);
+                    self.left -= take;
+                    bytes = &bytes[take..];
+                    if self.left == 0 {
+                        self.state = UnchunkState::DataCr;
+                    }
+                    continue;
+                }
+                UnchunkState::DataCr => {
+                    assert_eq!(byte, b'\r', "chunk end");
+                    self.state = UnchunkState::DataLf;
+                }
+                UnchunkState::DataLf => {
+                    assert_eq!(byte, b'\n', "chunk end");
+                    self.state = UnchunkState::Size;
+                }
+            }
+            bytes = &bytes[1..];
         }
     }
 }
