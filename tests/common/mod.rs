@@ -113,13 +113,8 @@ impl RawClient {
     /// Like [`RawClient::head`], but `None` when the connection ends (or is reset) first.
     pub fn try_head(&mut self) -> Option<ResponseHead> {
         while find(self.pending(), b"\r\n\r\n").is_none() {
-            match self.try_fill() {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
-                    panic!("read timed out: {e}")
-                }
-                Err(_) => return None,
+            if !self.fill_unless_ended() {
+                return None;
             }
         }
         Some(self.head())
@@ -165,6 +160,18 @@ impl RawClient {
         }
     }
 
+    /// Reads once; false when the connection has ended or was reset. A read that times out still
+    /// fails the test.
+    fn fill_unless_ended(&mut self) -> bool {
+        match self.try_fill() {
+            Ok(n) => n > 0,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                panic!("read timed out: {e}")
+            }
+            Err(_) => false,
+        }
+    }
+
     /// The next event block, or `None` once the stream has ended (closed or reset). A read that
     /// times out still fails the test.
     pub fn try_next_block(&mut self) -> Option<Block> {
@@ -172,13 +179,8 @@ impl RawClient {
             if find(self.pending(), b"\n\n").is_some() {
                 return Some(self.next_block());
             }
-            match self.try_fill() {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
-                    panic!("read timed out: {e}")
-                }
-                Err(_) => return None,
+            if !self.fill_unless_ended() {
+                return None;
             }
         }
     }
