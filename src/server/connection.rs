@@ -211,11 +211,14 @@ fn respond(shared: &Shared, socket: &Arc<TcpStream>, request: &Request, response
     // A `retry:` line with no blank line after it: browsers take it as it is read, and it joins the
     // block of the first event, so no client sees an event made of a `retry:` alone.
     let retry_line = |retry: Duration| format!("retry: {}\n", retry.as_millis()).into_bytes();
-    if over_capacity || is_head {
+    if is_head {
+        // A response to HEAD has the head only: no body, not even the last chunk.
+        return answer(socket, &head);
+    }
+    if over_capacity {
         let stream = StreamSocket::new(Arc::clone(socket), framing, config.stream_write_timeout);
-        let intro = if over_capacity { retry_line(config.overload_retry) } else { Vec::new() };
-        if stream.write_head(&head).is_ok() && (intro.is_empty() || stream.write_blocking(&intro).is_ok()) {
-            stream.end();
+        if stream.write_head(&head).is_ok() && stream.write_blocking(&retry_line(config.overload_retry)).is_ok() {
+            return stream.end();
         }
         return stream.close();
     }
