@@ -243,3 +243,45 @@ fn a_client_that_does_not_read_is_dropped_at_the_write_timeout() {
     let (sent, closed) = reports.recv_timeout(READ_TIMEOUT * 2).unwrap();
     assert!(closed, "the stream gave up on the client after {sent} events");
 }
+
+/// CPU time used so far by this process's stream watcher threads (Linux), in clock ticks.
+fn watcher_cpu_ticks() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| c.starts_with("bare-sse-stream"))
+        })
+        .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
+        .map(|stat| {
+            // After the command name: state, ppid, ... with utime and stime 12th and 13th.
+            let fields: Vec<&str> = stat.rsplit_once(") ").map_or(vec![], |(_, rest)| rest.split(' ').collect());
+            fields.get(11).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0)
+                + fields.get(12).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0)
+        })
+        .sum()
+}
+
+/// While a send is blocked on a client that does not read, the stream is not silent: the watcher
+/// waits for the next interval instead of retrying the heartbeat in a loop.
+#[test]
+fn the_watcher_does_not_spin_while_a_send_is_blocked() {
+    let (report, reports) = mpsc::channel();
+    let settings = Server::builder()
+        .stream_heartbeat(Some(Duration::from_millis(10)))
+        .stream_write_timeout(Duration::from_secs(30));
+    let server = serve_stream(settings, move |stream| {
+        let payload = "x".repeat(64 * 1024);
+        let _ = report.send(());
+        while stream.send(&Event::new().data(payload.as_str())).is_ok() {}
+    });
+    let stalled = RawClient::stream(server.local_addr(), "/", "");
+    reports.recv_timeout(READ_TIMEOUT).unwrap();
+    // Time is the behaviour here: CPU used over a wall-clock window. Loopback buffers fill within
+    // milliseconds, so the send is blocked for nearly all of this second.
+    let before = watcher_cpu_ticks();
+    thread::sleep(Duration::from_secs(1));
+    let used_ms = watcher_cpu_ticks().saturating_sub(before) * 10;
+    assert!(used_ms < 250, "the watchers used {used_ms} ms of CPU in one second");
+    drop(stalled);
+}

@@ -247,15 +247,16 @@ impl StreamSocket {
             let wait = match heartbeat {
                 None => None,
                 Some(interval) => {
-                    let (closed, since_write) = {
+                    let (closed, writing, since_write) = {
                         let state = self.lock();
-                        (state.closed, state.last_write.elapsed())
+                        (state.closed, state.writing, state.last_write.elapsed())
                     };
                     if closed {
                         break;
                     }
-                    if since_write >= interval {
-                        // A stream another thread is writing to is not silent: skip, don't wait.
+                    if !writing && since_write >= interval {
+                        // Not waiting for the turn: if another thread took it meanwhile, the next
+                        // look sees it writing.
                         let sent = self.with_turn(false, Some(self.write_timeout), |framer, mut socket| {
                             framer.write_all(&mut socket, HEARTBEAT_COMMENT)
                         });
@@ -264,7 +265,9 @@ impl StreamSocket {
                         }
                         continue;
                     }
-                    Some(interval - since_write)
+                    // A write in progress (perhaps blocked on a full socket) is not silence: look
+                    // again a whole interval later rather than retry the heartbeat at once.
+                    Some(if writing { interval } else { interval - since_write })
                 }
             };
             if self.socket.set_read_timeout(wait).is_err() {
