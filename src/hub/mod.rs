@@ -478,26 +478,22 @@ fn flush_shard(inner: &Arc<Inner>, shard: usize) {
         };
         state.registry.start_round(shard, &mut round);
         drop(state);
-
-        for sink in round.too_slow.drain(..) {
-            sink.close();
-        }
         for index in 0..round.targets.len() {
             let outcome = round.targets[index].sink.write_now(round.bytes_for(index));
             round.targets[index].outcome = outcome;
         }
 
         state = inner.lock();
-        let handed_back = state.registry.finish_round(&round);
+        state.registry.finish_round(&mut round);
         inner.signal_progress(&state);
-        if handed_back.is_empty() && round.targets.iter().all(|t| t.outcome != Written::Failed) {
+        if round.to_close.is_empty() && round.handed_back.is_empty() {
             continue;
         }
         drop(state);
-        for target in round.targets.iter().filter(|t| t.outcome == Written::Failed) {
-            target.sink.close();
+        for sink in round.to_close.drain(..) {
+            sink.close();
         }
-        for (key, sink) in handed_back {
+        for (key, sink) in round.handed_back.drain(..) {
             sink.hand_back(CatchUp { inner: Arc::clone(inner), key });
         }
         state = inner.lock();

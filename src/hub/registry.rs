@@ -71,6 +71,14 @@ struct Subscriber<S> {
     closed: bool,
 }
 
+impl<S> Subscriber<S> {
+    /// Too far behind, or stalled: the client is dropped, and counted.
+    fn give_up_as_slow(&mut self, stats: &mut Stats) {
+        self.closed = true;
+        stats.dropped_slow += 1;
+    }
+}
+
 /// A client that has just joined.
 #[derive(Debug)]
 pub(crate) struct Joined {
@@ -98,13 +106,17 @@ pub(crate) struct Round<S> {
     pub from: u64,
     pub bytes: Vec<u8>,
     pub targets: Vec<Target<S>>,
-    /// Clients this round found too far behind: the flusher closes their sockets.
-    pub too_slow: Vec<S>,
+    /// Clients the round gave up on (too far behind, or a failed write): the flusher closes them.
+    pub to_close: Vec<S>,
+    /// Clients whose sockets filled up: each is now owned by its connection, which the flusher
+    /// tells to catch up.
+    pub handed_back: Vec<(Key, S)>,
 }
 
 impl<S> Default for Round<S> {
     fn default() -> Round<S> {
-        Round { end: 0, from: 0, bytes: Vec::new(), targets: Vec::new(), too_slow: Vec::new() }
+        let (bytes, targets, to_close, handed_back) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        Round { end: 0, from: 0, bytes, targets, to_close, handed_back }
     }
 }
 
@@ -160,7 +172,6 @@ pub(crate) struct Registry<S> {
     /// Shards that have a running flusher; clients join only these.
     live_shards: usize,
     next_subscriber: u64,
-    subscriber_count: usize,
     max_queued_bytes: u64,
     stats: Stats,
 }
@@ -177,7 +188,6 @@ impl<S: Clone> Registry<S> {
             seen_end: vec![0; shards],
             live_shards: 0,
             next_subscriber: 0,
-            subscriber_count: 0,
             max_queued_bytes: max_queued_bytes as u64,
             stats: Stats::default(),
         }
@@ -208,7 +218,7 @@ impl<S: Clone> Registry<S> {
     }
 
     fn append(&mut self, bytes: &[u8]) {
-        if self.subscriber_count == 0 {
+        if self.subscriber_count() == 0 {
             self.backlog.skip(bytes.len());
         } else {
             self.backlog.append(bytes);
@@ -227,14 +237,12 @@ impl<S: Clone> Registry<S> {
         let key = Key { id, shard: (id % self.live_shards as u64) as usize };
         let subscriber = Subscriber { sink, cursor: self.backlog.end(), owner: Owner::Connection, closed: false };
         self.shards[key.shard].insert(id, subscriber);
-        self.subscriber_count += 1;
         Some(Joined { key, replay })
     }
 
     /// Unregisters a client.
     pub fn leave(&mut self, key: Key) {
         if self.shards[key.shard].remove(&key.id).is_some() {
-            self.subscriber_count -= 1;
             self.stats.disconnects += 1;
         }
     }
@@ -247,8 +255,7 @@ impl<S: Clone> Registry<S> {
         };
         debug_assert_eq!(sub.owner, Owner::Connection, "only the owner catches up");
         if end - sub.cursor > self.max_queued_bytes {
-            sub.closed = true;
-            self.stats.dropped_slow += 1;
+            sub.give_up_as_slow(&mut self.stats);
             return CatchUpStep::Closed;
         }
         if sub.cursor == end {
@@ -271,19 +278,18 @@ impl<S: Clone> Registry<S> {
         }
     }
 
-    /// The connection wrote `count` more bytes.
+    /// The connection wrote `count` more bytes. (The backlog is trimmed by flusher rounds, not
+    /// here: a catch-up write would otherwise walk every client.)
     pub fn advance(&mut self, key: Key, count: usize) {
         if let Some(sub) = self.shards[key.shard].get_mut(&key.id) {
             sub.cursor += count as u64;
         }
-        self.trim_backlog();
     }
 
     /// A write to this client made no progress for the write timeout: it is dropped.
     pub fn stalled(&mut self, key: Key) {
         if let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) {
-            sub.closed = true;
-            self.stats.dropped_slow += 1;
+            sub.give_up_as_slow(&mut self.stats);
         }
     }
 
@@ -299,30 +305,26 @@ impl<S: Clone> Registry<S> {
         self.seen_end[shard] = end;
         round.end = end;
         round.targets.clear();
-        round.too_slow.clear();
+        round.to_close.clear();
+        round.handed_back.clear();
         let mut from = end;
-        let mut dropped = 0;
         for (&id, sub) in self.shards[shard].iter_mut().filter(|(_, s)| !s.closed) {
             if end - sub.cursor > self.max_queued_bytes {
-                sub.closed = true;
-                dropped += 1;
-                round.too_slow.push(sub.sink.clone());
+                sub.give_up_as_slow(&mut self.stats);
+                round.to_close.push(sub.sink.clone());
             } else if sub.owner == Owner::Flusher && sub.cursor < end {
                 from = from.min(sub.cursor);
                 let key = Key { id, shard };
                 round.targets.push(Target { key, sink: sub.sink.clone(), cursor: sub.cursor, outcome: Written::All });
             }
         }
-        self.stats.dropped_slow += dropped;
         round.from = from;
         round.bytes.clear();
         round.bytes.extend_from_slice(self.backlog.since(from));
     }
 
-    /// Applies a round's outcomes. Returns the clients whose sockets filled up: each is now owned by
-    /// its connection, which must be told to catch up.
-    pub fn finish_round(&mut self, round: &Round<S>) -> Vec<(Key, S)> {
-        let mut handed_back = Vec::new();
+    /// Applies a round's outcomes, adding to its `to_close` and `handed_back` lists.
+    pub fn finish_round(&mut self, round: &mut Round<S>) {
         for target in &round.targets {
             let key = target.key;
             let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) else { continue };
@@ -331,13 +333,15 @@ impl<S: Clone> Registry<S> {
                 Written::Partial(written) => {
                     sub.cursor = target.cursor + written as u64;
                     sub.owner = Owner::Connection;
-                    handed_back.push((key, sub.sink.clone()));
+                    round.handed_back.push((key, sub.sink.clone()));
                 }
-                Written::Failed => sub.closed = true,
+                Written::Failed => {
+                    sub.closed = true;
+                    round.to_close.push(sub.sink.clone());
+                }
             }
         }
         self.trim_backlog();
-        handed_back
     }
 
     /// Whether every open client has everything appended so far.
@@ -372,11 +376,11 @@ impl<S: Clone> Registry<S> {
     }
 
     pub fn subscriber_count(&self) -> usize {
-        self.subscriber_count
+        self.shards.iter().map(HashMap::len).sum()
     }
 
     pub fn stats(&self) -> Stats {
-        Stats { clients: self.subscriber_count, history_len: self.history.len(), ..self.stats }
+        Stats { clients: self.subscriber_count(), history_len: self.history.len(), ..self.stats }
     }
 
     /// Bytes the backlog holds (for tests of its bounds).
@@ -464,7 +468,8 @@ mod tests {
         registry.start_round(0, &mut round);
         assert_eq!(round.targets.len(), 1);
         assert_eq!(text(round.bytes_for(0)), "id: 5-2\ndata: live\n\n");
-        assert!(registry.finish_round(&round).is_empty());
+        registry.finish_round(&mut round);
+        assert!(round.handed_back.is_empty() && round.to_close.is_empty());
         assert!(registry.all_flushed());
         assert!(!registry.has_work(0));
     }
@@ -478,7 +483,8 @@ mod tests {
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         round.targets[0].outcome = Written::Partial(4);
-        assert_eq!(registry.finish_round(&round), [(key, 1)]);
+        registry.finish_round(&mut round);
+        assert_eq!(round.handed_back, [(key, 1)]);
         assert_eq!(text(&catch_up(&mut registry, key)), ": 0123456789\n\n", "the rest, from byte 4");
         assert!(registry.all_flushed());
     }
@@ -496,20 +502,20 @@ mod tests {
         for _ in 0..TRIM_BACKLOG_AT_BYTES / 1000 + 2 {
             registry.publish(&Event::new().data(payload.as_str())).unwrap();
             registry.start_round(0, &mut round);
-            too_slow.append(&mut round.too_slow);
             for target in &mut round.targets {
                 // The slow client's socket never takes a byte.
                 target.outcome = if target.key == slow { Written::Partial(0) } else { Written::All };
             }
-            for (key, _) in registry.finish_round(&round) {
-                assert_eq!(key, slow);
+            registry.finish_round(&mut round);
+            too_slow.append(&mut round.to_close);
+            for (key, _) in &round.handed_back {
+                assert_eq!(*key, slow);
             }
         }
         // The slow client went past the bound on the way, and a round closed it.
         assert_eq!(too_slow, [1]);
         assert_eq!(registry.stats().dropped_slow, 1);
         assert!(registry.catch_up_step(slow, 100) == CatchUpStep::Closed);
-        registry.finish_round(&round);
         assert!(registry.backlog_held() < TRIM_BACKLOG_AT_BYTES, "what only the closed client needed is freed");
         registry.leave(slow);
         assert_eq!(registry.stats().clients, 1);
@@ -599,7 +605,7 @@ mod tests {
                     5 | 6 => {
                         let shard = rng.below(shards);
                         registry.start_round(shard, &mut round);
-                        assert!(round.too_slow.is_empty());
+                        assert!(round.to_close.is_empty());
                         for index in 0..round.targets.len() {
                             let bytes = round.bytes_for(index).to_vec();
                             let taken = if rng.below(4) == 0 { rng.below(bytes.len() + 1) } else { bytes.len() };
@@ -608,8 +614,9 @@ mod tests {
                             round.targets[index].outcome =
                                 if taken == bytes.len() { Written::All } else { Written::Partial(taken) };
                         }
-                        for (key, _) in registry.finish_round(&round) {
-                            clients.iter_mut().find(|c| c.key == key).unwrap().catching_up = true;
+                        registry.finish_round(&mut round);
+                        for (key, _) in &round.handed_back {
+                            clients.iter_mut().find(|c| c.key == *key).unwrap().catching_up = true;
                         }
                     }
                     _ => {
@@ -646,7 +653,7 @@ mod tests {
                         let client = clients.iter_mut().find(|c| c.key == round.targets[index].key).unwrap();
                         client.received.extend_from_slice(round.bytes_for(index));
                     }
-                    registry.finish_round(&round);
+                    registry.finish_round(&mut round);
                 }
             }
             for client in clients.iter().filter(|c| !c.left) {
