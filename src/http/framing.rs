@@ -88,11 +88,6 @@ impl BodyFramer {
         BodyFramer { framing, open: None }
     }
 
-    /// The framing in use.
-    pub fn framing(&self) -> BodyFraming {
-        self.framing
-    }
-
     /// Whether the body is between chunks, so that nothing is owed before the next payload (always
     /// true for an unframed body).
     pub fn between_chunks(&self) -> bool {
@@ -109,13 +104,10 @@ impl BodyFramer {
             let written = out.write(payload)?;
             return Ok(Progress { taken: written, on_wire: written, short: written < payload.len() });
         }
-        if self.open.is_none() {
-            if payload.is_empty() {
-                return Ok(Progress { taken: 0, on_wire: 0, short: false });
-            }
-            self.open = Some(OpenChunk::new(payload.len()));
+        if self.open.is_none() && payload.is_empty() {
+            return Ok(Progress { taken: 0, on_wire: 0, short: false });
         }
-        let Some(chunk) = self.open.as_mut() else { return Ok(Progress { taken: 0, on_wire: 0, short: false }) };
+        let chunk = self.open.get_or_insert_with(|| OpenChunk::new(payload.len()));
         let payload_part = &payload[..chunk.payload_left.min(payload.len())];
         let parts = [
             IoSlice::new(&chunk.size_line[chunk.size_line_sent..chunk.size_line_len]),

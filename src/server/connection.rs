@@ -253,7 +253,7 @@ fn stream_per_connection(
 ) {
     let config = &shared.config;
     let stream = Arc::new(StreamSocket::new(Arc::clone(socket), framing, config.stream_write_timeout));
-    if stream.write_head(head).is_err() || (!intro.is_empty() && stream.write_blocking(intro).is_err()) {
+    if stream.write_head(head).is_err() || stream.write_blocking(intro).is_err() {
         return stream.close();
     }
     let watched = Arc::clone(&stream);
@@ -262,14 +262,10 @@ fn stream_per_connection(
         .name("bare-sse-stream-watcher".to_string())
         .stack_size(WATCHER_STACK_BYTES)
         .spawn(move || watched.watch(heartbeat));
-    if watcher.is_err() {
-        return stream.close();
-    }
+    let Ok(watcher) = watcher else { return stream.close() };
     let _ = catch_unwind(AssertUnwindSafe(|| run(EventStream::new(Arc::clone(&stream)))));
     stream.end();
-    if let Ok(watcher) = watcher {
-        let _ = watcher.join();
-    }
+    let _ = watcher.join();
 }
 
 /// The client's last event id: the `Last-Event-ID` header a browser sends when it reconnects, or a
