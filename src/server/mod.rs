@@ -444,18 +444,23 @@ fn admit(shared: &Arc<Shared>, socket: TcpStream) {
     let over_capacity = open >= shared.config.max_connections;
     let id = connections.next_id;
     connections.next_id += 1;
+    // Registered before its thread starts, so that the thread's `Registered` guard always has an
+    // entry to remove; the thread is spawned with the lock released.
+    connections.sockets.insert(id, Arc::clone(&socket));
+    drop(connections);
     let thread_shared = Arc::clone(shared);
-    let thread_socket = Arc::clone(&socket);
     let spawned = thread::Builder::new()
         .name("bare-sse-connection".to_string())
         .stack_size(CONNECTION_STACK_BYTES)
         .spawn(move || {
             let _registered = Registered { shared: &thread_shared, id };
-            connection::serve(&thread_shared, &thread_socket, over_capacity);
+            connection::serve(&thread_shared, &socket, over_capacity);
         });
-    if let Ok(thread) = spawned {
-        connections.sockets.insert(id, socket);
-        connections.threads.push(thread);
+    let mut connections = shared.lock_connections();
+    match spawned {
+        Ok(thread) => connections.threads.push(thread),
+        // No thread for it: the connection is closed unanswered, as past the overflow allowance.
+        Err(_) => drop(connections.sockets.remove(&id)),
     }
 }
 
