@@ -28,6 +28,7 @@ use crate::http::{
     Parsed, RequestHead, Version,
 };
 use crate::stream::EventStream;
+use crate::Hub;
 
 /// How long writing a short, complete answer (an error, a page) may make no progress: such a
 /// client is either reading or gone.
@@ -37,6 +38,8 @@ const ANSWER_WRITE_TIMEOUT: Duration = Duration::from_millis(500);
 const CLOSE_LINGER: Duration = Duration::from_millis(500);
 /// Most bytes discarded while lingering: enough for the rest of a refused request head or body.
 const CLOSE_LINGER_BYTES: usize = 64 * 1024;
+/// How much of the request head one `read` asks for.
+const READ_CHUNK_BYTES: usize = 1024;
 /// Stack of the thread that watches a per-connection stream's client.
 const WATCHER_STACK_BYTES: usize = 64 * 1024;
 
@@ -62,7 +65,42 @@ pub(super) fn serve(shared: &Shared, socket: &Arc<TcpStream>, over_capacity: boo
     let Ok(response) = catch_unwind(AssertUnwindSafe(|| handler.handle(&request))) else {
         return answer(socket, &text_response(500, &[], "the handler failed\n"));
     };
-    respond(shared, socket, &request, response, over_capacity);
+    // The request, the handler's response and the headers are dropped before a stream starts, so
+    // that an idle stream holds nothing of them for its whole life.
+    let Some(stream) = respond(shared, socket, &request, response, over_capacity) else { return };
+    drop((request, handler));
+    stream.run(shared, socket);
+}
+
+/// A stream whose head is ready to go, with what it needs from its request.
+struct StreamStart {
+    framing: BodyFraming,
+    head: Vec<u8>,
+    /// The first body bytes: a `retry:` line, or nothing.
+    intro: Vec<u8>,
+    source: StreamSource,
+}
+
+enum StreamSource {
+    Hub { hub: Hub, last_event_id: Option<String> },
+    PerConnection(Box<dyn FnOnce(EventStream) + Send>),
+}
+
+impl StreamStart {
+    fn run(self, shared: &Shared, socket: &Arc<TcpStream>) {
+        let StreamStart { framing, head, intro, source } = self;
+        match source {
+            StreamSource::Hub { hub, last_event_id } => {
+                let last_event_id = last_event_id.as_deref();
+                let started =
+                    hub_client::stream_from_hub(&hub, Arc::clone(socket), framing, head, intro, last_event_id);
+                if let Err(NotStarted::HubUnavailable) = started {
+                    answer(socket, &text_response(503, &[], "cannot start a stream now\n"));
+                }
+            }
+            StreamSource::PerConnection(run) => stream_per_connection(shared, socket, framing, &head, &intro, run),
+        }
+    }
 }
 
 /// What reading and routing a request came to.
@@ -108,17 +146,22 @@ fn read_head(
     limits: &crate::http::HeadLimits,
     deadline: Instant,
 ) -> Result<(RequestHead, Vec<u8>), NoRequest> {
-    let mut received = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
+    let mut received = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(NoRequest::Refused(408, "request head not received in time".to_string()));
         }
         socket.set_read_timeout(Some(left)).map_err(|_| NoRequest::Gone)?;
-        match socket.read(&mut chunk) {
+        // Read straight into the heap buffer: a buffer on the stack would stay in this thread's
+        // resident stack pages for as long as its stream lasts.
+        let start = received.len();
+        received.resize(start + READ_CHUNK_BYTES, 0);
+        let read = socket.read(&mut received[start..]);
+        received.truncate(start + *read.as_ref().unwrap_or(&0));
+        match read {
             Ok(0) => return Err(NoRequest::Gone),
-            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Ok(_) => {}
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => return Err(NoRequest::Gone),
         }
@@ -182,9 +225,17 @@ impl Read for DeadlineReader<'_> {
     }
 }
 
-fn respond(shared: &Shared, socket: &Arc<TcpStream>, request: &Request, response: Response, over_capacity: bool) {
+/// Sends a complete response, or returns the stream to start.
+fn respond(
+    shared: &Shared,
+    socket: &Arc<TcpStream>,
+    request: &Request,
+    response: Response,
+    over_capacity: bool,
+) -> Option<StreamStart> {
     if !response.headers_are_valid() {
-        return answer(socket, &text_response(500, &[], "the handler set an invalid header\n"));
+        answer(socket, &text_response(500, &[], "the handler set an invalid header\n"));
+        return None;
     }
     let config = &shared.config;
     let cors = config.cors.headers(request.header("origin"));
@@ -197,7 +248,8 @@ fn respond(shared: &Shared, socket: &Arc<TcpStream>, request: &Request, response
             if !is_head {
                 out.extend_from_slice(&bytes);
             }
-            return answer(socket, &out);
+            answer(socket, &out);
+            return None;
         }
         streaming => streaming,
     };
@@ -213,27 +265,25 @@ fn respond(shared: &Shared, socket: &Arc<TcpStream>, request: &Request, response
     let retry_line = |retry: Duration| format!("retry: {}\n", retry.as_millis()).into_bytes();
     if is_head {
         // A response to HEAD has the head only: no body, not even the last chunk.
-        return answer(socket, &head);
+        answer(socket, &head);
+        return None;
     }
     if over_capacity {
         let stream = StreamSocket::new(Arc::clone(socket), framing, config.stream_write_timeout);
         if stream.write_head(&head).is_ok() && stream.write_blocking(&retry_line(config.overload_retry)).is_ok() {
-            return stream.end();
+            stream.end();
+        } else {
+            stream.close();
         }
-        return stream.close();
+        return None;
     }
     let intro = config.retry.map(retry_line).unwrap_or_default();
-    match body {
-        Body::Hub(hub) => {
-            let last_event_id = last_event_id(request);
-            let started = hub_client::stream_from_hub(&hub, Arc::clone(socket), framing, &head, &intro, last_event_id);
-            if let Err(NotStarted::HubUnavailable) = started {
-                answer(socket, &text_response(503, &[], "cannot start a stream now\n"));
-            }
-        }
-        Body::Stream(run) => stream_per_connection(shared, socket, framing, &head, &intro, run),
+    let source = match body {
+        Body::Hub(hub) => StreamSource::Hub { hub, last_event_id: last_event_id(request).map(str::to_string) },
+        Body::Stream(run) => StreamSource::PerConnection(run),
         Body::Bytes(_) => unreachable!("plain bodies were answered above"),
-    }
+    };
+    Some(StreamStart { framing, head, intro, source })
 }
 
 fn borrowed<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {

@@ -36,8 +36,8 @@ pub(super) fn stream_from_hub(
     hub: &Hub,
     socket: Arc<TcpStream>,
     framing: BodyFraming,
-    head: &[u8],
-    intro: &[u8],
+    head: Vec<u8>,
+    intro: Vec<u8>,
     last_event_id: Option<&str>,
 ) -> Result<(), NotStarted> {
     let stream = Arc::new(StreamSocket::new(socket, framing, hub.write_timeout()));
@@ -46,7 +46,10 @@ pub(super) fn stream_from_hub(
     let mut subscription = hub.subscribe(sink, last_event_id).map_err(|_| NotStarted::HubUnavailable)?;
     // The client is owned by this thread until `start` hands it to its flusher, so the head goes out
     // before any event.
-    if stream.write_head(head).is_ok() && subscription.start(&*client, intro).is_ok() {
+    let started = stream.write_head(&head).is_ok() && subscription.start(&*client, &intro).is_ok();
+    // An idle client keeps nothing it no longer needs.
+    drop((head, intro));
+    if started {
         stream.watch(None);
     }
     subscription.leave();
