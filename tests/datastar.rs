@@ -233,3 +233,33 @@ fn plain_responses_and_hubs_still_work_next_to_datastar() {
     let mut events = RawClient::stream(server.local_addr(), "/events", "");
     assert_eq!(events.next_block().data(), "from the hub");
 }
+
+#[test]
+fn sdk_test_input_builds_events_in_order() {
+    let input = bare_sse::json::parse(
+        r##"{"events": [
+            {"type": "patchElements", "elements": "<div id=\"a\"></div>", "mode": "append", "selector": "#b"},
+            {"type": "patchSignals", "signals-raw": "{\"x\":\n1}", "eventId": "7"},
+            {"type": "executeScript", "script": "go()", "autoRemove": false, "attributes": {"type": "module"}},
+            {"type": "removeSignals", "paths": ["a.b"]}
+        ]}"##,
+    )
+    .unwrap();
+    let wires: Vec<String> = sdk_test_server::events_from_test_input(&input)
+        .unwrap()
+        .iter()
+        .map(|e| String::from_utf8(e.to_bytes().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        wires[0],
+        "event: datastar-patch-elements\ndata: selector #b\ndata: mode append\ndata: elements <div id=\"a\"></div>\n\n"
+    );
+    assert_eq!(wires[1], "event: datastar-patch-signals\nid: 7\ndata: signals {\"x\":\ndata: signals 1}\n\n");
+    assert!(wires[2].ends_with("data: elements <script type=\"module\">go()</script>\n\n"));
+    assert_eq!(wires[3], "event: datastar-patch-signals\ndata: signals {\"a\":{\"b\":null}}\n\n");
+    assert!(sdk_test_server::events_from_test_input(
+        &bare_sse::json::parse(r#"{"events":[{"type":"nope"}]}"#).unwrap()
+    )
+    .is_err());
+    assert!(sdk_test_server::events_from_test_input(&bare_sse::json::parse("{}").unwrap()).is_err());
+}

@@ -1,0 +1,78 @@
+//! Datastar responses that stream: [`response`], and the event builders as methods of an
+//! [`EventStream`].
+
+use super::{
+    console_error, console_log, execute_script, patch_elements, patch_signals, redirect, remove_elements,
+    remove_signals, replace_url, ElementOptions, ScriptOptions, SignalOptions, Signals,
+};
+use crate::server::Response;
+use crate::{Error, EventStream};
+
+/// A Datastar stream response: `run` gets the client's [`EventStream`] to send Datastar events on. On
+/// HTTP/1.1 it carries `Connection: keep-alive`, as the specification asks, with a chunked body
+/// (one chunk per event, flushed at once); HTTP/1.0 clients get a body that ends with the
+/// connection.
+pub fn response(run: impl FnOnce(EventStream) + Send + 'static) -> Response {
+    Response::stream(run).keep_alive()
+}
+
+/// Datastar operations as methods of a [`EventStream`]. Sends are serialised: whole events never
+/// interleave, even from several threads.
+pub trait DatastarStream {
+    /// Sends [`patch_elements`].
+    fn patch_elements(&self, elements: &str, options: ElementOptions) -> Result<(), Error>;
+    /// Sends [`remove_elements`].
+    fn remove_elements(&self, selector: &str, options: ElementOptions) -> Result<(), Error>;
+    /// Sends [`patch_signals`].
+    fn patch_signals<'a>(&self, signals: impl Into<Signals<'a>>, options: SignalOptions) -> Result<(), Error>;
+    /// Sends [`remove_signals`].
+    fn remove_signals(&self, paths: &[&str], options: SignalOptions) -> Result<(), Error>;
+    /// Sends [`execute_script`].
+    fn execute_script(&self, script: &str, options: ScriptOptions) -> Result<(), Error>;
+    /// Sends [`redirect`].
+    fn redirect(&self, url: &str) -> Result<(), Error>;
+    /// Sends [`replace_url`].
+    fn replace_url(&self, url: &str) -> Result<(), Error>;
+    /// Sends [`console_log`].
+    fn console_log(&self, message: &str) -> Result<(), Error>;
+    /// Sends [`console_error`].
+    fn console_error(&self, message: &str) -> Result<(), Error>;
+}
+
+impl DatastarStream for EventStream {
+    fn patch_elements(&self, elements: &str, options: ElementOptions) -> Result<(), Error> {
+        self.send(&patch_elements(elements, options)?)
+    }
+
+    fn remove_elements(&self, selector: &str, options: ElementOptions) -> Result<(), Error> {
+        self.send(&remove_elements(selector, options)?)
+    }
+
+    fn patch_signals<'a>(&self, signals: impl Into<Signals<'a>>, options: SignalOptions) -> Result<(), Error> {
+        self.send(&patch_signals(signals, options)?)
+    }
+
+    fn remove_signals(&self, paths: &[&str], options: SignalOptions) -> Result<(), Error> {
+        self.send(&remove_signals(paths, options)?)
+    }
+
+    fn execute_script(&self, script: &str, options: ScriptOptions) -> Result<(), Error> {
+        self.send(&execute_script(script, options)?)
+    }
+
+    fn redirect(&self, url: &str) -> Result<(), Error> {
+        self.send(&redirect(url)?)
+    }
+
+    fn replace_url(&self, url: &str) -> Result<(), Error> {
+        self.send(&replace_url(url)?)
+    }
+
+    fn console_log(&self, message: &str) -> Result<(), Error> {
+        self.send(&console_log(message)?)
+    }
+
+    fn console_error(&self, message: &str) -> Result<(), Error> {
+        self.send(&console_error(message)?)
+    }
+}
