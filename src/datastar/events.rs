@@ -265,7 +265,8 @@ pub fn patch_signals<'a>(signals: impl Into<Signals<'a>>, options: SignalOptions
 
 /// Removes signals by dot path (`user.name`): a merge patch that sets each path to `null`.
 pub fn remove_signals(paths: &[&str], options: SignalOptions) -> Result<Event, Error> {
-    let patch = json::removal_patch(paths).map_err(|reason| Error::InvalidField { field: "paths", reason })?;
+    let patch = json::removal_patch(paths)
+        .map_err(|_| Error::InvalidField { field: "paths", reason: "a signal path has an empty segment" })?;
     patch_signals(&patch, options)
 }
 
