@@ -1,10 +1,11 @@
-//! The crate's error type: one enum, a variant per failure class, with `Display` messages written
-//! for the person who has to act on them.
+//! The crate's error type for events and the server's streams: one enum, a variant per failure
+//! class, with `Display` messages written for the person who has to act on them. The client's
+//! failures have their own type, [`client::Error`](crate::client::Error).
 
 use std::fmt;
 use std::io;
 
-/// Everything that can go wrong in bare-sse.
+/// What can go wrong building, sending or serving events.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -23,28 +24,6 @@ pub enum Error {
     /// The client of a per-connection stream has gone (or the stream was closed): nothing more can
     /// be sent on it.
     ClientGone,
-    /// A URL the client cannot use.
-    InvalidUrl {
-        /// The URL as given.
-        url: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// A request header name or value the client refuses (a line break would inject a header).
-    InvalidHeader {
-        /// The header's name.
-        name: String,
-    },
-    /// The server answered with a status other than 200 (or 204, or a redirect). As in a browser,
-    /// the client does not retry.
-    Status(u16),
-    /// The server answered 200 with a content type other than `text/event-stream`; the client does
-    /// not retry.
-    ContentType(String),
-    /// More redirects in a row than the client follows.
-    TooManyRedirects(usize),
-    /// The server's response could not be parsed.
-    BadResponse(&'static str),
     /// An I/O operation failed; `context` says which one.
     Io {
         /// What bare-sse was doing, e.g. "binding 127.0.0.1:8122".
@@ -55,12 +34,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether retrying cannot help: the client gives up on these, as a browser does (a bad URL, a
-    /// non-200 status, a wrong content type, a redirect loop). Network failures are not fatal.
-    pub fn is_fatal(&self) -> bool {
-        !matches!(self, Error::Io { .. } | Error::BadResponse(_) | Error::ClientGone)
-    }
-
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Error {
         Error::Io { context: context.into(), source }
     }
@@ -84,18 +57,6 @@ impl fmt::Display for Error {
                  give it an explicit id instead",
             ),
             Error::ClientGone => f.write_str("the client has gone; the stream is closed"),
-            Error::InvalidUrl { url, reason } => write!(f, "cannot use URL {url:?}: {reason}"),
-            Error::InvalidHeader { name } => {
-                write!(f, "request header {name:?} contains a line break or is not a token")
-            }
-            Error::Status(status) => {
-                write!(f, "server answered {status}; an event stream needs 200 (not retrying)")
-            }
-            Error::ContentType(found) => {
-                write!(f, "server sent content type {found:?}, not text/event-stream (not retrying)")
-            }
-            Error::TooManyRedirects(count) => write!(f, "more than {count} redirects"),
-            Error::BadResponse(what) => write!(f, "bad response from server: {what}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }
@@ -107,6 +68,12 @@ impl std::error::Error for Error {
             Error::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(source: io::Error) -> Error {
+        Error::io("I/O", source)
     }
 }
 

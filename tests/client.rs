@@ -8,8 +8,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bare_sse::client::EventSource;
-use bare_sse::{Error, Event, Hub, Server};
+use bare_sse::client::{Error, EventSource};
+use bare_sse::{Event, Hub, Server};
 use common::READ_TIMEOUT;
 
 /// A hand-written HTTP peer: accepts connections and returns each request's text.

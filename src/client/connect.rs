@@ -6,10 +6,10 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Error;
 use super::{Config, Shared};
-use crate::http::{parse_response_head, ChunkedReader, ResponseHead, Url};
+use crate::http::{parse_response_head, ChunkedReader, Parsed, ResponseHead, Url};
 use crate::parse::{EventReader, Parser};
-use crate::Error;
 
 /// Anything a connection can be: a `TcpStream`, or a TLS stream over one.
 pub trait ReadWrite: Read + Write + Send {}
@@ -68,8 +68,7 @@ pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Res
     let mut body = config.body.as_deref();
     for _ in 0..=config.max_redirects {
         if url.scheme == "https" && config.connector.is_none() {
-            let reason = "https:// needs a TLS connector (EventSourceBuilder::connector)";
-            return Err(Error::InvalidUrl { url: url.to_string(), reason });
+            return Err(Error::TlsUnavailable { url: url.to_string() });
         }
         let connection = match &config.connector {
             Some(connector) => connector(&url, config.connect_timeout),
@@ -97,7 +96,7 @@ pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Res
             }
             204 => return Ok(Opened::NoContent),
             301 | 302 | 303 | 307 | 308 => {
-                let location = head.header("location").ok_or(Error::BadResponse("redirect without Location"))?;
+                let location = head.header("location").ok_or(Error::RedirectWithoutLocation(head.status))?;
                 url = url.join(location).map_err(|reason| Error::InvalidUrl { url: location.to_string(), reason })?;
                 // As browsers do: 303 always, and 301/302 after a POST, continue with a GET.
                 if head.status == 303 || (head.status != 307 && head.status != 308 && method == "POST") {
@@ -142,11 +141,11 @@ fn read_head(reader: &mut impl BufRead) -> Result<ResponseHead, Error> {
         let before = received.len();
         received.extend_from_slice(available);
         match parse_response_head(&received).map_err(Error::BadResponse)? {
-            Some((head, used)) => {
-                reader.consume(used - before);
+            Parsed::Complete { head, consumed } => {
+                reader.consume(consumed - before);
                 return Ok(head);
             }
-            None => {
+            Parsed::Partial => {
                 let taken = available.len();
                 reader.consume(taken);
             }

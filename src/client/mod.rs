@@ -8,7 +8,7 @@
 //!     let event = event?;
 //!     println!("{}: {}", event.event, event.data);
 //! }
-//! # Ok::<(), bare_sse::Error>(())
+//! # Ok::<(), bare_sse::client::Error>(())
 //! ```
 //!
 //! What it does, as a browser does:
@@ -20,7 +20,7 @@
 //!   clients do not come back at the same instant;
 //! - stops for good on `204 No Content`, and on any other status than 200, or a content type other
 //!   than `text/event-stream`: those end the iterator with an error that
-//!   [`Error::is_fatal`](crate::Error::is_fatal) says will not go away by retrying;
+//!   [`Error::is_fatal`] says will not go away by retrying;
 //! - follows redirects (up to [`EventSourceBuilder::max_redirects`]);
 //! - reads close-delimited, length-delimited and chunked bodies.
 //!
@@ -32,6 +32,7 @@
 //! [`Connection`] for a URL.
 
 mod connect;
+mod error;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -39,9 +40,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use connect::{Connection, Connector, ReadWrite};
 use connect::{Events, Opened};
+pub use error::Error;
 
 use crate::http::{is_valid_header, Url};
-use crate::{Error, MessageEvent};
+use crate::MessageEvent;
 
 /// Wait before reconnecting, until the server sets one with `retry:`.
 pub const DEFAULT_RETRY: Duration = Duration::from_secs(3);

@@ -16,6 +16,6 @@ pub use request::{
 };
 pub use response::{
     closing_response_head, parse_response_head, reason_phrase, response_head, stream_response_head,
-    stream_response_head_for, text_response, ResponseHead, MAX_RESPONSE_HEAD_BYTES,
+    stream_response_head_for, text_response, ResponseHead, ResponseHeadError, MAX_RESPONSE_HEAD_BYTES,
 };
-pub use url::{parse_query, percent_decode, DecodeError, Url};
+pub use url::{parse_query, percent_decode, DecodeError, Url, UrlError};

@@ -85,13 +85,14 @@ impl RequestHead {
     }
 }
 
-/// The parser's answer when nothing is wrong yet.
+/// A head parser's answer when nothing is wrong yet: the same for request heads (the default)
+/// and response heads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Parsed {
+pub enum Parsed<Head = RequestHead> {
     /// The head is complete; `consumed` bytes of the input belong to it (any rest is body).
     Complete {
-        /// The request head.
-        head: RequestHead,
+        /// The head.
+        head: Head,
         /// Bytes of input used by the head, including its final blank line.
         consumed: usize,
     },

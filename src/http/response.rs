@@ -1,6 +1,8 @@
 //! Response heads: writing them (server side) and parsing them (client side).
 
-use super::request::{parse_header_line, Lines};
+use std::fmt;
+
+use super::request::{parse_header_line, Lines, Parsed};
 
 use super::framing::BodyFraming;
 
@@ -23,44 +25,77 @@ impl ResponseHead {
     }
 }
 
-/// Parses a response head from the bytes received so far: `Ok(None)` until it is complete, then
-/// the head and the number of bytes it used. Errors say what is wrong.
+/// Why a response head was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseHeadError {
+    /// The status line is not `HTTP/1.x <3 digits> [reason]`.
+    BadStatusLine,
+    /// A version other than HTTP/1.x.
+    NotHttp1,
+    /// A header line is not `name: value`, or holds a bare CR or a control character.
+    BadHeaderLine,
+    /// The head is longer than [`MAX_RESPONSE_HEAD_BYTES`].
+    TooLarge,
+}
+
+impl fmt::Display for ResponseHeadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResponseHeadError::BadStatusLine => "invalid status line",
+            ResponseHeadError::NotHttp1 => "not an HTTP/1.x response",
+            ResponseHeadError::BadHeaderLine => "invalid header line",
+            ResponseHeadError::TooLarge => "response head too large",
+        })
+    }
+}
+
+impl std::error::Error for ResponseHeadError {}
+
+/// Parses a response head from the bytes received so far: [`Parsed::Partial`] until it is
+/// complete, then the head and the number of bytes it used, as for request heads.
 ///
 /// ```
-/// let (head, used) = bare_sse::http::parse_response_head(b"HTTP/1.1 204 No Content\r\n\r\nrest")
-///     .unwrap().unwrap();
-/// assert_eq!((head.status, used), (204, 27));
+/// use bare_sse::http::{parse_response_head, Parsed};
+/// let parsed = parse_response_head(b"HTTP/1.1 204 No Content\r\n\r\nrest").unwrap();
+/// let Parsed::Complete { head, consumed } = parsed else { panic!("complete") };
+/// assert_eq!((head.status, consumed), (204, 27));
+/// assert_eq!(parse_response_head(b"HTTP/1.1 200 OK\r\n"), Ok(Parsed::Partial));
 /// ```
-pub fn parse_response_head(input: &[u8]) -> Result<Option<(ResponseHead, usize)>, &'static str> {
+pub fn parse_response_head(input: &[u8]) -> Result<Parsed<ResponseHead>, ResponseHeadError> {
     let mut lines = Lines { input, at: 0 };
     let Some(status_line) = lines.next_line() else { return too_large_or_partial(input) };
-    let status_line = status_line.map_err(|_| "invalid status line")?;
+    let status_line = status_line.map_err(|_| ResponseHeadError::BadStatusLine)?;
     let mut parts = status_line.splitn(3, ' ');
-    let (Some(version), Some(code)) = (parts.next(), parts.next()) else { return Err("invalid status line") };
+    let (Some(version), Some(code)) = (parts.next(), parts.next()) else {
+        return Err(ResponseHeadError::BadStatusLine);
+    };
     if !version.starts_with("HTTP/1.") {
-        return Err("not an HTTP/1.x response");
+        return Err(ResponseHeadError::NotHttp1);
     }
     let status = match code.as_bytes() {
-        [a, b, c] if [a, b, c].iter().all(|d| d.is_ascii_digit()) => code.parse().map_err(|_| "invalid status code")?,
-        _ => return Err("invalid status code"),
+        [a, b, c] if [a, b, c].iter().all(|d| d.is_ascii_digit()) => {
+            code.parse().map_err(|_| ResponseHeadError::BadStatusLine)?
+        }
+        _ => return Err(ResponseHeadError::BadStatusLine),
     };
     let mut headers = Vec::new();
     loop {
         let Some(line) = lines.next_line() else { return too_large_or_partial(input) };
-        let line = line.map_err(|_| "invalid header line")?;
+        let line = line.map_err(|_| ResponseHeadError::BadHeaderLine)?;
         if line.is_empty() {
             break;
         }
-        headers.push(parse_header_line(line).map_err(|_| "invalid header line")?);
+        headers.push(parse_header_line(line).map_err(|_| ResponseHeadError::BadHeaderLine)?);
     }
-    Ok(Some((ResponseHead { status, headers }, lines.at)))
+    Ok(Parsed::Complete { head: ResponseHead { status, headers }, consumed: lines.at })
 }
 
-fn too_large_or_partial<T>(input: &[u8]) -> Result<Option<T>, &'static str> {
+fn too_large_or_partial(input: &[u8]) -> Result<Parsed<ResponseHead>, ResponseHeadError> {
     if input.len() > MAX_RESPONSE_HEAD_BYTES {
-        Err("response head too large")
+        Err(ResponseHeadError::TooLarge)
     } else {
-        Ok(None)
+        Ok(Parsed::Partial)
     }
 }
 
@@ -175,18 +210,20 @@ mod tests {
     #[test]
     fn response_heads_complete_partial_and_bad() {
         let input = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\nTransfer-Encoding: chunked\r\n\r\n5\r\n";
-        let (head, used) = parse_response_head(input).unwrap().unwrap();
+        let Ok(Parsed::Complete { head, consumed }) = parse_response_head(input) else { panic!("complete") };
         assert_eq!(head.status, 200);
         assert_eq!(head.header("content-type"), Some("text/event-stream"));
-        assert_eq!(&input[used..], b"5\r\n");
-        for cut in 0..used {
-            assert_eq!(parse_response_head(&input[..cut]), Ok(None), "cut at {cut}");
+        assert_eq!(&input[consumed..], b"5\r\n");
+        for cut in 0..consumed {
+            assert_eq!(parse_response_head(&input[..cut]), Ok(Parsed::Partial), "cut at {cut}");
         }
-        assert!(parse_response_head(b"HTTP/1.0 302\r\n\r\n").unwrap().is_some(), "reason phrase is optional");
-        assert!(parse_response_head(b"SPDY/3 200 OK\r\n\r\n").is_err());
-        assert!(parse_response_head(b"HTTP/1.1 20x OK\r\n\r\n").is_err());
-        assert!(parse_response_head(b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n").is_err());
-        assert!(parse_response_head(&vec![b'a'; MAX_RESPONSE_HEAD_BYTES + 1]).is_err());
+        let no_reason = parse_response_head(b"HTTP/1.0 302\r\n\r\n");
+        assert!(matches!(no_reason, Ok(Parsed::Complete { .. })), "reason phrase is optional");
+        assert_eq!(parse_response_head(b"SPDY/3 200 OK\r\n\r\n"), Err(ResponseHeadError::NotHttp1));
+        assert_eq!(parse_response_head(b"HTTP/1.1 20x OK\r\n\r\n"), Err(ResponseHeadError::BadStatusLine));
+        let bad_header = parse_response_head(b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n");
+        assert_eq!(bad_header, Err(ResponseHeadError::BadHeaderLine));
+        assert_eq!(parse_response_head(&vec![b'a'; MAX_RESPONSE_HEAD_BYTES + 1]), Err(ResponseHeadError::TooLarge));
     }
 
     #[test]

@@ -85,7 +85,8 @@ pub fn parse_query(query: &str) -> Result<Vec<(String, String)>, DecodeError> {
 pub struct Url {
     /// `http` or `https`, lower case.
     pub scheme: String,
-    /// Host name or IP address (an IPv6 address without its brackets).
+    /// A registered name (letters, digits, `-`, `.`, `_`, `~`), an IPv4 address, or an IPv6
+    /// address without its brackets. Never anything that could break a request line or header.
     pub host: String,
     /// The port, or the scheme's default.
     pub port: u16,
@@ -93,37 +94,78 @@ pub struct Url {
     pub target: String,
 }
 
+/// Why a text is not a URL the client can use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// Not an absolute URL (no scheme).
+    NotAbsolute,
+    /// A scheme other than `http` and `https`; the scheme as given.
+    UnsupportedScheme(String),
+    /// `user:password@` in the URL: not supported, since it would be sent in the clear.
+    UserInfo,
+    /// The host is missing, or is neither a registered name, an IPv4 address nor a bracketed IPv6
+    /// address.
+    InvalidHost,
+    /// The port is not a number from 0 to 65535.
+    InvalidPort,
+    /// The path or query holds a space or a control character.
+    InvalidTarget,
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlError::NotAbsolute => f.write_str("not an absolute URL (no `scheme://`)"),
+            UrlError::UnsupportedScheme(scheme) => {
+                write!(f, "the scheme {scheme:?} is not supported; only http:// and https:// are")
+            }
+            UrlError::UserInfo => f.write_str("user info (`user@`) in URLs is not supported"),
+            UrlError::InvalidHost => f.write_str("the host is missing or not a valid host name or IP address"),
+            UrlError::InvalidPort => f.write_str("the port is not a number from 0 to 65535"),
+            UrlError::InvalidTarget => f.write_str("the path or query contains spaces or control characters"),
+        }
+    }
+}
+
+impl std::error::Error for UrlError {}
+
 impl Url {
     /// Parses an absolute URL. Only `http` and `https` are accepted; user info is refused.
-    pub fn parse(text: &str) -> Result<Url, &'static str> {
-        let (scheme, rest) = text.split_once("://").ok_or("not an absolute URL (no `://`)")?;
+    pub fn parse(text: &str) -> Result<Url, UrlError> {
+        let Some((scheme, rest)) = split_scheme(text) else { return Err(UrlError::NotAbsolute) };
         let scheme = scheme.to_ascii_lowercase();
         let default_port = match scheme.as_str() {
             "http" => 80,
             "https" => 443,
-            _ => return Err("only http:// and https:// URLs are supported"),
+            _ => return Err(UrlError::UnsupportedScheme(scheme)),
         };
+        let rest = rest.strip_prefix("//").ok_or(UrlError::NotAbsolute)?;
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(authority_end);
         if authority.contains('@') {
-            return Err("user info in URLs is not supported");
+            return Err(UrlError::UserInfo);
         }
         let (host, port) = split_host_port(authority)?;
         let port = match port {
             None => default_port,
-            Some(digits) => digits.parse().map_err(|_| "invalid port")?,
+            Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                digits.parse().map_err(|_| UrlError::InvalidPort)?
+            }
+            Some(_) => return Err(UrlError::InvalidPort),
         };
         let path = path.split('#').next().unwrap_or("");
         let target = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
         if target.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err("URL contains spaces or control characters");
+            return Err(UrlError::InvalidTarget);
         }
         Ok(Url { scheme, host: host.to_string(), port, target })
     }
 
-    /// Resolves a redirect's `Location` against this URL.
-    pub fn join(&self, location: &str) -> Result<Url, &'static str> {
-        if location.contains("://") {
+    /// Resolves a redirect's `Location` against this URL. A location with a scheme is absolute,
+    /// and must be `http` or `https` (`javascript:` or `data:` is an error, not a relative path).
+    pub fn join(&self, location: &str) -> Result<Url, UrlError> {
+        if split_scheme(location).is_some() {
             return Url::parse(location);
         }
         if let Some(rest) = location.strip_prefix("//") {
@@ -157,21 +199,36 @@ impl std::fmt::Display for Url {
     }
 }
 
-fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), &'static str> {
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']').ok_or("unclosed `[` in host")?;
-        match after {
-            "" => (host, None),
-            _ => (host, Some(after.strip_prefix(':').ok_or("junk after `]` in host")?)),
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
+/// Splits `scheme:rest` when the text starts with a scheme: a letter, then letters, digits, `+`,
+/// `-` or `.`, then `:` (RFC 3986 §3.1). A relative reference has none.
+fn split_scheme(text: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = text.split_once(':')?;
+    let mut bytes = scheme.bytes();
+    let first_is_letter = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
+    let valid = first_is_letter && bytes.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    valid.then_some((scheme, rest))
+}
+
+/// Splits an authority into a validated host and the port text, if any.
+fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), UrlError> {
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or(UrlError::InvalidHost)?;
+        // An IPv6 literal; zone ids (`%eth0`) and IPvFuture are not supported.
+        host.parse::<std::net::Ipv6Addr>().map_err(|_| UrlError::InvalidHost)?;
+        return match after {
+            "" => Ok((host, None)),
+            _ => Ok((host, Some(after.strip_prefix(':').ok_or(UrlError::InvalidPort)?))),
+        };
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
     };
-    if host.is_empty() {
-        return Err("URL has no host");
+    // A registered name as DNS uses it, or an IPv4 address (which is one too): nothing here may
+    // be copied into a request that could end a line or a header.
+    let valid = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if !valid {
+        return Err(UrlError::InvalidHost);
     }
     Ok((host, port))
 }
@@ -218,6 +275,49 @@ mod tests {
         for bad in ["ftp://h/", "h/path", "http:///x", "http://u@h/", "http://h:x/", "http://[::1/", "http://h/a b"] {
             assert!(Url::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn errors_say_which_part_is_wrong() {
+        assert_eq!(Url::parse("h/path"), Err(UrlError::NotAbsolute));
+        assert_eq!(Url::parse("http:h"), Err(UrlError::NotAbsolute));
+        assert_eq!(Url::parse("FTP://h/"), Err(UrlError::UnsupportedScheme("ftp".to_string())));
+        assert_eq!(Url::parse("http://u:p@h/"), Err(UrlError::UserInfo));
+        assert_eq!(Url::parse("http:///x"), Err(UrlError::InvalidHost));
+        for port in ["x", "", "+1", "65536", "-1"] {
+            assert_eq!(Url::parse(&format!("http://h:{port}/")), Err(UrlError::InvalidPort), "{port:?}");
+        }
+        assert_eq!(Url::parse("http://h/\x7f"), Err(UrlError::InvalidTarget));
+        assert_eq!(Url::parse("http://h:65535/").unwrap().port, 65535);
+    }
+
+    #[test]
+    fn hosts_are_names_or_addresses_and_never_carry_control_bytes() {
+        for good in ["http://a-b.c_d~e/", "http://127.0.0.1/", "http://[::1]/", "http://[2001:db8::7]:81/"] {
+            assert!(Url::parse(good).is_ok(), "{good}");
+        }
+        let injected = "http://[x\r\nX-Injected: yes\r\nY]:80/";
+        assert_eq!(Url::parse(injected), Err(UrlError::InvalidHost));
+        for bad in
+            ["http://[::1%25eth0]/", "http://[::1]x/", "http://h\r\nX: y/", "http://a b/", "http://h%41/", "http://[]/"]
+        {
+            assert!(Url::parse(bad).is_err(), "{bad:?}");
+        }
+        // Every byte that is not allowed in a host name, in the middle of one.
+        for byte in (0u8..=127).filter(|b| !b.is_ascii_alphanumeric() && !b"-._~/?#@:[]".contains(b)) {
+            let text = format!("http://a{}b/", byte as char);
+            assert_eq!(Url::parse(&text), Err(UrlError::InvalidHost), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn redirects_follow_only_http_and_https() {
+        let url = Url::parse("http://h/a").unwrap();
+        assert_eq!(url.join("javascript:alert(1)"), Err(UrlError::UnsupportedScheme("javascript".to_string())));
+        assert_eq!(url.join("data:text/plain,x"), Err(UrlError::UnsupportedScheme("data".to_string())));
+        assert_eq!(url.join("HTTPS://s/x").unwrap().to_string(), "https://s/x");
+        assert_eq!(url.join("b:c/../d").map_err(|_| ()), Err(()), "a scheme-like prefix is a scheme");
+        assert_eq!(url.join("./b:c").unwrap().target, "/./b:c", "a colon after a slash is part of the path");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 
-use bare_sse::http::{parse_response_head, ResponseHead};
+use bare_sse::http::{parse_response_head, Parsed, ResponseHead};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -215,7 +215,7 @@ impl RawClient {
     pub fn head_keeping_framing(&mut self) -> ResponseHead {
         let text = self.read_through("\r\n\r\n");
         match parse_response_head(text.as_bytes()) {
-            Ok(Some((head, _))) => head,
+            Ok(Parsed::Complete { head, .. }) => head,
             other => panic!("not a response head: {other:?} in {text:?}"),
         }
     }
