@@ -120,10 +120,15 @@ impl EventStream {
         self.socket.on_close(Box::new(callback));
     }
 
-    /// Ends the stream from the server's side: the body is ended properly (the last chunk of a
-    /// chunked body), the connection closes, and `on_close` callbacks run.
+    /// Ends the stream from the server's side, at once: the connection closes and `on_close`
+    /// callbacks run. The body is ended properly (the last chunk of a chunked body) when that can
+    /// be done without waiting; if another thread is sending at that moment (perhaps blocked on a
+    /// client that does not read), its event is cut off and its send fails with
+    /// [`Error::ClientGone`], and the client sees the connection drop, as after a network failure.
+    /// To end a stream after its last event, return from the stream's closure instead: the server
+    /// then ends the body properly.
     pub fn close(&self) {
-        self.socket.end();
+        self.socket.end_now();
     }
 
     /// Writes bytes of the event stream, whole.

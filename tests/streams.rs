@@ -70,6 +70,35 @@ fn the_closure_learns_that_the_client_left_while_it_blocks() {
     assert_eq!(closes.load(Ordering::SeqCst), 1, "on_close ran exactly once");
 }
 
+/// A send blocked on a full socket holds no lock that others need: closing the stream from another
+/// thread returns at once, and the blocked send then fails with `ClientGone`, long before the
+/// write timeout.
+#[test]
+fn closing_from_another_thread_ends_a_blocked_send_at_once() {
+    let (handed, handles) = mpsc::channel();
+    let (report, reports) = mpsc::channel();
+    let settings = quiet().stream_write_timeout(Duration::from_secs(60));
+    let server = serve_stream(settings, move |stream| {
+        handed.send(stream.clone()).unwrap();
+        // Far more than the socket buffers of both ends hold: this send blocks until the client
+        // reads, which it never does past its first bytes.
+        let big = "x".repeat(32 * 1024 * 1024);
+        let result = stream.send(&Event::new().data(big));
+        report.send((matches!(result, Err(Error::ClientGone)), Instant::now())).unwrap();
+    });
+    let mut client = RawClient::stream(server.local_addr(), "/", "");
+    client.read_through("data: xxxx"); // the big send is under way
+    let stream = handles.recv_timeout(READ_TIMEOUT).unwrap();
+    let closing = Instant::now();
+    stream.close();
+    let close_took = closing.elapsed();
+    let (gone, send_ended) = reports.recv_timeout(READ_TIMEOUT).unwrap();
+    // Time is the behaviour: promptness, with bounds far below the 60 s write timeout.
+    assert!(close_took < Duration::from_secs(5), "close waited {close_took:?} for the blocked send");
+    assert!(gone, "the blocked send reports that the client is gone");
+    assert!(send_ended - closing < Duration::from_secs(5), "the send ended {:?} after close", send_ended - closing);
+}
+
 #[test]
 fn on_close_registered_after_close_runs_at_once() {
     let (report, reports) = mpsc::channel();

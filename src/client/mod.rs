@@ -282,6 +282,8 @@ impl EventSource {
     /// How long to wait before the next attempt: the reconnection time, doubled per failure in a
     /// row up to the cap, plus up to 25% jitter.
     fn reconnect_wait(&mut self) -> Duration {
+        // The exponent stops at 16: by then any retry of a millisecond or more is past any
+        // sensible cap, and the power stays far from overflowing.
         let doubling = 2u32.saturating_pow(self.failures.saturating_sub(1).min(16));
         let wait = if self.failures == 0 {
             self.retry

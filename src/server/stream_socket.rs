@@ -180,6 +180,20 @@ impl StreamSocket {
         self.close();
     }
 
+    /// Ends the body if that can be done at once, and closes the connection either way: for a
+    /// close requested while another thread may be blocked writing to a client that does not read.
+    /// If a write is in progress, or the last chunk does not fit in the socket, the connection is
+    /// cut instead (the blocked write fails at once); waiting could take the whole write timeout.
+    pub fn end_now(&self) {
+        let _ = self.with_turn(false, Some(NO_WAIT_SEND_TIMEOUT), |framer, mut socket| {
+            if framer.between_chunks() {
+                socket.write_all(framer.end_of_body())?;
+            }
+            Ok(())
+        });
+        self.close();
+    }
+
     /// Closes the connection without ending the body (the client is gone, too slow, or the server
     /// is stopping), and runs the `on_close` callbacks. Safe to call from any thread, any number of
     /// times; a thread blocked writing or reading on the socket returns.
