@@ -107,6 +107,28 @@ fn bad_or_missing_signals_get_a_clear_400() {
     assert!(message.contains("not valid JSON") && message.contains("at byte 1"), "{message}");
 }
 
+/// Signals nested to the JSON depth limit are read on the connection's own thread without
+/// exhausting its stack; one level deeper is a clear error, never an abort.
+#[test]
+fn deeply_nested_signals_are_read_or_refused_never_abort() {
+    let server = Server::builder()
+        .route("/deep", |request: &Request| match datastar::read_signals(request) {
+            Ok(signals) => Response::text(format!("{}\n", signals.to_string().len())),
+            Err(error) => Response::text(format!("{error}\n")).with_status(400),
+        })
+        .start()
+        .unwrap();
+    let url = format!("http://{}/deep", server.local_addr());
+    let nested = |depth: usize| "{\"a\":".repeat(depth) + "1" + &"}".repeat(depth);
+    for depth in [48, bare_sse::json::DEFAULT_MAX_DEPTH] {
+        let answer = agent().post(&url).send(nested(depth).as_str()).unwrap();
+        assert_eq!(answer.status(), 200, "depth {depth}");
+    }
+    let too_deep = agent().post(&url).send(nested(bare_sse::json::DEFAULT_MAX_DEPTH + 1).as_str()).unwrap();
+    assert_eq!(too_deep.status(), 400);
+    assert!(too_deep.into_body().read_to_string().unwrap().contains("depth"));
+}
+
 fn request(raw: &str) -> Request {
     let Ok(Parsed::Complete { head, consumed }) = parse_request_head(raw.as_bytes(), &HeadLimits::default()) else {
         panic!("bad test request")

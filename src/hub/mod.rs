@@ -552,28 +552,21 @@ impl Subscription {
     /// unknown, its history, and then the backlog, with blocking writes; then hands the client to
     /// its flusher. Fails when the client is gone, stalled or was dropped.
     ///
-    /// The history is written from the shared event bytes in pieces of at most
-    /// [`CATCH_UP_CHUNK_BYTES`], so a client that does not read holds no copy of it.
+    /// Each history event is written straight from the history's shared bytes, so a joining client
+    /// that does not read holds no copy of the history: what it costs is bounded by the socket's
+    /// buffers, which the kernel holds, and its place in the shared backlog.
     pub fn start(&mut self, sink: &dyn Sink, intro: &[u8]) -> io::Result<()> {
         let catch_up = CatchUp { inner: Arc::clone(&self.inner), key: self.key };
-        let mut pending = intro.to_vec();
+        let mut first = intro.to_vec();
         if let Some(reset) = self.reset.take() {
-            pending.extend_from_slice(&reset.encode(None).map_err(io::Error::from)?);
+            first.extend_from_slice(&reset.encode(None).map_err(io::Error::from)?);
+        }
+        if !first.is_empty() {
+            catch_up.write_blocking(sink, &first)?;
         }
         let replay = self.replay.take().unwrap_or_default();
         for event in &replay.events {
-            if pending.len() + event.len() > CATCH_UP_CHUNK_BYTES && !pending.is_empty() {
-                catch_up.write_blocking(sink, &pending)?;
-                pending.clear();
-            }
-            if event.len() > CATCH_UP_CHUNK_BYTES {
-                catch_up.write_blocking(sink, event)?;
-            } else {
-                pending.extend_from_slice(event);
-            }
-        }
-        if !pending.is_empty() {
-            catch_up.write_blocking(sink, &pending)?;
+            catch_up.write_blocking(sink, event)?;
         }
         drop(replay);
         catch_up.run(sink)

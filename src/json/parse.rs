@@ -366,6 +366,23 @@ mod tests {
         assert!(parse_with_limits("[1] ", 10, 3).is_err());
     }
 
+    /// Parsing, writing, cloning, patching and dropping are recursive: at the depth limit they must
+    /// fit the stack of the threads that run handlers, in this build (debug frames are the largest).
+    #[test]
+    fn the_depth_limit_fits_the_handler_stack() {
+        let depth = DEFAULT_MAX_DEPTH;
+        let text = "{\"a\":[".repeat(depth / 2) + "1" + &"]}".repeat(depth / 2);
+        let worker = std::thread::Builder::new().stack_size(crate::server::USER_CODE_STACK_BYTES).spawn(move || {
+            let value = parse(&text).unwrap();
+            assert_eq!(value.to_string(), text);
+            let mut patched = value.clone();
+            super::super::merge_patch(&mut patched, &value);
+            assert_eq!(patched, value);
+            assert!(parse(&format!("[{text}]")).is_err(), "one level more is refused");
+        });
+        worker.unwrap().join().expect("no stack overflow at the depth limit");
+    }
+
     #[test]
     fn an_object_at_the_size_limit_parses_in_linear_time() {
         // Half distinct names, then the last one repeated: the worst case for a member search by

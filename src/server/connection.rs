@@ -40,8 +40,6 @@ const CLOSE_LINGER: Duration = Duration::from_millis(500);
 const CLOSE_LINGER_BYTES: usize = 64 * 1024;
 /// How much of the request head one `read` asks for.
 const READ_CHUNK_BYTES: usize = 1024;
-/// Stack of the thread that watches a per-connection stream's client.
-const WATCHER_STACK_BYTES: usize = 64 * 1024;
 
 /// Why no request came.
 enum NoRequest {
@@ -310,7 +308,7 @@ fn stream_per_connection(
     let heartbeat = config.stream_heartbeat;
     let watcher = thread::Builder::new()
         .name("bare-sse-stream-watcher".to_string())
-        .stack_size(WATCHER_STACK_BYTES)
+        .stack_size(super::USER_CODE_STACK_BYTES)
         .spawn(move || watched.watch(heartbeat));
     let Ok(watcher) = watcher else { return stream.close() };
     let _ = catch_unwind(AssertUnwindSafe(|| run(EventStream::new(Arc::clone(&stream)))));

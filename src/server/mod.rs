@@ -50,9 +50,12 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// a burst of reconnects gets its answer, while a flood cannot make the server start threads
 /// without bound.
 const OVERFLOW_CONNECTIONS: usize = 64;
-/// Connection threads hold one request head and a few small buffers; idle streams touch only a
-/// few pages of it.
-const CONNECTION_STACK_BYTES: usize = 64 * 1024;
+/// Stack of the threads that run user code: connection threads (handlers, stream closures) and
+/// stream watchers (`on_close` callbacks). User code needs room (a JSON document at the depth
+/// limit, a template engine), and only the pages a thread touches are resident, so an idle stream
+/// costs the same two pages as with a small stack. Under 2 MiB, so that no stack can be backed by
+/// a transparent huge page.
+pub(crate) const USER_CODE_STACK_BYTES: usize = 1024 * 1024;
 /// How long `stop_with_event` waits for the last event to reach the clients.
 const FINAL_EVENT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -451,7 +454,7 @@ fn admit(shared: &Arc<Shared>, socket: TcpStream) {
     let thread_shared = Arc::clone(shared);
     let spawned = thread::Builder::new()
         .name("bare-sse-connection".to_string())
-        .stack_size(CONNECTION_STACK_BYTES)
+        .stack_size(USER_CODE_STACK_BYTES)
         .spawn(move || {
             let _registered = Registered { shared: &thread_shared, id };
             connection::serve(&thread_shared, &socket, over_capacity);
