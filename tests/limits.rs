@@ -37,6 +37,65 @@ fn malformed_requests_get_400_and_a_closed_connection() {
     assert_eq!(status_for(&server, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n").0, 505);
 }
 
+/// Requests that can never become valid are answered as soon as that is clear, not when the
+/// request timeout (here longer than the client waits) expires.
+#[test]
+fn requests_that_cannot_be_completed_are_answered_at_once() {
+    let server = Server::builder()
+        .request_timeout(Duration::from_secs(600))
+        .route_method("POST", "/echo", |request: &bare_sse::Request| {
+            bare_sse::Response::text(request.body().len().to_string())
+        })
+        .start()
+        .unwrap();
+    let partial_cases: &[(&[u8], u16)] = &[
+        (b"GET / HTTP/1.1\rHost: x\r\r", 400),
+        (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501),
+        (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\n", 400),
+        (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\n", 400),
+    ];
+    for (request, status) in partial_cases {
+        assert_eq!(status_for(&server, request).0, *status, "{:?}", String::from_utf8_lossy(request));
+    }
+}
+
+#[test]
+fn chunk_trailers_count_against_the_head_limit() {
+    let server = Server::builder()
+        .max_head_bytes(300)
+        .route_method("POST", "/echo", |request: &bare_sse::Request| {
+            bare_sse::Response::text(request.body().len().to_string())
+        })
+        .start()
+        .unwrap();
+    let with_trailers = |count: usize| {
+        let trailers = "T: 1234567\r\n".repeat(count); // 12 bytes each
+        format!("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n{trailers}\r\n")
+    };
+    let (status, body) = status_for(&server, with_trailers(25).as_bytes());
+    assert_eq!((status, body.as_str()), (200, "3"), "300 bytes of trailers: at the limit");
+    let (status, body) = status_for(&server, with_trailers(26).as_bytes());
+    assert_eq!(status, 400, "{body}");
+}
+
+#[test]
+fn expect_100_continue_gets_its_interim_answer_before_the_body_is_sent() {
+    let server = Server::builder()
+        .route_method("POST", "/echo", |request: &bare_sse::Request| {
+            bare_sse::Response::text(request.body().len().to_string())
+        })
+        .start()
+        .unwrap();
+    let mut client = RawClient::connect(server.local_addr());
+    client.send("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    assert_eq!(client.head_keeping_framing().status, 100, "sent before the client sends its body");
+    client.send("hello");
+    let head = client.head();
+    assert_eq!((head.status, client.read_to_end().as_str()), (200, "5"));
+}
+
 #[test]
 fn head_byte_limit_at_and_past_it() {
     let server = Server::builder().max_head_bytes(200).start().unwrap();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::Error;
 use super::{Config, Shared};
-use crate::http::{parse_response_head, ChunkedReader, Parsed, ResponseHead, Url};
+use crate::http::{is_chunked, parse_response_head, ChunkedReader, Parsed, ResponseHead, Url, MAX_RESPONSE_HEAD_BYTES};
 use crate::parse::{EventReader, Parser};
 
 /// Anything a connection can be: a `TcpStream`, or a TLS stream over one.
@@ -165,9 +165,8 @@ fn check_content_type(head: &ResponseHead) -> Result<(), Error> {
 
 /// Chunked, length-delimited, or (neither) delimited by the connection closing.
 fn body_reader(head: &ResponseHead, reader: BufReader<Box<dyn ReadWrite>>) -> Box<dyn Read + Send> {
-    let chunked = head.header("transfer-encoding").is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
-    if chunked {
-        return Box::new(ChunkedReader::new(reader));
+    if head.header("transfer-encoding").is_some_and(is_chunked) {
+        return Box::new(ChunkedReader::with_trailer_limit(reader, MAX_RESPONSE_HEAD_BYTES));
     }
     match head.header("content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
         Some(length) => Box::new(reader.take(length)),

@@ -8,6 +8,9 @@ use std::io::{self, BufRead, Read};
 
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE_BYTES: u64 = 4096;
+/// Most bytes of trailer fields accepted by default: as much as a request head (trailers are
+/// header fields that come late, so they count like the head).
+pub const DEFAULT_MAX_TRAILER_BYTES: usize = super::request::DEFAULT_MAX_HEAD_BYTES;
 
 /// A reader of a chunked body: yields the chunks' bytes, without the framing.
 ///
@@ -22,6 +25,8 @@ const MAX_LINE_BYTES: u64 = 4096;
 pub struct ChunkedReader<R> {
     inner: R,
     state: State,
+    /// Trailer bytes that may still be read.
+    trailer_budget: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,9 +42,16 @@ enum State {
 }
 
 impl<R: BufRead> ChunkedReader<R> {
-    /// Reads the chunked body that `inner` is positioned at.
+    /// Reads the chunked body that `inner` is positioned at, with at most
+    /// [`DEFAULT_MAX_TRAILER_BYTES`] of trailer fields.
     pub fn new(inner: R) -> ChunkedReader<R> {
-        ChunkedReader { inner, state: State::Size }
+        ChunkedReader::with_trailer_limit(inner, DEFAULT_MAX_TRAILER_BYTES)
+    }
+
+    /// Reads the chunked body that `inner` is positioned at; trailer fields (which are ignored)
+    /// past `max_trailer_bytes` in all are an error.
+    pub fn with_trailer_limit(inner: R, max_trailer_bytes: usize) -> ChunkedReader<R> {
+        ChunkedReader { inner, state: State::Size, trailer_budget: max_trailer_bytes }
     }
 
     fn read_line(&mut self) -> io::Result<String> {
@@ -58,6 +70,35 @@ impl<R: BufRead> ChunkedReader<R> {
         }
         String::from_utf8(line).map_err(|_| invalid("chunk line is not UTF-8"))
     }
+
+    /// Reads the trailer fields up to the blank line that ends the body, within the budget.
+    fn skip_trailers(&mut self) -> io::Result<()> {
+        loop {
+            let line = self.read_line()?;
+            if line.is_empty() {
+                return Ok(());
+            }
+            self.trailer_budget = self
+                .trailer_budget
+                .checked_sub(line.len() + 2)
+                .ok_or_else(|| invalid("trailers larger than the limit"))?;
+        }
+    }
+}
+
+/// The size of a chunk-size line: `1*HEXDIG`, then nothing, or extensions after a `;` (with
+/// optional whitespace before it). Signs, leading whitespace and trailing whitespace without an
+/// extension are refused, as RFC 9112 §7.1 gives the grammar.
+fn chunk_size(line: &str) -> io::Result<u64> {
+    let digits_end = line.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(line.len());
+    let (digits, rest) = line.split_at(digits_end);
+    if digits.is_empty() {
+        return Err(invalid("bad chunk size"));
+    }
+    if !rest.is_empty() && !rest.trim_start_matches([' ', '\t']).starts_with(';') {
+        return Err(invalid("bad chunk size"));
+    }
+    u64::from_str_radix(digits, 16).map_err(|_| invalid("chunk size too large"))
 }
 
 impl<R: BufRead> Read for ChunkedReader<R> {
@@ -66,11 +107,9 @@ impl<R: BufRead> Read for ChunkedReader<R> {
             match self.state {
                 State::Done => return Ok(0),
                 State::Size => {
-                    let line = self.read_line()?;
-                    let digits = line.split(';').next().unwrap_or("").trim();
-                    let size = u64::from_str_radix(digits, 16).map_err(|_| invalid("bad chunk size"))?;
+                    let size = chunk_size(&self.read_line()?)?;
                     if size == 0 {
-                        while !self.read_line()?.is_empty() {} // trailer fields, ignored
+                        self.skip_trailers()?;
                         self.state = State::Done;
                     } else {
                         self.state = State::Data(size);
@@ -127,6 +166,29 @@ mod tests {
         let mut text = String::new();
         reader.read_to_string(&mut text).unwrap();
         assert_eq!(text, "a");
+    }
+
+    #[test]
+    fn a_chunk_size_is_hex_digits_only() {
+        for good in ["3", "03", "3;x=1", "3 ;x", "3\t; x"] {
+            assert_eq!(decode(format!("{good}\r\nabc\r\n0\r\n\r\n").as_bytes()).unwrap(), "abc", "{good:?}");
+        }
+        for bad in ["+3", " 3", "3 ", "-3", "0x3", "3x", "", ";x", "11111111111111111"] {
+            assert!(decode(format!("{bad}\r\nabc\r\n0\r\n\r\n").as_bytes()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn trailers_are_limited_in_total() {
+        let trailers = |count: usize| "T: 123456\r\n".repeat(count); // 11 bytes each, with CRLF
+        let body = |count: usize| format!("1\r\na\r\n0\r\n{}\r\n", trailers(count));
+        let read = |count: usize, limit: usize| {
+            let mut text = String::new();
+            ChunkedReader::with_trailer_limit(body(count).as_bytes(), limit).read_to_string(&mut text).map(|_| text)
+        };
+        assert_eq!(read(10, 110).unwrap(), "a", "exactly at the limit");
+        assert!(read(11, 110).is_err(), "one field past it");
+        assert!(decode(body(DEFAULT_MAX_TRAILER_BYTES / 11 + 1).as_bytes()).is_err(), "the default");
     }
 
     #[test]

@@ -8,8 +8,9 @@ mod request;
 mod response;
 mod url;
 
-pub use chunked::ChunkedReader;
+pub use chunked::{ChunkedReader, DEFAULT_MAX_TRAILER_BYTES};
 pub use framing::{BodyFramer, BodyFraming, Progress};
+pub(crate) use request::is_chunked;
 pub use request::{
     is_valid_header, parse_request_head, HeadLimits, Parsed, RequestError, RequestHead, Version, DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_HEAD_BYTES,

@@ -83,6 +83,12 @@ impl RequestHead {
     pub fn has_transfer_encoding(&self) -> bool {
         self.header("transfer-encoding").is_some()
     }
+
+    /// Whether the client waits for `100 Continue` before it sends the body (`Expect:
+    /// 100-continue` on HTTP/1.1).
+    pub fn expects_continue(&self) -> bool {
+        self.version == Version::Http11 && self.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+    }
 }
 
 /// A head parser's answer when nothing is wrong yet: the same for request heads (the default)
@@ -111,6 +117,8 @@ pub enum RequestError {
     HeadTooLarge,
     /// An HTTP version other than 1.0 or 1.1 (505).
     VersionNotSupported,
+    /// A transfer coding other than `chunked` (501).
+    UnknownTransferCoding,
 }
 
 impl RequestError {
@@ -121,6 +129,7 @@ impl RequestError {
             RequestError::UriTooLong => 414,
             RequestError::HeadTooLarge => 431,
             RequestError::VersionNotSupported => 505,
+            RequestError::UnknownTransferCoding => 501,
         }
     }
 }
@@ -132,6 +141,7 @@ impl fmt::Display for RequestError {
             RequestError::UriTooLong => f.write_str("request line is longer than the head limit"),
             RequestError::HeadTooLarge => f.write_str("request head is larger than the limit"),
             RequestError::VersionNotSupported => f.write_str("only HTTP/1.0 and HTTP/1.1 are supported"),
+            RequestError::UnknownTransferCoding => f.write_str("only the chunked transfer coding is supported"),
         }
     }
 }
@@ -150,6 +160,11 @@ impl std::error::Error for RequestError {}
 /// assert_eq!((head.path.as_str(), head.query_param("id"), consumed), ("/x", Some("3"), 33));
 /// ```
 pub fn parse_request_head(input: &[u8], limits: &HeadLimits) -> Result<Parsed, RequestError> {
+    // A CR must end a line: refuse one followed by anything but LF at once, rather than wait for
+    // a line end that a client using bare CRs never sends.
+    if input.windows(2).any(|pair| pair[0] == b'\r' && pair[1] != b'\n') {
+        return Err(RequestError::Malformed("bare CR in the request head"));
+    }
     let mut lines = Lines { input, at: 0 };
     let request_line = loop {
         match lines.next_line() {
@@ -273,14 +288,19 @@ fn split_target(method: &str, target: &str) -> Result<(String, Vec<(String, Stri
     }
     let origin_form = match target.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {
-            rest.find('/').map_or("/", |slash| &rest[slash..])
+            // After the authority: the path, or straight the query (`http://host?x=1` is `/?x=1`).
+            match rest.find(['/', '?', '#']) {
+                Some(at) if rest[at..].starts_with('/') => rest[at..].to_string(),
+                Some(at) => format!("/{}", &rest[at..]),
+                None => "/".to_string(),
+            }
         }
-        _ => target,
+        _ => target.to_string(),
     };
     if !origin_form.starts_with('/') {
         return Err(RequestError::Malformed("request target must start with `/`"));
     }
-    let without_fragment = origin_form.split('#').next().unwrap_or(origin_form);
+    let without_fragment = origin_form.split('#').next().unwrap_or(&origin_form);
     let (raw_path, raw_query) = without_fragment.split_once('?').unwrap_or((without_fragment, ""));
     let path = percent_decode(raw_path, false).map_err(|_| RequestError::Malformed("bad percent-encoding in path"))?;
     let query = parse_query(raw_query).map_err(|_| RequestError::Malformed("bad percent-encoding in query"))?;
@@ -305,7 +325,33 @@ fn check_framing_headers(head: &RequestHead) -> Result<(), RequestError> {
             return Err(RequestError::Malformed("both Content-Length and Transfer-Encoding"));
         }
     }
+    check_transfer_codings(head.version, values("transfer-encoding"))
+}
+
+/// A request body with `Transfer-Encoding` must be chunked, with `chunked` last and once (RFC 9112
+/// §6.1), on HTTP/1.1; other codings are not implemented.
+fn check_transfer_codings<'a>(version: Version, values: impl Iterator<Item = &'a String>) -> Result<(), RequestError> {
+    let codings: Vec<String> =
+        values.flat_map(|v| v.split(',')).map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()).collect();
+    if codings.is_empty() {
+        return Ok(());
+    }
+    if version == Version::Http10 {
+        return Err(RequestError::Malformed("Transfer-Encoding in an HTTP/1.0 request"));
+    }
+    if codings.iter().any(|c| c != "chunked") {
+        return Err(RequestError::UnknownTransferCoding);
+    }
+    if codings.len() > 1 {
+        return Err(RequestError::Malformed("chunked applied more than once"));
+    }
     Ok(())
+}
+
+/// Whether a response's `Transfer-Encoding` values end with `chunked`, the rule that decides
+/// whether its body is chunked (RFC 9112 §6.3).
+pub(crate) fn is_chunked(transfer_encoding: &str) -> bool {
+    transfer_encoding.rsplit(',').next().is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
 }
 
 /// Whether a header can be sent as it is: a token for a name, and a value without CR, LF or NUL
@@ -392,6 +438,10 @@ mod tests {
         assert_eq!((head.path.as_str(), head.query_param("x")), ("/a b", Some("1")));
         let (head, _) = complete(b"GET http://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n");
         assert_eq!(head.path, "/");
+        let (head, _) = complete(b"GET http://example.com?lastEventId=1 HTTP/1.1\r\nHost: example.com\r\n\r\n");
+        assert_eq!((head.path.as_str(), head.query_param("lastEventId")), ("/", Some("1")), "the query is kept");
+        let (head, _) = complete(b"GET HTTPS://h:1#frag HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(head.path, "/");
         let (head, _) = complete(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
         assert_eq!(head.path, "*");
         assert_eq!(error(b"GET * HTTP/1.1\r\nHost: a\r\n\r\n").status(), 400);
@@ -424,6 +474,49 @@ mod tests {
             let err = error(case);
             assert_eq!(err.status(), 400, "{:?}: {err}", String::from_utf8_lossy(case));
         }
+    }
+
+    #[test]
+    fn a_bare_cr_is_refused_before_the_head_ends() {
+        // A client that ends lines with CR alone never sends the LF a line end is waited for.
+        for partial in [&b"GET / HTTP/1.1\rHost: a\r"[..], b"GET /\rx", b"\r\r"] {
+            assert_eq!(
+                parse_request_head(partial, &limits()),
+                Err(RequestError::Malformed("bare CR in the request head"))
+            );
+        }
+        assert_eq!(parse_request_head(b"GET / HTTP/1.1\r", &limits()), Ok(Parsed::Partial), "LF may follow");
+    }
+
+    #[test]
+    fn transfer_codings_other_than_one_final_chunked_are_refused() {
+        let with = |te: &str| format!("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: {te}\r\n\r\n");
+        for te in ["chunked", "Chunked", " chunked "] {
+            complete(with(te).as_bytes());
+        }
+        for te in ["gzip", "gzip, chunked", "identity", "x-custom"] {
+            assert_eq!(error(with(te).as_bytes()), RequestError::UnknownTransferCoding, "{te}");
+            assert_eq!(RequestError::UnknownTransferCoding.status(), 501);
+        }
+        assert_eq!(error(with("chunked, chunked").as_bytes()).status(), 400, "chunked twice");
+        let two_fields = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n";
+        assert_eq!(error(two_fields.as_bytes()), RequestError::UnknownTransferCoding, "chunked not last");
+        let old = "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(error(old.as_bytes()).status(), 400, "HTTP/1.0 has no chunked requests");
+    }
+
+    #[test]
+    fn the_final_coding_decides_chunked() {
+        assert!(is_chunked("chunked") && is_chunked("gzip, Chunked") && is_chunked("gzip,chunked "));
+        assert!(!is_chunked("chunked, gzip") && !is_chunked("notchunked") && !is_chunked("x-chunked-y"));
+    }
+
+    #[test]
+    fn expect_continue_is_recognised_on_http11_only() {
+        let (head, _) = complete(b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n");
+        assert!(head.expects_continue());
+        let (head, _) = complete(b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n");
+        assert!(!head.expects_continue());
     }
 
     #[test]

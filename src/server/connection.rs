@@ -133,7 +133,7 @@ fn read_request(shared: &Shared, socket: &Arc<TcpStream>, deadline: Instant) -> 
             return Ok(Routing::Answered);
         }
     };
-    let body = read_body(socket, &head, leftover, config.max_body_bytes, deadline)?;
+    let body = read_body(socket, &head, leftover, config, deadline)?;
     Ok(Routing::Handle(Request::new(head, body), handler))
 }
 
@@ -173,12 +173,13 @@ fn read_head(
 
 /// Reads the body declared by `Content-Length`, or sent chunked, up to `limit` bytes.
 fn read_body(
-    socket: &TcpStream,
+    mut socket: &TcpStream,
     head: &RequestHead,
     leftover: Vec<u8>,
-    limit: usize,
+    config: &super::ServerBuilder,
     deadline: Instant,
 ) -> Result<Vec<u8>, NoRequest> {
+    let limit = config.max_body_bytes;
     let chunked = head.has_transfer_encoding();
     if !chunked && head.content_length() == 0 {
         return Ok(Vec::new());
@@ -186,10 +187,19 @@ fn read_body(
     if head.content_length() > limit as u64 {
         return Err(NoRequest::Refused(413, format!("request body larger than {limit} bytes")));
     }
+    // A client that sent `Expect: 100-continue` waits for this before it sends the body (RFC 9110
+    // §10.1.1); without it, it would wait a second or more and then send the body anyway.
+    if head.expects_continue() && leftover.is_empty() {
+        let _ = socket.set_write_timeout(Some(ANSWER_WRITE_TIMEOUT));
+        socket.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").map_err(|_| NoRequest::Gone)?;
+    }
     let raw = io::Cursor::new(leftover).chain(DeadlineReader { socket, deadline });
     let mut body = Vec::new();
     let read = if chunked {
-        ChunkedReader::new(BufReader::new(raw)).take(limit as u64 + 1).read_to_end(&mut body)
+        let max_trailer_bytes = config.head_limits.max_head_bytes;
+        ChunkedReader::with_trailer_limit(BufReader::new(raw), max_trailer_bytes)
+            .take(limit as u64 + 1)
+            .read_to_end(&mut body)
     } else {
         raw.take(head.content_length()).read_to_end(&mut body)
     };
