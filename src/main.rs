@@ -1,15 +1,22 @@
 //! `bare-sse`: serve events read from standard input, or print the events of a stream. A thin
 //! layer over the library; run `bare-sse --help`.
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use bare_sse::client::EventSource;
 use bare_sse::json::Value;
-use bare_sse::parse::{classify_line, Line, LineSplitter, DEFAULT_MAX_LINE_BYTES};
+use bare_sse::parse::{classify_line, Line, LineSplitter, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES};
 use bare_sse::{AllowOrigin, Event, Hub, Server};
+
+/// `eprintln!` that ignores a closed standard error instead of panicking.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr(), $($arg)*);
+    }};
+}
 
 const USAGE: &str = "\
 usage: bare-sse serve [options]      send events read from standard input to every client
@@ -33,7 +40,8 @@ options:
   --max-clients N       most connections at once (default 10000)
   --auto-id             give every event the next id (1, 2, 3, ...) unless it has an `id:`
   --lines               send each input line as one event's data instead
-  --page                also serve a page at / that shows the stream (the stream moves to /events)";
+  --page                also serve a page at / that shows the stream (the stream moves to /events)
+  --max-line-bytes N    longest input line (default 8388608); longer ones are reported and skipped";
 
 const LISTEN_HELP: &str = "\
 usage: bare-sse listen URL [options]
@@ -43,7 +51,8 @@ Connects to an event stream, reconnecting as a browser does, and prints each eve
 options:
   --last-event-id ID    resume after this id
   --json                print one JSON object per event: {\"type\":...,\"data\":...,\"id\":...}
-  --header 'K: V'       send this request header (repeatable)";
+  --header 'K: V'       send this request header (repeatable)
+  --max-event-bytes N   largest event (and line) accepted (default 16777216)";
 
 const PAGE: &str = r#"<!doctype html>
 <meta charset="utf-8">
@@ -73,11 +82,11 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(message)) => {
-            eprintln!("bare-sse: {message}\n\n{USAGE}");
+            note!("bare-sse: {message}\n\n{USAGE}");
             ExitCode::from(2)
         }
         Err(Failure::Runtime(message)) => {
-            eprintln!("bare-sse: {message}");
+            note!("bare-sse: {message}");
             ExitCode::FAILURE
         }
     }
@@ -96,8 +105,10 @@ fn run(args: &[String]) -> Result<(), Failure> {
     }
 }
 
+/// Prints help on standard output; a closed pipe (`bare-sse serve --help | head -0`) is not an
+/// error worth a word.
 fn print_help(text: &str) -> Result<(), Failure> {
-    println!("{text}");
+    let _ = writeln!(io::stdout(), "{text}");
     Ok(())
 }
 
@@ -155,6 +166,7 @@ struct ServeOptions {
     auto_id: bool,
     lines: bool,
     page: bool,
+    max_line_bytes: usize,
 }
 
 impl ServeOptions {
@@ -170,6 +182,7 @@ impl ServeOptions {
             auto_id: false,
             lines: false,
             page: false,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
         };
         let mut args = Arguments::new(args);
         while let Some(name) = args.next() {
@@ -189,6 +202,7 @@ impl ServeOptions {
                 "--auto-id" => options.auto_id = args.flag(name)?,
                 "--lines" => options.lines = args.flag(name)?,
                 "--page" => options.page = args.flag(name)?,
+                "--max-line-bytes" => options.max_line_bytes = args.number(name)?,
                 other => return Err(Failure::Usage(format!("serve: unknown option `{other}`"))),
             }
         }
@@ -215,31 +229,55 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
         "/"
     };
     let server = builder.start().map_err(|e| Failure::Runtime(e.to_string()))?;
-    eprintln!("bare-sse: serving http://{}{stream_path}", server.local_addr());
+    note!("bare-sse: serving http://{}{stream_path}", server.local_addr());
     if options.page {
-        eprintln!("bare-sse: page at http://{}/", server.local_addr());
+        note!("bare-sse: page at http://{}/", server.local_addr());
     }
 
     let stdin = io::stdin().lock();
     let read = if options.lines {
-        send_lines(stdin, &hub, options.auto_id)
+        send_lines(stdin, &hub, options.auto_id, options.max_line_bytes)
     } else {
-        send_events(stdin, &hub, options.auto_id)
+        send_events(stdin, &hub, options.auto_id, options.max_line_bytes)
     };
     hub.flush(Duration::from_secs(2));
     server.stop();
     read.map_err(|e| Failure::Runtime(format!("reading standard input: {e}")))
 }
 
-fn send_lines(input: impl BufRead, hub: &Hub, auto_id: bool) -> io::Result<()> {
-    for line in input.lines() {
-        let event = Event::new().data(line?);
+/// Sends each input line as one event's data. Lines end at CR, LF or CRLF; bytes that are not
+/// UTF-8 are replaced (U+FFFD), and a line longer than the limit is reported and skipped, so no
+/// input stops the stream or grows memory without bound.
+fn send_lines(input: impl Read, hub: &Hub, auto_id: bool, max_line_bytes: usize) -> io::Result<()> {
+    let mut splitter = LineSplitter::new(max_line_bytes);
+    let mut on_line = |line: &str| {
+        let event = Event::new().data(line);
         let event = if auto_id { event.with_id() } else { event };
         if let Err(e) = hub.send_new_event(event) {
-            eprintln!("bare-sse: {e}");
+            note!("bare-sse: {e}");
+        }
+    };
+    read_input(input, |bytes| {
+        if let Err(e) = splitter.feed(bytes, &mut on_line) {
+            note!("bare-sse: {e}; line skipped");
+        }
+    })?;
+    // The end of input ends an unfinished last line.
+    splitter.feed(b"\n", &mut on_line).ok();
+    Ok(())
+}
+
+/// Feeds everything `input` holds to `take`, a buffer at a time.
+fn read_input(mut input: impl Read, mut take: impl FnMut(&[u8])) -> io::Result<()> {
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        match input.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(n) => take(&buffer[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
-    Ok(())
 }
 
 /// The event being read from standard input.
@@ -279,14 +317,14 @@ impl PendingEvent {
 
 /// Reads text/event-stream from `input` with the library's line rules, sending each event. Unlike a
 /// client, it reports fields it does not know rather than ignoring them, since here they are typos.
-fn send_events(mut input: impl Read, hub: &Hub, auto_id: bool) -> io::Result<()> {
-    let mut splitter = LineSplitter::new(DEFAULT_MAX_LINE_BYTES);
+fn send_events(input: impl Read, hub: &Hub, auto_id: bool, max_line_bytes: usize) -> io::Result<()> {
+    let mut splitter = LineSplitter::new(max_line_bytes);
     let mut pending = PendingEvent::default();
     let mut line_number = 0;
     let send = |pending: PendingEvent| {
         let first_line = pending.first_line;
         if let Err(e) = hub.send_new_event(pending.into_event(auto_id)) {
-            eprintln!("bare-sse: event at line {first_line} not sent: {e}");
+            note!("bare-sse: event at line {first_line} not sent: {e}");
         }
     };
     let mut on_line = |line: &str| {
@@ -306,23 +344,16 @@ fn send_events(mut input: impl Read, hub: &Hub, auto_id: bool) -> io::Result<()>
             ("id", value) => pending.id = Some(value.to_string()),
             ("retry", value) => match value.parse() {
                 Ok(retry) => pending.retry = Some(retry),
-                Err(_) => eprintln!("bare-sse: line {line_number}: retry takes milliseconds, not `{value}`"),
+                Err(_) => note!("bare-sse: line {line_number}: retry takes milliseconds, not `{value}`"),
             },
-            (name, _) => eprintln!("bare-sse: line {line_number}: unknown field `{name}` skipped"),
+            (name, _) => note!("bare-sse: line {line_number}: unknown field `{name}` skipped"),
         }
     };
-    let mut buffer = [0u8; 8192];
-    loop {
-        let n = match input.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if let Err(e) = splitter.feed(&buffer[..n], &mut on_line) {
-            eprintln!("bare-sse: {e}; line skipped");
+    read_input(input, |bytes| {
+        if let Err(e) = splitter.feed(bytes, &mut on_line) {
+            note!("bare-sse: {e}; line skipped");
         }
-    }
+    })?;
     // The end of input ends the last event even without its blank line.
     splitter.feed(b"\n\n", &mut on_line).ok();
     Ok(())
@@ -333,17 +364,25 @@ struct ListenOptions {
     last_event_id: Option<String>,
     json: bool,
     headers: Vec<(String, String)>,
+    max_event_bytes: usize,
 }
 
 impl ListenOptions {
     fn parse(args: &[String]) -> Result<ListenOptions, Failure> {
         let mut url = None;
-        let mut options = ListenOptions { url: String::new(), last_event_id: None, json: false, headers: Vec::new() };
+        let mut options = ListenOptions {
+            url: String::new(),
+            last_event_id: None,
+            json: false,
+            headers: Vec::new(),
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+        };
         let mut args = Arguments::new(args);
         while let Some(name) = args.next() {
             match name {
                 "--last-event-id" => options.last_event_id = Some(args.value(name)?.to_string()),
                 "--json" => options.json = args.flag(name)?,
+                "--max-event-bytes" => options.max_event_bytes = args.number(name)?,
                 "--header" => {
                     let text = args.value(name)?;
                     let (key, value) = text
@@ -364,7 +403,7 @@ impl ListenOptions {
 }
 
 fn listen(options: &ListenOptions) -> Result<(), Failure> {
-    let mut builder = EventSource::builder(&options.url);
+    let mut builder = EventSource::builder(&options.url).max_event_bytes(options.max_event_bytes);
     if let Some(id) = &options.last_event_id {
         builder = builder.last_event_id(id.as_str());
     }
@@ -378,7 +417,7 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
             Ok(event) => event,
             Err(e) if e.is_fatal() => return Err(Failure::Runtime(e.to_string())),
             Err(e) => {
-                eprintln!("bare-sse: {e}; reconnecting");
+                note!("bare-sse: {e}; reconnecting");
                 continue;
             }
         };

@@ -35,10 +35,12 @@ use std::fmt;
 use std::io::{self, BufRead};
 use std::time::Duration;
 
-/// Longest line accepted, by default.
-pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024;
-/// Largest event (its data buffer) accepted, by default.
-pub const DEFAULT_MAX_EVENT_BYTES: usize = 1024 * 1024;
+/// Longest line accepted, by default. Browsers have no limit, and real streams carry whole page
+/// regions in one line (Datastar); 8 MiB accepts them and still bounds what one peer can make a
+/// reader hold.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+/// Largest event (its data buffer) accepted, by default: twice the longest line.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
 const BOM: &[u8] = "\u{feff}".as_bytes();
 
@@ -241,7 +243,12 @@ impl Parser {
     /// A parser for a reconnection: it starts with the last event id of the previous connection
     /// (the id persists across connections, as in a browser).
     pub fn resuming(last_event_id: impl Into<String>) -> Parser {
-        let mut parser = Parser::default();
+        Parser::default().resume_from(last_event_id)
+    }
+
+    /// This parser, as if an event with this id had been received.
+    pub fn resume_from(self, last_event_id: impl Into<String>) -> Parser {
+        let mut parser = self;
         parser.event.last_event_id = last_event_id.into();
         parser.event.id_buffer.clone_from(&parser.event.last_event_id);
         parser

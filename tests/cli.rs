@@ -195,3 +195,49 @@ fn help_for_each_command() {
         assert!(String::from_utf8_lossy(&output.stdout).contains(needle), "{args:?}");
     }
 }
+
+#[test]
+fn lines_mode_replaces_invalid_utf8_and_keeps_going() {
+    let mut serving = Serving::start(&["--lines", "--auto-id"]);
+    let stdin = serving.stdin.as_mut().unwrap();
+    stdin.write_all(b"caf\xe9 latin-1\nnext\r\n").unwrap();
+    stdin.flush().unwrap();
+    let listening = Listening::start(&serving.url, &[]);
+    assert_eq!(listening.line(), "caf\u{fffd} latin-1");
+    assert_eq!(listening.line(), "next");
+    serving.send("after\n");
+    assert_eq!(listening.line(), "after", "serve is still reading");
+    assert!(serving.finish().success());
+}
+
+#[test]
+fn a_long_input_line_is_skipped_past_the_limit() {
+    let mut serving = Serving::start(&["--lines", "--auto-id", "--max-line-bytes", "10"]);
+    serving.send("0123456789\n0123456789x\nshort\n");
+    assert!(line_containing(&serving.stderr, "line").contains("longer than 10 bytes"));
+    let listening = Listening::start(&serving.url, &[]);
+    assert_eq!(listening.line(), "0123456789", "exactly at the limit");
+    assert_eq!(listening.line(), "short");
+    serving.finish();
+}
+
+#[test]
+fn a_closed_output_pipe_is_no_panic() {
+    let mut child =
+        Command::new(BINARY).args(["serve", "--help"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take()); // as `| head -0` does
+    let status = wait_with_timeout(&mut child);
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(status.success() && !stderr.contains("panicked"), "{status:?}: {stderr}");
+}
+
+#[test]
+fn huge_durations_are_kept_in_range() {
+    let mut serving =
+        Serving::start(&["--auto-id", "--heartbeat", "18446744073709551615", "--retry", "18446744073709551615"]);
+    serving.send("data: ok\n\n");
+    let listening = Listening::start(&serving.url, &[]);
+    assert_eq!(listening.line(), "ok");
+    assert!(serving.finish().success(), "no thread panicked");
+}

@@ -314,3 +314,56 @@ fn unused_address() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
 }
+
+/// A server that sends `retry: 0` and closes at once, again and again, is not reconnected to in
+/// a tight loop: the wait has a floor, and a connection that delivered no event counts as a
+/// failure, so the waits double.
+#[test]
+fn immediate_closes_are_backed_off() {
+    let peer = Peer::new();
+    let source = EventSource::builder(&peer.url("/")).retry(Duration::ZERO).build().unwrap();
+    let closer = source.close_handle();
+    let client = thread::spawn(move || source.count());
+    let started = Instant::now();
+    let mut connections = 0;
+    // Time is the behaviour: how many connections fit in a second and a half. With a 100 ms floor
+    // doubling per empty connection that is four or five; without, thousands.
+    while started.elapsed() < Duration::from_millis(1500) {
+        peer.listener.set_nonblocking(true).unwrap();
+        match peer.listener.accept() {
+            Ok((mut socket, _)) => {
+                connections += 1;
+                socket.write_all(format!("{STREAM_HEAD}retry: 0\n\n").as_bytes()).unwrap();
+            }
+            Err(_) => thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    closer.close();
+    client.join().unwrap();
+    assert!((2..=10).contains(&connections), "{connections} connections in 1.5 s");
+}
+
+/// A response head that trickles in is given up on when the connect timeout has passed in all,
+/// not waited on for as long as each byte comes in time.
+#[test]
+fn a_trickling_response_head_has_a_deadline() {
+    let peer = Peer::new();
+    let url = peer.url("/");
+    let server = thread::spawn(move || {
+        let (mut socket, _) = peer.accept();
+        for byte in STREAM_HEAD.bytes().chain(*b"data: late\n\n") {
+            if socket.write_all(&[byte]).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let mut source = EventSource::builder(&url).connect_timeout(Duration::from_millis(500)).build().unwrap();
+    let started = Instant::now();
+    let first = source.next().unwrap();
+    let error = first.expect_err("the head took longer than the connect timeout");
+    assert!(!error.is_fatal(), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(3), "gave up after {:?}", started.elapsed());
+    source.close();
+    server.join().unwrap();
+}

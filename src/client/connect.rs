@@ -4,7 +4,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::Error;
 use super::{Config, Shared};
@@ -76,6 +76,8 @@ pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Res
         }
         .map_err(|e| Error::io(format!("connecting to {url}"), e))?;
         let Connection { mut stream, socket } = connection;
+        // The whole response head must arrive within the connect timeout, however it trickles in.
+        let deadline = Instant::now() + config.connect_timeout;
         if let Some(socket) = &socket {
             socket.set_read_timeout(Some(config.connect_timeout)).map_err(|e| Error::io("setting a timeout", e))?;
         }
@@ -83,7 +85,7 @@ pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Res
         let request = request_bytes(config, &url, method, body, last_event_id);
         stream.write_all(&request).and_then(|()| stream.flush()).map_err(|e| Error::io("sending the request", e))?;
         let mut reader = BufReader::new(stream);
-        let head = read_head(&mut reader)?;
+        let head = read_head(&mut reader, socket.as_ref(), deadline)?;
         match head.status {
             200 => {
                 check_content_type(&head)?;
@@ -91,7 +93,8 @@ pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Res
                     socket.set_read_timeout(config.read_timeout).map_err(|e| Error::io("setting a timeout", e))?;
                 }
                 let body = body_reader(&head, reader);
-                let parser = Parser::resuming(last_event_id);
+                let limit = config.max_event_bytes;
+                let parser = Parser::with_limits(limit, limit).resume_from(last_event_id);
                 return Ok(Opened::Stream(Box::new(EventReader::with_parser(BufReader::new(body), parser))));
             }
             204 => return Ok(Opened::NoContent),
@@ -131,9 +134,18 @@ fn request_bytes(config: &Config, url: &Url, method: &str, body: Option<&[u8]>, 
     bytes
 }
 
-fn read_head(reader: &mut impl BufRead) -> Result<ResponseHead, Error> {
+/// Reads the response head by `deadline`: before each read, the socket's read timeout is set to
+/// what is left (a connector without a socket is checked between reads).
+fn read_head(reader: &mut impl BufRead, socket: Option<&TcpStream>, deadline: Instant) -> Result<ResponseHead, Error> {
     let mut received = Vec::new();
     loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::io("reading the response head", io::ErrorKind::TimedOut.into()));
+        }
+        if let Some(socket) = socket {
+            socket.set_read_timeout(Some(left)).map_err(|e| Error::io("setting a timeout", e))?;
+        }
         let available = reader.fill_buf().map_err(|e| Error::io("reading the response head", e))?;
         if available.is_empty() {
             return Err(Error::io("reading the response head", io::ErrorKind::UnexpectedEof.into()));

@@ -53,6 +53,11 @@ pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(60);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Redirects followed in a row, by default.
 pub const DEFAULT_MAX_REDIRECTS: usize = 5;
+/// Shortest wait before reconnecting, whatever the server's `retry:` says: a server that sends
+/// `retry: 0` and closes would otherwise be reconnected to in a tight loop.
+pub const MIN_RECONNECT_WAIT: Duration = Duration::from_millis(100);
+/// Longest wait before reconnecting, whatever the server's `retry:` says: a day.
+pub const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Settings for an [`EventSource`].
 pub struct EventSourceBuilder {
@@ -72,6 +77,7 @@ struct Config {
     retry: Duration,
     max_backoff: Duration,
     max_redirects: usize,
+    max_event_bytes: usize,
     connector: Option<Connector>,
 }
 
@@ -97,10 +103,10 @@ impl EventSourceBuilder {
         self
     }
 
-    /// Time allowed to connect and to receive the response head (default
-    /// [`DEFAULT_CONNECT_TIMEOUT`]).
+    /// Time allowed to connect, and then again to receive the whole response head (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`]; kept between 1 ms and [`MAX_RECONNECT_WAIT`]).
     pub fn connect_timeout(mut self, timeout: Duration) -> EventSourceBuilder {
-        self.config.connect_timeout = timeout.max(Duration::from_millis(1));
+        self.config.connect_timeout = timeout.clamp(Duration::from_millis(1), MAX_RECONNECT_WAIT);
         self
     }
 
@@ -120,6 +126,14 @@ impl EventSourceBuilder {
     /// Longest wait while reconnection keeps failing (default [`DEFAULT_MAX_BACKOFF`]).
     pub fn max_backoff(mut self, wait: Duration) -> EventSourceBuilder {
         self.config.max_backoff = wait;
+        self
+    }
+
+    /// Largest event, and longest line, accepted from the server (default
+    /// [`DEFAULT_MAX_EVENT_BYTES`](crate::parse::DEFAULT_MAX_EVENT_BYTES)); a bigger one drops the
+    /// connection, which then reconnects.
+    pub fn max_event_bytes(mut self, bytes: usize) -> EventSourceBuilder {
+        self.config.max_event_bytes = bytes;
         self
     }
 
@@ -254,6 +268,7 @@ impl EventSource {
                 retry: DEFAULT_RETRY,
                 max_backoff: DEFAULT_MAX_BACKOFF,
                 max_redirects: DEFAULT_MAX_REDIRECTS,
+                max_event_bytes: crate::parse::DEFAULT_MAX_EVENT_BYTES,
                 connector: None,
             },
         }
@@ -279,16 +294,18 @@ impl EventSource {
         self.close_handle().close();
     }
 
-    /// How long to wait before the next attempt: the reconnection time, doubled per failure in a
-    /// row up to the cap, plus up to 25% jitter.
+    /// How long to wait before the next attempt: the reconnection time (kept between
+    /// [`MIN_RECONNECT_WAIT`] and [`MAX_RECONNECT_WAIT`]), doubled per failure in a row up to the
+    /// cap, plus up to 25% jitter. A connection that ended before any event counts as a failure.
     fn reconnect_wait(&mut self) -> Duration {
-        // The exponent stops at 16: by then any retry of a millisecond or more is past any
-        // sensible cap, and the power stays far from overflowing.
+        let retry = self.retry.clamp(MIN_RECONNECT_WAIT, MAX_RECONNECT_WAIT);
+        // The exponent stops at 16: by then the doubled wait is far past any sensible cap, and
+        // the power stays far from overflowing.
         let doubling = 2u32.saturating_pow(self.failures.saturating_sub(1).min(16));
         let wait = if self.failures == 0 {
-            self.retry
+            retry
         } else {
-            self.retry.saturating_mul(doubling).min(self.config.max_backoff.max(self.retry))
+            retry.saturating_mul(doubling).min(self.config.max_backoff.max(retry))
         };
         wait + wait.mul_f64(0.25 * self.jitter.next_fraction())
     }
@@ -317,7 +334,6 @@ impl EventSource {
         self.attempts += 1;
         match connect::open(&self.config, &self.shared, &self.last_event_id) {
             Ok(Opened::Stream(events)) => {
-                self.failures = 0;
                 self.events = Some(events);
                 Some(Ok(()))
             }
@@ -355,12 +371,18 @@ impl Iterator for EventSource {
             }
             match outcome {
                 Ok(Some(event)) => {
+                    // Only a stream that delivers ends a run of failures: one that the server
+                    // closes at once, again and again, is backed off like a refused connection.
+                    self.failures = 0;
                     self.last_event_id.clone_from(&event.last_event_id);
                     return Some(Ok(event));
                 }
                 // The stream ended or broke (a timeout counts): reconnect. Any half-received event
                 // was discarded by the parser.
-                Ok(None) | Err(_) => self.end_connection(),
+                Ok(None) | Err(_) => {
+                    self.failures += 1;
+                    self.end_connection();
+                }
             }
         }
     }

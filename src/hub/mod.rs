@@ -76,6 +76,8 @@ pub const MAX_HEARTBEAT: Duration = Duration::from_secs(24 * 60 * 60);
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Shortest write timeout accepted (a zero timeout means "none" to the operating system).
 pub const MIN_WRITE_TIMEOUT: Duration = Duration::from_millis(1);
+/// Longest write timeout accepted: a client that takes nothing for an hour is not coming back.
+pub const MAX_WRITE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// Most flusher threads by default: past about four, the clients' own reading is the limit.
 const DEFAULT_MAX_FLUSHERS: usize = 4;
 
@@ -162,9 +164,9 @@ impl HubBuilder {
     }
 
     /// How long a write to one client may make no progress before that client is dropped (default
-    /// [`DEFAULT_WRITE_TIMEOUT`], at least [`MIN_WRITE_TIMEOUT`]).
+    /// [`DEFAULT_WRITE_TIMEOUT`], kept between [`MIN_WRITE_TIMEOUT`] and [`MAX_WRITE_TIMEOUT`]).
     pub fn write_timeout(mut self, timeout: Duration) -> HubBuilder {
-        self.write_timeout = timeout.max(MIN_WRITE_TIMEOUT);
+        self.write_timeout = timeout.clamp(MIN_WRITE_TIMEOUT, MAX_WRITE_TIMEOUT);
         self
     }
 
@@ -404,10 +406,11 @@ impl Inner {
     }
 
     fn wait_for_progress(&self, timeout: Duration, done: impl Fn(&Registry<SharedSink>) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
+        // A timeout too long for the clock to represent waits without a deadline.
+        let deadline = Instant::now().checked_add(timeout);
         let mut state = self.lock();
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::MAX, |deadline| deadline.saturating_duration_since(Instant::now()));
             if done(&state.registry) || left.is_zero() {
                 return done(&state.registry);
             }

@@ -27,7 +27,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::http::HeadLimits;
-use crate::hub::{clamp_heartbeat, DEFAULT_HEARTBEAT, DEFAULT_WRITE_TIMEOUT, MIN_WRITE_TIMEOUT};
+use crate::hub::{clamp_heartbeat, DEFAULT_HEARTBEAT, DEFAULT_WRITE_TIMEOUT, MAX_WRITE_TIMEOUT, MIN_WRITE_TIMEOUT};
 use crate::{Error, Event, Hub};
 pub use cors::AllowOrigin;
 use cors::Cors;
@@ -41,6 +41,9 @@ pub(crate) use stream_socket::StreamSocket;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Time a client has to send its whole request head, by default; then it gets `408`.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest request timeout accepted: longer ones are lowered to it. A request that takes an hour
+/// to arrive is an attack or a broken client, and a bound keeps the deadline representable.
+pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// The `retry:` sent to clients turned away past the connection limit, by default.
 pub const DEFAULT_OVERLOAD_RETRY: Duration = Duration::from_secs(5);
 /// Largest request body read for a handler, by default; past it, `413`.
@@ -205,11 +208,11 @@ impl ServerBuilder {
     }
 
     /// How long a write to a per-connection stream's client may make no progress before the stream
-    /// is closed (default [`DEFAULT_WRITE_TIMEOUT`], at least
-    /// [`MIN_WRITE_TIMEOUT`]). A hub has its own; see
+    /// is closed (default [`DEFAULT_WRITE_TIMEOUT`], kept between [`MIN_WRITE_TIMEOUT`] and
+    /// [`MAX_WRITE_TIMEOUT`]). A hub has its own; see
     /// [`HubBuilder::write_timeout`](crate::HubBuilder::write_timeout).
     pub fn stream_write_timeout(mut self, timeout: Duration) -> ServerBuilder {
-        self.stream_write_timeout = timeout.max(MIN_WRITE_TIMEOUT);
+        self.stream_write_timeout = timeout.clamp(MIN_WRITE_TIMEOUT, MAX_WRITE_TIMEOUT);
         self
     }
 
@@ -241,10 +244,11 @@ impl ServerBuilder {
         self
     }
 
-    /// Time a client has to send its request head (default [`DEFAULT_REQUEST_TIMEOUT`]); past it,
-    /// `408`. A client that sends a byte at a time cannot hold a thread for longer.
+    /// Time a client has to send its request head and body (default [`DEFAULT_REQUEST_TIMEOUT`],
+    /// kept between 1 ms and [`MAX_REQUEST_TIMEOUT`]); past it, `408`. A client that sends a byte
+    /// at a time cannot hold a thread for longer.
     pub fn request_timeout(mut self, timeout: Duration) -> ServerBuilder {
-        self.request_timeout = timeout.max(Duration::from_millis(1));
+        self.request_timeout = timeout.clamp(Duration::from_millis(1), MAX_REQUEST_TIMEOUT);
         self
     }
 

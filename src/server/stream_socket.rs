@@ -220,7 +220,8 @@ impl StreamSocket {
 
     /// Blocks until the stream closes, or until `timeout`; returns whether it closed.
     pub fn wait_closed(&self, timeout: Option<Duration>) -> bool {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too long for the clock to represent waits without a deadline.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut state = self.lock();
         while !state.closed {
             state.waiting += 1;
