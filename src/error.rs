@@ -24,6 +24,8 @@ pub enum Error {
     /// The client of a per-connection stream has gone (or the stream was closed): nothing more can
     /// be sent on it.
     ClientGone,
+    /// Server settings that cannot work together; the text says which.
+    InvalidSetting(String),
     /// An I/O operation failed; `context` says which one.
     Io {
         /// What bare-sse was doing, e.g. "binding 127.0.0.1:8122".
@@ -57,6 +59,7 @@ impl fmt::Display for Error {
                  give it an explicit id instead",
             ),
             Error::ClientGone => f.write_str("the client has gone; the stream is closed"),
+            Error::InvalidSetting(problem) => write!(f, "invalid server settings: {problem}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }

@@ -195,8 +195,44 @@ fn options_answers_the_cors_preflight() {
     assert_eq!(response.status(), 204);
     let headers = response.headers();
     assert_eq!(headers["access-control-allow-origin"], "*");
-    assert_eq!(headers["access-control-allow-headers"], "Last-Event-ID, Cache-Control");
-    assert!(headers["access-control-allow-methods"].to_str().unwrap().contains("GET"));
+    assert_eq!(headers["access-control-allow-headers"], "last-event-id");
+    assert_eq!(headers["access-control-allow-methods"], "GET, HEAD, OPTIONS");
+}
+
+/// A preflight names what the path's routes take: a Datastar `POST` with JSON gets `POST` and its
+/// headers; a header the policy does not allow is left out, so the browser refuses that request.
+/// A route that names `OPTIONS` itself answers instead of the server.
+#[test]
+fn preflights_follow_the_route_and_an_options_route_answers_itself() {
+    let server = Server::builder()
+        .route_method("POST", "/action", |_: &bare_sse::Request| bare_sse::Response::text("ok"))
+        .route_method("OPTIONS", "/own", |_: &bare_sse::Request| bare_sse::Response::text("mine"))
+        .route_method("GET", "/own", |_: &bare_sse::Request| bare_sse::Response::text("get"))
+        .start()
+        .unwrap();
+    let preflight = |path: &str, headers: &str| {
+        let request = format!(
+            "OPTIONS {path} HTTP/1.1\r\nHost: x\r\nOrigin: http://page.test\r\n\
+             Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: {headers}\r\n\r\n"
+        );
+        let mut client = RawClient::connect(server.local_addr());
+        client.send(&request);
+        let head = client.head();
+        (head, client.read_to_end())
+    };
+    let (head, _) = preflight("/action", "content-type, datastar-request, x-secret");
+    assert_eq!(head.status, 204);
+    assert_eq!(head.header("access-control-allow-methods"), Some("POST, OPTIONS"));
+    assert_eq!(head.header("access-control-allow-headers"), Some("content-type, datastar-request"));
+    let (head, body) = preflight("/own", "content-type");
+    assert_eq!((head.status, body.as_str()), (200, "mine"));
+}
+
+#[test]
+fn credentials_with_any_origin_are_refused_at_start() {
+    let refused = Server::builder().allow_credentials(true).start();
+    let Err(error) = refused else { panic!("any origin with credentials must not start") };
+    assert!(error.to_string().contains("AllowOrigin::List"), "{error}");
 }
 
 #[test]
@@ -210,8 +246,12 @@ fn listed_origins_with_credentials_are_echoed() {
     let head = good.head();
     assert_eq!(head.header("access-control-allow-origin"), Some("http://good.test"));
     assert_eq!(head.header("access-control-allow-credentials"), Some("true"));
-    let mut bad = RawClient::get(server.local_addr(), "/", "Origin: http://bad.test\r\n");
-    assert_eq!(bad.head().header("access-control-allow-origin"), None);
+    for origin in ["http://bad.test", "null"] {
+        let mut bad = RawClient::get(server.local_addr(), "/", &format!("Origin: {origin}\r\n"));
+        let head = bad.head();
+        assert_eq!(head.header("access-control-allow-origin"), None, "{origin}");
+        assert_eq!(head.header("access-control-allow-credentials"), None, "{origin}");
+    }
 }
 
 #[test]

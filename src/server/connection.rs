@@ -113,8 +113,11 @@ fn read_request(shared: &Shared, socket: &Arc<TcpStream>, deadline: Instant) -> 
     let config = &shared.config;
     let (head, leftover) = read_head(socket, &config.head_limits, deadline)?;
     let cors = config.cors.headers(head.header("origin"));
-    if head.method == "OPTIONS" && (head.path == "*" || shared.router.has_path(&head.path)) {
-        let headers = config.cors.preflight_headers(head.header("origin"));
+    let preflight = head.method == "OPTIONS" && shared.router.options_route(&head.path).is_none();
+    if preflight && (head.path == "*" || shared.router.has_path(&head.path)) {
+        let methods = shared.router.methods_for(&head.path, head.header("access-control-request-method")).join(", ");
+        let requested_headers = head.header("access-control-request-headers");
+        let headers = config.cors.preflight_headers(head.header("origin"), &methods, requested_headers);
         answer(socket, &text_response(204, &borrowed(&headers), ""));
         return Ok(Routing::Answered);
     }

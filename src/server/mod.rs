@@ -29,8 +29,8 @@ use std::time::Duration;
 use crate::http::HeadLimits;
 use crate::hub::{clamp_heartbeat, DEFAULT_HEARTBEAT, DEFAULT_WRITE_TIMEOUT, MAX_WRITE_TIMEOUT, MIN_WRITE_TIMEOUT};
 use crate::{Error, Event, Hub};
-pub use cors::AllowOrigin;
 use cors::Cors;
+pub use cors::{AllowOrigin, DEFAULT_ALLOWED_HEADERS};
 pub use request::Request;
 pub use response::Response;
 pub use router::Handler;
@@ -102,7 +102,11 @@ impl Default for ServerBuilder {
             pages: Vec::new(),
             routes: Router::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            cors: Cors { allow_origin: AllowOrigin::Any, allow_credentials: false },
+            cors: Cors {
+                allow_origin: AllowOrigin::Any,
+                allow_credentials: false,
+                allowed_headers: DEFAULT_ALLOWED_HEADERS.iter().map(|h| h.to_string()).collect(),
+            },
             retry: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             head_limits: HeadLimits::default(),
@@ -184,10 +188,18 @@ impl ServerBuilder {
         self
     }
 
-    /// Answers `withCredentials` requests: echo the origin and send
-    /// `Access-Control-Allow-Credentials: true` (default off).
+    /// Answers `withCredentials` requests: echo a listed origin and send
+    /// `Access-Control-Allow-Credentials: true` (default off). Needs [`AllowOrigin::List`]:
+    /// [`start`](Self::start) refuses it with [`AllowOrigin::Any`], which would let any site read
+    /// a credentialed stream.
     pub fn allow_credentials(mut self, allow: bool) -> ServerBuilder {
         self.cors.allow_credentials = allow;
+        self
+    }
+
+    /// The request headers a CORS preflight may ask for (default [`DEFAULT_ALLOWED_HEADERS`]).
+    pub fn allow_headers<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> ServerBuilder {
+        self.cors.allowed_headers = names.into_iter().map(Into::into).collect();
         self
     }
 
@@ -254,6 +266,9 @@ impl ServerBuilder {
 
     /// Binds the listener and starts accepting connections.
     pub fn start(self) -> Result<Server, Error> {
+        if let Some(problem) = self.cors.problem() {
+            return Err(Error::InvalidSetting(problem.to_string()));
+        }
         let address = SocketAddr::new(self.bind, self.port);
         let listener = TcpListener::bind(address).map_err(|e| Error::io(format!("binding {address}"), e))?;
         let local_addr = listener.local_addr().map_err(|e| Error::io("reading the bound address", e))?;

@@ -137,6 +137,36 @@ impl Router {
     pub fn has_path(&self, path: &str) -> bool {
         self.routes.iter().any(|route| route.pattern.matches(path))
     }
+
+    /// A route for this path that names `OPTIONS` itself: it answers preflights instead of the
+    /// server. Routes for every method do not, so that a catch-all route keeps CORS working.
+    pub fn options_route(&self, path: &str) -> Option<&Arc<dyn Handler>> {
+        self.routes
+            .iter()
+            .find(|route| route.method.as_deref() == Some("OPTIONS") && route.pattern.matches(path))
+            .map(|route| &route.handler)
+    }
+
+    /// The methods the routes for this path take, for a preflight's `Access-Control-Allow-Methods`:
+    /// `requested` too when a route takes every method.
+    pub fn methods_for(&self, path: &str, requested: Option<&str>) -> Vec<String> {
+        let mut methods = Vec::new();
+        for route in self.routes.iter().filter(|route| route.pattern.matches(path)) {
+            let taken = match (&route.method, route.handler.methods()) {
+                (None, None) => requested.map(|m| vec![m.to_string()]).unwrap_or_default(),
+                _ => route.allowed_methods(),
+            };
+            for method in taken {
+                if !methods.contains(&method) {
+                    methods.push(method);
+                }
+            }
+        }
+        if !methods.iter().any(|m| m == "OPTIONS") {
+            methods.push("OPTIONS".to_string());
+        }
+        methods
+    }
 }
 
 impl std::fmt::Debug for Router {
