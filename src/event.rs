@@ -71,8 +71,10 @@ impl Event {
     }
 
     /// Sets an explicit id. The client remembers it and sends it back as `Last-Event-ID` when it
-    /// reconnects; a hub keeps events that have ids in its history. Must not contain CR, LF or NUL.
-    /// An empty id tells the client to forget its last id.
+    /// reconnects; a hub keeps events that have ids in its history. It must be one a browser can
+    /// send back unchanged (see [`check_event_id`]), and, sent through a hub, must not have the
+    /// form of that hub's own ids (`<epoch>-<n>`, from [`Event::with_id`]), so the two never
+    /// collide. An empty id tells the client to forget its last id.
     pub fn id(mut self, id: impl Into<String>) -> Event {
         self.id = Some(EventId::Given(id.into()));
         self
@@ -117,10 +119,7 @@ impl Event {
             check_single_line("event", event)?;
         }
         if let Some(EventId::Given(id)) = &self.id {
-            check_single_line("id", id)?;
-            if id.contains('\0') {
-                return Err(Error::InvalidField { field: "id", reason: "it contains NUL, which clients ignore" });
-            }
+            check_event_id(id)?;
         }
         Ok(())
     }
@@ -200,6 +199,36 @@ pub fn write_comment(writer: &mut impl Write, text: &str) -> Result<(), Error> {
 fn write_and_flush(writer: &mut impl Write, bytes: &[u8]) -> Result<(), Error> {
     let wrote = writer.write_all(bytes).and_then(|()| writer.flush());
     wrote.map_err(|e: io::Error| Error::io("writing an event", e))
+}
+
+/// Longest event id accepted. A browser sends the id back in a `Last-Event-ID` header when it
+/// reconnects, so an id must fit a request head with room to spare (the server's default head
+/// limit is 8 KiB).
+pub const MAX_EVENT_ID_BYTES: usize = 1024;
+
+/// The one rule for event ids, on both sides of the wire: an id is accepted only if a browser can
+/// send it back unchanged as `Last-Event-ID`. So: no control characters but tab (CR or LF would
+/// also inject a field into the stream; NUL makes clients ignore the id), no space or tab at either
+/// end (header parsing trims them), and at most [`MAX_EVENT_ID_BYTES`]. The empty id is valid: it
+/// tells the client to forget its last id.
+pub fn check_event_id(id: &str) -> Result<(), Error> {
+    let refuse = |reason: &'static str| Err(Error::InvalidField { field: "id", reason });
+    if id.len() > MAX_EVENT_ID_BYTES {
+        return refuse("it is longer than MAX_EVENT_ID_BYTES (1024): a browser could not send it back");
+    }
+    if id.contains(['\r', '\n']) {
+        return refuse("it contains a line break (CR or LF)");
+    }
+    if id.contains('\0') {
+        return refuse("it contains NUL, which clients ignore");
+    }
+    if id.chars().any(|c| c.is_ascii_control() && c != '\t') {
+        return refuse("it contains a control character, which a Last-Event-ID header cannot carry");
+    }
+    if id.starts_with([' ', '\t']) || id.ends_with([' ', '\t']) {
+        return refuse("it starts or ends with a space or tab, which a Last-Event-ID header loses");
+    }
+    Ok(())
 }
 
 fn check_single_line(field: &'static str, value: &str) -> Result<(), Error> {
@@ -314,6 +343,44 @@ mod tests {
             let err = Event::new().id(bad).data("x").to_bytes().unwrap_err();
             assert!(matches!(err, Error::InvalidField { field: "id", .. }), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn ids_a_browser_cannot_send_back_are_rejected() {
+        let long = "i".repeat(MAX_EVENT_ID_BYTES + 1);
+        for bad in [" 1", "1 ", "\t1", "1\t", "a\x01b", "a\x7fb", "a\x1bb", long.as_str()] {
+            let err = Event::new().id(bad).data("x").to_bytes().unwrap_err();
+            assert!(matches!(err, Error::InvalidField { field: "id", .. }), "{bad:?}: {err}");
+        }
+        let at_limit = "i".repeat(MAX_EVENT_ID_BYTES);
+        for good in ["", "1", "a b", "a\tb", "é-✓", at_limit.as_str()] {
+            assert!(check_event_id(good).is_ok(), "{good:?}");
+        }
+    }
+
+    /// The id rule and the server's `Last-Event-ID` rule are one: every id the rule accepts comes
+    /// back unchanged through a request head parsed with the default limits, and every id it
+    /// refuses could not have (or would lose bytes).
+    #[test]
+    fn every_accepted_id_survives_a_last_event_id_header() {
+        use crate::http::{parse_request_head, HeadLimits, Parsed};
+        let mut rng = crate::test_support::SplitRng::new(11);
+        let alphabet = "a1 -\t\x01\x7fé:\\\"";
+        for _ in 0..5000 {
+            let length = rng.below(12);
+            let id: String =
+                (0..length).map(|_| alphabet.chars().nth(rng.below(alphabet.chars().count())).unwrap()).collect();
+            let head = format!("GET / HTTP/1.1\r\nHost: x\r\nLast-Event-ID: {id}\r\n\r\n");
+            let returned = match parse_request_head(head.as_bytes(), &HeadLimits::default()) {
+                Ok(Parsed::Complete { head, .. }) => head.header("last-event-id").map(str::to_string),
+                _ => None,
+            };
+            let round_trips = returned.as_deref() == Some(id.as_str());
+            assert_eq!(check_event_id(&id).is_ok(), round_trips, "{id:?} came back as {returned:?}");
+        }
+        let longest = "i".repeat(MAX_EVENT_ID_BYTES);
+        let head = format!("GET / HTTP/1.1\r\nHost: x\r\nLast-Event-ID: {longest}\r\n\r\n");
+        assert!(parse_request_head(head.as_bytes(), &HeadLimits::default()).is_ok(), "the longest id fits");
     }
 
     #[test]

@@ -80,7 +80,7 @@ mod test_support;
 
 pub use client::EventSource;
 pub use error::Error;
-pub use event::{write_comment, write_event, Event};
+pub use event::{check_event_id, write_comment, write_event, Event, MAX_EVENT_ID_BYTES};
 pub use hub::{Hub, HubBuilder, Stats};
 pub use parse::{read_event, MessageEvent};
 pub use server::{start_sse_tcp_port, AllowOrigin, Request, Response, Server, ServerBuilder};

@@ -1,5 +1,11 @@
 //! The history ring: events that carried an id, kept so late joiners and reconnecting clients can
 //! be sent what they missed. Bounded by a count and by bytes; the oldest events go first.
+//!
+//! An event larger than the whole byte limit is not kept, and evicts nothing: it reaches the
+//! clients connected when it is sent, and no one else. Since the events kept before it can no
+//! longer be followed by everything that came after them, their ids stop being resume points: a
+//! client that resumes from one is treated as one whose id is unknown (the reset event, then the
+//! whole history), never resumed past the gap in silence.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -27,11 +33,14 @@ pub(crate) struct History {
     bytes: usize,
     max_events: usize,
     max_bytes: usize,
+    /// Events before this position were kept before an event too large to keep: resuming from
+    /// one of them would skip that event.
+    resumable_from: usize,
 }
 
 impl History {
     pub fn new(max_events: usize, max_bytes: usize) -> History {
-        History { events: VecDeque::new(), bytes: 0, max_events, max_bytes }
+        History { events: VecDeque::new(), bytes: 0, max_events, max_bytes, resumable_from: 0 }
     }
 
     pub fn len(&self) -> usize {
@@ -39,11 +48,16 @@ impl History {
     }
 
     pub fn keep(&mut self, id: String, bytes: Arc<[u8]>) {
+        if bytes.len() > self.max_bytes {
+            self.resumable_from = self.events.len();
+            return;
+        }
         self.bytes += bytes.len();
         self.events.push_back(Kept { id, bytes });
         while self.events.len() > self.max_events || self.bytes > self.max_bytes {
             let Some(oldest) = self.events.pop_front() else { break };
             self.bytes -= oldest.bytes.len();
+            self.resumable_from = self.resumable_from.saturating_sub(1);
         }
     }
 
@@ -52,7 +66,12 @@ impl History {
     pub fn after(&self, last_id: Option<&str>) -> Replay {
         let start = match last_id {
             None => Some(0),
-            Some(id) => self.events.iter().rposition(|kept| kept.id == id).map(|at| at + 1),
+            Some(id) => self
+                .events
+                .iter()
+                .rposition(|kept| kept.id == id)
+                .filter(|&at| at >= self.resumable_from)
+                .map(|at| at + 1),
         };
         let unknown_id = start.is_none();
         let events = self.events.range(start.unwrap_or(0)..).map(|kept| Arc::clone(&kept.bytes)).collect();
@@ -117,6 +136,30 @@ mod tests {
         assert_eq!(history.len(), 2, "exactly at the byte limit both stay");
         history.keep("3".into(), bytes("x"));
         assert_eq!(texts(&history.after(None)), ["67890", "x"]);
+    }
+
+    #[test]
+    fn an_event_larger_than_the_limit_is_not_kept_and_evicts_nothing() {
+        let mut history = History::new(100, 10);
+        history.keep("1".into(), bytes("12345"));
+        history.keep("2".into(), bytes("67890"));
+        history.keep("big".into(), bytes("0123456789x"));
+        assert_eq!(texts(&history.after(None)), ["12345", "67890"], "what fits stays");
+        for before_the_gap in ["1", "2", "big"] {
+            let replay = history.after(Some(before_the_gap));
+            assert!(replay.unknown_id, "resuming from {before_the_gap} would skip the big event");
+            assert_eq!(texts(&replay), ["12345", "67890"]);
+        }
+        history.keep("3".into(), bytes("abc"));
+        let replay = history.after(Some("3"));
+        assert!(!replay.unknown_id && replay.events.is_empty(), "ids after the gap resume");
+        assert!(history.after(Some("2")).unknown_id);
+        // Once the events before the gap are evicted, the rule has nothing left to guard.
+        history.keep("4".into(), bytes("defgh"));
+        history.keep("5".into(), bytes("ij"));
+        assert_eq!(texts(&history.after(None)), ["abc", "defgh", "ij"]);
+        assert!(!history.after(Some("3")).unknown_id);
+        assert_eq!(texts(&history.after(Some("3"))), ["defgh", "ij"]);
     }
 
     #[test]

@@ -202,6 +202,12 @@ impl<S: Clone> Registry<S> {
             self.next_id += 1;
             (bytes, Some(id))
         } else {
+            if event.given_id().is_some_and(|id| self.is_own_id_form(id)) {
+                return Err(Error::InvalidField {
+                    field: "id",
+                    reason: "it has the form of this hub's own ids (`<epoch>-<n>`), which with_id hands out",
+                });
+            }
             (event.encode(None)?, event.given_id().map(str::to_string))
         };
         self.stats.events_sent += 1;
@@ -210,6 +216,15 @@ impl<S: Clone> Registry<S> {
             self.history.keep(id, bytes.into());
         }
         Ok(())
+    }
+
+    /// Whether `id` looks like an id this hub hands out: its epoch, `-`, digits. Explicit ids of
+    /// that form are refused, so that an explicit id can never equal a later auto id and move a
+    /// resume point.
+    fn is_own_id_form(&self, id: &str) -> bool {
+        id.strip_prefix(&self.epoch.to_string())
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     }
 
     /// Appends a heartbeat comment for every client.
@@ -445,6 +460,24 @@ mod tests {
         let from_earlier_run = registry.join(2, Some("4-1")).unwrap();
         assert!(from_earlier_run.replay.unknown_id);
         assert_eq!(from_earlier_run.replay.events.len(), 2);
+    }
+
+    /// An explicit id of the hub's own form could equal a later auto id, and a resume from it would
+    /// then land in the wrong place: such ids are refused; any other explicit id is kept.
+    #[test]
+    fn explicit_ids_never_take_the_form_of_the_hubs_own() {
+        let mut registry = registry(1, 1 << 20);
+        registry.publish(&Event::new().data("a").with_id()).unwrap();
+        for own in ["5-1", "5-3", "5-0"] {
+            let refused = registry.publish(&Event::new().data("x").id(own));
+            assert!(matches!(refused, Err(Error::InvalidField { field: "id", .. })), "{own}");
+        }
+        for other in ["3", "4-3", "5-", "5-x", "55-3", "5-3a", ""] {
+            registry.publish(&Event::new().data("y").id(other)).unwrap();
+        }
+        registry.publish(&Event::new().data("b").with_id()).unwrap();
+        let joined = registry.join(1, Some("5-1")).unwrap();
+        assert_eq!(joined.replay.events.len(), 7, "the six explicit ids kept (the empty one is not), then 5-2");
     }
 
     /// Join, catch up, hand over, and a round: the client gets the event published while it caught
