@@ -260,7 +260,7 @@ fn past_the_connection_limit_clients_are_told_to_retry_later() {
     let _first = RawClient::stream(server.local_addr(), "/", "");
     let _second = RawClient::stream(server.local_addr(), "/", "");
     assert!(server.hub().wait_until_clients(|n| n == 2, READ_TIMEOUT));
-    let mut third = RawClient::get(server.local_addr(), "/", "");
+    let mut third = RawClient::get(server.local_addr(), "/", "Accept: text/event-stream\r\n");
     let head = third.head();
     assert_eq!(head.status, 200, "not 503: a browser would never come back");
     assert_eq!(head.header("content-type"), Some("text/event-stream; charset=utf-8"));
@@ -269,6 +269,10 @@ fn past_the_connection_limit_clients_are_told_to_retry_later() {
     assert_eq!(head.header("transfer-encoding"), Some("chunked"));
     assert_eq!(third.read_to_end(), "retry: 7000\n");
     assert!(third.ended_with_last_chunk());
+    // A request that is not for an event stream gets the usual answer.
+    let mut page = RawClient::get(server.local_addr(), "/", "");
+    let head = page.head();
+    assert_eq!((head.status, head.header("retry-after")), (503, Some("7")));
     assert_eq!(server.clients(), 2);
 }
 

@@ -8,7 +8,9 @@
 //! 3. no route for the path: `404`; routes, but not for this method: `405` with `Allow`;
 //! 4. a body longer than the limit: `413`; a broken one: `400`; not complete in time: `408`;
 //! 5. the handler runs (a panic becomes `500`), and its response is sent: a plain body, or a
-//!    stream (past the connection limit: `200` with `retry:` and a close instead).
+//!    stream.
+//!
+//! Connections past the connection limit never get here: the overflow answerer answers them.
 
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -35,9 +37,9 @@ use crate::Hub;
 const ANSWER_WRITE_TIMEOUT: Duration = Duration::from_millis(500);
 /// After a complete answer, how long the server keeps reading (and discarding) what the client
 /// still sends, so that closing does not reset the connection before the client reads the answer.
-const CLOSE_LINGER: Duration = Duration::from_millis(500);
+pub(super) const CLOSE_LINGER: Duration = Duration::from_millis(500);
 /// Most bytes discarded while lingering: enough for the rest of a refused request head or body.
-const CLOSE_LINGER_BYTES: usize = 64 * 1024;
+pub(super) const CLOSE_LINGER_BYTES: usize = 64 * 1024;
 /// How much of the request head one `read` asks for.
 const READ_CHUNK_BYTES: usize = 1024;
 
@@ -49,7 +51,7 @@ enum NoRequest {
     Gone,
 }
 
-pub(super) fn serve(shared: &Shared, socket: &Arc<TcpStream>, over_capacity: bool) {
+pub(super) fn serve(shared: &Shared, socket: &Arc<TcpStream>) {
     // Events are small writes that must leave at once: Nagle's algorithm would hold them back.
     let _ = socket.set_nodelay(true);
     let deadline = Instant::now() + shared.config.request_timeout;
@@ -65,7 +67,7 @@ pub(super) fn serve(shared: &Shared, socket: &Arc<TcpStream>, over_capacity: boo
     };
     // The request, the handler's response and the headers are dropped before a stream starts, so
     // that an idle stream holds nothing of them for its whole life.
-    let Some(stream) = respond(shared, socket, &request, response, over_capacity) else { return };
+    let Some(stream) = respond(shared, socket, &request, response) else { return };
     drop((request, handler));
     stream.run(shared, socket);
 }
@@ -237,13 +239,7 @@ impl Read for DeadlineReader<'_> {
 }
 
 /// Sends a complete response, or returns the stream to start.
-fn respond(
-    shared: &Shared,
-    socket: &Arc<TcpStream>,
-    request: &Request,
-    response: Response,
-    over_capacity: bool,
-) -> Option<StreamStart> {
+fn respond(shared: &Shared, socket: &Arc<TcpStream>, request: &Request, response: Response) -> Option<StreamStart> {
     if !response.headers_are_valid() {
         answer(socket, &text_response(500, &[], "the handler set an invalid header\n"));
         return None;
@@ -277,15 +273,6 @@ fn respond(
     if is_head {
         // A response to HEAD has the head only: no body, not even the last chunk.
         answer(socket, &head);
-        return None;
-    }
-    if over_capacity {
-        let stream = StreamSocket::new(Arc::clone(socket), framing, config.stream_write_timeout);
-        if stream.write_head(&head).is_ok() && stream.write_blocking(&retry_line(config.overload_retry)).is_ok() {
-            stream.end();
-        } else {
-            stream.close();
-        }
         return None;
     }
     let intro = config.retry.map(retry_line).unwrap_or_default();

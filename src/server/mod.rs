@@ -14,6 +14,7 @@
 mod connection;
 mod cors;
 mod hub_client;
+mod overflow;
 mod request;
 mod response;
 mod router;
@@ -22,6 +23,7 @@ mod stream_socket;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -49,10 +51,6 @@ pub const DEFAULT_OVERLOAD_RETRY: Duration = Duration::from_secs(5);
 /// Largest request body read for a handler, by default; past it, `413`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Connections past the limit that are still answered with a `retry:` rather than closed unread:
-/// a burst of reconnects gets its answer, while a flood cannot make the server start threads
-/// without bound.
-const OVERFLOW_CONNECTIONS: usize = 64;
 /// Stack of the threads that run user code: connection threads (handlers, stream closures) and
 /// stream watchers (`on_close` callbacks). User code needs room (a JSON document at the depth
 /// limit, a template engine), and only the pages a thread touches are resident, so an idle stream
@@ -332,6 +330,8 @@ struct Shared {
     hub: Hub,
     stopping: AtomicBool,
     connections: Mutex<Connections>,
+    /// The overflow answerer's thread, once a connection past the limit has started it.
+    overflow_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Every open connection's socket (so `stop` can close them) and thread (so `stop` can join them).
@@ -393,6 +393,11 @@ impl Server {
         for thread in threads {
             let _ = thread.join();
         }
+        // The accept loop has ended and dropped its end of the channel, so the answerer returns.
+        let overflow = self.shared.overflow_thread.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(overflow) = overflow {
+            let _ = overflow.join();
+        }
     }
 
     /// Sends a last event, waits briefly for it to reach the clients, then stops.
@@ -427,6 +432,7 @@ impl Shared {
             hub,
             stopping: AtomicBool::new(false),
             connections: Mutex::new(Connections::default()),
+            overflow_thread: Mutex::new(None),
         }
     }
 
@@ -436,12 +442,19 @@ impl Shared {
 }
 
 fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
+    // The channel to the overflow answerer, once started. Owned here, so the answerer ends when
+    // this loop does.
+    let mut overflow: Option<SyncSender<TcpStream>> = None;
     for stream in listener.incoming() {
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
         match stream {
-            Ok(socket) => admit(shared, socket),
+            Ok(socket) => {
+                if let Some(socket) = admit(shared, socket) {
+                    hand_to_overflow(shared, &mut overflow, socket);
+                }
+            }
             // Out of file descriptors or memory: let the running connections finish some work
             // rather than spinning on accept.
             Err(_) => thread::sleep(Duration::from_millis(10)),
@@ -449,21 +462,19 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
     }
 }
 
-/// Registers a connection and starts its thread, or closes it unread when even the overflow
-/// allowance is used up.
-fn admit(shared: &Arc<Shared>, socket: TcpStream) {
-    let socket = Arc::new(socket);
+/// Registers a connection and starts its thread; returns it when the server is at its connection
+/// limit, for the overflow answerer.
+fn admit(shared: &Arc<Shared>, socket: TcpStream) -> Option<TcpStream> {
     let mut connections = shared.lock_connections();
     // Joining finished threads is a walk over all handles: do it only once they have doubled, so
     // accepting stays O(1) on average (a burst of reconnects must not overflow the listen queue).
     if connections.threads.len() >= 2 * connections.sockets.len() + 64 {
         reap_finished_threads(&mut connections);
     }
-    let open = connections.sockets.len();
-    if open >= shared.config.max_connections + OVERFLOW_CONNECTIONS {
-        return;
+    if connections.sockets.len() >= shared.config.max_connections {
+        return Some(socket);
     }
-    let over_capacity = open >= shared.config.max_connections;
+    let socket = Arc::new(socket);
     let id = connections.next_id;
     connections.next_id += 1;
     // Registered before its thread starts, so that the thread's `Registered` guard always has an
@@ -476,13 +487,35 @@ fn admit(shared: &Arc<Shared>, socket: TcpStream) {
         .stack_size(USER_CODE_STACK_BYTES)
         .spawn(move || {
             let _registered = Registered { shared: &thread_shared, id };
-            connection::serve(&thread_shared, &socket, over_capacity);
+            connection::serve(&thread_shared, &socket);
         });
     let mut connections = shared.lock_connections();
     match spawned {
         Ok(thread) => connections.threads.push(thread),
-        // No thread for it: the connection is closed unanswered, as past the overflow allowance.
+        // No thread for it: the connection is closed unanswered.
         Err(_) => drop(connections.sockets.remove(&id)),
+    }
+    None
+}
+
+/// Gives a connection past the limit to the overflow answerer, starting it the first time. When
+/// its queue is full, or it cannot start, the connection is closed unread.
+fn hand_to_overflow(shared: &Arc<Shared>, overflow: &mut Option<SyncSender<TcpStream>>, socket: TcpStream) {
+    if overflow.is_none() {
+        let (sender, arrivals) = mpsc::sync_channel(overflow::QUEUE);
+        let answerer_shared = Arc::clone(shared);
+        let spawned = thread::Builder::new()
+            .name("bare-sse-overflow".to_string())
+            .spawn(move || overflow::run(&answerer_shared, &arrivals));
+        let Ok(thread) = spawned else { return };
+        *shared.overflow_thread.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread);
+        *overflow = Some(sender);
+    }
+    if let Some(sender) = overflow {
+        match sender.try_send(socket) {
+            Ok(()) | Err(TrySendError::Full(_)) => {}
+            Err(TrySendError::Disconnected(_)) => *overflow = None,
+        }
     }
 }
 
@@ -550,5 +583,5 @@ pub fn start_sse_tcp_port(port: u16) -> Result<Server, Error> {
 /// ```
 pub fn serve_connection(socket: TcpStream, handler: impl Handler) {
     let shared = Shared::new(ServerBuilder::default().route_prefix("/", handler));
-    connection::serve(&shared, &Arc::new(socket), false);
+    connection::serve(&shared, &Arc::new(socket));
 }

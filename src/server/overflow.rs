@@ -1,0 +1,163 @@
+//! Connections past the connection limit, answered without a thread each.
+//!
+//! A flood must not make the server start a thread per connection, and it must not leave
+//! connections unanswered either: a browser whose connection is reset retries at once, while one
+//! that is told `retry:` comes back after that delay. So the accept loop hands every connection
+//! past the limit to one thread, the overflow answerer, which holds them all with non-blocking
+//! sockets: it reads each request head (briefly), sends the answer, and lingers a moment so that
+//! closing does not reset the answer away. It waits on its channel while it holds nothing, so it
+//! costs nothing outside a flood.
+//!
+//! The answer, from the request alone (no handler runs past the limit): to an event-stream
+//! request (`Accept: text/event-stream`, as EventSource and Datastar send), `200` with
+//! `retry: <overload_retry>` and the end of the body; to anything else, `503` with `Retry-After`.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::connection::{CLOSE_LINGER, CLOSE_LINGER_BYTES};
+use super::{ServerBuilder, Shared};
+use crate::error::is_timeout;
+use crate::http::{
+    parse_request_head, stream_response_head_for, text_response, BodyFramer, BodyFraming, Parsed, RequestHead, Version,
+};
+
+/// Connections the answerer holds at once; past it, new ones are closed unread. Each costs a
+/// socket and a request buffer for at most [`HEAD_DEADLINE`] plus [`CLOSE_LINGER`].
+pub(super) const MAX_HELD: usize = 4096;
+/// Connections waiting in the channel between the accept loop and the answerer.
+pub(super) const QUEUE: usize = 1024;
+/// How long a connection past the limit has to send its request head: a browser sends it at
+/// once, and a slow one should not hold a place in a flood.
+const HEAD_DEADLINE: Duration = Duration::from_secs(2);
+/// How often the answerer looks at the connections it holds (non-blocking sockets cannot be
+/// waited on with std alone), only while it holds any.
+const TICK: Duration = Duration::from_millis(5);
+
+/// One connection the answerer holds.
+struct Held {
+    socket: TcpStream,
+    received: Vec<u8>,
+    phase: Phase,
+}
+
+enum Phase {
+    /// Reading the request head until this instant.
+    Reading(Instant),
+    /// Answered; discarding what the client still sends until `until`, or up to
+    /// [`CLOSE_LINGER_BYTES`].
+    Lingering { until: Instant, discarded: usize },
+}
+
+/// Runs the overflow answerer until the accept loop drops its end of the channel or the server
+/// stops.
+pub(super) fn run(shared: &Arc<Shared>, arrivals: &Receiver<TcpStream>) {
+    let mut held: Vec<Held> = Vec::new();
+    let mut buffer = vec![0u8; 4096];
+    loop {
+        if shared.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let first = if held.is_empty() {
+            match arrivals.recv() {
+                Ok(socket) => Some(socket),
+                Err(_) => return,
+            }
+        } else {
+            match arrivals.recv_timeout(TICK) {
+                Ok(socket) => Some(socket),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        };
+        let now = Instant::now();
+        let more = std::iter::from_fn(|| arrivals.try_recv().ok());
+        for socket in first.into_iter().chain(more) {
+            if held.len() < MAX_HELD && socket.set_nonblocking(true).is_ok() {
+                held.push(Held { socket, received: Vec::new(), phase: Phase::Reading(now + HEAD_DEADLINE) });
+            }
+        }
+        held.retain_mut(|connection| connection.step(&shared.config, &mut buffer, Instant::now()));
+    }
+}
+
+impl Held {
+    /// Moves the connection on as far as it can go without waiting; false when it is done.
+    fn step(&mut self, config: &ServerBuilder, buffer: &mut [u8], now: Instant) -> bool {
+        match self.phase {
+            Phase::Reading(deadline) => {
+                loop {
+                    match (&self.socket).read(buffer) {
+                        Ok(0) => return false,
+                        Ok(n) => self.received.extend_from_slice(&buffer[..n]),
+                        Err(e) if is_timeout(&e) => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => return false,
+                    }
+                    if self.received.len() > config.head_limits.max_head_bytes {
+                        break;
+                    }
+                }
+                let answer = match parse_request_head(&self.received, &config.head_limits) {
+                    Ok(Parsed::Complete { head, .. }) => over_capacity_answer(config, &head),
+                    Ok(Parsed::Partial) if now < deadline => return true,
+                    Ok(Parsed::Partial) => return false,
+                    Err(error) => text_response(error.status(), &[], &format!("{error}\n")),
+                };
+                // A fresh connection's send buffer is empty, so a short answer goes out whole.
+                if (&self.socket).write_all(&answer).is_err() {
+                    return false;
+                }
+                let _ = self.socket.shutdown(Shutdown::Write);
+                self.received = Vec::new();
+                self.phase = Phase::Lingering { until: now + CLOSE_LINGER, discarded: 0 };
+                true
+            }
+            Phase::Lingering { until, ref mut discarded } => loop {
+                match (&self.socket).read(buffer) {
+                    Ok(0) => return false,
+                    Ok(n) => {
+                        *discarded += n;
+                        if *discarded > CLOSE_LINGER_BYTES {
+                            return false;
+                        }
+                    }
+                    Err(e) if is_timeout(&e) => return now < until,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => return false,
+                }
+            },
+        }
+    }
+}
+
+/// The answer to a request past the connection limit. An event-stream request gets `200`, the
+/// `retry:` line and the end of the body, which brings an EventSource back after that delay (a
+/// `503` would make it give up for good); anything else gets `503` with `Retry-After`.
+pub(super) fn over_capacity_answer(config: &ServerBuilder, head: &RequestHead) -> Vec<u8> {
+    let cors = config.cors.headers(head.header("origin"));
+    let mut headers: Vec<(&str, &str)> = cors.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    let wants_stream = head.header("accept").is_some_and(|accept| accept.contains("text/event-stream"));
+    if !wants_stream {
+        let seconds = config.overload_retry.as_secs().max(1).to_string();
+        headers.push(("Retry-After", &seconds));
+        return text_response(503, &headers, "the server is at its connection limit; try again later\n");
+    }
+    let framing = match head.version {
+        Version::Http11 => BodyFraming::Chunked,
+        Version::Http10 => BodyFraming::UntilClose,
+    };
+    let mut answer = stream_response_head_for(framing, false, &headers);
+    if head.method == "HEAD" {
+        return answer;
+    }
+    let mut framer = BodyFramer::new(framing);
+    let retry = format!("retry: {}\n", config.overload_retry.as_millis());
+    // Writing into a Vec cannot fail.
+    let _ = framer.write_all(&mut answer, retry.as_bytes());
+    answer.extend_from_slice(framer.end_of_body());
+    answer
+}
