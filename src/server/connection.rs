@@ -168,6 +168,14 @@ fn read_head(
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => return Err(NoRequest::Gone),
         }
+        // The head is parsed again from its start, so parse only when it can have changed its
+        // answer: a line ended (or a CR came), or the limit is passed. A client that sends a
+        // byte at a time then costs a parse per line, not per byte.
+        let new_bytes = &received[start..];
+        let line_ended = new_bytes.iter().any(|&b| b == b'\n' || b == b'\r');
+        if !line_ended && received.len() <= limits.max_head_bytes {
+            continue;
+        }
         match parse_request_head(&received, limits) {
             Ok(Parsed::Complete { head, consumed }) => return Ok((head, received.split_off(consumed))),
             Ok(Parsed::Partial) => {}
