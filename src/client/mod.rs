@@ -432,6 +432,21 @@ mod tests {
     }
 
     #[test]
+    fn a_servers_retry_is_kept_between_the_floor_and_a_day() {
+        let mut source = EventSource::builder("http://127.0.0.1:1/").build().unwrap();
+        source.retry = Duration::ZERO;
+        let floor = source.reconnect_wait();
+        assert!(floor >= MIN_RECONNECT_WAIT && floor <= MIN_RECONNECT_WAIT.mul_f64(1.25), "{floor:?}");
+        source.retry = Duration::from_millis(u64::MAX);
+        source.failures = 30;
+        let ceiling = source.reconnect_wait();
+        assert!(
+            ceiling >= MAX_RECONNECT_WAIT && ceiling <= MAX_RECONNECT_WAIT.mul_f64(1.25),
+            "no overflow: {ceiling:?}"
+        );
+    }
+
+    #[test]
     fn jitter_stays_in_range_and_varies() {
         let mut jitter = Jitter::seeded();
         let values: Vec<f64> = (0..100).map(|_| jitter.next_fraction()).collect();

@@ -644,6 +644,15 @@ mod tests {
     }
 
     #[test]
+    fn write_timeouts_are_kept_in_range() {
+        assert_eq!(Hub::builder().write_timeout(Duration::ZERO).write_timeout, MIN_WRITE_TIMEOUT);
+        assert_eq!(Hub::builder().write_timeout(Duration::MAX).write_timeout, MAX_WRITE_TIMEOUT);
+        let hub = Hub::new();
+        assert!(hub.flush(Duration::MAX), "a wait too long for the clock does not overflow it");
+        assert!(hub.wait_until_clients(|n| n == 0, Duration::MAX));
+    }
+
+    #[test]
     fn every_hub_of_a_process_gets_its_own_epoch() {
         let epochs: Vec<u64> = (0..100).map(|_| new_epoch()).collect();
         assert!(epochs.windows(2).all(|pair| pair[0] < pair[1]), "{epochs:?}");

@@ -585,3 +585,16 @@ pub fn serve_connection(socket: TcpStream, handler: impl Handler) {
     let shared = Shared::new(ServerBuilder::default().route_prefix("/", handler));
     connection::serve(&shared, &Arc::new(socket));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_kept_in_range() {
+        let huge = Server::builder().stream_write_timeout(Duration::MAX).request_timeout(Duration::MAX);
+        assert_eq!((huge.stream_write_timeout, huge.request_timeout), (MAX_WRITE_TIMEOUT, MAX_REQUEST_TIMEOUT));
+        let zero = Server::builder().stream_write_timeout(Duration::ZERO).request_timeout(Duration::ZERO);
+        assert_eq!((zero.stream_write_timeout, zero.request_timeout), (MIN_WRITE_TIMEOUT, Duration::from_millis(1)));
+    }
+}
