@@ -4,12 +4,14 @@
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bare_sse::client::EventSource;
+use bare_sse::client::{Error as ClientError, EventSource};
 use bare_sse::json::Value;
 use bare_sse::parse::{classify_line, Line, LineSplitter, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES};
-use bare_sse::{AllowOrigin, Event, Hub, Server};
+use bare_sse::{AllowOrigin, Event, Hub, Request, Response, Server};
 
 /// `eprintln!` that ignores a closed standard error instead of panicking.
 macro_rules! note {
@@ -21,14 +23,17 @@ macro_rules! note {
 const USAGE: &str = "\
 usage: bare-sse serve [options]      send events read from standard input to every client
        bare-sse listen URL [options] print the events of a stream
-       bare-sse <command> --help     the options of a command";
+       bare-sse <command> --help     the options of a command
+       bare-sse --version            the version";
 
 const SERVE_HELP: &str = "\
 usage: bare-sse serve [options]
 
 Reads events in text/event-stream format from standard input (`data:`, `event:`, `id:`, `retry:`
 fields; a blank line ends an event) and sends each one to every connected client. A bad line is
-reported on standard error and skipped. Ends at the end of input (an unfinished last event is sent).
+reported on standard error and skipped. At the end of input an unfinished last event is sent, and
+the server goes on serving (clients that connect later get the events kept in history) until it
+is interrupted, or, with --exit-at-end, exits.
 
 options:
   --port P              port to listen on (default 8122; 0 picks a free one)
@@ -40,19 +45,36 @@ options:
   --max-clients N       most connections at once (default 10000)
   --auto-id             give every event the next id (1, 2, 3, ...) unless it has an `id:`
   --lines               send each input line as one event's data instead
-  --page                also serve a page at / that shows the stream (the stream moves to /events)
-  --max-line-bytes N    longest input line (default 8388608); longer ones are reported and skipped";
+  --page                also serve a page at / that shows the stream (the stream moves to /events);
+                        it shows what clients get, so with --lines, add --auto-id for a tab
+                        opened later to see the lines sent before it
+  --max-line-bytes N    longest input line (default 8388608); longer ones are reported and skipped
+  --exit-at-end         exit when the input ends (after the last event has gone out)";
 
 const LISTEN_HELP: &str = "\
 usage: bare-sse listen URL [options]
 
-Connects to an event stream, reconnecting as a browser does, and prints each event's data.
+Connects to an event stream, reconnecting as a browser does, and prints each event's data (prefixed
+with its type and a colon when the type is not `message`). Only http:// URLs: for https, put a
+TLS-terminating proxy (nginx, caddy, stunnel) in front, or use a client with TLS.
 
 options:
   --last-event-id ID    resume after this id
   --json                print one JSON object per event: {\"type\":...,\"data\":...,\"id\":...}
   --header 'K: V'       send this request header (repeatable)
-  --max-event-bytes N   largest event (and line) accepted (default 16777216)";
+  --max-event-bytes N   largest event (and line) accepted (default 16777216)
+  --once                exit after the first event
+  --max-failures N      give up after N connection attempts in a row fail (default: never)
+  --timeout SECS        give up after this long in all
+
+exit codes:
+  0  the server said it is done (204 No Content), or --once got its event
+  1  another failure
+  2  a usage error (a bad option or URL)
+  3  the server could not be reached (--max-failures attempts in a row)
+  4  the server answered with an HTTP error status
+  5  the server answered with a content type other than text/event-stream
+  6  --timeout passed";
 
 const PAGE: &str = r#"<!doctype html>
 <meta charset="utf-8">
@@ -61,47 +83,97 @@ const PAGE: &str = r#"<!doctype html>
 <h1>bare-sse stream</h1>
 <pre id="log"></pre>
 <script>
+  // The stream is read with fetch rather than EventSource: EventSource delivers each event type
+  // only to a listener registered for that type, and reports the last id even for events sent
+  // without one. Reading the stream here shows every event with its own type, and an id only
+  // when the event carried one.
   const log = document.getElementById("log");
-  const source = new EventSource("/events");
-  const show = (e) => { log.textContent += (e.type === "message" ? "" : e.type + ": ") + e.data + "\n"; };
-  source.onmessage = show;
-  source.onerror = () => { log.textContent += "(reconnecting)\n"; };
+  const show = (event) => {
+    const id = event.id === null ? "" : "[" + event.id + "] ";
+    const type = event.type ? event.type + ": " : "";
+    log.textContent += id + type + event.data.join("\n") + "\n";
+  };
+  async function follow(lastId) {
+    try {
+      const response = await fetch("/events", { headers: lastId ? { "Last-Event-ID": lastId } : {} });
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffered = "";
+      let event = { type: "", data: [], id: null };
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const lines = (buffered + value).split("\n");
+        buffered = lines.pop();
+        for (const raw of lines) {
+          const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+          if (line === "") {
+            if (event.data.length) show(event);
+            event = { type: "", data: [], id: null };
+          } else if (!line.startsWith(":")) {
+            const colon = line.indexOf(":");
+            const name = colon < 0 ? line : line.slice(0, colon);
+            let field = colon < 0 ? "" : line.slice(colon + 1);
+            if (field.startsWith(" ")) field = field.slice(1);
+            if (name === "data") event.data.push(field);
+            if (name === "event") event.type = field;
+            if (name === "id") lastId = event.id = field;
+          }
+        }
+      }
+    } catch (error) {}
+    log.textContent += "(reconnecting)\n";
+    setTimeout(() => follow(lastId), 3000);
+  }
+  follow(null);
 </script>
 "#;
 
 /// How a run ends badly.
 enum Failure {
-    /// The command line is wrong: exit code 2, with the usage.
-    Usage(String),
-    /// Something failed while running: exit code 1.
-    Runtime(String),
+    /// The command line is wrong: exit code 2, with the usage of the command it concerns.
+    Usage(String, &'static str),
+    /// Something failed while running: exit code 1, or a more precise one from `listen`.
+    Runtime(String, u8),
+}
+
+/// Exit codes, as `bare-sse listen --help` documents them.
+mod exit {
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const UNREACHABLE: u8 = 3;
+    pub const HTTP_STATUS: u8 = 4;
+    pub const CONTENT_TYPE: u8 = 5;
+    pub const TIMEOUT: u8 = 6;
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(message)) => {
-            note!("bare-sse: {message}\n\n{USAGE}");
-            ExitCode::from(2)
+        Err(Failure::Usage(message, usage)) => {
+            note!("bare-sse: {message}\n\n{usage}");
+            ExitCode::from(exit::USAGE)
         }
-        Err(Failure::Runtime(message)) => {
+        Err(Failure::Runtime(message, code)) => {
             note!("bare-sse: {message}");
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }
 
 fn run(args: &[String]) -> Result<(), Failure> {
-    let Some((command, rest)) = args.split_first() else { return Err(Failure::Usage("no command given".into())) };
+    let Some((command, rest)) = args.split_first() else {
+        return Err(Failure::Usage("no command given".into(), USAGE));
+    };
     let wants_help = rest.iter().any(|a| a == "--help" || a == "-h");
     match command.as_str() {
         "--help" | "-h" | "help" => print_help(USAGE),
+        "--version" | "-V" => print_help(concat!("bare-sse ", env!("CARGO_PKG_VERSION"))),
         "serve" if wants_help => print_help(SERVE_HELP),
         "listen" if wants_help => print_help(LISTEN_HELP),
         "serve" => serve(&ServeOptions::parse(rest)?),
         "listen" => listen(&ListenOptions::parse(rest)?),
-        other => Err(Failure::Usage(format!("unknown command `{other}`"))),
+        other => Err(Failure::Usage(format!("unknown command `{other}`"), USAGE)),
     }
 }
 
@@ -112,15 +184,38 @@ fn print_help(text: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The whole-number types options take, with their largest value for error messages.
+trait OptionNumber: TryFrom<u64> {
+    const LARGEST: u64;
+}
+
+impl OptionNumber for u16 {
+    const LARGEST: u64 = u16::MAX as u64;
+}
+
+impl OptionNumber for u64 {
+    const LARGEST: u64 = u64::MAX;
+}
+
+impl OptionNumber for usize {
+    const LARGEST: u64 = usize::MAX as u64;
+}
+
 /// Walks `--name value`, `--name=value` and positional arguments.
 struct Arguments<'a> {
     rest: std::slice::Iter<'a, String>,
     pending_value: Option<&'a str>,
+    /// The help of the command being parsed, shown with a usage error.
+    usage: &'static str,
 }
 
 impl<'a> Arguments<'a> {
-    fn new(args: &'a [String]) -> Arguments<'a> {
-        Arguments { rest: args.iter(), pending_value: None }
+    fn new(args: &'a [String], usage: &'static str) -> Arguments<'a> {
+        Arguments { rest: args.iter(), pending_value: None, usage }
+    }
+
+    fn usage_error(&self, message: String) -> Failure {
+        Failure::Usage(message, self.usage)
     }
 
     /// The next option name (with its `=value` kept for [`Arguments::value`]) or positional.
@@ -139,18 +234,27 @@ impl<'a> Arguments<'a> {
         if let Some(value) = self.pending_value.take() {
             return Ok(value);
         }
-        self.rest.next().map(String::as_str).ok_or_else(|| Failure::Usage(format!("{name} needs a value")))
+        match self.rest.next() {
+            Some(value) => Ok(value),
+            None => Err(self.usage_error(format!("{name} needs a value"))),
+        }
     }
 
-    fn number<T: std::str::FromStr>(&mut self, name: &str) -> Result<T, Failure> {
+    /// A whole number that fits `T`; an error names the range.
+    fn number<T: OptionNumber>(&mut self, name: &str) -> Result<T, Failure> {
         let text = self.value(name)?;
-        text.parse().map_err(|_| Failure::Usage(format!("{name} takes a whole number, not `{text}`")))
+        match text.parse::<u64>().ok().and_then(|n| T::try_from(n).ok()) {
+            Some(number) => Ok(number),
+            None => {
+                Err(self.usage_error(format!("{name} takes a whole number from 0 to {}, not `{text}`", T::LARGEST)))
+            }
+        }
     }
 
     fn flag(&mut self, name: &str) -> Result<bool, Failure> {
         match self.pending_value.take() {
             None => Ok(true),
-            Some(_) => Err(Failure::Usage(format!("{name} takes no value"))),
+            Some(_) => Err(self.usage_error(format!("{name} takes no value"))),
         }
     }
 }
@@ -167,6 +271,7 @@ struct ServeOptions {
     lines: bool,
     page: bool,
     max_line_bytes: usize,
+    exit_at_end: bool,
 }
 
 impl ServeOptions {
@@ -183,8 +288,9 @@ impl ServeOptions {
             lines: false,
             page: false,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            exit_at_end: false,
         };
-        let mut args = Arguments::new(args);
+        let mut args = Arguments::new(args, SERVE_HELP);
         while let Some(name) = args.next() {
             match name {
                 "--port" => options.port = args.number(name)?,
@@ -192,7 +298,7 @@ impl ServeOptions {
                     let text = args.value(name)?;
                     options.bind = text
                         .parse()
-                        .map_err(|_| Failure::Usage(format!("--bind takes an IP address, not `{text}`")))?;
+                        .map_err(|_| args.usage_error(format!("--bind takes an IP address, not `{text}`")))?;
                 }
                 "--history" => options.history = args.number(name)?,
                 "--heartbeat" => options.heartbeat_seconds = args.number(name)?,
@@ -203,7 +309,8 @@ impl ServeOptions {
                 "--lines" => options.lines = args.flag(name)?,
                 "--page" => options.page = args.flag(name)?,
                 "--max-line-bytes" => options.max_line_bytes = args.number(name)?,
-                other => return Err(Failure::Usage(format!("serve: unknown option `{other}`"))),
+                "--exit-at-end" => options.exit_at_end = args.flag(name)?,
+                other => return Err(args.usage_error(format!("serve: unknown option `{other}`"))),
             }
         }
         Ok(options)
@@ -223,12 +330,13 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
         builder = builder.allow_origin(AllowOrigin::List(options.origins.clone()));
     }
     let stream_path = if options.page {
-        builder = builder.path("/events").page("/", PAGE);
+        // Browsers ask every page for an icon: answer with no content rather than a 404.
+        builder = builder.path("/events").page("/", PAGE).route("/favicon.ico", |_: &Request| Response::no_content());
         "/events"
     } else {
         "/"
     };
-    let server = builder.start().map_err(|e| Failure::Runtime(e.to_string()))?;
+    let server = builder.start().map_err(|e| Failure::Runtime(e.to_string(), exit::FAILURE))?;
     note!("bare-sse: serving http://{}{stream_path}", server.local_addr());
     if options.page {
         note!("bare-sse: page at http://{}/", server.local_addr());
@@ -240,9 +348,17 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     } else {
         send_events(stdin, &hub, options.auto_id, options.max_line_bytes)
     };
+    read.map_err(|e| Failure::Runtime(format!("reading standard input: {e}"), exit::FAILURE))?;
+    if !options.exit_at_end {
+        // What the input held stays in history for clients that connect later.
+        note!("bare-sse: end of input; still serving (Ctrl-C to stop)");
+        loop {
+            std::thread::park();
+        }
+    }
     hub.flush(Duration::from_secs(2));
     server.stop();
-    read.map_err(|e| Failure::Runtime(format!("reading standard input: {e}")))
+    Ok(())
 }
 
 /// Sends each input line as one event's data. Lines end at CR, LF or CRLF; bytes that are not
@@ -365,6 +481,9 @@ struct ListenOptions {
     json: bool,
     headers: Vec<(String, String)>,
     max_event_bytes: usize,
+    once: bool,
+    max_failures: Option<u64>,
+    timeout: Option<Duration>,
 }
 
 impl ListenOptions {
@@ -376,33 +495,47 @@ impl ListenOptions {
             json: false,
             headers: Vec::new(),
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            once: false,
+            max_failures: None,
+            timeout: None,
         };
-        let mut args = Arguments::new(args);
+        let mut args = Arguments::new(args, LISTEN_HELP);
         while let Some(name) = args.next() {
             match name {
                 "--last-event-id" => options.last_event_id = Some(args.value(name)?.to_string()),
                 "--json" => options.json = args.flag(name)?,
                 "--max-event-bytes" => options.max_event_bytes = args.number(name)?,
+                "--once" => options.once = args.flag(name)?,
+                "--max-failures" => options.max_failures = Some(args.number(name)?),
+                "--timeout" => options.timeout = Some(Duration::from_secs(args.number(name)?)),
                 "--header" => {
                     let text = args.value(name)?;
                     let (key, value) = text
                         .split_once(':')
-                        .ok_or_else(|| Failure::Usage(format!("--header takes 'Name: value', not `{text}`")))?;
+                        .ok_or_else(|| args.usage_error(format!("--header takes 'Name: value', not `{text}`")))?;
                     options.headers.push((key.trim().to_string(), value.trim().to_string()));
                 }
                 other if other.starts_with("--") => {
-                    return Err(Failure::Usage(format!("listen: unknown option `{other}`")));
+                    return Err(args.usage_error(format!("listen: unknown option `{other}`")));
                 }
                 positional if url.is_none() => url = Some(positional.to_string()),
-                extra => return Err(Failure::Usage(format!("listen: unexpected argument `{extra}`"))),
+                extra => return Err(args.usage_error(format!("listen: unexpected argument `{extra}`"))),
             }
         }
-        options.url = url.ok_or_else(|| Failure::Usage("listen needs a URL".into()))?;
+        options.url = url.ok_or_else(|| args.usage_error("listen needs a URL".into()))?;
         Ok(options)
     }
 }
 
 fn listen(options: &ListenOptions) -> Result<(), Failure> {
+    if options.url.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")) {
+        return Err(Failure::Usage(
+            "listen speaks plain http:// only; for https, put a TLS-terminating proxy (nginx, caddy, stunnel) \
+             in front of the server and listen to it over http://"
+                .into(),
+            LISTEN_HELP,
+        ));
+    }
     let mut builder = EventSource::builder(&options.url).max_event_bytes(options.max_event_bytes);
     if let Some(id) = &options.last_event_id {
         builder = builder.last_event_id(id.as_str());
@@ -410,17 +543,33 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
     for (name, value) in &options.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    let source = builder.build().map_err(|e| Failure::Usage(e.to_string()))?;
+    let source = builder.build().map_err(|e| Failure::Usage(e.to_string(), LISTEN_HELP))?;
+    let timed_out = Arc::new(AtomicBool::new(false));
+    if let Some(timeout) = options.timeout {
+        let (closer, timed_out) = (source.close_handle(), Arc::clone(&timed_out));
+        std::thread::spawn(move || {
+            std::thread::sleep(timeout);
+            timed_out.store(true, Ordering::SeqCst);
+            closer.close();
+        });
+    }
     let mut out = io::stdout().lock();
+    let mut failures_in_a_row = 0;
     for item in source {
         let event = match item {
             Ok(event) => event,
-            Err(e) if e.is_fatal() => return Err(Failure::Runtime(e.to_string())),
+            Err(e) if e.is_fatal() => return Err(Failure::Runtime(e.to_string(), exit_code_for(&e))),
             Err(e) => {
+                failures_in_a_row += 1;
+                if options.max_failures.is_some_and(|max| failures_in_a_row >= max) {
+                    let message = format!("{e}; giving up after {failures_in_a_row} failed attempts");
+                    return Err(Failure::Runtime(message, exit::UNREACHABLE));
+                }
                 note!("bare-sse: {e}; reconnecting");
                 continue;
             }
         };
+        failures_in_a_row = 0;
         let printed = if options.json {
             let object = Value::Object(vec![
                 ("type".to_string(), Value::from(event.event)),
@@ -428,15 +577,30 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
                 ("id".to_string(), Value::from(event.last_event_id)),
             ]);
             writeln!(out, "{object}")
-        } else {
+        } else if event.event == "message" {
             writeln!(out, "{}", event.data)
+        } else {
+            // A typed event (a reset, a Datastar patch) is not mistaken for data.
+            writeln!(out, "{}: {}", event.event, event.data)
         };
         // A closed pipe (`bare-sse listen ... | head`) ends the listener quietly.
-        if printed.and_then(|()| out.flush()).is_err() {
+        if printed.and_then(|()| out.flush()).is_err() || options.once {
             return Ok(());
         }
     }
+    if timed_out.load(Ordering::SeqCst) {
+        return Err(Failure::Runtime("--timeout passed".into(), exit::TIMEOUT));
+    }
     Ok(())
+}
+
+/// The exit code for a failure the client will not retry.
+fn exit_code_for(error: &ClientError) -> u8 {
+    match error {
+        ClientError::Status(_) => exit::HTTP_STATUS,
+        ClientError::ContentType(_) => exit::CONTENT_TYPE,
+        _ => exit::FAILURE,
+    }
 }
 
 #[cfg(test)]
@@ -457,10 +621,10 @@ mod tests {
         .unwrap();
         assert_eq!((options.port, options.history, options.auto_id), (0, 5, true));
         assert_eq!(options.origins, ["http://a", "http://b"]);
-        assert!(matches!(ServeOptions::parse(&args("--port x")), Err(Failure::Usage(_))));
-        assert!(matches!(ServeOptions::parse(&args("--port")), Err(Failure::Usage(_))));
-        assert!(matches!(ServeOptions::parse(&args("--lines=yes")), Err(Failure::Usage(_))));
-        assert!(matches!(ServeOptions::parse(&args("--nope")), Err(Failure::Usage(_))));
+        assert!(matches!(ServeOptions::parse(&args("--port x")), Err(Failure::Usage(..))));
+        assert!(matches!(ServeOptions::parse(&args("--port")), Err(Failure::Usage(..))));
+        assert!(matches!(ServeOptions::parse(&args("--lines=yes")), Err(Failure::Usage(..))));
+        assert!(matches!(ServeOptions::parse(&args("--nope")), Err(Failure::Usage(..))));
     }
 
     #[test]
@@ -471,8 +635,8 @@ mod tests {
             ("http://h/", true, Some("4"))
         );
         assert_eq!(options.headers, [("X-A".to_string(), "1".to_string())]);
-        assert!(matches!(ListenOptions::parse(&args("--json")), Err(Failure::Usage(_))));
-        assert!(matches!(ListenOptions::parse(&args("http://a http://b")), Err(Failure::Usage(_))));
+        assert!(matches!(ListenOptions::parse(&args("--json")), Err(Failure::Usage(..))));
+        assert!(matches!(ListenOptions::parse(&args("http://a http://b")), Err(Failure::Usage(..))));
     }
 
     #[test]

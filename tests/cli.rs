@@ -47,7 +47,12 @@ struct Serving {
 }
 
 impl Serving {
+    /// `serve` with `--exit-at-end`, so that closing its input ends it.
     fn start(args: &[&str]) -> Serving {
+        Serving::start_with(&[args, &["--exit-at-end"]].concat())
+    }
+
+    fn start_with(args: &[&str]) -> Serving {
         let mut child = Command::new(BINARY)
             .arg("serve")
             .args(["--port", "0"])
@@ -73,6 +78,11 @@ impl Serving {
     fn finish(mut self) -> std::process::ExitStatus {
         drop(self.stdin.take());
         wait_with_timeout(&mut self.child)
+    }
+
+    /// Closes standard input.
+    fn end_input(&mut self) {
+        drop(self.stdin.take());
     }
 }
 
@@ -101,6 +111,13 @@ impl Listening {
 
     fn line(&self) -> String {
         next_line(&self.stdout)
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -169,20 +186,99 @@ fn page_option_serves_a_page_and_moves_the_stream() {
     assert!(serving.url.ends_with("/events"), "{}", serving.url);
     let page_url = serving.url.trim_end_matches("events");
     let mut response = agent().get(page_url).call().unwrap();
-    assert!(response.body_mut().read_to_string().unwrap().contains("new EventSource(\"/events\")"));
+    assert!(response.body_mut().read_to_string().unwrap().contains("fetch(\"/events\""));
+    let icon = agent().get(&format!("{page_url}favicon.ico")).call().unwrap();
+    assert_eq!(icon.status(), 204, "no 404 noise in the console");
     serving.finish();
 }
 
 #[test]
 fn usage_errors_exit_2_with_a_message() {
-    for args in [&["serve", "--port", "x"][..], &["serve", "--bogus"], &["listen"], &["frobnicate"], &[]] {
+    let cases: [(&[&str], &str); 5] = [
+        (&["serve", "--port", "x"], "usage: bare-sse serve"),
+        (&["serve", "--bogus"], "usage: bare-sse serve"),
+        (&["listen"], "usage: bare-sse listen"),
+        (&["frobnicate"], "bare-sse <command> --help"),
+        (&[], "bare-sse <command> --help"),
+    ];
+    for (args, usage) in cases {
         let output = Command::new(BINARY).args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.starts_with("bare-sse: ") && stderr.contains("usage:"), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("bare-sse: ") && stderr.contains(usage), "{args:?}: {stderr}");
     }
+    let output = Command::new(BINARY).args(["serve", "--port", "99999"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--port takes a whole number from 0 to 65535, not `99999`"), "{stderr}");
     let output = Command::new(BINARY).args(["listen", "ftp://x/"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
+    let output = Command::new(BINARY).args(["listen", "https://example.com/"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("TLS-terminating proxy"));
+}
+
+#[test]
+fn version() {
+    for flag in ["--version", "-V"] {
+        let output = Command::new(BINARY).arg(flag).output().unwrap();
+        assert!(output.status.success());
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), concat!("bare-sse ", env!("CARGO_PKG_VERSION")));
+    }
+}
+
+/// The README's first example pipes a few events in: `serve` must go on serving them after its
+/// input ends, to clients that connect later.
+#[test]
+fn serve_keeps_serving_after_its_input_ends() {
+    let mut serving = Serving::start_with(&["--auto-id"]);
+    serving.send("event: build\ndata: ok\n\n");
+    serving.end_input();
+    line_containing(&serving.stderr, "still serving");
+    let listening = Listening::start(&serving.url, &[]);
+    assert_eq!(listening.line(), "build: ok", "a typed event shows its type");
+    assert!(serving.child.try_wait().unwrap().is_none(), "still running");
+}
+
+#[test]
+fn listen_exit_codes_say_what_went_wrong() {
+    let status_of = |args: &[&str]| {
+        let mut child =
+            Command::new(BINARY).arg("listen").args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        wait_with_timeout(&mut child).code()
+    };
+    // Nothing listens on a port just freed.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    assert_eq!(status_of(&[&format!("http://{free}/"), "--max-failures", "1"]), Some(3), "unreachable");
+    let answer = |response: &'static str| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        thread::spawn(move || {
+            if let Ok((mut socket, _)) = listener.accept() {
+                let mut request = [0u8; 1024];
+                let _ = socket.read(&mut request);
+                let _ = socket.write_all(response.as_bytes());
+            }
+        });
+        url
+    };
+    let not_found = answer("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(status_of(&[&not_found]), Some(4), "HTTP error status");
+    let html = answer("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(status_of(&[&html]), Some(5), "wrong content type");
+    let done = answer("HTTP/1.1 204 No Content\r\n\r\n");
+    assert_eq!(status_of(&[&done]), Some(0), "204 is done");
+    let silent = answer("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n: nothing yet\n");
+    assert_eq!(status_of(&[&silent, "--timeout", "1"]), Some(6), "timeout");
+}
+
+#[test]
+fn listen_once_exits_after_the_first_event() {
+    let mut serving = Serving::start(&["--auto-id"]);
+    serving.send("data: first\n\ndata: second\n\n");
+    let output = Command::new(BINARY).args(["listen", &serving.url, "--once"]).output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "first\n");
+    serving.finish();
 }
 
 #[test]
