@@ -31,11 +31,19 @@ const PAGE: &str = r#"<!doctype html>
 /// The longest message accepted, in bytes.
 const MAX_MESSAGE_BYTES: usize = 1000;
 
-fn main() -> Result<(), bare_sse::Error> {
+#[path = "common/mod.rs"]
+mod common;
+
+fn main() -> std::process::ExitCode {
+    let port = common::port_arg(1, 8123, "chat [PORT]");
+    common::run("chat", || serve(port))
+}
+
+fn serve(port: u16) -> Result<(), Box<dyn std::error::Error>> {
     let messages = Hub::builder().history_events(50).build();
     let hub = messages.clone();
     let server = Server::builder()
-        .port(8123)
+        .port(port)
         .route("/", |_: &Request| Response::html(PAGE))
         .route("/events", messages.clone())
         .route_method("POST", "/say", move |request: &Request| say(&hub, request))

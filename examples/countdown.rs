@@ -31,17 +31,23 @@ const PAGE: &str = r#"<!doctype html>
 </script>
 "#;
 
-fn main() -> std::io::Result<()> {
-    let listener = TcpListener::bind("127.0.0.1:8090")?;
-    println!("Open http://localhost:8090/ and watch the count survive reconnections.");
-    for socket in listener.incoming().flatten() {
-        thread::spawn(move || {
-            if let Err(e) = serve(socket) {
-                eprintln!("connection ended: {e}");
-            }
-        });
-    }
-    Ok(())
+#[path = "common/mod.rs"]
+mod common;
+
+fn main() -> std::process::ExitCode {
+    let port = common::port_arg(1, 8090, "countdown [PORT]");
+    common::run("countdown", || {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        println!("Open http://localhost:{}/ and watch the count survive reconnections.", listener.local_addr()?.port());
+        for socket in listener.incoming().flatten() {
+            thread::spawn(move || {
+                if let Err(e) = serve(socket) {
+                    eprintln!("connection ended: {e}");
+                }
+            });
+        }
+        Ok(())
+    })
 }
 
 fn serve(mut socket: TcpStream) -> std::io::Result<()> {

@@ -17,11 +17,17 @@ use bare_sse::{Hub, Server, ServerBuilder};
 /// Longest todo accepted, in characters.
 const MAX_TODO_CHARS: usize = 200;
 
-fn main() -> Result<(), bare_sse::Error> {
-    let server = routes(Server::builder().port(8125), App::new()).start()?;
-    println!("open http://localhost:{}/", server.local_addr().port());
-    std::thread::park(); // serve until Ctrl-C
-    Ok(())
+#[path = "common/mod.rs"]
+mod common;
+
+fn main() -> std::process::ExitCode {
+    let port = common::port_arg(1, 8125, "datastar_counter [PORT]");
+    common::run("datastar_counter", || {
+        let server = routes(Server::builder().port(port), App::new()).start()?;
+        println!("open http://localhost:{}/", server.local_addr().port());
+        std::thread::park(); // serve until Ctrl-C
+        Ok(())
+    })
 }
 
 /// The shared state and the hub that carries its changes to every page.

@@ -10,20 +10,17 @@ use bare_sse::json::Value;
 use bare_sse::server::{Request, Response};
 use bare_sse::{Event, Server, ServerBuilder};
 
-fn main() {
-    let port = std::env::args().nth(1).map_or(Ok(7331), |p| p.parse()).unwrap_or_else(|_| {
-        eprintln!("usage: datastar_sdk_test [PORT]");
-        std::process::exit(2);
-    });
-    let server = match routes(Server::builder().port(port)).start() {
-        Ok(server) => server,
-        Err(error) => {
-            eprintln!("datastar_sdk_test: {error}");
-            std::process::exit(1);
-        }
-    };
-    println!("Datastar SDK test server on http://{}/test", server.local_addr());
-    std::thread::park(); // serve until Ctrl-C
+#[path = "common/mod.rs"]
+mod common;
+
+fn main() -> std::process::ExitCode {
+    let port = common::port_arg(1, 7331, "datastar_sdk_test [PORT]");
+    common::run("datastar_sdk_test", || {
+        let server = routes(Server::builder().port(port)).start()?;
+        println!("Datastar SDK test server on http://{}/test", server.local_addr());
+        std::thread::park(); // serve until Ctrl-C
+        Ok(())
+    })
 }
 
 /// The `/test` route on a server builder.

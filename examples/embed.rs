@@ -1,18 +1,27 @@
-//! A server that owns its `TcpListener` and answers most requests itself, handing only the event
-//! stream at `/events` to bare-sse. A thread publishes the uptime every two seconds.
+//! A server that owns its `TcpListener`, reads and routes each request itself, and hands only the
+//! event stream at `/events` to bare-sse. A thread publishes the uptime every two seconds.
 //!
-//! Run: `cargo run --example embed`, then `curl -N http://127.0.0.1:8124/events` and
-//! `curl http://127.0.0.1:8124/`.
+//! Run: `cargo run --example embed [PORT]` (default 8124), then
+//! `curl -N http://127.0.0.1:8124/events` and `curl http://127.0.0.1:8124/`.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bare_sse::server::serve_connection;
-use bare_sse::{Event, Hub};
+use bare_sse::http::{parse_request_head, HeadLimits, Parsed, RequestHead};
+use bare_sse::server::serve_request;
+use bare_sse::{Event, Hub, Request};
 
-fn main() -> std::io::Result<()> {
+#[path = "common/mod.rs"]
+mod common;
+
+fn main() -> std::process::ExitCode {
+    let port = common::port_arg(1, 8124, "embed [PORT]");
+    common::run("embed", || serve(port))
+}
+
+fn serve(port: u16) -> Result<(), Box<dyn std::error::Error>> {
     let hub = Hub::new();
     let publisher = hub.clone();
     let started = Instant::now();
@@ -21,37 +30,47 @@ fn main() -> std::io::Result<()> {
         let _ = publisher.send_new_event(Event::new().data(format!("up {} s", started.elapsed().as_secs())));
     });
 
-    let listener = TcpListener::bind("127.0.0.1:8124")?;
+    let listener = TcpListener::bind(("127.0.0.1", port))?;
     println!("listening on http://{}/ (the stream is /events)", listener.local_addr()?);
     for socket in listener.incoming() {
         let socket = socket?;
         let hub = hub.clone();
         thread::spawn(move || {
-            // Look at the request line without consuming it, so bare-sse can read the request.
-            let mut start = [0u8; 16];
-            let seen = socket.peek(&mut start).unwrap_or(0);
-            if start[..seen].starts_with(b"GET /events") {
-                serve_connection(socket, hub);
+            // The program reads the whole head (however it arrives in pieces) and routes on the
+            // parsed path, so `/eventsfoo` is not the stream.
+            let Ok((head, mut socket)) = read_head(socket) else { return };
+            if head.path == "/events" {
+                serve_request(socket, Request::new(head, Vec::new()), hub);
             } else {
-                let _ = answer_myself(socket);
+                let body = "this program answers / itself; its event stream is at /events\n";
+                let response =
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                let _ = socket.write_all(response.as_bytes());
             }
         });
     }
     Ok(())
 }
 
-/// The program's own handling: read the request head, answer with a line of text.
-fn answer_myself(mut socket: TcpStream) -> std::io::Result<()> {
+/// Reads a request head with the crate's parser, within 5 seconds.
+fn read_head(mut socket: TcpStream) -> std::io::Result<(RequestHead, TcpStream)> {
     socket.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
-        if socket.read(&mut byte)? == 0 {
-            return Ok(());
+    let limits = HeadLimits::default();
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = socket.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        head.push(byte[0]);
+        received.extend_from_slice(&chunk[..n]);
+        match parse_request_head(&received, &limits) {
+            Ok(Parsed::Complete { head, .. }) => {
+                socket.set_read_timeout(None)?;
+                return Ok((head, socket));
+            }
+            Ok(Parsed::Partial) => {}
+            Err(error) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, error)),
+        }
     }
-    let body = "this program answers / itself; its event stream is at /events\n";
-    let response = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-    socket.write_all(response.as_bytes())
 }

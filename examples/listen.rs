@@ -2,10 +2,15 @@
 //! `cargo run --example listen -- http://127.0.0.1:8122/`
 use bare_sse::EventSource;
 
-fn main() -> Result<(), bare_sse::client::Error> {
+#[path = "common/mod.rs"]
+mod common;
+
+fn main() -> std::process::ExitCode {
     let url = std::env::args().nth(1).unwrap_or_else(|| "http://127.0.0.1:8122/".to_string());
-    for event in EventSource::new(&url)?.filter_map(Result::ok) {
-        println!("[{}] {}: {}", event.last_event_id, event.event, event.data);
-    }
-    Ok(())
+    common::run("listen", || {
+        for event in EventSource::new(&url)?.filter_map(Result::ok) {
+            println!("[{}] {}: {}", event.last_event_id, event.event, event.data);
+        }
+        Ok(())
+    })
 }

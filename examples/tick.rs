@@ -1,7 +1,7 @@
 //! The Raku event source's demo: every client gets an event of type `tick` with the current time,
 //! every second, fed to its stream from an iterator.
 //!
-//! Run: `cargo run --example tick`, then `curl -N http://127.0.0.1:8122/`
+//! Run: `cargo run --example tick [PORT]` (default 8122), then `curl -N http://127.0.0.1:8122/`
 
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -9,9 +9,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bare_sse::server::{Request, Response};
 use bare_sse::{Event, Server};
 
-fn main() -> Result<(), bare_sse::Error> {
+#[path = "common/mod.rs"]
+mod common;
+
+fn main() -> std::process::ExitCode {
+    let port = common::port_arg(1, 8122, "tick [PORT]");
+    common::run("tick", || serve(port))
+}
+
+fn serve(port: u16) -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::builder()
-        .port(8122)
+        .port(port)
         .route("/", |_: &Request| {
             Response::stream(|stream| {
                 let ticks = std::iter::repeat_with(|| {

@@ -85,3 +85,9 @@ pub use hub::{Hub, HubBuilder, Stats};
 pub use parse::{read_event, MessageEvent};
 pub use server::{start_sse_tcp_port, AllowOrigin, Request, Response, Server, ServerBuilder};
 pub use stream::EventStream;
+
+/// The README's Rust examples, compiled (and run, where they do not serve forever) as doctests,
+/// so that the README cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,6 +1,9 @@
 //! The Datastar SDK over real HTTP: the SDK test server, response headers and framing, reading
 //! signals, concurrent sends, and the counter example driven by browser-shaped requests.
 
+// Both examples included below load `examples/common` for their `main`s.
+#![allow(clippy::duplicate_mod)]
+
 mod common;
 
 #[path = "../examples/datastar_sdk_test.rs"]

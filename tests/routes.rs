@@ -179,3 +179,49 @@ fn hand_off_from_a_listener_the_user_owns() {
     assert_eq!(handed.next_block().data(), "kept");
     acceptor.join().unwrap();
 }
+
+/// A program that reads and routes requests itself hands the stream to bare-sse with the request
+/// it parsed, however the request arrived in pieces; paths that only start like the stream's are
+/// its own.
+#[test]
+fn a_request_routed_by_the_program_is_served_by_serve_request() {
+    use bare_sse::http::{parse_request_head, HeadLimits, Parsed};
+    let hub = Hub::new();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let program_hub = hub.clone();
+    thread::spawn(move || {
+        for socket in listener.incoming().take(2) {
+            let mut socket = socket.unwrap();
+            let hub = program_hub.clone();
+            thread::spawn(move || {
+                let mut received = Vec::new();
+                let head = loop {
+                    let mut chunk = [0u8; 64];
+                    let n = socket.read(&mut chunk).unwrap();
+                    received.extend_from_slice(&chunk[..n]);
+                    if let Ok(Parsed::Complete { head, .. }) = parse_request_head(&received, &HeadLimits::default()) {
+                        break head;
+                    }
+                };
+                if head.path == "/events" {
+                    bare_sse::server::serve_request(socket, Request::new(head, Vec::new()), hub);
+                } else {
+                    let _ = socket.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nmine");
+                }
+            });
+        }
+    });
+    let mut own = RawClient::connect(addr);
+    own.send("GET /eventsfoo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(own.head().status, 200);
+    assert_eq!(own.read_to_end(), "mine");
+    let mut stream = RawClient::connect(addr);
+    stream.send("GET /ev");
+    stream.send("ents HTTP/1.1\r\nHo");
+    stream.send("st: x\r\n\r\n");
+    assert_eq!(stream.head().header("content-type"), Some("text/event-stream; charset=utf-8"));
+    assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));
+    hub.send_new_event(Event::new().data("handed over")).unwrap();
+    assert_eq!(stream.next_block().data(), "handed over");
+}

@@ -62,13 +62,18 @@ pub(super) fn serve(shared: &Shared, socket: &Arc<TcpStream>) {
             return answer(socket, &text_response(status, &[], &format!("{message}\n")));
         }
     };
+    handle(shared, socket, request, &*handler);
+}
+
+/// Calls `handler` for a request that has been read, and sends its answer or runs its stream.
+pub(super) fn handle(shared: &Shared, socket: &Arc<TcpStream>, request: Request, handler: &dyn super::Handler) {
     let Ok(response) = catch_unwind(AssertUnwindSafe(|| handler.handle(&request))) else {
         return answer(socket, &text_response(500, &[], "the handler failed\n"));
     };
     // The request, the handler's response and the headers are dropped before a stream starts, so
     // that an idle stream holds nothing of them for its whole life.
     let Some(stream) = respond(shared, socket, &request, response) else { return };
-    drop((request, handler));
+    drop(request);
     stream.run(shared, socket);
 }
 

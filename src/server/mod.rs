@@ -586,6 +586,18 @@ pub fn serve_connection(socket: TcpStream, handler: impl Handler) {
     connection::serve(&shared, &Arc::new(socket));
 }
 
+/// Answers a request that the caller has read and routed itself, on the calling thread: calls
+/// `handler` (a closure or a hub) and sends its response, or runs its stream until the client
+/// leaves, with the default settings. For programs that parse requests themselves (with
+/// [`parse_request_head`](crate::http::parse_request_head)) and hand some of them to bare-sse;
+/// `examples/embed.rs` shows one.
+pub fn serve_request(socket: TcpStream, request: Request, handler: impl Handler) {
+    let shared = Shared::new(ServerBuilder::default());
+    let socket = Arc::new(socket);
+    let _ = socket.set_nodelay(true);
+    connection::handle(&shared, &socket, request, &handler);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
