@@ -21,6 +21,8 @@ pub enum Error {
     /// The event asked for the hub's next id (`Event::with_id`) but was written somewhere that has
     /// no hub to number it, such as `write_event` on a plain writer.
     NoIdSource,
+    /// The event has no field at all (`Event::new()` as it is): nothing to send.
+    EmptyEvent,
     /// The client of a per-connection stream has gone (or the stream was closed): nothing more can
     /// be sent on it.
     ClientGone,
@@ -58,6 +60,7 @@ impl fmt::Display for Error {
                 "the event asks for the hub's next id (with_id) but is not being sent through a hub; \
                  give it an explicit id instead",
             ),
+            Error::EmptyEvent => f.write_str("the event has no field (no data, event, id, retry or comment)"),
             Error::ClientGone => f.write_str("the client has gone; the stream is closed"),
             Error::InvalidSetting(problem) => write!(f, "invalid server settings: {problem}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),

@@ -56,10 +56,16 @@ impl Event {
         Event::default()
     }
 
-    /// Sets the payload. Line breaks (CRLF, CR or LF) split it into several `data:` lines, which the
-    /// client joins with `\n`. An empty string still sends one `data:` line, so the event fires.
+    /// Adds to the payload. Line breaks (CRLF, CR or LF) split it into several `data:` lines,
+    /// which the client joins with `\n`; calling `data` again adds more lines, as a second `data:`
+    /// field does on the wire (`.data("a").data("b")` arrives as `"a\nb"`). An empty string still
+    /// sends one `data:` line, so the event fires.
     pub fn data(mut self, data: impl Into<String>) -> Event {
-        self.data = Some(data.into());
+        let data = data.into();
+        self.data = Some(match self.data.take() {
+            Some(earlier) => earlier + "\n" + &data,
+            None => data,
+        });
         self
     }
 
@@ -113,8 +119,13 @@ impl Event {
         self.id == Some(EventId::Next)
     }
 
-    /// Checks every field without encoding.
+    /// Checks every field without encoding. An event with no field at all is
+    /// [`Error::EmptyEvent`]: it would put a lone blank line on the wire.
     pub fn validate(&self) -> Result<(), Error> {
+        let Event { comment, event, id, retry_ms, data } = self;
+        if comment.is_none() && event.is_none() && id.is_none() && retry_ms.is_none() && data.is_none() {
+            return Err(Error::EmptyEvent);
+        }
         if let Some(event) = &self.event {
             check_single_line("event", event)?;
         }
@@ -381,6 +392,15 @@ mod tests {
         let longest = "i".repeat(MAX_EVENT_ID_BYTES);
         let head = format!("GET / HTTP/1.1\r\nHost: x\r\nLast-Event-ID: {longest}\r\n\r\n");
         assert!(parse_request_head(head.as_bytes(), &HeadLimits::default()).is_ok(), "the longest id fits");
+    }
+
+    #[test]
+    fn data_called_twice_adds_a_line_and_an_empty_event_is_an_error() {
+        let twice = Event::new().data("a").data("b\nc").to_bytes().unwrap();
+        assert_eq!(twice, b"data: a\ndata: b\ndata: c\n\n");
+        assert!(matches!(Event::new().to_bytes(), Err(Error::EmptyEvent)));
+        assert_eq!(Event::new().retry(Duration::from_secs(1)).to_bytes().unwrap(), b"retry: 1000\n\n");
+        assert_eq!(Event::new().comment("hi").to_bytes().unwrap(), b": hi\n\n");
     }
 
     #[test]
