@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bare_sse::client::{Error as ClientError, EventSource};
+use bare_sse::client::{Error as ClientError, EventSource, Item};
 use bare_sse::json::Value;
 use bare_sse::parse::{classify_line, Line, LineSplitter, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES};
 use bare_sse::{AllowOrigin, Event, Hub, Request, Response, Server};
@@ -71,7 +71,8 @@ exit codes:
   0  the server said it is done (204 No Content), or --once got its event
   1  another failure
   2  a usage error (a bad option or URL)
-  3  the server could not be reached (--max-failures attempts in a row)
+  3  the server could not be reached (--max-failures attempts in a row failed, or ended
+     before any event)
   4  the server answered with an HTTP error status
   5  the server answered with a content type other than text/event-stream
   6  --timeout passed";
@@ -191,6 +192,10 @@ trait OptionNumber: TryFrom<u64> {
 
 impl OptionNumber for u16 {
     const LARGEST: u64 = u16::MAX as u64;
+}
+
+impl OptionNumber for u32 {
+    const LARGEST: u64 = u32::MAX as u64;
 }
 
 impl OptionNumber for u64 {
@@ -482,7 +487,7 @@ struct ListenOptions {
     headers: Vec<(String, String)>,
     max_event_bytes: usize,
     once: bool,
-    max_failures: Option<u64>,
+    max_failures: Option<u32>,
     timeout: Option<Duration>,
 }
 
@@ -543,7 +548,10 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
     for (name, value) in &options.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    let source = builder.build().map_err(|e| Failure::Usage(e.to_string(), LISTEN_HELP))?;
+    if let Some(attempts) = options.max_failures {
+        builder = builder.max_attempts(attempts);
+    }
+    let mut source = builder.build().map_err(|e| Failure::Usage(e.to_string(), LISTEN_HELP))?;
     let timed_out = Arc::new(AtomicBool::new(false));
     if let Some(timeout) = options.timeout {
         let (closer, timed_out) = (source.close_handle(), Arc::clone(&timed_out));
@@ -554,22 +562,16 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
         });
     }
     let mut out = io::stdout().lock();
-    let mut failures_in_a_row = 0;
-    for item in source {
+    for item in source.items() {
         let event = match item {
-            Ok(event) => event,
-            Err(e) if e.is_fatal() => return Err(Failure::Runtime(e.to_string(), exit_code_for(&e))),
-            Err(e) => {
-                failures_in_a_row += 1;
-                if options.max_failures.is_some_and(|max| failures_in_a_row >= max) {
-                    let message = format!("{e}; giving up after {failures_in_a_row} failed attempts");
-                    return Err(Failure::Runtime(message, exit::UNREACHABLE));
-                }
-                note!("bare-sse: {e}; reconnecting");
+            Ok(Item::Event(event)) => event,
+            Ok(Item::Retrying { error, .. }) => {
+                note!("bare-sse: {error}; reconnecting");
                 continue;
             }
+            Ok(_) => continue,
+            Err(e) => return Err(Failure::Runtime(e.to_string(), exit_code_for(&e))),
         };
-        failures_in_a_row = 0;
         let printed = if options.json {
             let object = Value::Object(vec![
                 ("type".to_string(), Value::from(event.event)),
@@ -599,6 +601,7 @@ fn exit_code_for(error: &ClientError) -> u8 {
     match error {
         ClientError::Status(_) => exit::HTTP_STATUS,
         ClientError::ContentType(_) => exit::CONTENT_TYPE,
+        ClientError::GaveUp { .. } => exit::UNREACHABLE,
         _ => exit::FAILURE,
     }
 }

@@ -217,7 +217,19 @@ struct EventBuffers {
     id_buffer: String,
     last_event_id: String,
     retry: Option<Duration>,
-    ready: VecDeque<MessageEvent>,
+    /// Keep comment lines for [`Parser::next_received`] (off: they are dropped, as a browser does).
+    keep_comments: bool,
+    ready: VecDeque<Received>,
+}
+
+/// What the parser hands out in stream order when comments are kept: an event, or a comment line
+/// (its text after the colon, one leading space removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// A dispatched event.
+    Event(MessageEvent),
+    /// A comment line (`: text`), such as a heartbeat.
+    Comment(String),
 }
 
 impl Default for Parser {
@@ -267,8 +279,24 @@ impl Parser {
         lines.and(too_large.map_or(Ok(()), Err))
     }
 
-    /// The next dispatched event, oldest first.
+    /// This parser, keeping comment lines as well, for [`Parser::next_received`].
+    pub fn with_comments(mut self) -> Parser {
+        self.event.keep_comments = true;
+        self
+    }
+
+    /// The next dispatched event, oldest first (comments kept before it are passed over).
     pub fn next_event(&mut self) -> Option<MessageEvent> {
+        while let Some(received) = self.event.ready.pop_front() {
+            if let Received::Event(event) = received {
+                return Some(event);
+            }
+        }
+        None
+    }
+
+    /// The next event or kept comment, in stream order.
+    pub fn next_received(&mut self) -> Option<Received> {
         self.event.ready.pop_front()
     }
 
@@ -301,7 +329,13 @@ impl EventBuffers {
                 self.dispatch();
                 return Ok(());
             }
-            Line::Comment(_) => return Ok(()),
+            Line::Comment(text) => {
+                if self.keep_comments {
+                    let text = text.strip_prefix(' ').unwrap_or(text);
+                    self.ready.push_back(Received::Comment(text.to_string()));
+                }
+                return Ok(());
+            }
             Line::Field { name, value } => (name, value),
         };
         match name {
@@ -337,11 +371,11 @@ impl EventBuffers {
         self.data.pop(); // the LF after the last data line
         let event =
             if self.event_type.is_empty() { "message".to_string() } else { std::mem::take(&mut self.event_type) };
-        self.ready.push_back(MessageEvent {
+        self.ready.push_back(Received::Event(MessageEvent {
             event,
             data: std::mem::take(&mut self.data),
             last_event_id: self.last_event_id.clone(),
-        });
+        }));
     }
 }
 
@@ -385,7 +419,13 @@ impl<R: BufRead> EventReader<R> {
     /// The next event, or `None` at the end of the stream.
     pub fn next_event(&mut self) -> io::Result<Option<MessageEvent>> {
         // The parser keeps events it has not handed out, so whole buffers can be fed at once.
-        pull_event(&mut self.reader, &mut self.parser, Feed::Everything)
+        pull(&mut self.reader, &mut self.parser, Feed::Everything, Parser::next_event)
+    }
+
+    /// The next event or kept comment (see [`Parser::with_comments`]), or `None` at the end of
+    /// the stream.
+    pub fn next_received(&mut self) -> io::Result<Option<Received>> {
+        pull(&mut self.reader, &mut self.parser, Feed::Everything, Parser::next_received)
     }
 }
 
@@ -399,11 +439,16 @@ enum Feed {
     OneLine,
 }
 
-/// Feeds `parser` from `reader` until it has an event, or the stream ends.
-fn pull_event(reader: &mut impl BufRead, parser: &mut Parser, feed: Feed) -> io::Result<Option<MessageEvent>> {
+/// Feeds `parser` from `reader` until `take` gets something from it, or the stream ends.
+fn pull<T>(
+    reader: &mut impl BufRead,
+    parser: &mut Parser,
+    feed: Feed,
+    take: impl Fn(&mut Parser) -> Option<T>,
+) -> io::Result<Option<T>> {
     loop {
-        if let Some(event) = parser.next_event() {
-            return Ok(Some(event));
+        if let Some(item) = take(parser) {
+            return Ok(Some(item));
         }
         let available = reader.fill_buf()?;
         if available.is_empty() {
@@ -438,7 +483,7 @@ impl<R: BufRead> Iterator for EventReader<R> {
 pub fn read_event(reader: &mut impl BufRead) -> io::Result<Option<MessageEvent>> {
     // A CRLF split by the previous call leaves a lone LF here; a fresh parser reads it as an empty
     // line, which dispatches nothing, so no state needs to carry over.
-    pull_event(reader, &mut Parser::new(), Feed::OneLine)
+    pull(reader, &mut Parser::new(), Feed::OneLine, Parser::next_event)
 }
 
 #[cfg(test)]
@@ -480,6 +525,30 @@ mod tests {
 
     fn events(input: &str) -> Vec<MessageEvent> {
         parse(input.as_bytes()).0
+    }
+
+    #[test]
+    fn comments_are_kept_in_stream_order_only_when_asked() {
+        let input = b": hello\ndata: a\n\n:keep-alive\n:  two spaces\ndata: b\n\n";
+        let mut parser = Parser::new().with_comments();
+        parser.feed(input).unwrap();
+        let received: Vec<Received> = std::iter::from_fn(|| parser.next_received()).collect();
+        assert_eq!(
+            received,
+            [
+                Received::Comment("hello".into()),
+                Received::Event(event("message", "a", "")),
+                Received::Comment("keep-alive".into()),
+                Received::Comment(" two spaces".into()),
+                Received::Event(event("message", "b", "")),
+            ]
+        );
+        let mut plain = Parser::new();
+        plain.feed(input).unwrap();
+        assert_eq!(plain.next_received(), Some(Received::Event(event("message", "a", ""))), "no comments unless asked");
+        let mut skipping = Parser::new().with_comments();
+        skipping.feed(input).unwrap();
+        assert_eq!(drain(&mut skipping).len(), 2, "next_event passes over kept comments");
     }
 
     #[test]

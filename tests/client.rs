@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bare_sse::client::{Error, EventSource};
+use bare_sse::client::{Error, EventSource, Item, ReadyState};
 use bare_sse::{Event, Hub, Server};
 use common::READ_TIMEOUT;
 
@@ -301,7 +301,8 @@ fn close_from_another_thread_ends_a_blocked_read() {
 fn close_interrupts_a_reconnection_wait() {
     let mut source =
         EventSource::builder(&format!("http://{}/", unused_address())).retry(Duration::from_secs(60)).build().unwrap();
-    assert!(source.next().unwrap().is_err(), "nothing listens there");
+    let first = source.items().next().unwrap();
+    assert!(matches!(first, Ok(Item::Retrying { attempt: 1, .. })), "nothing listens there: {first:?}");
     let handle = source.close_handle();
     let waiter = thread::spawn(move || source.next().is_none());
     let started = Instant::now();
@@ -360,10 +361,82 @@ fn a_trickling_response_head_has_a_deadline() {
     });
     let mut source = EventSource::builder(&url).connect_timeout(Duration::from_millis(500)).build().unwrap();
     let started = Instant::now();
-    let first = source.next().unwrap();
-    let error = first.expect_err("the head took longer than the connect timeout");
+    let first = source.items().next().unwrap();
+    let Ok(Item::Retrying { error, .. }) = first else {
+        panic!("the head took longer than the connect timeout: {first:?}")
+    };
     assert!(!error.is_fatal(), "{error}");
     assert!(started.elapsed() < Duration::from_secs(3), "gave up after {:?}", started.elapsed());
     source.close();
     server.join().unwrap();
+}
+
+/// The obvious loop does what a browser does: a failure that retrying can mend (here a garbled
+/// answer) is retried inside the iterator, and the loop goes on to the next connection's events.
+#[test]
+fn the_obvious_loop_survives_a_failed_attempt() {
+    let peer = Peer::new();
+    let url = peer.url("/");
+    let client = thread::spawn(move || -> Result<Vec<String>, Error> {
+        let mut seen = Vec::new();
+        for event in quick(&url).build()? {
+            let event = event?;
+            seen.push(event.data);
+            if seen.len() == 2 {
+                break;
+            }
+        }
+        Ok(seen)
+    });
+    let (mut first, _) = peer.accept();
+    first.write_all(format!("{STREAM_HEAD}data: one\n\n").as_bytes()).unwrap();
+    drop(first);
+    let (mut garbled, _) = peer.accept();
+    garbled.write_all(b"NOT HTTP AT ALL\r\n\r\n").unwrap();
+    drop(garbled);
+    let (mut third, _) = peer.accept();
+    third.write_all(format!("{STREAM_HEAD}data: two\n\n").as_bytes()).unwrap();
+    assert_eq!(client.join().unwrap().unwrap(), ["one", "two"]);
+}
+
+/// `items` shows the rest: each opening, comments when asked, and each failure being retried,
+/// while the ready state follows; `max_attempts` turns a run of failures into the end.
+#[test]
+fn items_show_openings_comments_and_retries_and_max_attempts_gives_up() {
+    let peer = Peer::new();
+    let mut source = quick(&peer.url("/")).comments(true).max_attempts(2).build().unwrap();
+    assert_eq!(source.ready_state(), ReadyState::Connecting);
+    let server = thread::spawn(move || {
+        let (mut socket, _) = peer.accept();
+        socket.write_all(format!("{STREAM_HEAD}: hello\ndata: one\n\n").as_bytes()).unwrap();
+        drop(socket);
+        for _ in 0..2 {
+            let (mut socket, _) = peer.accept();
+            socket.write_all(b"NOT HTTP\r\n\r\n").unwrap();
+        }
+    });
+    let mut items = Vec::new();
+    let mut states = Vec::new();
+    loop {
+        let item = source.items().next();
+        states.push(source.ready_state());
+        match item {
+            Some(Ok(item)) => items.push(format!("{item:?}")),
+            Some(Err(error)) => {
+                items.push(format!("end: {error}"));
+                break;
+            }
+            None => break,
+        }
+    }
+    server.join().unwrap();
+    assert!(items[0] == "Open" && items[1] == "Comment(\"hello\")", "{items:?}");
+    assert!(items[2].starts_with("Event(") && items[2].contains("one"), "{items:?}");
+    assert!(items[3].starts_with("Retrying") && items[3].contains("attempt: 1"), "the stream ended: {items:?}");
+    assert!(items[4].starts_with("Retrying") && items[4].contains("attempt: 2"), "a garbled answer: {items:?}");
+    assert!(items[5].starts_with("end: gave up after 2 failed attempts"), "{items:?}");
+    assert_eq!(states[0], ReadyState::Open);
+    assert_eq!(states[3], ReadyState::Connecting);
+    assert_eq!(*states.last().unwrap(), ReadyState::Closed);
+    assert!(source.next().is_none(), "it stays closed");
 }

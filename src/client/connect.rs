@@ -94,7 +94,10 @@ pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Res
                 }
                 let body = body_reader(&head, reader);
                 let limit = config.max_event_bytes;
-                let parser = Parser::with_limits(limit, limit).resume_from(last_event_id);
+                let mut parser = Parser::with_limits(limit, limit).resume_from(last_event_id);
+                if config.comments {
+                    parser = parser.with_comments();
+                }
                 return Ok(Opened::Stream(Box::new(EventReader::with_parser(BufReader::new(body), parser))));
             }
             204 => return Ok(Opened::NoContent),

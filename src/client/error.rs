@@ -41,6 +41,14 @@ pub enum Error {
     RedirectWithoutLocation(u16),
     /// The response head could not be parsed.
     BadResponse(ResponseHeadError),
+    /// [`EventSourceBuilder::max_attempts`](super::EventSourceBuilder::max_attempts) connection
+    /// attempts in a row failed; `last` says how the last one did.
+    GaveUp {
+        /// Failed attempts in a row.
+        attempts: u32,
+        /// The last failure.
+        last: Box<Error>,
+    },
     /// An I/O operation failed; `context` says which one.
     Io {
         /// What the client was doing, e.g. "connecting to http://127.0.0.1:8122/events".
@@ -82,6 +90,7 @@ impl fmt::Display for Error {
             Error::TooManyRedirects(count) => write!(f, "more than {count} redirects"),
             Error::RedirectWithoutLocation(status) => write!(f, "server answered {status} without a Location"),
             Error::BadResponse(error) => write!(f, "bad response from server: {error}"),
+            Error::GaveUp { attempts, last } => write!(f, "gave up after {attempts} failed attempts in a row: {last}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }
@@ -92,6 +101,7 @@ impl std::error::Error for Error {
         match self {
             Error::InvalidUrl { reason, .. } => Some(reason),
             Error::BadResponse(error) => Some(error),
+            Error::GaveUp { last, .. } => Some(&**last),
             Error::Io { source, .. } => Some(source),
             _ => None,
         }

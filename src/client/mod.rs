@@ -5,7 +5,7 @@
 //! use bare_sse::client::EventSource;
 //!
 //! for event in EventSource::new("http://127.0.0.1:8122/events")? {
-//!     let event = event?;
+//!     let event = event?; // only a failure that retrying cannot mend ends the loop
 //!     println!("{}: {}", event.event, event.data);
 //! }
 //! # Ok::<(), bare_sse::client::Error>(())
@@ -14,18 +14,22 @@
 //! What it does, as a browser does:
 //! - sends `Accept: text/event-stream`, `Cache-Control: no-cache`, and `Last-Event-ID` when it
 //!   has a last event id;
-//! - when the stream ends or breaks, waits the reconnection time (the server's `retry:`, 3 s by
-//!   default) and reconnects; while reconnecting keeps failing the wait doubles, up to
-//!   [`EventSourceBuilder::max_backoff`], and every wait gets up to 25% random jitter so that many
-//!   clients do not come back at the same instant;
-//! - stops for good on `204 No Content`, and on any other status than 200, or a content type other
-//!   than `text/event-stream`: those end the iterator with an error that
-//!   [`Error::is_fatal`] says will not go away by retrying;
+//! - when the stream ends or breaks, or a connection attempt fails, waits the reconnection time
+//!   (the server's `retry:`, 3 s by default) and reconnects, inside the iterator; while attempts
+//!   keep failing the wait doubles, up to [`EventSourceBuilder::max_backoff`], and every wait gets
+//!   up to 25% random jitter so that many clients do not come back at the same instant;
+//! - stops for good on `204 No Content` (the iterator ends), and on any other status than 200, or
+//!   a content type other than `text/event-stream`: those end the iterator with an error (one
+//!   that [`Error::is_fatal`] says will not go away by retrying);
 //! - follows redirects (up to [`EventSourceBuilder::max_redirects`]);
 //! - reads close-delimited, length-delimited and chunked bodies.
 //!
-//! A failed connection attempt is retried: the iterator yields it as an `Err` (not fatal) and goes
-//! on, so `event?` in a loop stops at the first failure while a `match` can keep going.
+//! Iterating the client itself yields events, and only fatal errors:
+//! [`EventSourceBuilder::max_attempts`] turns a run of failed attempts into one
+//! ([`Error::GaveUp`]). [`EventSource::items`] yields everything else too, as [`Item`]s: the
+//! connection opening, each failed attempt before the client retries it, and, with
+//! [`EventSourceBuilder::comments`], comment lines. [`EventSource::ready_state`] says whether it
+//! is connecting, open or closed.
 //!
 //! **HTTPS**: the client speaks plain HTTP over `std::net::TcpStream`, since TLS needs a
 //! dependency. Plug a TLS crate in with [`EventSourceBuilder::connector`]: a function that opens a
@@ -34,6 +38,7 @@
 mod connect;
 mod error;
 
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -43,6 +48,7 @@ use connect::{Events, Opened};
 pub use error::Error;
 
 use crate::http::{is_valid_header, Url};
+use crate::parse::Received;
 use crate::MessageEvent;
 
 /// Wait before reconnecting, until the server sets one with `retry:`.
@@ -78,6 +84,8 @@ struct Config {
     max_backoff: Duration,
     max_redirects: usize,
     max_event_bytes: usize,
+    max_attempts: Option<u32>,
+    comments: bool,
     connector: Option<Connector>,
 }
 
@@ -137,6 +145,21 @@ impl EventSourceBuilder {
         self
     }
 
+    /// Gives up after this many connection attempts in a row have failed (default: never, as a
+    /// browser): the iterator then ends with [`Error::GaveUp`]. A connection that ends before
+    /// any event counts as failed.
+    pub fn max_attempts(mut self, attempts: u32) -> EventSourceBuilder {
+        self.config.max_attempts = Some(attempts.max(1));
+        self
+    }
+
+    /// Also yields comment lines (heartbeats, for example) from [`EventSource::items`], as
+    /// [`Item::Comment`] (default: dropped, as a browser drops them).
+    pub fn comments(mut self, keep: bool) -> EventSourceBuilder {
+        self.config.comments = keep;
+        self
+    }
+
     /// Redirects followed in a row before giving up (default [`DEFAULT_MAX_REDIRECTS`]).
     pub fn max_redirects(mut self, count: usize) -> EventSourceBuilder {
         self.config.max_redirects = count;
@@ -169,6 +192,7 @@ impl EventSourceBuilder {
             events: None,
             attempts: 0,
             failures: 0,
+            failed_attempts: 0,
             finished: false,
             shared: Arc::new(Shared::default()),
             jitter: Jitter::seeded(),
@@ -184,8 +208,10 @@ pub struct EventSource {
     events: Option<Box<Events>>,
     /// Connection attempts made so far.
     attempts: u64,
-    /// Failed attempts in a row.
+    /// Failures in a row (a stream's end counts): what the reconnection wait doubles by.
     failures: u32,
+    /// Connection attempts in a row that failed or delivered no event: what `max_attempts` counts.
+    failed_attempts: u32,
     /// A 204 or a fatal error ended the stream for good.
     finished: bool,
     shared: Arc<Shared>,
@@ -269,6 +295,8 @@ impl EventSource {
                 max_backoff: DEFAULT_MAX_BACKOFF,
                 max_redirects: DEFAULT_MAX_REDIRECTS,
                 max_event_bytes: crate::parse::DEFAULT_MAX_EVENT_BYTES,
+                max_attempts: None,
+                comments: false,
                 connector: None,
             },
         }
@@ -343,46 +371,135 @@ impl EventSource {
             }
             Err(error) => {
                 self.finished = error.is_fatal();
-                self.failures += 1;
                 Some(Err(error))
             }
         }
     }
 }
 
+/// One thing that happened on an [`EventSource`], from [`EventSource::items`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Item {
+    /// A connection opened: the server answered `200` with an event stream.
+    Open,
+    /// An event.
+    Event(MessageEvent),
+    /// A comment line, with [`EventSourceBuilder::comments`].
+    Comment(String),
+    /// A connection attempt failed, or a stream ended or broke; the client waits and tries again.
+    /// `attempt` counts the failures in a row.
+    Retrying {
+        /// What went wrong.
+        error: Error,
+        /// Failures in a row, this one included.
+        attempt: u32,
+    },
+}
+
+/// Where an [`EventSource`] is, as a browser's `readyState` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadyState {
+    /// Connecting, or waiting to reconnect.
+    Connecting,
+    /// A stream is open.
+    Open,
+    /// Closed for good: by [`EventSource::close`], a `204`, or a fatal error.
+    Closed,
+}
+
+impl EventSource {
+    /// Where the client is: connecting, open, or closed for good.
+    pub fn ready_state(&self) -> ReadyState {
+        if self.finished || self.shared.closed.load(Ordering::SeqCst) {
+            ReadyState::Closed
+        } else if self.events.is_some() {
+            ReadyState::Open
+        } else {
+            ReadyState::Connecting
+        }
+    }
+
+    /// Everything that happens, as [`Item`]s: each connection opening, each event, each failure
+    /// the client is about to retry, and (when asked) comments. Ends like the client itself: with
+    /// `None` when closed or on `204`, after an `Err` for a fatal failure.
+    pub fn items(&mut self) -> Items<'_> {
+        Items { source: self }
+    }
+
+    fn next_item(&mut self) -> Option<Result<Item, Error>> {
+        if self.finished || self.shared.closed.load(Ordering::SeqCst) {
+            self.end_connection();
+            return None;
+        }
+        let Some(events) = self.events.as_mut() else {
+            return match self.connect()? {
+                Ok(()) => Some(Ok(Item::Open)),
+                Err(error) if error.is_fatal() => Some(Err(error)),
+                Err(error) => Some(self.retrying(error, true)),
+            };
+        };
+        let outcome = events.next_received();
+        if let Some(retry) = events.parser().retry() {
+            self.retry = retry;
+        }
+        let ended = match outcome {
+            Ok(Some(Received::Event(event))) => {
+                // Only a stream that delivers ends a run of failures: one that the server closes
+                // at once, again and again, is backed off like a refused connection.
+                self.failures = 0;
+                self.failed_attempts = 0;
+                self.last_event_id.clone_from(&event.last_event_id);
+                return Some(Ok(Item::Event(event)));
+            }
+            Ok(Some(Received::Comment(text))) => return Some(Ok(Item::Comment(text))),
+            Ok(None) => io::Error::new(io::ErrorKind::UnexpectedEof, "the server ended the stream"),
+            Err(error) => error,
+        };
+        // The stream ended or broke (a timeout counts): reconnect; the parser dropped any
+        // half-received event. No failure since the last event means this connection delivered
+        // one: its end is no failed attempt, though the next connection waits the retry.
+        let delivered = self.failures == 0;
+        self.end_connection();
+        Some(self.retrying(Error::io("reading the stream", ended), !delivered))
+    }
+
+    /// A failure the client will retry, or, when it is a failed attempt past
+    /// [`EventSourceBuilder::max_attempts`], the end.
+    fn retrying(&mut self, error: Error, failed_attempt: bool) -> Result<Item, Error> {
+        self.failures += 1;
+        self.failed_attempts += u32::from(failed_attempt);
+        if self.config.max_attempts.is_some_and(|max| self.failed_attempts >= max) {
+            self.finished = true;
+            return Err(Error::GaveUp { attempts: self.failed_attempts, last: Box::new(error) });
+        }
+        Ok(Item::Retrying { error, attempt: self.failures })
+    }
+}
+
+/// The iterator of [`EventSource::items`].
+pub struct Items<'a> {
+    source: &'a mut EventSource,
+}
+
+impl Iterator for Items<'_> {
+    type Item = Result<Item, Error>;
+
+    fn next(&mut self) -> Option<Result<Item, Error>> {
+        self.source.next_item()
+    }
+}
+
+/// Events, and only fatal errors: failures that retrying can mend are retried inside.
 impl Iterator for EventSource {
     type Item = Result<MessageEvent, Error>;
 
     fn next(&mut self) -> Option<Result<MessageEvent, Error>> {
         loop {
-            if self.finished || self.shared.closed.load(Ordering::SeqCst) {
-                self.end_connection();
-                return None;
-            }
-            let Some(events) = self.events.as_mut() else {
-                match self.connect()? {
-                    Ok(()) => continue,
-                    Err(error) => return Some(Err(error)),
-                }
-            };
-            let outcome = events.next_event();
-            if let Some(retry) = events.parser().retry() {
-                self.retry = retry;
-            }
-            match outcome {
-                Ok(Some(event)) => {
-                    // Only a stream that delivers ends a run of failures: one that the server
-                    // closes at once, again and again, is backed off like a refused connection.
-                    self.failures = 0;
-                    self.last_event_id.clone_from(&event.last_event_id);
-                    return Some(Ok(event));
-                }
-                // The stream ended or broke (a timeout counts): reconnect. Any half-received event
-                // was discarded by the parser.
-                Ok(None) | Err(_) => {
-                    self.failures += 1;
-                    self.end_connection();
-                }
+            match self.next_item()? {
+                Ok(Item::Event(event)) => return Some(Ok(event)),
+                Ok(_) => {}
+                Err(error) => return Some(Err(error)),
             }
         }
     }
