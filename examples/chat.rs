@@ -45,7 +45,7 @@ fn serve(port: u16) -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::builder()
         .port(port)
         .route("/", |_: &Request| Response::html(PAGE))
-        .route("/events", messages.clone())
+        .route_hub("/events", messages.clone())
         .route_method("POST", "/say", move |request: &Request| say(&hub, request))
         .start()?;
     println!("chat on http://localhost:{}/", server.local_addr().port());

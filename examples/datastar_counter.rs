@@ -81,7 +81,7 @@ pub fn routes(builder: ServerBuilder, app: App) -> ServerBuilder {
     let todo_app = app.clone();
     builder
         .route("/", move |_: &Request| Response::html(page(&page_app)))
-        .route("/updates", app.updates.clone())
+        .route_hub("/updates", app.updates.clone())
         .route_method("POST", "/increment", move |request: &Request| increment(&count_app, request))
         .route_method("POST", "/todos", move |request: &Request| add_todo(&todo_app, request))
 }

@@ -247,7 +247,7 @@ fn plain_responses_and_hubs_still_work_next_to_datastar() {
     hub.send_new_event(bare_sse::Event::new().data("from the hub").with_id()).unwrap();
     let server = Server::builder()
         .route("/ok", |_: &Request| Response::text("ok"))
-        .route("/events", hub.clone())
+        .route_hub("/events", hub.clone())
         .route("/ds", |_: &Request| datastar::response(|stream| stream.console_log("hi").unwrap()))
         .start()
         .unwrap();

@@ -119,7 +119,7 @@ fn a_panicking_handler_gets_500_and_the_server_survives() {
 fn several_hubs_on_several_paths_with_history() {
     let chat = Hub::builder().id_epoch(1).build();
     let news = Hub::new();
-    let server = Server::builder().route("/chat", chat.clone()).route("/news", news.clone()).start().unwrap();
+    let server = Server::builder().route_hub("/chat", chat.clone()).route_hub("/news", news.clone()).start().unwrap();
     chat.send_new_event(Event::new().data("hello chat").with_id()).unwrap();
     news.send_new_event(Event::new().data("hello news").with_id()).unwrap();
     let mut on_chat = RawClient::stream(server.local_addr(), "/chat", "");
@@ -224,4 +224,19 @@ fn a_request_routed_by_the_program_is_served_by_serve_request() {
     assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));
     hub.send_new_event(Event::new().data("handed over")).unwrap();
     assert_eq!(stream.next_block().data(), "handed over");
+}
+
+/// A route's closure needs no type on its argument (this test would not compile otherwise).
+#[test]
+fn route_closures_infer_their_request_type() {
+    let server = Server::builder()
+        .route("/path", |request| Response::text(request.path().to_string()))
+        .route_method("POST", "/len", |request| Response::text(request.body().len().to_string()))
+        .route_prefix("/p", |request| Response::text(request.method().to_string()))
+        .start()
+        .unwrap();
+    let base = format!("http://{}", server.local_addr());
+    assert_eq!(agent().get(&format!("{base}/path")).call().unwrap().into_body().read_to_string().unwrap(), "/path");
+    assert_eq!(agent().post(&format!("{base}/len")).send("abc").unwrap().into_body().read_to_string().unwrap(), "3");
+    assert_eq!(agent().get(&format!("{base}/p/x")).call().unwrap().into_body().read_to_string().unwrap(), "GET");
 }

@@ -151,21 +151,44 @@ impl ServerBuilder {
         self
     }
 
-    /// Routes requests for exactly `path` (decoded), any method, to `handler`: a closure
-    /// `Fn(&Request) -> Response` or a hub. Earlier routes win.
-    pub fn route(self, path: impl Into<String>, handler: impl Handler) -> ServerBuilder {
+    /// Routes requests for exactly `path` (decoded), any method, to a closure. Earlier routes
+    /// win. The closure's argument needs no type: `.route("/", |request| …)`.
+    pub fn route<F>(self, path: impl Into<String>, handler: F) -> ServerBuilder
+    where
+        F: Fn(&Request) -> Response + Send + Sync + 'static,
+    {
         self.add_route(Pattern::Exact(path.into()), None, handler)
     }
 
-    /// Routes requests for `prefix` and every path below it (`/api` takes `/api` and `/api/x`).
-    pub fn route_prefix(self, prefix: impl Into<String>, handler: impl Handler) -> ServerBuilder {
+    /// Routes requests for `prefix` and every path below it (`/api` takes `/api` and `/api/x`) to
+    /// a closure.
+    pub fn route_prefix<F>(self, prefix: impl Into<String>, handler: F) -> ServerBuilder
+    where
+        F: Fn(&Request) -> Response + Send + Sync + 'static,
+    {
         self.add_route(Pattern::Prefix(prefix.into()), None, handler)
     }
 
-    /// Routes requests for exactly `path` with this method only; other methods on the path get
-    /// `405` (unless another route takes them).
-    pub fn route_method(self, method: &str, path: impl Into<String>, handler: impl Handler) -> ServerBuilder {
+    /// Routes requests for exactly `path` with this method only to a closure; other methods on the
+    /// path get `405` (unless another route takes them).
+    pub fn route_method<F>(self, method: &str, path: impl Into<String>, handler: F) -> ServerBuilder
+    where
+        F: Fn(&Request) -> Response + Send + Sync + 'static,
+    {
         self.add_route(Pattern::Exact(path.into()), Some(method.to_string()), handler)
+    }
+
+    /// Streams `hub` on exactly `path` (`GET` and `HEAD`): each client gets its history and every
+    /// event after it.
+    pub fn route_hub(self, path: impl Into<String>, hub: Hub) -> ServerBuilder {
+        self.add_route(Pattern::Exact(path.into()), None, hub)
+    }
+
+    /// Routes requests for exactly `path` to any [`Handler`]: a type of your own, a closure, or a
+    /// hub. [`route`](Self::route) and [`route_hub`](Self::route_hub) are the same for closures and
+    /// hubs, with the closure's argument type inferred.
+    pub fn route_handler(self, path: impl Into<String>, handler: impl Handler) -> ServerBuilder {
+        self.add_route(Pattern::Exact(path.into()), None, handler)
     }
 
     fn add_route(mut self, pattern: Pattern, method: Option<String>, handler: impl Handler) -> ServerBuilder {
@@ -582,7 +605,7 @@ pub fn start_sse_tcp_port(port: u16) -> Result<Server, Error> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn serve_connection(socket: TcpStream, handler: impl Handler) {
-    let shared = Shared::new(ServerBuilder::default().route_prefix("/", handler));
+    let shared = Shared::new(ServerBuilder::default().add_route(Pattern::Prefix("/".into()), None, handler));
     connection::serve(&shared, &Arc::new(socket));
 }
 

@@ -21,7 +21,7 @@ use crate::Hub;
 /// let chat = Hub::new();
 /// let server = Server::builder()
 ///     .route("/", |_: &Request| Response::html("<h1>hello</h1>"))
-///     .route("/events", chat.clone())
+///     .route_hub("/events", chat.clone())
 ///     .start()
 ///     .unwrap();
 /// # server.stop();
