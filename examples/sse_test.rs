@@ -44,8 +44,11 @@ fn main() -> std::process::ExitCode {
 fn demo(page_port: u16, stream_port: u16) -> Result<(), Box<dyn std::error::Error>> {
     let server = start_sse_tcp_port(stream_port)?;
     let page = PAGE.replace("STREAM_PORT", &stream_port.to_string());
-    let _page =
-        Server::builder().port(page_port).route("/", move |_: &Request| Response::html(page.as_str())).start()?;
+    let _page = Server::builder()
+        .port(page_port)
+        .route("/", move |_: &Request| Response::html(page.as_str()))
+        .route("/favicon.ico", |_: &Request| Response::no_content()) // no 404 in the console
+        .start()?;
     println!("Open http://localhost:{page_port}/ in a browser (the stream is on port {stream_port}).");
     println!("Type a line to send it; `id <text>` sends it with an id, kept for tabs opened later.");
 

@@ -253,10 +253,6 @@ impl Read for DeadlineReader<'_> {
 
 /// Sends a complete response, or returns the stream to start.
 fn respond(shared: &Shared, socket: &Arc<TcpStream>, request: &Request, response: Response) -> Option<StreamStart> {
-    if !response.headers_are_valid() {
-        answer(socket, &text_response(500, &[], "the handler set an invalid header\n"));
-        return None;
-    }
     let config = &shared.config;
     let cors = config.cors.headers(request.header("origin"));
     let mut headers = borrowed(&cors);

@@ -97,16 +97,39 @@ impl Response {
     }
 
     /// Sets the status.
+    ///
+    /// # Panics
+    /// If `status` is not a three-digit HTTP status (100 to 599): a status is written by the
+    /// program, so a wrong one is a bug, refused where it is set (a panicking handler's client
+    /// gets `500`).
     pub fn with_status(mut self, status: u16) -> Response {
+        assert!((100..=599).contains(&status), "with_status({status}): an HTTP status is 100 to 599");
         self.status = status;
         self
     }
 
-    /// Adds a header. A name that is not a token, or a value with CR, LF or NUL, turns the
-    /// response into a `500` when it is sent, rather than injecting a header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Response {
-        self.headers.push((name.into(), value.into()));
-        self
+    /// Adds a header.
+    ///
+    /// # Panics
+    /// If the name is not a token or the value holds CR, LF or NUL, which would inject a header.
+    /// For a value that comes from outside the program, use [`Response::try_header`].
+    pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Response {
+        match self.try_header(name, value) {
+            Ok(response) => response,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// Adds a header, or refuses one whose name is not a token or whose value holds CR, LF or
+    /// NUL ([`Error::InvalidField`](crate::Error::InvalidField), field `header`).
+    pub fn try_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Result<Response, crate::Error> {
+        let (name, value) = (name.into(), value.into());
+        if !crate::http::is_valid_header(&name, &value) {
+            let reason = "its name is not a token, or its value holds CR, LF or NUL";
+            return Err(crate::Error::InvalidField { field: "header", reason });
+        }
+        self.headers.push((name, value));
+        Ok(self)
     }
 
     /// Sets the body of a plain response (ignored for streams).
@@ -120,11 +143,6 @@ impl Response {
     /// The status code.
     pub fn status(&self) -> u16 {
         self.status
-    }
-
-    /// Whether every header is safe to send.
-    pub(crate) fn headers_are_valid(&self) -> bool {
-        self.headers.iter().all(|(name, value)| crate::http::is_valid_header(name, value))
     }
 }
 
@@ -140,5 +158,24 @@ impl fmt::Debug for Response {
             .field("headers", &self.headers)
             .field("body", &body)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_headers_are_checked_where_they_are_set() {
+        assert_eq!(Response::text("x").with_status(404).status(), 404);
+        assert!(Response::text("x").try_header("X-Ok", "fine").is_ok());
+        for (name, value) in [("X-Bad", "a\r\nInjected: yes"), ("X-Bad", "nul\0"), ("Bad Name", "v"), ("", "v")] {
+            assert!(Response::text("x").try_header(name, value).is_err(), "{name:?}: {value:?}");
+        }
+        for status in [0, 99, 600, 999] {
+            let refused = std::panic::catch_unwind(|| Response::text("x").with_status(status));
+            assert!(refused.is_err(), "with_status({status}) must be refused");
+        }
+        assert!(std::panic::catch_unwind(|| Response::text("x").header("X", "a\nb")).is_err());
     }
 }
