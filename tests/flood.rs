@@ -42,11 +42,16 @@ fn a_flood_past_the_limit_is_answered_without_a_thread_each() {
         })
     };
     let request = b"GET / HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
-    let mut flood: Vec<TcpStream> = (0..FLOOD).map(|_| TcpStream::connect(server.local_addr()).unwrap()).collect();
-    for socket in &mut flood {
-        socket.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
-        socket.write_all(request).unwrap();
-    }
+    // Each connection sends its request at once, as a browser does; the answers are read after all
+    // of them are open.
+    let mut flood: Vec<TcpStream> = (0..FLOOD)
+        .map(|_| {
+            let mut socket = TcpStream::connect(server.local_addr()).unwrap();
+            socket.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+            socket.write_all(request).unwrap();
+            socket
+        })
+        .collect();
     let mut answered = 0;
     for socket in &mut flood {
         let mut answer = String::new();

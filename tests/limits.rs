@@ -333,3 +333,13 @@ fn a_client_that_stops_reading_is_dropped_at_the_write_timeout() {
     assert_eq!(hub.stats().dropped_slow, 1);
     stalled.read_to_end();
 }
+
+/// Past the connection limit, a client that does not finish its request head in time still gets
+/// an answer (`408`), from the overflow thread.
+#[test]
+fn past_the_limit_a_slow_request_head_gets_408() {
+    let server = Server::builder().max_connections(0).start().unwrap();
+    let mut slow = RawClient::connect(server.local_addr());
+    slow.send("GET / HT");
+    assert_eq!(slow.head().status, 408);
+}

@@ -104,7 +104,7 @@ impl Held {
                 let answer = match parse_request_head(&self.received, &config.head_limits) {
                     Ok(Parsed::Complete { head, .. }) => over_capacity_answer(config, &head),
                     Ok(Parsed::Partial) if now < deadline => return true,
-                    Ok(Parsed::Partial) => return false,
+                    Ok(Parsed::Partial) => text_response(408, &[], "request head not received in time\n"),
                     Err(error) => text_response(error.status(), &[], &format!("{error}\n")),
                 };
                 // A fresh connection's send buffer is empty, so a short answer goes out whole.
