@@ -5,11 +5,9 @@ use std::fmt;
 use crate::json::{self, Value};
 use crate::server::Request;
 
-/// Why a request carried no usable signals.
+/// Why a request's signals could not be read: they are not valid JSON (with the byte position).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignalsError {
-    /// A GET without a `datastar` query parameter, or a request with an empty body.
-    Missing,
     /// The signals are not valid JSON.
     Invalid(json::ParseError),
 }
@@ -17,7 +15,6 @@ pub enum SignalsError {
 impl fmt::Display for SignalsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SignalsError::Missing => f.write_str("the request carries no Datastar signals"),
             SignalsError::Invalid(error) => write!(f, "the request's Datastar signals are not valid JSON: {error}"),
         }
     }
@@ -25,19 +22,23 @@ impl fmt::Display for SignalsError {
 
 impl std::error::Error for SignalsError {}
 
-/// Reads the signals a Datastar request carries: for GET, the `datastar` query parameter (URL
-/// encoded JSON); for every other method, the JSON body.
+/// Reads the signals a Datastar request carries, where Datastar's browser library puts them: for
+/// `GET` and `DELETE`, the `datastar` query parameter (URL-encoded JSON); for every other method
+/// (`POST`, `PUT`, `PATCH`, `QUERY`), the JSON body. A request without signals (no parameter, or
+/// an empty body) has an empty object, as in the Go SDK; only invalid JSON is an error.
 pub fn read_signals(request: &Request) -> Result<Value, SignalsError> {
-    let text = if request.method() == "GET" {
-        request.query_param("datastar").ok_or(SignalsError::Missing)?
-    } else {
-        let body = request.body();
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(SignalsError::Missing);
-        }
-        return json::parse_bytes(body).map_err(SignalsError::Invalid);
-    };
-    json::parse(text).map_err(SignalsError::Invalid)
+    let empty = || Value::Object(Vec::new());
+    if matches!(request.method(), "GET" | "DELETE") {
+        return match request.query_param("datastar") {
+            Some(text) if !text.trim().is_empty() => json::parse(text).map_err(SignalsError::Invalid),
+            _ => Ok(empty()),
+        };
+    }
+    let body = request.body();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(empty());
+    }
+    json::parse_bytes(body).map_err(SignalsError::Invalid)
 }
 
 /// Whether the request came from Datastar (it sends `datastar-request: true`).
