@@ -80,13 +80,17 @@ fn closing_from_another_thread_ends_a_blocked_send_at_once() {
     let settings = quiet().stream_write_timeout(Duration::from_secs(60));
     let server = serve_stream(settings, move |stream| {
         handed.send(stream.clone()).unwrap();
-        // Far more than the socket buffers of both ends hold: this send blocks until the client
-        // reads, which it never does past its first bytes.
-        let big = "x".repeat(32 * 1024 * 1024);
+        // More than the socket buffers of both ends can hold (at most 4 MiB to send and 6 MiB to
+        // receive on Linux loopback): this send blocks until the client reads, which it never
+        // does past its first bytes.
+        let big = "x".repeat(16 * 1024 * 1024);
         let result = stream.send(&Event::new().data(big));
         report.send((matches!(result, Err(Error::ClientGone)), Instant::now())).unwrap();
     });
     let mut client = RawClient::stream(server.local_addr(), "/", "");
+    // Encoding 16 MiB in a debug build on a loaded machine can take a while: wait longer for the
+    // signal that the send is under way (a wait, not a bound on anything).
+    client.socket.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     client.read_through("data: xxxx"); // the big send is under way
     let stream = handles.recv_timeout(READ_TIMEOUT).unwrap();
     let closing = Instant::now();
