@@ -242,7 +242,7 @@ pub fn check_event_id(id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_single_line(field: &'static str, value: &str) -> Result<(), Error> {
+pub(crate) fn check_single_line(field: &'static str, value: &str) -> Result<(), Error> {
     if value.contains(['\r', '\n']) {
         return Err(Error::InvalidField { field, reason: "it contains a line break (CR or LF)" });
     }

@@ -5,7 +5,7 @@
 //! Datastar's specification gives.
 
 use super::{PATCH_ELEMENTS, PATCH_SIGNALS};
-use crate::event::split_lines;
+use crate::event::{check_single_line, split_lines};
 use crate::json::{self, Value};
 use crate::{Error, Event};
 
@@ -216,7 +216,8 @@ impl<'a> From<&'a Value> for Signals<'a> {
 pub fn patch_elements(elements: &str, options: ElementOptions) -> Result<Event, Error> {
     let mut lines = Vec::new();
     if let Some(selector) = options.selector.as_deref().filter(|s| !s.is_empty()) {
-        lines.push(format!("selector {}", single_line("selector", selector)?));
+        check_single_line("selector", selector)?;
+        lines.push(format!("selector {selector}"));
     }
     if options.mode != Mode::Outer {
         lines.push(format!("mode {}", options.mode.as_str()));
@@ -329,13 +330,6 @@ fn datastar_event(event_type: &str, lines: &[String]) -> Result<Event, Error> {
     }
     event.validate()?;
     Ok(event)
-}
-
-fn single_line<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Error> {
-    if value.contains(['\r', '\n']) {
-        return Err(Error::InvalidField { field, reason: "it contains a line break (CR or LF)" });
-    }
-    Ok(value)
 }
 
 fn is_attribute_name(name: &str) -> bool {

@@ -14,6 +14,8 @@
 
 use std::io::{self, IoSlice, Write};
 
+use super::request::Version;
+
 /// The line end after a chunk's data.
 const CHUNK_END: &[u8] = b"\r\n";
 /// The last chunk and an empty trailer section: the end of a chunked body.
@@ -39,6 +41,18 @@ pub enum BodyFraming {
     Chunked,
     /// Bytes as they are; the body ends when the connection closes (HTTP/1.0).
     UntilClose,
+}
+
+impl BodyFraming {
+    /// The framing of a stream to a client of this version: HTTP/1.1 streams are chunked, so every
+    /// client hands each event over as it arrives; HTTP/1.0 has no chunks, and its body ends with
+    /// the connection.
+    pub fn for_version(version: Version) -> BodyFraming {
+        match version {
+            Version::Http11 => BodyFraming::Chunked,
+            Version::Http10 => BodyFraming::UntilClose,
+        }
+    }
 }
 
 /// Frames payloads for the wire and resumes exactly where a partial write stopped.

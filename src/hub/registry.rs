@@ -159,10 +159,10 @@ pub(crate) enum Written {
 /// The state behind a hub's lock.
 #[derive(Debug)]
 pub(crate) struct Registry<S> {
-    /// Auto ids are `<epoch>-<n>`: the epoch (the hub's start time in Unix milliseconds) tells ids
-    /// of an earlier run apart from this run's, so a browser resuming across a restart is never
-    /// resumed at a wrong place.
-    epoch: u64,
+    /// `<epoch>-`, the start of every auto id (`<epoch>-<n>`). The epoch (the hub's start time in
+    /// Unix milliseconds) tells ids of an earlier run apart from this run's, so a browser resuming
+    /// across a restart is never resumed at a wrong place.
+    id_prefix: String,
     next_id: u64,
     history: History,
     backlog: Backlog,
@@ -180,7 +180,7 @@ impl<S: Clone> Registry<S> {
     pub fn new(epoch: u64, shards: usize, history: History, max_queued_bytes: usize) -> Registry<S> {
         let shards = shards.max(1);
         Registry {
-            epoch,
+            id_prefix: format!("{epoch}-"),
             next_id: 1,
             history,
             backlog: Backlog::default(),
@@ -197,7 +197,7 @@ impl<S: Clone> Registry<S> {
     /// nothing, when a field is invalid.
     pub fn publish(&mut self, event: &Event) -> Result<(), Error> {
         let (bytes, id) = if event.wants_next_id() {
-            let id = format!("{}-{}", self.epoch, self.next_id);
+            let id = format!("{}{}", self.id_prefix, self.next_id);
             let bytes = event.encode(Some(&id))?;
             self.next_id += 1;
             (bytes, Some(id))
@@ -222,9 +222,7 @@ impl<S: Clone> Registry<S> {
     /// that form are refused, so that an explicit id can never equal a later auto id and move a
     /// resume point.
     fn is_own_id_form(&self, id: &str) -> bool {
-        id.strip_prefix(&self.epoch.to_string())
-            .and_then(|rest| rest.strip_prefix('-'))
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        id.strip_prefix(self.id_prefix.as_str()).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     }
 
     /// Appends a heartbeat comment for every client.

@@ -27,7 +27,7 @@ use super::{Request, Shared};
 use crate::error::is_timeout;
 use crate::http::{
     closing_response_head, parse_request_head, stream_response_head_for, text_response, BodyFraming, ChunkedReader,
-    Parsed, RequestHead, Version,
+    Parsed, RequestHead,
 };
 use crate::stream::EventStream;
 use crate::Hub;
@@ -269,16 +269,8 @@ fn respond(shared: &Shared, socket: &Arc<TcpStream>, request: &Request, response
         }
         streaming => streaming,
     };
-    // HTTP/1.1 streams are chunked, so every client hands each event over as it arrives; HTTP/1.0
-    // has no chunks, and its body ends with the connection.
-    let framing = match request.version() {
-        Version::Http11 => BodyFraming::Chunked,
-        Version::Http10 => BodyFraming::UntilClose,
-    };
+    let framing = BodyFraming::for_version(request.version());
     let head = stream_response_head_for(framing, response.keep_alive, &headers);
-    // A `retry:` line with no blank line after it: browsers take it as it is read, and it joins the
-    // block of the first event, so no client sees an event made of a `retry:` alone.
-    let retry_line = |retry: Duration| format!("retry: {}\n", retry.as_millis()).into_bytes();
     if is_head {
         // A response to HEAD has the head only: no body, not even the last chunk.
         answer(socket, &head);
@@ -293,7 +285,14 @@ fn respond(shared: &Shared, socket: &Arc<TcpStream>, request: &Request, response
     Some(StreamStart { framing, head, intro, source })
 }
 
-fn borrowed<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+/// A `retry:` line with no blank line after it: browsers take it as it is read, and it joins the
+/// block of the first event, so no client sees an event made of a `retry:` alone.
+pub(super) fn retry_line(retry: Duration) -> Vec<u8> {
+    format!("retry: {}\n", retry.as_millis()).into_bytes()
+}
+
+/// Header pairs as the response writers take them.
+pub(super) fn borrowed<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
     headers.iter().map(|(name, value)| (*name, value.as_str())).collect()
 }
 

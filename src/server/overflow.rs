@@ -18,11 +18,11 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::connection::{CLOSE_LINGER, CLOSE_LINGER_BYTES};
+use super::connection::{borrowed, retry_line, CLOSE_LINGER, CLOSE_LINGER_BYTES};
 use super::{ServerBuilder, Shared};
 use crate::error::is_timeout;
 use crate::http::{
-    parse_request_head, stream_response_head_for, text_response, BodyFramer, BodyFraming, Parsed, RequestHead, Version,
+    parse_request_head, stream_response_head_for, text_response, BodyFramer, BodyFraming, Parsed, RequestHead,
 };
 
 /// Connections the answerer holds at once; past it, new ones are closed unread. Each costs a
@@ -139,25 +139,21 @@ impl Held {
 /// `503` would make it give up for good); anything else gets `503` with `Retry-After`.
 pub(super) fn over_capacity_answer(config: &ServerBuilder, head: &RequestHead) -> Vec<u8> {
     let cors = config.cors.headers(head.header("origin"));
-    let mut headers: Vec<(&str, &str)> = cors.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    let mut headers = borrowed(&cors);
     let wants_stream = head.header("accept").is_some_and(|accept| accept.contains("text/event-stream"));
     if !wants_stream {
         let seconds = config.overload_retry.as_secs().max(1).to_string();
         headers.push(("Retry-After", &seconds));
         return text_response(503, &headers, "the server is at its connection limit; try again later\n");
     }
-    let framing = match head.version {
-        Version::Http11 => BodyFraming::Chunked,
-        Version::Http10 => BodyFraming::UntilClose,
-    };
+    let framing = BodyFraming::for_version(head.version);
     let mut answer = stream_response_head_for(framing, false, &headers);
     if head.method == "HEAD" {
         return answer;
     }
     let mut framer = BodyFramer::new(framing);
-    let retry = format!("retry: {}\n", config.overload_retry.as_millis());
     // Writing into a Vec cannot fail.
-    let _ = framer.write_all(&mut answer, retry.as_bytes());
+    let _ = framer.write_all(&mut answer, &retry_line(config.overload_retry));
     answer.extend_from_slice(framer.end_of_body());
     answer
 }
