@@ -440,3 +440,26 @@ fn items_show_openings_comments_and_retries_and_max_attempts_gives_up() {
     assert_eq!(*states.last().unwrap(), ReadyState::Closed);
     assert!(source.next().is_none(), "it stays closed");
 }
+
+/// By default the client takes what real streams carry (a 200 KB page region in one line); with a
+/// smaller `max_event_bytes`, an event past it drops the connection, which is then retried.
+#[test]
+fn event_size_default_takes_large_events_and_the_limit_is_settable() {
+    let region = "x".repeat(200_000);
+    let stream = format!("{STREAM_HEAD}data: {region}\n\n");
+    let peer = Peer::new();
+    let url = peer.url("/");
+    let client = thread::spawn(move || {
+        let mut default = quick(&url).build().unwrap();
+        let event = default.next().unwrap().unwrap();
+        let mut limited = quick(&url).max_event_bytes(1000).max_attempts(1).build().unwrap();
+        (event.data.len(), limited.items().find(|item| !matches!(item, Ok(Item::Open))))
+    });
+    for _ in 0..2 {
+        let (mut socket, _) = peer.accept();
+        socket.write_all(stream.as_bytes()).unwrap();
+    }
+    let (received, limited) = client.join().unwrap();
+    assert_eq!(received, 200_000);
+    assert!(matches!(limited, Some(Err(Error::GaveUp { .. }))), "{limited:?}");
+}

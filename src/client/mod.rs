@@ -193,6 +193,7 @@ impl EventSourceBuilder {
             attempts: 0,
             failures: 0,
             failed_attempts: 0,
+            delivered: false,
             finished: false,
             shared: Arc::new(Shared::default()),
             jitter: Jitter::seeded(),
@@ -212,6 +213,8 @@ pub struct EventSource {
     failures: u32,
     /// Connection attempts in a row that failed or delivered no event: what `max_attempts` counts.
     failed_attempts: u32,
+    /// The current connection has delivered an event: its end is then no failed attempt.
+    delivered: bool,
     /// A 204 or a fatal error ended the stream for good.
     finished: bool,
     shared: Arc<Shared>,
@@ -434,7 +437,10 @@ impl EventSource {
         }
         let Some(events) = self.events.as_mut() else {
             return match self.connect()? {
-                Ok(()) => Some(Ok(Item::Open)),
+                Ok(()) => {
+                    self.delivered = false;
+                    Some(Ok(Item::Open))
+                }
                 Err(error) if error.is_fatal() => Some(Err(error)),
                 Err(error) => Some(self.retrying(error, true)),
             };
@@ -449,6 +455,7 @@ impl EventSource {
                 // at once, again and again, is backed off like a refused connection.
                 self.failures = 0;
                 self.failed_attempts = 0;
+                self.delivered = true;
                 self.last_event_id.clone_from(&event.last_event_id);
                 return Some(Ok(Item::Event(event)));
             }
@@ -457,11 +464,10 @@ impl EventSource {
             Err(error) => error,
         };
         // The stream ended or broke (a timeout counts): reconnect; the parser dropped any
-        // half-received event. No failure since the last event means this connection delivered
-        // one: its end is no failed attempt, though the next connection waits the retry.
-        let delivered = self.failures == 0;
+        // half-received event. A connection that delivered an event is no failed attempt, though
+        // the next one still waits the retry.
         self.end_connection();
-        Some(self.retrying(Error::io("reading the stream", ended), !delivered))
+        Some(self.retrying(Error::io("reading the stream", ended), !self.delivered))
     }
 
     /// A failure the client will retry, or, when it is a failed attempt past
