@@ -40,6 +40,18 @@ fn server_thread_switches() -> HashMap<String, (String, u64)> {
     switches
 }
 
+/// Whether every `bare-sse-*` thread is blocked (state `S` in `/proc`), not runnable.
+fn all_server_threads_asleep() -> bool {
+    std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten().all(|task| {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        // The state follows the parenthesised command name: `pid (comm) S ...`.
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+        !name.starts_with("bare-sse") || state == Some('S')
+    })
+}
+
 #[test]
 fn idle_connections_wake_no_thread_between_heartbeats() {
     if !std::path::Path::new("/proc/self/task").exists() {
@@ -73,13 +85,14 @@ fn idle_connections_wake_no_thread_between_heartbeats() {
         starts.recv_timeout(READ_TIMEOUT).unwrap();
     }
     assert!(hub.wait_until_clients(|n| n == HUB_CLIENTS, READ_TIMEOUT));
-    // Let the threads that just answered reach their blocking calls: wait until two looks in a row
-    // a short while apart see no thread move (the window below is what is asserted).
+    // Let the threads that just answered reach their blocking calls: wait (up to a minute, on a
+    // loaded machine) until every server thread is asleep and two looks in a row see none move.
+    // The quiet window below is what is asserted.
     let mut before = server_thread_switches();
-    for _ in 0..50 {
+    for _ in 0..600 {
         thread::sleep(Duration::from_millis(100));
         let now = server_thread_switches();
-        let settled = now == before;
+        let settled = now == before && all_server_threads_asleep();
         before = now;
         if settled {
             break;
