@@ -42,7 +42,7 @@ fn answer_test_request(request: &Request) -> Response {
 /// Builds the events the test suite's JSON describes: `{"events": [...]}`, each with a `type`
 /// (`patchElements`, `patchSignals`, `executeScript`, and also `removeElements`, `removeSignals`)
 /// and its options by their specification names (`elements`, `selector`, `mode`,
-/// `useViewTransition`, `namespace`, `signals`, `signals-raw`, `onlyIfMissing`, `script`,
+/// `useViewTransition`, `viewTransitionSelector`, `namespace`, `signals`, `signals-raw`, `onlyIfMissing`, `script`,
 /// `autoRemove`, `attributes`, `paths`, `eventId`, `retryDuration`).
 pub fn events_from_test_input(input: &Value) -> Result<Vec<Event>, String> {
     let events = input.get("events").and_then(Value::as_array).ok_or("the input has no `events` array")?;
@@ -69,6 +69,9 @@ fn event_from_test_spec(spec: &Value) -> Result<Event, String> {
                 options = options.namespace(namespace);
             }
             options = options.use_view_transition(flag("useViewTransition").unwrap_or(false));
+            if let Some(selector) = text("viewTransitionSelector") {
+                options = options.view_transition_selector(selector);
+            }
             datastar::patch_elements(text("elements").unwrap_or(""), options)
         }
         "patchSignals" | "removeSignals" => {

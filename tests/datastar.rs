@@ -46,10 +46,10 @@ const INPUT: &str = r##"{"events": [
     {"type": "executeScript", "script": "console.log('hello');", "attributes": {"type": "text/javascript"}, "autoRemove": false}
 ]}"##;
 
-const EXPECTED: &str = "event: datastar-patch-elements\nid: e1\nretry: 2000\ndata: selector #feed\ndata: mode inner\n\
+const EXPECTED: &str = "event: datastar-patch-elements\nid: e1\nretry: 2000\ndata: mode inner\ndata: selector #feed\n\
     data: useViewTransition true\ndata: elements <div id=\"feed\">\ndata: elements   <span>1</span>\ndata: elements </div>\n\n\
     event: datastar-patch-signals\ndata: onlyIfMissing true\ndata: signals {\"one\":null,\"two\":{\"alpha\":1}}\n\n\
-    event: datastar-patch-elements\ndata: selector body\ndata: mode append\n\
+    event: datastar-patch-elements\ndata: mode append\ndata: selector body\n\
     data: elements <script type=\"text/javascript\">console.log('hello');</script>\n\n";
 
 #[test]
@@ -281,7 +281,7 @@ fn sdk_test_input_builds_events_in_order() {
         .collect();
     assert_eq!(
         wires[0],
-        "event: datastar-patch-elements\ndata: selector #b\ndata: mode append\ndata: elements <div id=\"a\"></div>\n\n"
+        "event: datastar-patch-elements\ndata: mode append\ndata: selector #b\ndata: elements <div id=\"a\"></div>\n\n"
     );
     assert_eq!(wires[1], "event: datastar-patch-signals\nid: 7\ndata: signals {\"x\":\ndata: signals 1}\n\n");
     assert!(wires[2].ends_with("data: elements <script type=\"module\">go()</script>\n\n"));

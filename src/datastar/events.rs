@@ -91,6 +91,7 @@ pub struct ElementOptions {
     mode: Mode,
     namespace: Namespace,
     use_view_transition: bool,
+    view_transition_selector: Option<String>,
 }
 
 impl ElementOptions {
@@ -120,6 +121,14 @@ impl ElementOptions {
     /// Whether to use the View Transitions API (default false).
     pub fn use_view_transition(mut self, enabled: bool) -> ElementOptions {
         self.use_view_transition = enabled;
+        self
+    }
+
+    /// The CSS selector of the element the view transition is scoped to (Datastar assumes `#main`).
+    /// Sent only when [`use_view_transition`](Self::use_view_transition) is on: without a
+    /// transition it means nothing.
+    pub fn view_transition_selector(mut self, selector: impl Into<String>) -> ElementOptions {
+        self.view_transition_selector = Some(selector.into());
         self
     }
 }
@@ -205,28 +214,40 @@ impl<'a> From<&'a Value> for Signals<'a> {
 /// A `datastar-patch-elements` event. `elements` is one or more complete HTML elements (each with
 /// an `id` unless a selector is given); it may be empty with [`Mode::Remove`].
 ///
+/// Data lines come in one order for every patch: `mode`, `selector`, `useViewTransition`,
+/// `viewTransitionSelector`, `namespace`, then `elements`, each only when it is not the default.
+/// That is the order of every example in Datastar's SDK specification. Its test suite compares
+/// data lines of different kinds in any order, as the browser reads them; two of its expected
+/// files put `selector` first, against the specification's own full example.
+///
 /// ```
 /// use bare_sse::datastar::{patch_elements, ElementOptions, Mode};
-/// let event = patch_elements("<div id=\"a\">\n  hi\n</div>", ElementOptions::new().mode(Mode::Inner)).unwrap();
+/// let options = ElementOptions::new().selector("#list").mode(Mode::Append);
+/// let event = patch_elements("<li>\n  hi\n</li>", options).unwrap();
 /// assert_eq!(
 ///     event.to_bytes().unwrap(),
-///     b"event: datastar-patch-elements\ndata: mode inner\ndata: elements <div id=\"a\">\ndata: elements   hi\ndata: elements </div>\n\n"
+///     b"event: datastar-patch-elements\ndata: mode append\ndata: selector #list\n\
+///       data: elements <li>\ndata: elements   hi\ndata: elements </li>\n\n"
 /// );
 /// ```
 pub fn patch_elements(elements: &str, options: ElementOptions) -> Result<Event, Error> {
     let mut lines = Vec::new();
+    if options.mode != Mode::Outer {
+        lines.push(format!("mode {}", options.mode.as_str()));
+    }
     if let Some(selector) = options.selector.as_deref().filter(|s| !s.is_empty()) {
         check_single_line("selector", selector)?;
         lines.push(format!("selector {selector}"));
     }
-    if options.mode != Mode::Outer {
-        lines.push(format!("mode {}", options.mode.as_str()));
+    if options.use_view_transition {
+        lines.push("useViewTransition true".to_string());
+        if let Some(selector) = options.view_transition_selector.as_deref().filter(|s| !s.is_empty()) {
+            check_single_line("viewTransitionSelector", selector)?;
+            lines.push(format!("viewTransitionSelector {selector}"));
+        }
     }
     if options.namespace != Namespace::Html {
         lines.push(format!("namespace {}", options.namespace.as_str()));
-    }
-    if options.use_view_transition {
-        lines.push("useViewTransition true".to_string());
     }
     if !elements.is_empty() {
         lines.extend(split_lines(elements).map(|line| format!("elements {line}")));
@@ -280,7 +301,7 @@ pub fn remove_signals(paths: &[&str], options: SignalOptions) -> Result<Event, E
 /// let event = execute_script("go()", ScriptOptions::new().attribute("type", "module")).unwrap();
 /// assert_eq!(
 ///     event.to_bytes().unwrap(),
-///     b"event: datastar-patch-elements\ndata: selector body\ndata: mode append\n\
+///     b"event: datastar-patch-elements\ndata: mode append\ndata: selector body\n\
 ///       data: elements <script type=\"module\" data-effect=\"el.remove()\">go()</script>\n\n"
 /// );
 /// ```
@@ -395,19 +416,25 @@ mod tests {
             .selector("#feed")
             .mode(Mode::Inner)
             .namespace(Namespace::Svg)
-            .use_view_transition(true);
+            .use_view_transition(true)
+            .view_transition_selector("#main");
         let event = patch_elements("<g id=\"feed\">\n  <circle/>\r\n</g>", options);
         assert_eq!(
             wire(event.map(|e| e.id("123").retry(Duration::from_millis(2000)))),
-            "event: datastar-patch-elements\nid: 123\nretry: 2000\ndata: selector #feed\ndata: mode inner\n\
-             data: namespace svg\ndata: useViewTransition true\ndata: elements <g id=\"feed\">\n\
+            "event: datastar-patch-elements\nid: 123\nretry: 2000\ndata: mode inner\ndata: selector #feed\n\
+             data: useViewTransition true\ndata: viewTransitionSelector #main\ndata: namespace svg\n\
+             data: elements <g id=\"feed\">\n\
              data: elements   <circle/>\ndata: elements </g>\n\n"
         );
     }
 
     #[test]
     fn defaults_are_omitted_even_when_given() {
-        let options = ElementOptions::new().mode(Mode::Outer).namespace(Namespace::Html).use_view_transition(false);
+        let options = ElementOptions::new()
+            .mode(Mode::Outer)
+            .namespace(Namespace::Html)
+            .use_view_transition(false)
+            .view_transition_selector("#main");
         assert_eq!(
             wire(patch_elements("<p id=\"x\"></p>", options)),
             "event: datastar-patch-elements\ndata: elements <p id=\"x\"></p>\n\n"
@@ -420,7 +447,7 @@ mod tests {
     fn remove_elements_is_a_remove_patch_without_elements() {
         assert_eq!(
             wire(remove_elements("#feed, #other", ElementOptions::new()).map(|e| e.id("e"))),
-            "event: datastar-patch-elements\nid: e\ndata: selector #feed, #other\ndata: mode remove\n\n"
+            "event: datastar-patch-elements\nid: e\ndata: mode remove\ndata: selector #feed, #other\n\n"
         );
     }
 
@@ -468,7 +495,7 @@ mod tests {
     fn execute_script_defaults_and_options() {
         assert_eq!(
             wire(execute_script("console.log('Here')", ScriptOptions::new())),
-            "event: datastar-patch-elements\ndata: selector body\ndata: mode append\n\
+            "event: datastar-patch-elements\ndata: mode append\ndata: selector body\n\
              data: elements <script data-effect=\"el.remove()\">console.log('Here')</script>\n\n"
         );
         let options = ScriptOptions::new()
@@ -478,7 +505,7 @@ mod tests {
         let event = execute_script("first();\nsecond();", options);
         assert_eq!(
             wire(event.map(|e| e.id("s1").retry(Duration::from_millis(2000)))),
-            "event: datastar-patch-elements\nid: s1\nretry: 2000\ndata: selector body\ndata: mode append\n\
+            "event: datastar-patch-elements\nid: s1\nretry: 2000\ndata: mode append\ndata: selector body\n\
              data: elements <script type=\"text/javascript\" data-x=\"a&quot;b&lt;c&gt;&amp;&#39;\">first();\n\
              data: elements second();</script>\n\n"
         );
@@ -489,7 +516,7 @@ mod tests {
     fn script_helpers_escape_their_arguments() {
         let expect = |script: &str| {
             format!(
-                "event: datastar-patch-elements\ndata: selector body\ndata: mode append\n\
+                "event: datastar-patch-elements\ndata: mode append\ndata: selector body\n\
                  data: elements <script data-effect=\"el.remove()\">{script}</script>\n\n"
             )
         };
@@ -505,5 +532,7 @@ mod tests {
     #[test]
     fn line_breaks_cannot_inject_data_lines() {
         assert!(patch_elements("<p id=a></p>", ElementOptions::new().selector("#a\nelements <script>")).is_err());
+        let transition = ElementOptions::new().use_view_transition(true).view_transition_selector("#a\rmode remove");
+        assert!(patch_elements("<p id=a></p>", transition).is_err());
     }
 }
