@@ -54,6 +54,13 @@ impl<R: BufRead> ChunkedReader<R> {
         ChunkedReader { inner, state: State::Size, trailer_budget: max_trailer_bytes }
     }
 
+    /// The reader the body came from. Once the body has been read to its end, it is positioned
+    /// just after it: a persistent connection's next request starts there (including what a
+    /// buffered reader holds in its buffer).
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
     fn read_line(&mut self) -> io::Result<String> {
         let mut line = Vec::new();
         (&mut self.inner).take(MAX_LINE_BYTES).read_until(b'\n', &mut line)?;

@@ -84,6 +84,24 @@ impl RequestHead {
         self.header("transfer-encoding").is_some()
     }
 
+    /// Whether the client asks to keep the connection open after the response (RFC 9112 §9.3):
+    /// HTTP/1.1 unless a `Connection` field has the `close` option, HTTP/1.0 only when one has
+    /// `keep-alive`. Options are case-insensitive and may share a field with others
+    /// (`Connection: keep-alive, Upgrade`).
+    pub fn wants_keep_alive(&self) -> bool {
+        let has_option = |wanted: &str| {
+            self.headers
+                .iter()
+                .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
+                .flat_map(|(_, value)| value.split(','))
+                .any(|option| option.trim().eq_ignore_ascii_case(wanted))
+        };
+        match self.version {
+            Version::Http11 => !has_option("close"),
+            Version::Http10 => has_option("keep-alive") && !has_option("close"),
+        }
+    }
+
     /// Whether the client waits for `100 Continue` before it sends the body (`Expect:
     /// 100-continue` on HTTP/1.1).
     pub fn expects_continue(&self) -> bool {
@@ -569,6 +587,24 @@ mod tests {
                 assert!(!matches!(parse_request_head(&input[..cut], &limits()), Ok(Parsed::Complete { .. })));
             }
         }
+    }
+
+    #[test]
+    fn keep_alive_by_version_and_connection_options() {
+        let wants = |raw: &str| {
+            let Ok(Parsed::Complete { head, .. }) = parse_request_head(raw.as_bytes(), &HeadLimits::default()) else {
+                panic!("complete: {raw:?}")
+            };
+            head.wants_keep_alive()
+        };
+        assert!(wants("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assert!(!wants("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+        assert!(!wants("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, CLOSE\r\n\r\n"));
+        assert!(!wants("GET / HTTP/1.1\r\nHost: a\r\nConnection: x\r\nconnection: close\r\n\r\n"));
+        assert!(wants("GET / HTTP/1.1\r\nHost: a\r\nConnection: closed\r\n\r\n"), "a whole option only");
+        assert!(!wants("GET / HTTP/1.0\r\n\r\n"));
+        assert!(wants("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+        assert!(!wants("GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n"));
     }
 
     #[test]

@@ -197,8 +197,48 @@ pub fn text_response(status: u16, headers: &[(&str, &str)], body: &str) -> Vec<u
 /// The head of a response whose body is `body_len` bytes long and after which the connection
 /// closes: `Connection: close` and `Content-Length`, then `headers`.
 pub fn closing_response_head(status: u16, headers: &[(&str, &str)], body_len: usize) -> Vec<u8> {
+    complete_response_head(status, Persistence::Close, headers, body_len)
+}
+
+/// What a response says about its connection: the `Connection` field it sends, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// The connection closes after this response: `Connection: close`.
+    Close,
+    /// Open for the next request, as HTTP/1.1 assumes: no field.
+    KeepOpen,
+    /// Open for the next request of an HTTP/1.0 client that asked for it: `Connection:
+    /// keep-alive`, without which it would assume a close.
+    KeepAliveHttp10,
+}
+
+/// The head of a response whose body is `body_len` bytes long (`Content-Length`), with the
+/// `Connection` field `persistence` calls for, then `headers`. A `204` or `304` has no body by
+/// definition and no `Content-Length` (RFC 9110 §8.6).
+///
+/// ```
+/// use bare_sse::http::{complete_response_head, Persistence};
+/// let head = complete_response_head(200, Persistence::KeepOpen, &[("Content-Type", "text/plain")], 2);
+/// assert_eq!(head, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\n");
+/// let head = complete_response_head(204, Persistence::KeepAliveHttp10, &[], 0);
+/// assert_eq!(head, b"HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n");
+/// ```
+pub fn complete_response_head(
+    status: u16,
+    persistence: Persistence,
+    headers: &[(&str, &str)],
+    body_len: usize,
+) -> Vec<u8> {
     let length = body_len.to_string();
-    let mut all: Vec<(&str, &str)> = vec![("Connection", "close"), ("Content-Length", &length)];
+    let mut all: Vec<(&str, &str)> = Vec::with_capacity(headers.len() + 2);
+    match persistence {
+        Persistence::Close => all.push(("Connection", "close")),
+        Persistence::KeepOpen => {}
+        Persistence::KeepAliveHttp10 => all.push(("Connection", "keep-alive")),
+    }
+    if !matches!(status, 204 | 304) {
+        all.push(("Content-Length", &length));
+    }
     all.extend_from_slice(headers);
     response_head(status, &all)
 }

@@ -1,14 +1,24 @@
-//! One connection, start to end: read the request within the limits, route it, answer or stream,
-//! and close. Every response closes its connection (no keep-alive), which keeps each connection's
-//! story short: one request, one response.
+//! One connection, start to end: read a request within the limits, route it, answer or stream,
+//! and then either close or wait for the next request (a persistent connection, RFC 9112 §9.3).
 //!
-//! In order:
+//! A connection stays open after a response that ends (a page, JSON, an error the handler chose,
+//! a per-connection stream that returned) unless the client asked for `Connection: close` (or
+//! spoke HTTP/1.0 without `keep-alive`), it reached the server's request limit, or the server is
+//! stopping. Refused requests (a broken head or body, a body too large or too slow, a panicking
+//! handler) always close: after them, the server cannot tell where the next request would begin.
+//! Bytes that arrive after a request's body are the next request's start (pipelining): they are
+//! kept, and the next request is answered after this one.
+//!
+//! Each request, in order:
 //! 1. a head that is malformed, too large, or not complete in time: `400`/`414`/`431`/`505`/`408`;
 //! 2. `OPTIONS` on a routed path: the CORS preflight answer, `204`;
 //! 3. no route for the path: `404`; routes, but not for this method: `405` with `Allow`;
 //! 4. a body longer than the limit: `413`; a broken one: `400`; not complete in time: `408`;
 //! 5. the handler runs (a panic becomes `500`), and its response is sent: a plain body, or a
 //!    stream.
+//!
+//! 6. the connection waits for the next request for the keep-alive timeout, as an idle connection
+//!    the server may close first when it is full.
 //!
 //! Connections past the connection limit never get here: the overflow answerer answers them.
 
@@ -17,17 +27,18 @@ use std::net::{Shutdown, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::hub_client::{self, NotStarted};
 use super::response::{Body, Response};
 use super::router::Routed;
-use super::stream_socket::StreamSocket;
+use super::stream_socket::{StreamSocket, Watched};
 use super::{Request, Shared};
 use crate::error::is_timeout;
 use crate::http::{
-    closing_response_head, parse_request_head, stream_response_head_for, text_response, BodyFraming, ChunkedReader,
-    Parsed, RequestHead,
+    complete_response_head, parse_request_head, stream_response_head_for, text_response, BodyFraming, ChunkedReader,
+    Parsed, Persistence, RequestHead, Version,
 };
 use crate::stream::EventStream;
 use crate::Hub;
@@ -51,30 +62,108 @@ enum NoRequest {
     Gone,
 }
 
-pub(super) fn serve(shared: &Shared, socket: &Arc<TcpStream>) {
+/// What an exchange left the connection ready for.
+pub(super) enum Next {
+    /// Another request: these bytes of it (perhaps none yet) were read with the last one.
+    Request(Vec<u8>),
+    /// Nothing: the connection is closed, or closes now.
+    Close,
+}
+
+/// Serves connection `id` until it closes.
+pub(super) fn serve(shared: &Shared, socket: &Arc<TcpStream>, id: u64) {
     // Events are small writes that must leave at once: Nagle's algorithm would hold them back.
     let _ = socket.set_nodelay(true);
-    let deadline = Instant::now() + shared.config.request_timeout;
-    let (request, handler) = match read_request(shared, socket, deadline) {
-        Ok(Routing::Handle(request, handler)) => (request, handler),
-        Ok(Routing::Answered) | Err(NoRequest::Gone) => return,
-        Err(NoRequest::Refused(status, message)) => {
-            return answer(socket, &text_response(status, &[], &format!("{message}\n")));
+    let config = &shared.config;
+    let mut received = Vec::new();
+    let mut deadline = Instant::now() + config.request_timeout;
+    for count in 1.. {
+        let last = count >= config.max_requests_per_connection || shared.stopping.load(Ordering::SeqCst);
+        match exchange(shared, socket, id, received, deadline, last) {
+            Next::Request(ahead) => received = ahead,
+            Next::Close => return,
         }
-    };
-    handle(shared, socket, request, &*handler);
+        if received.is_empty() && !wait_for_request(shared, socket, id, &mut received) {
+            return;
+        }
+        deadline = Instant::now() + config.request_timeout;
+    }
+}
+
+/// Waits up to the keep-alive timeout for the first bytes of the next request, as an idle
+/// connection that the server may close to make room. Returns whether they came.
+fn wait_for_request(shared: &Shared, socket: &TcpStream, id: u64, received: &mut Vec<u8>) -> bool {
+    let ticket = shared.begin_idle(id);
+    let read = socket.set_read_timeout(Some(shared.config.keep_alive_timeout)).and_then(|()| {
+        received.resize(READ_CHUNK_BYTES, 0);
+        let read = (&*socket).read(received);
+        received.truncate(*read.as_ref().unwrap_or(&0));
+        read
+    });
+    // Taking the ticket back first: a connection closed to make room must not go on, even if a
+    // request arrived at the same moment.
+    shared.end_idle(ticket) && matches!(read, Ok(n) if n > 0)
+}
+
+/// Reads one request (whose first bytes may be in `received` already), answers it, and says what
+/// comes next. `last` closes the connection after the answer.
+fn exchange(
+    shared: &Shared,
+    socket: &Arc<TcpStream>,
+    id: u64,
+    received: Vec<u8>,
+    deadline: Instant,
+    last: bool,
+) -> Next {
+    match read_request(shared, socket, received, deadline, last) {
+        Ok(Routing::Handle { request, handler, persistence, ahead }) => {
+            handle(shared, socket, id, request, &*handler, Exchange { persistence, ahead })
+        }
+        Ok(Routing::Answered(next)) => next,
+        Err(NoRequest::Gone) => Next::Close,
+        Err(NoRequest::Refused(status, message)) => {
+            answer(socket, &text_response(status, &[], &format!("{message}\n")));
+            Next::Close
+        }
+    }
+}
+
+/// How one request's answer treats its connection.
+pub(super) struct Exchange {
+    /// Whether the connection stays open after the answer.
+    pub persistence: Persistence,
+    /// Bytes of the next request read with this one.
+    pub ahead: Vec<u8>,
+}
+
+impl Exchange {
+    /// The answer to a request read by someone else: nothing can follow it.
+    pub fn only() -> Exchange {
+        Exchange { persistence: Persistence::Close, ahead: Vec::new() }
+    }
 }
 
 /// Calls `handler` for a request that has been read, and sends its answer or runs its stream.
-pub(super) fn handle(shared: &Shared, socket: &Arc<TcpStream>, request: Request, handler: &dyn super::Handler) {
+pub(super) fn handle(
+    shared: &Shared,
+    socket: &Arc<TcpStream>,
+    id: u64,
+    request: Request,
+    handler: &dyn super::Handler,
+    exchange: Exchange,
+) -> Next {
     let Ok(response) = catch_unwind(AssertUnwindSafe(|| handler.handle(&request))) else {
-        return answer(socket, &text_response(500, &[], "the handler failed\n"));
+        answer(socket, &text_response(500, &[], "the handler failed\n"));
+        return Next::Close;
     };
     // The request, the handler's response and the headers are dropped before a stream starts, so
     // that an idle stream holds nothing of them for its whole life.
-    let Some(stream) = respond(shared, socket, &request, response) else { return };
+    let stream = match respond(shared, socket, &request, response, exchange) {
+        Responded::Complete(next) => return next,
+        Responded::Stream(stream) => stream,
+    };
     drop(request);
-    stream.run(shared, socket);
+    stream.run(shared, socket, id)
 }
 
 /// A stream whose head is ready to go, with what it needs from its request.
@@ -84,6 +173,7 @@ struct StreamStart {
     /// The first body bytes: a `retry:` line, or nothing.
     intro: Vec<u8>,
     source: StreamSource,
+    exchange: Exchange,
 }
 
 enum StreamSource {
@@ -92,9 +182,10 @@ enum StreamSource {
 }
 
 impl StreamStart {
-    fn run(self, shared: &Shared, socket: &Arc<TcpStream>) {
-        let StreamStart { framing, head, intro, source } = self;
+    fn run(self, shared: &Shared, socket: &Arc<TcpStream>, id: u64) -> Next {
+        let StreamStart { framing, head, intro, source, exchange } = self;
         match source {
+            // A hub stream lasts until the client leaves or the server stops: it always closes.
             StreamSource::Hub { hub, last_event_id } => {
                 let last_event_id = last_event_id.as_deref();
                 let started =
@@ -102,8 +193,12 @@ impl StreamStart {
                 if let Err(NotStarted::HubUnavailable) = started {
                     answer(socket, &text_response(503, &[], "cannot start a stream now\n"));
                 }
+                Next::Close
             }
-            StreamSource::PerConnection(run) => stream_per_connection(shared, socket, framing, &head, &intro, run),
+            StreamSource::PerConnection(run) => {
+                let stream = PerConnectionStream { framing, head: &head, intro: &intro, exchange };
+                stream.run(shared, socket, id, run)
+            }
         }
     }
 }
@@ -111,51 +206,94 @@ impl StreamStart {
 /// What reading and routing a request came to.
 enum Routing {
     /// A request for this handler.
-    Handle(Request, Arc<dyn super::Handler>),
+    Handle { request: Request, handler: Arc<dyn super::Handler>, persistence: Persistence, ahead: Vec<u8> },
     /// A preflight, 404 or 405 was sent.
-    Answered,
+    Answered(Next),
 }
 
-fn read_request(shared: &Shared, socket: &Arc<TcpStream>, deadline: Instant) -> Result<Routing, NoRequest> {
+/// Whether the connection may stay open after answering `head`.
+fn persistence_for(head: &RequestHead, last: bool) -> Persistence {
+    match head.version {
+        _ if last || !head.wants_keep_alive() => Persistence::Close,
+        Version::Http11 => Persistence::KeepOpen,
+        Version::Http10 => Persistence::KeepAliveHttp10,
+    }
+}
+
+fn read_request(
+    shared: &Shared,
+    socket: &Arc<TcpStream>,
+    received: Vec<u8>,
+    deadline: Instant,
+    last: bool,
+) -> Result<Routing, NoRequest> {
     let config = &shared.config;
-    let (head, leftover) = read_head(socket, &config.head_limits, deadline)?;
+    let (head, ahead) = read_head(socket, &config.head_limits, received, deadline)?;
+    let mut persistence = persistence_for(&head, last);
+    // The server's own answers (preflight, 404, 405) do not read a request body: with one, the
+    // connection closes after the answer, since the next request would begin after it.
+    if head.content_length() > 0 || head.has_transfer_encoding() {
+        persistence = match shared.router.find(&head.method, &head.path) {
+            Routed::Found(_) => persistence,
+            _ => Persistence::Close,
+        };
+    }
+    let answered = |status: u16, headers: &[(&str, &str)], body: &str| {
+        let mut headers = headers.to_vec();
+        if !body.is_empty() {
+            headers.push(("Content-Type", "text/plain; charset=utf-8"));
+        }
+        let mut response = complete_response_head(status, persistence, &headers, body.len());
+        response.extend_from_slice(body.as_bytes());
+        Ok(Routing::Answered(send_complete(socket, &response, persistence, ahead.clone())))
+    };
     let cors = config.cors.headers(head.header("origin"));
     let preflight = head.method == "OPTIONS" && shared.router.options_route(&head.path).is_none();
     if preflight && (head.path == "*" || shared.router.has_path(&head.path)) {
         let methods = shared.router.methods_for(&head.path, head.header("access-control-request-method")).join(", ");
         let requested_headers = head.header("access-control-request-headers");
         let headers = config.cors.preflight_headers(head.header("origin"), &methods, requested_headers);
-        answer(socket, &text_response(204, &borrowed(&headers), ""));
-        return Ok(Routing::Answered);
+        return answered(204, &borrowed(&headers), "");
     }
     let handler = match shared.router.find(&head.method, &head.path) {
         Routed::Found(handler) => Arc::clone(handler),
-        Routed::NotFound => {
-            answer(socket, &text_response(404, &borrowed(&cors), "not found\n"));
-            return Ok(Routing::Answered);
-        }
+        Routed::NotFound => return answered(404, &borrowed(&cors), "not found\n"),
         Routed::MethodNotAllowed(mut allowed) => {
             allowed.push("OPTIONS".to_string());
             let allow = allowed.join(", ");
             let mut headers = borrowed(&cors);
             headers.push(("Allow", &allow));
-            answer(socket, &text_response(405, &headers, "method not allowed\n"));
-            return Ok(Routing::Answered);
+            return answered(405, &headers, "method not allowed\n");
         }
     };
-    let body = read_body(socket, &head, leftover, config, deadline)?;
-    Ok(Routing::Handle(Request::new(head, body), handler))
+    let (body, ahead) = read_body(socket, &head, ahead, config, deadline)?;
+    Ok(Routing::Handle { request: Request::new(head, body), handler, persistence, ahead })
 }
 
-/// Reads until the request head is complete, refusing it as soon as it breaks a limit. Returns the
-/// head and the bytes received after it.
+/// Reads until the request head is complete, refusing it as soon as it breaks a limit. `received`
+/// holds the bytes already read (the start of a pipelined request, or none). Returns the head and
+/// the bytes received after it.
 fn read_head(
     mut socket: &TcpStream,
     limits: &crate::http::HeadLimits,
+    mut received: Vec<u8>,
     deadline: Instant,
 ) -> Result<(RequestHead, Vec<u8>), NoRequest> {
-    let mut received = Vec::new();
+    // Bytes read with an earlier request may hold a whole head already.
+    let mut start = 0;
     loop {
+        // The head is parsed again from its start, so parse only when it can have changed its
+        // answer: a line ended (or a CR came), or the limit is passed. A client that sends a
+        // byte at a time then costs a parse per line, not per byte.
+        let new_bytes = &received[start..];
+        let line_ended = new_bytes.iter().any(|&b| b == b'\n' || b == b'\r');
+        if line_ended || received.len() > limits.max_head_bytes {
+            match parse_request_head(&received, limits) {
+                Ok(Parsed::Complete { head, consumed }) => return Ok((head, received.split_off(consumed))),
+                Ok(Parsed::Partial) => {}
+                Err(error) => return Err(NoRequest::Refused(error.status(), error.to_string())),
+            }
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(NoRequest::Refused(408, "request head not received in time".to_string()));
@@ -163,68 +301,64 @@ fn read_head(
         socket.set_read_timeout(Some(left)).map_err(|_| NoRequest::Gone)?;
         // Read straight into the heap buffer: a buffer on the stack would stay in this thread's
         // resident stack pages for as long as its stream lasts.
-        let start = received.len();
+        start = received.len();
         received.resize(start + READ_CHUNK_BYTES, 0);
         let read = socket.read(&mut received[start..]);
         received.truncate(start + *read.as_ref().unwrap_or(&0));
         match read {
             Ok(0) => return Err(NoRequest::Gone),
             Ok(_) => {}
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Err(NoRequest::Gone),
-        }
-        // The head is parsed again from its start, so parse only when it can have changed its
-        // answer: a line ended (or a CR came), or the limit is passed. A client that sends a
-        // byte at a time then costs a parse per line, not per byte.
-        let new_bytes = &received[start..];
-        let line_ended = new_bytes.iter().any(|&b| b == b'\n' || b == b'\r');
-        if !line_ended && received.len() <= limits.max_head_bytes {
-            continue;
-        }
-        match parse_request_head(&received, limits) {
-            Ok(Parsed::Complete { head, consumed }) => return Ok((head, received.split_off(consumed))),
-            Ok(Parsed::Partial) => {}
-            Err(error) => return Err(NoRequest::Refused(error.status(), error.to_string())),
         }
     }
 }
 
-/// Reads the body declared by `Content-Length`, or sent chunked, up to `limit` bytes.
+/// Reads the body declared by `Content-Length`, or sent chunked, up to the body limit; `received`
+/// holds the bytes already read after the head. Returns the body and the bytes read after it.
 fn read_body(
     mut socket: &TcpStream,
     head: &RequestHead,
-    leftover: Vec<u8>,
+    received: Vec<u8>,
     config: &super::ServerBuilder,
     deadline: Instant,
-) -> Result<Vec<u8>, NoRequest> {
+) -> Result<(Vec<u8>, Vec<u8>), NoRequest> {
     let limit = config.max_body_bytes;
     let chunked = head.has_transfer_encoding();
     if !chunked && head.content_length() == 0 {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), received));
     }
     if head.content_length() > limit as u64 {
         return Err(NoRequest::Refused(413, format!("request body larger than {limit} bytes")));
     }
     // A client that sent `Expect: 100-continue` waits for this before it sends the body (RFC 9110
     // §10.1.1); without it, it would wait a second or more and then send the body anyway.
-    if head.expects_continue() && leftover.is_empty() {
+    if head.expects_continue() && received.is_empty() {
         let _ = socket.set_write_timeout(Some(ANSWER_WRITE_TIMEOUT));
         socket.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").map_err(|_| NoRequest::Gone)?;
     }
-    let raw = io::Cursor::new(leftover).chain(DeadlineReader { socket, deadline });
+    let raw = io::Cursor::new(received).chain(DeadlineReader { socket, deadline });
     let mut body = Vec::new();
-    let read = if chunked {
+    let (read, ahead) = if chunked {
         let max_trailer_bytes = config.head_limits.max_head_bytes;
-        ChunkedReader::with_trailer_limit(BufReader::new(raw), max_trailer_bytes)
-            .take(limit as u64 + 1)
-            .read_to_end(&mut body)
+        let mut decoder = ChunkedReader::with_trailer_limit(BufReader::new(raw), max_trailer_bytes);
+        let read = (&mut decoder).take(limit as u64 + 1).read_to_end(&mut body);
+        // What the decoder's buffer and the bytes received before it hold past the body's end.
+        let buffered = decoder.into_inner();
+        let mut ahead = buffered.buffer().to_vec();
+        let (received, _) = buffered.into_inner().into_inner();
+        ahead.extend_from_slice(&received.get_ref()[received.position() as usize..]);
+        (read, ahead)
     } else {
-        raw.take(head.content_length()).read_to_end(&mut body)
+        let mut limited = raw.take(head.content_length());
+        let read = limited.read_to_end(&mut body);
+        let (received, _) = limited.into_inner().into_inner();
+        (read, received.get_ref()[received.position() as usize..].to_vec())
     };
     match read {
         Ok(_) if body.len() > limit => Err(NoRequest::Refused(413, format!("request body larger than {limit} bytes"))),
         Ok(_) if !chunked && (body.len() as u64) < head.content_length() => Err(NoRequest::Gone),
-        Ok(_) => Ok(body),
+        Ok(_) => Ok((body, ahead)),
         Err(e) if is_timeout(&e) => Err(NoRequest::Refused(408, "request body not received in time".to_string())),
         Err(e) if e.kind() == io::ErrorKind::InvalidData => {
             Err(NoRequest::Refused(400, format!("malformed chunked body: {e}")))
@@ -251,30 +385,67 @@ impl Read for DeadlineReader<'_> {
     }
 }
 
+/// What answering a handler's response came to.
+enum Responded {
+    /// A complete response was sent.
+    Complete(Next),
+    /// A stream, ready to start.
+    Stream(StreamStart),
+}
+
+/// Header fields that say how the message is framed and whether the connection persists: the
+/// server writes them itself, so a handler's own are dropped (a handler's `Connection: close`
+/// still closes the connection).
+const FRAMING_HEADERS: [&str; 3] = ["connection", "content-length", "transfer-encoding"];
+
 /// Sends a complete response, or returns the stream to start.
-fn respond(shared: &Shared, socket: &Arc<TcpStream>, request: &Request, response: Response) -> Option<StreamStart> {
+fn respond(
+    shared: &Shared,
+    socket: &Arc<TcpStream>,
+    request: &Request,
+    response: Response,
+    mut exchange: Exchange,
+) -> Responded {
     let config = &shared.config;
     let cors = config.cors.headers(request.header("origin"));
     let mut headers = borrowed(&cors);
-    headers.extend(response.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    for (name, value) in &response.headers {
+        if FRAMING_HEADERS.iter().any(|framing| name.eq_ignore_ascii_case(framing)) {
+            if name.eq_ignore_ascii_case("connection") && value.split(',').any(|o| o.trim().eq_ignore_ascii_case("close"))
+            {
+                exchange.persistence = Persistence::Close;
+            }
+            continue;
+        }
+        headers.push((name.as_str(), value.as_str()));
+    }
     let is_head = request.method() == "HEAD";
     let body = match response.body {
         Body::Bytes(bytes) => {
-            let mut out = closing_response_head(response.status, &headers, bytes.len());
+            let mut out = complete_response_head(response.status, exchange.persistence, &headers, bytes.len());
             if !is_head {
                 out.extend_from_slice(&bytes);
             }
-            answer(socket, &out);
-            return None;
+            return Responded::Complete(send_complete(socket, &out, exchange.persistence, exchange.ahead));
         }
         streaming => streaming,
     };
     let framing = BodyFraming::for_version(request.version());
-    let head = stream_response_head_for(framing, response.keep_alive, &headers);
+    // A stream's connection stays open after it only if the stream can end: a chunked body, not a hub.
+    let persists = framing == BodyFraming::Chunked
+        && exchange.persistence != Persistence::Close
+        && matches!(body, Body::Stream(_));
+    if !persists {
+        exchange.persistence = Persistence::Close;
+        if framing == BodyFraming::Chunked {
+            headers.push(("Connection", "close"));
+        }
+    }
+    // Datastar asks for `Connection: keep-alive` on its streams.
+    let head = stream_response_head_for(framing, response.keep_alive && persists, &headers);
     if is_head {
         // A response to HEAD has the head only: no body, not even the last chunk.
-        answer(socket, &head);
-        return None;
+        return Responded::Complete(send_complete(socket, &head, exchange.persistence, exchange.ahead));
     }
     let intro = config.retry.map(retry_line).unwrap_or_default();
     let source = match body {
@@ -282,7 +453,20 @@ fn respond(shared: &Shared, socket: &Arc<TcpStream>, request: &Request, response
         Body::Stream(run) => StreamSource::PerConnection(run),
         Body::Bytes(_) => unreachable!("plain bodies were answered above"),
     };
-    Some(StreamStart { framing, head, intro, source })
+    Responded::Stream(StreamStart { framing, head, intro, source, exchange })
+}
+
+/// Sends a complete response, then closes the connection or keeps it for the next request.
+fn send_complete(mut socket: &TcpStream, response: &[u8], persistence: Persistence, ahead: Vec<u8>) -> Next {
+    if persistence == Persistence::Close {
+        answer(socket, response);
+        return Next::Close;
+    }
+    let sent = socket.set_write_timeout(Some(ANSWER_WRITE_TIMEOUT)).and_then(|()| socket.write_all(response));
+    match sent {
+        Ok(()) => Next::Request(ahead),
+        Err(_) => Next::Close,
+    }
 }
 
 /// A `retry:` line with no blank line after it: browsers take it as it is read, and it joins the
@@ -296,32 +480,60 @@ pub(super) fn borrowed<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'a st
     headers.iter().map(|(name, value)| (*name, value.as_str())).collect()
 }
 
-/// Runs a handler's stream closure on this thread, with a watcher thread beside it that notices
-/// the client leave and sends heartbeats. The connection closes, and `on_close` runs, when the
-/// closure returns (or panics) or the client leaves, whichever comes first.
-fn stream_per_connection(
-    shared: &Shared,
-    socket: &Arc<TcpStream>,
+/// A handler's stream closure, ready to run on the connection's thread.
+struct PerConnectionStream<'a> {
     framing: BodyFraming,
-    head: &[u8],
-    intro: &[u8],
-    run: Box<dyn FnOnce(EventStream) + Send>,
-) {
-    let config = &shared.config;
-    let stream = Arc::new(StreamSocket::new(Arc::clone(socket), framing, config.stream_write_timeout));
-    if stream.write_head(head).is_err() || stream.write_blocking(intro).is_err() {
-        return stream.close();
+    head: &'a [u8],
+    intro: &'a [u8],
+    exchange: Exchange,
+}
+
+impl PerConnectionStream<'_> {
+    /// Runs the closure on this thread, with a watcher thread beside it that notices the client
+    /// leave and sends heartbeats. The stream ends, and `on_close` runs, when the closure returns
+    /// (or panics) or the client leaves, whichever comes first. Then the connection closes, or,
+    /// if the closure returned and the connection persists, the body ends and the connection is
+    /// handed back for the next request once the watcher lets it go.
+    fn run(self, shared: &Shared, socket: &Arc<TcpStream>, id: u64, run: Box<dyn FnOnce(EventStream) + Send>) -> Next {
+        let config = &shared.config;
+        let Exchange { persistence, ahead } = self.exchange;
+        let persistent = persistence != Persistence::Close;
+        let stream = Arc::new(StreamSocket::with_persistence(
+            Arc::clone(socket),
+            self.framing,
+            config.stream_write_timeout,
+            persistent,
+        ));
+        if stream.write_head(self.head).is_err() || stream.write_blocking(self.intro).is_err() {
+            stream.close();
+            return Next::Close;
+        }
+        let watched = Arc::clone(&stream);
+        let heartbeat = config.stream_heartbeat;
+        let watcher = thread::Builder::new()
+            .name("bare-sse-stream-watcher".to_string())
+            .stack_size(super::USER_CODE_STACK_BYTES)
+            .spawn(move || watched.watch(heartbeat, ahead));
+        let Ok(watcher) = watcher else {
+            stream.close();
+            return Next::Close;
+        };
+        let returned = catch_unwind(AssertUnwindSafe(|| run(EventStream::new(Arc::clone(&stream))))).is_ok();
+        if !(returned && persistent && stream.finish()) {
+            stream.end();
+            let _ = watcher.join();
+            return Next::Close;
+        }
+        // The watcher is blocked reading the socket until the client speaks or its heartbeat time
+        // comes: meanwhile this connection waits like any idle one, and may be closed for room.
+        let ticket = shared.begin_idle(id);
+        let watched = watcher.join();
+        let kept = shared.end_idle(ticket);
+        match watched {
+            Ok(Watched::Finished(ahead)) if kept => Next::Request(ahead),
+            _ => Next::Close,
+        }
     }
-    let watched = Arc::clone(&stream);
-    let heartbeat = config.stream_heartbeat;
-    let watcher = thread::Builder::new()
-        .name("bare-sse-stream-watcher".to_string())
-        .stack_size(super::USER_CODE_STACK_BYTES)
-        .spawn(move || watched.watch(heartbeat));
-    let Ok(watcher) = watcher else { return stream.close() };
-    let _ = catch_unwind(AssertUnwindSafe(|| run(EventStream::new(Arc::clone(&stream)))));
-    stream.end();
-    let _ = watcher.join();
 }
 
 /// The client's last event id: the `Last-Event-ID` header a browser sends when it reconnects, or a

@@ -50,7 +50,7 @@ pub(super) fn stream_from_hub(
     // An idle client keeps nothing it no longer needs.
     drop((head, intro));
     if started {
-        stream.watch(None);
+        let _ = stream.watch(None, Vec::new());
     }
     subscription.leave();
     stream.close();

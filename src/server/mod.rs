@@ -20,7 +20,7 @@ mod response;
 mod router;
 mod stream_socket;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
@@ -48,6 +48,13 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// The `retry:` sent to clients turned away past the connection limit, by default.
 pub const DEFAULT_OVERLOAD_RETRY: Duration = Duration::from_secs(5);
+/// How long a connection may wait for its next request after a complete response, by default;
+/// then it is closed.
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest keep-alive timeout accepted: longer ones are lowered to it.
+pub const MAX_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// Requests answered on one connection, by default; the last answer says `Connection: close`.
+pub const DEFAULT_MAX_REQUESTS_PER_CONNECTION: usize = 1000;
 /// Largest request body read for a handler, by default; past it, `413`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -85,6 +92,8 @@ pub struct ServerBuilder {
     max_connections: usize,
     head_limits: HeadLimits,
     request_timeout: Duration,
+    keep_alive_timeout: Duration,
+    max_requests_per_connection: usize,
     overload_retry: Duration,
     stream_heartbeat: Option<Duration>,
     stream_write_timeout: Duration,
@@ -109,6 +118,8 @@ impl Default for ServerBuilder {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             head_limits: HeadLimits::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
+            max_requests_per_connection: DEFAULT_MAX_REQUESTS_PER_CONNECTION,
             overload_retry: DEFAULT_OVERLOAD_RETRY,
             stream_heartbeat: Some(DEFAULT_HEARTBEAT),
             stream_write_timeout: DEFAULT_WRITE_TIMEOUT,
@@ -285,6 +296,29 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a connection may sit between requests before it is closed (default
+    /// [`DEFAULT_KEEP_ALIVE_TIMEOUT`], kept between 1 ms and [`MAX_KEEP_ALIVE_TIMEOUT`]). Once a
+    /// request's first byte arrives, [`request_timeout`](Self::request_timeout) applies. A waiting
+    /// connection counts against [`max_connections`](Self::max_connections), and is the first
+    /// to be closed when a new connection needs its place.
+    ///
+    /// After a per-connection stream that ends, the wait is noticed when the stream's departure
+    /// watch wakes: at its next heartbeat time, so such a connection may wait up to
+    /// [`stream_heartbeat`](Self::stream_heartbeat) longer (with heartbeats off, until the client
+    /// speaks or its place is needed).
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> ServerBuilder {
+        self.keep_alive_timeout = timeout.clamp(Duration::from_millis(1), MAX_KEEP_ALIVE_TIMEOUT);
+        self
+    }
+
+    /// Most requests answered on one connection (default
+    /// [`DEFAULT_MAX_REQUESTS_PER_CONNECTION`], at least 1); the last answer says `Connection:
+    /// close`. 1 turns persistent connections off.
+    pub fn max_requests_per_connection(mut self, count: usize) -> ServerBuilder {
+        self.max_requests_per_connection = count.max(1);
+        self
+    }
+
     /// Binds the listener and starts accepting connections.
     pub fn start(self) -> Result<Server, Error> {
         if let Some(problem) = self.cors.problem() {
@@ -363,6 +397,12 @@ struct Connections {
     sockets: HashMap<u64, Arc<TcpStream>>,
     threads: Vec<JoinHandle<()>>,
     next_id: u64,
+    /// Connections waiting for their next request, by ticket (in the order they began to wait),
+    /// to their id: the first to close when the server is full. A connection's thread takes its
+    /// ticket back when it stops waiting; a ticket that is gone means the connection was closed
+    /// to make room.
+    idle: BTreeMap<u64, u64>,
+    next_idle_ticket: u64,
 }
 
 impl Server {
@@ -462,6 +502,21 @@ impl Shared {
     fn lock_connections(&self) -> MutexGuard<'_, Connections> {
         self.connections.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Marks connection `id` as waiting for its next request; returns its ticket.
+    fn begin_idle(&self, id: u64) -> u64 {
+        let mut connections = self.lock_connections();
+        let ticket = connections.next_idle_ticket;
+        connections.next_idle_ticket += 1;
+        connections.idle.insert(ticket, id);
+        ticket
+    }
+
+    /// Ends a wait begun with [`begin_idle`](Self::begin_idle); false if the connection was closed
+    /// meanwhile to make room for another.
+    fn end_idle(&self, ticket: u64) -> bool {
+        self.lock_connections().idle.remove(&ticket).is_some()
+    }
 }
 
 fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
@@ -495,7 +550,12 @@ fn admit(shared: &Arc<Shared>, socket: TcpStream) -> Option<TcpStream> {
         reap_finished_threads(&mut connections);
     }
     if connections.sockets.len() >= shared.config.max_connections {
-        return Some(socket);
+        // Full: close the connection that has waited longest for its next request, if any, and
+        // take its place. Its thread is leaving, so the count is over the limit only until it has.
+        let Some((_, idle_id)) = connections.idle.pop_first() else { return Some(socket) };
+        if let Some(idle_socket) = connections.sockets.get(&idle_id) {
+            let _ = idle_socket.shutdown(Shutdown::Both);
+        }
     }
     let socket = Arc::new(socket);
     let id = connections.next_id;
@@ -510,7 +570,7 @@ fn admit(shared: &Arc<Shared>, socket: TcpStream) -> Option<TcpStream> {
         .stack_size(USER_CODE_STACK_BYTES)
         .spawn(move || {
             let _registered = Registered { shared: &thread_shared, id };
-            connection::serve(&thread_shared, &socket);
+            connection::serve(&thread_shared, &socket, id);
         });
     let mut connections = shared.lock_connections();
     match spawned {
@@ -606,7 +666,8 @@ pub fn start_sse_tcp_port(port: u16) -> Result<Server, Error> {
 /// ```
 pub fn serve_connection(socket: TcpStream, handler: impl Handler) {
     let shared = Shared::new(ServerBuilder::default().add_route(Pattern::Prefix("/".into()), None, handler));
-    connection::serve(&shared, &Arc::new(socket));
+    // Not in a server's registry: no other connection can need its place.
+    connection::serve(&shared, &Arc::new(socket), 0);
 }
 
 /// Answers a request that the caller has read and routed itself, on the calling thread: calls
@@ -618,7 +679,8 @@ pub fn serve_request(socket: TcpStream, request: Request, handler: impl Handler)
     let shared = Shared::new(ServerBuilder::default());
     let socket = Arc::new(socket);
     let _ = socket.set_nodelay(true);
-    connection::handle(&shared, &socket, request, &handler);
+    // The caller read the request: where a next one would begin is the caller's to know.
+    let _ = connection::handle(&shared, &socket, 0, request, &handler, connection::Exchange::only());
 }
 
 #[cfg(test)]

@@ -11,7 +11,10 @@
 //! - **heartbeats** for per-connection streams (a hub sends its own through its backlog);
 //! - **noticing departure**: a read that returns means the client left (clients send nothing on an
 //!   event stream), noticed at once, with no periodic wake-up;
-//! - **the closed state and `on_close` callbacks**, which run exactly once.
+//! - **the closed state and `on_close` callbacks**, which run exactly once;
+//! - **handing the connection back**: a per-connection stream on a persistent connection ends its
+//!   body with [`StreamSocket::finish`] instead of closing, and its departure watch then returns
+//!   the connection, with any bytes of the next request it read, to serve the next request.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -30,6 +33,19 @@ const NO_WAIT_SEND_TIMEOUT: Duration = Duration::from_micros(1);
 /// The comment a per-connection stream sends after a silence. No blank line follows it, so it
 /// never ends an event block on its own (see the hub's heartbeat).
 const HEARTBEAT_COMMENT: &[u8] = b": keep-alive\n";
+/// How much one read of the departure watch asks for. On a persistent stream, once a read has
+/// returned the start of a next request, the watch reads no more until the body ends; the rest
+/// waits in the socket.
+const WATCH_READ_BYTES: usize = 1024;
+
+/// How a departure watch ended.
+pub(crate) enum Watched {
+    /// The stream is closed, and so is the connection.
+    Closed,
+    /// The stream ended its body and the connection stays open: these bytes of the next request
+    /// (perhaps none yet) were read while watching.
+    Finished(Vec<u8>),
+}
 
 /// Callbacks run when the stream closes.
 type OnClose = Box<dyn FnOnce() + Send>;
@@ -39,6 +55,9 @@ pub(crate) struct StreamSocket {
     /// Shared with the server's registry of connections, which shuts it down on `stop`.
     socket: Arc<TcpStream>,
     write_timeout: Duration,
+    /// Whether the connection may serve another request after this stream's body ends: bytes the
+    /// client sends meanwhile are kept for it, not dropped.
+    persistent: bool,
     state: Mutex<SocketState>,
     /// Signalled when the write turn is given back or the stream closes.
     changed: Condvar,
@@ -52,6 +71,9 @@ struct SocketState {
     send_timeout: Option<Duration>,
     last_write: Instant,
     closed: bool,
+    /// The body has ended and the connection stays open ([`StreamSocket::finish`]): nothing more
+    /// is written, and the departure watch hands the connection back.
+    finished: bool,
     on_close: Vec<OnClose>,
     /// Threads waiting for the write turn.
     waiting: usize,
@@ -66,15 +88,28 @@ struct Turn {
 impl StreamSocket {
     /// Takes over a connection whose response head is still to be sent.
     pub fn new(socket: Arc<TcpStream>, framing: BodyFraming, write_timeout: Duration) -> StreamSocket {
+        StreamSocket::with_persistence(socket, framing, write_timeout, false)
+    }
+
+    /// Like [`new`](Self::new), for a connection that may serve another request once the body
+    /// has ended (a chunked body on a persistent connection).
+    pub fn with_persistence(
+        socket: Arc<TcpStream>,
+        framing: BodyFraming,
+        write_timeout: Duration,
+        persistent: bool,
+    ) -> StreamSocket {
         StreamSocket {
             socket,
             write_timeout,
+            persistent: persistent && framing == BodyFraming::Chunked,
             state: Mutex::new(SocketState {
                 writing: false,
                 framer: BodyFramer::new(framing),
                 send_timeout: None,
                 last_write: Instant::now(),
                 closed: false,
+                finished: false,
                 on_close: Vec::new(),
                 waiting: 0,
             }),
@@ -144,7 +179,7 @@ impl StreamSocket {
                 state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
                 state.waiting -= 1;
             }
-            if state.closed || state.writing {
+            if state.closed || state.finished || state.writing {
                 return None;
             }
             state.writing = true;
@@ -178,6 +213,38 @@ impl StreamSocket {
             Ok(())
         });
         self.close();
+    }
+
+    /// Ends the body and keeps the connection open for the next request, if the stream was made
+    /// persistent and its body can end cleanly; closes it otherwise. Returns whether it stays open.
+    /// The `on_close` callbacks run either way: the stream is over.
+    pub fn finish(&self) -> bool {
+        let ended = self.persistent
+            && self
+                .with_turn(true, Some(self.write_timeout), |framer, mut socket| {
+                    if !framer.between_chunks() {
+                        return Err(io::ErrorKind::InvalidData.into());
+                    }
+                    socket.write_all(framer.end_of_body())
+                })
+                .is_some_and(|written| written.is_ok());
+        if !ended {
+            self.close();
+            return false;
+        }
+        let callbacks = {
+            let mut state = self.lock();
+            if state.closed {
+                return false;
+            }
+            state.finished = true;
+            std::mem::take(&mut state.on_close)
+        };
+        self.changed.notify_all();
+        for callback in callbacks {
+            callback();
+        }
+        true
     }
 
     /// Ends the body if that can be done at once, and closes the connection either way: for a
@@ -252,53 +319,85 @@ impl StreamSocket {
         }
     }
 
-    /// Blocks until the client leaves or the stream is closed, then closes it. A read that returns
-    /// means the client left (clients send nothing on an event stream; anything they do send is
-    /// dropped). With `heartbeat`, a comment is sent after that much silence; without, the read
-    /// blocks with no timeout and costs nothing until the client leaves.
-    pub fn watch(&self, heartbeat: Option<Duration>) {
-        let mut discarded = [0u8; 256];
+    /// Blocks until the client leaves or the stream is closed, then closes it; or, once
+    /// [`finish`](Self::finish) has ended the body of a persistent stream, hands the connection
+    /// back. A read that returns data on a stream that is not persistent means nothing (clients
+    /// send nothing on an event stream) and is dropped; one that returns nothing means the client
+    /// left. With `heartbeat`, a comment is sent after that much silence; without, the read blocks
+    /// with no timeout and costs nothing until the client leaves.
+    ///
+    /// A read cannot be woken but by the client, a timeout or a close, so a finished body is
+    /// noticed when the read in progress returns: at once if the client sends its next request,
+    /// at the next heartbeat time otherwise. `ahead` holds bytes of the next request read before
+    /// the stream began (pipelined); with them, the watch does not read, and notices the end at once.
+    pub fn watch(&self, heartbeat: Option<Duration>, mut ahead: Vec<u8>) -> Watched {
         loop {
-            let wait = match heartbeat {
-                None => None,
-                Some(interval) => {
-                    let (closed, writing, since_write) = {
-                        let state = self.lock();
-                        (state.closed, state.writing, state.last_write.elapsed())
-                    };
-                    if closed {
-                        break;
-                    }
-                    if !writing && since_write >= interval {
-                        // Not waiting for the turn: if another thread took it meanwhile, the next
-                        // look sees it writing.
-                        let sent = self.with_turn(false, Some(self.write_timeout), |framer, mut socket| {
-                            framer.write_all(&mut socket, HEARTBEAT_COMMENT)
-                        });
-                        if let Some(Err(_)) = sent {
-                            break;
+            let wait = {
+                let state = self.lock();
+                if state.finished {
+                    return Watched::Finished(ahead);
+                }
+                if state.closed {
+                    break;
+                }
+                match heartbeat {
+                    None => None,
+                    Some(interval) => {
+                        let since_write = state.last_write.elapsed();
+                        if !state.writing && since_write >= interval {
+                            drop(state);
+                            // Not waiting for the turn: if another thread took it meanwhile, the
+                            // next look sees it writing.
+                            let sent = self.with_turn(false, Some(self.write_timeout), |framer, mut socket| {
+                                framer.write_all(&mut socket, HEARTBEAT_COMMENT)
+                            });
+                            if let Some(Err(_)) = sent {
+                                break;
+                            }
+                            continue;
                         }
-                        continue;
+                        // A write in progress (perhaps blocked on a full socket) is not silence:
+                        // look again a whole interval later rather than retry the heartbeat at once.
+                        Some(if state.writing { interval } else { interval - since_write })
                     }
-                    // A write in progress (perhaps blocked on a full socket) is not silence: look
-                    // again a whole interval later rather than retry the heartbeat at once.
-                    Some(if writing { interval } else { interval - since_write })
                 }
             };
+            if !ahead.is_empty() {
+                // The next request has begun: read no more of it until this body has ended, but
+                // keep the heartbeats going.
+                self.wait_finished_or_closed(wait);
+                continue;
+            }
             if self.socket.set_read_timeout(wait).is_err() {
                 break;
             }
-            match (&*self.socket).read(&mut discarded) {
+            ahead.resize(WATCH_READ_BYTES, 0);
+            let read = (&*self.socket).read(&mut ahead);
+            ahead.truncate(*read.as_ref().unwrap_or(&0));
+            match read {
                 Ok(0) => break,
-                Ok(_) => {}
+                Ok(_) if self.persistent => {}
+                Ok(_) => ahead.clear(),
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break,
             }
-            if heartbeat.is_none() && self.is_closed() {
-                break;
-            }
         }
         self.close();
+        Watched::Closed
+    }
+
+    /// Blocks until the stream is finished or closed, or until `timeout`.
+    fn wait_finished_or_closed(&self, timeout: Option<Duration>) {
+        let mut state = self.lock();
+        if state.finished || state.closed {
+            return;
+        }
+        state.waiting += 1;
+        let mut state = match timeout {
+            None => self.changed.wait(state).unwrap_or_else(PoisonError::into_inner),
+            Some(timeout) => self.changed.wait_timeout(state, timeout).unwrap_or_else(PoisonError::into_inner).0,
+        };
+        state.waiting -= 1;
     }
 }
 

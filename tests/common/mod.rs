@@ -20,6 +20,8 @@ pub struct RawClient {
     consumed: usize,
     /// Set once the response head said the body is chunked: the framing still to decode.
     chunks: Option<Dechunker>,
+    /// The body length the last response head gave (`Content-Length`), until the body is read.
+    body_length: Option<usize>,
 }
 
 /// Decodes a chunked body as it arrives, and checks its framing strictly.
@@ -89,7 +91,7 @@ impl RawClient {
         let socket = TcpStream::connect(addr).expect("connect");
         socket.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
         socket.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
-        RawClient { socket, received: Vec::new(), consumed: 0, chunks: None }
+        RawClient { socket, received: Vec::new(), consumed: 0, chunks: None, body_length: None }
     }
 
     /// Connects and sends a GET for `target` with extra header lines (each ending in CRLF).
@@ -104,7 +106,7 @@ impl RawClient {
         let socket = TcpStream::connect(addr).ok()?;
         socket.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
         socket.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
-        let mut client = RawClient { socket, received: Vec::new(), consumed: 0, chunks: None };
+        let mut client = RawClient { socket, received: Vec::new(), consumed: 0, chunks: None, body_length: None };
         let request = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n{extra_headers}\r\n");
         client.socket.write_all(request.as_bytes()).ok()?;
         Some(client)
@@ -224,6 +226,10 @@ impl RawClient {
     /// body is decoded from then on.
     pub fn head(&mut self) -> ResponseHead {
         let head = self.head_keeping_framing();
+        self.body_length = match head.status {
+            204 | 304 => Some(0),
+            _ => head.header("content-length").and_then(|length| length.parse().ok()),
+        };
         if head.header("transfer-encoding") == Some("chunked") {
             let mut chunks = Dechunker { raw: self.received.split_off(self.consumed), ..Dechunker::default() };
             chunks.decode(&mut self.received);
@@ -250,8 +256,17 @@ impl RawClient {
         }
     }
 
-    /// Reads to the end of the stream and returns what was left unread.
+    /// Reads to the end of the body (its `Content-Length`, its last chunk, or the end of the
+    /// connection) and returns what was left unread of it.
     pub fn read_to_end(&mut self) -> String {
+        if let Some(length) = self.body_length.take() {
+            while self.pending().len() < length {
+                assert!(self.fill() > 0, "the connection ended inside a body of {length} bytes");
+            }
+            let text = String::from_utf8_lossy(&self.pending()[..length]).into_owned();
+            self.consumed += length;
+            return text;
+        }
         while self.fill() > 0 {}
         let text = String::from_utf8_lossy(self.pending()).into_owned();
         self.consumed = self.received.len();
