@@ -16,8 +16,6 @@ mod common;
 #[allow(dead_code)] // the tests use the example's routes, not its `main`
 mod sdk_test_server;
 
-use std::io::Read;
-
 use bare_sse::Server;
 use common::agent;
 

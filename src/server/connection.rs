@@ -25,9 +25,9 @@
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::hub_client::{self, NotStarted};
@@ -411,7 +411,8 @@ fn respond(
     let mut headers = borrowed(&cors);
     for (name, value) in &response.headers {
         if FRAMING_HEADERS.iter().any(|framing| name.eq_ignore_ascii_case(framing)) {
-            if name.eq_ignore_ascii_case("connection") && value.split(',').any(|o| o.trim().eq_ignore_ascii_case("close"))
+            if name.eq_ignore_ascii_case("connection")
+                && value.split(',').any(|o| o.trim().eq_ignore_ascii_case("close"))
             {
                 exchange.persistence = Persistence::Close;
             }

@@ -649,8 +649,9 @@ pub fn start_sse_tcp_port(port: u16) -> Result<Server, Error> {
     Server::builder().port(port).start()
 }
 
-/// Serves one connection that the caller accepted: reads the request, calls `handler` (a closure or
-/// a hub) and answers, on the calling thread, with the default limits. For programs that own
+/// Serves one connection that the caller accepted: reads each request, calls `handler` (a closure
+/// or a hub) and answers, on the calling thread, with the default limits, until the connection
+/// closes (a persistent connection may carry several requests). For programs that own
 /// their `TcpListener` and hand SSE requests to bare-sse.
 ///
 /// ```no_run

@@ -270,6 +270,10 @@ impl RawClient {
         while self.fill() > 0 {}
         let text = String::from_utf8_lossy(self.pending()).into_owned();
         self.consumed = self.received.len();
+        // After a chunked body's end come the next response's bytes, unframed.
+        if let Some(chunks) = self.chunks.take_if(|chunks| chunks.ended) {
+            self.received.extend_from_slice(&chunks.raw);
+        }
         text
     }
 }

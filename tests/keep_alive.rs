@@ -1,0 +1,261 @@
+//! Persistent HTTP/1.1 connections, over raw sockets: several requests on one connection,
+//! pipelining, bodies the handler leaves unread, the keep-alive timeout, `Connection: close`,
+//! HTTP/1.0 with and without `keep-alive`, the request limit, streams that end, and idle
+//! connections closed to make room when the server is full.
+
+mod common;
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use bare_sse::datastar::{self, DatastarStream, SignalOptions};
+use bare_sse::server::{Request, Response};
+use bare_sse::{Event, Hub, Server, ServerBuilder};
+use common::{RawClient, READ_TIMEOUT};
+
+/// A server with a few routes: `/echo` answers with the request's method, path and body;
+/// `/ignore` answers without looking at the body; `/ds` is a Datastar action (a stream that
+/// ends); `/events` is a hub.
+fn server(builder: ServerBuilder) -> (Server, Hub) {
+    let hub = Hub::new();
+    let server = builder
+        .route("/echo", |request: &Request| {
+            let body = String::from_utf8_lossy(request.body()).into_owned();
+            Response::text(format!("{} {} {body}", request.method(), request.path()))
+        })
+        .route("/ignore", |_: &Request| Response::text("ignored"))
+        .route("/ds", |request: &Request| {
+            let count = datastar::read_signals(request).ok().and_then(|s| s.get("n")?.as_i64()).unwrap_or(0);
+            datastar::response(move |stream| {
+                let _ = stream.patch_signals(format!("{{\"n\":{}}}", count + 1).as_str(), SignalOptions::new());
+            })
+        })
+        .route_hub("/events", hub.clone())
+        .start()
+        .unwrap();
+    (server, hub)
+}
+
+fn get(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")
+}
+
+fn post(path: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Reads one complete response: its status, `Connection` field and body.
+fn response(client: &mut RawClient) -> (u16, Option<String>, String) {
+    let head = client.head();
+    let body = client.read_to_end();
+    (head.status, head.header("connection").map(str::to_string), body)
+}
+
+/// Reads a Datastar response to its last chunk; returns its events' text.
+fn datastar_response(client: &mut RawClient) -> String {
+    let head = client.head();
+    assert_eq!((head.status, head.header("connection")), (200, Some("keep-alive")));
+    client.read_to_end()
+}
+
+/// Whether the server closed the connection: a read returns nothing (or a reset).
+fn closed_by_server(client: &mut RawClient) -> bool {
+    let mut byte = [0u8; 1];
+    match client.socket.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+    }
+}
+
+#[test]
+fn two_then_a_hundred_requests_on_one_connection() {
+    let (server, _hub) = server(Server::builder());
+    let mut client = RawClient::connect(server.local_addr());
+    client.send(&get("/echo"));
+    assert_eq!(response(&mut client), (200, None, "GET /echo ".to_string()));
+    client.send(&post("/echo", "{\"a\":1}"));
+    assert_eq!(response(&mut client), (200, None, "POST /echo {\"a\":1}".to_string()));
+    for i in 0..100 {
+        client.send(&post("/echo", &i.to_string()));
+        assert_eq!(response(&mut client).2, format!("POST /echo {i}"));
+    }
+    assert_eq!(server.connections(), 1, "all on one connection");
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let (server, _hub) = server(Server::builder());
+    let mut client = RawClient::connect(server.local_addr());
+    let chunked = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    let all = [get("/echo?1"), post("/echo", "second"), chunked.to_string(), post("/ds", "{\"n\":41}"), get("/echo")];
+    client.send(&all.concat());
+    assert_eq!(response(&mut client).2, "GET /echo ");
+    assert_eq!(response(&mut client).2, "POST /echo second");
+    assert_eq!(response(&mut client).2, "POST /echo abc");
+    assert_eq!(datastar_response(&mut client), "event: datastar-patch-signals\ndata: signals {\"n\":42}\n\n");
+    assert_eq!(response(&mut client).2, "GET /echo ");
+}
+
+#[test]
+fn a_body_the_handler_leaves_unread_is_still_consumed() {
+    let (server, _hub) = server(Server::builder());
+    let mut client = RawClient::connect(server.local_addr());
+    // Bodies that look like requests must never be taken for one.
+    client.send(&post("/ignore", &get("/echo")));
+    assert_eq!(response(&mut client).2, "ignored");
+    client.send("POST /ignore HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nGET /\r\n0\r\n\r\n");
+    assert_eq!(response(&mut client).2, "ignored");
+    client.send(&get("/echo"));
+    assert_eq!(response(&mut client).2, "GET /echo ");
+}
+
+#[test]
+fn an_idle_connection_closes_at_the_keep_alive_timeout() {
+    let timeout = Duration::from_millis(300);
+    let (server, _hub) = server(Server::builder().keep_alive_timeout(timeout));
+    let mut client = RawClient::connect(server.local_addr());
+    client.send(&get("/echo"));
+    response(&mut client);
+    let idle_since = Instant::now();
+    assert!(closed_by_server(&mut client));
+    let waited = idle_since.elapsed();
+    assert!(waited >= timeout && waited < READ_TIMEOUT, "closed after {waited:?}");
+    common::eventually("the connection to be gone", || server.connections() == 0);
+}
+
+#[test]
+fn connection_close_is_honoured_and_answered_in_kind() {
+    let (server, _hub) = server(Server::builder());
+    let mut client = RawClient::connect(server.local_addr());
+    client.send("GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(response(&mut client), (200, Some("close".to_string()), "GET /echo ".to_string()));
+    assert!(closed_by_server(&mut client));
+}
+
+#[test]
+fn http10_keeps_the_connection_only_when_asked() {
+    let (server, _hub) = server(Server::builder());
+    let mut plain = RawClient::connect(server.local_addr());
+    plain.send("GET /echo HTTP/1.0\r\n\r\n");
+    assert_eq!(response(&mut plain).1.as_deref(), Some("close"));
+    assert!(closed_by_server(&mut plain));
+
+    let mut asking = RawClient::connect(server.local_addr());
+    asking.send("GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_eq!(response(&mut asking), (200, Some("keep-alive".to_string()), "GET /echo ".to_string()));
+    asking.send("GET /ignore HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_eq!(response(&mut asking).2, "ignored");
+    asking.send("GET /echo HTTP/1.0\r\n\r\n");
+    assert_eq!(response(&mut asking).1.as_deref(), Some("close"));
+    assert!(closed_by_server(&mut asking));
+}
+
+#[test]
+fn the_last_request_allowed_is_answered_with_close() {
+    let (server, _hub) = server(Server::builder().max_requests_per_connection(3));
+    let mut client = RawClient::connect(server.local_addr());
+    for _ in 0..2 {
+        client.send(&get("/echo"));
+        assert_eq!(response(&mut client).1, None);
+    }
+    client.send(&get("/echo"));
+    assert_eq!(response(&mut client).1.as_deref(), Some("close"));
+    assert!(closed_by_server(&mut client));
+}
+
+#[test]
+fn datastar_streams_that_end_keep_the_connection() {
+    let (server, _hub) = server(Server::builder().stream_heartbeat(None));
+    let mut client = RawClient::connect(server.local_addr());
+    for n in 0..20 {
+        client.send(&post("/ds", &format!("{{\"n\":{n}}}")));
+        let expected = format!("event: datastar-patch-signals\ndata: signals {{\"n\":{}}}\n\n", n + 1);
+        assert_eq!(datastar_response(&mut client), expected);
+    }
+    client.send(&get("/echo"));
+    assert_eq!(response(&mut client).2, "GET /echo ");
+    assert_eq!(server.connections(), 1);
+}
+
+#[test]
+fn a_request_then_an_event_stream_on_the_same_connection() {
+    let (server, hub) = server(Server::builder());
+    let mut client = RawClient::connect(server.local_addr());
+    client.send(&get("/echo"));
+    assert_eq!(response(&mut client).2, "GET /echo ");
+    client.send(&get("/events"));
+    let head = client.head();
+    assert_eq!((head.status, head.header("connection")), (200, Some("close")), "a hub stream ends with its connection");
+    assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));
+    hub.send_new_event(Event::new().data("live")).unwrap();
+    assert_eq!(client.next_block().data(), "live");
+}
+
+#[test]
+fn refused_requests_close_the_connection_and_nothing_after_them_is_answered() {
+    let (server, _hub) = server(Server::builder().max_body_bytes(8));
+    let cases = [
+        // Both framings at once: a smuggling shape.
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        // A body over the limit.
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n123456789",
+        // A broken chunked body.
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ];
+    for case in cases {
+        let mut client = RawClient::connect(server.local_addr());
+        client.send(&format!("{case}{}", get("/echo")));
+        let (status, connection, _) = response(&mut client);
+        assert!((400..500).contains(&status), "{case:?}: {status}");
+        assert_eq!(connection.as_deref(), Some("close"), "{case:?}");
+        assert!(closed_by_server(&mut client), "{case:?}: the pipelined GET must not be answered");
+    }
+}
+
+#[test]
+fn a_route_that_is_not_there_keeps_the_connection_unless_a_body_came_with_it() {
+    let (server, _hub) = server(Server::builder());
+    let mut client = RawClient::connect(server.local_addr());
+    client.send(&get("/nowhere"));
+    assert_eq!(response(&mut client).0, 404);
+    client.send(&get("/echo"));
+    assert_eq!(response(&mut client).2, "GET /echo ");
+    client.send(&post("/nowhere", "x"));
+    let (status, connection, _) = response(&mut client);
+    assert_eq!((status, connection.as_deref()), (404, Some("close")));
+    assert!(closed_by_server(&mut client));
+}
+
+#[test]
+fn an_idle_connection_is_the_first_to_go_when_the_server_is_full() {
+    let (server, _hub) = server(Server::builder().max_connections(2).keep_alive_timeout(Duration::from_secs(3600)));
+    let mut oldest = RawClient::connect(server.local_addr());
+    oldest.send(&get("/echo"));
+    response(&mut oldest);
+    let mut newer = RawClient::connect(server.local_addr());
+    newer.send(&get("/echo"));
+    response(&mut newer);
+    // Both wait for their next request; a third connection takes the oldest one's place.
+    let mut third = RawClient::connect(server.local_addr());
+    third.send(&get("/echo"));
+    assert_eq!(response(&mut third).2, "GET /echo ");
+    assert!(closed_by_server(&mut oldest));
+    newer.send(&get("/ignore"));
+    assert_eq!(response(&mut newer).2, "ignored");
+}
+
+#[test]
+fn after_a_stream_that_ends_the_keep_alive_timeout_still_closes_an_idle_connection() {
+    let builder = Server::builder().stream_heartbeat(Some(Duration::from_millis(100)));
+    let (server, _hub) = server(builder.keep_alive_timeout(Duration::from_millis(200)));
+    let mut client = RawClient::connect(server.local_addr());
+    client.send(&post("/ds", "{}"));
+    datastar_response(&mut client);
+    // No heartbeat comes after the body's end: the next bytes are the close.
+    assert!(closed_by_server(&mut client));
+    common::eventually("the connection to be gone", || server.connections() == 0);
+}
