@@ -292,3 +292,73 @@ fn sdk_test_input_builds_events_in_order() {
     .is_err());
     assert!(sdk_test_server::events_from_test_input(&bare_sse::json::parse("{}").unwrap()).is_err());
 }
+
+#[test]
+fn one_shot_responses_carry_their_options_in_datastar_headers() {
+    use bare_sse::datastar::{html_response, script_response, signals_response, Mode, Namespace, SignalOptions};
+    let server = Server::builder()
+        .route("/html", |_: &Request| {
+            let options = ElementOptions::new()
+                .selector("#list")
+                .mode(Mode::Append)
+                .namespace(Namespace::Svg)
+                .use_view_transition(true);
+            html_response("<circle id=\"c\"/>", options).unwrap()
+        })
+        .route("/html-defaults", |_: &Request| html_response("<p id=\"p\"></p>", ElementOptions::new()).unwrap())
+        .route("/json", |_: &Request| {
+            signals_response(r#"{"count": 2}"#, SignalOptions::new().only_if_missing(true)).unwrap()
+        })
+        .route("/js", |_: &Request| script_response("go()", &[("type", "module"), ("data-x", "a\"b")]).unwrap())
+        .start()
+        .unwrap();
+    let get = |path: &str| {
+        let mut response = agent().get(&format!("http://{}{path}", server.local_addr())).call().unwrap();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| name.as_str().starts_with("datastar-") || name.as_str() == "content-type")
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_string()))
+            .collect();
+        (headers, response.body_mut().read_to_string().unwrap())
+    };
+    let pairs = |list: &[(&str, &str)]| list.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect::<Vec<_>>();
+    assert_eq!(
+        get("/html"),
+        (
+            pairs(&[
+                ("content-type", "text/html; charset=utf-8"),
+                ("datastar-selector", "#list"),
+                ("datastar-mode", "append"),
+                ("datastar-namespace", "svg"),
+                ("datastar-use-view-transition", "true"),
+            ]),
+            "<circle id=\"c\"/>".to_string()
+        )
+    );
+    assert_eq!(get("/html-defaults").0, pairs(&[("content-type", "text/html; charset=utf-8")]), "defaults stay off");
+    assert_eq!(
+        get("/json"),
+        (
+            pairs(&[("content-type", "application/json"), ("datastar-only-if-missing", "true")]),
+            r#"{"count": 2}"#.to_string()
+        )
+    );
+    assert_eq!(
+        get("/js"),
+        (
+            pairs(&[
+                ("content-type", "text/javascript; charset=utf-8"),
+                ("datastar-script-attributes", r#"{"type":"module","data-x":"a\"b"}"#),
+            ]),
+            "go()".to_string()
+        )
+    );
+}
+
+#[test]
+fn one_shot_options_that_would_break_a_header_are_errors() {
+    use bare_sse::datastar::{html_response, script_response};
+    assert!(html_response("<p></p>", ElementOptions::new().selector("#a\r\nSet-Cookie: x=1")).is_err());
+    assert!(script_response("x", &[("on load", "x")]).is_err());
+}

@@ -87,10 +87,10 @@ impl Namespace {
 /// assumes when it is absent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ElementOptions {
-    selector: Option<String>,
-    mode: Mode,
-    namespace: Namespace,
-    use_view_transition: bool,
+    pub(super) selector: Option<String>,
+    pub(super) mode: Mode,
+    pub(super) namespace: Namespace,
+    pub(super) use_view_transition: bool,
     view_transition_selector: Option<String>,
 }
 
@@ -136,7 +136,7 @@ impl ElementOptions {
 /// Options of [`patch_signals`] and [`remove_signals`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignalOptions {
-    only_if_missing: bool,
+    pub(super) only_if_missing: bool,
 }
 
 impl SignalOptions {
@@ -148,38 +148,6 @@ impl SignalOptions {
     /// Patch only signals that do not exist yet (default false).
     pub fn only_if_missing(mut self, enabled: bool) -> SignalOptions {
         self.only_if_missing = enabled;
-        self
-    }
-}
-
-/// Options of [`execute_script`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScriptOptions {
-    auto_remove: bool,
-    attributes: Vec<(String, String)>,
-}
-
-impl Default for ScriptOptions {
-    fn default() -> ScriptOptions {
-        ScriptOptions { auto_remove: true, attributes: Vec::new() }
-    }
-}
-
-impl ScriptOptions {
-    /// The defaults (the script tag removes itself after it runs).
-    pub fn new() -> ScriptOptions {
-        ScriptOptions::default()
-    }
-
-    /// Whether the script tag removes itself after running (default true).
-    pub fn auto_remove(mut self, enabled: bool) -> ScriptOptions {
-        self.auto_remove = enabled;
-        self
-    }
-
-    /// Adds an attribute to the script tag; the value is HTML-escaped.
-    pub fn attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> ScriptOptions {
-        self.attributes.push((name.into(), value.into()));
         self
     }
 }
@@ -292,57 +260,6 @@ pub fn remove_signals(paths: &[&str], options: SignalOptions) -> Result<Event, E
     patch_signals(&patch, options)
 }
 
-/// Runs JavaScript in the browser: a `<script>` tag appended to `body`, which removes itself after
-/// running unless `auto_remove` is false. The script is sent as it is: it must not contain
-/// `</script>`.
-///
-/// ```
-/// use bare_sse::datastar::{execute_script, ScriptOptions};
-/// let event = execute_script("go()", ScriptOptions::new().attribute("type", "module")).unwrap();
-/// assert_eq!(
-///     event.to_bytes().unwrap(),
-///     b"event: datastar-patch-elements\ndata: mode append\ndata: selector body\n\
-///       data: elements <script type=\"module\" data-effect=\"el.remove()\">go()</script>\n\n"
-/// );
-/// ```
-pub fn execute_script(script: &str, options: ScriptOptions) -> Result<Event, Error> {
-    let mut tag = String::from("<script");
-    for (name, value) in &options.attributes {
-        if !is_attribute_name(name) {
-            return Err(Error::InvalidField { field: "attributes", reason: "an attribute name is not valid HTML" });
-        }
-        tag.push_str(&format!(" {name}=\"{}\"", escape_html(value)));
-    }
-    if options.auto_remove {
-        tag.push_str(" data-effect=\"el.remove()\"");
-    }
-    tag.push('>');
-    tag.push_str(script);
-    tag.push_str("</script>");
-    patch_elements(&tag, ElementOptions::new().selector("body").mode(Mode::Append))
-}
-
-/// Sends the browser to `url`.
-pub fn redirect(url: &str) -> Result<Event, Error> {
-    execute_script(&format!("setTimeout(() => window.location = '{}')", escape_js_string(url)), ScriptOptions::new())
-}
-
-/// Changes the address bar to `url` without loading it.
-pub fn replace_url(url: &str) -> Result<Event, Error> {
-    let script = format!("window.history.replaceState({{}}, '', '{}')", escape_js_string(url));
-    execute_script(&script, ScriptOptions::new())
-}
-
-/// Logs `message` in the browser's console.
-pub fn console_log(message: &str) -> Result<Event, Error> {
-    execute_script(&format!("console.log('{}')", escape_js_string(message)), ScriptOptions::new())
-}
-
-/// Logs `message` as an error in the browser's console.
-pub fn console_error(message: &str) -> Result<Event, Error> {
-    execute_script(&format!("console.error('{}')", escape_js_string(message)), ScriptOptions::new())
-}
-
 /// An event of `event_type` with one data line per entry.
 fn datastar_event(event_type: &str, lines: &[String]) -> Result<Event, Error> {
     let mut event = Event::new().event(event_type);
@@ -351,46 +268,6 @@ fn datastar_event(event_type: &str, lines: &[String]) -> Result<Event, Error> {
     }
     event.validate()?;
     Ok(event)
-}
-
-fn is_attribute_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'<>/=".contains(c))
-}
-
-/// Escapes text for an HTML attribute value in double quotes (or element content).
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Escapes text for a single-quoted JavaScript string that may sit inside an HTML attribute or a
-/// `<script>` element: quotes, backslashes, line breaks, and the characters HTML gives meaning to
-/// (`<`, `>`, `&`, `"`) become escapes, so the text can end neither the string nor the element.
-pub(super) fn escape_js_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '"' | '<' | '>' | '&' => out.push_str(&format!("\\x{:02X}", c as u32)),
-            '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -489,44 +366,6 @@ mod tests {
             "event: datastar-patch-signals\ndata: signals {\"user\":{\"name\":null,\"email\":null},\"count\":null}\n\n"
         );
         assert!(remove_signals(&["a..b"], SignalOptions::new()).is_err());
-    }
-
-    #[test]
-    fn execute_script_defaults_and_options() {
-        assert_eq!(
-            wire(execute_script("console.log('Here')", ScriptOptions::new())),
-            "event: datastar-patch-elements\ndata: mode append\ndata: selector body\n\
-             data: elements <script data-effect=\"el.remove()\">console.log('Here')</script>\n\n"
-        );
-        let options = ScriptOptions::new()
-            .auto_remove(false)
-            .attribute("type", "text/javascript")
-            .attribute("data-x", "a\"b<c>&'");
-        let event = execute_script("first();\nsecond();", options);
-        assert_eq!(
-            wire(event.map(|e| e.id("s1").retry(Duration::from_millis(2000)))),
-            "event: datastar-patch-elements\nid: s1\nretry: 2000\ndata: mode append\ndata: selector body\n\
-             data: elements <script type=\"text/javascript\" data-x=\"a&quot;b&lt;c&gt;&amp;&#39;\">first();\n\
-             data: elements second();</script>\n\n"
-        );
-        assert!(execute_script("x", ScriptOptions::new().attribute("on load", "x")).is_err());
-    }
-
-    #[test]
-    fn script_helpers_escape_their_arguments() {
-        let expect = |script: &str| {
-            format!(
-                "event: datastar-patch-elements\ndata: mode append\ndata: selector body\n\
-                 data: elements <script data-effect=\"el.remove()\">{script}</script>\n\n"
-            )
-        };
-        assert_eq!(
-            wire(redirect("/next?a=1&b='2'")),
-            expect(r"setTimeout(() => window.location = '/next?a=1\x26b=\'2\'')")
-        );
-        assert_eq!(wire(replace_url("/x")), expect("window.history.replaceState({}, '', '/x')"));
-        assert_eq!(wire(console_log("</script>\\\n")), expect(r"console.log('\x3C/script\x3E\\\n')"));
-        assert_eq!(wire(console_error("it's")), expect(r"console.error('it\'s')"));
     }
 
     #[test]

@@ -36,14 +36,21 @@ use std::time::Duration;
 
 pub mod action;
 mod events;
+mod one_shot;
 mod request;
+mod script;
 mod stream;
 
 pub use events::{
-    console_error, console_log, execute_script, patch_elements, patch_signals, redirect, remove_elements,
-    remove_signals, replace_url, ElementOptions, Mode, Namespace, ScriptOptions, SignalOptions, Signals,
+    patch_elements, patch_signals, remove_elements, remove_signals, ElementOptions, Mode, Namespace, SignalOptions,
+    Signals,
 };
+pub use one_shot::{html_response, script_response, signals_response};
 pub use request::{is_datastar_request, read_signals, SignalsError};
+pub use script::{
+    console_error, console_log, dispatch_custom_event, execute_script, prefetch, redirect, replace_url,
+    replace_url_query, CustomEventOptions, ScriptOptions,
+};
 pub use stream::{response, DatastarStream};
 
 /// The event that patches HTML elements into the DOM.

@@ -2,9 +2,11 @@
 //! [`EventStream`].
 
 use super::{
-    console_error, console_log, execute_script, patch_elements, patch_signals, redirect, remove_elements,
-    remove_signals, replace_url, ElementOptions, ScriptOptions, SignalOptions, Signals,
+    console_error, console_log, dispatch_custom_event, execute_script, patch_elements, patch_signals, prefetch,
+    redirect, remove_elements, remove_signals, replace_url, CustomEventOptions, ElementOptions, ScriptOptions,
+    SignalOptions, Signals,
 };
+use crate::json::Value;
 use crate::server::Response;
 use crate::{Error, EventStream};
 
@@ -37,6 +39,10 @@ pub trait DatastarStream {
     fn console_log(&self, message: &str) -> Result<(), Error>;
     /// Sends [`console_error`].
     fn console_error(&self, message: &str) -> Result<(), Error>;
+    /// Sends [`dispatch_custom_event`].
+    fn dispatch_custom_event(&self, name: &str, detail: &Value, options: CustomEventOptions) -> Result<(), Error>;
+    /// Sends [`prefetch`].
+    fn prefetch(&self, urls: &[&str]) -> Result<(), Error>;
 }
 
 impl DatastarStream for EventStream {
@@ -74,5 +80,13 @@ impl DatastarStream for EventStream {
 
     fn console_error(&self, message: &str) -> Result<(), Error> {
         self.send(&console_error(message)?)
+    }
+
+    fn dispatch_custom_event(&self, name: &str, detail: &Value, options: CustomEventOptions) -> Result<(), Error> {
+        self.send(&dispatch_custom_event(name, detail, options)?)
+    }
+
+    fn prefetch(&self, urls: &[&str]) -> Result<(), Error> {
+        self.send(&prefetch(urls)?)
     }
 }

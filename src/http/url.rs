@@ -60,6 +60,24 @@ pub fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, DecodeE
     String::from_utf8(out).map_err(|_| DecodeError::NotUtf8)
 }
 
+/// Percent-encodes text for a query name or value: every byte but the unreserved characters of
+/// RFC 3986 (`A-Z a-z 0-9 - . _ ~`) becomes `%XX`, so `&`, `=`, `+`, `#` and spaces survive.
+///
+/// ```
+/// assert_eq!(bare_sse::http::encode_query_component("a b&c=ü"), "a%20b%26c%3D%C3%BC");
+/// ```
+pub fn encode_query_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// Splits a query string (`a=1&b=two`) into decoded name/value pairs, in order. A name without `=`
 /// has an empty value; empty pieces (`a=1&&b=2`) are skipped.
 pub fn parse_query(query: &str) -> Result<Vec<(String, String)>, DecodeError> {

@@ -78,7 +78,8 @@ impl Response {
     }
 
     /// An event stream: `run` gets the client's [`EventStream`] on the connection's own thread, and the
-    /// connection closes when `run` returns. See [`EventStream`] for sending, batches, and noticing the
+    /// body ends when `run` returns (on a persistent HTTP/1.1 connection, the next request follows;
+    /// otherwise the connection closes). See [`EventStream`] for sending, batches, and noticing the
     /// client leave.
     pub fn stream(run: impl FnOnce(EventStream) + Send + 'static) -> Response {
         Response { status: 200, headers: Vec::new(), body: Body::Stream(Box::new(run)), keep_alive: false }
