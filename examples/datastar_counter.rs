@@ -1,11 +1,18 @@
 //! A Datastar app: a counter and a todo list, shared by every open tab.
 //!
-//! Buttons and the form send `@post` actions; the server reads the signals they carry, updates its
-//! state, and broadcasts the new HTML to every page through a hub that each page subscribes to with
-//! `@get('/updates')` when it loads. The page loads Datastar's browser library from its CDN
-//! (version pinned in `bare_sse::datastar::CDN_URL`).
+//! The pattern: each page opens one long-lived stream, `@get('/updates')`, when it loads. Buttons
+//! and the form send `@post` actions; the server reads the signals they carry, updates its state,
+//! and broadcasts the *whole* region (counter and list) as one event with an id through a hub
+//! that keeps the latest one in its history. So a page that reconnects, or opens later, gets the
+//! current region at once, and no update can be half-applied. After a server restart, a page
+//! resuming with an id of the old run gets the hub's reset event, then the latest region.
 //!
-//! Run: `cargo run --example datastar_counter`, then open http://localhost:8125/ in two tabs.
+//! The page loads Datastar's browser library from its CDN (version pinned in
+//! `bare_sse::datastar::CDN_URL`), or, on a machine without it, from a local copy given as the
+//! second argument or in `DATASTAR_JS`, served at `/datastar.js`.
+//!
+//! Run: `cargo run --example datastar_counter [PORT] [DATASTAR_JS]`, then open
+//! http://localhost:8125/ in two tabs.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -20,10 +27,19 @@ const MAX_TODO_CHARS: usize = 200;
 #[path = "common/mod.rs"]
 mod common;
 
+/// The environment variable that may name a local copy of Datastar's browser library.
+const DATASTAR_JS_VAR: &str = "DATASTAR_JS";
+
 fn main() -> std::process::ExitCode {
-    let port = common::port_arg(1, 8125, "datastar_counter [PORT]");
+    let port = common::port_arg(1, 8125, "datastar_counter [PORT] [DATASTAR_JS]");
     common::run("datastar_counter", || {
-        let server = routes(Server::builder().port(port), App::new()).start()?;
+        let local_copy = std::env::args().nth(2).or_else(|| std::env::var(DATASTAR_JS_VAR).ok());
+        let mut app = App::new();
+        if let Some(path) = local_copy {
+            let script = std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
+            app = app.with_local_datastar(script);
+        }
+        let server = routes(Server::builder().port(port), app).start()?;
         println!("open http://localhost:{}/", server.local_addr().port());
         std::thread::park(); // serve until Ctrl-C
         Ok(())
@@ -35,6 +51,8 @@ fn main() -> std::process::ExitCode {
 pub struct App {
     state: Arc<Mutex<State>>,
     updates: Hub,
+    /// Datastar's browser library, when served from here instead of the CDN.
+    local_datastar: Option<Arc<str>>,
 }
 
 #[derive(Default)]
@@ -51,25 +69,29 @@ impl Default for App {
 
 impl App {
     pub fn new() -> App {
-        App { state: Arc::default(), updates: Hub::builder().history_events(0).build() }
+        // The latest region is all a page needs: history keeps one event.
+        App { state: Arc::default(), updates: Hub::builder().history_events(1).build(), local_datastar: None }
+    }
+
+    /// Serves `script` (Datastar's browser library) at `/datastar.js`, and loads it from there.
+    pub fn with_local_datastar(mut self, script: String) -> App {
+        self.local_datastar = Some(script.into());
+        self
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Sends the current counter and list to every page.
+    /// Sends the whole region, counter and list, to every page as one event, and keeps it for
+    /// pages that connect or reconnect later.
     fn broadcast(&self) {
-        let (count, list) = {
+        let region = {
             let state = self.state();
-            (state.count, todo_list_html(&state.todos))
+            format!("{}\n{}", count_html(state.count), todo_list_html(&state.todos))
         };
-        let events = [
-            datastar::patch_elements(&format!("<span id=\"count\">{count}</span>"), ElementOptions::new()),
-            datastar::patch_elements(&list, ElementOptions::new()),
-        ];
-        for event in events.into_iter().flatten() {
-            let _ = self.updates.send_new_event(event);
+        if let Ok(event) = datastar::patch_elements(&region, ElementOptions::new()) {
+            let _ = self.updates.send_new_event(event.with_id());
         }
     }
 }
@@ -79,6 +101,12 @@ pub fn routes(builder: ServerBuilder, app: App) -> ServerBuilder {
     let page_app = app.clone();
     let count_app = app.clone();
     let todo_app = app.clone();
+    let mut builder = builder;
+    if let Some(script) = app.local_datastar.clone() {
+        builder = builder.route("/datastar.js", move |_: &Request| {
+            Response::new(200).header("Content-Type", "text/javascript; charset=utf-8").body(script.as_bytes())
+        });
+    }
     builder
         .route("/", move |_: &Request| Response::html(page(&page_app)))
         .route_hub("/updates", app.updates.clone())
@@ -98,7 +126,8 @@ fn increment(app: &App, request: &Request) -> Response {
     Response::no_content()
 }
 
-/// Adds the `todo` signal to the list, then clears the input of the page that sent it.
+/// Adds the `todo` signal to the list, then clears the input of the page that sent it (a one-shot
+/// JSON answer: no stream needed for one patch).
 fn add_todo(app: &App, request: &Request) -> Response {
     let signals = match datastar::read_signals(request) {
         Ok(signals) => signals,
@@ -112,10 +141,12 @@ fn add_todo(app: &App, request: &Request) -> Response {
     }
     app.state().todos.push(todo);
     app.broadcast();
-    datastar::response(|stream| {
-        let cleared = Value::Object(vec![("todo".into(), Value::from(""))]);
-        let _ = stream.patch_signals(&cleared, SignalOptions::new());
-    })
+    let cleared = Value::Object(vec![("todo".into(), Value::from(""))]);
+    datastar::signals_response(&cleared, SignalOptions::new()).unwrap_or_else(|_| Response::new(500))
+}
+
+fn count_html(count: i64) -> String {
+    format!("<span id=\"count\">{count}</span>")
 }
 
 fn todo_list_html(todos: &[String]) -> String {
@@ -133,9 +164,9 @@ fn page(app: &App) -> String {
         r#"<!doctype html>
 <meta charset="utf-8">
 <title>bare-sse + Datastar</title>
-<script type="module" src="{cdn}"></script>
+<script type="module" src="{datastar}"></script>
 <body data-init="{updates}" data-signals="{{step: 1, todo: ''}}">
-  <h1>Count: <span id="count">{count}</span></h1>
+  <h1>Count: {count}</h1>
   <label>Step <input type="number" data-bind:step></label>
   <button data-on:click="{increment}">Add</button>
   <h2>Todos</h2>
@@ -146,11 +177,11 @@ fn page(app: &App) -> String {
   </form>
 </body>
 "#,
-        cdn = datastar::CDN_URL,
+        datastar = if app.local_datastar.is_some() { "/datastar.js" } else { datastar::CDN_URL },
         updates = action::get("/updates"),
         increment = action::post("/increment"),
         add = action::post("/todos"),
-        count = state.count,
+        count = count_html(state.count),
         list = todo_list_html(&state.todos),
     )
 }

@@ -230,19 +230,40 @@ fn counter_app_with_browser_shaped_requests() {
     };
     let incremented = post("/increment", r#"{"step":5,"todo":""}"#);
     assert_eq!(incremented.status(), 204);
-    assert_eq!(updates.next_block().data(), "elements <span id=\"count\">5</span>");
-    assert_eq!(updates.next_block().data(), "elements <ul id=\"todos\"></ul>");
+    let region = updates.next_block();
+    assert_eq!(
+        region.data(),
+        "elements <span id=\"count\">5</span>\nelements <ul id=\"todos\"></ul>",
+        "one event, whole region"
+    );
+    assert!(region.get("id").is_some(), "with an id, so it is kept for later pages");
 
     let added = post("/todos", r#"{"step":5,"todo":"buy <milk>"}"#);
-    assert_eq!(added.headers()["content-type"], "text/event-stream; charset=utf-8");
+    assert_eq!(added.headers()["content-type"], "application/json");
     let reply = added.into_body().read_to_string().unwrap();
-    assert_eq!(reply, "event: datastar-patch-signals\ndata: signals {\"todo\":\"\"}\n\n", "the input is cleared");
-    updates.next_block();
-    assert_eq!(updates.next_block().data(), "elements <ul id=\"todos\"><li>buy &lt;milk&gt;</li></ul>");
+    assert_eq!(reply, r#"{"todo":""}"#, "the input is cleared");
+    let latest = "elements <span id=\"count\">5</span>\nelements <ul id=\"todos\"><li>buy &lt;milk&gt;</li></ul>";
+    assert_eq!(updates.next_block().data(), latest);
+
+    // A page that opens (or reconnects) later gets the latest region at once.
+    let mut later = RawClient::stream(server.local_addr(), "/updates", "datastar-request: true\r\n");
+    assert_eq!(later.next_block().data(), latest);
 
     let rejected = post("/todos", r#"{"todo":"   "}"#).into_body().read_to_string().unwrap();
     assert!(rejected.contains("console.error"), "{rejected}");
     assert_eq!(post("/increment", "not json").status(), 400);
+}
+
+#[test]
+fn counter_app_can_serve_a_local_copy_of_datastar() {
+    let app = counter::App::new().with_local_datastar("/* datastar */".to_string());
+    let server = counter::routes(Server::builder(), app).start().unwrap();
+    let base = format!("http://{}", server.local_addr());
+    let page = agent().get(&format!("{base}/")).call().unwrap().into_body().read_to_string().unwrap();
+    assert!(page.contains(r#"src="/datastar.js""#) && !page.contains(datastar::CDN_URL), "{page}");
+    let mut script = agent().get(&format!("{base}/datastar.js")).call().unwrap();
+    assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(script.body_mut().read_to_string().unwrap(), "/* datastar */");
 }
 
 #[test]

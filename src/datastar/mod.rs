@@ -27,6 +27,20 @@
 //! [`Event`](crate::Event)s, so a hub can broadcast them to every page too; [`DatastarStream`] offers the same
 //! operations as methods of a per-connection [`EventStream`](crate::EventStream).
 //!
+//! Answers that need no stream can be one-shot responses ([`html_response`],
+//! [`signals_response`], [`script_response`]); the browser library applies them as one event.
+//!
+//! # Reconnecting
+//!
+//! Datastar's browser library reads streams with `fetch`. It retries a stream only when the
+//! request fails on the network: first after 1 s (or the stream's `retry:`), doubling up to 30 s,
+//! 10 times, sending the last id received as `last-event-id`. A stream that ends cleanly is not
+//! reopened. So a page that must survive a server restart keeps one long-lived `@get` stream on
+//! a hub route, and the server sends the whole region the page shows as one event with an id
+//! (`event.with_id()`), with history of at least one event: a page that reconnects, or opens
+//! later, gets the current region at once, and one resuming from before a restart gets the hub's
+//! reset event and then the latest region. `examples/datastar_counter.rs` works this way.
+//!
 //! On the wire, defaults are left out (mode `outer`, namespace `html`, `useViewTransition false`,
 //! `onlyIfMissing false`), and fields come in the order the specification gives: `event`, `id`,
 //! `retry`, then the data lines. An event's id and retry are set on the [`Event`](crate::Event) a builder
