@@ -215,6 +215,10 @@ impl RawClient {
 
     /// Reads and parses the response head, and leaves the body's framing in what is read next.
     pub fn head_keeping_framing(&mut self) -> ResponseHead {
+        // After a chunked body's end come the next response's bytes, unframed.
+        if let Some(chunks) = self.chunks.take_if(|chunks| chunks.ended) {
+            self.received.extend_from_slice(&chunks.raw);
+        }
         let text = self.read_through("\r\n\r\n");
         match parse_response_head(text.as_bytes()) {
             Ok(Parsed::Complete { head, .. }) => head,
@@ -270,10 +274,6 @@ impl RawClient {
         while self.fill() > 0 {}
         let text = String::from_utf8_lossy(self.pending()).into_owned();
         self.consumed = self.received.len();
-        // After a chunked body's end come the next response's bytes, unframed.
-        if let Some(chunks) = self.chunks.take_if(|chunks| chunks.ended) {
-            self.received.extend_from_slice(&chunks.raw);
-        }
         text
     }
 }
