@@ -259,3 +259,26 @@ fn after_a_stream_that_ends_the_keep_alive_timeout_still_closes_an_idle_connecti
     assert!(closed_by_server(&mut client));
     common::eventually("the connection to be gone", || server.connections() == 0);
 }
+
+#[test]
+fn stopping_the_server_ends_streams_whose_watch_has_not_started() {
+    let (started, starts) = std::sync::mpsc::channel();
+    let started = std::sync::Mutex::new(started);
+    let server = Server::builder()
+        .route("/wait", move |_: &Request| {
+            let started = started.lock().unwrap().clone();
+            Response::stream(move |stream| {
+                let (hold, wait) = std::sync::mpsc::channel::<()>();
+                stream.on_close(move || drop(hold));
+                started.send(()).unwrap();
+                let _ = wait.recv(); // until the stream closes
+            })
+        })
+        .start()
+        .unwrap();
+    let _client = RawClient::stream(server.local_addr(), "/wait", "");
+    starts.recv_timeout(READ_TIMEOUT).unwrap();
+    // Whether or not the watch has started by now, stopping closes the stream and returns.
+    server.stop();
+    assert_eq!(server.connections(), 0);
+}

@@ -27,10 +27,10 @@ use std::net::{Shutdown, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use super::hub_client::{self, NotStarted};
+use super::late_watch::LateWatch;
 use super::response::{Body, Response};
 use super::router::Routed;
 use super::stream_socket::{StreamSocket, Watched};
@@ -490,11 +490,12 @@ struct PerConnectionStream<'a> {
 }
 
 impl PerConnectionStream<'_> {
-    /// Runs the closure on this thread, with a watcher thread beside it that notices the client
-    /// leave and sends heartbeats. The stream ends, and `on_close` runs, when the closure returns
-    /// (or panics) or the client leaves, whichever comes first. Then the connection closes, or,
-    /// if the closure returned and the connection persists, the body ends and the connection is
-    /// handed back for the next request once the watcher lets it go.
+    /// Runs the closure on this thread. If it runs longer than a moment, a watcher thread starts
+    /// beside it to notice the client leave and send heartbeats (see `late_watch`). The stream
+    /// ends, and `on_close` runs, when the closure returns (or panics) or the client leaves,
+    /// whichever comes first. Then the connection closes, or, if the closure returned and the
+    /// connection persists, the body ends and the connection is handed back for the next request
+    /// once the watcher, if any, lets it go.
     fn run(self, shared: &Shared, socket: &Arc<TcpStream>, id: u64, run: Box<dyn FnOnce(EventStream) + Send>) -> Next {
         let config = &shared.config;
         let Exchange { persistence, ahead } = self.exchange;
@@ -509,29 +510,22 @@ impl PerConnectionStream<'_> {
             stream.close();
             return Next::Close;
         }
-        let watched = Arc::clone(&stream);
-        let heartbeat = config.stream_heartbeat;
-        let watcher = thread::Builder::new()
-            .name("bare-sse-stream-watcher".to_string())
-            .stack_size(super::USER_CODE_STACK_BYTES)
-            .spawn(move || watched.watch(heartbeat, ahead));
-        let Ok(watcher) = watcher else {
-            stream.close();
-            return Next::Close;
-        };
+        let watch = LateWatch::new(Arc::clone(&stream), config.stream_heartbeat, ahead);
+        shared.watch_starter.schedule(Arc::clone(&watch));
         let returned = catch_unwind(AssertUnwindSafe(|| run(EventStream::new(Arc::clone(&stream))))).is_ok();
         if !(returned && persistent && stream.finish()) {
             stream.end();
-            let _ = watcher.join();
+            let _ = watch.end();
             return Next::Close;
         }
-        // The watcher is blocked reading the socket until the client speaks or its heartbeat time
-        // comes: meanwhile this connection waits like any idle one, and may be closed for room.
+        // A watcher that started is blocked reading the socket until the client speaks or its
+        // heartbeat time comes: meanwhile this connection waits like any idle one, and may be
+        // closed for room.
         let ticket = shared.begin_idle(id);
-        let watched = watcher.join();
+        let watched = watch.end();
         let kept = shared.end_idle(ticket);
         match watched {
-            Ok(Watched::Finished(ahead)) if kept => Next::Request(ahead),
+            Watched::Finished(ahead) if kept => Next::Request(ahead),
             _ => Next::Close,
         }
     }

@@ -14,6 +14,7 @@
 mod connection;
 mod cors;
 mod hub_client;
+mod late_watch;
 mod overflow;
 mod request;
 mod response;
@@ -389,6 +390,8 @@ struct Shared {
     connections: Mutex<Connections>,
     /// The overflow answerer's thread, once a connection past the limit has started it.
     overflow_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Starts the departure watches of per-connection streams that last.
+    watch_starter: Arc<late_watch::WatchStarter>,
 }
 
 /// Every open connection's socket (so `stop` can close them) and thread (so `stop` can join them).
@@ -453,6 +456,8 @@ impl Server {
             }
             std::mem::take(&mut connections.threads)
         };
+        // Streams whose watch has not started yet are closed, so that no closure waits for one.
+        self.shared.watch_starter.stop();
         for thread in threads {
             let _ = thread.join();
         }
@@ -496,6 +501,7 @@ impl Shared {
             stopping: AtomicBool::new(false),
             connections: Mutex::new(Connections::default()),
             overflow_thread: Mutex::new(None),
+            watch_starter: Arc::default(),
         }
     }
 

@@ -1,0 +1,274 @@
+//! Departure watches that start late: most per-connection streams (a Datastar action's answer)
+//! end within a few milliseconds, and for those a watcher thread would be pure cost, a thread
+//! spawned and joined per request. So a stream's watch starts only once the stream has run for
+//! [`WATCH_DELAY`]; until then nothing reads the socket, and a client that leaves is noticed when
+//! a write fails or when the watch starts.
+//!
+//! One starter thread per server sleeps until the oldest pending stream is due, starts its
+//! watcher, and exits when none is pending: it costs nothing while no stream is starting.
+//!
+//! Invariants:
+//! - a pending watch is started at most once, by the starter or not at all: its slot goes from
+//!   `Waiting` to `Started` or `Done` under its lock, and never back;
+//! - every stream in the queue is either started by the starter, or closed by [`WatchStarter::stop`]
+//!   (whose `on_close` callbacks then wake a closure waiting for them), so no closure waits on a
+//!   watch that never comes;
+//! - the starter never spawns a thread while it holds the queue's lock.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::stream_socket::{StreamSocket, Watched};
+
+/// How long a per-connection stream runs before its departure watch (and heartbeats) start.
+pub const WATCH_DELAY: Duration = Duration::from_millis(50);
+
+/// One stream's watch, started late or never.
+pub(super) struct LateWatch {
+    stream: Arc<StreamSocket>,
+    heartbeat: Option<Duration>,
+    slot: Mutex<Slot>,
+}
+
+enum Slot {
+    /// Not started: the bytes of a next request read with this one, for the watcher.
+    Waiting(Vec<u8>),
+    Started(JoinHandle<Watched>),
+    /// The stream's closure returned (or the watch could not start).
+    Done,
+}
+
+impl LateWatch {
+    pub fn new(stream: Arc<StreamSocket>, heartbeat: Option<Duration>, ahead: Vec<u8>) -> Arc<LateWatch> {
+        Arc::new(LateWatch { stream, heartbeat, slot: Mutex::new(Slot::Waiting(ahead)) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts the watcher thread, unless it has started or the stream is over. If no thread can
+    /// be had, the stream is closed: a stream nobody watches could wait for a departure forever.
+    /// The slot stays locked while the thread is spawned, so that [`end`](Self::end) sees either
+    /// no watcher or one it can join; only this stream's own thread can wait for that lock.
+    fn start(self: &Arc<LateWatch>) {
+        let mut slot = self.lock();
+        let ahead = match &mut *slot {
+            Slot::Waiting(ahead) => std::mem::take(ahead),
+            Slot::Started(_) | Slot::Done => return,
+        };
+        let watch = Arc::clone(self);
+        let spawned = thread::Builder::new()
+            .name("bare-sse-stream-watcher".to_string())
+            .stack_size(super::USER_CODE_STACK_BYTES)
+            .spawn(move || watch.stream.watch(watch.heartbeat, ahead));
+        match spawned {
+            Ok(watcher) => *slot = Slot::Started(watcher),
+            Err(_) => {
+                *slot = Slot::Done;
+                drop(slot);
+                self.stream.close();
+            }
+        }
+    }
+
+    /// The stream's closure has returned and the stream is finished or closed: waits for the
+    /// watcher, if one started, and returns how the watch ended. Without one, nothing has read the
+    /// socket: the bytes read with the request are the next request's start.
+    pub fn end(&self) -> Watched {
+        let slot = std::mem::replace(&mut *self.lock(), Slot::Done);
+        match slot {
+            Slot::Started(watcher) => watcher.join().unwrap_or(Watched::Closed),
+            Slot::Waiting(ahead) if !self.stream.is_closed() => Watched::Finished(ahead),
+            Slot::Waiting(_) | Slot::Done => Watched::Closed,
+        }
+    }
+}
+
+/// Starts the late watches of one server's streams.
+#[derive(Default)]
+pub(super) struct WatchStarter {
+    state: Mutex<StarterState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct StarterState {
+    /// Watches to start, each with its due time; due times only grow, so the oldest is first.
+    queue: VecDeque<(Instant, Arc<LateWatch>)>,
+    /// The starter thread, while one runs (it ends when the queue is empty).
+    thread: Option<JoinHandle<()>>,
+    running: bool,
+    stopped: bool,
+}
+
+impl WatchStarter {
+    fn lock(&self) -> MutexGuard<'_, StarterState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts `watch` after [`WATCH_DELAY`], unless its stream is over by then.
+    pub fn schedule(self: &Arc<WatchStarter>, watch: Arc<LateWatch>) {
+        let mut state = self.lock();
+        if state.stopped {
+            drop(state);
+            watch.stream.close();
+            return;
+        }
+        state.queue.push_back((Instant::now() + WATCH_DELAY, watch));
+        if state.running {
+            // The starter is waiting for an earlier due time, and will come to this one.
+            return;
+        }
+        state.running = true;
+        let previous = state.thread.take();
+        drop(state);
+        // A starter that ended has set `running` to false as its last step under the lock.
+        if let Some(previous) = previous {
+            let _ = previous.join();
+        }
+        let starter = Arc::clone(self);
+        let spawned = thread::Builder::new().name("bare-sse-watch-starter".to_string()).spawn(move || starter.run());
+        let mut state = self.lock();
+        match spawned {
+            Ok(thread) => state.thread = Some(thread),
+            Err(_) => {
+                // No starter: start every pending watch now instead.
+                state.running = false;
+                let due: Vec<_> = state.queue.drain(..).collect();
+                drop(state);
+                for (_, watch) in due {
+                    watch.start();
+                }
+            }
+        }
+    }
+
+    fn run(&self) {
+        let mut state = self.lock();
+        loop {
+            if state.stopped || state.queue.is_empty() {
+                state.running = false;
+                return;
+            }
+            let now = Instant::now();
+            let due = state.queue.front().map_or(now, |(due, _)| *due);
+            if due > now {
+                state = self.wake.wait_timeout(state, due - now).unwrap_or_else(PoisonError::into_inner).0;
+                continue;
+            }
+            let Some((_, watch)) = state.queue.pop_front() else { continue };
+            drop(state);
+            watch.start();
+            state = self.lock();
+        }
+    }
+
+    /// Stops starting watches: every pending stream is closed (its client is being disconnected
+    /// anyway), and the starter thread is joined.
+    pub fn stop(&self) {
+        let (pending, thread) = {
+            let mut state = self.lock();
+            state.stopped = true;
+            (std::mem::take(&mut state.queue), state.thread.take())
+        };
+        self.wake.notify_all();
+        for (_, watch) in pending {
+            watch.stream.close();
+        }
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::BodyFraming;
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+
+    /// A persistent stream on a loopback connection, and the client's end.
+    fn stream() -> (Arc<StreamSocket>, TcpStream) {
+        let (socket, client, _) = stream_and_server_socket();
+        (socket, client)
+    }
+
+    fn stream_and_server_socket() -> (Arc<StreamSocket>, TcpStream, Arc<TcpStream>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let server = Arc::new(listener.accept().unwrap().0);
+        let socket =
+            StreamSocket::with_persistence(Arc::clone(&server), BodyFraming::Chunked, Duration::from_secs(5), true);
+        (Arc::new(socket), client, server)
+    }
+
+    #[test]
+    fn a_stream_that_ends_before_its_watch_starts_needs_no_thread() {
+        let (socket, _client) = stream();
+        let watch = LateWatch::new(Arc::clone(&socket), None, b"GET /next".to_vec());
+        assert!(socket.finish());
+        match watch.end() {
+            Watched::Finished(ahead) => assert_eq!(ahead, b"GET /next"),
+            Watched::Closed => panic!("the connection stays open"),
+        }
+        watch.start();
+        assert!(matches!(*watch.lock(), Slot::Done), "an ended watch never starts");
+    }
+
+    #[test]
+    fn a_started_watch_hands_back_the_next_request() {
+        use std::io::Read;
+        let (socket, mut client, server) = stream_and_server_socket();
+        let watch = LateWatch::new(Arc::clone(&socket), None, Vec::new());
+        watch.start();
+        assert!(matches!(*watch.lock(), Slot::Started(_)));
+        assert!(socket.finish());
+        // If the watcher is blocked reading, the next request wakes it, and it hands back what it
+        // read; if it saw the end first, the request is still in the socket. Nothing is lost.
+        let request = b"GET / HTTP/1.1\r\n";
+        client.write_all(request).unwrap();
+        let Watched::Finished(mut received) = watch.end() else { panic!("the connection stays open") };
+        server.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        while received.len() < request.len() {
+            let mut rest = [0u8; 64];
+            let n = (&*server).read(&mut rest).unwrap();
+            received.extend_from_slice(&rest[..n]);
+        }
+        assert_eq!(received, request);
+    }
+
+    #[test]
+    fn stopping_closes_streams_whose_watch_is_pending() {
+        let starter = Arc::new(WatchStarter::default());
+        let (socket, _client) = stream();
+        let (closed, was_closed) = std::sync::mpsc::channel();
+        socket.on_close(Box::new(move || closed.send(()).unwrap()));
+        starter.schedule(LateWatch::new(Arc::clone(&socket), None, Vec::new()));
+        starter.stop();
+        was_closed.recv_timeout(Duration::from_secs(10)).unwrap();
+        let (late, _client) = stream();
+        starter.schedule(LateWatch::new(Arc::clone(&late), None, Vec::new()));
+        assert!(late.is_closed(), "a stream scheduled after the stop is closed at once");
+    }
+
+    #[test]
+    fn the_starter_starts_due_watches_and_then_ends() {
+        let starter = Arc::new(WatchStarter::default());
+        let (socket, client) = stream();
+        let watch = LateWatch::new(Arc::clone(&socket), None, Vec::new());
+        starter.schedule(Arc::clone(&watch));
+        // Once started, the watch notices the client leave and closes the stream.
+        drop(client);
+        assert!(socket.wait_closed(Some(Duration::from_secs(10))));
+        assert!(matches!(watch.end(), Watched::Closed));
+        let starter_thread = starter.lock().thread.take();
+        if let Some(thread) = starter_thread {
+            thread.join().unwrap();
+        }
+        assert!(!starter.lock().running, "with nothing pending, the starter has ended");
+    }
+}
