@@ -66,6 +66,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod compress;
 pub mod datastar;
 mod error;
 pub mod event;

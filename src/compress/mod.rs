@@ -1,0 +1,103 @@
+//! Compression written here, std only: CRC-32, a DEFLATE encoder, and gzip framing, for event
+//! streams that are compressed with a flush after every event.
+
+pub mod crc32;
+pub mod deflate;
+mod huffman;
+
+#[cfg(test)]
+#[path = "../../tests/common/inflate.rs"]
+mod inflate;
+
+#[cfg(test)]
+mod tests {
+    use super::deflate::Deflater;
+    use super::inflate::inflate;
+    use crate::test_support::SplitRng as Rng;
+
+    fn round_trip(level: u32, units: &[&[u8]]) -> Vec<u8> {
+        let mut deflater = Deflater::new(level);
+        let mut stream = Vec::new();
+        let mut expected = Vec::new();
+        for unit in units {
+            deflater.compress(unit, &mut stream);
+            expected.extend_from_slice(unit);
+            // Each unit decodes as soon as its bytes are there.
+            let so_far = inflate(&stream).unwrap();
+            assert_eq!(so_far.data, expected, "level {level}");
+            assert!(!so_far.finished);
+        }
+        Deflater::finish(&mut stream);
+        let all = inflate(&stream).unwrap();
+        assert!(all.finished);
+        assert_eq!(all.consumed, stream.len());
+        assert_eq!(all.data, expected);
+        stream
+    }
+
+    #[test]
+    fn edge_cases_round_trip_at_every_level() {
+        let every_byte: Vec<u8> = (0..=255).collect();
+        let long_run = vec![b'a'; 100_000];
+        let mut rng = Rng::new(11);
+        let noise: Vec<u8> = (0..70_000).map(|_| rng.below(256) as u8).collect();
+        let html = "<li id=\"item\" class=\"row\">Hello, world</li>\n".repeat(300);
+        for level in [0, 1, 6, 9] {
+            round_trip(level, &[b""]);
+            round_trip(level, &[b"", b"x", b""]);
+            round_trip(level, &[&every_byte, &every_byte]);
+            round_trip(level, &[&long_run]);
+            round_trip(level, &[&noise]);
+            round_trip(level, &[html.as_bytes(), html.as_bytes()]);
+        }
+    }
+
+    #[test]
+    fn a_megabyte_event_and_incompressible_bytes_stay_bounded() {
+        let mut rng = Rng::new(5);
+        let noise: Vec<u8> = (0..1024 * 1024).map(|_| rng.below(256) as u8).collect();
+        let stream = round_trip(6, &[&noise]);
+        // Stored blocks cost 5 bytes per 32 KiB step, plus the flush and the end.
+        assert!(stream.len() <= noise.len() + 5 * noise.len().div_ceil(32 * 1024) + 16, "{}", stream.len());
+        let text = "event: datastar-patch-elements\ndata: elements <div id=\"x\">".repeat(20_000);
+        let compressed = round_trip(6, &[text.as_bytes()]);
+        assert!(compressed.len() * 20 < text.len(), "{} of {}", compressed.len(), text.len());
+    }
+
+    #[test]
+    fn random_data_in_random_units_round_trips() {
+        let mut rng = Rng::new(99);
+        for round in 0..20 {
+            // Text-like data with repeats, so that matches and all block kinds occur.
+            let alphabet = 1 + rng.below(40);
+            let data: Vec<u8> = (0..rng.below(80_000))
+                .map(|i| if rng.below(8) == 0 { rng.below(256) as u8 } else { b'a' + ((i / 7) % alphabet) as u8 })
+                .collect();
+            let units = rng.split(&data);
+            round_trip(round % 10, &units);
+        }
+    }
+
+    #[test]
+    fn independent_units_decode_after_any_prefix() {
+        let events: Vec<String> =
+            (0..50).map(|i| format!("event: update\ndata: <p id=\"n\">{}</p>\n\n", i % 7).repeat(1 + i % 3)).collect();
+        let mut deflater = Deflater::new(6);
+        let pieces: Vec<Vec<u8>> = events
+            .iter()
+            .map(|event| {
+                let mut out = Vec::new();
+                deflater.compress_independent(event.as_bytes(), &mut out);
+                out
+            })
+            .collect();
+        // A late joiner starts at any unit: its stream is the pieces from there on.
+        for start in [0, 1, 17, 49] {
+            let mut stream: Vec<u8> = pieces[start..].concat();
+            super::deflate::Deflater::finish(&mut stream);
+            let decoded = inflate(&stream).unwrap();
+            assert!(decoded.finished);
+            assert_eq!(decoded.data, events[start..].concat().into_bytes(), "from unit {start}");
+        }
+    }
+}
