@@ -1,9 +1,15 @@
 //! Compression written here, std only: CRC-32, a DEFLATE encoder, and gzip framing, for event
-//! streams that are compressed with a flush after every event.
+//! streams that are compressed with a flush after every event; and write profiles, the
+//! transforms a response body passes through (see [`WriteProfile`]).
 
 pub mod crc32;
 pub mod deflate;
+pub mod gzip;
 mod huffman;
+mod profile;
+
+pub(crate) use profile::Offers;
+pub use profile::{BodyEncoder, Gzip, WriteProfile};
 
 #[cfg(test)]
 #[path = "../../tests/common/inflate.rs"]

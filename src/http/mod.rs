@@ -2,12 +2,14 @@
 //! decoding, and response heads. Everything in this module is pure (bytes in, values out); the
 //! server owns the sockets and the clocks.
 
+mod accept_encoding;
 mod chunked;
 mod framing;
 mod request;
 mod response;
 mod url;
 
+pub use accept_encoding::choose_coding;
 pub use chunked::{ChunkedReader, DEFAULT_MAX_TRAILER_BYTES};
 pub use framing::{BodyFramer, BodyFraming, Progress};
 pub(crate) use request::is_chunked;

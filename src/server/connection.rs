@@ -35,6 +35,7 @@ use super::response::{Body, Response};
 use super::router::Routed;
 use super::stream_socket::{StreamSocket, Watched};
 use super::{Request, Shared};
+use crate::compress::BodyEncoder;
 use crate::error::is_timeout;
 use crate::http::{
     complete_response_head, parse_request_head, stream_response_head_for, text_response, BodyFraming, ChunkedReader,
@@ -174,6 +175,8 @@ struct StreamStart {
     intro: Vec<u8>,
     source: StreamSource,
     exchange: Exchange,
+    /// The write profile's encoder for a per-connection stream's body, if one was chosen.
+    encoder: Option<Box<dyn BodyEncoder>>,
 }
 
 enum StreamSource {
@@ -183,7 +186,7 @@ enum StreamSource {
 
 impl StreamStart {
     fn run(self, shared: &Shared, socket: &Arc<TcpStream>, id: u64) -> Next {
-        let StreamStart { framing, head, intro, source, exchange } = self;
+        let StreamStart { framing, head, intro, source, exchange, encoder } = self;
         match source {
             // A hub stream lasts until the client leaves or the server stops: it always closes.
             StreamSource::Hub { hub, last_event_id } => {
@@ -196,7 +199,7 @@ impl StreamStart {
                 Next::Close
             }
             StreamSource::PerConnection(run) => {
-                let stream = PerConnectionStream { framing, head: &head, intro: &intro, exchange };
+                let stream = PerConnectionStream { framing, head: &head, intro: &intro, exchange, encoder };
                 stream.run(shared, socket, id, run)
             }
         }
@@ -432,6 +435,19 @@ fn respond(
         streaming => streaming,
     };
     let framing = BodyFraming::for_version(request.version());
+    // A per-connection stream's body may pass through a write profile the client accepts.
+    let mut encoder = None;
+    let mut offers = response.write_profiles;
+    offers.0.extend(config.write_profiles.0.iter().cloned());
+    let coding;
+    if matches!(body, Body::Stream(_)) && !offers.is_empty() {
+        headers.push(("Vary", "Accept-Encoding"));
+        if let Some(profile) = offers.negotiate(request.header("accept-encoding")) {
+            coding = profile.content_coding().to_string();
+            headers.push(("Content-Encoding", &coding));
+            encoder = Some(profile.encoder());
+        }
+    }
     // A stream's connection stays open after it only if the stream can end: a chunked body, not a hub.
     let persists = framing == BodyFraming::Chunked
         && exchange.persistence != Persistence::Close
@@ -454,7 +470,7 @@ fn respond(
         Body::Stream(run) => StreamSource::PerConnection(run),
         Body::Bytes(_) => unreachable!("plain bodies were answered above"),
     };
-    Responded::Stream(StreamStart { framing, head, intro, source, exchange })
+    Responded::Stream(StreamStart { framing, head, intro, source, exchange, encoder })
 }
 
 /// Sends a complete response, then closes the connection or keeps it for the next request.
@@ -487,6 +503,7 @@ struct PerConnectionStream<'a> {
     head: &'a [u8],
     intro: &'a [u8],
     exchange: Exchange,
+    encoder: Option<Box<dyn BodyEncoder>>,
 }
 
 impl PerConnectionStream<'_> {
@@ -505,6 +522,7 @@ impl PerConnectionStream<'_> {
             self.framing,
             config.stream_write_timeout,
             persistent,
+            self.encoder,
         ));
         if stream.write_head(self.head).is_err() || stream.write_blocking(self.intro).is_err() {
             stream.close();

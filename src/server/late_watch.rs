@@ -201,8 +201,13 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let server = Arc::new(listener.accept().unwrap().0);
-        let socket =
-            StreamSocket::with_persistence(Arc::clone(&server), BodyFraming::Chunked, Duration::from_secs(5), true);
+        let socket = StreamSocket::with_persistence(
+            Arc::clone(&server),
+            BodyFraming::Chunked,
+            Duration::from_secs(5),
+            true,
+            None,
+        );
         (Arc::new(socket), client, server)
     }
 

@@ -98,6 +98,7 @@ pub struct ServerBuilder {
     overload_retry: Duration,
     stream_heartbeat: Option<Duration>,
     stream_write_timeout: Duration,
+    write_profiles: crate::compress::Offers,
 }
 
 impl Default for ServerBuilder {
@@ -124,6 +125,7 @@ impl Default for ServerBuilder {
             overload_retry: DEFAULT_OVERLOAD_RETRY,
             stream_heartbeat: Some(DEFAULT_HEARTBEAT),
             stream_write_timeout: DEFAULT_WRITE_TIMEOUT,
+            write_profiles: crate::compress::Offers::default(),
         }
     }
 }
@@ -258,6 +260,15 @@ impl ServerBuilder {
     /// [`HubBuilder::write_timeout`](crate::HubBuilder::write_timeout).
     pub fn stream_write_timeout(mut self, timeout: Duration) -> ServerBuilder {
         self.stream_write_timeout = timeout.clamp(MIN_WRITE_TIMEOUT, MAX_WRITE_TIMEOUT);
+        self
+    }
+
+    /// Offers a write profile (for example [`Gzip`](crate::compress::Gzip)) for the body of every
+    /// per-connection stream (Datastar responses included), after any a response offers itself;
+    /// used when the request's `Accept-Encoding` accepts its coding. Off by default. Hub streams
+    /// are not compressed. Mind the BREACH rule in [`compress`](crate::compress).
+    pub fn write_profile(mut self, profile: std::sync::Arc<dyn crate::compress::WriteProfile>) -> ServerBuilder {
+        self.write_profiles.0.push(profile);
         self
     }
 

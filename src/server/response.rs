@@ -2,7 +2,9 @@
 //! connection's thread, or a subscription to a hub.
 
 use std::fmt;
+use std::sync::Arc;
 
+use crate::compress::{Offers, WriteProfile};
 use crate::json::Value;
 use crate::stream::EventStream;
 use crate::Hub;
@@ -31,6 +33,8 @@ pub struct Response {
     /// For a stream on HTTP/1.1: `Connection: keep-alive` with a chunked body, as Datastar's
     /// specification asks, instead of a body that ends with the connection.
     pub(crate) keep_alive: bool,
+    /// Write profiles offered for a stream's body, before the server's own.
+    pub(crate) write_profiles: Offers,
 }
 
 pub(crate) enum Body {
@@ -44,7 +48,13 @@ pub(crate) enum Body {
 impl Response {
     /// A response with this status and an empty body.
     pub fn new(status: u16) -> Response {
-        Response { status, headers: Vec::new(), body: Body::Bytes(Vec::new()), keep_alive: false }
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Body::Bytes(Vec::new()),
+            keep_alive: false,
+            write_profiles: Offers::default(),
+        }
     }
 
     /// `200` with a plain-text body.
@@ -82,18 +92,39 @@ impl Response {
     /// otherwise the connection closes). See [`EventStream`] for sending, batches, and noticing the
     /// client leave.
     pub fn stream(run: impl FnOnce(EventStream) + Send + 'static) -> Response {
-        Response { status: 200, headers: Vec::new(), body: Body::Stream(Box::new(run)), keep_alive: false }
+        Response {
+            status: 200,
+            headers: Vec::new(),
+            body: Body::Stream(Box::new(run)),
+            keep_alive: false,
+            write_profiles: Offers::default(),
+        }
     }
 
     /// Subscribes the client to `hub`, with its history and `Last-Event-ID` resume.
     pub fn hub(hub: Hub) -> Response {
-        Response { status: 200, headers: Vec::new(), body: Body::Hub(hub), keep_alive: false }
+        Response {
+            status: 200,
+            headers: Vec::new(),
+            body: Body::Hub(hub),
+            keep_alive: false,
+            write_profiles: Offers::default(),
+        }
     }
 
     /// Frames a stream as a chunked body with `Connection: keep-alive` when the client speaks
     /// HTTP/1.1 (HTTP/1.0 clients still get a body that ends with the connection).
     pub(crate) fn keep_alive(mut self) -> Response {
         self.keep_alive = true;
+        self
+    }
+
+    /// Offers a write profile (for example [`Gzip`](crate::compress::Gzip)) for this stream's body,
+    /// before any the server offers: used if the request's `Accept-Encoding` accepts its coding.
+    /// Plain bodies and hub streams are not encoded. Mind the BREACH rule in
+    /// [`compress`](crate::compress).
+    pub fn write_profile(mut self, profile: Arc<dyn WriteProfile>) -> Response {
+        self.write_profiles.0.push(profile);
         self
     }
 

@@ -21,6 +21,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::compress::BodyEncoder;
 use crate::error::is_timeout;
 use crate::http::{BodyFramer, BodyFraming};
 use crate::hub::registry::Written;
@@ -64,9 +65,9 @@ pub(crate) struct StreamSocket {
 }
 
 struct SocketState {
-    /// A thread holds the write turn (and the framer, which it puts back with the turn).
+    /// A thread holds the write turn (and the body writer, which it puts back with the turn).
     writing: bool,
-    framer: BodyFramer,
+    body: BodyWriter,
     /// The send timeout the socket has now, to change it only when needed (a system call).
     send_timeout: Option<Duration>,
     last_write: Instant,
@@ -79,25 +80,62 @@ struct SocketState {
     waiting: usize,
 }
 
-/// The write turn: its holder alone writes to the socket, with the framer it took out.
+/// The write turn: its holder alone writes to the socket, with the body writer it took out.
 struct Turn {
-    framer: BodyFramer,
+    body: BodyWriter,
     send_timeout: Option<Duration>,
+}
+
+/// How body bytes go on the wire: through the encoder of the response's write profile, if it has
+/// one (each write is one flush unit), then framed.
+struct BodyWriter {
+    framer: BodyFramer,
+    encoder: Option<Box<dyn BodyEncoder>>,
+    /// The encoder's output for the write in progress.
+    encoded: Vec<u8>,
+}
+
+impl BodyWriter {
+    /// Writes one flush unit with blocking writes.
+    fn write_all(&mut self, socket: &mut &TcpStream, payload: &[u8]) -> io::Result<()> {
+        match &mut self.encoder {
+            None => self.framer.write_all(socket, payload),
+            Some(encoder) => {
+                self.encoded.clear();
+                encoder.encode(payload, &mut self.encoded);
+                let result = self.framer.write_all(socket, &self.encoded);
+                self.encoded = Vec::new(); // an idle stream keeps no buffer
+                result
+            }
+        }
+    }
+
+    /// Ends the body: the encoder's end, then the framing's (the last chunk). Only between chunks.
+    fn end(&mut self, socket: &mut &TcpStream) -> io::Result<()> {
+        if let Some(mut encoder) = self.encoder.take() {
+            let mut end = Vec::new();
+            encoder.finish(&mut end);
+            self.framer.write_all(socket, &end)?;
+        }
+        socket.write_all(self.framer.end_of_body())
+    }
 }
 
 impl StreamSocket {
     /// Takes over a connection whose response head is still to be sent.
     pub fn new(socket: Arc<TcpStream>, framing: BodyFraming, write_timeout: Duration) -> StreamSocket {
-        StreamSocket::with_persistence(socket, framing, write_timeout, false)
+        StreamSocket::with_persistence(socket, framing, write_timeout, false, None)
     }
 
     /// Like [`new`](Self::new), for a connection that may serve another request once the body
-    /// has ended (a chunked body on a persistent connection).
+    /// has ended (a chunked body on a persistent connection), and whose body bytes may pass
+    /// through `encoder` (a write profile's).
     pub fn with_persistence(
         socket: Arc<TcpStream>,
         framing: BodyFraming,
         write_timeout: Duration,
         persistent: bool,
+        encoder: Option<Box<dyn BodyEncoder>>,
     ) -> StreamSocket {
         StreamSocket {
             socket,
@@ -105,7 +143,7 @@ impl StreamSocket {
             persistent: persistent && framing == BodyFraming::Chunked,
             state: Mutex::new(SocketState {
                 writing: false,
-                framer: BodyFramer::new(framing),
+                body: BodyWriter { framer: BodyFramer::new(framing), encoder, encoded: Vec::new() },
                 send_timeout: None,
                 last_write: Instant::now(),
                 closed: false,
@@ -131,14 +169,16 @@ impl StreamSocket {
     /// is gone or made no progress for the write timeout (kind `TimedOut`/`WouldBlock`); the
     /// caller then closes the stream.
     pub fn write_blocking(&self, payload: &[u8]) -> io::Result<()> {
-        self.with_turn(true, Some(self.write_timeout), |framer, mut socket| framer.write_all(&mut socket, payload))
+        self.with_turn(true, Some(self.write_timeout), |body, mut socket| body.write_all(&mut socket, payload))
             .unwrap_or_else(|| Err(gone()))
     }
 
     /// Writes as much of `payload` as the socket takes without waiting: a hub's flusher. When the
     /// socket fills up part-way, the framer keeps its place for the next writer.
     pub fn write_now(&self, payload: &[u8]) -> Written {
-        let outcome = self.with_turn(false, Some(NO_WAIT_SEND_TIMEOUT), |framer, mut socket| {
+        let outcome = self.with_turn(false, Some(NO_WAIT_SEND_TIMEOUT), |body, mut socket| {
+            // A hub's bytes are encoded once for every client: never through a response's encoder.
+            let framer = &mut body.framer;
             let mut written = 0;
             while written < payload.len() || !framer.between_chunks() {
                 match framer.write_some(&mut socket, &payload[written..]) {
@@ -170,7 +210,7 @@ impl StreamSocket {
         &self,
         wait: bool,
         send_timeout: Option<Duration>,
-        write: impl FnOnce(&mut BodyFramer, &TcpStream) -> io::Result<T>,
+        write: impl FnOnce(&mut BodyWriter, &TcpStream) -> io::Result<T>,
     ) -> Option<io::Result<T>> {
         let mut turn = {
             let mut state = self.lock();
@@ -183,18 +223,20 @@ impl StreamSocket {
                 return None;
             }
             state.writing = true;
-            Turn { framer: state.framer, send_timeout: state.send_timeout }
+            let framer = state.body.framer;
+            let body = std::mem::replace(&mut state.body, BodyWriter { framer, encoder: None, encoded: Vec::new() });
+            Turn { body, send_timeout: state.send_timeout }
         };
         let mut result = Ok(());
         if turn.send_timeout != send_timeout {
             result = self.socket.set_write_timeout(send_timeout);
             turn.send_timeout = send_timeout;
         }
-        let result = result.and_then(|()| write(&mut turn.framer, &self.socket));
+        let result = result.and_then(|()| write(&mut turn.body, &self.socket));
         {
             let mut state = self.lock();
             state.writing = false;
-            state.framer = turn.framer;
+            state.body = turn.body;
             state.send_timeout = turn.send_timeout;
             state.last_write = Instant::now();
             if state.waiting > 0 {
@@ -206,9 +248,9 @@ impl StreamSocket {
 
     /// Ends the body properly (the last chunk of a chunked body), then closes the connection.
     pub fn end(&self) {
-        let _ = self.with_turn(true, Some(self.write_timeout), |framer, mut socket| {
-            if framer.between_chunks() {
-                socket.write_all(framer.end_of_body())?;
+        let _ = self.with_turn(true, Some(self.write_timeout), |body, mut socket| {
+            if body.framer.between_chunks() {
+                body.end(&mut socket)?;
             }
             Ok(())
         });
@@ -221,11 +263,11 @@ impl StreamSocket {
     pub fn finish(&self) -> bool {
         let ended = self.persistent
             && self
-                .with_turn(true, Some(self.write_timeout), |framer, mut socket| {
-                    if !framer.between_chunks() {
+                .with_turn(true, Some(self.write_timeout), |body, mut socket| {
+                    if !body.framer.between_chunks() {
                         return Err(io::ErrorKind::InvalidData.into());
                     }
-                    socket.write_all(framer.end_of_body())
+                    body.end(&mut socket)
                 })
                 .is_some_and(|written| written.is_ok());
         if !ended {
@@ -252,9 +294,9 @@ impl StreamSocket {
     /// If a write is in progress, or the last chunk does not fit in the socket, the connection is
     /// cut instead (the blocked write fails at once); waiting could take the whole write timeout.
     pub fn end_now(&self) {
-        let _ = self.with_turn(false, Some(NO_WAIT_SEND_TIMEOUT), |framer, mut socket| {
-            if framer.between_chunks() {
-                socket.write_all(framer.end_of_body())?;
+        let _ = self.with_turn(false, Some(NO_WAIT_SEND_TIMEOUT), |body, mut socket| {
+            if body.framer.between_chunks() {
+                body.end(&mut socket)?;
             }
             Ok(())
         });
@@ -348,8 +390,8 @@ impl StreamSocket {
                             drop(state);
                             // Not waiting for the turn: if another thread took it meanwhile, the
                             // next look sees it writing.
-                            let sent = self.with_turn(false, Some(self.write_timeout), |framer, mut socket| {
-                                framer.write_all(&mut socket, HEARTBEAT_COMMENT)
+                            let sent = self.with_turn(false, Some(self.write_timeout), |body, mut socket| {
+                                body.write_all(&mut socket, HEARTBEAT_COMMENT)
                             });
                             if let Some(Err(_)) = sent {
                                 break;

@@ -2,6 +2,8 @@
 //! ureq agent with timeouts.
 #![allow(dead_code)] // each test file uses a different part of these helpers
 
+pub mod inflate;
+
 use std::io::{Read, Write};
 
 use bare_sse::http::{parse_response_head, Parsed, ResponseHead};
@@ -194,6 +196,15 @@ impl RawClient {
 
     fn pending(&self) -> &[u8] {
         &self.received[self.consumed..]
+    }
+
+    /// Reads until `done` holds for the unread body bytes, which stay unread; returns a copy of
+    /// them. For binary bodies (compressed streams).
+    pub fn read_body_until(&mut self, done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+        while !done(self.pending()) {
+            assert!(self.fill() > 0, "the body ended first");
+        }
+        self.pending().to_vec()
     }
 
     /// Reads until `needle` appears in the unread bytes; returns the text up to and including it.

@@ -1,0 +1,130 @@
+//! Compressed event streams over real sockets: negotiation from `Accept-Encoding`, each event
+//! decodable the moment it arrives, the gzip trailer at a clean end, Datastar responses, and a
+//! check that Python's zlib decodes what the server sends.
+
+mod common;
+
+use std::sync::mpsc;
+use std::sync::Mutex;
+
+use bare_sse::compress::Gzip;
+use bare_sse::datastar::{self, DatastarStream, ElementOptions};
+use bare_sse::server::{Request, Response};
+use bare_sse::{Event, Server};
+use common::inflate::gunzip;
+use common::{RawClient, READ_TIMEOUT};
+
+/// A server whose `/stream` sends an event each time the test says so, then ends.
+fn stepped_server() -> (Server, mpsc::Sender<Option<String>>) {
+    let (steps, step) = mpsc::channel::<Option<String>>();
+    let step = Mutex::new(Some(step));
+    let server = Server::builder()
+        .route("/stream", move |_: &Request| {
+            let step = step.lock().unwrap().take().expect("one stream per test");
+            Response::stream(move |stream| {
+                while let Ok(Some(data)) = step.recv_timeout(READ_TIMEOUT) {
+                    stream.send(&Event::new().event("update").data(data)).unwrap();
+                }
+            })
+            .write_profile(Gzip::new(6).shared())
+        })
+        .start()
+        .unwrap();
+    (server, steps)
+}
+
+#[test]
+fn each_event_decodes_as_it_arrives_and_the_end_has_a_checked_trailer() {
+    let (server, steps) = stepped_server();
+    let mut client = RawClient::get(server.local_addr(), "/stream", "Accept-Encoding: gzip, deflate, br\r\n");
+    let head = client.head();
+    assert_eq!(head.header("content-encoding"), Some("gzip"));
+    assert_eq!(head.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(head.header("cache-control"), Some("no-cache"));
+    let mut expected = String::new();
+    for i in 0..30 {
+        let data = format!("<div id=\"region\">{}</div>", format!("row {i} ").repeat(50));
+        expected.push_str(&format!("event: update\ndata: {data}\n\n"));
+        steps.send(Some(data)).unwrap();
+        // Read until everything sent so far decodes: nothing waits for a later event.
+        let expected_bytes = expected.as_bytes();
+        client.read_body_until(|body| gunzip(body).is_ok_and(|(data, _)| data == expected_bytes));
+    }
+    steps.send(None).unwrap();
+    let body = client.read_body_until(|body| gunzip(body).is_ok_and(|(_, ended)| ended));
+    assert_eq!(gunzip(&body).unwrap(), (expected.clone().into_bytes(), true));
+    assert!(body.len() * 4 < expected.len(), "{} compressed bytes for {}", body.len(), expected.len());
+}
+
+#[test]
+fn no_gzip_in_accept_encoding_means_identity() {
+    for accept in ["", "Accept-Encoding: gzip;q=0, br\r\n", "Accept-Encoding: identity\r\n"] {
+        let (server, steps) = stepped_server();
+        let mut client = RawClient::get(server.local_addr(), "/stream", accept);
+        let head = client.head();
+        assert_eq!(head.header("content-encoding"), None, "{accept:?}");
+        assert_eq!(head.header("vary"), Some("Accept-Encoding"), "{accept:?}");
+        steps.send(Some("plain".into())).unwrap();
+        assert_eq!(client.next_block().data(), "plain");
+        steps.send(None).unwrap();
+    }
+}
+
+#[test]
+fn datastar_responses_are_compressed_when_the_server_offers_gzip() {
+    let server = Server::builder()
+        .write_profile(Gzip::default().shared())
+        .route("/ds", |_: &Request| {
+            datastar::response(|stream| {
+                for i in 0..5 {
+                    let html = format!("<ul id=\"list\">{}</ul>", "<li>item</li>".repeat(i * 20));
+                    stream.patch_elements(&html, ElementOptions::new()).unwrap();
+                }
+            })
+        })
+        .start()
+        .unwrap();
+    let mut client = RawClient::get(server.local_addr(), "/ds", "Accept-Encoding: gzip\r\nConnection: close\r\n");
+    let head = client.head();
+    assert_eq!(
+        (head.header("content-encoding"), head.header("content-type")),
+        (Some("gzip"), Some("text/event-stream; charset=utf-8"))
+    );
+    let body = client.read_body_until(|body| gunzip(body).is_ok_and(|(_, ended)| ended));
+    let (text, _) = gunzip(&body).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert_eq!(text.matches("event: datastar-patch-elements\n").count(), 5);
+    assert!(text.ends_with(&format!("data: elements <ul id=\"list\">{}</ul>\n\n", "<li>item</li>".repeat(80))));
+}
+
+#[test]
+fn python_zlib_decodes_a_captured_stream() {
+    let python = std::process::Command::new("python3").arg("--version").output();
+    if !python.is_ok_and(|out| out.status.success()) {
+        println!("skipped: python3 is not installed, so its zlib cannot check the stream");
+        return;
+    }
+    let (server, steps) = stepped_server();
+    let mut client = RawClient::get(server.local_addr(), "/stream", "Accept-Encoding: gzip\r\n");
+    client.head();
+    let mut expected = String::new();
+    for i in 0..20 {
+        let data = format!("{i}: {}", "ünïcode and repeats ".repeat(i));
+        expected.push_str(&format!("event: update\ndata: {data}\n\n"));
+        steps.send(Some(data)).unwrap();
+    }
+    steps.send(None).unwrap();
+    let body = client.read_body_until(|body| gunzip(body).is_ok_and(|(_, ended)| ended));
+    let path = std::env::temp_dir().join(format!("bare-sse-gzip-{}.gz", std::process::id()));
+    std::fs::write(&path, &body).unwrap();
+    // wbits 31: a gzip member, with its header and trailer checked by zlib.
+    let script = "import sys, zlib\n\
+                  d = zlib.decompressobj(31)\n\
+                  out = d.decompress(open(sys.argv[1], 'rb').read())\n\
+                  assert d.eof, 'the stream did not end'\n\
+                  sys.stdout.buffer.write(out)";
+    let decoded = std::process::Command::new("python3").arg("-c").arg(script).arg(&path).output().unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(decoded.status.success(), "{}", String::from_utf8_lossy(&decoded.stderr));
+    assert_eq!(String::from_utf8(decoded.stdout).unwrap(), expected);
+}
