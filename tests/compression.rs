@@ -128,3 +128,73 @@ fn python_zlib_decodes_a_captured_stream() {
     assert!(decoded.status.success(), "{}", String::from_utf8_lossy(&decoded.stderr));
     assert_eq!(String::from_utf8(decoded.stdout).unwrap(), expected);
 }
+
+/// A gzip stream whose member never ends (a hub stream): everything received so far decodes.
+fn decoded_so_far(body: &[u8]) -> Option<String> {
+    let (data, ended) = gunzip(body).ok()?;
+    assert!(!ended, "a hub stream never ends its gzip member");
+    String::from_utf8(data).ok()
+}
+
+#[test]
+fn a_compressing_hub_serves_gzip_and_plain_clients_the_same_events() {
+    use bare_sse::Hub;
+    let hub = Hub::builder().gzip(6).heartbeat(None).build();
+    let server =
+        Server::builder().hub(hub.clone()).retry(Some(std::time::Duration::from_millis(2500))).start().unwrap();
+    let event =
+        |i: usize| Event::new().event("region").data(format!("<main id=\"m\">{}</main>", "cell ".repeat(i))).with_id();
+
+    // Three kept events before anyone connects: a late joiner gets them from history.
+    for i in 0..3 {
+        hub.send_new_event(event(i)).unwrap();
+    }
+    let mut zipped = RawClient::get(server.local_addr(), "/", "Accept-Encoding: gzip\r\n");
+    let head = zipped.head();
+    assert_eq!((head.header("content-encoding"), head.header("vary")), (Some("gzip"), Some("Accept-Encoding")));
+    let mut plain = RawClient::get(server.local_addr(), "/", "");
+    assert_eq!(plain.head().header("content-encoding"), None);
+    assert!(hub.wait_until_clients(|n| n == 2, READ_TIMEOUT));
+
+    let mut expected = String::from("retry: 2500\n");
+    let mut last_id = String::new();
+    for i in 0..3 {
+        let block = plain.next_block();
+        last_id = block.get("id").unwrap().to_string();
+        expected.push_str(&format!("event: region\nid: {last_id}\ndata: {}\n\n", block.data()));
+        assert_eq!(block.data(), format!("<main id=\"m\">{}</main>", "cell ".repeat(i)));
+    }
+    let wanted = expected.clone();
+    zipped.read_body_until(|body| decoded_so_far(body).is_some_and(|text| text == wanted));
+    // Live events: each decodes as soon as it arrives.
+    for i in 3..10 {
+        hub.send_new_event(event(i)).unwrap();
+        let block = plain.next_block();
+        last_id = block.get("id").unwrap().to_string();
+        expected.push_str(&format!("event: region\nid: {last_id}\ndata: {}\n\n", block.data()));
+        let wanted = expected.clone();
+        zipped.read_body_until(|body| decoded_so_far(body).is_some_and(|text| text == wanted));
+    }
+
+    // A client resuming from the fifth event decodes from its first byte: header, retry, then
+    // the events after it.
+    let resume_from = format!("{}-5", last_id.rsplit_once('-').unwrap().0);
+    let mut resumed =
+        RawClient::get(server.local_addr(), "/", &format!("Accept-Encoding: gzip\r\nLast-Event-ID: {resume_from}\r\n"));
+    resumed.head();
+    let from_sixth = expected.split_once(&format!("id: {resume_from}\n")).unwrap().1;
+    // Past the fifth event's data line and blank line.
+    let from_sixth = from_sixth.split_once("\n\n").unwrap().1;
+    let wanted = format!("retry: 2500\n{from_sixth}");
+    resumed.read_body_until(|body| decoded_so_far(body).is_some_and(|text| text == wanted));
+
+    // One that resumes from an unknown id gets the reset event first, compressed like the rest.
+    let mut reset = RawClient::get(server.local_addr(), "/", "Accept-Encoding: gzip\r\nLast-Event-ID: nope\r\n");
+    reset.head();
+    reset.read_body_until(|body| {
+        decoded_so_far(body).is_some_and(|text| {
+            text.starts_with("retry: 2500\nevent: bare-sse-reset\ndata: nope\n\n")
+                && text.ends_with(&expected["retry: 2500\n".len()..])
+        })
+    });
+}

@@ -145,6 +145,20 @@ impl Deflater {
         self.compress_unit(input, out, true);
     }
 
+    /// `input` as a flush unit of stored blocks, with no encoder: for a few bytes that are sent
+    /// once (a client's first line), where making an encoder would cost more than it saves.
+    pub fn stored_unit(input: &[u8], out: &mut Vec<u8>) {
+        for piece in input.chunks(65_535) {
+            let length = piece.len() as u16;
+            out.push(0); // BFINAL = 0, BTYPE = 00, then padding to the byte
+            out.extend_from_slice(&length.to_le_bytes());
+            out.extend_from_slice(&(!length).to_le_bytes());
+            out.extend_from_slice(piece);
+        }
+        // The sync flush.
+        out.extend_from_slice(&[0x00, 0x00, 0x00, 0xFF, 0xFF]);
+    }
+
     /// The bytes that end the stream: a final, empty block, after the last flush unit.
     pub fn finish(out: &mut Vec<u8>) {
         // BFINAL = 1, BTYPE = 01 (fixed), then the end-of-block code (7 zero bits), padded.

@@ -13,7 +13,7 @@ pub use profile::{BodyEncoder, Gzip, WriteProfile};
 
 #[cfg(test)]
 #[path = "../../tests/common/inflate.rs"]
-mod inflate;
+pub(crate) mod inflate;
 
 #[cfg(test)]
 mod tests {

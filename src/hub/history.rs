@@ -10,11 +10,13 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// One kept event: its id and its encoded bytes (shared with everything else that sends it).
+/// One kept event: its id and its encoded bytes (shared with everything else that sends it), and
+/// when the hub compresses, the same bytes compressed.
 #[derive(Debug, Clone)]
 struct Kept {
     id: String,
     bytes: Arc<[u8]>,
+    compressed: Option<Arc<[u8]>>,
 }
 
 /// What a connecting client should be sent from history.
@@ -47,13 +49,15 @@ impl History {
         self.events.len()
     }
 
-    pub fn keep(&mut self, id: String, bytes: Arc<[u8]>) {
+    /// Keeps an event. Its plain size counts against the byte limit; a compressed copy, when the
+    /// hub compresses, is kept beside it (and is smaller, but for a few bytes of framing).
+    pub fn keep(&mut self, id: String, bytes: Arc<[u8]>, compressed: Option<Arc<[u8]>>) {
         if bytes.len() > self.max_bytes {
             self.resumable_from = self.events.len();
             return;
         }
         self.bytes += bytes.len();
-        self.events.push_back(Kept { id, bytes });
+        self.events.push_back(Kept { id, bytes, compressed });
         while self.events.len() > self.max_events || self.bytes > self.max_bytes {
             let Some(oldest) = self.events.pop_front() else { break };
             self.bytes -= oldest.bytes.len();
@@ -62,8 +66,9 @@ impl History {
     }
 
     /// The events after `last_id`, or all of them when there is no last id or it is unknown. When
-    /// an id occurs more than once, the newest occurrence counts.
-    pub fn after(&self, last_id: Option<&str>) -> Replay {
+    /// an id occurs more than once, the newest occurrence counts. With `compressed`, their
+    /// compressed copies (every kept event has one when the hub compresses).
+    pub fn after(&self, last_id: Option<&str>, compressed: bool) -> Replay {
         let start = match last_id {
             None => Some(0),
             Some(id) => self
@@ -74,7 +79,11 @@ impl History {
                 .map(|at| at + 1),
         };
         let unknown_id = start.is_none();
-        let events = self.events.range(start.unwrap_or(0)..).map(|kept| Arc::clone(&kept.bytes)).collect();
+        let pick = |kept: &Kept| match (&kept.compressed, compressed) {
+            (Some(compressed), true) => Arc::clone(compressed),
+            _ => Arc::clone(&kept.bytes),
+        };
+        let events = self.events.range(start.unwrap_or(0)..).map(pick).collect();
         Replay { events, unknown_id }
     }
 }
@@ -94,7 +103,7 @@ mod tests {
     fn filled(ids: &[&str]) -> History {
         let mut history = History::new(100, 1 << 20);
         for id in ids {
-            history.keep(id.to_string(), bytes(id));
+            history.keep(id.to_string(), bytes(id), None);
         }
         history
     }
@@ -102,11 +111,11 @@ mod tests {
     #[test]
     fn after_known_unknown_and_none() {
         let history = filled(&["1", "2", "3"]);
-        assert_eq!(texts(&history.after(None)), ["1", "2", "3"]);
-        assert_eq!(texts(&history.after(Some("1"))), ["2", "3"]);
-        assert!(history.after(Some("3")).events.is_empty());
-        assert!(!history.after(Some("3")).unknown_id);
-        let unknown = history.after(Some("99"));
+        assert_eq!(texts(&history.after(None, false)), ["1", "2", "3"]);
+        assert_eq!(texts(&history.after(Some("1"), false)), ["2", "3"]);
+        assert!(history.after(Some("3"), false).events.is_empty());
+        assert!(!history.after(Some("3"), false).unknown_id);
+        let unknown = history.after(Some("99"), false);
         assert!(unknown.unknown_id);
         assert_eq!(texts(&unknown), ["1", "2", "3"]);
     }
@@ -114,58 +123,58 @@ mod tests {
     #[test]
     fn repeated_id_resumes_after_the_newest() {
         let history = filled(&["a", "b", "a", "c"]);
-        assert_eq!(texts(&history.after(Some("a"))), ["c"]);
+        assert_eq!(texts(&history.after(Some("a"), false)), ["c"]);
     }
 
     #[test]
     fn bounded_by_count_at_the_limit() {
         let mut history = History::new(2, 1 << 20);
-        history.keep("1".into(), bytes("1"));
-        history.keep("2".into(), bytes("2"));
+        history.keep("1".into(), bytes("1"), None);
+        history.keep("2".into(), bytes("2"), None);
         assert_eq!(history.len(), 2);
-        history.keep("3".into(), bytes("3"));
-        assert_eq!(texts(&history.after(None)), ["2", "3"]);
-        assert!(history.after(Some("1")).unknown_id, "evicted id is unknown");
+        history.keep("3".into(), bytes("3"), None);
+        assert_eq!(texts(&history.after(None, false)), ["2", "3"]);
+        assert!(history.after(Some("1"), false).unknown_id, "evicted id is unknown");
     }
 
     #[test]
     fn bounded_by_bytes_at_the_limit() {
         let mut history = History::new(100, 10);
-        history.keep("1".into(), bytes("12345"));
-        history.keep("2".into(), bytes("67890"));
+        history.keep("1".into(), bytes("12345"), None);
+        history.keep("2".into(), bytes("67890"), None);
         assert_eq!(history.len(), 2, "exactly at the byte limit both stay");
-        history.keep("3".into(), bytes("x"));
-        assert_eq!(texts(&history.after(None)), ["67890", "x"]);
+        history.keep("3".into(), bytes("x"), None);
+        assert_eq!(texts(&history.after(None, false)), ["67890", "x"]);
     }
 
     #[test]
     fn an_event_larger_than_the_limit_is_not_kept_and_evicts_nothing() {
         let mut history = History::new(100, 10);
-        history.keep("1".into(), bytes("12345"));
-        history.keep("2".into(), bytes("67890"));
-        history.keep("big".into(), bytes("0123456789x"));
-        assert_eq!(texts(&history.after(None)), ["12345", "67890"], "what fits stays");
+        history.keep("1".into(), bytes("12345"), None);
+        history.keep("2".into(), bytes("67890"), None);
+        history.keep("big".into(), bytes("0123456789x"), None);
+        assert_eq!(texts(&history.after(None, false)), ["12345", "67890"], "what fits stays");
         for before_the_gap in ["1", "2", "big"] {
-            let replay = history.after(Some(before_the_gap));
+            let replay = history.after(Some(before_the_gap), false);
             assert!(replay.unknown_id, "resuming from {before_the_gap} would skip the big event");
             assert_eq!(texts(&replay), ["12345", "67890"]);
         }
-        history.keep("3".into(), bytes("abc"));
-        let replay = history.after(Some("3"));
+        history.keep("3".into(), bytes("abc"), None);
+        let replay = history.after(Some("3"), false);
         assert!(!replay.unknown_id && replay.events.is_empty(), "ids after the gap resume");
-        assert!(history.after(Some("2")).unknown_id);
+        assert!(history.after(Some("2"), false).unknown_id);
         // Once the events before the gap are evicted, the rule has nothing left to guard.
-        history.keep("4".into(), bytes("defgh"));
-        history.keep("5".into(), bytes("ij"));
-        assert_eq!(texts(&history.after(None)), ["abc", "defgh", "ij"]);
-        assert!(!history.after(Some("3")).unknown_id);
-        assert_eq!(texts(&history.after(Some("3"))), ["defgh", "ij"]);
+        history.keep("4".into(), bytes("defgh"), None);
+        history.keep("5".into(), bytes("ij"), None);
+        assert_eq!(texts(&history.after(None, false)), ["abc", "defgh", "ij"]);
+        assert!(!history.after(Some("3"), false).unknown_id);
+        assert_eq!(texts(&history.after(Some("3"), false)), ["defgh", "ij"]);
     }
 
     #[test]
     fn zero_limit_keeps_nothing() {
         let mut history = History::new(0, 1 << 20);
-        history.keep("1".into(), bytes("1"));
+        history.keep("1".into(), bytes("1"), None);
         assert_eq!(history.len(), 0);
     }
 }

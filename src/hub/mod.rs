@@ -52,10 +52,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::compress::deflate::Deflater;
 use crate::error::is_timeout;
 use crate::{Error, Event};
 use history::{History, Replay};
-use registry::{CatchUpStep, Key, Registry, Round, Written};
+use registry::{CatchUpStep, Coding, Key, Registry, Round, Written};
 pub use registry::{Stats, RESET_EVENT_TYPE};
 
 /// Events with ids kept for late joiners, by default.
@@ -116,6 +117,7 @@ pub struct HubBuilder {
     write_timeout: Duration,
     flusher_threads: usize,
     id_epoch: Option<u64>,
+    gzip: Option<u32>,
 }
 
 impl Default for HubBuilder {
@@ -129,6 +131,7 @@ impl Default for HubBuilder {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             flusher_threads: cores.min(DEFAULT_MAX_FLUSHERS),
             id_epoch: None,
+            gzip: None,
         }
     }
 }
@@ -186,11 +189,32 @@ impl HubBuilder {
         self
     }
 
+    /// Compresses every event once, with gzip at `level` (0 to 9), for the clients whose
+    /// `Accept-Encoding` takes gzip; the others get the plain bytes. Off by default.
+    ///
+    /// Each event is compressed on its own (it refers to nothing before it) and ends on a byte
+    /// boundary, so the same bytes fit every client's stream after its own gzip header: late
+    /// joiners, resuming clients, and history replay all use them. That keeps fan-out at one
+    /// compression per event, not per client; the price is ratio, since an event cannot refer to
+    /// the one before (a per-connection stream with [`Gzip`](crate::compress::Gzip) can). Compression
+    /// runs in the publishing call, under the hub's lock. History keeps both forms.
+    ///
+    /// A hub stream never ends cleanly (it ends when its connection closes), so no gzip trailer is
+    /// sent: decoders see a stream that stops, as any endless stream does. Mind the BREACH rule in
+    /// [`compress`](crate::compress).
+    pub fn gzip(mut self, level: u32) -> HubBuilder {
+        self.gzip = Some(level);
+        self
+    }
+
     /// Creates the hub. Its flusher threads start with its first client.
     pub fn build(self) -> Hub {
         let epoch = self.id_epoch.unwrap_or_else(new_epoch);
         let history = History::new(self.history_events, self.history_bytes);
-        let registry = Registry::new(epoch, self.flusher_threads, history, self.max_queued_bytes);
+        let mut registry = Registry::new(epoch, self.flusher_threads, history, self.max_queued_bytes);
+        if let Some(level) = self.gzip {
+            registry.compress(level);
+        }
         let inner = Arc::new(Inner {
             config: self,
             state: Mutex::new(State {
@@ -353,14 +377,26 @@ impl Hub {
         self.inner().config.write_timeout
     }
 
+    /// Whether the hub compresses its events for clients that take gzip.
+    pub(crate) fn compresses(&self) -> bool {
+        self.inner().config.gzip.is_some()
+    }
+
     /// Registers a client and takes its history snapshot in one step. The client is owned by its
-    /// connection until [`Subscription::start`] has sent it what it missed.
-    pub(crate) fn subscribe(&self, sink: SharedSink, last_event_id: Option<&str>) -> io::Result<Subscription> {
+    /// connection until [`Subscription::start`] has sent it what it missed. With `gzip` (on a hub
+    /// that compresses), the client reads the compressed events.
+    pub(crate) fn subscribe(
+        &self,
+        sink: SharedSink,
+        last_event_id: Option<&str>,
+        gzip: bool,
+    ) -> io::Result<Subscription> {
         let inner = self.inner();
         inner.start_flushers()?;
         let joined = {
             let mut state = inner.lock();
-            let joined = state.registry.join(sink, last_event_id);
+            let coding = if gzip && self.compresses() { Coding::Gzip } else { Coding::Identity };
+            let joined = state.registry.join(sink, last_event_id, coding);
             inner.signal_progress(&state);
             // A flusher asleep with no clients has no heartbeat deadline: let it compute one.
             if state.idle_flushers > 0 && inner.config.heartbeat.is_some() {
@@ -373,7 +409,8 @@ impl Hub {
             .replay
             .unknown_id
             .then(|| Event::new().event(RESET_EVENT_TYPE).data(last_event_id.unwrap_or_default()));
-        Ok(Subscription { inner: Arc::clone(inner), key: joined.key, replay: Some(joined.replay), reset })
+        let gzip = gzip && self.compresses();
+        Ok(Subscription { inner: Arc::clone(inner), key: joined.key, replay: Some(joined.replay), reset, gzip })
     }
 }
 
@@ -548,6 +585,8 @@ pub(crate) struct Subscription {
     key: Key,
     replay: Option<Replay>,
     reset: Option<Event>,
+    /// The client reads compressed bytes: its stream starts with a gzip header.
+    gzip: bool,
 }
 
 impl Subscription {
@@ -563,6 +602,15 @@ impl Subscription {
         let mut first = intro.to_vec();
         if let Some(reset) = self.reset.take() {
             first.extend_from_slice(&reset.encode(None).map_err(io::Error::from)?);
+        }
+        if self.gzip {
+            // The header, then this client's own first bytes as stored blocks: too few to be
+            // worth an encoder, and they end on a byte boundary like every compressed event.
+            let mut compressed = crate::compress::gzip::HEADER.to_vec();
+            if !first.is_empty() {
+                Deflater::stored_unit(&first, &mut compressed);
+            }
+            first = compressed;
         }
         if !first.is_empty() {
             catch_up.write_blocking(sink, &first)?;

@@ -18,11 +18,16 @@
 //!   of an open subscriber, and a subscriber more than `max_queued_bytes` behind is closed first.
 //! - **Every shard with clients has a flusher.** Clients join only shards below `live_shards`, and
 //!   a shard's flusher, once started, lives as long as the hub.
+//! - **One backlog per coding.** A hub that compresses keeps two backlogs, the plain bytes and
+//!   the same events compressed once each, and every client reads one of them, chosen when it
+//!   joins. Cursors are offsets in the client's own backlog. Every event is appended to both in
+//!   the same step, so the two carry the same events in the same order.
 
 use std::collections::HashMap;
 
 use super::backlog::Backlog;
 use super::history::{History, Replay};
+use crate::compress::deflate::Deflater;
 use crate::{Error, Event};
 
 /// The type of the event sent to a client that resumes from an id the hub no longer has.
@@ -61,10 +66,50 @@ pub(crate) enum Owner {
     Flusher,
 }
 
+/// How a client's bytes are encoded: which backlog it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Coding {
+    /// The events as they are.
+    Identity = 0,
+    /// Each event compressed once, as DEFLATE units that refer to nothing before them and end on a
+    /// byte boundary, so that they can follow a gzip header (and each other) in any client's stream.
+    Gzip = 1,
+}
+
+/// Compresses every event once, for the clients that read compressed bytes.
+struct Compressor {
+    deflater: Deflater,
+    /// The heartbeat, compressed once.
+    heartbeat: Vec<u8>,
+}
+
+impl Compressor {
+    fn new(level: u32) -> Compressor {
+        let mut deflater = Deflater::new(level);
+        let mut heartbeat = Vec::new();
+        deflater.compress_independent(HEARTBEAT_BYTES, &mut heartbeat);
+        Compressor { deflater, heartbeat }
+    }
+
+    fn compress(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(bytes.len() / 2 + 16);
+        self.deflater.compress_independent(bytes, &mut out);
+        out
+    }
+}
+
+impl std::fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Compressor")
+    }
+}
+
 #[derive(Debug)]
 struct Subscriber<S> {
     sink: S,
-    /// Stream offset of the next byte this client needs.
+    /// The backlog this client reads.
+    coding: Coding,
+    /// Offset in that backlog of the next byte this client needs.
     cursor: u64,
     owner: Owner,
     /// The hub gave up on this client; it stays registered until its connection leaves.
@@ -97,14 +142,15 @@ pub(crate) enum CatchUpStep {
     Closed,
 }
 
-/// One flusher round: the bytes between the lowest cursor and the end, and the clients to write.
+/// One flusher round: per backlog, the bytes between the lowest cursor and the end, and the
+/// clients to write.
 #[derive(Debug)]
 pub(crate) struct Round<S> {
-    /// The backlog end this round writes up to.
-    pub end: u64,
-    /// Stream offset of `bytes[0]`.
-    pub from: u64,
-    pub bytes: Vec<u8>,
+    /// Per coding, the backlog end this round writes up to.
+    pub end: [u64; 2],
+    /// Per coding, the backlog offset of `bytes[coding][0]`.
+    pub from: [u64; 2],
+    pub bytes: [Vec<u8>; 2],
     pub targets: Vec<Target<S>>,
     /// Clients the round gave up on (too far behind, or a failed write): the flusher closes them.
     pub to_close: Vec<S>,
@@ -115,8 +161,8 @@ pub(crate) struct Round<S> {
 
 impl<S> Default for Round<S> {
     fn default() -> Round<S> {
-        let (bytes, targets, to_close, handed_back) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        Round { end: 0, from: 0, bytes, targets, to_close, handed_back }
+        let (targets, to_close, handed_back) = (Vec::new(), Vec::new(), Vec::new());
+        Round { end: [0; 2], from: [0; 2], bytes: [Vec::new(), Vec::new()], targets, to_close, handed_back }
     }
 }
 
@@ -125,16 +171,19 @@ impl<S> Default for Round<S> {
 pub(crate) struct Target<S> {
     pub key: Key,
     pub sink: S,
+    pub coding: Coding,
     pub cursor: u64,
     pub outcome: Written,
 }
 
 impl<S> Round<S> {
     /// The bytes target `index` needs, out of the round's. Its cursor is at or past `from`, the
-    /// lowest cursor of the round.
+    /// lowest cursor of the round in its backlog.
     pub fn bytes_for(&self, index: usize) -> &[u8] {
-        let skip = usize::try_from(self.targets[index].cursor - self.from).unwrap_or(usize::MAX);
-        self.bytes.get(skip..).unwrap_or(&[])
+        let target = &self.targets[index];
+        let coding = target.coding as usize;
+        let skip = usize::try_from(target.cursor - self.from[coding]).unwrap_or(usize::MAX);
+        self.bytes[coding].get(skip..).unwrap_or(&[])
     }
 }
 
@@ -165,10 +214,15 @@ pub(crate) struct Registry<S> {
     id_prefix: String,
     next_id: u64,
     history: History,
-    backlog: Backlog,
+    /// Per coding: the plain bytes, and (when the hub compresses) the compressed ones.
+    backlogs: [Backlog; 2],
+    /// Present when the hub compresses.
+    compressor: Option<Compressor>,
+    /// Per coding, the clients that read it.
+    readers: [usize; 2],
     shards: Vec<HashMap<u64, Subscriber<S>>>,
-    /// Per shard, the backlog end its flusher has handled.
-    seen_end: Vec<u64>,
+    /// Per shard and coding, the backlog end its flusher has handled.
+    seen_end: Vec<[u64; 2]>,
     /// Shards that have a running flusher; clients join only these.
     live_shards: usize,
     next_subscriber: u64,
@@ -183,9 +237,11 @@ impl<S: Clone> Registry<S> {
             id_prefix: format!("{epoch}-"),
             next_id: 1,
             history,
-            backlog: Backlog::default(),
+            backlogs: [Backlog::default(), Backlog::default()],
+            compressor: None,
+            readers: [0; 2],
             shards: (0..shards).map(|_| HashMap::new()).collect(),
-            seen_end: vec![0; shards],
+            seen_end: vec![[0; 2]; shards],
             live_shards: 0,
             next_subscriber: 0,
             max_queued_bytes: max_queued_bytes as u64,
@@ -193,8 +249,19 @@ impl<S: Clone> Registry<S> {
         }
     }
 
-    /// Encodes and appends an event; an event with an id is also kept in history. Fails, changing
-    /// nothing, when a field is invalid.
+    /// Compresses every event from now on at `level`, for clients that join with [`Coding::Gzip`].
+    /// Set before the first client joins.
+    pub fn compress(&mut self, level: u32) {
+        self.compressor = Some(Compressor::new(level));
+    }
+
+    /// Whether clients may read compressed bytes.
+    pub fn compresses(&self) -> bool {
+        self.compressor.is_some()
+    }
+
+    /// Encodes and appends an event (and, when the hub compresses, compresses it once); an event
+    /// with an id is also kept in history. Fails, changing nothing, when a field is invalid.
     pub fn publish(&mut self, event: &Event) -> Result<(), Error> {
         let (bytes, id) = if event.wants_next_id() {
             let id = format!("{}{}", self.id_prefix, self.next_id);
@@ -211,9 +278,17 @@ impl<S: Clone> Registry<S> {
             (event.encode(None)?, event.given_id().map(str::to_string))
         };
         self.stats.events_sent += 1;
-        self.append(&bytes);
-        if let Some(id) = id.filter(|id| !id.is_empty()) {
-            self.history.keep(id, bytes.into());
+        let kept = id.filter(|id| !id.is_empty());
+        // Compressed once, when someone reads it now or may from history later.
+        let compressed = match &mut self.compressor {
+            Some(compressor) if self.readers[Coding::Gzip as usize] > 0 || kept.is_some() => {
+                Some(compressor.compress(&bytes))
+            }
+            _ => None,
+        };
+        self.append(&bytes, compressed.as_deref());
+        if let Some(id) = kept {
+            self.history.keep(id, bytes.into(), compressed.map(Into::into));
         }
         Ok(())
     }
@@ -227,45 +302,57 @@ impl<S: Clone> Registry<S> {
 
     /// Appends a heartbeat comment for every client.
     pub fn append_heartbeat(&mut self) {
-        self.append(HEARTBEAT_BYTES);
+        let compressed = self.compressor.as_ref().map(|c| c.heartbeat.clone());
+        self.append(HEARTBEAT_BYTES, compressed.as_deref());
     }
 
-    fn append(&mut self, bytes: &[u8]) {
-        if self.subscriber_count() == 0 {
-            self.backlog.skip(bytes.len());
-        } else {
-            self.backlog.append(bytes);
+    /// Appends to each backlog its form of the same bytes; a backlog nobody reads only advances.
+    fn append(&mut self, plain: &[u8], compressed: Option<&[u8]>) {
+        for (coding, bytes) in [(Coding::Identity, Some(plain)), (Coding::Gzip, compressed)] {
+            let backlog = &mut self.backlogs[coding as usize];
+            match bytes {
+                Some(bytes) if self.readers[coding as usize] > 0 => backlog.append(bytes),
+                Some(bytes) => backlog.skip(bytes.len()),
+                // Not compressed: nobody reads the compressed backlog.
+                None => backlog.skip(0),
+            }
         }
     }
 
     /// Registers a client, owned by its connection, and takes its history snapshot in the same
-    /// step. `None` when no shard has a flusher yet.
-    pub fn join(&mut self, sink: S, last_event_id: Option<&str>) -> Option<Joined> {
+    /// step. `None` when no shard has a flusher yet. A hub that does not compress gives every
+    /// client the plain bytes.
+    pub fn join(&mut self, sink: S, last_event_id: Option<&str>, coding: Coding) -> Option<Joined> {
         if self.live_shards == 0 {
             return None;
         }
-        let replay = self.history.after(last_event_id);
+        let coding = if self.compresses() { coding } else { Coding::Identity };
+        let replay = self.history.after(last_event_id, coding == Coding::Gzip);
         let id = self.next_subscriber;
         self.next_subscriber += 1;
         let key = Key { id, shard: (id % self.live_shards as u64) as usize };
-        let subscriber = Subscriber { sink, cursor: self.backlog.end(), owner: Owner::Connection, closed: false };
+        let cursor = self.backlogs[coding as usize].end();
+        let subscriber = Subscriber { sink, coding, cursor, owner: Owner::Connection, closed: false };
         self.shards[key.shard].insert(id, subscriber);
+        self.readers[coding as usize] += 1;
         Some(Joined { key, replay })
     }
 
     /// Unregisters a client.
     pub fn leave(&mut self, key: Key) {
-        if self.shards[key.shard].remove(&key.id).is_some() {
+        if let Some(sub) = self.shards[key.shard].remove(&key.id) {
             self.stats.disconnects += 1;
+            self.readers[sub.coding as usize] -= 1;
         }
     }
 
     /// What a connection-owned client writes next. At most `max_bytes` are copied per step.
     pub fn catch_up_step(&mut self, key: Key, max_bytes: usize) -> CatchUpStep {
-        let end = self.backlog.end();
         let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) else {
             return CatchUpStep::Closed;
         };
+        let backlog = &self.backlogs[sub.coding as usize];
+        let end = backlog.end();
         debug_assert_eq!(sub.owner, Owner::Connection, "only the owner catches up");
         if end - sub.cursor > self.max_queued_bytes {
             sub.give_up_as_slow(&mut self.stats);
@@ -274,16 +361,16 @@ impl<S: Clone> Registry<S> {
         if sub.cursor == end {
             return CatchUpStep::CaughtUp;
         }
-        let pending = self.backlog.since(sub.cursor);
+        let pending = backlog.since(sub.cursor);
         CatchUpStep::Write(pending[..pending.len().min(max_bytes)].to_vec())
     }
 
     /// Gives a caught-up client to its flusher. False when bytes arrived since `catch_up_step` said
     /// it was caught up, or when it was closed: the connection goes on (or stops) catching up.
     pub fn hand_to_flusher(&mut self, key: Key) -> bool {
-        let end = self.backlog.end();
+        let backlogs = &self.backlogs;
         match self.shards[key.shard].get_mut(&key.id) {
-            Some(sub) if !sub.closed && sub.cursor == end => {
+            Some(sub) if !sub.closed && sub.cursor == backlogs[sub.coding as usize].end() => {
                 sub.owner = Owner::Flusher;
                 true
             }
@@ -308,13 +395,13 @@ impl<S: Clone> Registry<S> {
 
     /// Whether the backlog has bytes this shard's flusher has not handled.
     pub fn has_work(&self, shard: usize) -> bool {
-        self.backlog.end() > self.seen_end[shard]
+        (0..2).any(|coding| self.backlogs[coding].end() > self.seen_end[shard][coding])
     }
 
     /// Starts a round for `shard`: picks the flusher-owned clients that are behind, closes those
     /// too far behind, and copies the bytes from the lowest cursor to the end into `round`.
     pub fn start_round(&mut self, shard: usize, round: &mut Round<S>) {
-        let end = self.backlog.end();
+        let end = [self.backlogs[0].end(), self.backlogs[1].end()];
         self.seen_end[shard] = end;
         round.end = end;
         round.targets.clear();
@@ -322,18 +409,22 @@ impl<S: Clone> Registry<S> {
         round.handed_back.clear();
         let mut from = end;
         for (&id, sub) in self.shards[shard].iter_mut().filter(|(_, s)| !s.closed) {
-            if end - sub.cursor > self.max_queued_bytes {
+            let coding = sub.coding as usize;
+            if end[coding] - sub.cursor > self.max_queued_bytes {
                 sub.give_up_as_slow(&mut self.stats);
                 round.to_close.push(sub.sink.clone());
-            } else if sub.owner == Owner::Flusher && sub.cursor < end {
-                from = from.min(sub.cursor);
+            } else if sub.owner == Owner::Flusher && sub.cursor < end[coding] {
+                from[coding] = from[coding].min(sub.cursor);
                 let key = Key { id, shard };
-                round.targets.push(Target { key, sink: sub.sink.clone(), cursor: sub.cursor, outcome: Written::All });
+                let (sink, coding, cursor) = (sub.sink.clone(), sub.coding, sub.cursor);
+                round.targets.push(Target { key, sink, coding, cursor, outcome: Written::All });
             }
         }
         round.from = from;
-        round.bytes.clear();
-        round.bytes.extend_from_slice(self.backlog.since(from));
+        for ((bytes, backlog), from) in round.bytes.iter_mut().zip(&self.backlogs).zip(from) {
+            bytes.clear();
+            bytes.extend_from_slice(backlog.since(from));
+        }
     }
 
     /// Applies a round's outcomes, adding to its `to_close` and `handed_back` lists.
@@ -342,7 +433,7 @@ impl<S: Clone> Registry<S> {
             let key = target.key;
             let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) else { continue };
             match target.outcome {
-                Written::All => sub.cursor = round.end,
+                Written::All => sub.cursor = round.end[sub.coding as usize],
                 Written::Partial(written) => {
                     sub.cursor = target.cursor + written as u64;
                     sub.owner = Owner::Connection;
@@ -359,18 +450,22 @@ impl<S: Clone> Registry<S> {
 
     /// Whether every open client has everything appended so far.
     pub fn all_flushed(&self) -> bool {
-        let end = self.backlog.end();
-        self.shards.iter().flat_map(HashMap::values).all(|sub| sub.closed || sub.cursor == end)
+        let backlogs = &self.backlogs;
+        let flushed = |sub: &Subscriber<S>| sub.closed || sub.cursor == backlogs[sub.coding as usize].end();
+        self.shards.iter().flat_map(HashMap::values).all(flushed)
     }
 
     /// Drops the backlog bytes that every open client has passed, once there are enough of them.
     fn trim_backlog(&mut self) {
-        if self.backlog.held() < TRIM_BACKLOG_AT_BYTES {
-            return;
+        for coding in [Coding::Identity, Coding::Gzip] {
+            let backlog = &self.backlogs[coding as usize];
+            if backlog.held() < TRIM_BACKLOG_AT_BYTES {
+                continue;
+            }
+            let readers = self.shards.iter().flat_map(HashMap::values).filter(|s| !s.closed && s.coding == coding);
+            let lowest = readers.map(|s| s.cursor).min().unwrap_or(backlog.end());
+            self.backlogs[coding as usize].drop_before(lowest);
         }
-        let end = self.backlog.end();
-        let lowest = self.shards.iter().flat_map(HashMap::values).filter(|s| !s.closed).map(|s| s.cursor).min();
-        self.backlog.drop_before(lowest.unwrap_or(end));
     }
 
     /// Shards that have a running flusher.
@@ -399,7 +494,7 @@ impl<S: Clone> Registry<S> {
     /// Bytes the backlog holds (for tests of its bounds).
     #[cfg(test)]
     fn backlog_held(&self) -> usize {
-        self.backlog.held()
+        self.backlogs[0].held()
     }
 }
 
@@ -441,9 +536,9 @@ mod tests {
     #[test]
     fn no_flusher_no_join() {
         let mut registry: Registry<u32> = Registry::new(EPOCH, 2, History::new(10, 1000), 1000);
-        assert!(registry.join(1, None).is_none());
+        assert!(registry.join(1, None, Coding::Identity).is_none());
         registry.set_live_shards(1);
-        assert!(registry.join(1, None).is_some());
+        assert!(registry.join(1, None, Coding::Identity).is_some());
     }
 
     #[test]
@@ -451,11 +546,11 @@ mod tests {
         let mut registry = registry(1, 1 << 20);
         registry.publish(&Event::new().data("a").with_id()).unwrap();
         registry.publish(&Event::new().data("b").with_id()).unwrap();
-        let joined = registry.join(1, Some("5-1")).unwrap();
+        let joined = registry.join(1, Some("5-1"), Coding::Identity).unwrap();
         assert!(!joined.replay.unknown_id);
         assert_eq!(joined.replay.events.iter().map(|e| text(e)).collect::<Vec<_>>(), ["id: 5-2\ndata: b\n\n"]);
         // The same number from an earlier run (another epoch) is not this run's event 1.
-        let from_earlier_run = registry.join(2, Some("4-1")).unwrap();
+        let from_earlier_run = registry.join(2, Some("4-1"), Coding::Identity).unwrap();
         assert!(from_earlier_run.replay.unknown_id);
         assert_eq!(from_earlier_run.replay.events.len(), 2);
     }
@@ -474,7 +569,7 @@ mod tests {
             registry.publish(&Event::new().data("y").id(other)).unwrap();
         }
         registry.publish(&Event::new().data("b").with_id()).unwrap();
-        let joined = registry.join(1, Some("5-1")).unwrap();
+        let joined = registry.join(1, Some("5-1"), Coding::Identity).unwrap();
         assert_eq!(joined.replay.events.len(), 7, "the six explicit ids kept (the empty one is not), then 5-2");
     }
 
@@ -485,7 +580,7 @@ mod tests {
         let mut registry = registry(1, 1 << 20);
         registry.publish(&Event::new().data("kept").with_id()).unwrap();
         registry.publish(&Event::new().data("live only")).unwrap();
-        let Joined { key, replay } = registry.join(1, None).unwrap();
+        let Joined { key, replay } = registry.join(1, None, Coding::Identity).unwrap();
         assert_eq!(replay.events.len(), 1, "only the event with an id is replayed");
         registry.publish(&Event::new().data("while catching up")).unwrap();
 
@@ -508,7 +603,7 @@ mod tests {
     #[test]
     fn a_full_socket_hands_the_client_back_at_the_byte_it_stopped() {
         let mut registry = registry(1, 1 << 20);
-        let key = registry.join(1, None).unwrap().key;
+        let key = registry.join(1, None, Coding::Identity).unwrap().key;
         catch_up(&mut registry, key);
         registry.publish(&Event::new().data("0123456789")).unwrap();
         let mut round = Round::default();
@@ -523,8 +618,8 @@ mod tests {
     #[test]
     fn a_client_too_far_behind_is_closed_and_the_backlog_freed() {
         let mut registry = registry(1, TRIM_BACKLOG_AT_BYTES);
-        let slow = registry.join(1, None).unwrap().key;
-        let fast = registry.join(2, None).unwrap().key;
+        let slow = registry.join(1, None, Coding::Identity).unwrap().key;
+        let fast = registry.join(2, None, Coding::Identity).unwrap().key;
         catch_up(&mut registry, slow);
         catch_up(&mut registry, fast);
         let payload = "x".repeat(1000);
@@ -556,7 +651,7 @@ mod tests {
     fn exactly_at_the_queue_bound_a_client_stays() {
         let event_len = "data: x\n\n".len();
         let mut registry = registry(1, event_len);
-        let key = registry.join(1, None).unwrap().key;
+        let key = registry.join(1, None, Coding::Identity).unwrap().key;
         registry.publish(&Event::new().data("x")).unwrap();
         assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Write(b"data: x\n\n".to_vec()));
         registry.publish(&Event::new().data("x")).unwrap();
@@ -567,13 +662,29 @@ mod tests {
     /// client receives its history snapshot and then every byte appended after it joined, exactly
     /// once and in order, whatever the interleaving of publishing, joining, leaving, flusher rounds
     /// with full sockets, and catch-up.
+    ///
+    /// Odd seeds use a compressing registry, whose clients read plain or compressed bytes at
+    /// random: each coding has its own log in the model, and compressed clients' bytes must also
+    /// decode to the plain events.
     #[test]
     fn every_client_gets_every_byte_once_in_order_under_random_interleavings() {
         for seed in 0..40 {
             let mut rng = SplitRng::new(seed);
             let shards = 1 + rng.below(3);
             let mut registry = registry(shards, 1 << 30);
-            let mut log: Vec<u8> = Vec::new();
+            let compressing = seed % 2 == 1;
+            if compressing {
+                registry.compress(6);
+            }
+            // Each event compressed on its own: what the registry must append for compressed clients.
+            let compress = |bytes: &[u8]| {
+                let mut out = Vec::new();
+                Deflater::new(6).compress_independent(bytes, &mut out);
+                out
+            };
+            let mut logs: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+            // What each compressed client should decode to: the plain events after its join.
+            let mut plain_events: Vec<Vec<u8>> = Vec::new();
             let mut ids: Vec<(String, Vec<u8>)> = Vec::new();
             let mut clients: Vec<Model> = Vec::new();
             let mut next_auto = 1;
@@ -581,11 +692,11 @@ mod tests {
             for _ in 0..400 {
                 match rng.below(10) {
                     0..=2 => {
-                        let data = format!("e{}", log.len());
+                        let data = format!("e{}", plain_events.len());
                         let event = match rng.below(3) {
                             0 => Event::new().data(data.clone()),
                             1 => Event::new().data(data.clone()).with_id(),
-                            _ => Event::new().data(data.clone()).id(format!("given{}", log.len())),
+                            _ => Event::new().data(data.clone()).id(format!("given{}", plain_events.len())),
                         };
                         registry.publish(&event).unwrap();
                         let id = if event.wants_next_id() {
@@ -595,9 +706,13 @@ mod tests {
                             event.given_id().map(str::to_string)
                         };
                         let bytes = event.encode(id.as_deref()).unwrap();
-                        if clients.iter().any(|c| !c.left) {
-                            log.extend_from_slice(&bytes);
+                        for coding in [Coding::Identity, Coding::Gzip] {
+                            if clients.iter().any(|c| !c.left && c.coding == coding) {
+                                let form = if coding == Coding::Gzip { compress(&bytes) } else { bytes.clone() };
+                                logs[coding as usize].extend_from_slice(&form);
+                            }
                         }
+                        plain_events.push(bytes.clone());
                         if let Some(id) = id {
                             ids.push((id, bytes));
                         }
@@ -609,17 +724,23 @@ mod tests {
                             _ => None,
                         };
                         let label = clients.len() as u32;
-                        let joined = registry.join(label, resume.as_deref()).unwrap();
+                        let coding = if compressing && rng.below(2) == 0 { Coding::Gzip } else { Coding::Identity };
+                        let joined = registry.join(label, resume.as_deref(), coding).unwrap();
                         let after = resume.as_ref().and_then(|r| ids.iter().rposition(|(id, _)| id == r));
-                        let expected: Vec<u8> =
-                            ids[after.map_or(0, |at| at + 1)..].iter().flat_map(|e| e.1.clone()).collect();
+                        let kept = &ids[after.map_or(0, |at| at + 1)..];
+                        let expected: Vec<u8> = match coding {
+                            Coding::Identity => kept.iter().flat_map(|e| e.1.clone()).collect(),
+                            Coding::Gzip => kept.iter().flat_map(|e| compress(&e.1)).collect(),
+                        };
                         let replayed: Vec<u8> = joined.replay.events.iter().flat_map(|e| e.to_vec()).collect();
                         assert_eq!(replayed, expected, "seed {seed}: history after {resume:?}");
                         assert_eq!(joined.replay.unknown_id, resume.is_some() && after.is_none());
                         // While the client was alone the log was not kept: its view starts here.
                         clients.push(Model {
                             key: joined.key,
-                            from: log.len(),
+                            coding,
+                            from: logs[coding as usize].len(),
+                            from_event: plain_events.len(),
                             received: Vec::new(),
                             catching_up: true,
                             left: false,
@@ -665,6 +786,7 @@ mod tests {
                     }
                 }
                 for client in clients.iter().filter(|c| !c.left) {
+                    let log = &logs[client.coding as usize];
                     let expected = &log[client.from..client.from + client.received.len()];
                     assert_eq!(client.received, expected, "seed {seed}: a client's bytes are the log's, in order");
                 }
@@ -688,7 +810,12 @@ mod tests {
                 }
             }
             for client in clients.iter().filter(|c| !c.left) {
+                let log = &logs[client.coding as usize];
                 assert_eq!(text(&client.received), text(&log[client.from..]), "seed {seed}");
+                if client.coding == Coding::Gzip {
+                    let decoded = crate::compress::inflate::inflate(&client.received).unwrap();
+                    assert_eq!(decoded.data, plain_events[client.from_event..].concat(), "seed {seed}: it decodes");
+                }
             }
         }
     }
@@ -696,8 +823,11 @@ mod tests {
     /// A client as the model sees it.
     struct Model {
         key: Key,
-        /// Offset in the model's log where the client joined.
+        coding: Coding,
+        /// Offset in the model's log of its coding where the client joined.
         from: usize,
+        /// How many events had been published when it joined.
+        from_event: usize,
         received: Vec<u8>,
         catching_up: bool,
         left: bool,

@@ -180,7 +180,7 @@ struct StreamStart {
 }
 
 enum StreamSource {
-    Hub { hub: Hub, last_event_id: Option<String> },
+    Hub { hub: Hub, last_event_id: Option<String>, gzip: bool },
     PerConnection(Box<dyn FnOnce(EventStream) + Send>),
 }
 
@@ -189,10 +189,10 @@ impl StreamStart {
         let StreamStart { framing, head, intro, source, exchange, encoder } = self;
         match source {
             // A hub stream lasts until the client leaves or the server stops: it always closes.
-            StreamSource::Hub { hub, last_event_id } => {
+            StreamSource::Hub { hub, last_event_id, gzip } => {
                 let last_event_id = last_event_id.as_deref();
-                let started =
-                    hub_client::stream_from_hub(&hub, Arc::clone(socket), framing, head, intro, last_event_id);
+                let own = Arc::clone(socket);
+                let started = hub_client::stream_from_hub(&hub, own, framing, head, intro, last_event_id, gzip);
                 if let Err(NotStarted::HubUnavailable) = started {
                     answer(socket, &text_response(503, &[], "cannot start a stream now\n"));
                 }
@@ -440,13 +440,25 @@ fn respond(
     let mut offers = response.write_profiles;
     offers.0.extend(config.write_profiles.0.iter().cloned());
     let coding;
-    if matches!(body, Body::Stream(_)) && !offers.is_empty() {
-        headers.push(("Vary", "Accept-Encoding"));
-        if let Some(profile) = offers.negotiate(request.header("accept-encoding")) {
-            coding = profile.content_coding().to_string();
-            headers.push(("Content-Encoding", &coding));
-            encoder = Some(profile.encoder());
+    let mut hub_gzip = false;
+    match &body {
+        Body::Stream(_) if !offers.is_empty() => {
+            headers.push(("Vary", "Accept-Encoding"));
+            if let Some(profile) = offers.negotiate(request.header("accept-encoding")) {
+                coding = profile.content_coding().to_string();
+                headers.push(("Content-Encoding", &coding));
+                encoder = Some(profile.encoder());
+            }
         }
+        // A hub that compresses has every event compressed once already.
+        Body::Hub(hub) if hub.compresses() => {
+            headers.push(("Vary", "Accept-Encoding"));
+            hub_gzip = crate::http::choose_coding(request.header("accept-encoding"), &["gzip"]).is_some();
+            if hub_gzip {
+                headers.push(("Content-Encoding", "gzip"));
+            }
+        }
+        _ => {}
     }
     // A stream's connection stays open after it only if the stream can end: a chunked body, not a hub.
     let persists = framing == BodyFraming::Chunked
@@ -466,7 +478,10 @@ fn respond(
     }
     let intro = config.retry.map(retry_line).unwrap_or_default();
     let source = match body {
-        Body::Hub(hub) => StreamSource::Hub { hub, last_event_id: last_event_id(request).map(str::to_string) },
+        Body::Hub(hub) => {
+            let last_event_id = last_event_id(request).map(str::to_string);
+            StreamSource::Hub { hub, last_event_id, gzip: hub_gzip }
+        }
         Body::Stream(run) => StreamSource::PerConnection(run),
         Body::Bytes(_) => unreachable!("plain bodies were answered above"),
     };

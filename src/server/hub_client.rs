@@ -31,7 +31,8 @@ pub(super) enum NotStarted {
 }
 
 /// Streams `hub` to the client on `socket` until it leaves, is dropped or the server stops.
-/// `head` is the response head; `intro` the first body bytes (a `retry:` line, or nothing).
+/// `head` is the response head; `intro` the first body bytes (a `retry:` line, or nothing); with
+/// `gzip`, the client reads the hub's compressed events.
 pub(super) fn stream_from_hub(
     hub: &Hub,
     socket: Arc<TcpStream>,
@@ -39,11 +40,12 @@ pub(super) fn stream_from_hub(
     head: Vec<u8>,
     intro: Vec<u8>,
     last_event_id: Option<&str>,
+    gzip: bool,
 ) -> Result<(), NotStarted> {
     let stream = Arc::new(StreamSocket::new(socket, framing, hub.write_timeout()));
     let client = HubClient::new(Arc::clone(&stream));
     let sink: Arc<dyn Sink> = client.clone();
-    let mut subscription = hub.subscribe(sink, last_event_id).map_err(|_| NotStarted::HubUnavailable)?;
+    let mut subscription = hub.subscribe(sink, last_event_id, gzip).map_err(|_| NotStarted::HubUnavailable)?;
     // The client is owned by this thread until `start` hands it to its flusher, so the head goes out
     // before any event.
     let started = stream.write_head(&head).is_ok() && subscription.start(&*client, &intro).is_ok();
