@@ -49,6 +49,8 @@ options:
                         it shows what clients get, so with --lines, add --auto-id for a tab
                         opened later to see the lines sent before it
   --max-line-bytes N    longest input line (default 8388608); longer ones are reported and skipped
+  --gzip                compress every event once (gzip, level 6) for clients that accept gzip;
+                        never with secrets and attacker-chosen text in one stream (BREACH)
   --exit-at-end         exit when the input ends (after the last event has gone out)";
 
 const LISTEN_HELP: &str = "\
@@ -276,6 +278,7 @@ struct ServeOptions {
     lines: bool,
     page: bool,
     max_line_bytes: usize,
+    gzip: bool,
     exit_at_end: bool,
 }
 
@@ -293,6 +296,7 @@ impl ServeOptions {
             lines: false,
             page: false,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            gzip: false,
             exit_at_end: false,
         };
         let mut args = Arguments::new(args, SERVE_HELP);
@@ -314,6 +318,7 @@ impl ServeOptions {
                 "--lines" => options.lines = args.flag(name)?,
                 "--page" => options.page = args.flag(name)?,
                 "--max-line-bytes" => options.max_line_bytes = args.number(name)?,
+                "--gzip" => options.gzip = args.flag(name)?,
                 "--exit-at-end" => options.exit_at_end = args.flag(name)?,
                 other => return Err(args.usage_error(format!("serve: unknown option `{other}`"))),
             }
@@ -324,7 +329,11 @@ impl ServeOptions {
 
 fn serve(options: &ServeOptions) -> Result<(), Failure> {
     let heartbeat = (options.heartbeat_seconds > 0).then(|| Duration::from_secs(options.heartbeat_seconds));
-    let hub = Hub::builder().history_events(options.history).heartbeat(heartbeat).build();
+    let mut hub = Hub::builder().history_events(options.history).heartbeat(heartbeat);
+    if options.gzip {
+        hub = hub.gzip(bare_sse::compress::deflate::DEFAULT_LEVEL);
+    }
+    let hub = hub.build();
     let mut builder = Server::builder()
         .hub(hub.clone())
         .bind(options.bind)
@@ -618,11 +627,11 @@ mod tests {
     #[test]
     fn serve_options() {
         let options = ServeOptions::parse(&args(
-            "--port=0 --history 5 --auto-id --allow-origin http://a --allow-origin http://b",
+            "--port=0 --history 5 --auto-id --allow-origin http://a --allow-origin http://b --gzip",
         ))
         .ok()
         .unwrap();
-        assert_eq!((options.port, options.history, options.auto_id), (0, 5, true));
+        assert_eq!((options.port, options.history, options.auto_id, options.gzip), (0, 5, true, true));
         assert_eq!(options.origins, ["http://a", "http://b"]);
         assert!(matches!(ServeOptions::parse(&args("--port x")), Err(Failure::Usage(..))));
         assert!(matches!(ServeOptions::parse(&args("--port")), Err(Failure::Usage(..))));

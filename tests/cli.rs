@@ -337,3 +337,22 @@ fn huge_durations_are_kept_in_range() {
     assert_eq!(listening.line(), "ok");
     assert!(serving.finish().success(), "no thread panicked");
 }
+
+#[test]
+fn gzip_option_compresses_for_clients_that_accept_it() {
+    let mut serving = Serving::start(&["--gzip", "--auto-id"]);
+    serving.send("data: one\n\ndata: two\n\n");
+    // A plain client (listen sends no Accept-Encoding) reads both; then they are in history.
+    let listening = Listening::start(&serving.url, &[]);
+    assert_eq!((listening.line(), listening.line()), ("one".to_string(), "two".to_string()));
+    let address = serving.url.trim_start_matches("http://").split('/').next().unwrap().parse().unwrap();
+    let mut zipped = common::RawClient::get(address, "/", "Accept-Encoding: gzip\r\n");
+    assert_eq!(zipped.head().header("content-encoding"), Some("gzip"));
+    zipped.read_body_until(|body| {
+        common::inflate::gunzip(body).is_ok_and(|(data, _)| {
+            let text = String::from_utf8_lossy(&data);
+            text.contains("data: one\n\n") && text.ends_with("data: two\n\n")
+        })
+    });
+    serving.finish();
+}
