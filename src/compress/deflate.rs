@@ -29,6 +29,8 @@ const STEP: usize = WINDOW;
 /// Tokens per block at most, which bounds a block's token buffer: one step's worth, so that
 /// incompressible input costs one stored block header (5 bytes) per 32 KiB.
 const MAX_BLOCK_TOKENS: usize = STEP;
+/// Blocks with fewer tokens are never dynamic (see `write_block`).
+const MIN_DYNAMIC_TOKENS: usize = 128;
 /// The end-of-block symbol.
 const END_OF_BLOCK: usize = 256;
 /// A token: a literal byte, or a match `(length - 3) << 16 | distance` with this bit set.
@@ -170,7 +172,7 @@ impl Deflater {
         // refer to nothing before it.
         let unit_start = self.base + self.window.len() as u64;
         for piece in input.chunks(STEP) {
-            self.slide();
+            self.slide(piece.len());
             let start = self.window.len();
             self.window.extend_from_slice(piece);
             let floor = if independent { unit_start.saturating_sub(self.base) as usize } else { 0 };
@@ -188,10 +190,11 @@ impl Deflater {
         out.append(&mut self.bits.out);
     }
 
-    /// Drops the oldest input so that the window keeps the last 32 KiB and has room for one more
-    /// step, and moves the hash tables' positions down with it.
-    fn slide(&mut self) {
-        if self.window.len() + STEP <= 2 * WINDOW {
+    /// Makes room for `incoming` more bytes: when they would not fit, drops the oldest input so
+    /// that the window keeps the last 32 KiB, and moves the hash tables' positions down with it.
+    /// That happens once per 32 KiB of input at most, whatever the size of the units.
+    fn slide(&mut self, incoming: usize) {
+        if self.window.len() + incoming <= 2 * WINDOW {
             return;
         }
         let drop = self.window.len() - WINDOW;
@@ -309,7 +312,6 @@ impl Deflater {
             }
         }
         literal_frequencies[END_OF_BLOCK] = 1;
-        let dynamic = DynamicTrees::new(&literal_frequencies, &distance_frequencies);
         let extra_bits: u64 = self
             .tokens
             .iter()
@@ -327,19 +329,27 @@ impl Deflater {
         };
         let (fixed_literals, fixed_distances) = fixed_lengths();
         let fixed_cost = 3 + cost(&fixed_literals, &fixed_distances);
-        let dynamic_cost = 3 + dynamic.header_bits() + cost(&dynamic.literal_lengths, &dynamic.distance_lengths);
+        // A dynamic block's header alone costs some 60 bits or more, and building its codes costs
+        // more time than a small block takes to write: small blocks are fixed or stored.
+        let dynamic = (self.tokens.len() >= MIN_DYNAMIC_TOKENS)
+            .then(|| DynamicTrees::new(&literal_frequencies, &distance_frequencies));
+        let dynamic_cost = dynamic.as_ref().map_or(u64::MAX, |dynamic| {
+            3 + dynamic.header_bits() + cost(&dynamic.literal_lengths, &dynamic.distance_lengths)
+        });
         let bytes = (end - start) as u64;
         let stored_cost = 8 * bytes + 40 * bytes.div_ceil(65_535).max(1) + 7;
         if stored_cost <= fixed_cost.min(dynamic_cost) {
             self.tokens.clear();
             self.write_stored(start, end);
-        } else if fixed_cost <= dynamic_cost {
-            self.bits.write(0b010, 3); // BFINAL = 0, BTYPE = 01
-            self.write_tokens(&fixed_literals, &fixed_distances);
-        } else {
+        } else if let Some(dynamic) = dynamic.filter(|_| dynamic_cost < fixed_cost) {
             self.bits.write(0b100, 3); // BFINAL = 0, BTYPE = 10
             dynamic.write_header(&mut self.bits);
-            self.write_tokens(&dynamic.literal_lengths, &dynamic.distance_lengths);
+            let codes = (codes(&dynamic.literal_lengths), codes(&dynamic.distance_lengths));
+            self.write_tokens(&dynamic.literal_lengths, &dynamic.distance_lengths, &codes.0, &codes.1);
+        } else {
+            self.bits.write(0b010, 3); // BFINAL = 0, BTYPE = 01
+            let fixed = fixed_codes();
+            self.write_tokens(&fixed_literals, &fixed_distances, &fixed.0, &fixed.1);
         }
     }
 
@@ -356,9 +366,13 @@ impl Deflater {
     }
 
     /// Writes the tokens with these codes, then the end of the block, and clears them.
-    fn write_tokens(&mut self, literal_lengths: &[u8], distance_lengths: &[u8]) {
-        let literal_codes = codes(literal_lengths);
-        let distance_codes = codes(distance_lengths);
+    fn write_tokens(
+        &mut self,
+        literal_lengths: &[u8],
+        distance_lengths: &[u8],
+        literal_codes: &[u16],
+        distance_codes: &[u16],
+    ) {
         let bits = &mut self.bits;
         for &token in &self.tokens {
             if token & MATCH_FLAG != 0 {
@@ -385,6 +399,15 @@ fn token_length(token: u32) -> usize {
 
 fn token_distance(token: u32) -> usize {
     (token & 0xFFFF) as usize
+}
+
+/// The fixed Huffman codes, made once.
+fn fixed_codes() -> &'static (Vec<u16>, Vec<u16>) {
+    static CODES: std::sync::OnceLock<(Vec<u16>, Vec<u16>)> = std::sync::OnceLock::new();
+    CODES.get_or_init(|| {
+        let (literals, distances) = fixed_lengths();
+        (codes(&literals), codes(&distances))
+    })
 }
 
 /// The code lengths of the fixed Huffman codes (RFC 1951 §3.2.6).

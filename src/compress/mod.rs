@@ -58,6 +58,22 @@ mod tests {
         }
     }
 
+    /// The block types chosen: stored for noise, fixed for a few tokens, dynamic for text with many.
+    #[test]
+    fn each_kind_of_block_is_chosen_where_it_is_smallest() {
+        let block_type = |input: &[u8]| {
+            let stream = round_trip(6, &[input]);
+            (stream[0] >> 1) & 0b11
+        };
+        let mut rng = Rng::new(8);
+        let noise: Vec<u8> = (0..5000).map(|_| rng.below(256) as u8).collect();
+        assert_eq!(block_type(&noise), 0, "stored");
+        assert_eq!(block_type(b"data: hello\n\n"), 1, "fixed");
+        let words = ["event", "data", "elements", "<div>", "</div>", "id", "signals", "class"];
+        let text: String = (0..3000).map(|_| words[rng.below(words.len())]).collect::<Vec<_>>().join(" ");
+        assert_eq!(block_type(text.as_bytes()), 2, "dynamic");
+    }
+
     #[test]
     fn a_megabyte_event_and_incompressible_bytes_stay_bounded() {
         let mut rng = Rng::new(5);
