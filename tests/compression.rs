@@ -198,3 +198,68 @@ fn a_compressing_hub_serves_gzip_and_plain_clients_the_same_events() {
         })
     });
 }
+
+/// A coding of the program's own: negotiated by its name, one encoder per response, `finish` at a
+/// clean end.
+#[test]
+fn a_write_profile_of_the_programs_own_is_negotiated_by_name() {
+    use bare_sse::compress::{BodyEncoder, WriteProfile};
+    struct Reverse;
+    struct ReverseEncoder;
+    impl WriteProfile for Reverse {
+        fn content_coding(&self) -> &str {
+            "x-reverse"
+        }
+        fn encoder(&self) -> Box<dyn BodyEncoder> {
+            Box::new(ReverseEncoder)
+        }
+    }
+    impl BodyEncoder for ReverseEncoder {
+        fn encode(&mut self, input: &[u8], out: &mut Vec<u8>) {
+            out.extend(input.iter().rev());
+        }
+        fn finish(&mut self, out: &mut Vec<u8>) {
+            out.extend_from_slice(b"<end>");
+        }
+    }
+    let server = Server::builder()
+        .write_profile(std::sync::Arc::new(Reverse))
+        .route("/", |_: &Request| Response::stream(|stream| stream.send(&Event::new().data("abc")).unwrap()))
+        .start()
+        .unwrap();
+    let mut client =
+        RawClient::get(server.local_addr(), "/", "Accept-Encoding: gzip, x-reverse\r\nConnection: close\r\n");
+    assert_eq!(client.head().header("content-encoding"), Some("x-reverse"));
+    assert_eq!(client.read_to_end(), "\n\ncba :atad<end>");
+}
+
+#[test]
+fn python_zlib_decodes_a_compressing_hubs_stream_from_its_first_byte() {
+    let python = std::process::Command::new("python3").arg("--version").output();
+    if !python.is_ok_and(|out| out.status.success()) {
+        println!("skipped: python3 is not installed, so its zlib cannot check the stream");
+        return;
+    }
+    let hub = bare_sse::Hub::builder().gzip(9).heartbeat(None).build();
+    let server = Server::builder().hub(hub.clone()).start().unwrap();
+    let mut expected = String::new();
+    for i in 0..10 {
+        hub.send_new_event(Event::new().data(format!("kept {i} {}", "x".repeat(i * 30))).id(format!("k{i}"))).unwrap();
+        expected.push_str(&format!("id: k{i}\ndata: kept {i} {}\n\n", "x".repeat(i * 30)));
+    }
+    // A late joiner resuming after k4: what it reads is a gzip stream from its first byte.
+    let mut client = RawClient::get(server.local_addr(), "/", "Accept-Encoding: gzip\r\nLast-Event-ID: k4\r\n");
+    client.head();
+    let wanted = expected.split_once("id: k5").map(|(_, rest)| format!("id: k5{rest}")).unwrap();
+    let body = client.read_body_until(|body| gunzip(body).is_ok_and(|(data, _)| data == wanted.as_bytes()));
+    let path = std::env::temp_dir().join(format!("bare-sse-hub-gzip-{}.gz", std::process::id()));
+    std::fs::write(&path, &body).unwrap();
+    // The stream never ends (a hub stream), so zlib decodes what is there without an end.
+    let script = "import sys, zlib\n\
+                  d = zlib.decompressobj(31)\n\
+                  sys.stdout.buffer.write(d.decompress(open(sys.argv[1], 'rb').read()))";
+    let decoded = std::process::Command::new("python3").arg("-c").arg(script).arg(&path).output().unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(decoded.status.success(), "{}", String::from_utf8_lossy(&decoded.stderr));
+    assert_eq!(String::from_utf8(decoded.stdout).unwrap(), wanted);
+}
