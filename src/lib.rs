@@ -74,6 +74,7 @@ pub mod http;
 pub mod hub;
 pub mod json;
 pub mod parse;
+pub mod redis;
 pub mod server;
 pub mod stream;
 #[cfg(test)]

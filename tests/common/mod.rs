@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a different part of these helpers
 
 pub mod inflate;
+pub mod redis;
 
 use std::io::{Read, Write};
 
