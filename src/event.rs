@@ -114,6 +114,21 @@ impl Event {
         }
     }
 
+    /// The fields a backplane carries between servers: comment, type, retry (ms) and data.
+    pub(crate) fn carried_fields(&self) -> (Option<&str>, Option<&str>, Option<u64>, Option<&str>) {
+        (self.comment.as_deref(), self.event.as_deref(), self.retry_ms, self.data.as_deref())
+    }
+
+    /// An event from carried fields (see [`carried_fields`](Self::carried_fields)).
+    pub(crate) fn from_carried_fields(
+        comment: Option<String>,
+        event: Option<String>,
+        retry_ms: Option<u64>,
+        data: Option<String>,
+    ) -> Event {
+        Event { comment, event, id: None, retry_ms, data }
+    }
+
     /// Whether the event asked for the hub's next id with [`Event::with_id`].
     pub fn wants_next_id(&self) -> bool {
         self.id == Some(EventId::Next)

@@ -49,6 +49,10 @@ options:
                         it shows what clients get, so with --lines, add --auto-id for a tab
                         opened later to see the lines sent before it
   --max-line-bytes N    longest input line (default 8388608); longer ones are reported and skipped
+  --redis URL           share events with every server on the same Redis stream
+                        (redis://[[user]:password@]host[:port][/db]); ids become stream entry ids,
+                        so use --auto-id (or none) rather than `id:` lines
+  --stream NAME         the Redis stream (default events)
   --gzip                compress every event once (gzip, level 6) for clients that accept gzip;
                         never with secrets and attacker-chosen text in one stream (BREACH)
   --exit-at-end         exit when the input ends (after the last event has gone out)";
@@ -278,6 +282,8 @@ struct ServeOptions {
     lines: bool,
     page: bool,
     max_line_bytes: usize,
+    redis: Option<String>,
+    stream: String,
     gzip: bool,
     exit_at_end: bool,
 }
@@ -296,6 +302,8 @@ impl ServeOptions {
             lines: false,
             page: false,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            redis: None,
+            stream: "events".to_string(),
             gzip: false,
             exit_at_end: false,
         };
@@ -319,6 +327,8 @@ impl ServeOptions {
                 "--page" => options.page = args.flag(name)?,
                 "--max-line-bytes" => options.max_line_bytes = args.number(name)?,
                 "--gzip" => options.gzip = args.flag(name)?,
+                "--redis" => options.redis = Some(args.value(name)?.to_string()),
+                "--stream" => options.stream = args.value(name)?.to_string(),
                 "--exit-at-end" => options.exit_at_end = args.flag(name)?,
                 other => return Err(args.usage_error(format!("serve: unknown option `{other}`"))),
             }
@@ -332,6 +342,9 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     let mut hub = Hub::builder().history_events(options.history).heartbeat(heartbeat);
     if options.gzip {
         hub = hub.gzip(bare_sse::compress::deflate::DEFAULT_LEVEL);
+    }
+    if let Some(url) = &options.redis {
+        hub = hub.redis(url, &options.stream).map_err(|e| Failure::Usage(format!("--redis: {e}"), SERVE_HELP))?;
     }
     let hub = hub.build();
     let mut builder = Server::builder()

@@ -356,3 +356,32 @@ fn gzip_option_compresses_for_clients_that_accept_it() {
     });
     serving.finish();
 }
+
+#[test]
+fn two_serve_processes_share_events_through_redis() {
+    let Some(redis) = common::redis::RedisServer::start() else { return };
+    let url = redis.url();
+    let mut first = Serving::start_with(&["--redis", &url, "--stream", "cli", "--auto-id"]);
+    let second = Serving::start_with(&["--redis", &url, "--stream", "cli"]);
+    let listening = Listening::start(&second.url, &["--json"]);
+    // The second server follows the stream from where it was when its reader connected: an event
+    // sent before that never reaches it. Send warm-ups until one arrives (the signal that both
+    // follow), then one that must arrive exactly.
+    let mut arrived = false;
+    for attempt in 0..100 {
+        first.send(&format!("data: warm-up {attempt}\n\n"));
+        if listening.stdout.recv_timeout(Duration::from_millis(200)).is_ok() {
+            arrived = true;
+            break;
+        }
+    }
+    assert!(arrived, "no warm-up event arrived through Redis");
+    first.send("event: note\ndata: through redis\n\n");
+    // Warm-ups sent before the first one arrived may still come first.
+    let line = std::iter::repeat_with(|| listening.line()).find(|line| !line.contains("warm-up")).unwrap();
+    assert!(line.starts_with(r#"{"type":"note","data":"through redis","id":""#), "{line}");
+
+    let bad = Command::new(BINARY).args(["serve", "--redis", "http://nope"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("only redis://"));
+}

@@ -62,3 +62,159 @@ fn a_blocking_read_waits_its_time_and_an_absent_server_is_an_error() {
     let gone = RedisUrl::parse(&format!("redis://127.0.0.1:{port}")).unwrap();
     assert!(matches!(Connection::open(&gone, TIMEOUT), Err(RedisError::Io(_))));
 }
+
+mod backplane {
+    use super::*;
+    use bare_sse::{Event, Hub, Server};
+    use common::{RawClient, Rng, READ_TIMEOUT};
+
+    /// A server whose hub is backed by the stream `events` on `redis`.
+    fn server_on(redis: &RedisServer, history: usize) -> Server {
+        let hub = Hub::builder().redis(&redis.url(), "events").unwrap().history_events(history).build();
+        Server::builder().hub(hub).start().unwrap()
+    }
+
+    fn data_of(client: &mut RawClient) -> (String, String) {
+        let block = client.next_block();
+        (block.get("id").unwrap_or_default().to_string(), block.data())
+    }
+
+    /// Waits until every server's reader follows the stream: from then on, every event reaches it.
+    fn wait_until_following(servers: &[&Server]) {
+        for server in servers {
+            assert!(server.hub().wait_until_following(READ_TIMEOUT), "the reader never followed the stream");
+        }
+    }
+
+    #[test]
+    fn three_servers_share_one_stream_and_a_client_moves_without_missing_anything() {
+        let Some(redis) = RedisServer::start() else { return };
+        let (a, b, c) = (server_on(&redis, 1000), server_on(&redis, 2), server_on(&redis, 1000));
+        wait_until_following(&[&a, &b, &c]);
+        let mut on_b = RawClient::stream(b.local_addr(), "/", "");
+        let mut on_c = RawClient::stream(c.local_addr(), "/", "");
+        let mut moving = RawClient::stream(a.local_addr(), "/", "");
+        assert!(b.hub().wait_until_clients(|n| n == 1, READ_TIMEOUT));
+        for i in 0..5 {
+            a.send_new_event(Event::new().data(format!("e{i}")).with_id()).unwrap();
+        }
+        let mut last_id = String::new();
+        for i in 0..5 {
+            let (id, data) = data_of(&mut moving);
+            assert_eq!(data, format!("e{i}"));
+            assert_eq!(data_of(&mut on_b), (id.clone(), data.clone()), "B has the same event, same id");
+            assert_eq!(data_of(&mut on_c), (id.clone(), data), "and C");
+            last_id = id;
+        }
+        // Leaves A after e4; six events later it reconnects to B, whose history keeps only two:
+        // the four before those come from the stream.
+        drop(moving);
+        for i in 5..11 {
+            c.send_new_event(Event::new().data(format!("e{i}")).with_id()).unwrap();
+        }
+        for i in 5..11 {
+            assert_eq!(data_of(&mut on_b).1, format!("e{i}"));
+        }
+        let mut moved = RawClient::stream(b.local_addr(), "/", &format!("Last-Event-ID: {last_id}\r\n"));
+        for i in 5..11 {
+            assert_eq!(data_of(&mut moved).1, format!("e{i}"), "exactly the ones it missed, in order");
+        }
+        a.send_new_event(Event::new().data("live").with_id()).unwrap();
+        assert_eq!(data_of(&mut moved).1, "live", "then live, with no duplicate before it");
+        // An id the stream never held: the reset event, then what B's history holds.
+        let mut lost = RawClient::stream(b.local_addr(), "/", "Last-Event-ID: 1-1\r\n");
+        assert_eq!(lost.next_block().get("event"), Some("bare-sse-reset"));
+    }
+
+    #[test]
+    fn publishing_fails_while_redis_is_down_and_ids_are_redis_entry_ids() {
+        let Some(redis) = RedisServer::start() else { return };
+        let a = server_on(&redis, 100);
+        wait_until_following(&[&a]);
+        let refused = a.send_new_event(Event::new().data("x").id("mine"));
+        assert!(matches!(refused, Err(bare_sse::Error::InvalidField { field: "id", .. })));
+        let mut client = RawClient::stream(a.local_addr(), "/", "");
+        a.send_new_event(Event::new().data("kept").with_id()).unwrap();
+        a.send_new_event(Event::new().data("live only")).unwrap();
+        let (id, _) = data_of(&mut client);
+        let (ms, seq) = id.split_once('-').unwrap();
+        assert!(ms.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok(), "a stream entry id: {id}");
+        assert_eq!(data_of(&mut client), (String::new(), "live only".to_string()));
+        drop(redis);
+        assert!(a.send_new_event(Event::new().data("lost?").with_id()).is_err(), "nothing dropped in silence");
+    }
+
+    #[test]
+    fn redis_restarted_with_its_data_loses_nothing_and_restarted_empty_sends_the_reset() {
+        for persistent in [true, false] {
+            let Some(redis) = RedisServer::start_in(None, persistent) else { return };
+            let a = server_on(&redis, 100);
+            wait_until_following(&[&a]);
+            let mut client = RawClient::stream(a.local_addr(), "/", "");
+            a.send_new_event(Event::new().data("before").with_id()).unwrap();
+            assert_eq!(data_of(&mut client).1, "before");
+            let kept = redis.kill();
+            assert!(a.send_new_event(Event::new().data("while down").with_id()).is_err());
+            let redis = RedisServer::start_in(Some(kept), persistent).unwrap();
+            // The reader reconnects with backoff; publishing works again at once.
+            a.send_new_event(Event::new().data("after").with_id()).unwrap();
+            if persistent {
+                assert_eq!(data_of(&mut client).1, "after", "no loss, no duplicate");
+            } else {
+                let block = client.next_block();
+                assert_eq!(block.get("event"), Some("bare-sse-reset"), "the stream it followed is gone");
+                assert_eq!(data_of(&mut client).1, "after");
+            }
+            drop(redis);
+        }
+    }
+
+    /// Ten thousand events published on three servers while clients move between them at
+    /// random, resuming by `Last-Event-ID`: every client ends with every event once, in order.
+    #[test]
+    fn ten_thousand_events_and_random_moves_deliver_every_event_once_in_order() {
+        const EVENTS: usize = 10_000;
+        let Some(redis) = RedisServer::start() else { return };
+        let servers = [server_on(&redis, 50), server_on(&redis, 50), server_on(&redis, 50)];
+        wait_until_following(&[&servers[0], &servers[1], &servers[2]]);
+        let addresses: Vec<_> = servers.iter().map(Server::local_addr).collect();
+        let mut rng = Rng::new(13);
+        let mut clients: Vec<(RawClient, Vec<usize>, String)> =
+            (0..6).map(|i| (RawClient::stream(addresses[i % 3], "/", ""), Vec::new(), String::new())).collect();
+        for server in &servers {
+            assert!(server.hub().wait_until_clients(|n| n == 2, READ_TIMEOUT));
+        }
+        let hubs: Vec<Hub> = servers.iter().map(|s| s.hub().clone()).collect();
+        let publisher = std::thread::spawn(move || {
+            let mut rng = Rng::new(7);
+            for batch in (0..EVENTS).collect::<Vec<_>>().chunks(50) {
+                let events: Vec<Event> = batch.iter().map(|n| Event::new().data(n.to_string()).with_id()).collect();
+                hubs[rng.below(3)].send_new_events(&events).unwrap();
+            }
+        });
+        // Read a little from each client in turn; now and then one moves to a random server.
+        while clients.iter().any(|(_, got, _)| got.len() < EVENTS) {
+            let pick = rng.below(clients.len());
+            let (client, got, last_id) = &mut clients[pick];
+            if got.len() == EVENTS {
+                continue;
+            }
+            for _ in 0..1 + rng.below(300) {
+                let (id, data) = data_of(client);
+                got.push(data.parse().unwrap());
+                *last_id = id;
+                if got.len() == EVENTS {
+                    break;
+                }
+            }
+            if rng.below(4) == 0 && got.len() < EVENTS {
+                let to = addresses[rng.below(3)];
+                *client = RawClient::stream(to, "/", &format!("Last-Event-ID: {last_id}\r\n"));
+            }
+        }
+        publisher.join().unwrap();
+        for (index, (_, got, _)) in clients.iter().enumerate() {
+            assert!(got.iter().enumerate().all(|(i, &n)| i == n), "client {index}: every event once, in order");
+        }
+    }
+}

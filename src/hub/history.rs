@@ -49,6 +49,13 @@ impl History {
         self.events.len()
     }
 
+    /// Forgets every event: none of their ids is a resume point any more.
+    pub fn clear(&mut self) {
+        self.events.clear();
+        self.bytes = 0;
+        self.resumable_from = 0;
+    }
+
     /// Keeps an event. Its plain size counts against the byte limit; a compressed copy, when the
     /// hub compresses, is kept beside it (and is smaller, but for a few bytes of framing).
     pub fn keep(&mut self, id: String, bytes: Arc<[u8]>, compressed: Option<Arc<[u8]>>) {

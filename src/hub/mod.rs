@@ -42,6 +42,7 @@
 //! only the registry, and every socket operation happens after it is released.
 
 mod backlog;
+mod backplane;
 mod history;
 pub(crate) mod registry;
 
@@ -55,6 +56,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::compress::deflate::Deflater;
 use crate::error::is_timeout;
 use crate::{Error, Event};
+pub use backplane::DEFAULT_REDIS_MAX_LEN;
+use backplane::{Backplane, RedisConfig};
 use history::{History, Replay};
 use registry::{CatchUpStep, Coding, Key, Registry, Round, Written};
 pub use registry::{Stats, RESET_EVENT_TYPE};
@@ -118,6 +121,7 @@ pub struct HubBuilder {
     flusher_threads: usize,
     id_epoch: Option<u64>,
     gzip: Option<u32>,
+    redis: Option<RedisConfig>,
 }
 
 impl Default for HubBuilder {
@@ -132,6 +136,7 @@ impl Default for HubBuilder {
             flusher_threads: cores.min(DEFAULT_MAX_FLUSHERS),
             id_epoch: None,
             gzip: None,
+            redis: None,
         }
     }
 }
@@ -207,6 +212,33 @@ impl HubBuilder {
         self
     }
 
+    /// Backs the hub with the Redis stream `stream` at `url` (`redis://[[user]:password@]host[:port][/db]`),
+    /// so that every server with a hub on the same stream delivers the same events in the same
+    /// order, and a client can resume on any of them. Fails only on a URL that cannot be used;
+    /// the connection is made (and remade, with backoff) in the background.
+    ///
+    /// Publishing then appends to the stream and fails when Redis cannot be reached; ids come from
+    /// Redis entries ([`Event::with_id`]; explicit ids are refused); events without ids are
+    /// delivered live only. See `src/hub/backplane.rs` for joining, resuming and faults.
+    pub fn redis(mut self, url: &str, stream: &str) -> Result<HubBuilder, Error> {
+        let url = crate::redis::RedisUrl::parse(url).map_err(|e| Error::InvalidSetting(e.to_string()))?;
+        if stream.is_empty() {
+            return Err(Error::InvalidSetting("the Redis stream needs a name".into()));
+        }
+        let max_len = self.redis.as_ref().map_or(DEFAULT_REDIS_MAX_LEN, |r| r.max_len);
+        self.redis = Some(RedisConfig { url, stream: stream.to_string(), max_len });
+        Ok(self)
+    }
+
+    /// Entries the Redis stream keeps, about (`XADD ... MAXLEN ~`; default [`DEFAULT_REDIS_MAX_LEN`],
+    /// at least 1): how far back a client can resume on a server whose history does not reach.
+    pub fn redis_max_len(mut self, entries: usize) -> HubBuilder {
+        if let Some(redis) = &mut self.redis {
+            redis.max_len = entries.max(1);
+        }
+        self
+    }
+
     /// Creates the hub. Its flusher threads start with its first client.
     pub fn build(self) -> Hub {
         let epoch = self.id_epoch.unwrap_or_else(new_epoch);
@@ -215,6 +247,7 @@ impl HubBuilder {
         if let Some(level) = self.gzip {
             registry.compress(level);
         }
+        let backplane = self.redis.clone().map(|config| Arc::new(Backplane::new(config)));
         let inner = Arc::new(Inner {
             config: self,
             state: Mutex::new(State {
@@ -225,11 +258,23 @@ impl HubBuilder {
                 shutting_down: false,
                 idle_flushers: 0,
                 progress_waiters: 0,
+                redis_last: None,
+                following: false,
             }),
             work: Condvar::new(),
             progress: Condvar::new(),
+            backplane: backplane.clone(),
         });
-        Hub { handle: Arc::new(Handle { inner }) }
+        // The reader follows the stream from the start: events published before the first client
+        // joins are in the history cache (and the stream) for it.
+        let reader = backplane.and_then(|backplane| {
+            let reader_inner = Arc::clone(&inner);
+            thread::Builder::new()
+                .name("bare-sse-redis-reader".to_string())
+                .spawn(move || backplane::read_stream(&reader_inner, &backplane))
+                .ok()
+        });
+        Hub { handle: Arc::new(Handle { inner, reader: Mutex::new(reader) }) }
     }
 }
 
@@ -274,6 +319,8 @@ pub struct Hub {
 /// the [`Inner`] directly, so they do not keep the flushers alive on their own.
 struct Handle {
     inner: Arc<Inner>,
+    /// The Redis reader's thread, for a hub backed by Redis.
+    reader: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct Inner {
@@ -284,6 +331,8 @@ struct Inner {
     /// Signalled when clients make progress, join or leave, and when flushers start: `flush`,
     /// `wait_until_clients` and joining clients wait here.
     progress: Condvar,
+    /// The Redis stream behind the hub, if any.
+    backplane: Option<Arc<Backplane>>,
 }
 
 struct State {
@@ -298,6 +347,11 @@ struct State {
     idle_flushers: usize,
     /// Threads waiting on `progress`: progress is signalled only when someone waits.
     progress_waiters: usize,
+    /// For a hub backed by Redis: the last entry the reader has published here (or the entry it
+    /// started after). A joining client's place in the local fan-out is right after it.
+    redis_last: Option<String>,
+    /// For a hub backed by Redis: its reader is connected and following the stream.
+    following: bool,
 }
 
 impl Default for Hub {
@@ -334,6 +388,9 @@ impl Hub {
     /// invalid, and then nothing is sent.
     pub fn send_new_event(&self, event: impl Borrow<Event>) -> Result<(), Error> {
         let inner = self.inner();
+        if let Some(backplane) = &inner.backplane {
+            return backplane.publish(&[event.borrow()]);
+        }
         let mut state = inner.lock();
         state.registry.publish(event.borrow())?;
         state.last_append = Instant::now();
@@ -342,6 +399,51 @@ impl Hub {
             inner.work.notify_all();
         }
         Ok(())
+    }
+
+    /// Sends several events, in order: under one lock for a local hub, in one round trip (pipelined
+    /// `XADD`s) for a hub backed by Redis. Fails at the first invalid event or, with Redis, when it
+    /// cannot be reached; the events before a failure are sent.
+    pub fn send_new_events(&self, events: &[Event]) -> Result<(), Error> {
+        let inner = self.inner();
+        if let Some(backplane) = &inner.backplane {
+            let events: Vec<&Event> = events.iter().collect();
+            return backplane.publish(&events);
+        }
+        let mut state = inner.lock();
+        let mut result = Ok(());
+        for event in events {
+            result = state.registry.publish(event);
+            if result.is_err() {
+                break;
+            }
+        }
+        state.last_append = Instant::now();
+        if state.idle_flushers > 0 {
+            inner.work.notify_all();
+        }
+        result
+    }
+
+    /// For a hub backed by Redis: waits until its reader is connected and following the stream, or
+    /// until `timeout`; returns whether it is. From then on, every event published on any server
+    /// of the stream reaches this hub's clients. Always false for a hub without Redis.
+    pub fn wait_until_following(&self, timeout: Duration) -> bool {
+        let inner = self.inner();
+        if inner.backplane.is_none() {
+            return false;
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        let mut state = inner.lock();
+        loop {
+            let left = deadline.map_or(Duration::MAX, |deadline| deadline.saturating_duration_since(Instant::now()));
+            if state.following || left.is_zero() {
+                return state.following;
+            }
+            state.progress_waiters += 1;
+            state = inner.progress.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
+            state.progress_waiters -= 1;
+        }
     }
 
     /// Counters: clients, events sent, clients dropped, history size.
@@ -396,7 +498,8 @@ impl Hub {
         let joined = {
             let mut state = inner.lock();
             let coding = if gzip && self.compresses() { Coding::Gzip } else { Coding::Identity };
-            let joined = state.registry.join(sink, last_event_id, coding);
+            let joined =
+                state.registry.join(sink, last_event_id, coding).map(|joined| (joined, state.redis_last.clone()));
             inner.signal_progress(&state);
             // A flusher asleep with no clients has no heartbeat deadline: let it compute one.
             if state.idle_flushers > 0 && inner.config.heartbeat.is_some() {
@@ -404,18 +507,47 @@ impl Hub {
             }
             joined
         };
-        let Some(joined) = joined else { return Err(io::Error::other("no flusher thread could be started")) };
+        let Some((mut joined, redis_last)) = joined else {
+            return Err(io::Error::other("no flusher thread could be started"));
+        };
+        let gzip = gzip && self.compresses();
+        // Resuming from an entry this server's history does not hold: the stream may.
+        if let (Some(backplane), Some(after), Some(through)) = (&inner.backplane, last_event_id, redis_last) {
+            if joined.replay.unknown_id {
+                if let Ok(Some(events)) = backplane.replay(after, &through) {
+                    joined.replay.events = events.into_iter().map(|bytes| compressed_if(gzip, bytes).into()).collect();
+                    joined.replay.unknown_id = false;
+                }
+            }
+        }
         let reset = joined
             .replay
             .unknown_id
             .then(|| Event::new().event(RESET_EVENT_TYPE).data(last_event_id.unwrap_or_default()));
-        let gzip = gzip && self.compresses();
         Ok(Subscription { inner: Arc::clone(inner), key: joined.key, replay: Some(joined.replay), reset, gzip })
     }
 }
 
+/// An event's bytes for a client that reads compressed bytes: a stored unit (for the few events
+/// replayed from a backplane, which the hub's compressor never saw).
+fn compressed_if(gzip: bool, bytes: Vec<u8>) -> Vec<u8> {
+    if !gzip {
+        return bytes;
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    Deflater::stored_unit(&bytes, &mut out);
+    out
+}
+
 impl Drop for Handle {
     fn drop(&mut self) {
+        if let Some(backplane) = &self.inner.backplane {
+            backplane.stop();
+        }
+        let reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(reader) = reader {
+            let _ = reader.join();
+        }
         let flushers = {
             let mut state = self.inner.lock();
             state.shutting_down = true;

@@ -277,9 +277,25 @@ impl<S: Clone> Registry<S> {
             }
             (event.encode(None)?, event.given_id().map(str::to_string))
         };
+        self.append_event(bytes, id.filter(|id| !id.is_empty()));
+        Ok(())
+    }
+
+    /// Appends an event whose id was given elsewhere (a backplane's entry id), or that has none,
+    /// without the checks that keep explicit ids apart from this hub's own: `id` is set only on
+    /// an event that asked for one ([`Event::with_id`]), and then it is kept in history.
+    pub fn publish_assigned(&mut self, event: &Event, id: Option<&str>) -> Result<(), Error> {
+        let id = id.filter(|_| event.wants_next_id());
+        let bytes = event.encode(id)?;
+        self.append_event(bytes, id.map(str::to_string));
+        Ok(())
+    }
+
+    /// Appends an encoded event to every client's backlog (compressed once when the hub
+    /// compresses and someone reads it now or may from history later), and keeps it in history
+    /// under `kept` when given.
+    fn append_event(&mut self, bytes: Vec<u8>, kept: Option<String>) {
         self.stats.events_sent += 1;
-        let kept = id.filter(|id| !id.is_empty());
-        // Compressed once, when someone reads it now or may from history later.
         let compressed = match &mut self.compressor {
             Some(compressor) if self.readers[Coding::Gzip as usize] > 0 || kept.is_some() => {
                 Some(compressor.compress(&bytes))
@@ -290,7 +306,11 @@ impl<S: Clone> Registry<S> {
         if let Some(id) = kept {
             self.history.keep(id, bytes.into(), compressed.map(Into::into));
         }
-        Ok(())
+    }
+
+    /// Forgets the history: after a backplane lost events, no kept id is a safe resume point.
+    pub fn clear_history(&mut self) {
+        self.history.clear();
     }
 
     /// Whether `id` looks like an id this hub hands out: its epoch, `-`, digits. Explicit ids of

@@ -169,6 +169,11 @@ impl Connection {
         Ok(())
     }
 
+    /// Another handle on the socket: shutting it down from another thread ends a blocking read.
+    pub fn socket_handle(&self) -> io::Result<TcpStream> {
+        self.socket.try_clone()
+    }
+
     /// Sends one command and returns its reply; an error reply is [`RedisError::Server`].
     pub fn command(&mut self, args: &[&[u8]]) -> Result<Value, RedisError> {
         self.command_waiting(args, self.timeout)
