@@ -9,10 +9,8 @@
 //! so that the body has no chunk framing, and count the bytes of each burst: plain events, or the
 //! compressed units a hub sends (the same bytes for every client, computed here the same way).
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Read;
 use std::process::{Command, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use bare_sse::compress::deflate::{Deflater, DEFAULT_LEVEL};
@@ -25,10 +23,13 @@ const EVENT_BYTES: usize = 100;
 /// Bursts per fan-out measurement; the median is reported.
 const BURST_ROUNDS: usize = 7;
 
+#[path = "common/counting_clients.rs"]
+mod counting_clients;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--clients") {
-        return run_clients(&args[1..]);
+        return counting_clients::run(&args[1..], BURST_ROUNDS);
     }
     let counts: Vec<usize> = args
         .first()
@@ -180,67 +181,4 @@ fn fan_out(clients: usize, events: usize, gzip: bool) -> f64 {
     child.wait().unwrap();
     rates.sort_by(f64::total_cmp);
     rates[BURST_ROUNDS / 2]
-}
-
-// ---- the client process: non-blocking sockets swept by one thread, counting bytes ----
-
-fn run_clients(args: &[String]) {
-    let addr: SocketAddr = args[0].parse().unwrap();
-    let clients: usize = args[1].parse().unwrap();
-    let burst_bytes: usize = args[2].parse().unwrap();
-    let prefix: usize = args[3].parse().unwrap();
-    let accept = if args[4] == "gzip" { "Accept-Encoding: gzip\r\n" } else { "" };
-    let mut sockets: Vec<(TcpStream, usize)> = (0..clients)
-        .map(|_| {
-            let mut socket = TcpStream::connect(addr).unwrap();
-            write!(socket, "GET / HTTP/1.0\r\n{accept}\r\n").unwrap();
-            // The head, then the first bytes of the body (the gzip header), before any burst.
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                assert_eq!(socket.read(&mut byte).unwrap(), 1, "the server closed");
-                head.push(byte[0]);
-            }
-            let mut first = vec![0u8; prefix];
-            socket.read_exact(&mut first).unwrap();
-            socket.set_nonblocking(true).unwrap();
-            (socket, 0)
-        })
-        .collect();
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "ready").unwrap();
-    out.flush().unwrap();
-    let mut buffer = vec![0u8; 256 * 1024];
-    for _ in 0..BURST_ROUNDS {
-        let mut done = 0;
-        while done < clients {
-            let mut progress = false;
-            for (socket, count) in &mut sockets {
-                if *count >= burst_bytes {
-                    continue;
-                }
-                match socket.read(&mut buffer) {
-                    Ok(0) => panic!("the server closed a stream"),
-                    Ok(n) => {
-                        *count += n;
-                        progress = true;
-                        if *count >= burst_bytes {
-                            done += 1;
-                        }
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(e) => panic!("read: {e}"),
-                }
-            }
-            if !progress {
-                thread::sleep(Duration::from_micros(50));
-            }
-        }
-        for (_, count) in &mut sockets {
-            assert_eq!(*count, burst_bytes, "exactly the burst's bytes");
-            *count = 0;
-        }
-        writeln!(out, "burst-done").unwrap();
-        out.flush().unwrap();
-    }
 }
