@@ -169,6 +169,41 @@ mod backplane {
         }
     }
 
+    #[test]
+    fn publishers_on_two_servers_at_once_give_every_client_one_total_order() {
+        const EACH: usize = 500;
+        let Some(redis) = RedisServer::start() else { return };
+        let servers = [server_on(&redis, 100), server_on(&redis, 100), server_on(&redis, 100)];
+        wait_until_following(&[&servers[0], &servers[1], &servers[2]]);
+        let mut clients: Vec<RawClient> = servers.iter().map(|s| RawClient::stream(s.local_addr(), "/", "")).collect();
+        for server in &servers {
+            assert!(server.hub().wait_until_clients(|n| n == 1, READ_TIMEOUT));
+        }
+        let publishers: Vec<_> = ["a", "b"]
+            .into_iter()
+            .zip([servers[0].hub().clone(), servers[1].hub().clone()])
+            .map(|(tag, hub)| {
+                std::thread::spawn(move || {
+                    for i in 0..EACH {
+                        hub.send_new_event(Event::new().data(format!("{tag}{i}")).with_id()).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for publisher in publishers {
+            publisher.join().unwrap();
+        }
+        let orders: Vec<Vec<(String, String)>> =
+            clients.iter_mut().map(|client| (0..2 * EACH).map(|_| data_of(client)).collect()).collect();
+        assert_eq!(orders[0], orders[1], "A and B saw one order");
+        assert_eq!(orders[0], orders[2], "and C the same");
+        for tag in ["a", "b"] {
+            let own: Vec<&String> = orders[0].iter().map(|(_, data)| data).filter(|d| d.starts_with(tag)).collect();
+            let expected: Vec<String> = (0..EACH).map(|i| format!("{tag}{i}")).collect();
+            assert_eq!(own, expected.iter().collect::<Vec<_>>(), "each publisher's events in its own order");
+        }
+    }
+
     /// Ten thousand events published on three servers while clients move between them at
     /// random, resuming by `Last-Event-ID`: every client ends with every event once, in order.
     #[test]
