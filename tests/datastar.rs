@@ -18,21 +18,12 @@ use std::io::Read;
 use std::thread;
 
 use bare_sse::datastar::{self, DatastarStream, ElementOptions, SignalsError};
+use bare_sse::http::encode_query_component;
 use bare_sse::http::{parse_request_head, HeadLimits, Parsed};
 use bare_sse::parse::{MessageEvent, Parser};
 use bare_sse::server::{Request, Response};
 use bare_sse::Server;
 use common::{agent, RawClient};
-
-/// Percent-encodes a query value.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 fn events_of(body: &str) -> Vec<MessageEvent> {
     let mut parser = Parser::new();
@@ -55,7 +46,7 @@ const EXPECTED: &str = "event: datastar-patch-elements\nid: e1\nretry: 2000\ndat
 #[test]
 fn sdk_test_server_answers_get_with_the_events_described() {
     let server = sdk_test_server::routes(Server::builder()).start().unwrap();
-    let url = format!("http://{}/test?datastar={}", server.local_addr(), encode(INPUT));
+    let url = format!("http://{}/test?datastar={}", server.local_addr(), encode_query_component(INPUT));
     let mut response =
         agent().get(&url).header("Accept", "text/event-stream").header("datastar-request", "true").call().unwrap();
     assert_eq!(response.status(), 200);
@@ -85,13 +76,13 @@ fn each_event_is_its_own_chunk_and_http10_gets_a_close_delimited_body() {
     let server = sdk_test_server::routes(Server::builder()).start().unwrap();
     let one = r#"{"events":[{"type":"patchSignals","signals":{"a":1}}]}"#;
     let mut client = RawClient::connect(server.local_addr());
-    client.send(&format!("GET /test?datastar={} HTTP/1.1\r\nHost: x\r\n\r\n", encode(one)));
+    client.send(&format!("GET /test?datastar={} HTTP/1.1\r\nHost: x\r\n\r\n", encode_query_component(one)));
     client.head_keeping_framing();
     let event = "event: datastar-patch-signals\ndata: signals {\"a\":1}\n\n";
     assert_eq!(client.read_through("0\r\n\r\n"), format!("{:x}\r\n{event}\r\n0\r\n\r\n", event.len()));
 
     let mut old = RawClient::connect(server.local_addr());
-    old.send(&format!("GET /test?datastar={} HTTP/1.0\r\n\r\n", encode(one)));
+    old.send(&format!("GET /test?datastar={} HTTP/1.0\r\n\r\n", encode_query_component(one)));
     let head = old.head();
     assert_eq!((head.header("connection"), head.header("transfer-encoding")), (Some("close"), None));
     assert_eq!(old.read_to_end(), event);
@@ -217,7 +208,7 @@ fn counter_app_with_browser_shaped_requests() {
     assert!(page.contains(datastar::CDN_URL) && page.contains("@post('/increment')"));
 
     // The page's stream of updates, opened as Datastar opens it: a GET carrying the signals.
-    let signals = encode(r#"{"step":1,"todo":""}"#);
+    let signals = encode_query_component(r#"{"step":1,"todo":""}"#);
     let mut updates =
         RawClient::stream(server.local_addr(), &format!("/updates?datastar={signals}"), "datastar-request: true\r\n");
     let post = |path: &str, json: &str| {

@@ -16,6 +16,7 @@ mod common;
 #[allow(dead_code)] // the tests use the example's routes, not its `main`
 mod sdk_test_server;
 
+use bare_sse::http::encode_query_component;
 use bare_sse::Server;
 use common::agent;
 
@@ -127,15 +128,6 @@ const POST_CASE: (&str, &str) = (
     "event: datastar-patch-elements\ndata: elements <div>Merge</div>\n\n",
 );
 
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// An event as the suite's comparator sees it: its `event`/`id`/`retry` lines, then its data
 /// lines grouped by their first word, each group in order.
 fn normalized(body: &str) -> Vec<Vec<String>> {
@@ -158,7 +150,7 @@ fn every_case_of_the_sdk_test_suite() {
     let mut exact = 0;
     for &(name, input, expected) in CASES {
         let mut response = agent()
-            .get(&format!("{base}?datastar={}", encode(input)))
+            .get(&format!("{base}?datastar={}", encode_query_component(input)))
             .header("Accept", "text/event-stream")
             .header("datastar-request", "true")
             .call()
