@@ -170,6 +170,20 @@ mod backplane {
     }
 
     #[test]
+    fn entries_from_other_writers_are_skipped_and_the_stream_goes_on() {
+        let Some(redis) = RedisServer::start() else { return };
+        let a = server_on(&redis, 100);
+        wait_until_following(&[&a]);
+        let mut client = RawClient::stream(a.local_addr(), "/", "");
+        let mut other = Connection::open(&RedisUrl::parse(&redis.url()).unwrap(), TIMEOUT).unwrap();
+        other.command(&[b"XADD", b"events", b"*", b"something", b"else"]).unwrap();
+        other.command(&[b"XADD", b"events", b"*", b"t", b"two\nlines", b"d", b"x"]).unwrap();
+        a.send_new_event(Event::new().data("after them")).unwrap();
+        let block = client.next_block();
+        assert_eq!((block.get("event"), block.data()), (None, "after them".to_string()));
+    }
+
+    #[test]
     fn publishers_on_two_servers_at_once_give_every_client_one_total_order() {
         const EACH: usize = 500;
         let Some(redis) = RedisServer::start() else { return };

@@ -168,13 +168,15 @@ impl Backplane {
                 REPLAY_PAGE.to_string().as_bytes(),
             ])?;
             let entries = entries_of(&page)?;
-            for (id, event, keep) in &entries {
-                if *keep {
-                    let bytes = event.encode(Some(id)).map_err(|e| RedisError::UnexpectedReply(e.to_string()))?;
-                    events.push(bytes);
+            for (id, event) in &entries {
+                // Kept events only; one that does not encode is skipped, as the reader skips it.
+                if let Some((event, true)) = event {
+                    if let Ok(bytes) = event.encode(Some(id)) {
+                        events.push(bytes);
+                    }
                 }
             }
-            match entries.last().and_then(|(id, _, _)| EntryId::parse(id)) {
+            match entries.last().and_then(|(id, _)| EntryId::parse(id)) {
                 Some(last) if entries.len() == REPLAY_PAGE => cursor = last,
                 _ => break,
             }
@@ -240,11 +242,15 @@ fn holds(redis: &mut Connection, stream: &str, id: &str) -> Result<bool, RedisEr
 /// The id of the stream's last entry, if it has any.
 fn last_entry(redis: &mut Connection, stream: &str) -> Result<Option<String>, RedisError> {
     let reply = redis.command(&[b"XREVRANGE", stream.as_bytes(), b"+", b"-", b"COUNT", b"1"])?;
-    Ok(entries_of(&reply)?.into_iter().next().map(|(id, _, _)| id))
+    Ok(entries_of(&reply)?.into_iter().next().map(|(id, _)| id))
 }
 
-/// The entries of an `XRANGE` reply: id, event, and whether it is kept.
-fn entries_of(reply: &Value) -> Result<Vec<(String, Event, bool)>, RedisError> {
+/// An entry: its id, and the event it carries with whether it is kept; `None` for an entry that
+/// does not describe an event (written by something other than bare-sse), which is skipped.
+type Entry = (String, Option<(Event, bool)>);
+
+/// The entries of an `XRANGE` or `XREAD` reply. Only a reply of the wrong shape is an error.
+fn entries_of(reply: &Value) -> Result<Vec<Entry>, RedisError> {
     let unexpected = || RedisError::UnexpectedReply(format!("{reply:?}"));
     let items = reply.as_array().ok_or_else(unexpected)?;
     items
@@ -252,9 +258,8 @@ fn entries_of(reply: &Value) -> Result<Vec<(String, Event, bool)>, RedisError> {
         .map(|entry| {
             let parts = entry.as_array().filter(|p| p.len() == 2).ok_or_else(unexpected)?;
             let id = parts[0].as_str().ok_or_else(unexpected)?.to_string();
-            let fields = parts[1].as_array().ok_or_else(unexpected)?;
-            let (event, keep) = event_of(fields).ok_or_else(unexpected)?;
-            Ok((id, event, keep))
+            let event = parts[1].as_array().and_then(event_of);
+            Ok((id, event))
         })
         .collect()
 }
@@ -340,7 +345,7 @@ pub(super) fn read_stream(inner: &Arc<Inner>, backplane: &Backplane) {
             let Some(streams) = reply.as_array() else { continue };
             let Some(entries) = streams.first().and_then(|s| s.as_array()).and_then(|s| s.get(1)) else { continue };
             let Ok(entries) = entries_of(entries) else { break };
-            if let Some((id, _, _)) = entries.last() {
+            if let Some((id, _)) = entries.last() {
                 last = Some(id.clone());
             }
             publish_locally(inner, entries);
@@ -372,15 +377,18 @@ fn resume_point(redis: &mut Connection, stream: &str, last: Option<&str>) -> Res
     Ok(Resume::AfterLoss(if newer { last.to_string() } else { "0-0".to_string() }))
 }
 
-/// Publishes entries into the local hub, in stream order, under one lock.
-fn publish_locally(inner: &Inner, entries: Vec<(String, Event, bool)>) {
+/// Publishes entries into the local hub, in stream order, under one lock. An entry that does
+/// not describe an event, or whose event does not encode, came from another writer: it is
+/// skipped, and the reader goes on past it.
+fn publish_locally(inner: &Inner, entries: Vec<Entry>) {
     if entries.is_empty() {
         return;
     }
     let mut state = inner.lock();
-    for (id, event, _) in &entries {
-        // An entry that does not encode is skipped: it came from a writer other than bare-sse.
-        let _ = state.registry.publish_assigned(event, Some(id));
+    for (id, event) in &entries {
+        if let Some((event, _)) = event {
+            let _ = state.registry.publish_assigned(event, Some(id));
+        }
         state.redis_last = Some(id.clone());
     }
     state.last_append = std::time::Instant::now();
