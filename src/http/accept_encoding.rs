@@ -15,10 +15,10 @@
 pub fn choose_coding<'a>(accept_encoding: Option<&str>, offered: &[&'a str]) -> Option<&'a str> {
     let header = accept_encoding?;
     let weights: Vec<(&str, u16)> = header.split(',').filter_map(parse_entry).collect();
-    let weight_of = |coding: &str| -> Option<u16> {
-        let named = weights.iter().find(|(name, _)| name.eq_ignore_ascii_case(coding)).map(|&(_, q)| q);
-        named.or_else(|| weights.iter().find(|(name, _)| *name == "*").map(|&(_, q)| q))
-    };
+    // A coding named twice weighs its lowest: when in doubt, it is not used.
+    let weight_named =
+        |coding: &str| weights.iter().filter(|(name, _)| name.eq_ignore_ascii_case(coding)).map(|&(_, q)| q).min();
+    let weight_of = |coding: &str| -> Option<u16> { weight_named(coding).or_else(|| weight_named("*")) };
     // Highest weight wins; on a tie, the server's earlier choice.
     let mut best: Option<(&'a str, u16)> = None;
     for &coding in offered {
@@ -35,7 +35,8 @@ pub fn choose_coding<'a>(accept_encoding: Option<&str>, offered: &[&'a str]) -> 
     }
 }
 
-/// One `coding;q=0.5` entry, the weight in thousandths; entries that do not parse are skipped.
+/// One `coding;q=0.5` entry, the weight in thousandths. A coding named with a weight that does
+/// not parse is weighed 0: when in doubt, it is not used.
 fn parse_entry(entry: &str) -> Option<(&str, u16)> {
     let mut parts = entry.split(';');
     let coding = parts.next()?.trim();
@@ -44,9 +45,13 @@ fn parse_entry(entry: &str) -> Option<(&str, u16)> {
     }
     let mut q = 1000;
     for parameter in parts {
-        let (name, value) = parameter.split_once('=')?;
+        let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
         if name.trim().eq_ignore_ascii_case("q") {
-            q = parse_weight(value.trim())?;
+            // A weight given twice counts at its lowest, as a coding named twice does.
+            match parse_weight(value.trim()) {
+                Some(weight) => q = q.min(weight),
+                None => return Some((coding, 0)),
+            }
         }
     }
     Some((coding, q))
@@ -86,7 +91,10 @@ mod tests {
         assert_eq!(choose_coding(Some("gzip;q=0.5, identity"), gzip), None, "identity named higher");
         assert_eq!(choose_coding(Some("gzip, identity;q=0.5"), gzip), Some("gzip"));
         assert_eq!(choose_coding(Some("gzip;q=0.5, *;q=0.9"), gzip), None, "* covers identity");
-        assert_eq!(choose_coding(Some("gzip;q=2"), gzip), None, "a weight that does not parse drops the entry");
+        assert_eq!(choose_coding(Some("gzip;q=2"), gzip), None, "a weight that does not parse refuses");
+        assert_eq!(choose_coding(Some("*, gzip;q=0.5-"), gzip), None, "even when * accepts everything");
+        assert_eq!(choose_coding(Some("gzip, gzip;q=0"), gzip), None, "named twice, the lower weight counts");
+        assert_eq!(choose_coding(Some("gzip;q=0;q=1"), gzip), None, "weighed twice, likewise");
         assert_eq!(choose_coding(Some("gzip;q=0.1234"), gzip), None);
         assert_eq!(choose_coding(Some("gzip;q=1.0"), gzip), Some("gzip"));
     }

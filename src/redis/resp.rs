@@ -153,6 +153,10 @@ impl Decoder {
     /// trusted: the connection should be closed.
     pub fn next_value(&mut self) -> Result<Option<Value>, RespError> {
         while self.framed < self.buffer.len() {
+            let kind = self.buffer[self.framed];
+            if !b"+-:$*".contains(&kind) {
+                return Err(RespError::UnknownType(kind));
+            }
             let Some(line_end) = self.line_end(self.framed)? else { return Ok(None) };
             let line = &self.buffer[self.framed + 1..line_end];
             let mut next = line_end + 2;
@@ -218,13 +222,15 @@ impl Decoder {
         true
     }
 
-    /// The position of the CR LF that ends the line starting at `start`, if it has arrived.
+    /// The position of the CR LF that ends the line starting at `start` (its type byte), if it
+    /// has arrived.
     fn line_end(&self, start: usize) -> Result<Option<usize>, RespError> {
-        // The type byte, the line, its CR LF.
+        // The type byte, the line, its CR LF: the search starts after the type byte.
         let longest = 1 + self.limits.max_line_bytes + 2;
         let limit = self.buffer.len().min(start + longest);
-        match self.buffer[start..limit].windows(2).position(|pair| pair == b"\r\n") {
-            Some(at) => Ok(Some(start + at)),
+        let after_type = (start + 1).min(limit);
+        match self.buffer[after_type..limit].windows(2).position(|pair| pair == b"\r\n") {
+            Some(at) => Ok(Some(after_type + at)),
             None if limit - start >= longest => Err(RespError::TooLarge("line")),
             None => Ok(None),
         }
@@ -353,6 +359,7 @@ mod tests {
         assert!(matches!(error(b"$+3\r\nabc\r\n", limits), RespError::Malformed(_)));
         assert!(matches!(error(b"$3\r\nabcd\r\n", limits), RespError::Malformed(_)));
         assert!(matches!(error(b"*-2\r\n", limits), RespError::Malformed(_)));
+        assert_eq!(error(b"\r\n", limits), RespError::UnknownType(b'\r'), "a line needs its type byte");
         let small = Limits { max_bulk_bytes: 3, max_array_items: 2, max_depth: 2, max_line_bytes: 8 };
         assert_eq!(error(b"$4\r\n", small), RespError::TooLarge("bulk string"));
         assert_eq!(error(b"*3\r\n", small), RespError::TooLarge("array"));
