@@ -65,6 +65,9 @@ pub(crate) struct RedisConfig {
 pub(crate) struct Backplane {
     config: RedisConfig,
     publisher: Mutex<Option<Connection>>,
+    /// For reading the entries a resuming client missed; kept between clients, so that many
+    /// clients resuming at once (after a server restart) do not open a connection each.
+    replayer: Mutex<Option<Connection>>,
     reader_socket: Mutex<Option<TcpStream>>,
     stopped: Mutex<bool>,
     stop: Condvar,
@@ -75,6 +78,7 @@ impl Backplane {
         Backplane {
             config,
             publisher: Mutex::new(None),
+            replayer: Mutex::new(None),
             reader_socket: Mutex::new(None),
             stopped: Mutex::new(false),
             stop: Condvar::new(),
@@ -151,8 +155,28 @@ impl Backplane {
         let (Some(after_id), Some(through_id)) = (EntryId::parse(after), EntryId::parse(through)) else {
             return Ok(None);
         };
-        let mut redis = self.open()?;
-        if !holds(&mut redis, &self.config.stream, after)? {
+        let mut replayer = lock(&self.replayer);
+        let redis = match replayer.as_mut() {
+            Some(redis) => redis,
+            None => replayer.insert(self.open()?),
+        };
+        let result = self.replay_on(redis, after, after_id, through, through_id);
+        if result.is_err() {
+            // Made again by the next client.
+            *replayer = None;
+        }
+        result
+    }
+
+    fn replay_on(
+        &self,
+        redis: &mut Connection,
+        after: &str,
+        after_id: EntryId,
+        through: &str,
+        through_id: EntryId,
+    ) -> Result<Option<Vec<Vec<u8>>>, RedisError> {
+        if !holds(redis, &self.config.stream, after)? {
             return Ok(None);
         }
         let mut events = Vec::new();
