@@ -118,11 +118,12 @@ fn an_idle_connection_closes_at_the_keep_alive_timeout() {
     let timeout = Duration::from_millis(300);
     let (server, _hub) = server(Server::builder().keep_alive_timeout(timeout));
     let mut client = RawClient::connect(server.local_addr());
+    // The server's wait starts after it has the request, so after this instant.
+    let sent = Instant::now();
     client.send(&get("/echo"));
     response(&mut client);
-    let idle_since = Instant::now();
     assert!(closed_by_server(&mut client));
-    let waited = idle_since.elapsed();
+    let waited = sent.elapsed();
     assert!(waited >= timeout && waited < READ_TIMEOUT, "closed after {waited:?}");
     common::eventually("the connection to be gone", || server.connections() == 0);
 }
@@ -236,9 +237,11 @@ fn an_idle_connection_is_the_first_to_go_when_the_server_is_full() {
     let mut oldest = RawClient::connect(server.local_addr());
     oldest.send(&get("/echo"));
     response(&mut oldest);
+    common::eventually("the first connection to wait", || server.idle_connections() == 1);
     let mut newer = RawClient::connect(server.local_addr());
     newer.send(&get("/echo"));
     response(&mut newer);
+    common::eventually("both connections to wait", || server.idle_connections() == 2);
     // Both wait for their next request; a third connection takes the oldest one's place.
     let mut third = RawClient::connect(server.local_addr());
     third.send(&get("/echo"));

@@ -450,6 +450,12 @@ impl Server {
         self.shared.lock_connections().sockets.len()
     }
 
+    /// Connections waiting for their next request now (persistent connections between requests):
+    /// the first to be closed when the server is full.
+    pub fn idle_connections(&self) -> usize {
+        self.shared.lock_connections().idle.len()
+    }
+
     /// Stops the server: closes the listener and every connection, and joins every connection
     /// thread. The hub lives on with its history and id counter (and its flusher threads, until
     /// the last [`Hub`] is dropped), and can be served again. Safe to call twice; never
