@@ -69,6 +69,10 @@ pub(super) enum Next {
     Request(Vec<u8>),
     /// Nothing: the connection is closed, or closes now.
     Close,
+    /// A stream to run. It is run by [`serve`] itself, after the frames that read and answered
+    /// the request have returned: a stream may last for days, and an idle one should hold as
+    /// few resident stack pages as it can.
+    Stream(Box<StreamStart>),
 }
 
 /// Serves connection `id` until it closes.
@@ -80,9 +84,13 @@ pub(super) fn serve(shared: &Shared, socket: &Arc<TcpStream>, id: u64) {
     let mut deadline = Instant::now() + config.request_timeout;
     for count in 1.. {
         let last = count >= config.max_requests_per_connection || shared.stopping.load(Ordering::SeqCst);
-        match exchange(shared, socket, id, received, deadline, last) {
+        let next = match exchange(shared, socket, received, deadline, last) {
+            Next::Stream(stream) => stream.run(shared, socket, id),
+            next => next,
+        };
+        match next {
             Next::Request(ahead) => received = ahead,
-            Next::Close => return,
+            Next::Close | Next::Stream(_) => return,
         }
         if received.is_empty() && !wait_for_request(shared, socket, id, &mut received) {
             return;
@@ -108,17 +116,15 @@ fn wait_for_request(shared: &Shared, socket: &TcpStream, id: u64, received: &mut
 
 /// Reads one request (whose first bytes may be in `received` already), answers it, and says what
 /// comes next. `last` closes the connection after the answer.
-fn exchange(
-    shared: &Shared,
-    socket: &Arc<TcpStream>,
-    id: u64,
-    received: Vec<u8>,
-    deadline: Instant,
-    last: bool,
-) -> Next {
+///
+/// Never inlined: its frame (the request, the response, the head being parsed) must be gone from
+/// the stack before a stream that follows runs for days on this thread, so that an idle stream
+/// keeps no more stack pages resident than it needs.
+#[inline(never)]
+fn exchange(shared: &Shared, socket: &Arc<TcpStream>, received: Vec<u8>, deadline: Instant, last: bool) -> Next {
     match read_request(shared, socket, received, deadline, last) {
         Ok(Routing::Handle { request, handler, persistence, ahead }) => {
-            handle(shared, socket, id, request, &*handler, Exchange { persistence, ahead })
+            handle(shared, socket, request, &*handler, Exchange { persistence, ahead })
         }
         Ok(Routing::Answered(next)) => next,
         Err(NoRequest::Gone) => Next::Close,
@@ -148,7 +154,6 @@ impl Exchange {
 pub(super) fn handle(
     shared: &Shared,
     socket: &Arc<TcpStream>,
-    id: u64,
     request: Request,
     handler: &dyn super::Handler,
     exchange: Exchange,
@@ -159,16 +164,14 @@ pub(super) fn handle(
     };
     // The request, the handler's response and the headers are dropped before a stream starts, so
     // that an idle stream holds nothing of them for its whole life.
-    let stream = match respond(shared, socket, &request, response, exchange) {
-        Responded::Complete(next) => return next,
-        Responded::Stream(stream) => stream,
-    };
-    drop(request);
-    stream.run(shared, socket, id)
+    match respond(shared, socket, &request, response, exchange) {
+        Responded::Complete(next) => next,
+        Responded::Stream(stream) => Next::Stream(Box::new(stream)),
+    }
 }
 
 /// A stream whose head is ready to go, with what it needs from its request.
-struct StreamStart {
+pub(super) struct StreamStart {
     framing: BodyFraming,
     head: Vec<u8>,
     /// The first body bytes: a `retry:` line, or nothing.
@@ -185,7 +188,8 @@ enum StreamSource {
 }
 
 impl StreamStart {
-    fn run(self, shared: &Shared, socket: &Arc<TcpStream>, id: u64) -> Next {
+    /// Runs the stream to its end; then the connection closes, or serves the next request.
+    pub(super) fn run(self, shared: &Shared, socket: &Arc<TcpStream>, id: u64) -> Next {
         let StreamStart { framing, head, intro, source, exchange, encoder } = self;
         match source {
             // A hub stream lasts until the client leaves or the server stops: it always closes.

@@ -704,7 +704,11 @@ pub fn serve_request(socket: TcpStream, request: Request, handler: impl Handler)
     let socket = Arc::new(socket);
     let _ = socket.set_nodelay(true);
     // The caller read the request: where a next one would begin is the caller's to know.
-    let _ = connection::handle(&shared, &socket, 0, request, &handler, connection::Exchange::only());
+    if let connection::Next::Stream(stream) =
+        connection::handle(&shared, &socket, request, &handler, connection::Exchange::only())
+    {
+        stream.run(&shared, &socket, 0);
+    }
 }
 
 #[cfg(test)]

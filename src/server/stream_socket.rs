@@ -413,13 +413,21 @@ impl StreamSocket {
             if self.socket.set_read_timeout(wait).is_err() {
                 break;
             }
-            ahead.resize(WATCH_READ_BYTES, 0);
-            let read = (&*self.socket).read(&mut ahead);
-            ahead.truncate(*read.as_ref().unwrap_or(&0));
+            let read = if self.persistent {
+                // What arrives is the next request's start: kept, in the heap.
+                ahead.resize(WATCH_READ_BYTES, 0);
+                let read = (&*self.socket).read(&mut ahead);
+                ahead.truncate(*read.as_ref().unwrap_or(&0));
+                read
+            } else {
+                // Dropped: a small buffer, within the stack pages the thread holds anyway (an idle
+                // hub client waits here for as long as it is connected).
+                let mut discarded = [0u8; 256];
+                (&*self.socket).read(&mut discarded)
+            };
             match read {
                 Ok(0) => break,
-                Ok(_) if self.persistent => {}
-                Ok(_) => ahead.clear(),
+                Ok(_) => {}
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break,
             }
