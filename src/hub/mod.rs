@@ -385,7 +385,9 @@ impl Hub {
     /// [`Event::with_id`] for the hub's next id) is also kept in history.
     ///
     /// Returns at once: the bytes are queued for the flusher threads. Fails only when a field is
-    /// invalid, and then nothing is sent.
+    /// invalid, and then nothing is sent. On a hub backed by Redis ([`HubBuilder::redis`]), it
+    /// returns once Redis has appended the event (a round trip), and also fails when Redis cannot
+    /// be reached; every server's reader then delivers it.
     pub fn send_new_event(&self, event: impl Borrow<Event>) -> Result<(), Error> {
         let inner = self.inner();
         if let Some(backplane) = &inner.backplane {
