@@ -170,6 +170,21 @@ mod backplane {
     }
 
     #[test]
+    fn stop_with_event_waits_for_the_last_event_to_come_back_through_redis() {
+        let Some(redis) = RedisServer::start() else { return };
+        let a = server_on(&redis, 100);
+        wait_until_following(&[&a]);
+        let mut client = RawClient::stream(a.local_addr(), "/", "");
+        assert!(a.hub().wait_until_clients(|n| n == 1, READ_TIMEOUT));
+        a.stop_with_event(Event::new().data("last words")).unwrap();
+        let mut seen = Vec::new();
+        while let Some(block) = client.try_next_block() {
+            seen.push(block.data());
+        }
+        assert_eq!(seen, ["last words"], "the final event arrives before the connection closes");
+    }
+
+    #[test]
     fn entries_from_other_writers_are_skipped_and_the_stream_goes_on() {
         let Some(redis) = RedisServer::start() else { return };
         let a = server_on(&redis, 100);

@@ -65,6 +65,8 @@ pub(crate) struct RedisConfig {
 pub(crate) struct Backplane {
     config: RedisConfig,
     publisher: Mutex<Option<Connection>>,
+    /// The id of the last entry this hub appended, for `flush` to wait for.
+    last_published: Mutex<Option<String>>,
     /// For reading the entries a resuming client missed; kept between clients, so that many
     /// clients resuming at once (after a server restart) do not open a connection each.
     replayer: Mutex<Option<Connection>>,
@@ -78,6 +80,7 @@ impl Backplane {
         Backplane {
             config,
             publisher: Mutex::new(None),
+            last_published: Mutex::new(None),
             replayer: Mutex::new(None),
             reader_socket: Mutex::new(None),
             stopped: Mutex::new(false),
@@ -111,10 +114,19 @@ impl Backplane {
                 return Err(redis_error("publishing to Redis")(error));
             }
         };
-        match replies.into_iter().find(|reply| reply.as_str().is_none()) {
-            None => Ok(()),
-            Some(reply) => Err(redis_error("publishing to Redis")(RedisError::UnexpectedReply(format!("{reply:?}")))),
+        if let Some(reply) = replies.iter().find(|reply| reply.as_str().is_none()) {
+            let reply = RedisError::UnexpectedReply(format!("{reply:?}"));
+            return Err(redis_error("publishing to Redis")(reply));
         }
+        if let Some(id) = replies.last().and_then(Value::as_str) {
+            *lock(&self.last_published) = Some(id.to_string());
+        }
+        Ok(())
+    }
+
+    /// The id of the last entry this hub appended, if it has appended any.
+    pub fn last_published(&self) -> Option<String> {
+        lock(&self.last_published).clone()
     }
 
     /// The `XADD` command for one event.
@@ -236,6 +248,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn redis_error(context: &'static str) -> impl Fn(RedisError) -> Error {
     move |error| Error::io(context, std::io::Error::other(error.to_string()))
+}
+
+/// Whether the reader, last at `last`, has published entry `target` locally.
+pub(super) fn reached(last: Option<&str>, target: &str) -> bool {
+    last.and_then(EntryId::parse) >= EntryId::parse(target)
 }
 
 /// A stream entry id, `<ms>-<seq>`, ordered as Redis orders them.
@@ -419,6 +436,7 @@ fn publish_locally(inner: &Inner, entries: Vec<Entry>) {
     if state.idle_flushers > 0 {
         inner.work.notify_all();
     }
+    inner.signal_progress(&state);
 }
 
 /// Tells every client that events may have been lost (the reset event, with the last id seen),

@@ -471,9 +471,25 @@ impl Hub {
     }
 
     /// Waits until every connected client has been handed everything sent so far (written to its
-    /// socket), or until `timeout`. Returns whether that happened in time.
+    /// socket), or until `timeout`. Returns whether that happened in time. On a hub backed by
+    /// Redis, "sent so far" includes what this hub published, once its reader has it back.
     pub fn flush(&self, timeout: Duration) -> bool {
-        self.inner().wait_for_progress(timeout, Registry::all_flushed)
+        let inner = self.inner();
+        let Some(published) = inner.backplane.as_ref().and_then(|backplane| backplane.last_published()) else {
+            return inner.wait_for_progress(timeout, Registry::all_flushed);
+        };
+        let deadline = Instant::now().checked_add(timeout);
+        let mut state = inner.lock();
+        loop {
+            let arrived = backplane::reached(state.redis_last.as_deref(), &published);
+            let left = deadline.map_or(Duration::MAX, |deadline| deadline.saturating_duration_since(Instant::now()));
+            if (arrived && state.registry.all_flushed()) || left.is_zero() {
+                return arrived && state.registry.all_flushed();
+            }
+            state.progress_waiters += 1;
+            state = inner.progress.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
+            state.progress_waiters -= 1;
+        }
     }
 
     /// The write timeout of this hub's clients.
