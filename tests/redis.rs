@@ -169,6 +169,25 @@ mod backplane {
         }
     }
 
+    /// The stream's length limit: entries past it are trimmed (`MAXLEN ~`, in whole blocks of
+    /// entries), and a client resuming from a trimmed one gets the reset event.
+    #[test]
+    fn a_resume_point_trimmed_from_the_stream_gets_the_reset_event() {
+        let Some(redis) = RedisServer::start() else { return };
+        let hub = Hub::builder().redis(&redis.url(), "events").unwrap().redis_max_len(10).history_events(5).build();
+        let a = Server::builder().hub(hub).start().unwrap();
+        wait_until_following(&[&a]);
+        let mut first = RawClient::stream(a.local_addr(), "/", "");
+        let events: Vec<Event> = (0..1000).map(|i| Event::new().data(i.to_string()).with_id()).collect();
+        a.hub().send_new_events(&events).unwrap();
+        let (oldest, _) = data_of(&mut first);
+        let mut redis_client = Connection::open(&RedisUrl::parse(&redis.url()).unwrap(), TIMEOUT).unwrap();
+        let length = redis_client.command(&[b"XLEN", b"events"]).unwrap().as_integer().unwrap();
+        assert!(length < 1000, "trimmed to about the limit: {length} entries");
+        let mut late = RawClient::stream(a.local_addr(), "/", &format!("Last-Event-ID: {oldest}\r\n"));
+        assert_eq!(late.next_block().get("event"), Some("bare-sse-reset"), "the stream no longer holds {oldest}");
+    }
+
     #[test]
     fn stop_with_event_waits_for_the_last_event_to_come_back_through_redis() {
         let Some(redis) = RedisServer::start() else { return };
