@@ -72,6 +72,7 @@ mod error;
 pub mod event;
 pub mod http;
 pub mod hub;
+mod jitter;
 pub mod json;
 pub mod parse;
 pub mod redis;

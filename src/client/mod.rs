@@ -41,13 +41,14 @@ mod error;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 pub use connect::{Connection, Connector, ReadWrite};
 use connect::{Events, Opened};
 pub use error::Error;
 
 use crate::http::{is_valid_header, Url};
+use crate::jitter::Jitter;
 use crate::parse::Received;
 use crate::MessageEvent;
 
@@ -508,26 +509,6 @@ impl Iterator for EventSource {
                 Err(error) => return Some(Err(error)),
             }
         }
-    }
-}
-
-/// Random fractions for reconnection jitter: xorshift seeded from the clock and the address of a
-/// fresh allocation, which differ between clients started together.
-struct Jitter(u64);
-
-impl Jitter {
-    fn seeded() -> Jitter {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        let address = Box::new(0u8).as_ref() as *const u8 as u64;
-        Jitter((nanos ^ address.rotate_left(32)) | 1)
-    }
-
-    /// A number in [0, 1).
-    fn next_fraction(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 

@@ -23,10 +23,11 @@
 
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::registry::RESET_EVENT_TYPE;
 use super::Inner;
+use crate::jitter::Jitter;
 use crate::redis::resp::Value;
 use crate::redis::{Connection, RedisError, RedisUrl};
 use crate::{Error, Event};
@@ -330,12 +331,12 @@ pub(super) fn read_stream(inner: &Arc<Inner>, backplane: &Backplane) {
     let stream = backplane.config.stream.clone();
     let mut last: Option<String> = None;
     let mut backoff = MIN_BACKOFF;
-    let mut jitter = Jitter::new();
+    let mut jitter = Jitter::seeded();
     while !backplane.is_stopped() {
         let mut redis = match backplane.open() {
             Ok(redis) => redis,
             Err(_) => {
-                if backplane.pause(jitter.spread(backoff)) {
+                if backplane.pause(spread(backoff, &mut jitter)) {
                     return;
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -418,6 +419,11 @@ fn resume_point(redis: &mut Connection, stream: &str, last: Option<&str>) -> Res
     Ok(Resume::AfterLoss(if newer { last.to_string() } else { "0-0".to_string() }))
 }
 
+/// `wait` give or take 25%, so that servers that lost Redis together do not all come back at once.
+fn spread(wait: Duration, jitter: &mut Jitter) -> Duration {
+    wait.mul_f64(0.75 + 0.5 * jitter.next_fraction())
+}
+
 /// Publishes entries into the local hub, in stream order, under one lock. An entry that does
 /// not describe an event, or whose event does not encode, came from another writer: it is
 /// skipped, and the reader goes on past it.
@@ -447,24 +453,6 @@ fn announce_loss(inner: &Inner, last: &str) {
     let _ = state.registry.publish(&Event::new().event(RESET_EVENT_TYPE).data(last));
     if state.idle_flushers > 0 {
         inner.work.notify_all();
-    }
-}
-
-/// Spreads waits over ±25% so that servers that lost Redis together do not all come back at once.
-struct Jitter(u64);
-
-impl Jitter {
-    fn new() -> Jitter {
-        let seed = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
-        Jitter(seed | 1)
-    }
-
-    fn spread(&mut self, delay: Duration) -> Duration {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        let factor = 0.75 + (self.0 % 1000) as f64 / 2000.0;
-        delay.mul_f64(factor)
     }
 }
 
@@ -498,9 +486,9 @@ mod tests {
 
     #[test]
     fn jitter_stays_within_a_quarter() {
-        let mut jitter = Jitter::new();
+        let mut jitter = Jitter::seeded();
         for _ in 0..1000 {
-            let wait = jitter.spread(Duration::from_millis(1000));
+            let wait = spread(Duration::from_millis(1000), &mut jitter);
             assert!(wait >= Duration::from_millis(750) && wait <= Duration::from_millis(1250), "{wait:?}");
         }
     }
