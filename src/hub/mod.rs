@@ -389,18 +389,7 @@ impl Hub {
     /// returns once Redis has appended the event (a round trip), and also fails when Redis cannot
     /// be reached; every server's reader then delivers it.
     pub fn send_new_event(&self, event: impl Borrow<Event>) -> Result<(), Error> {
-        let inner = self.inner();
-        if let Some(backplane) = &inner.backplane {
-            return backplane.publish(&[event.borrow()]);
-        }
-        let mut state = inner.lock();
-        state.registry.publish(event.borrow())?;
-        state.last_append = Instant::now();
-        // Waking a condvar is a system call; during a burst the flushers are busy anyway.
-        if state.idle_flushers > 0 {
-            inner.work.notify_all();
-        }
-        Ok(())
+        self.send_new_events(std::slice::from_ref(event.borrow()))
     }
 
     /// Sends several events, in order: under one lock for a local hub, in one round trip (pipelined
@@ -421,6 +410,7 @@ impl Hub {
             }
         }
         state.last_append = Instant::now();
+        // Waking a condvar is a system call; during a burst the flushers are busy anyway.
         if state.idle_flushers > 0 {
             inner.work.notify_all();
         }
@@ -432,20 +422,7 @@ impl Hub {
     /// of the stream reaches this hub's clients. Always false for a hub without Redis.
     pub fn wait_until_following(&self, timeout: Duration) -> bool {
         let inner = self.inner();
-        if inner.backplane.is_none() {
-            return false;
-        }
-        let deadline = Instant::now().checked_add(timeout);
-        let mut state = inner.lock();
-        loop {
-            let left = deadline.map_or(Duration::MAX, |deadline| deadline.saturating_duration_since(Instant::now()));
-            if state.following || left.is_zero() {
-                return state.following;
-            }
-            state.progress_waiters += 1;
-            state = inner.progress.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
-            state.progress_waiters -= 1;
-        }
+        inner.backplane.is_some() && inner.wait_for_progress(timeout, |state| state.following)
     }
 
     /// Counters: clients, events sent, clients dropped, history size.
@@ -467,7 +444,7 @@ impl Hub {
     /// assert!(hub.wait_until_clients(|n| n == 0, std::time::Duration::from_millis(10)));
     /// ```
     pub fn wait_until_clients(&self, condition: impl Fn(usize) -> bool, timeout: Duration) -> bool {
-        self.inner().wait_for_progress(timeout, |registry| condition(registry.subscriber_count()))
+        self.inner().wait_for_progress(timeout, |state| condition(state.registry.subscriber_count()))
     }
 
     /// Waits until every connected client has been handed everything sent so far (written to its
@@ -475,21 +452,11 @@ impl Hub {
     /// Redis, "sent so far" includes what this hub published, once its reader has it back.
     pub fn flush(&self, timeout: Duration) -> bool {
         let inner = self.inner();
-        let Some(published) = inner.backplane.as_ref().and_then(|backplane| backplane.last_published()) else {
-            return inner.wait_for_progress(timeout, Registry::all_flushed);
-        };
-        let deadline = Instant::now().checked_add(timeout);
-        let mut state = inner.lock();
-        loop {
-            let arrived = backplane::reached(state.redis_last.as_deref(), &published);
-            let left = deadline.map_or(Duration::MAX, |deadline| deadline.saturating_duration_since(Instant::now()));
-            if (arrived && state.registry.all_flushed()) || left.is_zero() {
-                return arrived && state.registry.all_flushed();
-            }
-            state.progress_waiters += 1;
-            state = inner.progress.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
-            state.progress_waiters -= 1;
-        }
+        let published = inner.backplane.as_ref().and_then(|backplane| backplane.last_published());
+        inner.wait_for_progress(timeout, |state| {
+            let arrived = published.as_deref().is_none_or(|id| backplane::reached(state.redis_last.as_deref(), id));
+            arrived && state.registry.all_flushed()
+        })
     }
 
     /// The write timeout of this hub's clients.
@@ -513,9 +480,10 @@ impl Hub {
     ) -> io::Result<Subscription> {
         let inner = self.inner();
         inner.start_flushers()?;
+        let coding = if gzip && self.compresses() { Coding::Gzip } else { Coding::Identity };
+        let gzip = coding == Coding::Gzip;
         let joined = {
             let mut state = inner.lock();
-            let coding = if gzip && self.compresses() { Coding::Gzip } else { Coding::Identity };
             let joined =
                 state.registry.join(sink, last_event_id, coding).map(|joined| (joined, state.redis_last.clone()));
             inner.signal_progress(&state);
@@ -528,7 +496,6 @@ impl Hub {
         let Some((mut joined, redis_last)) = joined else {
             return Err(io::Error::other("no flusher thread could be started"));
         };
-        let gzip = gzip && self.compresses();
         // Resuming from an entry this server's history does not hold: the stream may.
         if let (Some(backplane), Some(after), Some(through)) = (&inner.backplane, last_event_id, redis_last) {
             if joined.replay.unknown_id {
@@ -592,14 +559,16 @@ impl Inner {
         }
     }
 
-    fn wait_for_progress(&self, timeout: Duration, done: impl Fn(&Registry<SharedSink>) -> bool) -> bool {
+    /// Waits until `done` holds for the state, or until `timeout`; returns whether it holds. Whoever
+    /// changes what `done` looks at signals `progress`.
+    fn wait_for_progress(&self, timeout: Duration, done: impl Fn(&State) -> bool) -> bool {
         // A timeout too long for the clock to represent waits without a deadline.
         let deadline = Instant::now().checked_add(timeout);
         let mut state = self.lock();
         loop {
             let left = deadline.map_or(Duration::MAX, |deadline| deadline.saturating_duration_since(Instant::now()));
-            if done(&state.registry) || left.is_zero() {
-                return done(&state.registry);
+            if done(&state) || left.is_zero() {
+                return done(&state);
             }
             state.progress_waiters += 1;
             state = self.progress.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
