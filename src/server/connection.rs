@@ -180,20 +180,17 @@ pub(super) struct StreamStart {
     /// The first body bytes: a `retry:` line, or nothing.
     intro: Vec<u8>,
     source: StreamSource,
-    exchange: Exchange,
-    /// The write profile's encoder for a per-connection stream's body, if one was chosen.
-    encoder: Option<Box<dyn BodyEncoder>>,
 }
 
 enum StreamSource {
     Hub { hub: Hub, last_event_id: Option<String>, gzip: bool },
-    PerConnection(Box<dyn FnOnce(EventStream) + Send>),
+    PerConnection(PerConnectionStream),
 }
 
 impl StreamStart {
     /// Runs the stream to its end; then the connection closes, or serves the next request.
     pub(super) fn run(self, shared: &Shared, socket: &Arc<TcpStream>, id: u64) -> Next {
-        let StreamStart { framing, head, intro, source, exchange, encoder } = self;
+        let StreamStart { framing, head, intro, source } = self;
         match source {
             // A hub stream lasts until the client leaves or the server stops: it always closes.
             StreamSource::Hub { hub, last_event_id, gzip } => {
@@ -205,10 +202,7 @@ impl StreamStart {
                 }
                 Next::Close
             }
-            StreamSource::PerConnection(run) => {
-                let stream = PerConnectionStream { framing, head: &head, intro: &intro, exchange, encoder };
-                stream.run(shared, socket, id, run)
-            }
+            StreamSource::PerConnection(stream) => stream.run(shared, socket, id, framing, &head, &intro),
         }
     }
 }
@@ -239,41 +233,43 @@ fn read_request(
 ) -> Result<Routing, NoRequest> {
     let config = &shared.config;
     let (head, ahead) = read_head(socket, &config.head_limits, received, deadline)?;
+    let preflight = head.method == "OPTIONS"
+        && shared.router.options_route(&head.path).is_none()
+        && (head.path == "*" || shared.router.has_path(&head.path));
+    let routed = (!preflight).then(|| shared.router.find(&head.method, &head.path));
     let mut persistence = persistence_for(&head, last);
     // The server's own answers (preflight, 404, 405) do not read a request body: with one, the
     // connection closes after the answer, since the next request would begin after it.
-    if head.content_length() > 0 || head.has_transfer_encoding() {
-        persistence = match shared.router.find(&head.method, &head.path) {
-            Routed::Found(_) => persistence,
-            _ => Persistence::Close,
-        };
+    let has_body = head.content_length() > 0 || head.has_transfer_encoding();
+    if has_body && !matches!(routed, Some(Routed::Found(_))) {
+        persistence = Persistence::Close;
     }
-    let answered = |status: u16, headers: &[(&str, &str)], body: &str| {
+    let answered = |status: u16, headers: &[(&str, &str)], body: &str, ahead: Vec<u8>| {
         let mut headers = headers.to_vec();
         if !body.is_empty() {
             headers.push(("Content-Type", "text/plain; charset=utf-8"));
         }
         let mut response = complete_response_head(status, persistence, &headers, body.len());
         response.extend_from_slice(body.as_bytes());
-        Ok(Routing::Answered(send_complete(socket, &response, persistence, ahead.clone())))
+        Ok(Routing::Answered(send_complete(socket, &response, persistence, ahead)))
     };
     let cors = config.cors.headers(head.header("origin"));
-    let preflight = head.method == "OPTIONS" && shared.router.options_route(&head.path).is_none();
-    if preflight && (head.path == "*" || shared.router.has_path(&head.path)) {
-        let methods = shared.router.methods_for(&head.path, head.header("access-control-request-method")).join(", ");
-        let requested_headers = head.header("access-control-request-headers");
-        let headers = config.cors.preflight_headers(head.header("origin"), &methods, requested_headers);
-        return answered(204, &borrowed(&headers), "");
-    }
-    let handler = match shared.router.find(&head.method, &head.path) {
-        Routed::Found(handler) => Arc::clone(handler),
-        Routed::NotFound => return answered(404, &borrowed(&cors), "not found\n"),
-        Routed::MethodNotAllowed(mut allowed) => {
+    let handler = match routed {
+        None => {
+            let methods =
+                shared.router.methods_for(&head.path, head.header("access-control-request-method")).join(", ");
+            let requested_headers = head.header("access-control-request-headers");
+            let headers = config.cors.preflight_headers(head.header("origin"), &methods, requested_headers);
+            return answered(204, &borrowed(&headers), "", ahead);
+        }
+        Some(Routed::Found(handler)) => Arc::clone(handler),
+        Some(Routed::NotFound) => return answered(404, &borrowed(&cors), "not found\n", ahead),
+        Some(Routed::MethodNotAllowed(mut allowed)) => {
             allowed.push("OPTIONS".to_string());
             let allow = allowed.join(", ");
             let mut headers = borrowed(&cors);
             headers.push(("Allow", &allow));
-            return answered(405, &headers, "method not allowed\n");
+            return answered(405, &headers, "method not allowed\n", ahead);
         }
     };
     let (body, ahead) = read_body(socket, &head, ahead, config, deadline)?;
@@ -489,10 +485,10 @@ fn respond(
             let last_event_id = last_event_id(request).map(str::to_string);
             StreamSource::Hub { hub, last_event_id, gzip: hub_gzip }
         }
-        Body::Stream(run) => StreamSource::PerConnection(run),
+        Body::Stream(run) => StreamSource::PerConnection(PerConnectionStream { run, exchange, encoder }),
         Body::Bytes(_) => unreachable!("plain bodies were answered above"),
     };
-    Responded::Stream(StreamStart { framing, head, intro, source, exchange, encoder })
+    Responded::Stream(StreamStart { framing, head, intro, source })
 }
 
 /// Sends a complete response, then closes the connection or keeps it for the next request.
@@ -519,34 +515,41 @@ pub(super) fn borrowed<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'a st
     headers.iter().map(|(name, value)| (*name, value.as_str())).collect()
 }
 
-/// A handler's stream closure, ready to run on the connection's thread.
-struct PerConnectionStream<'a> {
-    framing: BodyFraming,
-    head: &'a [u8],
-    intro: &'a [u8],
+/// A handler's stream closure, ready to run on the connection's thread, with how its connection
+/// ends and the write profile's encoder for its body, if one was chosen.
+struct PerConnectionStream {
+    run: Box<dyn FnOnce(EventStream) + Send>,
     exchange: Exchange,
     encoder: Option<Box<dyn BodyEncoder>>,
 }
 
-impl PerConnectionStream<'_> {
+impl PerConnectionStream {
     /// Runs the closure on this thread. If it runs longer than a moment, a watcher thread starts
     /// beside it to notice the client leave and send heartbeats (see `late_watch`). The stream
     /// ends, and `on_close` runs, when the closure returns (or panics) or the client leaves,
     /// whichever comes first. Then the connection closes, or, if the closure returned and the
     /// connection persists, the body ends and the connection is handed back for the next request
     /// once the watcher, if any, lets it go.
-    fn run(self, shared: &Shared, socket: &Arc<TcpStream>, id: u64, run: Box<dyn FnOnce(EventStream) + Send>) -> Next {
+    fn run(
+        self,
+        shared: &Shared,
+        socket: &Arc<TcpStream>,
+        id: u64,
+        framing: BodyFraming,
+        head: &[u8],
+        intro: &[u8],
+    ) -> Next {
         let config = &shared.config;
-        let Exchange { persistence, ahead } = self.exchange;
+        let PerConnectionStream { run, exchange: Exchange { persistence, ahead }, encoder } = self;
         let persistent = persistence != Persistence::Close;
         let stream = Arc::new(StreamSocket::with_persistence(
             Arc::clone(socket),
-            self.framing,
+            framing,
             config.stream_write_timeout,
             persistent,
-            self.encoder,
+            encoder,
         ));
-        if stream.write_head(self.head).is_err() || stream.write_blocking(self.intro).is_err() {
+        if stream.write_head(head).is_err() || stream.write_blocking(intro).is_err() {
             stream.close();
             return Next::Close;
         }
