@@ -312,14 +312,12 @@ impl Deflater {
             }
         }
         literal_frequencies[END_OF_BLOCK] = 1;
-        let extra_bits: u64 = self
-            .tokens
-            .iter()
-            .filter(|&&t| t & MATCH_FLAG != 0)
-            .map(|&t| {
-                u64::from(LENGTH_EXTRA[length_code(token_length(t))] + DIST_EXTRA[distance_code(token_distance(t))])
-            })
-            .sum();
+        // The extra bits follow from the code counts: every length (distance) code has a fixed
+        // number of them, whatever the block's Huffman codes.
+        let extra = |frequencies: &[u32], extra: &[u8]| -> u64 {
+            frequencies.iter().zip(extra).map(|(&f, &bits)| u64::from(f) * u64::from(bits)).sum()
+        };
+        let extra_bits = extra(&literal_frequencies[257..], &LENGTH_EXTRA) + extra(&distance_frequencies, &DIST_EXTRA);
         let cost = |literal_lengths: &[u8], distance_lengths: &[u8]| -> u64 {
             let literals: u64 =
                 literal_frequencies.iter().zip(literal_lengths).map(|(&f, &l)| u64::from(f) * u64::from(l)).sum();
