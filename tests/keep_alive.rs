@@ -285,3 +285,40 @@ fn stopping_the_server_ends_streams_whose_watch_has_not_started() {
     server.stop();
     assert_eq!(server.connections(), 0);
 }
+
+/// A thread that holds a clone of a per-connection stream and waits for it to end is woken when
+/// the stream's body ends on a persistent connection, as when it closes; and closing that clone
+/// afterwards does not cut the connection, which serves the next request by then.
+#[test]
+fn a_stream_that_ends_on_a_kept_connection_is_over_for_every_clone() {
+    let (over_tx, over) = std::sync::mpsc::channel::<()>();
+    let (late_close_tx, late_close) = std::sync::mpsc::channel::<bare_sse::EventStream>();
+    let over_tx = std::sync::Mutex::new(over_tx);
+    let late_close_tx = std::sync::Mutex::new(late_close_tx);
+    let server = Server::builder()
+        .route("/brief", move |_: &Request| {
+            let over_tx = over_tx.lock().unwrap().clone();
+            let late_close_tx = late_close_tx.lock().unwrap().clone();
+            Response::stream(move |stream| {
+                let waiter = stream.clone();
+                std::thread::spawn(move || {
+                    if waiter.wait_closed(Some(READ_TIMEOUT)) {
+                        let _ = over_tx.send(());
+                    }
+                });
+                stream.send(&Event::new().data("once")).unwrap();
+                late_close_tx.send(stream.clone()).unwrap();
+            })
+        })
+        .route("/echo", |request: &Request| Response::text(request.path().to_string()))
+        .start()
+        .unwrap();
+    let mut client = RawClient::connect(server.local_addr());
+    client.send(&get("/brief"));
+    client.head();
+    assert_eq!(client.read_to_end(), "data: once\n\n");
+    over.recv_timeout(READ_TIMEOUT).expect("the waiting clone saw the stream end");
+    late_close.recv_timeout(READ_TIMEOUT).unwrap().close();
+    client.send(&get("/echo"));
+    assert_eq!(response(&mut client).2, "/echo", "the kept connection still serves");
+}

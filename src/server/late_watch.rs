@@ -81,7 +81,7 @@ impl LateWatch {
         let slot = std::mem::replace(&mut *self.lock(), Slot::Done);
         match slot {
             Slot::Started(watcher) => watcher.join().unwrap_or(Watched::Closed),
-            Slot::Waiting(ahead) if !self.stream.is_closed() => Watched::Finished(ahead),
+            Slot::Waiting(ahead) if self.stream.is_kept_open() => Watched::Finished(ahead),
             Slot::Waiting(_) | Slot::Done => Watched::Closed,
         }
     }

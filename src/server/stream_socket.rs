@@ -248,45 +248,31 @@ impl StreamSocket {
 
     /// Ends the body properly (the last chunk of a chunked body), then closes the connection.
     pub fn end(&self) {
-        let _ = self.with_turn(true, Some(self.write_timeout), |body, mut socket| {
-            if body.framer.between_chunks() {
-                body.end(&mut socket)?;
-            }
-            Ok(())
-        });
+        self.end_body(true, Some(self.write_timeout));
         self.close();
+    }
+
+    /// Writes the end of the body (the encoder's, then the last chunk) if the body is between
+    /// chunks and the turn can be had (waiting for it with `wait`).
+    fn end_body(&self, wait: bool, send_timeout: Option<Duration>) -> bool {
+        let ended = self.with_turn(wait, send_timeout, |body, mut socket| {
+            if !body.framer.between_chunks() {
+                return Err(io::ErrorKind::InvalidData.into());
+            }
+            body.end(&mut socket)
+        });
+        ended.is_some_and(|written| written.is_ok())
     }
 
     /// Ends the body and keeps the connection open for the next request, if the stream was made
     /// persistent and its body can end cleanly; closes it otherwise. Returns whether it stays open.
     /// The `on_close` callbacks run either way: the stream is over.
     pub fn finish(&self) -> bool {
-        let ended = self.persistent
-            && self
-                .with_turn(true, Some(self.write_timeout), |body, mut socket| {
-                    if !body.framer.between_chunks() {
-                        return Err(io::ErrorKind::InvalidData.into());
-                    }
-                    body.end(&mut socket)
-                })
-                .is_some_and(|written| written.is_ok());
-        if !ended {
+        if !(self.persistent && self.end_body(true, Some(self.write_timeout))) {
             self.close();
             return false;
         }
-        let callbacks = {
-            let mut state = self.lock();
-            if state.closed {
-                return false;
-            }
-            state.finished = true;
-            std::mem::take(&mut state.on_close)
-        };
-        self.changed.notify_all();
-        for callback in callbacks {
-            callback();
-        }
-        true
+        self.conclude(false)
     }
 
     /// Ends the body if that can be done at once, and closes the connection either way: for a
@@ -294,12 +280,7 @@ impl StreamSocket {
     /// If a write is in progress, or the last chunk does not fit in the socket, the connection is
     /// cut instead (the blocked write fails at once); waiting could take the whole write timeout.
     pub fn end_now(&self) {
-        let _ = self.with_turn(false, Some(NO_WAIT_SEND_TIMEOUT), |body, mut socket| {
-            if body.framer.between_chunks() {
-                body.end(&mut socket)?;
-            }
-            Ok(())
-        });
+        self.end_body(false, Some(NO_WAIT_SEND_TIMEOUT));
         self.close();
     }
 
@@ -307,32 +288,56 @@ impl StreamSocket {
     /// is stopping), and runs the `on_close` callbacks. Safe to call from any thread, any number of
     /// times; a thread blocked writing or reading on the socket returns.
     pub fn close(&self) {
+        self.conclude(true);
+    }
+
+    /// Ends the stream once: closed (the connection shut down), or finished (its body ended and
+    /// the connection kept for the next request). Wakes whoever waits on it and runs the
+    /// `on_close` callbacks, outside the lock. False if it had ended already: a stream finished
+    /// is over, and closing it later must not cut the connection, which may be serving the next
+    /// request by then.
+    fn conclude(&self, close: bool) -> bool {
         let callbacks = {
             let mut state = self.lock();
-            if state.closed {
-                return;
+            if state.closed || state.finished {
+                return false;
             }
-            state.closed = true;
+            if close {
+                state.closed = true;
+            } else {
+                state.finished = true;
+            }
             std::mem::take(&mut state.on_close)
         };
-        let _ = self.socket.shutdown(Shutdown::Both);
+        if close {
+            let _ = self.socket.shutdown(Shutdown::Both);
+        }
         self.changed.notify_all();
         for callback in callbacks {
             callback();
         }
+        true
     }
 
-    /// Whether the stream is closed.
+    /// Whether the stream is over: closed, or finished with its connection kept.
     pub fn is_closed(&self) -> bool {
-        self.lock().closed
+        let state = self.lock();
+        state.closed || state.finished
     }
 
-    /// Blocks until the stream closes, or until `timeout`; returns whether it closed.
+    /// Whether the stream finished and its connection stays open for the next request.
+    pub fn is_kept_open(&self) -> bool {
+        let state = self.lock();
+        state.finished && !state.closed
+    }
+
+    /// Blocks until the stream is over (closed, or finished), or until `timeout`; returns whether
+    /// it is.
     pub fn wait_closed(&self, timeout: Option<Duration>) -> bool {
         // A timeout too long for the clock to represent waits without a deadline.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut state = self.lock();
-        while !state.closed {
+        while !(state.closed || state.finished) {
             state.waiting += 1;
             state = match deadline {
                 None => self.changed.wait(state).unwrap_or_else(PoisonError::into_inner),
@@ -353,7 +358,7 @@ impl StreamSocket {
     /// Runs `callback` once, when the stream closes; at once if it is closed already.
     pub fn on_close(&self, callback: OnClose) {
         let mut state = self.lock();
-        if state.closed {
+        if state.closed || state.finished {
             drop(state);
             callback();
         } else {
