@@ -104,12 +104,14 @@ impl EventStream {
         }
     }
 
-    /// Whether the client is gone or the stream was closed.
+    /// Whether the stream is over: the client is gone, it was closed, or its body ended (the
+    /// handler's closure returned on a connection kept for the next request).
     pub fn is_closed(&self) -> bool {
         self.socket.is_closed()
     }
 
-    /// Blocks until the stream closes, or until `timeout`; returns whether it closed.
+    /// Blocks until the stream is over (see [`is_closed`](Self::is_closed)), or until `timeout`;
+    /// returns whether it is.
     pub fn wait_closed(&self, timeout: Option<Duration>) -> bool {
         self.socket.wait_closed(timeout)
     }
