@@ -63,6 +63,12 @@ pub(crate) struct RedisConfig {
 
 /// The Redis side of a hub: the publishing connection, the reader's socket (to interrupt its
 /// blocking read when the hub goes), and its stop signal.
+///
+/// The `publisher` and `replayer` locks are held across their Redis round trips, on purpose: each
+/// guards one connection, which carries one exchange at a time, and holding the lock is what
+/// keeps concurrent publishers' `XADD`s in the order they took it. Neither is the hub's lock,
+/// which is never held across Redis I/O. A Redis that stops answering holds each for at most
+/// the command timeout, after which the connection is dropped and made again by the next caller.
 pub(crate) struct Backplane {
     config: RedisConfig,
     publisher: Mutex<Option<Connection>>,
