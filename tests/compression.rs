@@ -231,6 +231,19 @@ fn a_write_profile_of_the_programs_own_is_negotiated_by_name() {
         RawClient::get(server.local_addr(), "/", "Accept-Encoding: gzip, x-reverse\r\nConnection: close\r\n");
     assert_eq!(client.head().header("content-encoding"), Some("x-reverse"));
     assert_eq!(client.read_to_end(), "\n\ncba :atad<end>");
+
+    // A response's own offer comes before the server's when the client weighs them alike.
+    let server = Server::builder()
+        .write_profile(std::sync::Arc::new(Reverse))
+        .route("/", |_: &Request| {
+            Response::stream(|stream| stream.send(&Event::new().data("abc")).unwrap())
+                .write_profile(Gzip::new(1).shared())
+        })
+        .start()
+        .unwrap();
+    let mut client =
+        RawClient::get(server.local_addr(), "/", "Accept-Encoding: x-reverse, gzip\r\nConnection: close\r\n");
+    assert_eq!(client.head().header("content-encoding"), Some("gzip"));
 }
 
 #[test]

@@ -145,6 +145,23 @@ mod backplane {
     }
 
     #[test]
+    fn clients_stay_connected_with_heartbeats_while_redis_is_away() {
+        let Some(redis) = RedisServer::start() else { return };
+        let hub =
+            Hub::builder().redis(&redis.url(), "events").unwrap().heartbeat(Some(Duration::from_millis(50))).build();
+        let a = Server::builder().hub(hub).start().unwrap();
+        wait_until_following(&[&a]);
+        let mut client = RawClient::stream(a.local_addr(), "/", "");
+        assert!(a.hub().wait_until_clients(|n| n == 1, READ_TIMEOUT));
+        drop(redis);
+        // Heartbeats are the local hub's own: they keep coming, and the stream stays open.
+        for _ in 0..3 {
+            client.read_through(": keep-alive\n");
+        }
+        assert_eq!(a.clients(), 1);
+    }
+
+    #[test]
     fn redis_restarted_with_its_data_loses_nothing_and_restarted_empty_sends_the_reset() {
         for persistent in [true, false] {
             let Some(redis) = RedisServer::start_in(None, persistent) else { return };
