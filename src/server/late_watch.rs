@@ -88,6 +88,10 @@ impl LateWatch {
 }
 
 /// Starts the late watches of one server's streams.
+///
+/// A watch stays queued until its due time even when its stream ends sooner (the usual case): it
+/// is then a no-op, and its stream's socket, already shut down or handed on, is released at most
+/// [`WATCH_DELAY`] late.
 #[derive(Default)]
 pub(super) struct WatchStarter {
     state: Mutex<StarterState>,
@@ -133,6 +137,12 @@ impl WatchStarter {
         let spawned = thread::Builder::new().name("bare-sse-watch-starter".to_string()).spawn(move || starter.run());
         let mut state = self.lock();
         match spawned {
+            // `stop` may have run while the thread was being made, and found none to join: the
+            // thread sees `stopped` and ends, and is joined here.
+            Ok(thread) if state.stopped => {
+                drop(state);
+                let _ = thread.join();
+            }
             Ok(thread) => state.thread = Some(thread),
             Err(_) => {
                 // No starter: start every pending watch now instead.
