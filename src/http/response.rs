@@ -1,6 +1,7 @@
 //! Response heads: writing them (server side) and parsing them (client side).
 
 use std::fmt;
+use std::io::Write;
 
 use super::request::{parse_header_line, Lines, Parsed};
 
@@ -132,7 +133,13 @@ pub fn reason_phrase(status: u16) -> &'static str {
 /// assert_eq!(head, b"HTTP/1.1 204 No Content\r\nAllow: GET\r\n\r\n");
 /// ```
 pub fn response_head(status: u16, headers: &[(&str, &str)]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).into_bytes();
+    let reason = reason_phrase(status);
+    // Sized once (status line, fields, blank line): a head grown step by step leaves each outgrown
+    // buffer in the thread's allocator cache, and a stream may then run on that thread for days.
+    let fields: usize = headers.iter().map(|(name, value)| name.len() + value.len() + 4).sum();
+    let mut out = Vec::with_capacity("HTTP/1.1 000 \r\n".len() + reason.len() + fields + 2);
+    // Writing to a vector cannot fail.
+    let _ = write!(out, "HTTP/1.1 {status} {reason}\r\n");
     for (name, value) in headers {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
@@ -171,13 +178,12 @@ pub fn stream_response_head_for(framing: BodyFraming, keep_alive: bool, extra: &
 }
 
 fn stream_head_with_framing(framing: &[(&str, &str)], extra: &[(&str, &str)]) -> Vec<u8> {
-    let mut headers = vec![
+    const STANDARD: [(&str, &str); 3] = [
         ("Content-Type", "text/event-stream; charset=utf-8"),
         ("Cache-Control", "no-cache"),
         ("X-Accel-Buffering", "no"),
     ];
-    headers.extend_from_slice(framing);
-    headers.extend_from_slice(extra);
+    let headers: Vec<(&str, &str)> = STANDARD.iter().chain(framing).chain(extra).copied().collect();
     response_head(200, &headers)
 }
 
