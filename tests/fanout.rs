@@ -9,20 +9,47 @@ use bare_sse::hub::RESET_EVENT_TYPE;
 use bare_sse::{Event, Hub, Server};
 use common::{RawClient, READ_TIMEOUT};
 
-/// A client that joins just as the last one leaves still gets live events: every shard that has
-/// clients has a running flusher, whatever the order of joins and leaves.
+/// Clients that join just as the last ones leave still get live events: every shard that has
+/// clients has a running flusher, whatever the order of joins and leaves. One flusher per client,
+/// so that both shards are joined and left in every round.
 #[test]
-fn a_client_joining_as_the_last_one_leaves_gets_live_events() {
-    let hub = Hub::builder().flusher_threads(2).heartbeat(None).build();
+fn clients_joining_as_the_last_ones_leave_get_live_events() {
+    let hub = Hub::builder().flusher_threads(2).clients_per_flusher(1).heartbeat(None).build();
     let server = Server::builder().hub(hub.clone()).start().unwrap();
     for round in 0..100 {
-        let mut client = RawClient::stream(server.local_addr(), "/", "");
+        let mut first = RawClient::stream(server.local_addr(), "/", "");
         assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));
+        let mut second = RawClient::stream(server.local_addr(), "/", "");
+        assert!(hub.wait_until_clients(|n| n == 2, READ_TIMEOUT));
         hub.send_new_event(Event::new().data(format!("round {round}"))).unwrap();
-        assert_eq!(client.next_block().data(), format!("round {round}"));
-        drop(client);
+        assert_eq!(first.next_block().data(), format!("round {round}"));
+        assert_eq!(second.next_block().data(), format!("round {round}"));
+        // The shards empty in either order.
+        if round % 2 == 0 {
+            drop((first, second));
+        } else {
+            drop((second, first));
+        }
         assert!(hub.wait_until_clients(|n| n == 0, READ_TIMEOUT));
     }
+}
+
+/// The first shard's flusher sends the heartbeats; a client on another shard gets them too, also
+/// once the first shard has no clients left (only flushers with clients are woken for new bytes).
+#[test]
+fn heartbeats_reach_clients_of_every_shard() {
+    let hub =
+        Hub::builder().flusher_threads(2).clients_per_flusher(1).heartbeat(Some(Duration::from_millis(50))).build();
+    let server = Server::builder().hub(hub.clone()).start().unwrap();
+    let first = RawClient::stream(server.local_addr(), "/", "");
+    assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));
+    let mut second = RawClient::stream(server.local_addr(), "/", "");
+    assert!(hub.wait_until_clients(|n| n == 2, READ_TIMEOUT));
+    second.read_through(": keep-alive\n");
+    drop(first);
+    assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));
+    second.read_through(": keep-alive\n");
+    second.read_through(": keep-alive\n");
 }
 
 /// A client whose socket fills up is handed back to its own side and resumed as soon as its socket

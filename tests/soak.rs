@@ -95,7 +95,13 @@ fn every_client_gets_every_event_once_in_order_under_random_load() {
 
 fn run_round(seed: u64) {
     let mut rng = Rng::new(seed);
-    let hub = Hub::builder().heartbeat(None).flusher_threads(1 + rng.below(2)).id_epoch(seed).build();
+    // One or two flushers; clients spread evenly, or filling a flusher before the next.
+    let hub = Hub::builder()
+        .heartbeat(None)
+        .flusher_threads(1 + rng.below(2))
+        .clients_per_flusher(1 + rng.below(3))
+        .id_epoch(seed)
+        .build();
     let server = Server::builder().hub(hub.clone()).start().unwrap();
     let addr = server.local_addr();
     let total = PUBLISHERS * EVENTS_PER_PUBLISHER;

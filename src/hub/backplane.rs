@@ -445,9 +445,7 @@ fn publish_locally(inner: &Inner, entries: Vec<Entry>) {
         state.redis_last = Some(id.clone());
     }
     state.last_append = std::time::Instant::now();
-    if state.idle_flushers > 0 {
-        inner.work.notify_all();
-    }
+    inner.wake_flushers(&state);
     inner.signal_progress(&state);
 }
 
@@ -457,9 +455,7 @@ fn announce_loss(inner: &Inner, last: &str) {
     let mut state = inner.lock();
     state.registry.clear_history();
     let _ = state.registry.publish(&Event::new().event(RESET_EVENT_TYPE).data(last));
-    if state.idle_flushers > 0 {
-        inner.work.notify_all();
-    }
+    inner.wake_flushers(&state);
 }
 
 #[cfg(test)]

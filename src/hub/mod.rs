@@ -84,6 +84,12 @@ pub const MIN_WRITE_TIMEOUT: Duration = Duration::from_millis(1);
 pub const MAX_WRITE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// Most flusher threads by default: past about four, the clients' own reading is the limit.
 const DEFAULT_MAX_FLUSHERS: usize = 4;
+/// Clients one flusher takes, by default, before the next flusher is given new ones. Measured
+/// with `bench_fanout` on 2 cores: one flusher writes an event to 1,000 clients as fast as two
+/// (about 12 ms until the last socket has it), and at 100 clients one flusher delivers a burst
+/// 10–25% faster than two, which only contend for the cores and the lock; at 10,000 clients,
+/// two flushers bring the p99 latency down by a tenth.
+pub const DEFAULT_CLIENTS_PER_FLUSHER: usize = 1000;
 
 /// Stack size of flusher threads: they keep nothing big on the stack.
 const FLUSHER_STACK_BYTES: usize = 64 * 1024;
@@ -119,6 +125,7 @@ pub struct HubBuilder {
     heartbeat: Option<Duration>,
     write_timeout: Duration,
     flusher_threads: usize,
+    clients_per_flusher: usize,
     id_epoch: Option<u64>,
     gzip: Option<u32>,
     redis: Option<RedisConfig>,
@@ -134,6 +141,7 @@ impl Default for HubBuilder {
             heartbeat: Some(DEFAULT_HEARTBEAT),
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             flusher_threads: cores.min(DEFAULT_MAX_FLUSHERS),
+            clients_per_flusher: DEFAULT_CLIENTS_PER_FLUSHER,
             id_epoch: None,
             gzip: None,
             redis: None,
@@ -182,6 +190,14 @@ impl HubBuilder {
     /// most 4; at least 1).
     pub fn flusher_threads(mut self, count: usize) -> HubBuilder {
         self.flusher_threads = count.max(1);
+        self
+    }
+
+    /// Clients one flusher takes before new clients go to the next (default
+    /// [`DEFAULT_CLIENTS_PER_FLUSHER`]; at least 1). Once every flusher has this many, new clients
+    /// go to the one with the fewest. 1 spreads clients evenly from the first.
+    pub fn clients_per_flusher(mut self, count: usize) -> HubBuilder {
+        self.clients_per_flusher = count.max(1);
         self
     }
 
@@ -243,11 +259,13 @@ impl HubBuilder {
     pub fn build(self) -> Hub {
         let epoch = self.id_epoch.unwrap_or_else(new_epoch);
         let history = History::new(self.history_events, self.history_bytes);
-        let mut registry = Registry::new(epoch, self.flusher_threads, history, self.max_queued_bytes);
+        let mut registry =
+            Registry::new(epoch, self.flusher_threads, self.clients_per_flusher, history, self.max_queued_bytes);
         if let Some(level) = self.gzip {
             registry.compress(level);
         }
         let backplane = self.redis.clone().map(|config| Arc::new(Backplane::new(config)));
+        let shards = self.flusher_threads;
         let inner = Arc::new(Inner {
             config: self,
             state: Mutex::new(State {
@@ -256,12 +274,12 @@ impl HubBuilder {
                 flushers: Vec::new(),
                 starting_flushers: false,
                 shutting_down: false,
-                idle_flushers: 0,
+                asleep: vec![false; shards],
                 progress_waiters: 0,
                 redis_last: None,
                 following: false,
             }),
-            work: Condvar::new(),
+            work: (0..shards).map(|_| Condvar::new()).collect(),
             progress: Condvar::new(),
             backplane: backplane.clone(),
         });
@@ -326,8 +344,8 @@ struct Handle {
 struct Inner {
     config: HubBuilder,
     state: Mutex<State>,
-    /// Flushers wait here for bytes to send.
-    work: Condvar,
+    /// Per shard, where its flusher waits for bytes to send.
+    work: Vec<Condvar>,
     /// Signalled when clients make progress, join or leave, and when flushers start: `flush`,
     /// `wait_until_clients` and joining clients wait here.
     progress: Condvar,
@@ -343,8 +361,9 @@ struct State {
     starting_flushers: bool,
     /// The last `Hub` was dropped: flushers return.
     shutting_down: bool,
-    /// Flushers asleep on `work`: a publisher wakes them only when some are asleep.
-    idle_flushers: usize,
+    /// Per shard, whether its flusher is asleep on `work`: a publisher wakes only those, and only
+    /// for shards with clients.
+    asleep: Vec<bool>,
     /// Threads waiting on `progress`: progress is signalled only when someone waits.
     progress_waiters: usize,
     /// For a hub backed by Redis: the last entry the reader has published here (or the entry it
@@ -410,10 +429,7 @@ impl Hub {
             }
         }
         state.last_append = Instant::now();
-        // Waking a condvar is a system call; during a burst the flushers are busy anyway.
-        if state.idle_flushers > 0 {
-            inner.work.notify_all();
-        }
+        inner.wake_flushers(&state);
         result
     }
 
@@ -487,9 +503,10 @@ impl Hub {
             let joined =
                 state.registry.join(sink, last_event_id, coding).map(|joined| (joined, state.redis_last.clone()));
             inner.signal_progress(&state);
-            // A flusher asleep with no clients has no heartbeat deadline: let it compute one.
-            if state.idle_flushers > 0 && inner.config.heartbeat.is_some() {
-                inner.work.notify_all();
+            // Shard 0's flusher sends the heartbeats; asleep with no clients, it has no deadline:
+            // let it compute one.
+            if state.asleep[0] && inner.config.heartbeat.is_some() {
+                inner.work[0].notify_one();
             }
             joined
         };
@@ -538,7 +555,7 @@ impl Drop for Handle {
             state.shutting_down = true;
             std::mem::take(&mut state.flushers)
         };
-        self.inner.work.notify_all();
+        self.inner.work.iter().for_each(Condvar::notify_all);
         for flusher in flushers {
             let _ = flusher.join();
         }
@@ -551,6 +568,17 @@ impl Inner {
     /// client.
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes the flushers asleep on shards with clients, after bytes were appended. A flusher
+    /// whose shard has no clients has nothing to write, so few clients cost one wake-up per event,
+    /// and a burst costs none: busy flushers look for more before they sleep.
+    fn wake_flushers(&self, state: &State) {
+        for (shard, work) in self.work.iter().enumerate() {
+            if state.asleep[shard] && state.registry.has_clients(shard) {
+                work.notify_one();
+            }
+        }
     }
 
     fn signal_progress(&self, state: &State) {
@@ -682,18 +710,19 @@ fn wait_for_work<'a>(
                 if now >= due {
                     state.registry.append_heartbeat();
                     state.last_append = now;
-                    inner.work.notify_all();
+                    inner.wake_flushers(&state);
                     continue;
                 }
                 Some(due - now)
             }
         };
-        state.idle_flushers += 1;
+        state.asleep[shard] = true;
+        let work = &inner.work[shard];
         state = match sleep_for {
-            None => inner.work.wait(state).unwrap_or_else(PoisonError::into_inner),
-            Some(timeout) => inner.work.wait_timeout(state, timeout).unwrap_or_else(PoisonError::into_inner).0,
+            None => work.wait(state).unwrap_or_else(PoisonError::into_inner),
+            Some(timeout) => work.wait_timeout(state, timeout).unwrap_or_else(PoisonError::into_inner).0,
         };
-        state.idle_flushers -= 1;
+        state.asleep[shard] = false;
     }
 }
 

@@ -225,13 +225,21 @@ pub(crate) struct Registry<S> {
     seen_end: Vec<[u64; 2]>,
     /// Shards that have a running flusher; clients join only these.
     live_shards: usize,
+    /// Clients a shard takes before the next live shard is given new ones.
+    clients_per_flusher: usize,
     next_subscriber: u64,
     max_queued_bytes: u64,
     stats: Stats,
 }
 
 impl<S: Clone> Registry<S> {
-    pub fn new(epoch: u64, shards: usize, history: History, max_queued_bytes: usize) -> Registry<S> {
+    pub fn new(
+        epoch: u64,
+        shards: usize,
+        clients_per_flusher: usize,
+        history: History,
+        max_queued_bytes: usize,
+    ) -> Registry<S> {
         let shards = shards.max(1);
         Registry {
             id_prefix: format!("{epoch}-"),
@@ -243,6 +251,7 @@ impl<S: Clone> Registry<S> {
             shards: (0..shards).map(|_| HashMap::new()).collect(),
             seen_end: vec![[0; 2]; shards],
             live_shards: 0,
+            clients_per_flusher: clients_per_flusher.max(1),
             next_subscriber: 0,
             max_queued_bytes: max_queued_bytes as u64,
             stats: Stats::default(),
@@ -350,12 +359,22 @@ impl<S: Clone> Registry<S> {
         let replay = self.history.after(last_event_id, coding == Coding::Gzip);
         let id = self.next_subscriber;
         self.next_subscriber += 1;
-        let key = Key { id, shard: (id % self.live_shards as u64) as usize };
+        let key = Key { id, shard: self.shard_for_new_client() };
         let cursor = self.backlogs[coding as usize].end();
         let subscriber = Subscriber { sink, coding, cursor, owner: Owner::Connection, closed: false };
         self.shards[key.shard].insert(id, subscriber);
         self.readers[coding as usize] += 1;
         Some(Joined { key, replay })
+    }
+
+    /// The shard a new client joins: the first live one with fewer than `clients_per_flusher`
+    /// clients, or else the live one with the fewest. So a few clients share one flusher, which
+    /// each event then wakes alone, and many are spread evenly.
+    fn shard_for_new_client(&self) -> usize {
+        let live = &self.shards[..self.live_shards];
+        live.iter()
+            .position(|clients| clients.len() < self.clients_per_flusher)
+            .unwrap_or_else(|| (0..live.len()).min_by_key(|&shard| live[shard].len()).unwrap_or(0))
     }
 
     /// Unregisters a client.
@@ -411,6 +430,11 @@ impl<S: Clone> Registry<S> {
         if let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) {
             sub.give_up_as_slow(&mut self.stats);
         }
+    }
+
+    /// Whether the shard has clients: only then is its flusher woken for new bytes.
+    pub fn has_clients(&self, shard: usize) -> bool {
+        !self.shards[shard].is_empty()
     }
 
     /// Whether the backlog has bytes this shard's flusher has not handled.
@@ -525,8 +549,9 @@ mod tests {
 
     const EPOCH: u64 = 5;
 
+    /// A registry whose clients are spread evenly over `shards` shards.
     fn registry(shards: usize, max_queued_bytes: usize) -> Registry<u32> {
-        let mut registry = Registry::new(EPOCH, shards, History::new(10_000, 1 << 30), max_queued_bytes);
+        let mut registry = Registry::new(EPOCH, shards, 1, History::new(10_000, 1 << 30), max_queued_bytes);
         registry.set_live_shards(shards);
         registry
     }
@@ -555,10 +580,28 @@ mod tests {
 
     #[test]
     fn no_flusher_no_join() {
-        let mut registry: Registry<u32> = Registry::new(EPOCH, 2, History::new(10, 1000), 1000);
+        let mut registry: Registry<u32> = Registry::new(EPOCH, 2, 1, History::new(10, 1000), 1000);
         assert!(registry.join(1, None, Coding::Identity).is_none());
         registry.set_live_shards(1);
         assert!(registry.join(1, None, Coding::Identity).is_some());
+    }
+
+    #[test]
+    fn clients_fill_one_flusher_before_the_next_and_then_spread_evenly() {
+        let mut registry: Registry<u32> = Registry::new(EPOCH, 3, 2, History::new(10, 1000), 1000);
+        registry.set_live_shards(2);
+        let join = |registry: &mut Registry<u32>, n| registry.join(n, None, Coding::Identity).unwrap().key;
+        let keys: Vec<Key> = (0..4).map(|n| join(&mut registry, n)).collect();
+        assert_eq!(keys.iter().map(|k| k.shard).collect::<Vec<_>>(), [0, 0, 1, 1], "two per flusher, live shards only");
+        // Both full: the one with the fewest clients.
+        registry.leave(keys[2]);
+        assert_eq!(join(&mut registry, 4).shard, 1);
+        assert_eq!(join(&mut registry, 5).shard, 0);
+        // Room again in the first shard: it takes the next client.
+        registry.leave(keys[0]);
+        registry.leave(keys[1]);
+        assert_eq!(join(&mut registry, 6).shard, 0);
+        assert!(registry.has_clients(0) && registry.has_clients(1) && !registry.has_clients(2));
     }
 
     #[test]
