@@ -42,6 +42,10 @@ const READ_BLOCK: Duration = Duration::from_secs(5);
 const READ_COUNT: &[u8] = b"1000";
 /// Entries fetched per `XRANGE` page when replaying.
 const REPLAY_PAGE: usize = 1000;
+/// Longest wait for this server's reader to reach a resuming client's last id. A reader that
+/// follows the stream is normally within milliseconds of it; past this, the client gets the reset
+/// event rather than a wait that looks like a hang.
+const READER_CATCH_UP_TIMEOUT: Duration = Duration::from_secs(2);
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -169,11 +173,17 @@ impl Backplane {
     }
 
     /// The kept events after entry `after`, through entry `through`, from the stream, encoded with
-    /// their ids. `None` when the stream does not hold `after` (trimmed, or never of this stream).
+    /// their ids. `None` when the stream does not hold `after` (trimmed, or never of this stream),
+    /// or when `after` comes after `through`.
     pub fn replay(&self, after: &str, through: &str) -> Result<Option<Vec<Vec<u8>>>, RedisError> {
         let (Some(after_id), Some(through_id)) = (EntryId::parse(after), EntryId::parse(through)) else {
             return Ok(None);
         };
+        // Past `through`, the client has seen entries this server's fan-out has yet to send: no
+        // place in it is after them and before everything new.
+        if after_id > through_id {
+            return Ok(None);
+        }
         let mut replayer = lock(&self.replayer);
         let redis = match replayer.as_mut() {
             Some(redis) => redis,
@@ -398,7 +408,10 @@ pub(super) fn read_stream(inner: &Arc<Inner>, backplane: &Backplane) {
             }
             publish_locally(inner, entries);
         }
-        inner.lock().following = false;
+        let mut state = inner.lock();
+        state.following = false;
+        // Clients waiting for the reader to reach their last id wait no longer.
+        inner.signal_progress(&state);
     }
 }
 
@@ -428,6 +441,17 @@ fn resume_point(redis: &mut Connection, stream: &str, last: Option<&str>) -> Res
 /// `wait` give or take 25%, so that servers that lost Redis together do not all come back at once.
 fn spread(wait: Duration, jitter: &mut Jitter) -> Duration {
     wait.mul_f64(0.75 + 0.5 * jitter.next_fraction())
+}
+
+/// Waits until this server's reader has published entry `id` here, while it follows the stream,
+/// for at most [`READER_CATCH_UP_TIMEOUT`]. A client that moves from a server whose reader is
+/// further along may have seen entries this one has not read yet; resumed before they arrive, it
+/// would get them twice.
+pub(super) fn wait_until_read(inner: &Inner, id: &str) {
+    let Some(wanted) = EntryId::parse(id) else { return };
+    inner.wait_for_progress(READER_CATCH_UP_TIMEOUT, |state| {
+        !state.following || state.redis_last.as_deref().and_then(EntryId::parse) >= Some(wanted)
+    });
 }
 
 /// Publishes entries into the local hub, in stream order, under one lock. An entry that does
@@ -484,6 +508,15 @@ mod tests {
         let given = Event::new().data("x").id("mine");
         let config = RedisConfig { url: RedisUrl::parse("redis://h").unwrap(), stream: "s".into(), max_len: 5 };
         assert!(Backplane::new(config).xadd(&given).is_err(), "Redis gives the ids");
+    }
+
+    /// A client resuming after an entry this server's reader has not read yet has no place in its
+    /// fan-out: that is known before Redis is asked (the address here has no server).
+    #[test]
+    fn no_replay_for_an_id_past_the_readers_position() {
+        let config =
+            RedisConfig { url: RedisUrl::parse("redis://127.0.0.1:1").unwrap(), stream: "s".into(), max_len: 5 };
+        assert!(matches!(Backplane::new(config).replay("7-1", "7-0"), Ok(None)));
     }
 
     #[test]

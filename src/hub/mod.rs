@@ -496,6 +496,9 @@ impl Hub {
     ) -> io::Result<Subscription> {
         let inner = self.inner();
         inner.start_flushers()?;
+        if let (Some(_), Some(after)) = (&inner.backplane, last_event_id) {
+            backplane::wait_until_read(inner, after);
+        }
         let coding = if gzip && self.compresses() { Coding::Gzip } else { Coding::Identity };
         let gzip = coding == Coding::Gzip;
         let joined = {
