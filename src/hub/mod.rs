@@ -86,9 +86,9 @@ pub const MAX_WRITE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 const DEFAULT_MAX_FLUSHERS: usize = 4;
 /// Clients one flusher takes, by default, before the next flusher is given new ones. Measured
 /// with `bench_fanout` on 2 cores: one flusher writes an event to 1,000 clients as fast as two
-/// (about 12 ms until the last socket has it), and at 100 clients one flusher delivers a burst
-/// 10–25% faster than two, which only contend for the cores and the lock; at 10,000 clients,
-/// two flushers bring the p99 latency down by a tenth.
+/// (about 12 ms until the last socket has it), and at 100 clients one flusher delivered a burst
+/// 5–37% faster than two in seven paired runs (two only contend for the cores and the lock); at
+/// 10,000 clients, two flushers bring the p99 latency down by a tenth.
 pub const DEFAULT_CLIENTS_PER_FLUSHER: usize = 1000;
 
 /// Stack size of flusher threads: they keep nothing big on the stack.
