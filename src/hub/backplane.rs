@@ -267,7 +267,8 @@ fn redis_error(context: &'static str) -> impl Fn(RedisError) -> Error {
     move |error| Error::io(context, std::io::Error::other(error.to_string()))
 }
 
-/// Whether the reader, last at `last`, has published entry `target` locally.
+/// Whether the reader, last at `last`, has published entry `target` locally. A `target` that is not
+/// an entry id counts as reached: there is nothing to wait for.
 pub(super) fn reached(last: Option<&str>, target: &str) -> bool {
     last.and_then(EntryId::parse) >= EntryId::parse(target)
 }
@@ -448,9 +449,8 @@ fn spread(wait: Duration, jitter: &mut Jitter) -> Duration {
 /// further along may have seen entries this one has not read yet; resumed before they arrive, it
 /// would get them twice.
 pub(super) fn wait_until_read(inner: &Inner, id: &str) {
-    let Some(wanted) = EntryId::parse(id) else { return };
     inner.wait_for_progress(READER_CATCH_UP_TIMEOUT, |state| {
-        !state.following || state.redis_last.as_deref().and_then(EntryId::parse) >= Some(wanted)
+        !state.following || reached(state.redis_last.as_deref(), id)
     });
 }
 
