@@ -105,7 +105,7 @@ impl Backplane {
 
     /// Appends events to the stream, pipelined in one round trip. Fails, with nothing appended
     /// after the failure, when Redis cannot be reached or refuses.
-    pub fn publish(&self, events: &[&Event]) -> Result<(), Error> {
+    pub fn publish(&self, events: &[Event]) -> Result<(), Error> {
         let mut commands: Vec<Vec<Vec<u8>>> = Vec::with_capacity(events.len());
         for event in events {
             commands.push(self.xadd(event)?);

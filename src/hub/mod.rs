@@ -417,8 +417,7 @@ impl Hub {
     pub fn send_new_events(&self, events: &[Event]) -> Result<(), Error> {
         let inner = self.inner();
         if let Some(backplane) = &inner.backplane {
-            let events: Vec<&Event> = events.iter().collect();
-            return backplane.publish(&events);
+            return backplane.publish(events);
         }
         let mut state = inner.lock();
         let mut result = Ok(());

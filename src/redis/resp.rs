@@ -7,6 +7,7 @@
 //! peer cannot make it allocate or recurse without limit.
 
 use std::fmt;
+use std::io::Write;
 
 /// A reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,9 +114,10 @@ pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
 
 /// Appends a command to `out` (to pipeline several in one write).
 pub fn encode_command_into(args: &[&[u8]], out: &mut Vec<u8>) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    // Writing to a vector cannot fail.
+    let _ = write!(out, "*{}\r\n", args.len());
     for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        let _ = write!(out, "${}\r\n", arg.len());
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }
