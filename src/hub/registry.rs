@@ -593,15 +593,20 @@ mod tests {
         let join = |registry: &mut Registry<u32>, n| registry.join(n, None, Coding::Identity).unwrap().key;
         let keys: Vec<Key> = (0..4).map(|n| join(&mut registry, n)).collect();
         assert_eq!(keys.iter().map(|k| k.shard).collect::<Vec<_>>(), [0, 0, 1, 1], "two per flusher, live shards only");
-        // Both full: the one with the fewest clients.
+        // Room again in the second: it takes the next client.
         registry.leave(keys[2]);
-        assert_eq!(join(&mut registry, 4).shard, 1);
+        let fourth = join(&mut registry, 4);
+        assert_eq!(fourth.shard, 1);
+        // Both full: the one with the fewest clients (the first, on a tie), then the second.
         assert_eq!(join(&mut registry, 5).shard, 0);
-        // Room again in the first shard: it takes the next client.
-        registry.leave(keys[0]);
-        registry.leave(keys[1]);
+        let seventh = join(&mut registry, 7);
+        assert_eq!(seventh.shard, 1);
+        // Room in the first, and the second empty: the first still takes the next client.
+        for key in [keys[0], keys[1], keys[3], fourth, seventh] {
+            registry.leave(key);
+        }
         assert_eq!(join(&mut registry, 6).shard, 0);
-        assert!(registry.has_clients(0) && registry.has_clients(1) && !registry.has_clients(2));
+        assert!(registry.has_clients(0) && !registry.has_clients(1) && !registry.has_clients(2));
     }
 
     #[test]
