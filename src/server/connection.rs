@@ -419,7 +419,7 @@ fn respond(
     // Room for the negotiation's headers too: a vector outgrown step by step leaves each smaller
     // buffer in this thread's allocator cache, where it stays while a stream runs on the thread.
     let mut headers = Vec::with_capacity(cors.len() + response.headers.len() + 3);
-    headers.extend(cors.iter().map(|(name, value)| (*name, value.as_str())));
+    headers.extend(pairs(&cors));
     for (name, value) in &response.headers {
         if FRAMING_HEADERS.iter().any(|framing| name.eq_ignore_ascii_case(framing)) {
             if name.eq_ignore_ascii_case("connection")
@@ -517,7 +517,11 @@ pub(super) fn retry_line(retry: Duration) -> Vec<u8> {
 
 /// Header pairs as the response writers take them.
 pub(super) fn borrowed<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
-    headers.iter().map(|(name, value)| (*name, value.as_str())).collect()
+    pairs(headers).collect()
+}
+
+fn pairs<'a>(headers: &'a [(&'static str, String)]) -> impl Iterator<Item = (&'a str, &'a str)> {
+    headers.iter().map(|(name, value)| (*name, value.as_str()))
 }
 
 /// A handler's stream closure, ready to run on the connection's thread, with how its connection
