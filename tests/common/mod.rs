@@ -5,6 +5,7 @@
 pub mod inflate;
 pub mod redis;
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 
 use bare_sse::http::{parse_response_head, Parsed, ResponseHead};
@@ -328,6 +329,59 @@ impl Rng {
 /// Threads of this process now (Linux), to check that nothing is left running.
 pub fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(0, |tasks| tasks.count())
+}
+
+/// Context switches so far of each of this process's threads whose name starts with `prefix`, by
+/// thread id, with their names (Linux). A thread that stays blocked (in `read`, `accept` or a
+/// condition variable wait) is never switched to.
+pub fn thread_switches(prefix: &str) -> HashMap<String, (String, u64)> {
+    let mut switches = HashMap::new();
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default().trim().to_string();
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+        let count: u64 = status
+            .lines()
+            .filter(|line| {
+                line.starts_with("voluntary_ctxt_switches") || line.starts_with("nonvoluntary_ctxt_switches")
+            })
+            .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum();
+        switches.insert(task.file_name().to_string_lossy().into_owned(), (name, count));
+    }
+    switches
+}
+
+/// Whether every thread whose name starts with `prefix` is blocked (state `S` in `/proc`).
+fn threads_asleep(prefix: &str) -> bool {
+    std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten().all(|task| {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        // The state follows the parenthesised command name: `pid (comm) S ...`.
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+        !name.starts_with(prefix) || state == Some('S')
+    })
+}
+
+/// [`thread_switches`] once the threads have reached their blocking calls: every one asleep, and
+/// two looks in a row a tenth of a second apart see none move (waiting up to a minute, for a
+/// loaded machine).
+pub fn settled_thread_switches(prefix: &str) -> HashMap<String, (String, u64)> {
+    let mut before = thread_switches(prefix);
+    for _ in 0..600 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = thread_switches(prefix);
+        let settled = now == before && threads_asleep(prefix);
+        before = now;
+        if settled {
+            break;
+        }
+    }
+    before
 }
 
 /// Open file descriptors of this process now (Linux).
