@@ -151,6 +151,10 @@ mod backplane {
             assert_eq!(data_of(&mut on_a).1, format!("{round}.next"));
             assert_eq!(data_of(&mut moved).1, format!("{round}.next"), "round {round}: the next event, none twice");
         }
+        // An id past every entry: the reader never reaches it. The wait is bounded, and then comes
+        // the reset event, not a hang and not a resume at the reader's place.
+        let mut ahead = RawClient::stream(b.local_addr(), "/", "Last-Event-ID: 99999999999999-0\r\n");
+        assert_eq!(ahead.next_block().get("event"), Some("bare-sse-reset"));
     }
 
     #[test]
