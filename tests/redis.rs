@@ -218,7 +218,13 @@ mod backplane {
     }
 
     /// The stream's length limit: entries past it are trimmed (`MAXLEN ~`, in whole blocks of
-    /// entries), and a client resuming from a trimmed one gets the reset event.
+    /// entries), and a client resuming from one the stream and the local history no longer hold
+    /// gets the reset event.
+    ///
+    /// The test relies on two positions, and waits for each instead of racing the reader: the
+    /// resume point is an event the first client has received (so the reader has read it), and
+    /// the late client comes only once the first has received the last event (so the reader has
+    /// read everything, and the history holds the newest five only).
     #[test]
     fn a_resume_point_trimmed_from_the_stream_gets_the_reset_event() {
         let Some(redis) = RedisServer::start() else { return };
@@ -226,14 +232,47 @@ mod backplane {
         let a = Server::builder().hub(hub).start().unwrap();
         wait_until_following(&[&a]);
         let mut first = RawClient::stream(a.local_addr(), "/", "");
-        let events: Vec<Event> = (0..1000).map(|i| Event::new().data(i.to_string()).with_id()).collect();
-        a.hub().send_new_events(&events).unwrap();
-        let (oldest, _) = data_of(&mut first);
+        let (trimmed, _) = publish_first_then_a_thousand(&a, &mut first);
         let mut redis_client = Connection::open(&RedisUrl::parse(&redis.url()).unwrap(), TIMEOUT).unwrap();
-        let length = redis_client.command(&[b"XLEN", b"events"]).unwrap().as_integer().unwrap();
-        assert!(length < 1000, "trimmed to about the limit: {length} entries");
-        let mut late = RawClient::stream(a.local_addr(), "/", &format!("Last-Event-ID: {oldest}\r\n"));
-        assert_eq!(late.next_block().get("event"), Some("bare-sse-reset"), "the stream no longer holds {oldest}");
+        let held = redis_client.command(&[b"XRANGE", b"events", trimmed.as_bytes(), trimmed.as_bytes()]).unwrap();
+        assert_eq!(held.as_array().map(<[Value]>::len), Some(0), "trimmed from the stream: {trimmed}");
+        let mut late = RawClient::stream(a.local_addr(), "/", &format!("Last-Event-ID: {trimmed}\r\n"));
+        assert_eq!(late.next_block().get("event"), Some("bare-sse-reset"), "neither stream nor history holds it");
+        assert_eq!(data_of(&mut late).1, "995", "then what the history holds");
+    }
+
+    /// A resume point trimmed from the stream that the local history still holds is resumed from
+    /// the history, exactly: nothing is missed, so no reset is due. (A reader that lags behind
+    /// the trimming leaves the history holding such points for a while.)
+    #[test]
+    fn a_resume_point_trimmed_from_the_stream_but_held_in_the_history_resumes_exactly() {
+        let Some(redis) = RedisServer::start() else { return };
+        let hub = Hub::builder().redis(&redis.url(), "events").unwrap().redis_max_len(10).history_events(2000).build();
+        let a = Server::builder().hub(hub).start().unwrap();
+        wait_until_following(&[&a]);
+        let mut first = RawClient::stream(a.local_addr(), "/", "");
+        let (trimmed, delivered) = publish_first_then_a_thousand(&a, &mut first);
+        let mut late = RawClient::stream(a.local_addr(), "/", &format!("Last-Event-ID: {trimmed}\r\n"));
+        let resumed: Vec<String> = delivered.iter().map(|_| data_of(&mut late).1).collect();
+        assert_eq!(resumed, delivered, "every event after the resume point, once, as the first client got them");
+    }
+
+    /// Publishes `first`, then `0`..`999`, and reads from `client` up to `999`: when it returns,
+    /// the reader has published every entry locally. Returns the id of `first`, and the data the
+    /// client got after it.
+    fn publish_first_then_a_thousand(server: &Server, client: &mut RawClient) -> (String, Vec<String>) {
+        assert!(server.hub().wait_until_clients(|n| n == 1, READ_TIMEOUT));
+        server.send_new_event(Event::new().data("first").with_id()).unwrap();
+        let (first_id, first) = data_of(client);
+        assert_eq!(first, "first");
+        let events: Vec<Event> = (0..1000).map(|i| Event::new().data(i.to_string()).with_id()).collect();
+        server.hub().send_new_events(&events).unwrap();
+        // Entries trimmed before the reader read them never reach it: read up to the last one.
+        let mut after = Vec::new();
+        while after.last().map(String::as_str) != Some("999") {
+            after.push(data_of(client).1);
+        }
+        (first_id, after)
     }
 
     #[test]
