@@ -1,0 +1,149 @@
+//! Many tabs of one site in headless Chromium, past the six connections HTTP/1.1 allows per
+//! origin: `SharedEventSource` (`bare_sse::shared_source`) gives eight tabs one connection, every
+//! tab every event, and a change of leader that loses and repeats nothing. Skipped, with the reason printed, where Chromium is not installed.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bare_sse::json::{self, Value};
+use bare_sse::server::{Request, Response};
+use bare_sse::{shared_source, Event, Hub, Server};
+use common::chromium::{Chromium, Tab, BROWSER_TIMEOUT};
+use common::READ_TIMEOUT;
+
+const TABS: usize = 8;
+
+/// Each tab records every `tick` event (data, lastEventId, own id); `opened` settles on the first
+/// `open`, `finished` on the `done` event.
+const PAGE: &str = r#"<!doctype html>
+<meta charset="utf-8">
+<title>tab</title>
+<script src="/bare-sse/shared-source.js"></script>
+<script>
+  const received = [];
+  const source = new SharedEventSource("/events");
+  const opened = new Promise((resolve) => source.addEventListener("open", resolve, { once: true }));
+  const finished = new Promise((resolve) => source.addEventListener("done", resolve, { once: true }));
+  source.addEventListener("tick", (event) => received.push([event.data, event.lastEventId, event.id]));
+</script>
+"#;
+
+fn tick(i: usize) -> Event {
+    Event::new().event("tick").data(i.to_string()).with_id()
+}
+
+/// What every tab must have received: ticks 0..count with the hub's ids `7-1`, `7-2`, ...
+fn expected_ticks(count: usize) -> Value {
+    let ticks = (0..count).map(|i| {
+        let id = Value::from(format!("7-{}", i + 1));
+        Value::Array(vec![Value::from(i.to_string()), id.clone(), id])
+    });
+    Value::Array(ticks.collect())
+}
+
+fn received(browser: &mut Chromium, tab: &Tab) -> Value {
+    let text = browser.evaluate(tab, "finished.then(() => JSON.stringify(received))").unwrap();
+    json::parse(text.as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn eight_tabs_share_one_connection_and_a_new_leader_misses_and_repeats_nothing() {
+    let Some(mut browser) = Chromium::start("eight-tabs", &[]) else { return };
+    let hub = Hub::builder().id_epoch(7).build();
+    let stream_requests = Arc::new(AtomicUsize::new(0));
+    let (request_tx, stream_request) = mpsc::channel::<Instant>();
+    let request_tx = Mutex::new(request_tx);
+    let (counted, stream_hub) = (Arc::clone(&stream_requests), hub.clone());
+    let server = Server::builder()
+        .route("/", |_: &Request| Response::html(PAGE))
+        .route_handler(shared_source::SCRIPT_PATH, shared_source::Script)
+        .route("/events", move |_: &Request| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let _ = request_tx.lock().unwrap().send(Instant::now());
+            Response::hub(stream_hub.clone())
+        })
+        .start()
+        .unwrap();
+    // Kept in the hub's history before any tab opens: tabs get them through the leader.
+    for i in 0..5 {
+        hub.send_new_event(tick(i)).unwrap();
+    }
+
+    // 127.0.0.1 is a secure context, as Web Locks need.
+    let tabs: Vec<Tab> = (0..TABS).map(|i| browser.open(&format!("http://{}/?tab={i}", server.local_addr()))).collect();
+    let leading: Vec<bool> = tabs
+        .iter()
+        .map(|tab| browser.evaluate(tab, "opened.then(() => source.leading)").unwrap().as_bool().unwrap())
+        .collect();
+    assert_eq!(leading.iter().filter(|&&l| l).count(), 1, "one leader: {leading:?}");
+    assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));
+    assert_eq!(stream_requests.load(Ordering::SeqCst), 1, "eight tabs, one stream connection");
+    stream_request.recv_timeout(READ_TIMEOUT).unwrap();
+
+    // Events flow while the leading tab closes: some are in flight to the tabs, some are sent
+    // while no tab is connected.
+    let (halfway_tx, halfway) = mpsc::channel();
+    let publisher_hub = hub.clone();
+    let publisher = std::thread::spawn(move || {
+        for i in 5..300 {
+            publisher_hub.send_new_event(tick(i)).unwrap();
+            if i == 100 {
+                halfway_tx.send(()).unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(2)); // a stream with events flowing
+        }
+        publisher_hub.send_new_event(Event::new().event("done").data("done").with_id()).unwrap();
+    });
+    halfway.recv_timeout(READ_TIMEOUT).unwrap();
+    let leader = leading.iter().position(|&l| l).unwrap();
+    let closed_at = Instant::now();
+    browser.close(&tabs[leader]);
+    let took_over_at = stream_request.recv_timeout(BROWSER_TIMEOUT).expect("another tab takes over");
+    let takeover = took_over_at - closed_at;
+    publisher.join().unwrap();
+
+    let expected = expected_ticks(300);
+    for (i, tab) in tabs.iter().enumerate().filter(|&(i, _)| i != leader) {
+        assert_eq!(received(&mut browser, tab), expected, "tab {i}: every event once, in order");
+    }
+    assert_eq!(stream_requests.load(Ordering::SeqCst), 2, "one takeover, one new connection");
+    let leaders = tabs.iter().enumerate().filter(|&(i, _)| i != leader);
+    let leaders = leaders.filter(|(_, tab)| browser.evaluate(tab, "source.leading").unwrap().as_bool().unwrap());
+    assert_eq!(leaders.count(), 1);
+    println!("takeover: the new leader connected {} ms after the leading tab was closed", takeover.as_millis());
+    assert!(takeover < Duration::from_secs(5), "takeover took {takeover:?}");
+}
+
+#[test]
+fn a_tab_opened_later_catches_up_on_what_the_tabs_received() {
+    let Some(mut browser) = Chromium::start("late-tab", &[]) else { return };
+    let hub = Hub::builder().id_epoch(7).build();
+    let server = Server::builder()
+        .route("/", |_: &Request| Response::html(PAGE))
+        .route_handler(shared_source::SCRIPT_PATH, shared_source::Script)
+        .route_hub("/events", hub.clone())
+        .start()
+        .unwrap();
+    let url = format!("http://{}/", server.local_addr());
+    let first = browser.open(&url);
+    assert_eq!(browser.evaluate(&first, "opened.then(() => source.leading)").unwrap().as_bool(), Some(true));
+    for i in 0..3 {
+        hub.send_new_event(tick(i)).unwrap();
+    }
+    // An event without an id is live only, as the hub sends it: a later tab does not get it.
+    hub.send_new_event(Event::new().event("tick").data("live only")).unwrap();
+    let seen = "new Promise((resolve) => { const check = () => received.length === 4 ? resolve() : setTimeout(check, 10); check(); })";
+    browser.evaluate(&first, seen).unwrap();
+
+    let later = browser.open(&url);
+    assert_eq!(browser.evaluate(&later, "opened.then(() => source.leading)").unwrap().as_bool(), Some(false));
+    hub.send_new_event(tick(3)).unwrap();
+    hub.send_new_event(Event::new().event("done").data("done").with_id()).unwrap();
+    assert_eq!(received(&mut browser, &later), expected_ticks(4), "the kept events, then live ones");
+    let with_the_live_one = received(&mut browser, &first);
+    assert_eq!(with_the_live_one.as_array().unwrap().len(), 5);
+    assert_eq!(hub.clients(), 1);
+}
