@@ -11,7 +11,7 @@ use std::time::Duration;
 use bare_sse::client::{Error as ClientError, EventSource, Item};
 use bare_sse::json::Value;
 use bare_sse::parse::{classify_line, Line, LineSplitter, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES};
-use bare_sse::{AllowOrigin, Event, Hub, Request, Response, Server};
+use bare_sse::{shared_source, AllowOrigin, Event, Hub, Request, Response, Server};
 
 /// `eprintln!` that ignores a closed standard error instead of panicking.
 macro_rules! note {
@@ -46,8 +46,9 @@ options:
   --auto-id             give every event the next id (1, 2, 3, ...) unless it has an `id:`
   --lines               send each input line as one event's data instead
   --page                also serve a page at / that shows the stream (the stream moves to /events);
-                        it shows what clients get, so with --lines, add --auto-id for a tab
-                        opened later to see the lines sent before it
+                        every tab of it shares one connection (browsers allow six per site); it
+                        shows what clients get, so with --lines, add --auto-id for a tab opened
+                        later to see the lines sent before it
   --max-line-bytes N    longest input line (default 8388608); longer ones are reported and skipped
   --redis URL           share events with every server on the same Redis stream
                         (redis://[[user]:password@]host[:port][/db]); ids become stream entry ids,
@@ -88,50 +89,30 @@ const PAGE: &str = r#"<!doctype html>
 <title>bare-sse</title>
 <style>body { font-family: sans-serif } pre { background: #f4f4f4; padding: 1em }</style>
 <h1>bare-sse stream</h1>
+<p id="status">connecting…</p>
 <pre id="log"></pre>
+<script src="/bare-sse/shared-source.js"></script>
 <script>
-  // The stream is read with fetch rather than EventSource: EventSource delivers each event type
-  // only to a listener registered for that type, and reports the last id even for events sent
-  // without one. Reading the stream here shows every event with its own type, and an id only
-  // when the event carried one.
+  // SharedEventSource gives every tab of this page one connection between them: browsers allow
+  // six per origin, and a tab holding its own stream would use one each. Its `onevent` gets every
+  // event whatever its type, and `id` is the event's own id (null when it has none), so the page
+  // shows each event with its type, and its id only when it carries one.
   const log = document.getElementById("log");
-  const show = (event) => {
+  const status = document.getElementById("status");
+  const source = new SharedEventSource("/events");
+  source.onevent = (event) => {
     const id = event.id === null ? "" : "[" + event.id + "] ";
-    const type = event.type ? event.type + ": " : "";
-    log.textContent += id + type + event.data.join("\n") + "\n";
+    const type = event.type === "message" ? "" : event.type + ": ";
+    log.textContent += id + type + event.data + "\n";
   };
-  async function follow(lastId) {
-    try {
-      const response = await fetch("/events", { headers: lastId ? { "Last-Event-ID": lastId } : {} });
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffered = "";
-      let event = { type: "", data: [], id: null };
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        const lines = (buffered + value).split("\n");
-        buffered = lines.pop();
-        for (const raw of lines) {
-          const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-          if (line === "") {
-            if (event.data.length) show(event);
-            event = { type: "", data: [], id: null };
-          } else if (!line.startsWith(":")) {
-            const colon = line.indexOf(":");
-            const name = colon < 0 ? line : line.slice(0, colon);
-            let field = colon < 0 ? "" : line.slice(colon + 1);
-            if (field.startsWith(" ")) field = field.slice(1);
-            if (name === "data") event.data.push(field);
-            if (name === "event") event.type = field;
-            if (name === "id") lastId = event.id = field;
-          }
-        }
-      }
-    } catch (error) {}
-    log.textContent += "(reconnecting)\n";
-    setTimeout(() => follow(lastId), 3000);
-  }
-  follow(null);
+  source.onopen = () => {
+    status.textContent = source.leading
+      ? "this tab holds the stream's connection for every tab of this page"
+      : "another tab of this page holds the stream's connection and passes its events on";
+  };
+  source.onerror = () => {
+    status.textContent = source.readyState === SharedEventSource.CLOSED ? "the stream ended" : "reconnecting…";
+  };
 </script>
 "#;
 
@@ -358,7 +339,11 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     }
     let stream_path = if options.page {
         // Browsers ask every page for an icon: answer with no content rather than a 404.
-        builder = builder.path("/events").page("/", PAGE).route("/favicon.ico", |_: &Request| Response::no_content());
+        builder = builder
+            .path("/events")
+            .page("/", PAGE)
+            .route_handler(shared_source::SCRIPT_PATH, shared_source::Script)
+            .route("/favicon.ico", |_: &Request| Response::no_content());
         "/events"
     } else {
         "/"

@@ -1,9 +1,12 @@
 //! Many tabs of one site in headless Chromium, past the six connections HTTP/1.1 allows per
 //! origin: `SharedEventSource` (`bare_sse::shared_source`) gives eight tabs one connection, every
-//! tab every event, and a change of leader that loses and repeats nothing. Skipped, with the reason printed, where Chromium is not installed.
+//! tab every event, and a change of leader that loses and repeats nothing; `bare-sse serve --page`
+//! uses it. Skipped, with the reason printed, where Chromium is not installed.
 
 mod common;
 
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -146,4 +149,57 @@ fn a_tab_opened_later_catches_up_on_what_the_tabs_received() {
     let with_the_live_one = received(&mut browser, &first);
     assert_eq!(with_the_live_one.as_array().unwrap().len(), 5);
     assert_eq!(hub.clients(), 1);
+}
+
+/// `bare-sse serve --page`: eight tabs of its page show every line, through one tab's connection.
+#[test]
+fn serve_page_holds_one_connection_for_eight_tabs() {
+    let Some(mut browser) = Chromium::start("serve-page", &[]) else { return };
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_bare-sse"))
+        .args(["serve", "--port", "0", "--lines", "--auto-id", "--page", "--exit-at-end"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(serve.stderr.take().unwrap());
+    let mut line = String::new();
+    let page = loop {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0, "serve printed no page URL");
+        if let Some(url) = line.trim().strip_prefix("bare-sse: page at ") {
+            break url.to_string();
+        }
+    };
+    let mut input = serve.stdin.take().unwrap();
+    writeln!(input, "before the tabs").unwrap();
+
+    let tabs: Vec<Tab> = (0..TABS).map(|_| browser.open(&page)).collect();
+    // Waits, in the page, until its log shows `text`.
+    let shows = |text: &str| {
+        format!(
+            "new Promise((resolve) => {{ const log = document.getElementById('log'); \
+             const check = () => log.textContent.includes({text:?}) ? resolve(log.textContent) : setTimeout(check, 10); \
+             check(); }})"
+        )
+    };
+    for tab in &tabs {
+        browser.evaluate(tab, &shows("before the tabs")).unwrap();
+    }
+    writeln!(input, "after the tabs").unwrap();
+    input.flush().unwrap();
+    let mut leaders = 0;
+    for tab in &tabs {
+        let log = browser.evaluate(tab, &shows("after the tabs")).unwrap();
+        // Each line once, with its id (`<epoch>-<n>`).
+        let lines: Vec<&str> = log.as_str().unwrap().lines().collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        for (line, (n, text)) in lines.iter().zip([(1, "before the tabs"), (2, "after the tabs")]) {
+            assert!(line.starts_with('[') && line.ends_with(&format!("-{n}] {text}")), "{line}");
+        }
+        leaders += browser.evaluate(tab, "source.leading").unwrap().as_bool().unwrap() as usize;
+    }
+    assert_eq!(leaders, 1, "one tab holds the stream for all eight");
+    drop(input);
+    let _ = serve.kill();
+    let _ = serve.wait();
 }

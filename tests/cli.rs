@@ -186,7 +186,11 @@ fn page_option_serves_a_page_and_moves_the_stream() {
     assert!(serving.url.ends_with("/events"), "{}", serving.url);
     let page_url = serving.url.trim_end_matches("events");
     let mut response = agent().get(page_url).call().unwrap();
-    assert!(response.body_mut().read_to_string().unwrap().contains("fetch(\"/events\""));
+    let page = response.body_mut().read_to_string().unwrap();
+    assert!(page.contains("new SharedEventSource(\"/events\")"), "{page}");
+    let mut script = agent().get(&format!("{page_url}bare-sse/shared-source.js")).call().unwrap();
+    assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(script.body_mut().read_to_string().unwrap(), bare_sse::shared_source::SCRIPT);
     let icon = agent().get(&format!("{page_url}favicon.ico")).call().unwrap();
     assert_eq!(icon.status(), 204, "no 404 noise in the console");
     serving.finish();
