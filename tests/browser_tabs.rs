@@ -1,12 +1,15 @@
 //! Many tabs of one site in headless Chromium, past the six connections HTTP/1.1 allows per
 //! origin: `SharedEventSource` (`bare_sse::shared_source`) gives eight tabs one connection, every
 //! tab every event, and a change of leader that loses and repeats nothing; `bare-sse serve --page`
-//! uses it. Skipped, with the reason printed, where Chromium is not installed.
+//! uses it. And the other answer: the README's nginx recipe, HTTP/2 to the browser. Skipped, with
+//! the reason printed, where Chromium (or, for the recipe, nginx or openssl) is not installed.
 
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -202,4 +205,138 @@ fn serve_page_holds_one_connection_for_eight_tabs() {
     drop(input);
     let _ = serve.kill();
     let _ = serve.wait();
+}
+
+/// A page that reads the stream with the browser's own `EventSource`, one connection per tab.
+const PLAIN_PAGE: &str = r#"<!doctype html>
+<meta charset="utf-8">
+<title>tab</title>
+<script>
+  const received = [];
+  const source = new EventSource("/events");
+  const opened = new Promise((resolve) => source.addEventListener("open", resolve, { once: true }));
+  const finished = new Promise((resolve) => source.addEventListener("done", resolve, { once: true }));
+  source.addEventListener("tick", (event) => received.push([event.data, event.lastEventId, event.lastEventId]));
+</script>
+"#;
+
+/// The README's nginx recipe, with this test's address, host name and certificate.
+fn readme_nginx_server_block(listen: u16, upstream: SocketAddr, certificate: &Path, key: &Path) -> String {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("```nginx\n").expect("the README has an nginx block") + "```nginx\n".len();
+    let block = &readme[start..][..readme[start..].find("```").unwrap()];
+    let mut block = block.to_string();
+    for (from, to) in [
+        ("listen 443 ", format!("listen 127.0.0.1:{listen} ")),
+        ("server_name example.com", "server_name 127.0.0.1".to_string()),
+        ("/etc/ssl/certs/example.com.pem", certificate.display().to_string()),
+        ("/etc/ssl/private/example.com.key", key.display().to_string()),
+        ("http://127.0.0.1:8122", format!("http://{upstream}")),
+    ] {
+        assert!(block.contains(from), "the README's nginx block has `{from}`");
+        block = block.replace(from, &to);
+    }
+    block
+}
+
+/// nginx running the README's recipe in a directory of its own, stopped when dropped.
+struct Nginx {
+    child: Child,
+    directory: PathBuf,
+}
+
+impl Nginx {
+    /// `None`, with the reason printed, when nginx or openssl is missing.
+    fn start(upstream: SocketAddr) -> Option<(Nginx, u16)> {
+        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists());
+        let Some(nginx) = nginx else {
+            println!("skipped: nginx is not installed (apt-get install nginx-light), so the recipe cannot be run");
+            return None;
+        };
+        let directory = std::env::temp_dir().join(format!("bare-sse-nginx-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&directory);
+        std::fs::create_dir_all(&directory).unwrap();
+        let (certificate, key) = (directory.join("cert.pem"), directory.join("key.pem"));
+        let made = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+            .args(["-days", "1", "-subj", "/CN=127.0.0.1", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&certificate)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !made.is_ok_and(|status| status.success()) {
+            println!("skipped: openssl could not make a test certificate, which HTTP/2 in a browser needs");
+            return None;
+        }
+        // A port the system just gave out and took back: free, barring a race with another program.
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let server = readme_nginx_server_block(port, upstream, &certificate, &key);
+        let temp = directory.display();
+        let config = format!(
+            "daemon off;\nmaster_process off;\npid {temp}/nginx.pid;\nerror_log {temp}/error.log;\n\
+             events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {temp}/body;\n  \
+             proxy_temp_path {temp}/proxy;\n  fastcgi_temp_path {temp}/fastcgi;\n  uwsgi_temp_path {temp}/uwsgi;\n  \
+             scgi_temp_path {temp}/scgi;\n{server}}}\n"
+        );
+        std::fs::write(directory.join("nginx.conf"), config).unwrap();
+        let child = Command::new(nginx)
+            .arg("-p")
+            .arg(&directory)
+            .arg("-c")
+            .arg(directory.join("nginx.conf"))
+            .arg("-e")
+            .arg(directory.join("error.log"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let nginx = Nginx { child, directory };
+        let deadline = Instant::now() + READ_TIMEOUT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let log = std::fs::read_to_string(nginx.directory.join("error.log")).unwrap_or_default();
+            assert!(Instant::now() < deadline, "nginx never listened: {log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some((nginx, port))
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
+
+/// The other answer to the six-connection limit: HTTP/2 between the browser and a proxy. Eight
+/// tabs, each with its own plain `EventSource`, all load through the README's nginx recipe.
+#[test]
+fn eight_tabs_with_their_own_event_sources_load_through_nginx_over_http2() {
+    let hub = Hub::builder().id_epoch(7).build();
+    let server = Server::builder()
+        .route("/", |_: &Request| Response::html(PLAIN_PAGE))
+        .route_hub("/events", hub.clone())
+        .start()
+        .unwrap();
+    let Some((_nginx, port)) = Nginx::start(server.local_addr()) else { return };
+    let Some(mut browser) = Chromium::start("nginx-http2", &["--ignore-certificate-errors"]) else { return };
+    for i in 0..3 {
+        hub.send_new_event(tick(i)).unwrap();
+    }
+    let tabs: Vec<Tab> = (0..TABS).map(|i| browser.open(&format!("https://127.0.0.1:{port}/?tab={i}"))).collect();
+    let protocol = "opened.then(() => performance.getEntriesByType('navigation')[0].nextHopProtocol)";
+    for tab in &tabs {
+        assert_eq!(browser.evaluate(tab, protocol).unwrap().as_str(), Some("h2"));
+    }
+    assert!(hub.wait_until_clients(|n| n == TABS, READ_TIMEOUT), "one stream per tab, between nginx and the server");
+    for i in 3..6 {
+        hub.send_new_event(tick(i)).unwrap();
+    }
+    hub.send_new_event(Event::new().event("done").data("done").with_id()).unwrap();
+    for (i, tab) in tabs.iter().enumerate() {
+        assert_eq!(received(&mut browser, tab), expected_ticks(6), "tab {i}");
+    }
 }
