@@ -328,5 +328,7 @@
   SharedEventSource.CONNECTING = CONNECTING;
   SharedEventSource.OPEN = OPEN;
   SharedEventSource.CLOSED = CLOSED;
+  // The parser, for tests: new StreamParser(onEvent, onRetry), then feed(text) in any split.
+  SharedEventSource.StreamParser = StreamParser;
   globalThis.SharedEventSource = SharedEventSource;
 })();

@@ -340,3 +340,106 @@ fn eight_tabs_with_their_own_event_sources_load_through_nginx_over_http2() {
         assert_eq!(received(&mut browser, tab), expected_ticks(6), "tab {i}");
     }
 }
+
+/// The script's event-stream parser against the library's (`bare_sse::parse::Parser`), on the
+/// standard's corner cases, each fed to Chromium whole, a byte at a time and in random splits
+/// (decoded as the leader decodes a response: a streaming `TextDecoder`).
+#[test]
+fn the_scripts_parser_reads_what_the_library_parser_reads_in_any_split() {
+    let Some(mut browser) = Chromium::start("shared-source-parser", &[]) else { return };
+    let server = Server::builder()
+        .route("/", |_: &Request| Response::html("<script src=\"/bare-sse/shared-source.js\"></script>"))
+        .route_handler(shared_source::SCRIPT_PATH, shared_source::Script)
+        .start()
+        .unwrap();
+    let page = browser.open(&format!("http://{}/", server.local_addr()));
+    let inputs: [&[u8]; 18] = [
+        b"data: a\n\n",
+        "\u{feff}data: after a BOM\n\n".as_bytes(),
+        b"data:a\r\ndata: b\r\n\r\n",
+        b"data: cr\r\rdata: x\r\r",
+        b": a comment\ndata: c\n\n",
+        b"data\n\ndata:\n\n",
+        b"data:  two spaces\n\n",
+        b"id: 1\ndata: x\n\nid: 2\0z\ndata: y\n\ndata: z\n\n",
+        b"retry: 1500\ndata: r\n\nretry: 15x\ndata: s\n\n",
+        b"event: custom\ndata: t\n\nevent:\ndata: u\n\n",
+        b"event: only\n\ndata: v\n\n",
+        "data: é€😀\n\n".as_bytes(),
+        b"data: \xff\xfe\xc3 and \xe2\x82\n\n",
+        b"id\ndata: w\n\n",
+        b"data: first\ndata: second\n\ndata: unfinished",
+        b"id: 5\n\ndata: after an id alone\n\n",
+        b"\r\n\n\rdata: after blank lines\n\n",
+        b"DATA: not data\ndata : not data either\nfoo: bar\ndata: kept\n\n",
+    ];
+    let mut rng = common::Rng::new(0x7ab5);
+    let mut cases = Vec::new();
+    let mut expected = Vec::new();
+    for input in inputs {
+        let mut parser = bare_sse::parse::Parser::new();
+        parser.feed(input).unwrap();
+        let events = std::iter::from_fn(|| parser.next_event())
+            .map(|e| Value::Array(vec![e.event.into(), e.data.into(), e.last_event_id.into()]))
+            .collect();
+        let retry = parser.retry().map_or(Value::Null, |retry| Value::from(retry.as_millis() as i64));
+        let outcome = Value::Object(vec![("events".into(), Value::Array(events)), ("retry".into(), retry)]);
+        let mut splittings = vec![Vec::new(), (1..input.len()).collect::<Vec<_>>()];
+        for _ in 0..20 {
+            let mut cuts: Vec<usize> = (0..rng.below(input.len())).map(|_| rng.below(input.len() + 1)).collect();
+            cuts.sort_unstable();
+            splittings.push(cuts);
+        }
+        for cuts in splittings {
+            let bytes = Value::Array(input.iter().map(|&b| Value::from(b as i64)).collect());
+            let cuts = Value::Array(cuts.into_iter().map(|c| Value::from(c as i64)).collect());
+            cases.push(Value::Object(vec![("bytes".into(), bytes), ("cuts".into(), cuts)]));
+            expected.push(outcome.clone());
+        }
+    }
+    let run = format!(
+        "JSON.stringify(({}).map(({{ bytes, cuts }}) => {{
+            const events = [];
+            let retry = null;
+            const parser = new SharedEventSource.StreamParser(
+                (event) => events.push([event.type, event.data, event.lastEventId]), (ms) => (retry = ms));
+            const decoder = new TextDecoder();
+            const all = Uint8Array.from(bytes);
+            let start = 0;
+            for (const end of [...cuts, all.length]) {{
+                parser.feed(decoder.decode(all.subarray(start, end), {{ stream: true }}));
+                start = end;
+            }}
+            parser.feed(decoder.decode());
+            return {{ events, retry }};
+        }}))",
+        Value::Array(cases.clone())
+    );
+    let outcomes = browser.evaluate(&page, &run).unwrap();
+    let outcomes = json::parse(outcomes.as_str().unwrap()).unwrap();
+    assert_eq!(outcomes.as_array().unwrap().len(), cases.len());
+    for ((case, outcome), expected) in cases.iter().zip(outcomes.as_array().unwrap()).zip(&expected) {
+        assert_eq!(outcome, expected, "{case}");
+    }
+}
+
+/// A stream that fails for good (here a 404) closes the source in every tab, with an error event,
+/// as it closes an `EventSource`: no tab goes on trying.
+#[test]
+fn a_stream_that_fails_for_good_closes_every_tab() {
+    let Some(mut browser) = Chromium::start("shared-source-404", &[]) else { return };
+    let page = PAGE.replace("\"/events\"", "\"/missing\"");
+    let server = Server::builder()
+        .route("/", move |_: &Request| Response::html(page.clone()))
+        .route_handler(shared_source::SCRIPT_PATH, shared_source::Script)
+        .start()
+        .unwrap();
+    let url = format!("http://{}/", server.local_addr());
+    let tabs: Vec<Tab> = (0..3).map(|_| browser.open(&url)).collect();
+    let closed = "source.readyState === SharedEventSource.CLOSED || new Promise((resolve) => \
+        source.addEventListener('error', () => source.readyState === SharedEventSource.CLOSED && resolve(true)))";
+    for tab in &tabs {
+        assert_eq!(browser.evaluate(tab, closed).unwrap().as_bool(), Some(true));
+        assert_eq!(browser.evaluate(tab, "source.leading").unwrap().as_bool(), Some(false));
+    }
+}
