@@ -120,7 +120,8 @@ fn eight_tabs_share_one_connection_and_a_new_leader_misses_and_repeats_nothing()
     let leaders = leaders.filter(|(_, tab)| browser.evaluate(tab, "source.leading").unwrap().as_bool().unwrap());
     assert_eq!(leaders.count(), 1);
     println!("takeover: the new leader connected {} ms after the leading tab was closed", takeover.as_millis());
-    assert!(takeover < Duration::from_secs(5), "takeover took {takeover:?}");
+    // The promise is a second; measured: 40 to 170 ms on a 2-core machine under heavy load.
+    assert!(takeover < Duration::from_secs(1), "takeover took {takeover:?}");
 }
 
 #[test]
