@@ -20,7 +20,9 @@
 // - messages from one sender on a BroadcastChannel arrive in the order they were posted, so each
 //   leader's `seq` numbers arrive in order;
 // - ids are unique within the last `history` events, as a bare-sse hub's are: a repeat from
-//   another leader, or of an event a tab received in its catch-up, is a duplicate.
+//   another leader, or of an event a tab received in its catch-up, is a duplicate;
+// - `history` is at least the hub's history: a leader that never caught up reads from the start,
+//   and the other tabs recognise what it repeats only within their last `history` events.
 //
 // Where Web Locks or BroadcastChannel are missing (Web Locks need a secure context: https, or
 // http on localhost), each tab reads the stream on its own, as an EventSource would.

@@ -14,7 +14,9 @@
 //! received, so across the change no tab misses or repeats an event with an id. A tab opened later
 //! first gets the events with ids that the tabs already received (up to the `history` option,
 //! 1000 by default), as a new `EventSource` gets the hub's history. Events without an id are
-//! delivered live only, as a hub delivers them.
+//! delivered live only, as a hub delivers them. A tab that takes over before it ever caught up (it
+//! opened just as the leader closed) reads the stream from the start, and the other tabs drop
+//! what they hold: keep `history` at least as long as the hub's.
 //!
 //! Extensions over `EventSource`: `source.onevent` is called with every event whatever its type,
 //! each event's `id` is its own id (or `null` when it had none, where `lastEventId` would repeat

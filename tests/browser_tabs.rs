@@ -60,15 +60,17 @@ fn eight_tabs_share_one_connection_and_a_new_leader_misses_and_repeats_nothing()
     let Some(mut browser) = Chromium::start("eight-tabs", &[]) else { return };
     let hub = Hub::builder().id_epoch(7).build();
     let stream_requests = Arc::new(AtomicUsize::new(0));
-    let (request_tx, stream_request) = mpsc::channel::<Instant>();
+    // Each stream request: when it came, and the id it resumes after.
+    let (request_tx, stream_request) = mpsc::channel::<(Instant, Option<String>)>();
     let request_tx = Mutex::new(request_tx);
     let (counted, stream_hub) = (Arc::clone(&stream_requests), hub.clone());
     let server = Server::builder()
         .route("/", |_: &Request| Response::html(PAGE))
         .route_handler(shared_source::SCRIPT_PATH, shared_source::Script)
-        .route("/events", move |_: &Request| {
+        .route("/events", move |request: &Request| {
             counted.fetch_add(1, Ordering::SeqCst);
-            let _ = request_tx.lock().unwrap().send(Instant::now());
+            let resume = request.query_param("lastEventId").map(str::to_string);
+            let _ = request_tx.lock().unwrap().send((Instant::now(), resume));
             Response::hub(stream_hub.clone())
         })
         .start()
@@ -87,7 +89,7 @@ fn eight_tabs_share_one_connection_and_a_new_leader_misses_and_repeats_nothing()
     assert_eq!(leading.iter().filter(|&&l| l).count(), 1, "one leader: {leading:?}");
     assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));
     assert_eq!(stream_requests.load(Ordering::SeqCst), 1, "eight tabs, one stream connection");
-    stream_request.recv_timeout(READ_TIMEOUT).unwrap();
+    assert_eq!(stream_request.recv_timeout(READ_TIMEOUT).unwrap().1, None, "the first tab reads from the start");
 
     // Events flow while the leading tab closes: some are in flight to the tabs, some are sent
     // while no tab is connected.
@@ -107,8 +109,11 @@ fn eight_tabs_share_one_connection_and_a_new_leader_misses_and_repeats_nothing()
     let leader = leading.iter().position(|&l| l).unwrap();
     let closed_at = Instant::now();
     browser.close(&tabs[leader]);
-    let took_over_at = stream_request.recv_timeout(BROWSER_TIMEOUT).expect("another tab takes over");
+    let (took_over_at, resume) = stream_request.recv_timeout(BROWSER_TIMEOUT).expect("another tab takes over");
     let takeover = took_over_at - closed_at;
+    // After the last event it received: one sent after the first connection opened.
+    let resumed_after = resume.as_deref().and_then(|id| id.strip_prefix("7-")?.parse::<usize>().ok());
+    assert!(resumed_after.is_some_and(|n| n > 5), "the new leader resumes where it was: {resume:?}");
     publisher.join().unwrap();
 
     let expected = expected_ticks(300);
@@ -159,13 +164,14 @@ fn a_tab_opened_later_catches_up_on_what_the_tabs_received() {
 #[test]
 fn serve_page_holds_one_connection_for_eight_tabs() {
     let Some(mut browser) = Chromium::start("serve-page", &[]) else { return };
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_bare-sse"))
+    let serve = Command::new(env!("CARGO_BIN_EXE_bare-sse"))
         .args(["serve", "--port", "0", "--lines", "--auto-id", "--page", "--exit-at-end"])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = std::io::BufReader::new(serve.stderr.take().unwrap());
+    let mut serve = Killed(serve);
+    let mut stderr = std::io::BufReader::new(serve.0.stderr.take().unwrap());
     let mut line = String::new();
     let page = loop {
         line.clear();
@@ -174,7 +180,7 @@ fn serve_page_holds_one_connection_for_eight_tabs() {
             break url.to_string();
         }
     };
-    let mut input = serve.stdin.take().unwrap();
+    let mut input = serve.0.stdin.take().unwrap();
     writeln!(input, "before the tabs").unwrap();
 
     let tabs: Vec<Tab> = (0..TABS).map(|_| browser.open(&page)).collect();
@@ -203,9 +209,16 @@ fn serve_page_holds_one_connection_for_eight_tabs() {
         leaders += browser.evaluate(tab, "source.leading").unwrap().as_bool().unwrap() as usize;
     }
     assert_eq!(leaders, 1, "one tab holds the stream for all eight");
-    drop(input);
-    let _ = serve.kill();
-    let _ = serve.wait();
+}
+
+/// A child process, killed when the test ends, failed or not.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// A page that reads the stream with the browser's own `EventSource`, one connection per tab.
