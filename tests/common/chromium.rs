@@ -155,6 +155,15 @@ impl Chromium {
 
 impl Drop for Chromium {
     fn drop(&mut self) {
+        // Asked to close, Chromium ends its helper processes too, which a kill leaves writing
+        // to the profile for a moment; a kill is the fallback.
+        let close = r#"{"id":0,"method":"Browser.close","params":{}}"#;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        if self.devtools.try_write_frame(0x1, close.as_bytes()).is_ok() {
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
@@ -198,8 +207,12 @@ impl WebSocket {
         self.write_frame(0x1, text.as_bytes());
     }
 
-    /// A frame from the client: final, masked (clients must mask; any key will do).
     fn write_frame(&mut self, opcode: u8, payload: &[u8]) {
+        self.try_write_frame(opcode, payload).expect("DevTools takes the command");
+    }
+
+    /// A frame from the client: final, masked (clients must mask; any key will do).
+    fn try_write_frame(&mut self, opcode: u8, payload: &[u8]) -> std::io::Result<()> {
         let mut frame = vec![0x80 | opcode];
         match payload.len() {
             n if n < 126 => frame.push(0x80 | n as u8),
@@ -215,7 +228,7 @@ impl WebSocket {
         let mask = [0x5a, 0x17, 0xc3, 0x2e];
         frame.extend_from_slice(&mask);
         frame.extend(payload.iter().enumerate().map(|(i, byte)| byte ^ mask[i % 4]));
-        self.writer.write_all(&frame).expect("DevTools takes the command");
+        self.writer.write_all(&frame)
     }
 
     /// The next text message.
