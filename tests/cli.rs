@@ -385,3 +385,17 @@ fn two_serve_processes_share_events_through_redis() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("only redis://"));
 }
+
+/// `--timeout` ends a stream that is still open: that is no failure, so nothing but the timeout
+/// is said (no "body ended inside chunk framing; reconnecting").
+#[test]
+fn listen_timeout_says_only_that_it_passed() {
+    let mut serving = Serving::start(&["--auto-id"]);
+    serving.send("data: one\n\n");
+    // Long enough for the event to arrive on a loaded machine.
+    let output = Command::new(BINARY).args(["listen", &serving.url, "--timeout", "3"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(6));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "one\n");
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "bare-sse: --timeout passed\n");
+    serving.finish();
+}

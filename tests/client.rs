@@ -554,3 +554,26 @@ fn a_redirect_from_https_to_http_is_refused() {
         }
     }
 }
+
+/// Closing the client is no failure: a read that the close interrupts (here a chunked body, cut
+/// inside its framing) ends the items with `None`, not with a `Retrying` about the cut body.
+#[test]
+fn closing_ends_the_items_without_a_retry() {
+    let hub = Hub::new();
+    let server = Server::builder().hub(hub.clone()).start().unwrap();
+    hub.send_new_event(Event::new().data("one").with_id()).unwrap();
+    let mut source = quick(&format!("http://{}/", server.local_addr())).build().unwrap();
+    assert!(matches!(source.items().next(), Some(Ok(Item::Open))));
+    assert!(matches!(source.items().next(), Some(Ok(Item::Event(_)))));
+    let closer = source.close_handle();
+    // Either order ends the items with `None`: a close before the read is seen before it, one
+    // during it cuts it. The pause makes the second, the case under test, the likely one.
+    let closing = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(200));
+        closer.close();
+    });
+    let after = source.items().next();
+    assert!(after.is_none(), "{after:?}");
+    closing.join().unwrap();
+    server.stop();
+}

@@ -472,12 +472,20 @@ impl EventSource {
                     Some(Ok(Item::Open))
                 }
                 Err(error) if error.is_fatal() => Some(Err(error)),
+                // A close during the attempt cut it short: the end asked for, not a failure.
+                Err(_) if self.shared.closed.load(Ordering::SeqCst) => None,
                 Err(error) => Some(self.retrying(error, true)),
             };
         };
         let outcome = events.next_received();
         if let Some(retry) = events.parser().retry() {
             self.retry = retry;
+        }
+        if !matches!(outcome, Ok(Some(_))) && self.shared.closed.load(Ordering::SeqCst) {
+            // The close cut the read short (the body seems to end, a chunked one inside its
+            // framing): that is the end the program asked for, not a failure to report or retry.
+            self.end_connection();
+            return None;
         }
         let ended = match outcome {
             Ok(Some(Received::Event(event))) => {
