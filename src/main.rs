@@ -20,6 +20,27 @@ macro_rules! note {
     }};
 }
 
+/// The command a usage error concerns: it says which one-line usage and which help to point to.
+#[derive(Clone, Copy)]
+enum Command {
+    /// No command, or one that does not exist.
+    None,
+    Serve,
+    Listen,
+}
+
+impl Command {
+    /// One line of usage and where the rest is: printed after a usage error, so that the error
+    /// stays in sight rather than above a screen of help.
+    fn usage_line(self) -> &'static str {
+        match self {
+            Command::None => "usage: bare-sse serve|listen [options] (`bare-sse --help` says more)",
+            Command::Serve => "usage: bare-sse serve [options] (`bare-sse serve --help` lists them)",
+            Command::Listen => "usage: bare-sse listen URL [options] (`bare-sse listen --help` lists them)",
+        }
+    }
+}
+
 const USAGE: &str = "\
 usage: bare-sse serve [options]      send events read from standard input to every client
        bare-sse listen URL [options] print the events of a stream
@@ -138,7 +159,7 @@ const PAGE: &str = r#"<!doctype html>
 /// How a run ends badly.
 enum Failure {
     /// The command line is wrong: exit code 2, with the usage of the command it concerns.
-    Usage(String, &'static str),
+    Usage(String, Command),
     /// Something failed while running: exit code 1, or a more precise one from `listen`.
     Runtime(String, u8),
 }
@@ -157,8 +178,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(message, usage)) => {
-            note!("bare-sse: {message}\n\n{usage}");
+        Err(Failure::Usage(message, command)) => {
+            note!("bare-sse: {message}\n{}", command.usage_line());
             ExitCode::from(exit::USAGE)
         }
         Err(Failure::Runtime(message, code)) => {
@@ -170,7 +191,7 @@ fn main() -> ExitCode {
 
 fn run(args: &[String]) -> Result<(), Failure> {
     let Some((command, rest)) = args.split_first() else {
-        return Err(Failure::Usage("no command given".into(), USAGE));
+        return Err(Failure::Usage("no command given".into(), Command::None));
     };
     let wants_help = rest.iter().any(|a| a == "--help" || a == "-h");
     match command.as_str() {
@@ -180,7 +201,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
         "listen" if wants_help => print_help(LISTEN_HELP),
         "serve" => serve(&ServeOptions::parse(rest)?),
         "listen" => listen(&ListenOptions::parse(rest)?),
-        other => Err(Failure::Usage(format!("unknown command `{other}`"), USAGE)),
+        other => Err(Failure::Usage(format!("unknown command `{other}`"), Command::None)),
     }
 }
 
@@ -216,17 +237,17 @@ impl OptionNumber for usize {
 struct Arguments<'a> {
     rest: std::slice::Iter<'a, String>,
     pending_value: Option<&'a str>,
-    /// The help of the command being parsed, shown with a usage error.
-    usage: &'static str,
+    /// The command being parsed, whose usage a usage error shows.
+    command: Command,
 }
 
 impl<'a> Arguments<'a> {
-    fn new(args: &'a [String], usage: &'static str) -> Arguments<'a> {
-        Arguments { rest: args.iter(), pending_value: None, usage }
+    fn new(args: &'a [String], command: Command) -> Arguments<'a> {
+        Arguments { rest: args.iter(), pending_value: None, command }
     }
 
     fn usage_error(&self, message: String) -> Failure {
-        Failure::Usage(message, self.usage)
+        Failure::Usage(message, self.command)
     }
 
     /// The next option name (with its `=value` kept for [`Arguments::value`]) or positional.
@@ -307,7 +328,7 @@ impl ServeOptions {
             gzip: false,
             exit_at_end: false,
         };
-        let mut args = Arguments::new(args, SERVE_HELP);
+        let mut args = Arguments::new(args, Command::Serve);
         while let Some(name) = args.next() {
             match name {
                 "--port" => options.port = args.number(name)?,
@@ -344,7 +365,7 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
         hub = hub.gzip(bare_sse::compress::deflate::DEFAULT_LEVEL);
     }
     if let Some(url) = &options.redis {
-        hub = hub.redis(url, &options.stream).map_err(|e| Failure::Usage(format!("--redis: {e}"), SERVE_HELP))?;
+        hub = hub.redis(url, &options.stream).map_err(|e| Failure::Usage(format!("--redis: {e}"), Command::Serve))?;
     }
     let hub = hub.build();
     let mut builder = Server::builder()
@@ -526,7 +547,7 @@ impl ListenOptions {
             max_failures: None,
             timeout: None,
         };
-        let mut args = Arguments::new(args, LISTEN_HELP);
+        let mut args = Arguments::new(args, Command::Listen);
         while let Some(name) = args.next() {
             match name {
                 "--last-event-id" => options.last_event_id = Some(args.value(name)?.to_string()),
@@ -560,7 +581,7 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
             "listen speaks plain http:// only; for https, put a TLS-terminating proxy (nginx, caddy, stunnel) \
              in front of the server and listen to it over http://"
                 .into(),
-            LISTEN_HELP,
+            Command::Listen,
         ));
     }
     let mut builder = EventSource::builder(&options.url).max_event_bytes(options.max_event_bytes);
@@ -573,7 +594,7 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
     if let Some(attempts) = options.max_failures {
         builder = builder.max_attempts(attempts);
     }
-    let mut source = builder.build().map_err(|e| Failure::Usage(e.to_string(), LISTEN_HELP))?;
+    let mut source = builder.build().map_err(|e| Failure::Usage(e.to_string(), Command::Listen))?;
     let timed_out = Arc::new(AtomicBool::new(false));
     if let Some(timeout) = options.timeout {
         let (closer, timed_out) = (source.close_handle(), Arc::clone(&timed_out));
