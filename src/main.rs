@@ -87,7 +87,8 @@ TLS-terminating proxy (nginx, caddy, stunnel) in front, or use a client with TLS
 
 options:
   --last-event-id ID    resume after this id
-  --json                print one JSON object per event: {\"type\":...,\"data\":...,\"id\":...}
+  --json                print one JSON object per event: {\"type\":...,\"data\":...}, with
+                        \"id\":... last when the event carried an id of its own
   --header 'K: V'       send this request header (repeatable)
   --max-event-bytes N   largest event (and line) accepted (default 16777216)
   --once                exit after the first event
@@ -616,12 +617,14 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
             Err(e) => return Err(Failure::Runtime(e.to_string(), exit_code_for(&e))),
         };
         let printed = if options.json {
-            let object = Value::Object(vec![
-                ("type".to_string(), Value::from(event.event)),
-                ("data".to_string(), Value::from(event.data)),
-                ("id".to_string(), Value::from(event.last_event_id)),
-            ]);
-            writeln!(out, "{object}")
+            let mut fields =
+                vec![("type".to_string(), Value::from(event.event)), ("data".to_string(), Value::from(event.data))];
+            // The event's own id only: the last id of an earlier event would say that this one
+            // is kept in history, and could be resumed after, when it is not.
+            if let Some(id) = event.id {
+                fields.push(("id".to_string(), Value::from(id)));
+            }
+            writeln!(out, "{}", Value::Object(fields))
         } else if event.event == "message" {
             writeln!(out, "{}", event.data)
         } else {

@@ -402,3 +402,17 @@ fn listen_timeout_says_only_that_it_passed() {
     assert_eq!(String::from_utf8_lossy(&output.stderr), "bare-sse: --timeout passed\n");
     serving.finish();
 }
+
+/// `--json` prints an `id` only for an event that carried one, not the last id of an earlier event.
+#[test]
+fn listen_json_prints_an_id_only_for_events_that_carry_one() {
+    let mut serving = Serving::start(&[]);
+    serving.send("id: a\ndata: one\n\n");
+    let listening = Listening::start(&serving.url, &["--json"]);
+    assert_eq!(listening.line(), r#"{"type":"message","data":"one","id":"a"}"#);
+    // The listener has the first event, so it is connected: the next ones reach it live.
+    serving.send("event: note\ndata: two\n\nid: b\ndata: three\n\n");
+    assert_eq!(listening.line(), r#"{"type":"note","data":"two"}"#);
+    assert_eq!(listening.line(), r#"{"type":"message","data":"three","id":"b"}"#);
+    serving.finish();
+}
