@@ -606,11 +606,15 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
         });
     }
     let mut out = io::stdout().lock();
+    let mut give_up_hint = GiveUpHint::new(options);
     for item in source.items() {
         let event = match item {
             Ok(Item::Event(event)) => event,
-            Ok(Item::Retrying { error, .. }) => {
+            Ok(Item::Retrying { error, attempt }) => {
                 note!("bare-sse: {error}; reconnecting");
+                if give_up_hint.after_failure(attempt) {
+                    note!("bare-sse: {GIVE_UP_HINT}");
+                }
                 continue;
             }
             Ok(_) => continue,
@@ -640,6 +644,33 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
         return Err(Failure::Runtime("--timeout passed".into(), exit::TIMEOUT));
     }
     Ok(())
+}
+
+/// Failures in a row after which `listen` says how to make it give up: the first one may be a
+/// passing hiccup, a second one in a row looks like a wrong URL or a server that is down.
+const GIVE_UP_HINT_AFTER: u32 = 2;
+
+const GIVE_UP_HINT: &str = "still trying, as a browser does; --max-failures N gives up after N failed attempts in a \
+                            row, --timeout SECS after that many seconds";
+
+/// Whether to tell, once, how to make `listen` give up: it retries for ever by default, as a
+/// browser does, which against a wrong URL looks like a hang.
+struct GiveUpHint {
+    /// Not said yet, and no option bounds the retries already.
+    pending: bool,
+}
+
+impl GiveUpHint {
+    fn new(options: &ListenOptions) -> GiveUpHint {
+        GiveUpHint { pending: options.max_failures.is_none() && options.timeout.is_none() }
+    }
+
+    /// Whether to say it now, after a failure that makes `failures_in_a_row`.
+    fn after_failure(&mut self, failures_in_a_row: u32) -> bool {
+        let now = self.pending && failures_in_a_row >= GIVE_UP_HINT_AFTER;
+        self.pending &= !now;
+        now
+    }
 }
 
 /// The exit code for a failure the client will not retry.
@@ -686,6 +717,19 @@ mod tests {
         assert_eq!(options.headers, [("X-A".to_string(), "1".to_string())]);
         assert!(matches!(ListenOptions::parse(&args("--json")), Err(Failure::Usage(..))));
         assert!(matches!(ListenOptions::parse(&args("http://a http://b")), Err(Failure::Usage(..))));
+    }
+
+    #[test]
+    fn the_give_up_hint_comes_once_after_failures_and_not_when_bounded() {
+        let hints = |options: &str, failures: &[u32]| {
+            let mut hint = GiveUpHint::new(&ListenOptions::parse(&args(options)).ok().unwrap());
+            failures.iter().map(|&n| hint.after_failure(n)).collect::<Vec<_>>()
+        };
+        let run = [1, 2, 3, 1, 2, 3];
+        assert_eq!(hints("http://h/", &run), [false, true, false, false, false, false]);
+        assert_eq!(hints("http://h/ --max-failures 9", &run), [false; 6]);
+        assert_eq!(hints("http://h/ --timeout 60", &run), [false; 6]);
+        assert_eq!(hints("http://h/", &[1, 1, 1, 5]), [false, false, false, true], "in a row");
     }
 
     #[test]

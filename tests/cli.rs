@@ -403,6 +403,33 @@ fn listen_timeout_says_only_that_it_passed() {
     serving.finish();
 }
 
+/// `listen` retries as a browser does; after its first failures it says, once, which options make
+/// it give up (and not when one of them is given: see the unit tests).
+#[test]
+fn listen_says_how_to_give_up_when_it_keeps_failing() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut child = Command::new(BINARY)
+        .args(["listen", &format!("http://{free}/")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let mut before = Vec::new();
+    let hint = loop {
+        let line = next_line(&stderr);
+        if line.contains("--max-failures") {
+            break line;
+        }
+        before.push(line);
+    };
+    assert!(hint.contains("--timeout"), "{hint}");
+    assert_eq!(before.len(), 2, "after two failed attempts: {before:?}");
+    assert!(before.iter().all(|line| line.contains("reconnecting")), "{before:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// `--json` prints an `id` only for an event that carried one, not the last id of an earlier event.
 #[test]
 fn listen_json_prints_an_id_only_for_events_that_carry_one() {
