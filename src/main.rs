@@ -64,7 +64,11 @@ options:
   --retry MS            send `retry: MS` to each client when it connects
   --allow-origin ORIGIN allow this origin (repeatable; default: any origin)
   --max-clients N       most connections at once (default 10000)
-  --auto-id             give every event the next id (1, 2, 3, ...) unless it has an `id:`
+  --auto-id             give every event without an `id:` line the next id, `<epoch>-<n>`: n counts
+                        1, 2, 3, ... and the epoch is the time serve started, in Unix milliseconds
+                        (with --redis, the Redis entry id, `<ms>-<seq>`); events with ids are kept
+                        in history for clients that connect later, events without go only to the
+                        clients connected when they are sent
   --lines               send each input line as one event's data instead
   --page                also serve a page at / that shows the stream (the stream moves to /events);
                         it shows what clients get, so with --lines, add --auto-id for a tab
@@ -392,14 +396,19 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     }
 
     let stdin = io::stdin().lock();
+    let mut publisher = Publisher::new(&hub, options.auto_id, options.redis.is_some());
     let read = if options.lines {
-        send_lines(stdin, &hub, options.auto_id, options.max_line_bytes)
+        send_lines(stdin, &mut publisher, options.max_line_bytes)
     } else {
-        send_events(stdin, &hub, options.auto_id, options.max_line_bytes)
+        send_events(stdin, &mut publisher, options.max_line_bytes)
     };
     read.map_err(|e| Failure::Runtime(format!("reading standard input: {e}"), exit::FAILURE))?;
     if !options.exit_at_end {
-        // What the input held stays in history for clients that connect later.
+        // What the input held stays in history for clients that connect later, but only the
+        // events with ids: say so when some had none, since those clients will not see them.
+        if let Some(note) = publisher.without_id_note() {
+            note!("bare-sse: {note}");
+        }
         note!("bare-sse: end of input; still serving (Ctrl-C to stop)");
         loop {
             std::thread::park();
@@ -410,25 +419,77 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Sends the events read from standard input to the hub, and counts what it sent.
+struct Publisher<'a> {
+    hub: &'a Hub,
+    auto_id: bool,
+    /// The hub is on a Redis stream, which gives the ids: an `id:` line cannot be honoured.
+    redis: bool,
+    sent: usize,
+    sent_without_id: usize,
+}
+
+impl Publisher<'_> {
+    fn new(hub: &Hub, auto_id: bool, redis: bool) -> Publisher<'_> {
+        Publisher { hub, auto_id, redis, sent: 0, sent_without_id: 0 }
+    }
+
+    /// Sends `event`, read from the input at `line` (its first field), reporting a refusal.
+    fn send(&mut self, event: Event, line: usize) {
+        if self.redis && event.given_id().is_some() {
+            note!(
+                "bare-sse: event at line {line} not sent: `id:` lines cannot be used with --redis, since Redis \
+                 gives every event its id (use --auto-id, or no id)"
+            );
+            return;
+        }
+        let has_id = event.given_id().is_some() || event.wants_next_id();
+        match self.hub.send_new_event(event) {
+            Ok(_) => {
+                self.sent += 1;
+                self.sent_without_id += usize::from(!has_id);
+            }
+            Err(e) => note!("bare-sse: event at line {line} not sent: {e}"),
+        }
+    }
+
+    /// What to say at the end of the input when events went out without an id: only the
+    /// clients connected then got them, and history keeps none of them for later ones.
+    fn without_id_note(&self) -> Option<String> {
+        (self.sent_without_id > 0).then(|| {
+            format!(
+                "{} of {} events had no id, so only the clients connected then got them; with --auto-id every \
+                 event gets one, and history keeps it for clients that connect later",
+                self.sent_without_id, self.sent
+            )
+        })
+    }
+}
+
 /// Sends each input line as one event's data. Lines end at CR, LF or CRLF; bytes that are not
 /// UTF-8 are replaced (U+FFFD), and a line longer than the limit is reported and skipped, so no
 /// input stops the stream or grows memory without bound.
-fn send_lines(input: impl Read, hub: &Hub, auto_id: bool, max_line_bytes: usize) -> io::Result<()> {
+fn send_lines(input: impl Read, publisher: &mut Publisher<'_>, max_line_bytes: usize) -> io::Result<()> {
     let mut splitter = LineSplitter::new(max_line_bytes);
+    let mut line_number = 0;
     let mut on_line = |line: &str| {
+        line_number += 1;
         let event = Event::new().data(line);
-        let event = if auto_id { event.with_id() } else { event };
-        if let Err(e) = hub.send_new_event(event) {
-            note!("bare-sse: {e}");
-        }
+        publisher.send(if publisher.auto_id { event.with_id() } else { event }, line_number);
     };
+    // Whether the input so far ends inside a line (`read_input` never passes an empty slice).
+    let mut inside_a_line = false;
     read_input(input, |bytes| {
+        inside_a_line = !matches!(bytes.last(), Some(b'\n' | b'\r'));
         if let Err(e) = splitter.feed(bytes, &mut on_line) {
             note!("bare-sse: {e}; line skipped");
         }
     })?;
-    // The end of input ends an unfinished last line.
-    splitter.feed(b"\n", &mut on_line).ok();
+    // The end of input ends an unfinished last line; after a line end it would be an empty line
+    // of its own, an empty event that no input line asked for.
+    if inside_a_line {
+        splitter.feed(b"\n", &mut on_line).ok();
+    }
     Ok(())
 }
 
@@ -482,21 +543,19 @@ impl PendingEvent {
 
 /// Reads text/event-stream from `input` with the library's line rules, sending each event. Unlike a
 /// client, it reports fields it does not know rather than ignoring them, since here they are typos.
-fn send_events(input: impl Read, hub: &Hub, auto_id: bool, max_line_bytes: usize) -> io::Result<()> {
+fn send_events(input: impl Read, publisher: &mut Publisher<'_>, max_line_bytes: usize) -> io::Result<()> {
     let mut splitter = LineSplitter::new(max_line_bytes);
     let mut pending = PendingEvent::default();
     let mut line_number = 0;
-    let send = |pending: PendingEvent| {
-        let first_line = pending.first_line;
-        if let Err(e) = hub.send_new_event(pending.into_event(auto_id)) {
-            note!("bare-sse: event at line {first_line} not sent: {e}");
-        }
-    };
     let mut on_line = |line: &str| {
         line_number += 1;
         let field = match classify_line(line) {
             Line::Blank if pending.is_empty() => return,
-            Line::Blank => return send(std::mem::take(&mut pending)),
+            Line::Blank => {
+                let pending = std::mem::take(&mut pending);
+                let first_line = pending.first_line;
+                return publisher.send(pending.into_event(publisher.auto_id), first_line);
+            }
             Line::Comment(_) => return,
             Line::Field { name, value } => (name, value),
         };

@@ -403,6 +403,58 @@ fn listen_timeout_says_only_that_it_passed() {
     serving.finish();
 }
 
+/// Events without an id go only to the clients connected when they are sent; at the end of its
+/// input `serve` says how many there were, and that `--auto-id` keeps them for later clients.
+#[test]
+fn serve_says_at_the_end_of_input_how_many_events_had_no_id() {
+    for (args, input, count) in
+        [(&[][..], "data: a\n\nid: 1\ndata: b\n\ndata: c\n\n", "2 of 3"), (&["--lines"], "x\ny\n", "2 of 2")]
+    {
+        let mut serving = Serving::start_with(args);
+        serving.send(input);
+        serving.end_input();
+        let note = line_containing(&serving.stderr, "no id");
+        assert!(note.contains(count) && note.contains("--auto-id"), "{args:?}: {note}");
+        line_containing(&serving.stderr, "still serving");
+    }
+    let mut serving = Serving::start_with(&["--auto-id"]);
+    serving.send("data: a\n\n");
+    serving.end_input();
+    let last = line_containing(&serving.stderr, "end of input");
+    assert!(last.contains("still serving"), "nothing to say when every event has an id: {last}");
+}
+
+/// The help describes the ids `--auto-id` gives, `<epoch>-<n>`, and they are that.
+#[test]
+fn auto_id_help_says_what_the_ids_look_like() {
+    let help = Command::new(BINARY).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let auto_id = help.lines().find(|line| line.trim_start().starts_with("--auto-id")).unwrap();
+    assert!(auto_id.contains("<epoch>-<n>"), "{auto_id}");
+    let mut serving = Serving::start(&["--auto-id"]);
+    serving.send("data: a\n\n");
+    let line = Listening::start(&serving.url, &["--json"]).line();
+    let id = line.split(r#""id":""#).nth(1).unwrap().trim_end_matches(r#""}"#);
+    let (epoch, n) = id.split_once('-').unwrap();
+    let epoch: u128 = epoch.parse().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    assert!(epoch <= now && now - epoch < 600_000, "the epoch is the start time in Unix milliseconds: {id}");
+    assert_eq!(n, "1");
+    serving.finish();
+}
+
+/// With `--redis`, Redis gives the ids: an `id:` line is refused in the command line's words.
+#[test]
+fn an_id_line_with_redis_is_refused_in_command_line_words() {
+    let Some(redis) = common::redis::RedisServer::start() else { return };
+    let mut serving = Serving::start(&["--redis", &redis.url(), "--stream", "ids"]);
+    serving.send("data: before\nid: 7\n\n");
+    let refusal = line_containing(&serving.stderr, "line 1");
+    assert!(refusal.contains("--auto-id") && refusal.contains("Redis"), "{refusal}");
+    assert!(!refusal.contains("with_id"), "no Rust method names: {refusal}");
+    serving.finish();
+}
+
 /// `listen` retries as a browser does; after its first failures it says, once, which options make
 /// it give up (and not when one of them is given: see the unit tests).
 #[test]
@@ -442,4 +494,23 @@ fn listen_json_prints_an_id_only_for_events_that_carry_one() {
     assert_eq!(listening.line(), r#"{"type":"note","data":"two"}"#);
     assert_eq!(listening.line(), r#"{"type":"message","data":"three","id":"b"}"#);
     serving.finish();
+}
+
+/// In `--lines` mode the end of input ends an unfinished last line, and adds no empty event after
+/// a finished one. A listener connected before the end collects everything `serve` sent until it
+/// exited (it then gives up on reconnecting).
+#[test]
+fn lines_mode_sends_exactly_the_input_lines() {
+    for (input, expected) in [("x\ny\n", &["x", "y"][..]), ("x\ny", &["x", "y"]), ("x\r\n\ny\r", &["x", "", "y"])] {
+        let mut serving = Serving::start(&["--lines", "--auto-id"]);
+        serving.send("first\n");
+        let mut listening = Listening::start(&serving.url, &["--max-failures", "1"]);
+        assert_eq!(listening.line(), "first", "{input:?}: the listener is connected");
+        serving.send(input);
+        assert!(serving.finish().success());
+        assert_eq!(wait_with_timeout(&mut listening.child).code(), Some(3), "{input:?}: serve has gone");
+        // The output's reader ends at the end of the output, so this takes every line printed.
+        let rest: Vec<String> = std::iter::from_fn(|| listening.stdout.recv_timeout(READ_TIMEOUT).ok()).collect();
+        assert_eq!(rest, expected, "{input:?}");
+    }
 }
