@@ -28,3 +28,26 @@ fn each_license_the_manifest_names_has_its_file() {
         assert!(README.contains(&format!("]({file})")), "the README links {file}");
     }
 }
+
+/// The README's API table: the one-call server says where routes come from, and the calls a
+/// handler or a program is likely to need are listed.
+#[test]
+fn the_api_table_lists_routes_and_everyday_calls() {
+    let table: Vec<&str> = README
+        .split("\n## API\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("an API section")
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .collect();
+    let one_call = table.iter().find(|row| row.starts_with("| `start_sse_tcp_port(port)`")).unwrap();
+    assert!(one_call.contains("no routes") && one_call.contains("`Server::builder()`"), "{one_call}");
+    // A row names a type's methods as `Type::first`, `second`, ...
+    for (type_name, method) in
+        [("Server", "`Server::hub()`"), ("Response", "`with_status`"), ("Request", "`body_text`")]
+    {
+        let listed = table.iter().any(|row| row.contains(&format!("`{type_name}::")) && row.contains(method));
+        assert!(listed, "{type_name}'s {method} is not in the API table");
+    }
+}
