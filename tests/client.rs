@@ -577,3 +577,19 @@ fn closing_ends_the_items_without_a_retry() {
     closing.join().unwrap();
     server.stop();
 }
+
+/// A close while a connection attempt waits for the response head ends the items too, without a
+/// `Retrying` for the cut attempt.
+#[test]
+fn closing_during_a_connection_attempt_ends_the_items_without_a_retry() {
+    let peer = Peer::new();
+    let mut source = quick(&peer.url("/")).build().unwrap();
+    let closer = source.close_handle();
+    let client = thread::spawn(move || source.items().next().map(|item| item.map(|item| format!("{item:?}"))));
+    // The request has arrived, so the client has its socket, which the close shuts down, whether
+    // or not the client is reading the head yet.
+    let (_silent, _) = peer.accept();
+    closer.close();
+    let item = client.join().unwrap();
+    assert!(item.is_none(), "{item:?}");
+}
