@@ -82,7 +82,7 @@ impl fmt::Display for Error {
             Error::EmptyEvent => f.write_str("the event has no field (no data, event, id, retry or comment)"),
             Error::ClientGone => f.write_str("the client has gone; the stream is closed"),
             Error::InvalidSetting(problem) => write!(f, "invalid server settings: {problem}"),
-            Error::Client(error) => write!(f, "reading an event stream: {error}"),
+            Error::Client(error) => write!(f, "event-stream client: {error}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }
