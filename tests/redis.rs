@@ -1,12 +1,14 @@
-//! The Redis connection against a real `redis-server` (started by the test on a free loopback
-//! port; skipped, with the reason printed, where it is not installed).
+//! The Redis connection and the Redis backplane against a real `redis-server` (started by the test
+//! on a free loopback port; skipped, with the reason printed, where it is not installed), and
+//! against a fake one that answers what each test chooses.
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use bare_sse::redis::resp::Value;
+use bare_sse::redis::resp::{Limits, RespError, Value};
 use bare_sse::redis::{Connection, RedisError, RedisUrl};
+use common::fake_redis::{reply, Answer, FakeRedis};
 use common::redis::RedisServer;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -390,4 +392,46 @@ mod backplane {
             }
         }
     }
+}
+
+/// A reply must be whole within the timeout, however its bytes are spread out: a server that
+/// sends a byte now and then cannot hold a caller longer than that.
+#[test]
+fn a_reply_that_drips_must_be_whole_within_the_timeout() {
+    let fake = FakeRedis::start(|call| match call.name().as_str() {
+        "PING" => Answer::Drip(reply::bulk("x".repeat(1000)), Duration::from_millis(5)),
+        _ => Answer::Bytes(reply::ok()),
+    });
+    let mut redis = Connection::open(&RedisUrl::parse(&fake.url()).unwrap(), Duration::from_millis(300)).unwrap();
+    let started = Instant::now();
+    let result = redis.command(&[b"PING"]);
+    assert!(matches!(&result, Err(error) if error.is_timeout()), "{:?}", result.map(|_| "the whole reply"));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "given up after {:?}, not once the reply came",
+        started.elapsed()
+    );
+}
+
+/// Each bulk string fits, but not their sum: the reply is refused once its size passes the limit.
+#[test]
+fn a_whole_reply_is_bounded() {
+    let fake = FakeRedis::start(|call| match call.name().as_str() {
+        "PING" => Answer::Bytes(reply::array((0..12).map(|_| reply::bulk(vec![b'x'; 1 << 20])))),
+        _ => Answer::Bytes(reply::ok()),
+    });
+    let mut redis = Connection::open(&RedisUrl::parse(&fake.url()).unwrap(), TIMEOUT).unwrap();
+    redis.set_limits(Limits { max_bulk_bytes: 2 << 20, max_reply_bytes: 4 << 20, ..Limits::default() });
+    let result = redis.command(&[b"PING"]);
+    assert!(matches!(result, Err(RedisError::Protocol(RespError::TooLarge("reply")))), "{result:?}");
+}
+
+#[test]
+fn redis_errors_keep_their_cause() {
+    use std::error::Error as _;
+    let io = RedisError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "slow"));
+    assert!(io.source().unwrap().downcast_ref::<std::io::Error>().is_some());
+    let protocol = RedisError::Protocol(RespError::Malformed("x"));
+    assert_eq!(protocol.source().unwrap().downcast_ref::<RespError>(), Some(&RespError::Malformed("x")));
+    assert!(RedisError::Server("ERR".into()).source().is_none());
 }
