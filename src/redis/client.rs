@@ -220,6 +220,17 @@ impl Connection {
         self.decoder.set_limits(limits);
     }
 
+    /// Whether the connection is still good to send on: the server has not closed it (it restarted,
+    /// or dropped an idle connection), and has sent nothing unasked, which would be taken for the
+    /// next reply. Checked without waiting.
+    pub(crate) fn is_usable(&self) -> bool {
+        if self.decoder.buffered() > 0 || self.socket.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let quiet = matches!(self.socket.peek(&mut [0u8; 1]), Err(error) if error.kind() == io::ErrorKind::WouldBlock);
+        self.socket.set_nonblocking(false).is_ok() && quiet
+    }
+
     /// Another handle on the socket: shutting it down from another thread ends a blocking read.
     pub fn socket_handle(&self) -> io::Result<TcpStream> {
         self.socket.try_clone()
