@@ -6,6 +6,8 @@
 use std::fmt;
 use std::io;
 
+use crate::redis::RedisError;
+
 /// What can go wrong building, sending or serving events, or, converted from a
 /// [`client::Error`](crate::client::Error), reading them: `?` works on both in one function.
 ///
@@ -54,6 +56,22 @@ pub enum Error {
         /// The operating system's error.
         source: io::Error,
     },
+    /// Publishing on a hub backed by Redis ([`HubBuilder::redis`](crate::HubBuilder::redis))
+    /// failed: Redis could not be reached, refused, or did not answer in time. `appended` and
+    /// `unknown` say what became of the call's events, so that a retry resends only what needs it.
+    Redis {
+        /// What bare-sse was doing, e.g. "publishing to Redis".
+        context: String,
+        /// How many of the call's events Redis appended all the same: they are delivered, and
+        /// [`Hub::flush`](crate::Hub::flush) waits for them.
+        appended: usize,
+        /// How many of the call's events may or may not have been appended: they were sent, but
+        /// the connection failed or timed out before Redis said. Sending them again may deliver
+        /// them twice.
+        unknown: usize,
+        /// What went wrong.
+        source: RedisError,
+    },
 }
 
 impl Error {
@@ -84,6 +102,16 @@ impl fmt::Display for Error {
             Error::InvalidSetting(problem) => write!(f, "invalid server settings: {problem}"),
             Error::Client(error) => write!(f, "event-stream client: {error}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::Redis { context, appended, unknown, source } => {
+                write!(f, "{context}: {source}; ")?;
+                match (appended, unknown) {
+                    (0, 0) => f.write_str("nothing was appended"),
+                    (appended, 0) => write!(f, "{appended} event(s) were appended all the same"),
+                    (appended, unknown) => {
+                        write!(f, "{appended} event(s) were appended, and {unknown} may or may not have been")
+                    }
+                }
+            }
         }
     }
 }
@@ -93,6 +121,7 @@ impl std::error::Error for Error {
         match self {
             Error::Client(error) => Some(error),
             Error::Io { source, .. } => Some(source),
+            Error::Redis { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -116,6 +145,10 @@ impl From<Error> for io::Error {
         match error {
             Error::Io { source, .. } => source,
             Error::Client(error) => error.into(),
+            Error::Redis { ref source, .. } => {
+                let kind = if source.is_timeout() { io::ErrorKind::TimedOut } else { io::ErrorKind::Other };
+                io::Error::new(kind, error)
+            }
             other => io::Error::new(io::ErrorKind::InvalidInput, other.to_string()),
         }
     }

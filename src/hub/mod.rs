@@ -55,9 +55,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::compress::deflate::Deflater;
 use crate::error::is_timeout;
+use crate::redis::RedisUrl;
 use crate::{Error, Event};
-pub use backplane::DEFAULT_REDIS_MAX_LEN;
-use backplane::{Backplane, RedisConfig};
+use backplane::{Backplane, RedisConfig, RedisSettings};
+pub use backplane::{
+    DEFAULT_REDIS_MAX_ENTRY_BYTES, DEFAULT_REDIS_MAX_LEN, DEFAULT_REDIS_TIMEOUT, MAX_REDIS_MAX_ENTRY_BYTES,
+    MAX_REDIS_TIMEOUT, MIN_REDIS_MAX_ENTRY_BYTES, MIN_REDIS_TIMEOUT,
+};
 use history::{History, Replay};
 use registry::{CatchUpStep, Coding, Key, Registry, Round, Written};
 pub use registry::{Stats, RESET_EVENT_TYPE};
@@ -128,7 +132,9 @@ pub struct HubBuilder {
     clients_per_flusher: usize,
     id_epoch: Option<u64>,
     gzip: Option<u32>,
-    redis: Option<RedisConfig>,
+    /// The Redis server and stream behind the hub, if any.
+    redis: Option<(RedisUrl, String)>,
+    redis_settings: RedisSettings,
 }
 
 impl Default for HubBuilder {
@@ -145,6 +151,7 @@ impl Default for HubBuilder {
             id_epoch: None,
             gzip: None,
             redis: None,
+            redis_settings: RedisSettings::default(),
         }
     }
 }
@@ -235,23 +242,41 @@ impl HubBuilder {
     ///
     /// Publishing then appends to the stream and fails when Redis cannot be reached; ids come from
     /// Redis entries ([`Event::with_id`]; explicit ids are refused); events without ids are
-    /// delivered live only. See `src/hub/backplane.rs` for joining, resuming and faults.
+    /// delivered live only. Servers on one stream should share the `redis_*` settings. See
+    /// `src/hub/backplane.rs` for joining, resuming and faults.
     pub fn redis(mut self, url: &str, stream: &str) -> Result<HubBuilder, Error> {
-        let url = crate::redis::RedisUrl::parse(url).map_err(|e| Error::InvalidSetting(e.to_string()))?;
+        let url = RedisUrl::parse(url).map_err(|e| Error::InvalidSetting(e.to_string()))?;
         if stream.is_empty() {
             return Err(Error::InvalidSetting("the Redis stream needs a name".into()));
         }
-        let max_len = self.redis.as_ref().map_or(DEFAULT_REDIS_MAX_LEN, |r| r.max_len);
-        self.redis = Some(RedisConfig { url, stream: stream.to_string(), max_len });
+        self.redis = Some((url, stream.to_string()));
         Ok(self)
     }
 
     /// Entries the Redis stream keeps, about (`XADD ... MAXLEN ~`; default [`DEFAULT_REDIS_MAX_LEN`],
     /// at least 1): how far back a client can resume on a server whose history does not reach.
     pub fn redis_max_len(mut self, entries: usize) -> HubBuilder {
-        if let Some(redis) = &mut self.redis {
-            redis.max_len = entries.max(1);
-        }
+        self.redis_settings.max_len = entries.max(1);
+        self
+    }
+
+    /// Largest Redis entry (an event's field names and values together) this hub's reader takes
+    /// (default [`DEFAULT_REDIS_MAX_ENTRY_BYTES`], kept between [`MIN_REDIS_MAX_ENTRY_BYTES`] and
+    /// [`MAX_REDIS_MAX_ENTRY_BYTES`]). Publishing a larger event is refused; a larger entry written
+    /// by another program is skipped, and clients get the reset event. A reply from Redis holds
+    /// at most about this much (twice that while it is decoded).
+    pub fn redis_max_entry_bytes(mut self, bytes: usize) -> HubBuilder {
+        self.redis_settings.max_entry_bytes = bytes.clamp(MIN_REDIS_MAX_ENTRY_BYTES, MAX_REDIS_MAX_ENTRY_BYTES);
+        self
+    }
+
+    /// How long connecting to Redis, or one command with its whole reply, may take (default
+    /// [`DEFAULT_REDIS_TIMEOUT`], kept between [`MIN_REDIS_TIMEOUT`] and [`MAX_REDIS_TIMEOUT`]).
+    /// It bounds each publishing call (its wait for other publishers included), and each resuming
+    /// client's read of what it missed from the stream: past it, the call fails, and the client
+    /// gets the reset event. The reader's blocking reads wait 5 s more.
+    pub fn redis_timeout(mut self, timeout: Duration) -> HubBuilder {
+        self.redis_settings.timeout = timeout.clamp(MIN_REDIS_TIMEOUT, MAX_REDIS_TIMEOUT);
         self
     }
 
@@ -264,7 +289,10 @@ impl HubBuilder {
         if let Some(level) = self.gzip {
             registry.compress(level);
         }
-        let backplane = self.redis.clone().map(|config| Arc::new(Backplane::new(config)));
+        let backplane = self
+            .redis
+            .clone()
+            .map(|(url, stream)| Arc::new(Backplane::new(RedisConfig { url, stream, settings: self.redis_settings })));
         let shards = self.flusher_threads;
         let inner = Arc::new(Inner {
             config: self,
@@ -405,15 +433,27 @@ impl Hub {
     ///
     /// Returns at once: the bytes are queued for the flusher threads. Fails only when a field is
     /// invalid, and then nothing is sent. On a hub backed by Redis ([`HubBuilder::redis`]), it
-    /// returns once Redis has appended the event (a round trip), and also fails when Redis cannot
-    /// be reached; every server's reader then delivers it.
+    /// returns once Redis has appended the event (a round trip), and every server's reader then
+    /// delivers it; it also fails when Redis cannot be reached, refuses, or does not answer within
+    /// [`HubBuilder::redis_timeout`], and then [`Error::Redis`] says whether the event was appended
+    /// all the same (`appended: 1`) or may have been (`unknown: 1`: Redis stopped answering after
+    /// it was sent, so sending it again may deliver it twice).
     pub fn send_new_event(&self, event: impl Borrow<Event>) -> Result<(), Error> {
         self.send_new_events(std::slice::from_ref(event.borrow()))
     }
 
-    /// Sends several events, in order: under one lock for a local hub, in one round trip (pipelined
-    /// `XADD`s) for a hub backed by Redis. Fails at the first invalid event or, with Redis, when it
-    /// cannot be reached; the events before a failure are sent.
+    /// Sends several events, in order, under one lock. Fails at the first invalid event; the events
+    /// before it are sent.
+    ///
+    /// On a hub backed by Redis, the events go in one round trip (pipelined `XADD`s) within
+    /// [`HubBuilder::redis_timeout`]. An invalid event, or one larger than the readers take
+    /// ([`HubBuilder::redis_max_entry_bytes`]), fails the call before anything is sent. Otherwise a
+    /// failure is [`Error::Redis`], which says how many of the events Redis appended (`appended`:
+    /// they are delivered, and [`flush`](Self::flush) waits for them) and how many it may have
+    /// (`unknown`: sent, but Redis stopped answering before it said; sending them again may deliver
+    /// them twice). Redis runs every command of a batch even after refusing one; its usual
+    /// refusals (out of memory, a key of the wrong type, no permission, a read-only replica) refuse
+    /// the rest of the batch too, and then the appended events are the first `appended`.
     pub fn send_new_events(&self, events: &[Event]) -> Result<(), Error> {
         let inner = self.inner();
         if let Some(backplane) = &inner.backplane {
@@ -518,7 +558,7 @@ impl Hub {
         // Resuming from an entry this server's history does not hold: the stream may.
         if let (Some(backplane), Some(after), Some(through)) = (&inner.backplane, last_event_id, redis_last) {
             if joined.replay.unknown_id {
-                if let Ok(Some(events)) = backplane.replay(after, &through) {
+                if let Ok(Some(events)) = backplane.replay(after, &through, inner.config.max_queued_bytes) {
                     joined.replay.events = events.into_iter().map(|bytes| compressed_if(gzip, bytes).into()).collect();
                     joined.replay.unknown_id = false;
                 }
@@ -848,6 +888,22 @@ mod tests {
         let hub = Hub::new();
         assert!(hub.flush(Duration::MAX), "a wait too long for the clock does not overflow it");
         assert!(hub.wait_until_clients(|n| n == 0, Duration::MAX));
+    }
+
+    #[test]
+    fn redis_settings_are_kept_in_range_and_taken_in_any_order() {
+        let builder = Hub::builder()
+            .redis_max_len(7)
+            .redis_timeout(Duration::ZERO)
+            .redis_max_entry_bytes(0)
+            .redis("redis://127.0.0.1:1", "s")
+            .unwrap();
+        let settings = builder.redis_settings;
+        assert_eq!(settings.max_len, 7, "set before the stream, still counts");
+        assert_eq!((settings.timeout, settings.max_entry_bytes), (MIN_REDIS_TIMEOUT, MIN_REDIS_MAX_ENTRY_BYTES));
+        let settings = Hub::builder().redis_timeout(Duration::MAX).redis_max_entry_bytes(usize::MAX).redis_settings;
+        assert_eq!((settings.timeout, settings.max_entry_bytes), (MAX_REDIS_TIMEOUT, MAX_REDIS_MAX_ENTRY_BYTES));
+        assert_eq!(Hub::builder().redis_max_len(0).redis_settings.max_len, 1);
     }
 
     #[test]

@@ -4,9 +4,9 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::resp::{encode_command_into, Decoder, RespError, Value};
+use super::resp::{encode_command_into, Decoder, Limits, RespError, Value};
 use crate::http::percent_decode;
 
 /// Where a Redis server is, parsed from `redis://[[user]:password@]host[:port][/db]`.
@@ -85,14 +85,22 @@ impl RedisUrl {
 pub enum RedisError {
     /// A URL that cannot be used.
     Url(String),
-    /// The connection failed, broke or timed out.
+    /// The connection failed or broke, or Redis did not answer in time (kind `TimedOut`).
     Io(io::Error),
-    /// The bytes received are not RESP.
+    /// The bytes received are not RESP, or a reply is over the limits.
     Protocol(RespError),
     /// The server answered with an error reply.
     Server(String),
     /// A reply of a shape the command never returns.
     UnexpectedReply(String),
+}
+
+impl RedisError {
+    /// Whether Redis did not answer in time: a frozen or overloaded server, or a reply that came
+    /// too slowly.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, RedisError::Io(error) if error.kind() == io::ErrorKind::TimedOut)
+    }
 }
 
 impl fmt::Display for RedisError {
@@ -107,7 +115,15 @@ impl fmt::Display for RedisError {
     }
 }
 
-impl std::error::Error for RedisError {}
+impl std::error::Error for RedisError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RedisError::Io(error) => Some(error),
+            RedisError::Protocol(error) => Some(error),
+            RedisError::Url(_) | RedisError::Server(_) | RedisError::UnexpectedReply(_) => None,
+        }
+    }
+}
 
 impl From<io::Error> for RedisError {
     fn from(error: io::Error) -> RedisError {
@@ -121,11 +137,38 @@ impl From<RespError> for RedisError {
     }
 }
 
+/// The error for a deadline that passed: what was being waited for, as a `TimedOut` I/O error.
+fn timed_out(what: &str) -> RedisError {
+    RedisError::Io(io::Error::new(io::ErrorKind::TimedOut, format!("no {what} in time")))
+}
+
+/// The time left until `deadline`, or the timeout error when none is left (a zero socket timeout
+/// would mean "wait forever").
+fn time_left(deadline: Instant, what: &str) -> Result<Duration, RedisError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(timed_out(what));
+    }
+    Ok(left)
+}
+
+/// An expired socket timeout (`WouldBlock` on Unix, `TimedOut` on Windows) is the deadline's.
+fn socket_error(error: io::Error, what: &str) -> RedisError {
+    match error.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => timed_out(what),
+        _ => RedisError::Io(error),
+    }
+}
+
 /// One connection to a Redis server.
+///
+/// Every exchange has one deadline: a reply, or a pipeline's replies, must be complete by then,
+/// however the bytes are spread out, so a server that sends a byte now and then cannot hold a
+/// caller longer than the timeout.
 pub struct Connection {
     socket: TcpStream,
     decoder: Decoder,
-    /// The read timeout for ordinary commands.
+    /// How long an ordinary command may take, its whole reply included.
     timeout: Duration,
 }
 
@@ -136,37 +179,56 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Connects within `timeout`, then authenticates and selects the database as `url` says.
-    /// Every command afterwards must be answered within `timeout` too.
+    /// Connects, authenticates and selects the database as `url` says, all within `timeout`
+    /// (the name's lookup aside: the system resolver has no timeout). Every command afterwards
+    /// must be answered within `timeout` too. Replies are decoded with the default
+    /// [`Limits`]; see [`set_limits`](Self::set_limits).
     pub fn open(url: &RedisUrl, timeout: Duration) -> Result<Connection, RedisError> {
+        let deadline = Instant::now() + timeout;
         let addresses = (url.host.as_str(), url.port).to_socket_addrs()?;
-        let mut last_error = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+        let mut last_error = RedisError::Io(io::Error::new(io::ErrorKind::NotFound, "the host has no address"));
         for address in addresses {
-            match TcpStream::connect_timeout(&address, timeout) {
+            let left = time_left(deadline, "connection")?;
+            match TcpStream::connect_timeout(&address, left) {
                 Ok(socket) => {
                     socket.set_nodelay(true)?;
-                    socket.set_write_timeout(Some(timeout))?;
                     let mut connection = Connection { socket, decoder: Decoder::default(), timeout };
-                    connection.hello(url)?;
+                    connection.hello(url, deadline)?;
                     return Ok(connection);
                 }
-                Err(error) => last_error = error,
+                Err(error) => last_error = socket_error(error, "connection"),
             }
         }
-        Err(RedisError::Io(last_error))
+        Err(last_error)
     }
 
-    fn hello(&mut self, url: &RedisUrl) -> Result<(), RedisError> {
+    fn hello(&mut self, url: &RedisUrl, deadline: Instant) -> Result<(), RedisError> {
         if let Some(password) = &url.password {
             match &url.username {
-                Some(user) => self.command(&[b"AUTH", user.as_bytes(), password.as_bytes()])?,
-                None => self.command(&[b"AUTH", password.as_bytes()])?,
+                Some(user) => self.command_by(&[b"AUTH", user.as_bytes(), password.as_bytes()], deadline)?,
+                None => self.command_by(&[b"AUTH", password.as_bytes()], deadline)?,
             };
         }
         if url.db != 0 {
-            self.command(&[b"SELECT", url.db.to_string().as_bytes()])?;
+            self.command_by(&[b"SELECT", url.db.to_string().as_bytes()], deadline)?;
         }
         Ok(())
+    }
+
+    /// Bounds what replies may hold from the next reply on (default: [`Limits::default`]).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.decoder.set_limits(limits);
+    }
+
+    /// Whether the connection is still good to send on: the server has not closed it (it restarted,
+    /// or dropped an idle connection), and has sent nothing unasked, which would be taken for the
+    /// next reply. Checked without waiting.
+    pub(crate) fn is_usable(&self) -> bool {
+        if self.decoder.buffered() > 0 || self.socket.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let quiet = matches!(self.socket.peek(&mut [0u8; 1]), Err(error) if error.kind() == io::ErrorKind::WouldBlock);
+        self.socket.set_nonblocking(false).is_ok() && quiet
     }
 
     /// Another handle on the socket: shutting it down from another thread ends a blocking read.
@@ -176,44 +238,69 @@ impl Connection {
 
     /// Sends one command and returns its reply; an error reply is [`RedisError::Server`].
     pub fn command(&mut self, args: &[&[u8]]) -> Result<Value, RedisError> {
-        self.command_waiting(args, self.timeout)
+        self.command_by(args, Instant::now() + self.timeout)
     }
 
     /// Like [`command`](Self::command), for a command that may take up to `wait` to answer
-    /// (`XREAD BLOCK`): the read timeout is that plus the ordinary one.
+    /// (`XREAD BLOCK`): the reply must be complete within that plus the ordinary timeout.
     pub fn command_waiting(&mut self, args: &[&[u8]], wait: Duration) -> Result<Value, RedisError> {
+        self.command_by(args, Instant::now() + wait + self.timeout)
+    }
+
+    /// Like [`command`](Self::command), with the reply due by `deadline`.
+    pub(crate) fn command_by(&mut self, args: &[&[u8]], deadline: Instant) -> Result<Value, RedisError> {
         let mut request = Vec::new();
         encode_command_into(args, &mut request);
-        self.socket.write_all(&request)?;
-        let reply = self.read_reply(wait.max(self.timeout) + self.timeout)?;
-        match reply {
+        self.send(&request, deadline)?;
+        match self.receive(deadline)? {
             Value::Error(message) => Err(RedisError::Server(message)),
             value => Ok(value),
         }
     }
 
-    /// Sends several commands in one write and reads all their replies, in order. Error replies
-    /// are returned as [`Value::Error`] in their place; a broken connection is an `Err`.
+    /// Sends several commands in one write and reads all their replies, in order, all within
+    /// the timeout. Error replies are returned as [`Value::Error`] in their place; a broken
+    /// connection is an `Err`.
     pub fn pipeline(&mut self, commands: &[Vec<&[u8]>]) -> Result<Vec<Value>, RedisError> {
+        let deadline = Instant::now() + self.timeout;
         let mut request = Vec::new();
         for command in commands {
             encode_command_into(command, &mut request);
         }
-        self.socket.write_all(&request)?;
-        commands.iter().map(|_| self.read_reply(self.timeout)).collect()
+        self.send(&request, deadline)?;
+        commands.iter().map(|_| self.receive(deadline)).collect()
     }
 
-    fn read_reply(&mut self, timeout: Duration) -> Result<Value, RedisError> {
-        self.socket.set_read_timeout(Some(timeout))?;
+    /// Writes encoded commands, all by `deadline`. After a failure, Redis may have received and
+    /// run any part of them.
+    pub(crate) fn send(&mut self, request: &[u8], deadline: Instant) -> Result<(), RedisError> {
+        let mut written = 0;
+        while written < request.len() {
+            self.socket.set_write_timeout(Some(time_left(deadline, "room to send the command")?))?;
+            match self.socket.write(&request[written..]) {
+                Ok(0) => return Err(RedisError::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) => written += n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(socket_error(error, "room to send the command")),
+            }
+        }
+        Ok(())
+    }
+
+    /// The next reply, complete by `deadline`.
+    pub(crate) fn receive(&mut self, deadline: Instant) -> Result<Value, RedisError> {
         let mut buffer = [0u8; 16 * 1024];
         loop {
             if let Some(value) = self.decoder.next_value()? {
                 return Ok(value);
             }
-            let read = self.socket.read(&mut buffer)?;
-            if read == 0 {
-                return Err(RedisError::Io(io::ErrorKind::UnexpectedEof.into()));
-            }
+            self.socket.set_read_timeout(Some(time_left(deadline, "complete reply")?))?;
+            let read = match self.socket.read(&mut buffer) {
+                Ok(0) => return Err(RedisError::Io(io::ErrorKind::UnexpectedEof.into())),
+                Ok(read) => read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(socket_error(error, "complete reply")),
+            };
             self.decoder.feed(&buffer[..read]);
         }
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a different part of these helpers
 
 pub mod chromium;
+pub mod fake_redis;
 pub mod inflate;
 pub mod redis;
 

@@ -63,6 +63,22 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
+    /// Stops the server's process (SIGSTOP): it holds its connections and answers nothing, as a
+    /// server that hangs does, until [`thaw`](Self::thaw).
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a frozen server go on (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success(), "kill {signal}");
+    }
+
     /// Kills the server at once (no shutdown save), leaving its directory.
     pub fn kill(mut self) -> (u16, PathBuf) {
         let _ = self.child.kill();
