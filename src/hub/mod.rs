@@ -39,13 +39,15 @@
 //! the lock, the flusher threads and the catch-up loop. The invariants (one writer per client,
 //! every event exactly once, every shard with clients has a flusher) are stated in `registry.rs`.
 //! Here, in addition: **no lock is held across a write or a thread spawn**; the hub's lock guards
-//! only the registry, and every socket operation happens after it is released. The counters in
-//! `counters.rs` are atomics bumped outside the lock.
+//! only the registry, and every socket operation happens after it is released. The same holds for
+//! the lifecycle hooks (`hooks.rs`), which run user code; the counters in `counters.rs` are
+//! atomics bumped outside the lock.
 
 mod backlog;
 mod backplane;
 mod counters;
 mod history;
+pub mod hooks;
 pub(crate) mod registry;
 
 use std::borrow::Borrow;
@@ -62,6 +64,8 @@ pub use backplane::DEFAULT_REDIS_MAX_LEN;
 use backplane::{Backplane, RedisConfig};
 use counters::Counters;
 use history::{History, Replay};
+pub use hooks::ClientInfo;
+use hooks::{Hooks, Presence};
 use registry::{CatchUpStep, Coding, Key, Registry, Round, Written};
 pub use registry::{Stats, RESET_EVENT_TYPE};
 
@@ -133,6 +137,7 @@ pub struct HubBuilder {
     gzip: Option<u32>,
     redis: Option<RedisConfig>,
     name: Option<String>,
+    hooks: Hooks,
 }
 
 impl Default for HubBuilder {
@@ -150,6 +155,7 @@ impl Default for HubBuilder {
             gzip: None,
             redis: None,
             name: None,
+            hooks: Hooks::default(),
         }
     }
 }
@@ -546,7 +552,7 @@ impl Hub {
             inner.counters.reset_sent();
         }
         let replay = Some(joined.replay);
-        Ok(Subscription { inner: Arc::clone(inner), key: joined.key, replay, reset, gzip })
+        Ok(Subscription { inner: Arc::clone(inner), key: joined.key, replay, reset, gzip, presence: None })
     }
 }
 
@@ -756,6 +762,9 @@ pub(crate) struct Subscription {
     reset: Option<Event>,
     /// The client reads compressed bytes: its stream starts with a gzip header.
     gzip: bool,
+    /// Set when the hub's hooks were told the client joined: dropped after the client is
+    /// unregistered, it tells them it left (see `hooks.rs`).
+    presence: Option<Presence>,
 }
 
 impl Subscription {

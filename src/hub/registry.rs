@@ -205,6 +205,13 @@ pub(crate) struct Key {
     shard: usize,
 }
 
+impl Key {
+    /// The client's number: unique within the registry, counting from 0 in the order of joining.
+    pub fn number(&self) -> u64 {
+        self.id
+    }
+}
+
 /// How a write that must not wait went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Written {

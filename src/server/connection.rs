@@ -496,7 +496,11 @@ fn respond(
     let source = match body {
         Body::Hub(hub) => {
             let last_event_id = last_event_id(request).map(str::to_string);
-            StreamSource::Hub { hub, joining: Joining { last_event_id, gzip: hub_gzip } }
+            // What the hub's lifecycle hooks are told: kept for the stream's life, so only for a
+            // hub that has hooks.
+            let peer_addr = || socket.peer_addr().ok();
+            let client = hub.has_hooks().then(|| Box::new(request.client_info(peer_addr(), last_event_id.clone())));
+            StreamSource::Hub { hub, joining: Joining { last_event_id, gzip: hub_gzip, client } }
         }
         Body::Stream(run) => StreamSource::PerConnection(PerConnectionStream { run, exchange, encoder }),
         Body::Bytes(_) => unreachable!("plain bodies were answered above"),

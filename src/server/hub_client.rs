@@ -19,7 +19,7 @@ use super::metrics::ServerMetrics;
 use super::stream_socket::StreamSocket;
 use crate::http::BodyFraming;
 use crate::hub::registry::Written;
-use crate::hub::{CatchUp, Sink};
+use crate::hub::{CatchUp, ClientInfo, Sink};
 use crate::Hub;
 
 /// Stack of catch-up threads: they copy backlog bytes into a heap buffer and write them.
@@ -37,6 +37,9 @@ pub(super) struct Joining {
     pub last_event_id: Option<String>,
     /// The client reads the hub's compressed events.
     pub gzip: bool,
+    /// What the hub's lifecycle hooks are told; made only for a hub that has hooks. Boxed: a
+    /// stream waiting to start carries it, and most streams have none.
+    pub client: Option<Box<ClientInfo>>,
 }
 
 /// Streams `hub` to the client on `socket` until it leaves, is dropped or the server stops.
@@ -57,6 +60,7 @@ pub(super) fn stream_from_hub(
     let subscribed = hub.subscribe(sink, joining.last_event_id.as_deref(), joining.gzip);
     let mut subscription = subscribed.map_err(|_| NotStarted::HubUnavailable)?;
     metrics.answered(200);
+    subscription.announce(joining.client.map(|client| *client));
     // The client is owned by this thread until `start` hands it to its flusher, so the head goes out
     // before any event.
     let started = stream.write_head(&head).is_ok() && subscription.start(&*client, &intro).is_ok();
