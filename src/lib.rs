@@ -49,9 +49,11 @@
 //! # Map of the crate
 //!
 //! - [`Event`], [`write_event`], [`write_comment`]: events and their wire format ([`event`] module).
-//! - [`Hub`]: the hub: clients, history, ids, fan-out ([`hub`] module).
+//! - [`Hub`]: the hub: clients, history, ids, fan-out ([`hub`] module); its lifecycle hooks tell
+//!   the program of each client that joins and leaves ([`hub::hooks`]).
 //! - [`Server`], [`start_sse_tcp_port`]: the HTTP/1.1 server, routes, [`Request`] and
-//!   [`Response`] ([`server`] module).
+//!   [`Response`] ([`server`] module); [`ServerBuilder::route_metrics`] serves its counters and
+//!   its hubs' in the Prometheus text format.
 //! - [`EventStream`]: one client's stream, fed by a handler ([`stream`] module).
 //! - [`parse::Parser`], [`parse::EventReader`], [`read_event`]: reading an event stream ([`parse`]).
 //! - [`EventSource`]: a reconnecting client, like a browser's ([`client`] module).

@@ -81,6 +81,8 @@ options:
   --stream NAME         the Redis stream (default events)
   --gzip                compress every event once (gzip, level 6) for clients that accept gzip;
                         never with secrets and attacker-chosen text in one stream (BREACH)
+  --metrics PATH        also serve the server's counters on PATH (e.g. /metrics), in the
+                        Prometheus text format; the stream stays on every other path
   --exit-at-end         exit when the input ends (after the last event has gone out)";
 
 const LISTEN_HELP: &str = "\
@@ -292,6 +294,7 @@ struct ServeOptions {
     redis: Option<String>,
     stream: String,
     gzip: bool,
+    metrics: Option<String>,
     exit_at_end: bool,
 }
 
@@ -312,6 +315,7 @@ impl ServeOptions {
             redis: None,
             stream: "events".to_string(),
             gzip: false,
+            metrics: None,
             exit_at_end: false,
         };
         let mut args = Arguments::new(args, Command::Serve);
@@ -334,6 +338,15 @@ impl ServeOptions {
                 "--page" => options.page = args.flag(name)?,
                 "--max-line-bytes" => options.max_line_bytes = args.number(name)?,
                 "--gzip" => options.gzip = args.flag(name)?,
+                "--metrics" => {
+                    let path = args.value(name)?;
+                    if !path.starts_with('/') {
+                        return Err(
+                            args.usage_error(format!("--metrics takes a path that starts with /, not `{path}`"))
+                        );
+                    }
+                    options.metrics = Some(path.to_string());
+                }
                 "--redis" => options.redis = Some(args.value(name)?.to_string()),
                 "--stream" => options.stream = args.value(name)?.to_string(),
                 "--exit-at-end" => options.exit_at_end = args.flag(name)?,
@@ -363,6 +376,9 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     if !options.origins.is_empty() {
         builder = builder.allow_origin(AllowOrigin::List(options.origins.clone()));
     }
+    if let Some(path) = &options.metrics {
+        builder = builder.route_metrics(path.as_str());
+    }
     let stream_path = if options.page {
         // Browsers ask every page for an icon: answer with no content rather than a 404.
         builder = builder
@@ -378,6 +394,9 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     note!("bare-sse: serving http://{}{stream_path}", server.local_addr());
     if options.page {
         note!("bare-sse: page at http://{}/", server.local_addr());
+    }
+    if let Some(path) = &options.metrics {
+        note!("bare-sse: metrics at http://{}{path}", server.local_addr());
     }
 
     let stdin = io::stdin().lock();
@@ -749,6 +768,9 @@ mod tests {
         assert!(matches!(ServeOptions::parse(&args("--port")), Err(Failure::Usage(..))));
         assert!(matches!(ServeOptions::parse(&args("--lines=yes")), Err(Failure::Usage(..))));
         assert!(matches!(ServeOptions::parse(&args("--nope")), Err(Failure::Usage(..))));
+        assert_eq!(ServeOptions::parse(&args("--metrics /metrics")).ok().unwrap().metrics.as_deref(), Some("/metrics"));
+        assert!(matches!(ServeOptions::parse(&args("--metrics metrics")), Err(Failure::Usage(..))));
+        assert!(matches!(ServeOptions::parse(&args("--metrics")), Err(Failure::Usage(..))));
     }
 
     #[test]

@@ -196,6 +196,23 @@ fn page_option_serves_a_page_and_moves_the_stream() {
     serving.finish();
 }
 
+/// `--metrics PATH` serves the counters there, and the stream stays on every other path.
+#[test]
+fn metrics_option_serves_the_counters_and_keeps_the_stream_on_every_other_path() {
+    let mut serving = Serving::start(&["--auto-id", "--metrics", "/metrics"]);
+    let metrics_url = format!("{}metrics", serving.url);
+    assert!(line_containing(&serving.stderr, "metrics at").ends_with(&format!("metrics at {metrics_url}")));
+    serving.send("data: one\n\n");
+    let listening = Listening::start(&format!("{}events", serving.url), &[]);
+    assert_eq!(listening.line(), "one");
+    let mut response = agent().get(&metrics_url).call().unwrap();
+    assert_eq!(response.headers()["content-type"], bare_sse::server::METRICS_CONTENT_TYPE);
+    let text = response.body_mut().read_to_string().unwrap();
+    assert!(text.contains("\nbare_sse_hub_clients{hub=\"/\"} 1\n"), "{text}");
+    assert!(text.contains("\nbare_sse_hub_events_published_total{hub=\"/\"} 1\n"), "{text}");
+    serving.finish();
+}
+
 /// A usage error is the error and one line of usage that points to `--help`: nothing long that
 /// would scroll the error away.
 #[test]

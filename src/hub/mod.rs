@@ -39,11 +39,15 @@
 //! the lock, the flusher threads and the catch-up loop. The invariants (one writer per client,
 //! every event exactly once, every shard with clients has a flusher) are stated in `registry.rs`.
 //! Here, in addition: **no lock is held across a write or a thread spawn**; the hub's lock guards
-//! only the registry, and every socket operation happens after it is released.
+//! only the registry, and every socket operation happens after it is released. The same holds for
+//! the lifecycle hooks (`hooks.rs`), which run user code; the counters in `counters.rs` are
+//! atomics bumped outside the lock.
 
 mod backlog;
 mod backplane;
+mod counters;
 mod history;
+pub mod hooks;
 pub(crate) mod registry;
 
 use std::borrow::Borrow;
@@ -62,7 +66,10 @@ pub use backplane::{
     DEFAULT_REDIS_MAX_ENTRY_BYTES, DEFAULT_REDIS_MAX_LEN, DEFAULT_REDIS_TIMEOUT, MAX_REDIS_MAX_ENTRY_BYTES,
     MAX_REDIS_TIMEOUT, MIN_REDIS_MAX_ENTRY_BYTES, MIN_REDIS_TIMEOUT,
 };
+use counters::Counters;
 use history::{History, Replay};
+pub use hooks::ClientInfo;
+use hooks::{Hooks, Presence};
 use registry::{CatchUpStep, Coding, Key, Registry, Round, Written};
 pub use registry::{Stats, RESET_EVENT_TYPE};
 
@@ -135,6 +142,8 @@ pub struct HubBuilder {
     /// The Redis server and stream behind the hub, if any.
     redis: Option<(RedisUrl, String)>,
     redis_settings: RedisSettings,
+    name: Option<String>,
+    hooks: Hooks,
 }
 
 impl Default for HubBuilder {
@@ -152,6 +161,8 @@ impl Default for HubBuilder {
             gzip: None,
             redis: None,
             redis_settings: RedisSettings::default(),
+            name: None,
+            hooks: Hooks::default(),
         }
     }
 }
@@ -310,6 +321,7 @@ impl HubBuilder {
             work: (0..shards).map(|_| Condvar::new()).collect(),
             progress: Condvar::new(),
             backplane: backplane.clone(),
+            counters: Counters::default(),
         });
         // The reader follows the stream from the start: events published before the first client
         // joins are in the history cache (and the stream) for it.
@@ -379,6 +391,8 @@ struct Inner {
     progress: Condvar,
     /// The Redis stream behind the hub, if any.
     backplane: Option<Arc<Backplane>>,
+    /// Counters bumped outside the lock.
+    counters: Counters,
 }
 
 struct State {
@@ -480,9 +494,11 @@ impl Hub {
         inner.backplane.is_some() && inner.wait_for_progress(timeout, |state| state.following)
     }
 
-    /// Counters: clients, events sent, clients dropped, history size.
+    /// Counters: clients, events sent, bytes written, clients dropped, resumes and resets, history
+    /// size.
     pub fn stats(&self) -> Stats {
-        self.inner().lock().registry.stats()
+        let stats = self.inner().lock().registry.stats();
+        self.inner().counters.fill(stats)
     }
 
     /// Number of clients connected now.
@@ -555,12 +571,16 @@ impl Hub {
         let Some((mut joined, redis_last)) = joined else {
             return Err(io::Error::other("no flusher thread could be started"));
         };
+        if last_event_id.is_some() && !joined.replay.unknown_id {
+            inner.counters.resumed_from_history();
+        }
         // Resuming from an entry this server's history does not hold: the stream may.
         if let (Some(backplane), Some(after), Some(through)) = (&inner.backplane, last_event_id, redis_last) {
             if joined.replay.unknown_id {
                 if let Ok(Some(events)) = backplane.replay(after, &through, inner.config.max_queued_bytes) {
                     joined.replay.events = events.into_iter().map(|bytes| compressed_if(gzip, bytes).into()).collect();
                     joined.replay.unknown_id = false;
+                    inner.counters.resumed_from_redis();
                 }
             }
         }
@@ -568,7 +588,11 @@ impl Hub {
             .replay
             .unknown_id
             .then(|| Event::new().event(RESET_EVENT_TYPE).data(last_event_id.unwrap_or_default()));
-        Ok(Subscription { inner: Arc::clone(inner), key: joined.key, replay: Some(joined.replay), reset, gzip })
+        if reset.is_some() {
+            inner.counters.reset_sent();
+        }
+        let replay = Some(joined.replay);
+        Ok(Subscription { inner: Arc::clone(inner), key: joined.key, replay, reset, gzip, presence: None })
     }
 }
 
@@ -711,6 +735,7 @@ fn flush_shard(inner: &Arc<Inner>, shard: usize) {
             let outcome = round.targets[index].sink.write_now(round.bytes_for(index));
             round.targets[index].outcome = outcome;
         }
+        inner.counters.wrote_round(&round);
 
         state = inner.lock();
         state.registry.finish_round(&mut round);
@@ -777,6 +802,9 @@ pub(crate) struct Subscription {
     reset: Option<Event>,
     /// The client reads compressed bytes: its stream starts with a gzip header.
     gzip: bool,
+    /// Set when the hub's hooks were told the client joined: dropped after the client is
+    /// unregistered, it tells them it left (see `hooks.rs`).
+    presence: Option<Presence>,
 }
 
 impl Subscription {
@@ -860,7 +888,7 @@ impl CatchUp {
 
     /// Writes with the socket's write timeout; no progress for that long marks the client stalled.
     fn write_blocking(&self, sink: &dyn Sink, bytes: &[u8]) -> io::Result<()> {
-        sink.write_blocking(bytes).inspect_err(|error| {
+        sink.write_blocking(bytes).inspect(|()| self.inner.counters.wrote(bytes.len())).inspect_err(|error| {
             if is_timeout(error) {
                 self.inner.lock().registry.stalled(self.key);
             }

@@ -55,6 +55,17 @@ pub struct Stats {
     pub disconnects: u64,
     /// Events kept in history now.
     pub history_len: usize,
+    /// Bytes of event stream written to clients' sockets (the response body: history, events,
+    /// heartbeats, compressed where the client reads gzip; not the HTTP framing around it),
+    /// counted per completed write.
+    pub bytes_written: u64,
+    /// Clients that named a last event id the history held, and resumed after it.
+    pub resumed_from_history: u64,
+    /// Clients whose last event id the history did not hold, resumed from the Redis stream.
+    pub resumed_from_redis: u64,
+    /// Clients sent the reset event when they joined, since their last event id could not be
+    /// resumed.
+    pub resets_sent: u64,
 }
 
 /// Who may write to a client right now.
@@ -192,6 +203,13 @@ impl<S> Round<S> {
 pub(crate) struct Key {
     id: u64,
     shard: usize,
+}
+
+impl Key {
+    /// The client's number: unique within the registry, counting from 0 in the order of joining.
+    pub fn number(&self) -> u64 {
+        self.id
+    }
 }
 
 /// How a write that must not wait went.
@@ -531,6 +549,8 @@ impl<S: Clone> Registry<S> {
         self.shards.iter().map(HashMap::len).sum()
     }
 
+    /// The counters kept here; those kept outside the lock (`counters.rs`) are left at zero for
+    /// the hub to fill.
     pub fn stats(&self) -> Stats {
         Stats { clients: self.subscriber_count(), history_len: self.history.len(), ..self.stats }
     }

@@ -29,7 +29,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::hub_client::{self, NotStarted};
+use super::hub_client::{self, Joining, NotStarted};
 use super::late_watch::LateWatch;
 use super::response::{Body, Response};
 use super::router::Routed;
@@ -132,6 +132,7 @@ fn exchange(shared: &Shared, socket: &Arc<TcpStream>, received: Vec<u8>, deadlin
         Ok(Routing::Answered(next)) => next,
         Err(NoRequest::Gone) => Next::Close,
         Err(NoRequest::Refused(status, message)) => {
+            shared.metrics.answered(status);
             answer(socket, &text_response(status, &[], &format!("{message}\n")));
             Next::Close
         }
@@ -162,6 +163,7 @@ pub(super) fn handle(
     exchange: Exchange,
 ) -> Next {
     let Ok(response) = catch_unwind(AssertUnwindSafe(|| handler.handle(&request))) else {
+        shared.metrics.answered(500);
         answer(socket, &text_response(500, &[], "the handler failed\n"));
         return Next::Close;
     };
@@ -183,7 +185,7 @@ pub(super) struct StreamStart {
 }
 
 enum StreamSource {
-    Hub { hub: Hub, last_event_id: Option<String>, gzip: bool },
+    Hub { hub: Hub, joining: Joining },
     PerConnection(PerConnectionStream),
 }
 
@@ -193,16 +195,19 @@ impl StreamStart {
         let StreamStart { framing, head, intro, source } = self;
         match source {
             // A hub stream lasts until the client leaves or the server stops: it always closes.
-            StreamSource::Hub { hub, last_event_id, gzip } => {
-                let last_event_id = last_event_id.as_deref();
+            StreamSource::Hub { hub, joining } => {
                 let own = Arc::clone(socket);
-                let started = hub_client::stream_from_hub(&hub, own, framing, head, intro, last_event_id, gzip);
+                let started = hub_client::stream_from_hub(&hub, own, framing, head, intro, joining, &shared.metrics);
                 if let Err(NotStarted::HubUnavailable) = started {
+                    shared.metrics.answered(503);
                     answer(socket, &text_response(503, &[], "cannot start a stream now\n"));
                 }
                 Next::Close
             }
-            StreamSource::PerConnection(stream) => stream.run(shared, socket, id, framing, &head, &intro),
+            StreamSource::PerConnection(stream) => {
+                shared.metrics.answered(200);
+                stream.run(shared, socket, id, framing, &head, &intro)
+            }
         }
     }
 }
@@ -245,6 +250,7 @@ fn read_request(
         persistence = Persistence::Close;
     }
     let answered = |status: u16, headers: &[(&str, &str)], body: &str, ahead: Vec<u8>| {
+        shared.metrics.answered(status);
         let mut headers = headers.to_vec();
         if !body.is_empty() {
             headers.push(("Content-Type", "text/plain; charset=utf-8"));
@@ -434,6 +440,7 @@ fn respond(
     let is_head = request.method() == "HEAD";
     let body = match response.body {
         Body::Bytes(bytes) => {
+            shared.metrics.answered(response.status);
             let mut out = complete_response_head(response.status, exchange.persistence, &headers, bytes.len());
             if !is_head {
                 out.extend_from_slice(&bytes);
@@ -481,6 +488,7 @@ fn respond(
     // Datastar asks for `Connection: keep-alive` on its streams.
     let head = stream_response_head_for(framing, response.keep_alive && persists, &headers);
     if is_head {
+        shared.metrics.answered(200);
         // A response to HEAD has the head only: no body, not even the last chunk.
         return Responded::Complete(send_complete(socket, &head, exchange.persistence, exchange.ahead));
     }
@@ -488,7 +496,11 @@ fn respond(
     let source = match body {
         Body::Hub(hub) => {
             let last_event_id = last_event_id(request).map(str::to_string);
-            StreamSource::Hub { hub, last_event_id, gzip: hub_gzip }
+            // What the hub's lifecycle hooks are told: kept for the stream's life, so only for a
+            // hub that has hooks.
+            let peer_addr = || socket.peer_addr().ok();
+            let client = hub.has_hooks().then(|| Box::new(request.client_info(peer_addr(), last_event_id.clone())));
+            StreamSource::Hub { hub, joining: Joining { last_event_id, gzip: hub_gzip, client } }
         }
         Body::Stream(run) => StreamSource::PerConnection(PerConnectionStream { run, exchange, encoder }),
         Body::Bytes(_) => unreachable!("plain bodies were answered above"),

@@ -15,10 +15,11 @@ use std::net::TcpStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
 
+use super::metrics::ServerMetrics;
 use super::stream_socket::StreamSocket;
 use crate::http::BodyFraming;
 use crate::hub::registry::Written;
-use crate::hub::{CatchUp, Sink};
+use crate::hub::{CatchUp, ClientInfo, Sink};
 use crate::Hub;
 
 /// Stack of catch-up threads: they copy backlog bytes into a heap buffer and write them.
@@ -30,22 +31,36 @@ pub(super) enum NotStarted {
     HubUnavailable,
 }
 
+/// What a client's request asks of the hub it joins.
+pub(super) struct Joining {
+    /// The id the client resumes after.
+    pub last_event_id: Option<String>,
+    /// The client reads the hub's compressed events.
+    pub gzip: bool,
+    /// What the hub's lifecycle hooks are told; made only for a hub that has hooks. Boxed: a
+    /// stream waiting to start carries it, and most streams have none.
+    pub client: Option<Box<ClientInfo>>,
+}
+
 /// Streams `hub` to the client on `socket` until it leaves, is dropped or the server stops.
-/// `head` is the response head; `intro` the first body bytes (a `retry:` line, or nothing); with
-/// `gzip`, the client reads the hub's compressed events.
+/// `head` is the response head; `intro` the first body bytes (a `retry:` line, or nothing). The
+/// answer's `200` is counted in `metrics` once the client has joined.
 pub(super) fn stream_from_hub(
     hub: &Hub,
     socket: Arc<TcpStream>,
     framing: BodyFraming,
     head: Vec<u8>,
     intro: Vec<u8>,
-    last_event_id: Option<&str>,
-    gzip: bool,
+    joining: Joining,
+    metrics: &ServerMetrics,
 ) -> Result<(), NotStarted> {
     let stream = Arc::new(StreamSocket::new(socket, framing, hub.write_timeout()));
     let client = HubClient::new(Arc::clone(&stream));
     let sink: Arc<dyn Sink> = client.clone();
-    let mut subscription = hub.subscribe(sink, last_event_id, gzip).map_err(|_| NotStarted::HubUnavailable)?;
+    let subscribed = hub.subscribe(sink, joining.last_event_id.as_deref(), joining.gzip);
+    let mut subscription = subscribed.map_err(|_| NotStarted::HubUnavailable)?;
+    metrics.answered(200);
+    subscription.announce(joining.client.map(|client| *client));
     // The client is owned by this thread until `start` hands it to its flusher, so the head goes out
     // before any event.
     let started = stream.write_head(&head).is_ok() && subscription.start(&*client, &intro).is_ok();

@@ -15,6 +15,7 @@ mod connection;
 mod cors;
 mod hub_client;
 mod late_watch;
+mod metrics;
 mod overflow;
 mod request;
 mod response;
@@ -34,6 +35,8 @@ use crate::hub::{clamp_heartbeat, DEFAULT_HEARTBEAT, DEFAULT_WRITE_TIMEOUT, MAX_
 use crate::{Error, Event, Hub};
 use cors::Cors;
 pub use cors::{AllowOrigin, DEFAULT_ALLOWED_HEADERS};
+use metrics::ServerMetrics;
+pub use metrics::METRICS_CONTENT_TYPE;
 pub use request::Request;
 pub use response::Response;
 pub use router::Handler;
@@ -86,7 +89,11 @@ pub struct ServerBuilder {
     port: u16,
     path: Option<String>,
     pages: Vec<(String, Arc<str>)>,
+    /// Paths that answer with the server's metrics.
+    metrics_paths: Vec<String>,
     routes: Router,
+    /// The hubs among the routes, each with its route's path: the hubs the metrics report.
+    hub_routes: Vec<(String, Hub)>,
     max_body_bytes: usize,
     cors: Cors,
     retry: Option<Duration>,
@@ -109,7 +116,9 @@ impl Default for ServerBuilder {
             port: 0,
             path: None,
             pages: Vec::new(),
+            metrics_paths: Vec::new(),
             routes: Router::default(),
+            hub_routes: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             cors: Cors {
                 allow_origin: AllowOrigin::Any,
@@ -205,7 +214,22 @@ impl ServerBuilder {
         self.add_route(Pattern::Exact(path.into()), None, handler)
     }
 
+    /// Answers `GET` and `HEAD` on exactly `path` with the server's metrics, and those of the hubs
+    /// it serves, in the Prometheus text format ([`Server::metrics`]; see `src/server/metrics.rs`
+    /// for every series). Like a [`page`](Self::page), it takes precedence over the hub and the
+    /// other routes, and leaves a hub that streams on every path streaming on every other one.
+    /// It answers whoever can reach the server, with the server's CORS settings, like every route.
+    pub fn route_metrics(mut self, path: impl Into<String>) -> ServerBuilder {
+        self.metrics_paths.push(path.into());
+        self
+    }
+
     fn add_route(mut self, pattern: Pattern, method: Option<String>, handler: impl Handler) -> ServerBuilder {
+        // A hub among the routes is reported by the metrics, under its route's path.
+        if let Some(hub) = (&handler as &dyn std::any::Any).downcast_ref::<Hub>() {
+            let (Pattern::Exact(path) | Pattern::Prefix(path)) = &pattern;
+            self.hub_routes.push((path.clone(), hub.clone()));
+        }
         self.routes.routes.push(Route { pattern, method, handler: Arc::new(handler) });
         self
     }
@@ -348,12 +372,16 @@ impl ServerBuilder {
         Ok(Server { shared, local_addr, accept_thread: Mutex::new(Some(accept_thread)) })
     }
 
-    /// The routes in the order they are tried: pages, the hub on its path, the user's routes, and,
-    /// with no path and no routes, the hub on every path.
-    fn router(&self, hub: &Hub) -> Router {
+    /// The routes in the order they are tried: pages, metrics, the hub on its path, the user's
+    /// routes, and, with no path and no routes, the hub on every path.
+    fn router(&self, hub: &Hub, metrics: &Arc<ServerMetrics>) -> Router {
         let mut routes = Vec::new();
         for (path, html) in &self.pages {
             let handler: Arc<dyn Handler> = Arc::new(Page(Arc::clone(html)));
+            routes.push(Route { pattern: Pattern::Exact(path.clone()), method: None, handler });
+        }
+        for path in &self.metrics_paths {
+            let handler: Arc<dyn Handler> = Arc::new(MetricsRoute { metrics: Arc::clone(metrics) });
             routes.push(Route { pattern: Pattern::Exact(path.clone()), method: None, handler });
         }
         let hub_handler: Arc<dyn Handler> = Arc::new(hub.clone());
@@ -369,6 +397,17 @@ impl ServerBuilder {
         routes.extend(self.routes.routes.iter().cloned());
         Router { routes }
     }
+
+    /// The hubs the routes serve, each with the path of a route that serves it, in the order the
+    /// routes are tried (the server's hub first, when a route serves it).
+    fn served_hubs(&self, hub: &Hub) -> Vec<(String, Hub)> {
+        let own_path = match &self.path {
+            Some(path) => Some(path.clone()),
+            None if self.routes.routes.is_empty() => Some("/".to_string()),
+            None => None,
+        };
+        own_path.map(|path| (path, hub.clone())).into_iter().chain(self.hub_routes.iter().cloned()).collect()
+    }
 }
 
 /// A fixed HTML page.
@@ -377,6 +416,24 @@ struct Page(Arc<str>);
 impl Handler for Page {
     fn handle(&self, _request: &Request) -> Response {
         Response::html(&*self.0)
+    }
+
+    fn methods(&self) -> Option<&'static [&'static str]> {
+        Some(&["GET", "HEAD"])
+    }
+}
+
+/// The metrics route's handler: the exposition of the server's counters.
+struct MetricsRoute {
+    metrics: Arc<ServerMetrics>,
+}
+
+impl Handler for MetricsRoute {
+    fn handle(&self, _request: &Request) -> Response {
+        Response::new(200)
+            .header("Content-Type", METRICS_CONTENT_TYPE)
+            .header("Cache-Control", "no-store")
+            .body(self.metrics.render())
     }
 
     fn methods(&self) -> Option<&'static [&'static str]> {
@@ -397,6 +454,8 @@ struct Shared {
     config: ServerBuilder,
     router: Router,
     hub: Hub,
+    /// Counters of connections and answers, and the hubs the metrics report.
+    metrics: Arc<ServerMetrics>,
     stopping: AtomicBool,
     connections: Mutex<Connections>,
     /// The overflow answerer's thread, once a connection past the limit has started it.
@@ -456,6 +515,12 @@ impl Server {
         self.shared.lock_connections().idle.len()
     }
 
+    /// The server's counters and those of the hubs it serves, in the Prometheus text format 0.0.4
+    /// ([`METRICS_CONTENT_TYPE`]): what [`ServerBuilder::route_metrics`] serves.
+    pub fn metrics(&self) -> String {
+        self.shared.metrics.render()
+    }
+
     /// Stops the server: closes the listener and every connection, and joins every connection
     /// thread. The hub lives on with its history and id counter (and its flusher threads, until
     /// the last [`Hub`] is dropped), and can be served again. Safe to call twice; never
@@ -511,10 +576,12 @@ impl std::fmt::Debug for Server {
 impl Shared {
     fn new(config: ServerBuilder) -> Shared {
         let hub = config.hub.clone().unwrap_or_default();
+        let metrics = Arc::new(ServerMetrics::new(&config.served_hubs(&hub)));
         Shared {
-            router: config.router(&hub),
+            router: config.router(&hub, &metrics),
             config,
             hub,
+            metrics,
             stopping: AtomicBool::new(false),
             connections: Mutex::new(Connections::default()),
             overflow_thread: Mutex::new(None),
@@ -552,7 +619,9 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
         }
         match stream {
             Ok(socket) => {
+                shared.metrics.accepted();
                 if let Some(socket) = admit(shared, socket) {
+                    shared.metrics.turned_away();
                     hand_to_overflow(shared, &mut overflow, socket);
                 }
             }
@@ -593,6 +662,7 @@ fn admit(shared: &Arc<Shared>, socket: TcpStream) -> Option<TcpStream> {
         .stack_size(USER_CODE_STACK_BYTES)
         .spawn(move || {
             let _registered = Registered { shared: &thread_shared, id };
+            let _open = metrics::Open::new(&thread_shared.metrics);
             connection::serve(&thread_shared, &socket, id);
         });
     let mut connections = shared.lock_connections();

@@ -80,13 +80,14 @@ pub(super) fn run(shared: &Arc<Shared>, arrivals: &Receiver<TcpStream>) {
                 held.push(Held { socket, received: Vec::new(), phase: Phase::Reading(now + HEAD_DEADLINE) });
             }
         }
-        held.retain_mut(|connection| connection.step(&shared.config, &mut buffer, Instant::now()));
+        held.retain_mut(|connection| connection.step(shared, &mut buffer, Instant::now()));
     }
 }
 
 impl Held {
     /// Moves the connection on as far as it can go without waiting; false when it is done.
-    fn step(&mut self, config: &ServerBuilder, buffer: &mut [u8], now: Instant) -> bool {
+    fn step(&mut self, shared: &Shared, buffer: &mut [u8], now: Instant) -> bool {
+        let config = &shared.config;
         match self.phase {
             Phase::Reading(deadline) => {
                 loop {
@@ -101,12 +102,13 @@ impl Held {
                         break;
                     }
                 }
-                let answer = match parse_request_head(&self.received, &config.head_limits) {
+                let (status, answer) = match parse_request_head(&self.received, &config.head_limits) {
                     Ok(Parsed::Complete { head, .. }) => over_capacity_answer(config, &head),
                     Ok(Parsed::Partial) if now < deadline => return true,
-                    Ok(Parsed::Partial) => text_response(408, &[], "request head not received in time\n"),
-                    Err(error) => text_response(error.status(), &[], &format!("{error}\n")),
+                    Ok(Parsed::Partial) => (408, text_response(408, &[], "request head not received in time\n")),
+                    Err(error) => (error.status(), text_response(error.status(), &[], &format!("{error}\n"))),
                 };
+                shared.metrics.answered(status);
                 // A fresh connection's send buffer is empty, so a short answer goes out whole.
                 if (&self.socket).write_all(&answer).is_err() {
                     return false;
@@ -134,26 +136,27 @@ impl Held {
     }
 }
 
-/// The answer to a request past the connection limit. An event-stream request gets `200`, the
-/// `retry:` line and the end of the body, which brings an EventSource back after that delay (a
-/// `503` would make it give up for good); anything else gets `503` with `Retry-After`.
-pub(super) fn over_capacity_answer(config: &ServerBuilder, head: &RequestHead) -> Vec<u8> {
+/// The answer to a request past the connection limit, and its status. An event-stream request
+/// gets `200`, the `retry:` line and the end of the body, which brings an EventSource back after
+/// that delay (a `503` would make it give up for good); anything else gets `503` with
+/// `Retry-After`.
+pub(super) fn over_capacity_answer(config: &ServerBuilder, head: &RequestHead) -> (u16, Vec<u8>) {
     let cors = config.cors.headers(head.header("origin"));
     let mut headers = borrowed(&cors);
     let wants_stream = head.header("accept").is_some_and(|accept| accept.contains("text/event-stream"));
     if !wants_stream {
         let seconds = config.overload_retry.as_secs().max(1).to_string();
         headers.push(("Retry-After", &seconds));
-        return text_response(503, &headers, "the server is at its connection limit; try again later\n");
+        return (503, text_response(503, &headers, "the server is at its connection limit; try again later\n"));
     }
     let framing = BodyFraming::for_version(head.version);
     let mut answer = stream_response_head_for(framing, false, &headers);
     if head.method == "HEAD" {
-        return answer;
+        return (200, answer);
     }
     let mut framer = BodyFramer::new(framing);
     // Writing into a Vec cannot fail.
     let _ = framer.write_all(&mut answer, &retry_line(config.overload_retry));
     answer.extend_from_slice(framer.end_of_body());
-    answer
+    (200, answer)
 }

@@ -1,6 +1,9 @@
 //! The request a handler receives: the parsed head and the body, read in full up to a limit.
 
+use std::net::SocketAddr;
+
 use crate::http::{RequestHead, Version};
+use crate::hub::ClientInfo;
 
 /// An HTTP request as a [`Handler`](super::Handler) sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,5 +66,11 @@ impl Request {
     /// The parsed head.
     pub fn head(&self) -> &RequestHead {
         &self.head
+    }
+
+    /// What a hub's lifecycle hooks are told about the client that sent this request.
+    pub(crate) fn client_info(&self, peer_addr: Option<SocketAddr>, last_event_id: Option<String>) -> ClientInfo {
+        let head = &self.head;
+        ClientInfo::new(head.path.clone(), head.query.clone(), head.headers.clone(), peer_addr, last_event_id)
     }
 }
