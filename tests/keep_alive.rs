@@ -113,6 +113,19 @@ fn a_body_the_handler_leaves_unread_is_still_consumed() {
     assert_eq!(response(&mut client).2, "GET /echo ");
 }
 
+/// A request body is not a request head: a CR in it, arriving in the same read as the head, is
+/// the body's business. (The head's rules once looked at every byte read so far.)
+#[test]
+fn a_body_with_a_cr_in_the_same_read_as_its_head_is_accepted() {
+    let (server, _hub) = server(Server::builder());
+    let mut client = RawClient::connect(server.local_addr());
+    for body in ["a\rb", "\r", "x\r\r\ny", "abc"] {
+        client.send(&format!("{}{}", post("/echo", body), get("/echo")));
+        assert_eq!(response(&mut client), (200, None, format!("POST /echo {body}")), "{body:?}");
+        assert_eq!(response(&mut client).2, "GET /echo ");
+    }
+}
+
 #[test]
 fn an_idle_connection_closes_at_the_keep_alive_timeout() {
     let timeout = Duration::from_millis(300);

@@ -178,11 +178,6 @@ impl std::error::Error for RequestError {}
 /// assert_eq!((head.path.as_str(), head.query_param("id"), consumed), ("/x", Some("3"), 33));
 /// ```
 pub fn parse_request_head(input: &[u8], limits: &HeadLimits) -> Result<Parsed, RequestError> {
-    // A CR must end a line: refuse one followed by anything but LF at once, rather than wait for
-    // a line end that a client using bare CRs never sends.
-    if input.windows(2).any(|pair| pair[0] == b'\r' && pair[1] != b'\n') {
-        return Err(RequestError::Malformed("bare CR in the request head"));
-    }
     let mut lines = Lines { input, at: 0 };
     let request_line = loop {
         match lines.next_line() {
@@ -216,7 +211,15 @@ pub fn parse_request_head(input: &[u8], limits: &HeadLimits) -> Result<Parsed, R
     Ok(Parsed::Complete { head, consumed: lines.at })
 }
 
+/// The answer while the head has not ended: every byte of `input` is head then (its end is the
+/// first blank line), so the rules of a head apply to all of it; after the head, the body's bytes
+/// are the body's, and no head rule looks at them.
 fn partial(input: &[u8], limits: &HeadLimits) -> Result<Parsed, RequestError> {
+    // A CR must end a line: refuse one followed by anything but LF at once, rather than wait for
+    // a line end that a client using bare CRs never sends. (Complete lines were checked already.)
+    if input.windows(2).any(|pair| pair[0] == b'\r' && pair[1] != b'\n') {
+        return Err(RequestError::Malformed("bare CR in the request head"));
+    }
     if input.len() > limits.max_head_bytes {
         let request_line_ended = input.contains(&b'\n');
         return Err(if request_line_ended { RequestError::HeadTooLarge } else { RequestError::UriTooLong });
@@ -504,6 +507,25 @@ mod tests {
             );
         }
         assert_eq!(parse_request_head(b"GET / HTTP/1.1\r", &limits()), Ok(Parsed::Partial), "LF may follow");
+    }
+
+    /// The body is not the head: bytes after the blank line, a CR among them, never change the
+    /// answer, however much of the body arrived with the head.
+    #[test]
+    fn head_rules_stop_at_the_end_of_the_head() {
+        let head = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\n";
+        let (parsed, consumed) = complete(head);
+        for body in [&b"a\rb"[..], b"\r", b"\r\r\x00\x7f", b"\rGET / HTTP/1.1\r"] {
+            let input = [&head[..], body].concat();
+            for cut in 0..=input.len() {
+                let expected = if cut < head.len() {
+                    Parsed::Partial
+                } else {
+                    Parsed::Complete { head: parsed.clone(), consumed }
+                };
+                assert_eq!(parse_request_head(&input[..cut], &limits()), Ok(expected), "{body:?} cut at {cut}");
+            }
+        }
     }
 
     #[test]
