@@ -219,6 +219,9 @@ fn refused_requests_close_the_connection_and_nothing_after_them_is_answered() {
         "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n123456789",
         // A broken chunked body.
         "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        // A Transfer-Encoding that names no coding: the body's length is unknown (RFC 9112 §6.3).
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\n\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,\r\n\r\n0\r\n\r\n",
     ];
     for case in cases {
         let mut client = RawClient::connect(server.local_addr());

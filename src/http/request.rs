@@ -350,12 +350,18 @@ fn check_framing_headers(head: &RequestHead) -> Result<(), RequestError> {
 }
 
 /// A request body with `Transfer-Encoding` must be chunked, with `chunked` last and once (RFC 9112
-/// §6.1), on HTTP/1.1; other codings are not implemented.
+/// §6.1), on HTTP/1.1; other codings are not implemented. A field that names no coding at all
+/// (`Transfer-Encoding:` empty, or only commas) does not end with `chunked` either, so the body's
+/// length cannot be known: `400`, and the connection closes (RFC 9112 §6.3, rule 4).
 fn check_transfer_codings<'a>(version: Version, values: impl Iterator<Item = &'a String>) -> Result<(), RequestError> {
-    let codings: Vec<String> =
-        values.flat_map(|v| v.split(',')).map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()).collect();
-    if codings.is_empty() {
+    let mut fields = values.peekable();
+    if fields.peek().is_none() {
         return Ok(());
+    }
+    let codings: Vec<String> =
+        fields.flat_map(|v| v.split(',')).map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()).collect();
+    if codings.is_empty() {
+        return Err(RequestError::Malformed("Transfer-Encoding names no coding"));
     }
     if version == Version::Http10 {
         return Err(RequestError::Malformed("Transfer-Encoding in an HTTP/1.0 request"));
@@ -543,6 +549,16 @@ mod tests {
         assert_eq!(error(two_fields.as_bytes()), RequestError::UnknownTransferCoding, "chunked not last");
         let old = "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(error(old.as_bytes()).status(), 400, "HTTP/1.0 has no chunked requests");
+        // A field that names no coding does not end with chunked: the length is unknown.
+        for te in ["", ",", " , ,"] {
+            assert_eq!(error(with(te).as_bytes()), RequestError::Malformed("Transfer-Encoding names no coding"));
+            let old = format!("POST / HTTP/1.0\r\nTransfer-Encoding: {te}\r\n\r\n");
+            assert_eq!(error(old.as_bytes()).status(), 400, "{te:?} on HTTP/1.0");
+        }
+        complete(with("chunked,").as_bytes());
+        let empty_then_chunked =
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n";
+        complete(empty_then_chunked.as_bytes());
     }
 
     #[test]
