@@ -10,6 +10,7 @@
 //! lines, a missing or repeated `Host` on HTTP/1.1, conflicting `Content-Length`s, and
 //! `Content-Length` together with `Transfer-Encoding` (the classic request-smuggling shapes).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::url::{parse_query, percent_decode};
@@ -67,6 +68,32 @@ impl RequestHead {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a list field (`Accept-Encoding`, `Accept`, `Expect`, ...), matched
+    /// case-insensitively: its field lines combined in order, separated by commas, as RFC 9110
+    /// §5.3 says a repeated list field means. `None` when the field is absent.
+    ///
+    /// ```
+    /// use bare_sse::http::{parse_request_head, HeadLimits, Parsed};
+    /// let raw = b"GET / HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\naccept-encoding: gzip;q=0\r\n\r\n";
+    /// let Ok(Parsed::Complete { head, .. }) = parse_request_head(raw, &HeadLimits::default()) else { panic!() };
+    /// assert_eq!(head.header("accept-encoding"), Some("gzip"));
+    /// assert_eq!(head.header_list("accept-encoding").as_deref(), Some("gzip, gzip;q=0"));
+    /// ```
+    pub fn header_list(&self, name: &str) -> Option<Cow<'_, str>> {
+        let mut values = self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+        let first = values.next()?;
+        let mut rest = values.peekable();
+        if rest.peek().is_none() {
+            return Some(Cow::Borrowed(first));
+        }
+        let mut combined = first.to_string();
+        for value in rest {
+            combined.push_str(", ");
+            combined.push_str(value);
+        }
+        Some(Cow::Owned(combined))
+    }
+
     /// The first value of a query parameter.
     pub fn query_param(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
@@ -105,7 +132,9 @@ impl RequestHead {
     /// Whether the client waits for `100 Continue` before it sends the body (`Expect:
     /// 100-continue` on HTTP/1.1).
     pub fn expects_continue(&self) -> bool {
-        self.version == Version::Http11 && self.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+        let expectations = self.header_list("expect");
+        let mut members = expectations.iter().flat_map(|list| list.split(',')).map(str::trim);
+        self.version == Version::Http11 && members.any(|member| member.eq_ignore_ascii_case("100-continue"))
     }
 }
 
@@ -651,5 +680,20 @@ mod tests {
         assert_eq!(head.content_length(), 12);
         let (head, _) = complete(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\n");
         assert_eq!(head.content_length(), 3);
+    }
+
+    /// A list field sent on several lines is one list (RFC 9110 §5.3): what a later line says
+    /// counts as much as the first.
+    #[test]
+    fn repeated_list_fields_are_combined() {
+        let (head, _) =
+            complete(b"GET / HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\nX: 1\r\nACCEPT: text/event-stream\r\n\r\n");
+        assert_eq!(head.header_list("accept").as_deref(), Some("text/html, text/event-stream"));
+        assert_eq!(head.header_list("x").as_deref(), Some("1"));
+        assert_eq!(head.header_list("absent"), None);
+        let (head, _) = complete(b"POST / HTTP/1.1\r\nHost: a\r\nExpect: x-other\r\nExpect: 100-continue\r\n\r\n");
+        assert!(head.expects_continue(), "100-continue on the second line");
+        let (head, _) = complete(b"POST / HTTP/1.1\r\nHost: a\r\nExpect: x-other, 100-Continue\r\n\r\n");
+        assert!(head.expects_continue(), "100-continue as a later member");
     }
 }

@@ -259,8 +259,8 @@ fn read_request(
         None => {
             let methods =
                 shared.router.methods_for(&head.path, head.header("access-control-request-method")).join(", ");
-            let requested_headers = head.header("access-control-request-headers");
-            let headers = config.cors.preflight_headers(head.header("origin"), &methods, requested_headers);
+            let requested_headers = head.header_list("access-control-request-headers");
+            let headers = config.cors.preflight_headers(head.header("origin"), &methods, requested_headers.as_deref());
             return answered(204, &borrowed(&headers), "", ahead);
         }
         Some(Routed::Found(handler)) => Arc::clone(handler),
@@ -449,10 +449,12 @@ fn respond(
     offers.0.extend(config.write_profiles.0.iter().cloned());
     let coding;
     let mut hub_gzip = false;
+    // Every `Accept-Encoding` line counts: a later `gzip;q=0` refuses what an earlier line took.
+    let accept_encoding = request.head().header_list("accept-encoding");
     match &body {
         Body::Stream(_) if !offers.is_empty() => {
             headers.push(("Vary", "Accept-Encoding"));
-            if let Some(profile) = offers.negotiate(request.header("accept-encoding")) {
+            if let Some(profile) = offers.negotiate(accept_encoding.as_deref()) {
                 coding = profile.content_coding().to_string();
                 headers.push(("Content-Encoding", &coding));
                 encoder = Some(profile.encoder());
@@ -461,7 +463,7 @@ fn respond(
         // A hub that compresses has every event compressed once already.
         Body::Hub(hub) if hub.compresses() => {
             headers.push(("Vary", "Accept-Encoding"));
-            hub_gzip = crate::http::choose_coding(request.header("accept-encoding"), &["gzip"]).is_some();
+            hub_gzip = crate::http::choose_coding(accept_encoding.as_deref(), &["gzip"]).is_some();
             if hub_gzip {
                 headers.push(("Content-Encoding", "gzip"));
             }

@@ -140,7 +140,7 @@ impl Held {
 pub(super) fn over_capacity_answer(config: &ServerBuilder, head: &RequestHead) -> Vec<u8> {
     let cors = config.cors.headers(head.header("origin"));
     let mut headers = borrowed(&cors);
-    let wants_stream = head.header("accept").is_some_and(|accept| accept.contains("text/event-stream"));
+    let wants_stream = head.header_list("accept").is_some_and(|accept| accept.contains("text/event-stream"));
     if !wants_stream {
         let seconds = config.overload_retry.as_secs().max(1).to_string();
         headers.push(("Retry-After", &seconds));
