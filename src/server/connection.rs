@@ -212,8 +212,9 @@ impl StreamStart {
             // A hub stream lasts until the client leaves or the server stops: it always closes.
             StreamSource::Hub { hub, last_event_id, gzip } => {
                 let last_event_id = last_event_id.as_deref();
-                let own = Arc::clone(socket);
-                let started = hub_client::stream_from_hub(&hub, own, framing, head, intro, last_event_id, gzip);
+                let stream = Arc::new(StreamSocket::new(Arc::clone(socket), framing, hub.write_timeout()));
+                let _tracked = shared.track_stream(id, &stream);
+                let started = hub_client::stream_from_hub(&hub, stream, head, intro, last_event_id, gzip);
                 if let Err(NotStarted::HubUnavailable) = started {
                     // Only a request whose answer has a body starts a stream: the body is sent.
                     answer(socket, &text_response(None, 503, &[], "cannot start a stream now\n"));
@@ -586,6 +587,7 @@ impl PerConnectionStream {
             persistent,
             encoder,
         ));
+        let _tracked = shared.track_stream(id, &stream);
         if stream.write_head(head).is_err() || stream.write_blocking(intro).is_err() {
             stream.close();
             return Next::Close;

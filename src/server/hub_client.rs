@@ -11,12 +11,10 @@
 //! fell behind have one thread.
 
 use std::io;
-use std::net::TcpStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
 
 use super::stream_socket::StreamSocket;
-use crate::http::BodyFraming;
 use crate::hub::registry::Written;
 use crate::hub::{CatchUp, Sink};
 use crate::Hub;
@@ -30,19 +28,17 @@ pub(super) enum NotStarted {
     HubUnavailable,
 }
 
-/// Streams `hub` to the client on `socket` until it leaves, is dropped or the server stops.
+/// Streams `hub` to the client of `stream` until it leaves, is dropped or the server stops.
 /// `head` is the response head; `intro` the first body bytes (a `retry:` line, or nothing); with
 /// `gzip`, the client reads the hub's compressed events.
 pub(super) fn stream_from_hub(
     hub: &Hub,
-    socket: Arc<TcpStream>,
-    framing: BodyFraming,
+    stream: Arc<StreamSocket>,
     head: Vec<u8>,
     intro: Vec<u8>,
     last_event_id: Option<&str>,
     gzip: bool,
 ) -> Result<(), NotStarted> {
-    let stream = Arc::new(StreamSocket::new(socket, framing, hub.write_timeout()));
     let client = HubClient::new(Arc::clone(&stream));
     let sink: Arc<dyn Sink> = client.clone();
     let mut subscription = hub.subscribe(sink, last_event_id, gzip).map_err(|_| NotStarted::HubUnavailable)?;

@@ -25,9 +25,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::http::HeadLimits;
 use crate::hub::{clamp_heartbeat, DEFAULT_HEARTBEAT, DEFAULT_WRITE_TIMEOUT, MAX_WRITE_TIMEOUT, MIN_WRITE_TIMEOUT};
@@ -67,6 +67,11 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub(crate) const USER_CODE_STACK_BYTES: usize = 1024 * 1024;
 /// How long `stop_with_event` waits for the last event to reach the clients.
 const FINAL_EVENT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long `stop` waits for streams to end their bodies before it cuts the connections left. A
+/// stream whose write turn is free ends at once; one that a hub's flusher is writing to ends
+/// within a clock tick; only a write blocked on a client that does not read takes longer, and
+/// that client could not read the end anyway.
+const STREAM_END_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Settings for a server. Start from [`Server::builder`].
 ///
@@ -409,6 +414,9 @@ struct Shared {
 #[derive(Default)]
 struct Connections {
     sockets: HashMap<u64, Arc<TcpStream>>,
+    /// The stream each streaming connection runs, by connection id: `stop` ends their bodies
+    /// properly before it closes the sockets.
+    streams: HashMap<u64, Weak<StreamSocket>>,
     threads: Vec<JoinHandle<()>>,
     next_id: u64,
     /// Connections waiting for their next request, by ticket (in the order they began to wait),
@@ -457,15 +465,20 @@ impl Server {
     }
 
     /// Stops the server: closes the listener and every connection, and joins every connection
-    /// thread. The hub lives on with its history and id counter (and its flusher threads, until
-    /// the last [`Hub`] is dropped), and can be served again. Safe to call twice; never
-    /// waits on a stalled client, since closing a socket ends any write to it.
+    /// thread. Every stream's body is ended properly first (the last chunk, after a write
+    /// profile's end), between two events, so that clients see a complete response. The hub
+    /// lives on with its history and id counter (and its flusher threads, until the last [`Hub`]
+    /// is dropped), and can be served again. Safe to call twice.
+    ///
+    /// Never waits long on a stalled client: a stream blocked writing to a client that does not
+    /// read is cut after at most half a second, since closing a socket ends any write to it.
     pub fn stop(&self) {
         let accept_thread = self.accept_thread.lock().unwrap_or_else(PoisonError::into_inner).take();
         let Some(accept_thread) = accept_thread else { return };
         self.shared.stopping.store(true, Ordering::SeqCst);
         wake_accept_loop(self.local_addr);
         let _ = accept_thread.join();
+        self.shared.end_streams();
         let threads = {
             let mut connections = self.shared.lock_connections();
             for socket in connections.sockets.values() {
@@ -539,6 +552,52 @@ impl Shared {
     /// meanwhile to make room for another.
     fn end_idle(&self, ticket: u64) -> bool {
         self.lock_connections().idle.remove(&ticket).is_some()
+    }
+
+    /// Records that connection `id` runs `stream`, until the returned guard is dropped, so that
+    /// `stop` can end its body. A stream that starts once the server is stopping ends at once.
+    fn track_stream(&self, id: u64, stream: &Arc<StreamSocket>) -> TrackedStream<'_> {
+        let mut connections = self.lock_connections();
+        // Only a connection of this server's registry (not one of `serve_connection`'s).
+        if connections.sockets.contains_key(&id) {
+            connections.streams.insert(id, Arc::downgrade(stream));
+        }
+        drop(connections);
+        // Read after the insertion, under the lock `stop` takes to look at the streams after it set
+        // the flag: each stream is either seen by `stop`, or sees the flag here.
+        if self.stopping.load(Ordering::SeqCst) {
+            stream.end_soon();
+        }
+        TrackedStream { shared: self, id }
+    }
+
+    /// Ends every stream's body, each between two of its writes, and waits (at most
+    /// [`STREAM_END_TIMEOUT`]) until they are over. Streams not over by then are cut with their
+    /// connections.
+    fn end_streams(&self) {
+        let streams: Vec<Arc<StreamSocket>> =
+            self.lock_connections().streams.values().filter_map(Weak::upgrade).collect();
+        // Outside the lock: ending a stream runs its `on_close` callbacks.
+        for stream in &streams {
+            stream.end_soon();
+        }
+        let deadline = Instant::now() + STREAM_END_TIMEOUT;
+        for stream in &streams {
+            stream.wait_closed(Some(deadline.saturating_duration_since(Instant::now())));
+        }
+    }
+}
+
+/// A connection's stream, known to the server until this is dropped (see
+/// [`Shared::track_stream`]).
+struct TrackedStream<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
+
+impl Drop for TrackedStream<'_> {
+    fn drop(&mut self) {
+        self.shared.lock_connections().streams.remove(&self.id);
     }
 }
 
