@@ -72,6 +72,12 @@ const FINAL_EVENT_TIMEOUT: Duration = Duration::from_secs(2);
 /// within a clock tick; only a write blocked on a client that does not read takes longer, and
 /// that client could not read the end anyway.
 const STREAM_END_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long `stop` keeps trying to wake its accept loop with a connection of its own. When that
+/// cannot be made (no file descriptor left, a firewall on the loopback), `stop` returns anyway and
+/// the accept loop ends, closing the listener, when the next connection arrives.
+const ACCEPT_WAKE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The pause between attempts to wake the accept loop.
+const ACCEPT_WAKE_RETRY: Duration = Duration::from_millis(50);
 
 /// Settings for a server. Start from [`Server::builder`].
 ///
@@ -470,14 +476,15 @@ impl Server {
     /// lives on with its history and id counter (and its flusher threads, until the last [`Hub`]
     /// is dropped), and can be served again. Safe to call twice.
     ///
-    /// Never waits long on a stalled client: a stream blocked writing to a client that does not
-    /// read is cut after at most half a second, since closing a socket ends any write to it.
+    /// Bounded: a stream blocked writing to a client that does not read is cut after at most half a
+    /// second, since closing a socket ends any write to it; and if the server cannot connect to
+    /// itself to wake its accept loop (no file descriptor left), `stop` returns after at most two
+    /// seconds, and the listener closes when the next connection arrives.
     pub fn stop(&self) {
         let accept_thread = self.accept_thread.lock().unwrap_or_else(PoisonError::into_inner).take();
         let Some(accept_thread) = accept_thread else { return };
         self.shared.stopping.store(true, Ordering::SeqCst);
-        wake_accept_loop(self.local_addr);
-        let _ = accept_thread.join();
+        stop_accept_loop(self.local_addr, accept_thread);
         self.shared.end_streams();
         let threads = {
             let mut connections = self.shared.lock_connections();
@@ -704,8 +711,28 @@ fn reap_finished_threads(connections: &mut Connections) {
     }
 }
 
-/// `accept` blocks; a connection of our own makes it return so the loop sees `stopping`.
-fn wake_accept_loop(local_addr: SocketAddr) {
+/// Ends the accept loop, which `stopping` tells to return, and joins it; gives up after
+/// [`ACCEPT_WAKE_TIMEOUT`] if it cannot be woken. `accept` blocks, and std offers no way to
+/// interrupt it but a connection: one of our own makes it return.
+fn stop_accept_loop(local_addr: SocketAddr, accept_thread: JoinHandle<()>) {
+    let deadline = Instant::now() + ACCEPT_WAKE_TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // A connection made is one `accept` returns: the loop then sees `stopping` and ends.
+        if accept_thread.is_finished() || wake_accept_loop(local_addr, left) {
+            let _ = accept_thread.join();
+            return;
+        }
+        if left.is_zero() {
+            // Detached: the loop ends, and drops the listener, with the next connection it accepts.
+            return;
+        }
+        thread::sleep(ACCEPT_WAKE_RETRY.min(left));
+    }
+}
+
+/// Connects to the server's own listener, waiting at most `timeout`; returns whether it could.
+fn wake_accept_loop(local_addr: SocketAddr, timeout: Duration) -> bool {
     let mut address = local_addr;
     if address.ip().is_unspecified() {
         address.set_ip(match address {
@@ -713,7 +740,8 @@ fn wake_accept_loop(local_addr: SocketAddr) {
             SocketAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
         });
     }
-    let _ = TcpStream::connect_timeout(&address, Duration::from_secs(1));
+    // A zero timeout is refused by `connect_timeout`: one millisecond is the last try.
+    TcpStream::connect_timeout(&address, timeout.max(Duration::from_millis(1))).is_ok()
 }
 
 /// Starts a server for a new hub on `127.0.0.1:port`, streaming on every path: the one-call way to
