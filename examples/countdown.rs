@@ -60,7 +60,8 @@ fn serve(mut socket: TcpStream) -> std::io::Result<()> {
     }
     // The id of each event is the count it showed: resume just below it.
     let next = match head.header("last-event-id").and_then(|id| id.parse::<u32>().ok()) {
-        Some(0) => return socket.write_all(&response_head(204, &[("Content-Length", "0")])),
+        // A 204 has no body, and so no Content-Length either (RFC 9110 §8.6).
+        Some(0) => return socket.write_all(&response_head(204, &[])),
         Some(last) => last - 1,
         None => START,
     };

@@ -107,5 +107,8 @@ fn event_from_test_spec(spec: &Value) -> Result<Event, String> {
     if let Some(retry) = retry.map(Duration::from_millis).filter(|&r| r != datastar::DEFAULT_RETRY) {
         event = event.retry(retry);
     }
+    // An id that cannot be sent (a line break in it) is refused here, with the others' errors:
+    // found only while streaming, it would end the stream there, after a `200`.
+    event.validate().map_err(|e| e.to_string())?;
     Ok(event)
 }

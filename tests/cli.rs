@@ -142,6 +142,26 @@ fn serve_and_listen_with_json_output() {
     assert!(serving.finish().success(), "serve exits cleanly at the end of input");
 }
 
+/// With `--exit-at-end`, every stream's body ends properly before `serve` exits: its last chunk,
+/// so that clients (curl, httpx, requests, `bare-sse listen`) see a complete response rather than
+/// a transfer cut short.
+#[test]
+fn exit_at_end_ends_each_stream_with_its_last_chunk() {
+    let mut serving = Serving::start(&["--auto-id"]);
+    let address = serving.url.trim_start_matches("http://").split('/').next().unwrap().parse().unwrap();
+    let mut clients: Vec<common::RawClient> = (0..3).map(|_| common::RawClient::stream(address, "/", "")).collect();
+    // Kept in history, so each client reads it whether it joined before or after.
+    serving.send("data: one\n\n");
+    for client in &mut clients {
+        assert_eq!(client.next_block().data(), "one");
+    }
+    assert!(serving.finish().success());
+    for client in &mut clients {
+        assert_eq!(client.read_to_end(), "");
+        assert!(client.ended_with_last_chunk(), "the body ends with its last chunk");
+    }
+}
+
 #[test]
 fn listen_resumes_from_a_last_event_id() {
     let mut serving = Serving::start(&["--auto-id"]);

@@ -58,7 +58,9 @@ fn each_event_decodes_as_it_arrives_and_the_end_has_a_checked_trailer() {
 
 #[test]
 fn no_gzip_in_accept_encoding_means_identity() {
-    for accept in ["", "Accept-Encoding: gzip;q=0, br\r\n", "Accept-Encoding: identity\r\n"] {
+    // A repeated list field is one list (RFC 9110 §5.3): the second line's `gzip;q=0` counts.
+    let repeated = "Accept-Encoding: gzip\r\nAccept-Encoding: gzip;q=0\r\n";
+    for accept in ["", "Accept-Encoding: gzip;q=0, br\r\n", "Accept-Encoding: identity\r\n", repeated] {
         let (server, steps) = stepped_server();
         let mut client = RawClient::get(server.local_addr(), "/stream", accept);
         let head = client.head();
@@ -162,7 +164,11 @@ fn a_compressing_hub_serves_gzip_and_plain_clients_the_same_events() {
     assert_eq!((head.header("content-encoding"), head.header("vary")), (Some("gzip"), Some("Accept-Encoding")));
     let mut plain = RawClient::get(server.local_addr(), "/", "");
     assert_eq!(plain.head().header("content-encoding"), None);
-    assert!(hub.wait_until_clients(|n| n == 2, READ_TIMEOUT));
+    // A second `Accept-Encoding` line that refuses gzip is heard: plain bytes.
+    let refusing = "Accept-Encoding: gzip\r\nAccept-Encoding: gzip;q=0\r\n";
+    let mut refused = RawClient::get(server.local_addr(), "/", refusing);
+    assert_eq!(refused.head().header("content-encoding"), None, "{refusing:?}");
+    assert!(hub.wait_until_clients(|n| n == 3, READ_TIMEOUT));
 
     let mut expected = String::from("retry: 2500\n");
     let mut last_id = String::new();

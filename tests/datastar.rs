@@ -101,6 +101,38 @@ fn bad_or_missing_signals_get_a_clear_400() {
     assert!(message.contains("not valid JSON") && message.contains("at byte 1"), "{message}");
 }
 
+/// `HEAD` is a `GET` without the body: on a Datastar route that reads its signals from the query,
+/// it reads them the same way and gets the head a `GET` gets.
+#[test]
+fn head_on_a_datastar_get_route_gets_the_head_a_get_gets() {
+    let server = sdk_test_server::routes(Server::builder()).start().unwrap();
+    let target = format!("/test?datastar={}", encode_query_component(INPUT));
+    let mut client = RawClient::connect(server.local_addr());
+    client.send(&format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n"));
+    let get = client.head();
+    assert_eq!(client.read_to_end(), EXPECTED);
+    client.send(&format!("HEAD {target} HTTP/1.1\r\nHost: x\r\n\r\n"));
+    let head = client.head_keeping_framing();
+    assert_eq!(head, get, "the same status and fields");
+}
+
+/// An event id with a line break cannot be sent (it would end the field early): the test server
+/// refuses such input with a clear `400`, instead of a `200` that silently stops at that event.
+#[test]
+fn an_event_id_that_cannot_be_sent_gets_a_clear_400() {
+    let server = sdk_test_server::routes(Server::builder()).start().unwrap();
+    let url = format!("http://{}/test", server.local_addr());
+    for id in ["a\\nb", "a\\rb", "a\\u0000b"] {
+        let input = format!(
+            r#"{{"events":[{{"type":"patchSignals","signals":{{"a":1}}}},{{"type":"patchSignals","signals":{{"b":2}},"eventId":"{id}"}}]}}"#
+        );
+        let answer = agent().post(&url).send(input.as_str()).unwrap();
+        assert_eq!(answer.status(), 400, "{id}");
+        let message = answer.into_body().read_to_string().unwrap();
+        assert!(message.contains("id"), "{id}: {message}");
+    }
+}
+
 /// Signals nested to the JSON depth limit are read on the connection's own thread without
 /// exhausting its stack; one level deeper is a clear error, never an abort.
 #[test]

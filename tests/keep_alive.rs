@@ -113,6 +113,19 @@ fn a_body_the_handler_leaves_unread_is_still_consumed() {
     assert_eq!(response(&mut client).2, "GET /echo ");
 }
 
+/// A request body is not a request head: a CR in it, arriving in the same read as the head, is
+/// the body's business. (The head's rules once looked at every byte read so far.)
+#[test]
+fn a_body_with_a_cr_in_the_same_read_as_its_head_is_accepted() {
+    let (server, _hub) = server(Server::builder());
+    let mut client = RawClient::connect(server.local_addr());
+    for body in ["a\rb", "\r", "x\r\r\ny", "abc"] {
+        client.send(&format!("{}{}", post("/echo", body), get("/echo")));
+        assert_eq!(response(&mut client), (200, None, format!("POST /echo {body}")), "{body:?}");
+        assert_eq!(response(&mut client).2, "GET /echo ");
+    }
+}
+
 #[test]
 fn an_idle_connection_closes_at_the_keep_alive_timeout() {
     let timeout = Duration::from_millis(300);
@@ -206,6 +219,9 @@ fn refused_requests_close_the_connection_and_nothing_after_them_is_answered() {
         "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n123456789",
         // A broken chunked body.
         "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        // A Transfer-Encoding that names no coding: the body's length is unknown (RFC 9112 §6.3).
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\n\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,\r\n\r\n0\r\n\r\n",
     ];
     for case in cases {
         let mut client = RawClient::connect(server.local_addr());
@@ -321,4 +337,124 @@ fn a_stream_that_ends_on_a_kept_connection_is_over_for_every_clone() {
     late_close.recv_timeout(READ_TIMEOUT).unwrap().close();
     client.send(&get("/echo"));
     assert_eq!(response(&mut client).2, "/echo", "the kept connection still serves");
+}
+
+/// A server whose `/status/<code>/<kind>` answers with that status and a body of that kind (each
+/// one the handler means to send): `text`, `json`, `stream`, `hub` or `datastar`; with a page,
+/// a Datastar one-shot, a POST-only route and a hub on their own paths, and `/echo`.
+fn status_server() -> (Server, Hub) {
+    let hub = Hub::new();
+    let route_hub = hub.clone();
+    let server = Server::builder()
+        .stream_heartbeat(None)
+        .page("/page", "<h1>the page</h1>")
+        .route("/one-shot", |_: &Request| {
+            datastar::html_response("<p id=\"p\">BODY</p>", datastar::ElementOptions::new()).unwrap()
+        })
+        .route_method("POST", "/post-only", |_: &Request| Response::text("BODY"))
+        .route_hub("/hub", hub.clone())
+        .route_prefix("/status/", move |request: &Request| {
+            let mut parts = request.path().trim_start_matches("/status/").split('/');
+            let code: u16 = parts.next().and_then(|code| code.parse().ok()).expect("a status");
+            let response = match parts.next() {
+                Some("text") => Response::text("BODY-OF-THE-HANDLER"),
+                Some("json") => Response::json(&bare_sse::json::Value::from("BODY-OF-THE-HANDLER")),
+                Some("stream") => Response::stream(|stream| {
+                    let _ = stream.send(&Event::new().data("BODY-OF-THE-HANDLER"));
+                }),
+                Some("hub") => Response::hub(route_hub.clone()),
+                Some("datastar") => datastar::response(|stream| {
+                    let _ = stream.patch_signals("{\"body\":\"of the handler\"}", SignalOptions::new());
+                }),
+                other => panic!("no kind {other:?}"),
+            };
+            response.with_status(code)
+        })
+        .route("/echo", |request: &Request| Response::text(format!("{} {}", request.method(), request.path())))
+        .start()
+        .unwrap();
+    (server, hub)
+}
+
+const KINDS: [&str; 5] = ["text", "json", "stream", "hub", "datastar"];
+
+/// `204` and `304` never have a body (RFC 9110 §6.4.1): whatever body the handler gave is
+/// dropped, the head has no framing field, and the next answer on the connection is read
+/// cleanly. Written after the head, the body would be read as the start of the next response
+/// (response splitting, when the body carries what a client sent).
+#[test]
+fn bodiless_statuses_never_carry_the_handlers_body() {
+    let (server, hub) = status_server();
+    for code in [204, 304] {
+        for kind in KINDS {
+            let mut client = RawClient::connect(server.local_addr());
+            for _ in 0..2 {
+                client.send(&get(&format!("/status/{code}/{kind}")));
+                let head = client.head();
+                assert_eq!(head.status, code, "{code} {kind}");
+                for framing in ["content-length", "transfer-encoding"] {
+                    assert_eq!(head.header(framing), None, "{code} {kind}: {framing}");
+                }
+                client.send(&get("/echo"));
+                assert_eq!(response(&mut client), (200, None, "GET /echo".to_string()), "after {code} {kind}");
+            }
+        }
+    }
+    assert_eq!(hub.stats().disconnects, 0, "a bodiless answer makes no hub client");
+}
+
+/// An interim status (1xx) cannot be a handler's answer: a client would wait for the final one.
+/// The handler is refused where it sets it, and the client gets `500` and a clean close.
+#[test]
+fn an_interim_status_from_a_handler_is_a_500() {
+    let (server, _hub) = status_server();
+    for code in [100, 101, 103, 199] {
+        for kind in KINDS {
+            let mut client = RawClient::connect(server.local_addr());
+            client.send(&format!("{}{}", get(&format!("/status/{code}/{kind}")), get("/echo")));
+            let (status, connection, _) = response(&mut client);
+            assert_eq!((status, connection.as_deref()), (500, Some("close")), "{code} {kind}");
+            assert!(closed_by_server(&mut client), "{code} {kind}: nothing follows");
+        }
+    }
+}
+
+/// The answer to `HEAD` is the head a `GET` gets and nothing after it, whatever the handler
+/// answers (text, JSON, a page, a stream, a hub, a Datastar stream or one-shot, a status with
+/// no body, the server's own 404 and 405); and the connection serves the next request cleanly.
+#[test]
+fn head_gets_the_head_alone_for_every_kind_of_answer() {
+    let (server, hub) = status_server();
+    // Each target: its path, the status, and the framing field a GET gets (none for a 204).
+    let mut targets: Vec<(String, u16, &str)> = Vec::new();
+    for kind in KINDS {
+        let framing = if matches!(kind, "text" | "json") { "content-length" } else { "transfer-encoding" };
+        targets.push((format!("/status/200/{kind}"), 200, framing));
+        targets.push((format!("/status/404/{kind}"), 404, framing));
+        targets.push((format!("/status/204/{kind}"), 204, ""));
+    }
+    for (path, status, framing) in [
+        ("/page", 200, "content-length"),
+        ("/one-shot", 200, "content-length"),
+        ("/hub", 200, "transfer-encoding"),
+        ("/nowhere", 404, "content-length"),
+        ("/post-only", 405, "content-length"),
+    ] {
+        targets.push((path.to_string(), status, framing));
+    }
+    for (path, status, framing) in targets {
+        let mut client = RawClient::connect(server.local_addr());
+        for _ in 0..2 {
+            client.send(&format!("HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n"));
+            let head = client.head_keeping_framing();
+            assert_eq!(head.status, status, "HEAD {path}");
+            assert_ne!(head.header("connection"), Some("close"), "HEAD {path}: the connection stays open");
+            if !framing.is_empty() {
+                assert!(head.header(framing).is_some(), "HEAD {path}: {framing}, as for GET");
+            }
+            client.send(&get("/echo"));
+            assert_eq!(response(&mut client), (200, None, "GET /echo".to_string()), "after HEAD {path}");
+        }
+    }
+    assert_eq!(hub.stats().disconnects, 0, "HEAD makes no hub client");
 }

@@ -6,7 +6,11 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use bare_sse::compress::Gzip;
+use bare_sse::datastar::{self, DatastarStream, SignalOptions};
+use bare_sse::server::{Request, Response};
 use bare_sse::{start_sse_tcp_port, Event, Hub, Server};
+use common::inflate::gunzip;
 use common::{eventually, RawClient, READ_TIMEOUT};
 
 #[test]
@@ -57,6 +61,7 @@ fn stop_closes_every_connection_and_joins_every_thread() {
     assert_eq!(server.clients(), 0);
     for stream in &mut streams {
         stream.read_to_end();
+        assert!(stream.ended_with_last_chunk(), "each body ends properly, with its last chunk");
     }
     assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(), "listener closed");
     server.stop(); // idempotent
@@ -87,6 +92,7 @@ fn stop_with_event_delivers_a_last_event() {
     assert!(server.hub().wait_until_clients(|n| n == 1, READ_TIMEOUT));
     server.stop_with_event(Event::new().event("bye").data("server stopping")).unwrap();
     assert_eq!(client.read_to_end(), "event: bye\ndata: server stopping\n\n");
+    assert!(client.ended_with_last_chunk(), "the body ends properly, with its last chunk");
 }
 
 #[test]
@@ -98,6 +104,7 @@ fn dropping_the_server_stops_it() {
     drop(server);
     assert_eq!(hub.clients(), 0);
     client.read_to_end();
+    assert!(client.ended_with_last_chunk());
 }
 
 #[test]
@@ -121,4 +128,98 @@ fn many_clients_come_and_go_concurrently() {
     }
     assert!(server.hub().wait_until_clients(|n| n == 0, READ_TIMEOUT));
     assert_eq!(server.hub().stats().disconnects, 160);
+}
+
+/// Stopping ends every per-connection stream's body properly while its closure still runs: the
+/// write profile's end (a gzip trailer that checks the whole body) and then the last chunk, for a
+/// plain stream, a compressed one, and a Datastar stream on a kept connection.
+#[test]
+fn stop_ends_running_streams_with_the_encoders_end_and_the_last_chunk() {
+    let (started, starts) = std::sync::mpsc::channel::<()>();
+    let started = std::sync::Mutex::new(started);
+    let running = move |stream: bare_sse::EventStream| {
+        stream.send(&Event::new().data("first")).unwrap();
+        let _ = started.lock().unwrap().send(());
+        // Until the server ends the stream.
+        stream.wait_closed(None);
+    };
+    let running = std::sync::Arc::new(running);
+    let (plain, zipped, action) = (running.clone(), running.clone(), running);
+    let server = Server::builder()
+        .stream_heartbeat(None)
+        .route("/plain", move |_: &Request| {
+            let run = plain.clone();
+            Response::stream(move |stream| run(stream))
+        })
+        .route("/gzip", move |_: &Request| {
+            let run = zipped.clone();
+            Response::stream(move |stream| run(stream)).write_profile(Gzip::new(6).shared())
+        })
+        .route("/ds", move |_: &Request| {
+            let run = action.clone();
+            datastar::response(move |stream| {
+                stream.patch_signals("{\"n\":1}", SignalOptions::new()).unwrap();
+                run(stream)
+            })
+        })
+        .start()
+        .unwrap();
+    let mut plain = RawClient::stream(server.local_addr(), "/plain", "");
+    let mut zipped = RawClient::stream(server.local_addr(), "/gzip", "Accept-Encoding: gzip\r\n");
+    let mut action = RawClient::stream(server.local_addr(), "/ds", "");
+    for _ in 0..3 {
+        starts.recv_timeout(READ_TIMEOUT).unwrap();
+    }
+    server.stop();
+
+    assert_eq!(plain.read_to_end(), "data: first\n\n");
+    let compressed = zipped.read_body_until(|body| gunzip(body).is_ok_and(|(_, ended)| ended));
+    assert_eq!(gunzip(&compressed), Ok((b"data: first\n\n".to_vec(), true)), "a whole gzip member, trailer checked");
+    zipped.read_to_end();
+    assert!(action.read_to_end().ends_with("data: first\n\n"));
+    for client in [&plain, &zipped, &action] {
+        assert!(client.ended_with_last_chunk(), "each body ends with its last chunk");
+    }
+}
+
+/// A hub's flusher may be writing to a client at the moment the server stops: the end of the
+/// body then comes after the event being written, whole, never inside it; and every client that
+/// keeps reading sees its body end properly.
+#[test]
+fn stopping_while_events_stream_ends_each_body_between_two_events() {
+    for round in 0..5 {
+        let hub = Hub::builder().heartbeat(None).build();
+        let server = Server::builder().hub(hub.clone()).start().unwrap();
+        let mut clients: Vec<RawClient> = (0..4).map(|_| RawClient::stream(server.local_addr(), "/", "")).collect();
+        assert!(hub.wait_until_clients(|n| n == 4, READ_TIMEOUT));
+        let readers: Vec<_> = clients
+            .drain(..)
+            .map(|mut client| {
+                thread::spawn(move || {
+                    let body = client.read_to_end();
+                    (body, client.ended_with_last_chunk())
+                })
+            })
+            .collect();
+        let publisher = {
+            let hub = hub.clone();
+            // Small events, a few hundred: well under what the sockets hold, so no client falls
+            // behind and every body can end properly.
+            thread::spawn(move || {
+                for i in 0..400 {
+                    hub.send_new_event(Event::new().data(format!("event {i} of round {round}"))).unwrap();
+                }
+            })
+        };
+        // Stop while the publisher is (most likely) still going.
+        server.stop();
+        publisher.join().unwrap();
+        for reader in readers {
+            let (body, ended) = reader.join().unwrap();
+            assert!(ended, "round {round}: the body ends with its last chunk");
+            for (i, block) in body.split_terminator("\n\n").enumerate() {
+                assert_eq!(block, format!("data: event {i} of round {round}"), "round {round}: whole events, in order");
+            }
+        }
+    }
 }

@@ -52,6 +52,8 @@ fn requests_that_cannot_be_completed_are_answered_at_once() {
         (b"GET / HTTP/1.1\rHost: x\r\r", 400),
         (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
         (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501),
+        // Names no coding, so the body's length is unknown: refused, not read as chunked.
+        (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n\r\n", 400),
         (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
         (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\n", 400),
         (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\n", 400),
@@ -94,6 +96,13 @@ fn expect_100_continue_gets_its_interim_answer_before_the_body_is_sent() {
     client.send("hello");
     let head = client.head();
     assert_eq!((head.status, client.read_to_end().as_str()), (200, "5"));
+    // `Expect` is a list: a field line before the one that asks for it does not hide it.
+    client
+        .send("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: x-other\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+    assert_eq!(client.head_keeping_framing().status, 100, "asked for on the second line");
+    client.send("hi");
+    let head = client.head();
+    assert_eq!((head.status, client.read_to_end().as_str()), (200, "2"));
 }
 
 #[test]
@@ -224,6 +233,9 @@ fn preflights_follow_the_route_and_an_options_route_answers_itself() {
     assert_eq!(head.status, 204);
     assert_eq!(head.header("access-control-allow-methods"), Some("POST, OPTIONS"));
     assert_eq!(head.header("access-control-allow-headers"), Some("content-type, datastar-request"));
+    // Headers asked for on two lines are one list.
+    let (head, _) = preflight("/action", "content-type\r\nAccess-Control-Request-Headers: datastar-request");
+    assert_eq!(head.header("access-control-allow-headers"), Some("content-type, datastar-request"));
     let (head, body) = preflight("/own", "content-type");
     assert_eq!((head.status, body.as_str()), (200, "mine"));
 }
@@ -269,6 +281,10 @@ fn past_the_connection_limit_clients_are_told_to_retry_later() {
     assert_eq!(head.header("transfer-encoding"), Some("chunked"));
     assert_eq!(third.read_to_end(), "retry: 7000\n");
     assert!(third.ended_with_last_chunk());
+    // `Accept` is a list: an EventSource's media type on a second line still counts.
+    let mut split = RawClient::get(server.local_addr(), "/", "Accept: text/html\r\nAccept: text/event-stream\r\n");
+    assert_eq!(split.head().status, 200, "an event-stream request, told to retry");
+    assert_eq!(split.read_to_end(), "retry: 7000\n");
     // A request that is not for an event stream gets the usual answer.
     let mut page = RawClient::get(server.local_addr(), "/", "");
     let head = page.head();

@@ -318,3 +318,30 @@ fn the_watcher_does_not_spin_while_a_send_is_blocked() {
     assert!(used_ms < 250, "the watchers used {used_ms} ms of CPU in one second");
     drop(stalled);
 }
+
+/// A stream's head has the status its handler set, and a field the handler set once, even one the
+/// server sets on streams (`Content-Type`, `Cache-Control`).
+#[test]
+fn a_stream_head_has_the_status_and_the_fields_its_handler_set() {
+    let server = quiet()
+        .route("/", |_: &Request| {
+            Response::stream(|stream| drop(stream.send(&Event::new().data("made"))))
+                .with_status(201)
+                .header("content-type", "text/event-stream")
+                .header("Cache-Control", "no-store")
+        })
+        .route("/hub", |_: &Request| Response::hub(bare_sse::Hub::new()).with_status(202))
+        .start()
+        .unwrap();
+    let mut client = RawClient::get(server.local_addr(), "/", "");
+    let head = client.head();
+    let count = |name: &str| head.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count();
+    assert_eq!(head.status, 201);
+    assert_eq!((count("content-type"), count("cache-control"), count("x-accel-buffering")), (1, 1, 1));
+    assert_eq!(head.header("content-type"), Some("text/event-stream"));
+    assert_eq!(head.header("cache-control"), Some("no-store"));
+    assert_eq!(client.next_block().data(), "made");
+    let mut hub_client = RawClient::get(server.local_addr(), "/hub", "");
+    let head = hub_client.head();
+    assert_eq!((head.status, head.header("content-type")), (202, Some("text/event-stream; charset=utf-8")));
+}

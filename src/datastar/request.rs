@@ -24,11 +24,12 @@ impl std::error::Error for SignalsError {}
 
 /// Reads the signals a Datastar request carries, where Datastar's browser library puts them: for
 /// `GET` and `DELETE`, the `datastar` query parameter (URL-encoded JSON); for every other method
-/// (`POST`, `PUT`, `PATCH`, `QUERY`), the JSON body. A request without signals (no parameter, or
-/// an empty body) has an empty object, as in the Go SDK; only invalid JSON is an error.
+/// (`POST`, `PUT`, `PATCH`, `QUERY`), the JSON body. `HEAD` is a `GET` without the answer's body,
+/// so it is read as a `GET` is, and gets the same head. A request without signals (no parameter,
+/// or an empty body) has an empty object, as in the Go SDK; only invalid JSON is an error.
 pub fn read_signals(request: &Request) -> Result<Value, SignalsError> {
     let empty = || Value::Object(Vec::new());
-    if matches!(request.method(), "GET" | "DELETE") {
+    if matches!(request.method(), "GET" | "HEAD" | "DELETE") {
         return match request.query_param("datastar") {
             Some(text) if !text.trim().is_empty() => json::parse(text).map_err(SignalsError::Invalid),
             _ => Ok(empty()),

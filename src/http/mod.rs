@@ -18,8 +18,8 @@ pub use request::{
     DEFAULT_MAX_HEAD_BYTES,
 };
 pub use response::{
-    closing_response_head, complete_response_head, parse_response_head, reason_phrase, response_head,
-    stream_response_head, stream_response_head_for, text_response, Persistence, ResponseHead, ResponseHeadError,
+    complete_response, parse_response_head, reason_phrase, response_head, stream_response_head,
+    stream_response_head_for, text_response, BodyRule, Persistence, ResponseHead, ResponseHeadError,
     MAX_RESPONSE_HEAD_BYTES,
 };
 pub use url::{encode_query_component, parse_query, percent_decode, DecodeError, Url, UrlError};

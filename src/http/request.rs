@@ -10,6 +10,7 @@
 //! lines, a missing or repeated `Host` on HTTP/1.1, conflicting `Content-Length`s, and
 //! `Content-Length` together with `Transfer-Encoding` (the classic request-smuggling shapes).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::url::{parse_query, percent_decode};
@@ -67,6 +68,32 @@ impl RequestHead {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a list field (`Accept-Encoding`, `Accept`, `Expect`, ...), matched
+    /// case-insensitively: its field lines combined in order, separated by commas, as RFC 9110
+    /// §5.3 says a repeated list field means. `None` when the field is absent.
+    ///
+    /// ```
+    /// use bare_sse::http::{parse_request_head, HeadLimits, Parsed};
+    /// let raw = b"GET / HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\naccept-encoding: gzip;q=0\r\n\r\n";
+    /// let Ok(Parsed::Complete { head, .. }) = parse_request_head(raw, &HeadLimits::default()) else { panic!() };
+    /// assert_eq!(head.header("accept-encoding"), Some("gzip"));
+    /// assert_eq!(head.header_list("accept-encoding").as_deref(), Some("gzip, gzip;q=0"));
+    /// ```
+    pub fn header_list(&self, name: &str) -> Option<Cow<'_, str>> {
+        let mut values = self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+        let first = values.next()?;
+        let mut rest = values.peekable();
+        if rest.peek().is_none() {
+            return Some(Cow::Borrowed(first));
+        }
+        let mut combined = first.to_string();
+        for value in rest {
+            combined.push_str(", ");
+            combined.push_str(value);
+        }
+        Some(Cow::Owned(combined))
+    }
+
     /// The first value of a query parameter.
     pub fn query_param(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
@@ -105,7 +132,9 @@ impl RequestHead {
     /// Whether the client waits for `100 Continue` before it sends the body (`Expect:
     /// 100-continue` on HTTP/1.1).
     pub fn expects_continue(&self) -> bool {
-        self.version == Version::Http11 && self.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+        let expectations = self.header_list("expect");
+        let mut members = expectations.iter().flat_map(|list| list.split(',')).map(str::trim);
+        self.version == Version::Http11 && members.any(|member| member.eq_ignore_ascii_case("100-continue"))
     }
 }
 
@@ -178,11 +207,6 @@ impl std::error::Error for RequestError {}
 /// assert_eq!((head.path.as_str(), head.query_param("id"), consumed), ("/x", Some("3"), 33));
 /// ```
 pub fn parse_request_head(input: &[u8], limits: &HeadLimits) -> Result<Parsed, RequestError> {
-    // A CR must end a line: refuse one followed by anything but LF at once, rather than wait for
-    // a line end that a client using bare CRs never sends.
-    if input.windows(2).any(|pair| pair[0] == b'\r' && pair[1] != b'\n') {
-        return Err(RequestError::Malformed("bare CR in the request head"));
-    }
     let mut lines = Lines { input, at: 0 };
     let request_line = loop {
         match lines.next_line() {
@@ -216,7 +240,15 @@ pub fn parse_request_head(input: &[u8], limits: &HeadLimits) -> Result<Parsed, R
     Ok(Parsed::Complete { head, consumed: lines.at })
 }
 
+/// The answer while the head has not ended: every byte of `input` is head then (its end is the
+/// first blank line), so the rules of a head apply to all of it; after the head, the body's bytes
+/// are the body's, and no head rule looks at them.
 fn partial(input: &[u8], limits: &HeadLimits) -> Result<Parsed, RequestError> {
+    // A CR must end a line: refuse one followed by anything but LF at once, rather than wait for
+    // a line end that a client using bare CRs never sends. (Complete lines were checked already.)
+    if input.windows(2).any(|pair| pair[0] == b'\r' && pair[1] != b'\n') {
+        return Err(RequestError::Malformed("bare CR in the request head"));
+    }
     if input.len() > limits.max_head_bytes {
         let request_line_ended = input.contains(&b'\n');
         return Err(if request_line_ended { RequestError::HeadTooLarge } else { RequestError::UriTooLong });
@@ -347,12 +379,18 @@ fn check_framing_headers(head: &RequestHead) -> Result<(), RequestError> {
 }
 
 /// A request body with `Transfer-Encoding` must be chunked, with `chunked` last and once (RFC 9112
-/// §6.1), on HTTP/1.1; other codings are not implemented.
+/// §6.1), on HTTP/1.1; other codings are not implemented. A field that names no coding at all
+/// (`Transfer-Encoding:` empty, or only commas) does not end with `chunked` either, so the body's
+/// length cannot be known: `400`, and the connection closes (RFC 9112 §6.3, rule 4).
 fn check_transfer_codings<'a>(version: Version, values: impl Iterator<Item = &'a String>) -> Result<(), RequestError> {
-    let codings: Vec<String> =
-        values.flat_map(|v| v.split(',')).map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()).collect();
-    if codings.is_empty() {
+    let mut fields = values.peekable();
+    if fields.peek().is_none() {
         return Ok(());
+    }
+    let codings: Vec<String> =
+        fields.flat_map(|v| v.split(',')).map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()).collect();
+    if codings.is_empty() {
+        return Err(RequestError::Malformed("Transfer-Encoding names no coding"));
     }
     if version == Version::Http10 {
         return Err(RequestError::Malformed("Transfer-Encoding in an HTTP/1.0 request"));
@@ -506,6 +544,25 @@ mod tests {
         assert_eq!(parse_request_head(b"GET / HTTP/1.1\r", &limits()), Ok(Parsed::Partial), "LF may follow");
     }
 
+    /// The body is not the head: bytes after the blank line, a CR among them, never change the
+    /// answer, however much of the body arrived with the head.
+    #[test]
+    fn head_rules_stop_at_the_end_of_the_head() {
+        let head = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\n";
+        let (parsed, consumed) = complete(head);
+        for body in [&b"a\rb"[..], b"\r", b"\r\r\x00\x7f", b"\rGET / HTTP/1.1\r"] {
+            let input = [&head[..], body].concat();
+            for cut in 0..=input.len() {
+                let expected = if cut < head.len() {
+                    Parsed::Partial
+                } else {
+                    Parsed::Complete { head: parsed.clone(), consumed }
+                };
+                assert_eq!(parse_request_head(&input[..cut], &limits()), Ok(expected), "{body:?} cut at {cut}");
+            }
+        }
+    }
+
     #[test]
     fn transfer_codings_other_than_one_final_chunked_are_refused() {
         let with = |te: &str| format!("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: {te}\r\n\r\n");
@@ -521,6 +578,16 @@ mod tests {
         assert_eq!(error(two_fields.as_bytes()), RequestError::UnknownTransferCoding, "chunked not last");
         let old = "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(error(old.as_bytes()).status(), 400, "HTTP/1.0 has no chunked requests");
+        // A field that names no coding does not end with chunked: the length is unknown.
+        for te in ["", ",", " , ,"] {
+            assert_eq!(error(with(te).as_bytes()), RequestError::Malformed("Transfer-Encoding names no coding"));
+            let old = format!("POST / HTTP/1.0\r\nTransfer-Encoding: {te}\r\n\r\n");
+            assert_eq!(error(old.as_bytes()).status(), 400, "{te:?} on HTTP/1.0");
+        }
+        complete(with("chunked,").as_bytes());
+        let empty_then_chunked =
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n";
+        complete(empty_then_chunked.as_bytes());
     }
 
     #[test]
@@ -613,5 +680,20 @@ mod tests {
         assert_eq!(head.content_length(), 12);
         let (head, _) = complete(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\n");
         assert_eq!(head.content_length(), 3);
+    }
+
+    /// A list field sent on several lines is one list (RFC 9110 §5.3): what a later line says
+    /// counts as much as the first.
+    #[test]
+    fn repeated_list_fields_are_combined() {
+        let (head, _) =
+            complete(b"GET / HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\nX: 1\r\nACCEPT: text/event-stream\r\n\r\n");
+        assert_eq!(head.header_list("accept").as_deref(), Some("text/html, text/event-stream"));
+        assert_eq!(head.header_list("x").as_deref(), Some("1"));
+        assert_eq!(head.header_list("absent"), None);
+        let (head, _) = complete(b"POST / HTTP/1.1\r\nHost: a\r\nExpect: x-other\r\nExpect: 100-continue\r\n\r\n");
+        assert!(head.expects_continue(), "100-continue on the second line");
+        let (head, _) = complete(b"POST / HTTP/1.1\r\nHost: a\r\nExpect: x-other, 100-Continue\r\n\r\n");
+        assert!(head.expects_continue(), "100-continue as a later member");
     }
 }

@@ -150,60 +150,116 @@ pub fn response_head(status: u16, headers: &[(&str, &str)]) -> Vec<u8> {
     out
 }
 
-/// The `200` head of an event stream, with `extra` headers after the standard ones. The body is
-/// delimited by closing the connection (RFC 9112 §6.3), which every client, HTTP/1.0 ones
-/// included, understands, and which no proxy can re-chunk into a delay.
-pub fn stream_response_head(extra: &[(&str, &str)]) -> Vec<u8> {
-    stream_head_with_framing(&[("Connection", "close")], extra)
+/// What follows a response's head: decided here, and only here, for every response the server
+/// writes, as hyper's HTTP/1 role does, so that no path can frame a body the client will not read.
+///
+/// A `1xx`, `204` or `304` response never has a body, nor a `Content-Length` or
+/// `Transfer-Encoding` (RFC 9110 §6.4.1, §8.6; RFC 9112 §6.1, §6.3), and a response to `HEAD` has
+/// none either, though its head is the one a `GET` would get, framing fields included (RFC 9110
+/// §9.3.2). A client reads no body after such a head, so body bytes written there would be read
+/// as the start of the next response: on a kept connection, that is response splitting.
+///
+/// ```
+/// use bare_sse::http::BodyRule;
+/// assert_eq!(BodyRule::for_response(Some("GET"), 200), BodyRule::Body);
+/// assert_eq!(BodyRule::for_response(Some("HEAD"), 200), BodyRule::HeadOnly);
+/// assert_eq!(BodyRule::for_response(Some("HEAD"), 304), BodyRule::Bodiless);
+/// assert_eq!(BodyRule::for_response(None, 204), BodyRule::Bodiless);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRule {
+    /// The head frames a body, and the body follows it.
+    Body,
+    /// The answer to `HEAD`: the head, with the framing fields a `GET` would get, and no body.
+    HeadOnly,
+    /// `1xx`, `204` and `304`: no body, and no framing fields.
+    Bodiless,
 }
 
-/// The `200` head of an event stream whose body is framed as `framing`, with `extra` headers after
-/// the standard ones. A chunked body may say `Connection: keep-alive` (Datastar's specification
-/// asks for it); an unframed one ends with the connection, so it says `Connection: close`.
+impl BodyRule {
+    /// The rule for a response with `status` to a request with `request_method` (`None` when no
+    /// request head could be read, as for a refused one).
+    pub fn for_response(request_method: Option<&str>, status: u16) -> BodyRule {
+        if (100..200).contains(&status) || status == 204 || status == 304 {
+            BodyRule::Bodiless
+        } else if request_method == Some("HEAD") {
+            BodyRule::HeadOnly
+        } else {
+            BodyRule::Body
+        }
+    }
+
+    /// Whether body bytes follow the head.
+    pub fn sends_body(self) -> bool {
+        self == BodyRule::Body
+    }
+
+    /// Whether the head carries the framing fields (`Content-Length`, `Transfer-Encoding`).
+    pub fn has_framing_fields(self) -> bool {
+        self != BodyRule::Bodiless
+    }
+}
+
+/// The head of an event stream with `status`, framed as `framing`, with `extra` headers after the
+/// standard ones. A chunked body may say `Connection: keep-alive` (Datastar's specification asks
+/// for it); an unframed one ends with the connection, so it says `Connection: close`. A standard
+/// field that `extra` also names (`Content-Type`, `Cache-Control`, `X-Accel-Buffering`) is left
+/// to `extra`, so that no field is sent twice.
 ///
 /// ```
 /// use bare_sse::http::{stream_response_head_for, BodyFraming};
 ///
-/// let head = String::from_utf8(stream_response_head_for(BodyFraming::Chunked, false, &[])).unwrap();
+/// let head = stream_response_head_for(200, BodyFraming::Chunked, false, &[]);
+/// let head = String::from_utf8(head).unwrap();
 /// assert!(head.contains("\r\nTransfer-Encoding: chunked\r\n"));
+/// let head = stream_response_head_for(201, BodyFraming::Chunked, false, &[("content-type", "text/event-stream")]);
+/// let head = String::from_utf8(head).unwrap();
+/// assert!(head.starts_with("HTTP/1.1 201 ") && head.matches("ontent-").count() == 1);
 /// ```
-pub fn stream_response_head_for(framing: BodyFraming, keep_alive: bool, extra: &[(&str, &str)]) -> Vec<u8> {
+pub fn stream_response_head_for(
+    status: u16,
+    framing: BodyFraming,
+    keep_alive: bool,
+    extra: &[(&str, &str)],
+) -> Vec<u8> {
     match (framing, keep_alive) {
         (BodyFraming::Chunked, true) => {
-            stream_head_with_framing(&[("Connection", "keep-alive"), ("Transfer-Encoding", "chunked")], extra)
+            stream_head(status, &[("Connection", "keep-alive"), ("Transfer-Encoding", "chunked")], extra)
         }
-        (BodyFraming::Chunked, false) => stream_head_with_framing(&[("Transfer-Encoding", "chunked")], extra),
-        (BodyFraming::UntilClose, _) => stream_response_head(extra),
+        (BodyFraming::Chunked, false) => stream_head(status, &[("Transfer-Encoding", "chunked")], extra),
+        (BodyFraming::UntilClose, _) => stream_head(status, &[("Connection", "close")], extra),
     }
 }
 
-fn stream_head_with_framing(framing: &[(&str, &str)], extra: &[(&str, &str)]) -> Vec<u8> {
+/// The `200` head of an event stream, with `extra` headers after the standard ones. The body is
+/// delimited by closing the connection (RFC 9112 §6.3), which every client, HTTP/1.0 ones
+/// included, understands, and which no proxy can re-chunk into a delay.
+pub fn stream_response_head(extra: &[(&str, &str)]) -> Vec<u8> {
+    stream_response_head_for(200, BodyFraming::UntilClose, false, extra)
+}
+
+fn stream_head(status: u16, framing: &[(&str, &str)], extra: &[(&str, &str)]) -> Vec<u8> {
     const STANDARD: [(&str, &str); 3] = [
         ("Content-Type", "text/event-stream; charset=utf-8"),
         ("Cache-Control", "no-cache"),
         ("X-Accel-Buffering", "no"),
     ];
-    let headers: Vec<(&str, &str)> = STANDARD.iter().chain(framing).chain(extra).copied().collect();
-    response_head(200, &headers)
+    let named_in_extra = |name: &str| extra.iter().any(|(other, _)| other.eq_ignore_ascii_case(name));
+    let standard = STANDARD.iter().filter(|(name, _)| !named_in_extra(name));
+    let headers: Vec<(&str, &str)> = standard.chain(framing).chain(extra).copied().collect();
+    response_head(status, &headers)
 }
 
-/// A complete response with a short text body, `Content-Length` and `Connection: close`: how the
-/// server answers errors and preflights.
-pub fn text_response(status: u16, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+/// A complete response with a short text body and `Connection: close`: how the server answers
+/// errors and refusals. `request_method` is the request's (`None` when its head could not be
+/// read); the body is left out where [`BodyRule`] says so.
+pub fn text_response(request_method: Option<&str>, status: u16, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     let mut all: Vec<(&str, &str)> = Vec::new();
     if !body.is_empty() {
         all.push(("Content-Type", "text/plain; charset=utf-8"));
     }
     all.extend_from_slice(headers);
-    let mut out = closing_response_head(status, &all, body.len());
-    out.extend_from_slice(body.as_bytes());
-    out
-}
-
-/// The head of a response whose body is `body_len` bytes long and after which the connection
-/// closes: `Connection: close` and `Content-Length`, then `headers`.
-pub fn closing_response_head(status: u16, headers: &[(&str, &str)], body_len: usize) -> Vec<u8> {
-    complete_response_head(status, Persistence::Close, headers, body_len)
+    complete_response(request_method, status, Persistence::Close, &all, body.as_bytes())
 }
 
 /// What a response says about its connection: the `Connection` field it sends, if any.
@@ -218,35 +274,44 @@ pub enum Persistence {
     KeepAliveHttp10,
 }
 
-/// The head of a response whose body is `body_len` bytes long (`Content-Length`), with the
-/// `Connection` field `persistence` calls for, then `headers`. A `204` or `304` has no body by
-/// definition and no `Content-Length` (RFC 9110 §8.6).
+/// A complete response to a request with `request_method` (`None` when its head could not be
+/// read): the head, with the `Connection` field `persistence` calls for, `Content-Length` and
+/// `headers`, then `body`, each as [`BodyRule`] says. A body that the rule leaves out is dropped,
+/// never written.
 ///
 /// ```
-/// use bare_sse::http::{complete_response_head, Persistence};
-/// let head = complete_response_head(200, Persistence::KeepOpen, &[("Content-Type", "text/plain")], 2);
-/// assert_eq!(head, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\n");
-/// let head = complete_response_head(204, Persistence::KeepAliveHttp10, &[], 0);
-/// assert_eq!(head, b"HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n");
+/// use bare_sse::http::{complete_response, Persistence};
+/// let ok = complete_response(Some("GET"), 200, Persistence::KeepOpen, &[("Content-Type", "text/plain")], b"hi");
+/// assert_eq!(ok, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nhi");
+/// let head = complete_response(Some("HEAD"), 200, Persistence::KeepOpen, &[], b"hi");
+/// assert_eq!(head, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n");
+/// let none = complete_response(Some("GET"), 204, Persistence::KeepAliveHttp10, &[], b"dropped");
+/// assert_eq!(none, b"HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n");
 /// ```
-pub fn complete_response_head(
+pub fn complete_response(
+    request_method: Option<&str>,
     status: u16,
     persistence: Persistence,
     headers: &[(&str, &str)],
-    body_len: usize,
+    body: &[u8],
 ) -> Vec<u8> {
-    let length = body_len.to_string();
+    let rule = BodyRule::for_response(request_method, status);
+    let length = body.len().to_string();
     let mut all: Vec<(&str, &str)> = Vec::with_capacity(headers.len() + 2);
     match persistence {
         Persistence::Close => all.push(("Connection", "close")),
         Persistence::KeepOpen => {}
         Persistence::KeepAliveHttp10 => all.push(("Connection", "keep-alive")),
     }
-    if !matches!(status, 204 | 304) {
+    if rule.has_framing_fields() {
         all.push(("Content-Length", &length));
     }
     all.extend_from_slice(headers);
-    response_head(status, &all)
+    let mut out = response_head(status, &all);
+    if rule.sends_body() {
+        out.extend_from_slice(body);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -272,9 +337,46 @@ mod tests {
         assert_eq!(parse_response_head(&vec![b'a'; MAX_RESPONSE_HEAD_BYTES + 1]), Err(ResponseHeadError::TooLarge));
     }
 
+    /// Every status, to every kind of request, with a body from the handler: the body follows the
+    /// head only where the client will read one, and the framing fields say what follows.
+    #[test]
+    fn bodiless_responses_never_carry_the_body_they_are_given() {
+        for status in 100..=599 {
+            for method in [Some("GET"), Some("POST"), Some("HEAD"), None] {
+                let wire = complete_response(method, status, Persistence::KeepOpen, &[], b"BODY");
+                let Ok(Parsed::Complete { head, consumed }) = parse_response_head(&wire) else { panic!("a head") };
+                let bodiless = (100..200).contains(&status) || status == 204 || status == 304;
+                let after_head = &wire[consumed..];
+                let length = head.header("content-length");
+                match (bodiless, method) {
+                    (true, _) => assert_eq!((after_head, length), (&b""[..], None), "{status} {method:?}"),
+                    (false, Some("HEAD")) => assert_eq!((after_head, length), (&b""[..], Some("4")), "{status}"),
+                    (false, _) => assert_eq!((after_head, length), (&b"BODY"[..], Some("4")), "{status} {method:?}"),
+                }
+                let text = text_response(method, status, &[], "text");
+                let Ok(Parsed::Complete { consumed, .. }) = parse_response_head(&text) else { panic!("a head") };
+                assert_eq!(text.len() - consumed, if bodiless || method == Some("HEAD") { 0 } else { 4 });
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_head_has_its_status_and_each_field_once() {
+        let extra = [("Content-Type", "text/event-stream"), ("cache-control", "no-store"), ("X-Own", "1")];
+        let head = stream_response_head_for(503, BodyFraming::Chunked, false, &extra);
+        let Ok(Parsed::Complete { head, .. }) = parse_response_head(&head) else { panic!("a head") };
+        assert_eq!(head.status, 503);
+        let count = |name: &str| head.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count();
+        assert_eq!((count("content-type"), count("cache-control"), count("x-accel-buffering")), (1, 1, 1));
+        assert_eq!(
+            (head.header("content-type"), head.header("cache-control")),
+            (Some("text/event-stream"), Some("no-store"))
+        );
+    }
+
     #[test]
     fn text_response_is_framed_by_length() {
-        let bytes = text_response(405, &[("Allow", "GET, HEAD, OPTIONS")], "method not allowed\n");
+        let bytes = text_response(Some("POST"), 405, &[("Allow", "GET, HEAD, OPTIONS")], "method not allowed\n");
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
         assert!(text.contains("\r\nContent-Length: 19\r\n"));

@@ -238,8 +238,9 @@ impl HubBuilder {
     /// the one before (a per-connection stream with [`Gzip`](crate::compress::Gzip) can). Compression
     /// runs in the publishing call, under the hub's lock. History keeps both forms.
     ///
-    /// A hub stream never ends cleanly (it ends when its connection closes), so no gzip trailer is
-    /// sent: decoders see a stream that stops, as any endless stream does. Mind the BREACH rule in
+    /// No gzip trailer is sent, even when the server's stop ends a hub stream's chunked body
+    /// properly: the trailer's checksum would be each client's own, and the bytes are shared.
+    /// Decoders see a gzip stream that stops, as any endless stream does. Mind the BREACH rule in
     /// [`compress`](crate::compress).
     pub fn gzip(mut self, level: u32) -> HubBuilder {
         self.gzip = Some(level);

@@ -489,9 +489,11 @@ impl<S: Clone> Registry<S> {
         }
     }
 
-    /// Applies a round's outcomes, adding to its `to_close` and `handed_back` lists.
+    /// Applies a round's outcomes, adding to its `to_close` and `handed_back` lists. The round's
+    /// targets are taken out: a round that kept its clients' sinks until the next one (which may
+    /// not come for as long as no client is connected) would keep their sockets open.
     pub fn finish_round(&mut self, round: &mut Round<S>) {
-        for target in &round.targets {
+        for target in round.targets.drain(..) {
             let key = target.key;
             let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) else { continue };
             match target.outcome {
@@ -684,6 +686,7 @@ mod tests {
         assert_eq!(text(round.bytes_for(0)), "id: 5-2\ndata: live\n\n");
         registry.finish_round(&mut round);
         assert!(round.handed_back.is_empty() && round.to_close.is_empty());
+        assert!(round.targets.is_empty(), "a finished round holds no client's sink");
         assert!(registry.all_flushed());
         assert!(!registry.has_work(0));
     }

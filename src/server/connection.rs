@@ -38,8 +38,8 @@ use super::{Request, Shared};
 use crate::compress::BodyEncoder;
 use crate::error::is_timeout;
 use crate::http::{
-    complete_response_head, parse_request_head, stream_response_head_for, text_response, BodyFraming, ChunkedReader,
-    Parsed, Persistence, RequestHead, Version,
+    complete_response, parse_request_head, stream_response_head_for, text_response, BodyFraming, BodyRule,
+    ChunkedReader, Parsed, Persistence, RequestHead, Version,
 };
 use crate::stream::EventStream;
 use crate::Hub;
@@ -60,10 +60,27 @@ const READ_CHUNK_BYTES: usize = 2048;
 
 /// Why no request came.
 enum NoRequest {
-    /// Refused with this status and message.
-    Refused(u16, String),
+    /// Refused with this status and message; `method` is the request's, once its head was read.
+    Refused { status: u16, message: String, method: Option<String> },
     /// The client left or the connection broke.
     Gone,
+}
+
+impl NoRequest {
+    /// A refusal of a request whose head could not be read.
+    fn refused(status: u16, message: impl Into<String>) -> NoRequest {
+        NoRequest::Refused { status, message: message.into(), method: None }
+    }
+
+    /// The same refusal, of a request whose head said `method`.
+    fn of_method(self, method: &str) -> NoRequest {
+        match self {
+            NoRequest::Refused { status, message, .. } => {
+                NoRequest::Refused { status, message, method: Some(method.to_string()) }
+            }
+            NoRequest::Gone => NoRequest::Gone,
+        }
+    }
 }
 
 /// What an exchange left the connection ready for.
@@ -131,9 +148,9 @@ fn exchange(shared: &Shared, socket: &Arc<TcpStream>, received: Vec<u8>, deadlin
         }
         Ok(Routing::Answered(next)) => next,
         Err(NoRequest::Gone) => Next::Close,
-        Err(NoRequest::Refused(status, message)) => {
+        Err(NoRequest::Refused { status, message, method }) => {
             shared.metrics.answered(status);
-            answer(socket, &text_response(status, &[], &format!("{message}\n")));
+            answer(socket, &text_response(method.as_deref(), status, &[], &format!("{message}\n")));
             Next::Close
         }
     }
@@ -164,7 +181,7 @@ pub(super) fn handle(
 ) -> Next {
     let Ok(response) = catch_unwind(AssertUnwindSafe(|| handler.handle(&request))) else {
         shared.metrics.answered(500);
-        answer(socket, &text_response(500, &[], "the handler failed\n"));
+        answer(socket, &text_response(Some(request.method()), 500, &[], "the handler failed\n"));
         return Next::Close;
     };
     // The request, the handler's response and the headers are dropped before a stream starts, so
@@ -177,6 +194,8 @@ pub(super) fn handle(
 
 /// A stream whose head is ready to go, with what it needs from its request.
 pub(super) struct StreamStart {
+    /// The answer's status, counted once the stream starts.
+    status: u16,
     framing: BodyFraming,
     head: Vec<u8>,
     /// The first body bytes: a `retry:` line, or nothing.
@@ -192,20 +211,23 @@ enum StreamSource {
 impl StreamStart {
     /// Runs the stream to its end; then the connection closes, or serves the next request.
     pub(super) fn run(self, shared: &Shared, socket: &Arc<TcpStream>, id: u64) -> Next {
-        let StreamStart { framing, head, intro, source } = self;
+        let StreamStart { status, framing, head, intro, source } = self;
         match source {
             // A hub stream lasts until the client leaves or the server stops: it always closes.
             StreamSource::Hub { hub, joining } => {
-                let own = Arc::clone(socket);
-                let started = hub_client::stream_from_hub(&hub, own, framing, head, intro, joining, &shared.metrics);
+                let stream = Arc::new(StreamSocket::new(Arc::clone(socket), framing, hub.write_timeout()));
+                let _tracked = shared.track_stream(id, &stream);
+                let joined = || shared.metrics.answered(status);
+                let started = hub_client::stream_from_hub(&hub, stream, head, intro, joining, joined);
                 if let Err(NotStarted::HubUnavailable) = started {
                     shared.metrics.answered(503);
-                    answer(socket, &text_response(503, &[], "cannot start a stream now\n"));
+                    // Only a request whose answer has a body starts a stream: the body is sent.
+                    answer(socket, &text_response(None, 503, &[], "cannot start a stream now\n"));
                 }
                 Next::Close
             }
             StreamSource::PerConnection(stream) => {
-                shared.metrics.answered(200);
+                shared.metrics.answered(status);
                 stream.run(shared, socket, id, framing, &head, &intro)
             }
         }
@@ -255,8 +277,7 @@ fn read_request(
         if !body.is_empty() {
             headers.push(("Content-Type", "text/plain; charset=utf-8"));
         }
-        let mut response = complete_response_head(status, persistence, &headers, body.len());
-        response.extend_from_slice(body.as_bytes());
+        let response = complete_response(Some(&head.method), status, persistence, &headers, body.as_bytes());
         Ok(Routing::Answered(send_complete(socket, &response, persistence, ahead)))
     };
     // Only the refusals below need the CORS headers now; a handled request's response adds its own.
@@ -265,8 +286,8 @@ fn read_request(
         None => {
             let methods =
                 shared.router.methods_for(&head.path, head.header("access-control-request-method")).join(", ");
-            let requested_headers = head.header("access-control-request-headers");
-            let headers = config.cors.preflight_headers(head.header("origin"), &methods, requested_headers);
+            let requested_headers = head.header_list("access-control-request-headers");
+            let headers = config.cors.preflight_headers(head.header("origin"), &methods, requested_headers.as_deref());
             return answered(204, &borrowed(&headers), "", ahead);
         }
         Some(Routed::Found(handler)) => Arc::clone(handler),
@@ -280,7 +301,7 @@ fn read_request(
             return answered(405, &headers, "method not allowed\n", ahead);
         }
     };
-    let (body, ahead) = read_body(socket, &head, ahead, config, deadline)?;
+    let (body, ahead) = read_body(socket, &head, ahead, config, deadline).map_err(|e| e.of_method(&head.method))?;
     Ok(Routing::Handle { request: Request::new(head, body), handler, persistence, ahead })
 }
 
@@ -305,12 +326,12 @@ fn read_head(
             match parse_request_head(&received, limits) {
                 Ok(Parsed::Complete { head, consumed }) => return Ok((head, received.split_off(consumed))),
                 Ok(Parsed::Partial) => {}
-                Err(error) => return Err(NoRequest::Refused(error.status(), error.to_string())),
+                Err(error) => return Err(NoRequest::refused(error.status(), error.to_string())),
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(NoRequest::Refused(408, "request head not received in time".to_string()));
+            return Err(NoRequest::refused(408, "request head not received in time"));
         }
         socket.set_read_timeout(Some(left)).map_err(|_| NoRequest::Gone)?;
         // Read straight into the heap buffer: a buffer on the stack would stay in this thread's
@@ -343,7 +364,7 @@ fn read_body(
         return Ok((Vec::new(), received));
     }
     if head.content_length() > limit as u64 {
-        return Err(NoRequest::Refused(413, format!("request body larger than {limit} bytes")));
+        return Err(NoRequest::refused(413, format!("request body larger than {limit} bytes")));
     }
     // A client that sent `Expect: 100-continue` waits for this before it sends the body (RFC 9110
     // §10.1.1); without it, it would wait a second or more and then send the body anyway.
@@ -370,12 +391,12 @@ fn read_body(
         (read, received.get_ref()[received.position() as usize..].to_vec())
     };
     match read {
-        Ok(_) if body.len() > limit => Err(NoRequest::Refused(413, format!("request body larger than {limit} bytes"))),
+        Ok(_) if body.len() > limit => Err(NoRequest::refused(413, format!("request body larger than {limit} bytes"))),
         Ok(_) if !chunked && (body.len() as u64) < head.content_length() => Err(NoRequest::Gone),
         Ok(_) => Ok((body, ahead)),
-        Err(e) if is_timeout(&e) => Err(NoRequest::Refused(408, "request body not received in time".to_string())),
+        Err(e) if is_timeout(&e) => Err(NoRequest::refused(408, "request body not received in time")),
         Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-            Err(NoRequest::Refused(400, format!("malformed chunked body: {e}")))
+            Err(NoRequest::refused(400, format!("malformed chunked body: {e}")))
         }
         Err(_) => Err(NoRequest::Gone),
     }
@@ -437,15 +458,22 @@ fn respond(
         }
         headers.push((name.as_str(), value.as_str()));
     }
-    let is_head = request.method() == "HEAD";
+    // What may follow the head is decided in one place, for every kind of answer.
+    let rule = BodyRule::for_response(Some(request.method()), response.status);
     let body = match response.body {
         Body::Bytes(bytes) => {
             shared.metrics.answered(response.status);
-            let mut out = complete_response_head(response.status, exchange.persistence, &headers, bytes.len());
-            if !is_head {
-                out.extend_from_slice(&bytes);
-            }
-            return Responded::Complete(send_complete(socket, &out, exchange.persistence, exchange.ahead));
+            let persistence = exchange.persistence;
+            let out = complete_response(Some(request.method()), response.status, persistence, &headers, &bytes);
+            return Responded::Complete(send_complete(socket, &out, persistence, exchange.ahead));
+        }
+        // A stream with a status that has no body (204, 304) is its head alone: the closure never
+        // runs, and the hub gets no client.
+        _ if rule == BodyRule::Bodiless => {
+            shared.metrics.answered(response.status);
+            let persistence = exchange.persistence;
+            let out = complete_response(Some(request.method()), response.status, persistence, &headers, &[]);
+            return Responded::Complete(send_complete(socket, &out, persistence, exchange.ahead));
         }
         streaming => streaming,
     };
@@ -456,10 +484,12 @@ fn respond(
     offers.0.extend(config.write_profiles.0.iter().cloned());
     let coding;
     let mut hub_gzip = false;
+    // Every `Accept-Encoding` line counts: a later `gzip;q=0` refuses what an earlier line took.
+    let accept_encoding = request.head().header_list("accept-encoding");
     match &body {
         Body::Stream(_) if !offers.is_empty() => {
             headers.push(("Vary", "Accept-Encoding"));
-            if let Some(profile) = offers.negotiate(request.header("accept-encoding")) {
+            if let Some(profile) = offers.negotiate(accept_encoding.as_deref()) {
                 coding = profile.content_coding().to_string();
                 headers.push(("Content-Encoding", &coding));
                 encoder = Some(profile.encoder());
@@ -468,17 +498,20 @@ fn respond(
         // A hub that compresses has every event compressed once already.
         Body::Hub(hub) if hub.compresses() => {
             headers.push(("Vary", "Accept-Encoding"));
-            hub_gzip = crate::http::choose_coding(request.header("accept-encoding"), &["gzip"]).is_some();
+            hub_gzip = crate::http::choose_coding(accept_encoding.as_deref(), &["gzip"]).is_some();
             if hub_gzip {
                 headers.push(("Content-Encoding", "gzip"));
             }
         }
         _ => {}
     }
-    // A stream's connection stays open after it only if the stream can end: a chunked body, not a hub.
+    // A stream's connection stays open after it only if the stream can end: a chunked body, not a
+    // hub. The head alone (the answer to HEAD) streams nothing, so nothing stops its connection
+    // from staying open but the framing, whose head on HTTP/1.0 says `Connection: close`.
+    let streams_nothing = !rule.sends_body();
     let persists = framing == BodyFraming::Chunked
         && exchange.persistence != Persistence::Close
-        && matches!(body, Body::Stream(_));
+        && (streams_nothing || matches!(body, Body::Stream(_)));
     if !persists {
         exchange.persistence = Persistence::Close;
         if framing == BodyFraming::Chunked {
@@ -486,10 +519,10 @@ fn respond(
         }
     }
     // Datastar asks for `Connection: keep-alive` on its streams.
-    let head = stream_response_head_for(framing, response.keep_alive && persists, &headers);
-    if is_head {
-        shared.metrics.answered(200);
-        // A response to HEAD has the head only: no body, not even the last chunk.
+    let head = stream_response_head_for(response.status, framing, response.keep_alive && persists, &headers);
+    if streams_nothing {
+        shared.metrics.answered(response.status);
+        // The answer to HEAD: the head a GET gets, and no body, not even the last chunk.
         return Responded::Complete(send_complete(socket, &head, exchange.persistence, exchange.ahead));
     }
     let intro = config.retry.map(retry_line).unwrap_or_default();
@@ -505,7 +538,7 @@ fn respond(
         Body::Stream(run) => StreamSource::PerConnection(PerConnectionStream { run, exchange, encoder }),
         Body::Bytes(_) => unreachable!("plain bodies were answered above"),
     };
-    Responded::Stream(StreamStart { framing, head, intro, source })
+    Responded::Stream(StreamStart { status: response.status, framing, head, intro, source })
 }
 
 /// Sends a complete response, then closes the connection or keeps it for the next request.
@@ -570,6 +603,7 @@ impl PerConnectionStream {
             persistent,
             encoder,
         ));
+        let _tracked = shared.track_stream(id, &stream);
         if stream.write_head(head).is_err() || stream.write_blocking(intro).is_err() {
             stream.close();
             return Next::Close;

@@ -11,13 +11,10 @@
 //! fell behind have one thread.
 
 use std::io;
-use std::net::TcpStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
 
-use super::metrics::ServerMetrics;
 use super::stream_socket::StreamSocket;
-use crate::http::BodyFraming;
 use crate::hub::registry::Written;
 use crate::hub::{CatchUp, ClientInfo, Sink};
 use crate::Hub;
@@ -42,24 +39,23 @@ pub(super) struct Joining {
     pub client: Option<Box<ClientInfo>>,
 }
 
-/// Streams `hub` to the client on `socket` until it leaves, is dropped or the server stops.
-/// `head` is the response head; `intro` the first body bytes (a `retry:` line, or nothing). The
-/// answer's `200` is counted in `metrics` once the client has joined.
+/// Streams `hub` to the client of `stream` until it leaves, is dropped or the server stops.
+/// `head` is the response head; `intro` the first body bytes (a `retry:` line, or nothing).
+/// `joined` is called once the client has joined, before its head goes out (the server counts
+/// the answer then, so a hub that cannot take the client never counts as answered).
 pub(super) fn stream_from_hub(
     hub: &Hub,
-    socket: Arc<TcpStream>,
-    framing: BodyFraming,
+    stream: Arc<StreamSocket>,
     head: Vec<u8>,
     intro: Vec<u8>,
     joining: Joining,
-    metrics: &ServerMetrics,
+    joined: impl FnOnce(),
 ) -> Result<(), NotStarted> {
-    let stream = Arc::new(StreamSocket::new(socket, framing, hub.write_timeout()));
     let client = HubClient::new(Arc::clone(&stream));
     let sink: Arc<dyn Sink> = client.clone();
     let subscribed = hub.subscribe(sink, joining.last_event_id.as_deref(), joining.gzip);
     let mut subscription = subscribed.map_err(|_| NotStarted::HubUnavailable)?;
-    metrics.answered(200);
+    joined();
     subscription.announce(joining.client.map(|client| *client));
     // The client is owned by this thread until `start` hands it to its flusher, so the head goes out
     // before any event.

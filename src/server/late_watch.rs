@@ -218,6 +218,8 @@ mod tests {
             true,
             None,
         );
+        // A body can end only after its head.
+        socket.write_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
         (Arc::new(socket), client, server)
     }
 

@@ -26,9 +26,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::http::HeadLimits;
 use crate::hub::{clamp_heartbeat, DEFAULT_HEARTBEAT, DEFAULT_WRITE_TIMEOUT, MAX_WRITE_TIMEOUT, MIN_WRITE_TIMEOUT};
@@ -70,6 +70,17 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub(crate) const USER_CODE_STACK_BYTES: usize = 1024 * 1024;
 /// How long `stop_with_event` waits for the last event to reach the clients.
 const FINAL_EVENT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long `stop` waits for streams to end their bodies before it cuts the connections left. A
+/// stream whose write turn is free ends at once; one that a hub's flusher is writing to ends
+/// within a clock tick; only a write blocked on a client that does not read takes longer, and
+/// that client could not read the end anyway.
+const STREAM_END_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long `stop` keeps trying to wake its accept loop with a connection of its own. When that
+/// cannot be made (no file descriptor left, a firewall on the loopback), `stop` returns anyway and
+/// the accept loop ends, closing the listener, when the next connection arrives.
+const ACCEPT_WAKE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The pause between attempts to wake the accept loop.
+const ACCEPT_WAKE_RETRY: Duration = Duration::from_millis(50);
 
 /// Settings for a server. Start from [`Server::builder`].
 ///
@@ -468,6 +479,9 @@ struct Shared {
 #[derive(Default)]
 struct Connections {
     sockets: HashMap<u64, Arc<TcpStream>>,
+    /// The stream each streaming connection runs, by connection id: `stop` ends their bodies
+    /// properly before it closes the sockets.
+    streams: HashMap<u64, Weak<StreamSocket>>,
     threads: Vec<JoinHandle<()>>,
     next_id: u64,
     /// Connections waiting for their next request, by ticket (in the order they began to wait),
@@ -522,15 +536,21 @@ impl Server {
     }
 
     /// Stops the server: closes the listener and every connection, and joins every connection
-    /// thread. The hub lives on with its history and id counter (and its flusher threads, until
-    /// the last [`Hub`] is dropped), and can be served again. Safe to call twice; never
-    /// waits on a stalled client, since closing a socket ends any write to it.
+    /// thread. Every stream's body is ended properly first (the last chunk, after a write
+    /// profile's end), between two events, so that clients see a complete response. The hub
+    /// lives on with its history and id counter (and its flusher threads, until the last [`Hub`]
+    /// is dropped), and can be served again. Safe to call twice.
+    ///
+    /// Bounded: a stream blocked writing to a client that does not read is cut after at most half a
+    /// second, since closing a socket ends any write to it; and if the server cannot connect to
+    /// itself to wake its accept loop (no file descriptor left), `stop` returns after at most two
+    /// seconds, and the listener closes when the next connection arrives.
     pub fn stop(&self) {
         let accept_thread = self.accept_thread.lock().unwrap_or_else(PoisonError::into_inner).take();
         let Some(accept_thread) = accept_thread else { return };
         self.shared.stopping.store(true, Ordering::SeqCst);
-        wake_accept_loop(self.local_addr);
-        let _ = accept_thread.join();
+        stop_accept_loop(self.local_addr, accept_thread);
+        self.shared.end_streams();
         let threads = {
             let mut connections = self.shared.lock_connections();
             for socket in connections.sockets.values() {
@@ -606,6 +626,52 @@ impl Shared {
     /// meanwhile to make room for another.
     fn end_idle(&self, ticket: u64) -> bool {
         self.lock_connections().idle.remove(&ticket).is_some()
+    }
+
+    /// Records that connection `id` runs `stream`, until the returned guard is dropped, so that
+    /// `stop` can end its body. A stream that starts once the server is stopping ends at once.
+    fn track_stream(&self, id: u64, stream: &Arc<StreamSocket>) -> TrackedStream<'_> {
+        let mut connections = self.lock_connections();
+        // Only a connection of this server's registry (not one of `serve_connection`'s).
+        if connections.sockets.contains_key(&id) {
+            connections.streams.insert(id, Arc::downgrade(stream));
+        }
+        drop(connections);
+        // Read after the insertion, under the lock `stop` takes to look at the streams after it set
+        // the flag: each stream is either seen by `stop`, or sees the flag here.
+        if self.stopping.load(Ordering::SeqCst) {
+            stream.end_soon();
+        }
+        TrackedStream { shared: self, id }
+    }
+
+    /// Ends every stream's body, each between two of its writes, and waits (at most
+    /// [`STREAM_END_TIMEOUT`]) until they are over. Streams not over by then are cut with their
+    /// connections.
+    fn end_streams(&self) {
+        let streams: Vec<Arc<StreamSocket>> =
+            self.lock_connections().streams.values().filter_map(Weak::upgrade).collect();
+        // Outside the lock: ending a stream runs its `on_close` callbacks.
+        for stream in &streams {
+            stream.end_soon();
+        }
+        let deadline = Instant::now() + STREAM_END_TIMEOUT;
+        for stream in &streams {
+            stream.wait_closed(Some(deadline.saturating_duration_since(Instant::now())));
+        }
+    }
+}
+
+/// A connection's stream, known to the server until this is dropped (see
+/// [`Shared::track_stream`]).
+struct TrackedStream<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
+
+impl Drop for TrackedStream<'_> {
+    fn drop(&mut self) {
+        self.shared.lock_connections().streams.remove(&self.id);
     }
 }
 
@@ -715,8 +781,28 @@ fn reap_finished_threads(connections: &mut Connections) {
     }
 }
 
-/// `accept` blocks; a connection of our own makes it return so the loop sees `stopping`.
-fn wake_accept_loop(local_addr: SocketAddr) {
+/// Ends the accept loop, which `stopping` tells to return, and joins it; gives up after
+/// [`ACCEPT_WAKE_TIMEOUT`] if it cannot be woken. `accept` blocks, and std offers no way to
+/// interrupt it but a connection: one of our own makes it return.
+fn stop_accept_loop(local_addr: SocketAddr, accept_thread: JoinHandle<()>) {
+    let deadline = Instant::now() + ACCEPT_WAKE_TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // A connection made is one `accept` returns: the loop then sees `stopping` and ends.
+        if accept_thread.is_finished() || wake_accept_loop(local_addr, left) {
+            let _ = accept_thread.join();
+            return;
+        }
+        if left.is_zero() {
+            // Detached: the loop ends, and drops the listener, with the next connection it accepts.
+            return;
+        }
+        thread::sleep(ACCEPT_WAKE_RETRY.min(left));
+    }
+}
+
+/// Connects to the server's own listener, waiting at most `timeout`; returns whether it could.
+fn wake_accept_loop(local_addr: SocketAddr, timeout: Duration) -> bool {
     let mut address = local_addr;
     if address.ip().is_unspecified() {
         address.set_ip(match address {
@@ -724,7 +810,8 @@ fn wake_accept_loop(local_addr: SocketAddr) {
             SocketAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
         });
     }
-    let _ = TcpStream::connect_timeout(&address, Duration::from_secs(1));
+    // A zero timeout is refused by `connect_timeout`: one millisecond is the last try.
+    TcpStream::connect_timeout(&address, timeout.max(Duration::from_millis(1))).is_ok()
 }
 
 /// Starts a server for a new hub on `127.0.0.1:port`, streaming on every path: the one-call way to

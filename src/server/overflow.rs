@@ -22,7 +22,7 @@ use super::connection::{borrowed, retry_line, CLOSE_LINGER, CLOSE_LINGER_BYTES};
 use super::{ServerBuilder, Shared};
 use crate::error::is_timeout;
 use crate::http::{
-    parse_request_head, stream_response_head_for, text_response, BodyFramer, BodyFraming, Parsed, RequestHead,
+    parse_request_head, stream_response_head_for, text_response, BodyFramer, BodyFraming, BodyRule, Parsed, RequestHead,
 };
 
 /// Connections the answerer holds at once; past it, new ones are closed unread. Each costs a
@@ -105,8 +105,8 @@ impl Held {
                 let (status, answer) = match parse_request_head(&self.received, &config.head_limits) {
                     Ok(Parsed::Complete { head, .. }) => over_capacity_answer(config, &head),
                     Ok(Parsed::Partial) if now < deadline => return true,
-                    Ok(Parsed::Partial) => (408, text_response(408, &[], "request head not received in time\n")),
-                    Err(error) => (error.status(), text_response(error.status(), &[], &format!("{error}\n"))),
+                    Ok(Parsed::Partial) => (408, text_response(None, 408, &[], "request head not received in time\n")),
+                    Err(error) => (error.status(), text_response(None, error.status(), &[], &format!("{error}\n"))),
                 };
                 shared.metrics.answered(status);
                 // A fresh connection's send buffer is empty, so a short answer goes out whole.
@@ -143,15 +143,16 @@ impl Held {
 pub(super) fn over_capacity_answer(config: &ServerBuilder, head: &RequestHead) -> (u16, Vec<u8>) {
     let cors = config.cors.headers(head.header("origin"));
     let mut headers = borrowed(&cors);
-    let wants_stream = head.header("accept").is_some_and(|accept| accept.contains("text/event-stream"));
+    let wants_stream = head.header_list("accept").is_some_and(|accept| accept.contains("text/event-stream"));
     if !wants_stream {
         let seconds = config.overload_retry.as_secs().max(1).to_string();
         headers.push(("Retry-After", &seconds));
-        return (503, text_response(503, &headers, "the server is at its connection limit; try again later\n"));
+        let body = "the server is at its connection limit; try again later\n";
+        return (503, text_response(Some(&head.method), 503, &headers, body));
     }
     let framing = BodyFraming::for_version(head.version);
-    let mut answer = stream_response_head_for(framing, false, &headers);
-    if head.method == "HEAD" {
+    let mut answer = stream_response_head_for(200, framing, false, &headers);
+    if !BodyRule::for_response(Some(&head.method), 200).sends_body() {
         return (200, answer);
     }
     let mut framer = BodyFramer::new(framing);

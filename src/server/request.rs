@@ -38,9 +38,17 @@ impl Request {
         &self.head.query
     }
 
-    /// The first value of a header, matched case-insensitively.
+    /// The first value of a header, matched case-insensitively. For a list field that a client may
+    /// send on several lines (`Accept`, `Accept-Encoding`, ...), use
+    /// [`header_list`](Self::header_list), which reads them all.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.head.header(name)
+    }
+
+    /// Every value of a list field: its lines combined, comma-separated (see
+    /// [`RequestHead::header_list`]).
+    pub fn header_list(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        self.head.header_list(name)
     }
 
     /// Every header, in order.

@@ -47,9 +47,12 @@ pub(crate) enum Body {
 
 impl Response {
     /// A response with this status and an empty body.
+    ///
+    /// # Panics
+    /// As [`with_status`](Self::with_status), for a status that cannot answer a request.
     pub fn new(status: u16) -> Response {
         Response {
-            status,
+            status: final_status(status),
             headers: Vec::new(),
             body: Body::Bytes(Vec::new()),
             keep_alive: false,
@@ -128,15 +131,17 @@ impl Response {
         self
     }
 
-    /// Sets the status.
+    /// Sets the status. A `204` or `304` has no body (RFC 9110 §15.3.5, §15.4.5): a plain body
+    /// is dropped, a stream's closure never runs and a hub gets no client; the client gets the head
+    /// alone. The answer to `HEAD` is the head alone too, whatever the status.
     ///
     /// # Panics
-    /// If `status` is not a three-digit HTTP status (100 to 599): a status is written by the
-    /// program, so a wrong one is a bug, refused where it is set (a panicking handler's client
-    /// gets `500`).
+    /// If `status` cannot answer a request: not a three-digit HTTP status (100 to 599), or an
+    /// interim one (1xx), which a client takes as the promise of another answer that would never
+    /// come. A status is written by the program, so a wrong one is a bug, refused where it is set
+    /// (a panicking handler's client gets `500`).
     pub fn with_status(mut self, status: u16) -> Response {
-        assert!((100..=599).contains(&status), "with_status({status}): an HTTP status is 100 to 599");
-        self.status = status;
+        self.status = final_status(status);
         self
     }
 
@@ -178,6 +183,13 @@ impl Response {
     }
 }
 
+/// `status`, if it can be a request's final answer (200 to 599); panics otherwise.
+fn final_status(status: u16) -> u16 {
+    assert!((100..=599).contains(&status), "HTTP status {status}: an HTTP status is 100 to 599");
+    assert!(status >= 200, "HTTP status {status}: an interim (1xx) status cannot answer a request");
+    status
+}
+
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let body = match &self.body {
@@ -204,10 +216,12 @@ mod tests {
         for (name, value) in [("X-Bad", "a\r\nInjected: yes"), ("X-Bad", "nul\0"), ("Bad Name", "v"), ("", "v")] {
             assert!(Response::text("x").try_header(name, value).is_err(), "{name:?}: {value:?}");
         }
-        for status in [0, 99, 600, 999] {
+        for status in [0, 99, 100, 101, 103, 199, 600, 999] {
             let refused = std::panic::catch_unwind(|| Response::text("x").with_status(status));
             assert!(refused.is_err(), "with_status({status}) must be refused");
+            assert!(std::panic::catch_unwind(|| Response::new(status)).is_err(), "Response::new({status})");
         }
+        assert_eq!((Response::new(200).status(), Response::new(599).status()), (200, 599));
         assert!(std::panic::catch_unwind(|| Response::text("x").header("X", "a\nb")).is_err());
     }
 }

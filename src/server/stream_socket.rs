@@ -11,6 +11,9 @@
 //! - **heartbeats** for per-connection streams (a hub sends its own through its backlog);
 //! - **noticing departure**: a read that returns means the client left (clients send nothing on an
 //!   event stream), noticed at once, with no periodic wake-up;
+//! - **ending the body**, once, between writes: the last chunk (after the encoder's end) is
+//!   written by whoever holds the write turn, so it never lands inside an event, even when the
+//!   server's stop asks for it while a hub's flusher is writing ([`StreamSocket::end_soon`]);
 //! - **the closed state and `on_close` callbacks**, which run exactly once;
 //! - **handing the connection back**: a per-connection stream on a persistent connection ends its
 //!   body with [`StreamSocket::finish`] instead of closing, and its departure watch then returns
@@ -75,6 +78,9 @@ struct SocketState {
     /// The body has ended and the connection stays open ([`StreamSocket::finish`]): nothing more
     /// is written, and the departure watch hands the connection back.
     finished: bool,
+    /// [`StreamSocket::end_soon`] asked for the body's end: no write starts any more, and the
+    /// holder of the write turn, if any, ends the body before it gives the turn back.
+    end_requested: bool,
     on_close: Vec<OnClose>,
     /// Threads waiting for the write turn.
     waiting: usize,
@@ -89,6 +95,8 @@ struct Turn {
 /// How body bytes go on the wire: through the encoder of the response's write profile, if it has
 /// one (each write is one flush unit), then framed.
 struct BodyWriter {
+    /// The response head has gone out: a body exists to be ended.
+    head_written: bool,
     framer: BodyFramer,
     encoder: Option<Box<dyn BodyEncoder>>,
     /// The encoder's output for the write in progress.
@@ -110,8 +118,12 @@ impl BodyWriter {
         }
     }
 
-    /// Ends the body: the encoder's end, then the framing's (the last chunk). Only between chunks.
+    /// Ends the body: the encoder's end, then the framing's (the last chunk). Only between chunks,
+    /// and only once the head has gone out: before it, there is no body to end.
     fn end(&mut self, socket: &mut &TcpStream) -> io::Result<()> {
+        if !self.head_written {
+            return Err(io::ErrorKind::NotConnected.into());
+        }
         if let Some(mut encoder) = self.encoder.take() {
             let mut end = Vec::new();
             encoder.finish(&mut end);
@@ -143,11 +155,17 @@ impl StreamSocket {
             persistent: persistent && framing == BodyFraming::Chunked,
             state: Mutex::new(SocketState {
                 writing: false,
-                body: BodyWriter { framer: BodyFramer::new(framing), encoder, encoded: Vec::new() },
+                body: BodyWriter {
+                    head_written: false,
+                    framer: BodyFramer::new(framing),
+                    encoder,
+                    encoded: Vec::new(),
+                },
                 send_timeout: None,
                 last_write: Instant::now(),
                 closed: false,
                 finished: false,
+                end_requested: false,
                 on_close: Vec::new(),
                 waiting: 0,
             }),
@@ -161,8 +179,12 @@ impl StreamSocket {
 
     /// Writes the response head: raw bytes, before the framed body.
     pub fn write_head(&self, head: &[u8]) -> io::Result<()> {
-        self.with_turn(true, Some(self.write_timeout), |_, mut socket| socket.write_all(head))
-            .unwrap_or_else(|| Err(gone()))
+        let write = |body: &mut BodyWriter, mut socket: &TcpStream| {
+            socket.write_all(head)?;
+            body.head_written = true;
+            Ok(())
+        };
+        self.with_turn(true, Some(self.write_timeout), write).unwrap_or_else(|| Err(gone()))
     }
 
     /// Writes body bytes, waiting for the write turn and for the socket. An error means the client
@@ -204,8 +226,9 @@ impl StreamSocket {
     }
 
     /// Runs `write` with the write turn, the socket's send timeout set to `send_timeout`. Returns
-    /// `None` when the stream is closed, or (with `wait` false) when another thread is writing.
-    /// A failed write leaves the stream open: the caller decides, and records why, before it closes.
+    /// `None` when the stream is closed or its end was asked for, or (with `wait` false) when
+    /// another thread is writing. A failed write leaves the stream open: the caller decides, and
+    /// records why, before it closes.
     fn with_turn<T>(
         &self,
         wait: bool,
@@ -219,31 +242,82 @@ impl StreamSocket {
                 state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
                 state.waiting -= 1;
             }
-            if state.closed || state.finished || state.writing {
+            if state.closed || state.finished || state.writing || state.end_requested {
                 return None;
             }
-            state.writing = true;
-            let framer = state.body.framer;
-            let body = std::mem::replace(&mut state.body, BodyWriter { framer, encoder: None, encoded: Vec::new() });
-            Turn { body, send_timeout: state.send_timeout }
+            take_turn(&mut state)
         };
-        let mut result = Ok(());
+        let result = self.set_send_timeout(&mut turn, send_timeout).and_then(|()| write(&mut turn.body, &self.socket));
+        self.give_back(turn);
+        Some(result)
+    }
+
+    fn set_send_timeout(&self, turn: &mut Turn, send_timeout: Option<Duration>) -> io::Result<()> {
         if turn.send_timeout != send_timeout {
-            result = self.socket.set_write_timeout(send_timeout);
+            self.socket.set_write_timeout(send_timeout)?;
             turn.send_timeout = send_timeout;
         }
-        let result = result.and_then(|()| write(&mut turn.body, &self.socket));
+        Ok(())
+    }
+
+    /// Gives the write turn back; or, if [`end_soon`](Self::end_soon) asked for the body's end
+    /// while this turn was held, ends the body with the turn still held, and closes. The check and
+    /// the hand-back are one step under the lock: `end_soon` either sees the turn held, and leaves
+    /// the end to its holder, or takes the free turn itself.
+    fn give_back(&self, turn: Turn) {
         {
             let mut state = self.lock();
-            state.writing = false;
-            state.body = turn.body;
-            state.send_timeout = turn.send_timeout;
             state.last_write = Instant::now();
-            if state.waiting > 0 {
-                self.changed.notify_all();
+            if !state.end_requested || state.closed || state.finished {
+                self.put_back(&mut state, turn);
+                return;
             }
         }
-        Some(result)
+        self.end_with(turn);
+    }
+
+    fn put_back(&self, state: &mut SocketState, turn: Turn) {
+        state.writing = false;
+        state.body = turn.body;
+        state.send_timeout = turn.send_timeout;
+        if state.waiting > 0 {
+            self.changed.notify_all();
+        }
+    }
+
+    /// Ends the body, if it is between chunks, without waiting for the socket (a client that does
+    /// not read gets the connection cut instead), then closes and gives the turn back. Closed
+    /// first, so that no one finds the turn free and the stream open in between.
+    fn end_with(&self, mut turn: Turn) {
+        let _ = self.set_send_timeout(&mut turn, Some(NO_WAIT_SEND_TIMEOUT)).and_then(|()| {
+            if !turn.body.framer.between_chunks() {
+                return Err(io::ErrorKind::InvalidData.into());
+            }
+            turn.body.end(&mut &*self.socket)
+        });
+        self.close();
+        self.put_back(&mut self.lock(), turn);
+    }
+
+    /// Ends the body properly and closes the connection, as soon as no write is in progress: at
+    /// once if the write turn is free, or else by the thread that holds it, when its write is
+    /// done, so that the end never lands inside an event. No write starts after this call. The
+    /// end is written without waiting for the socket: if it does not fit (a client that does not
+    /// read), or a write stopped inside a chunk, the connection is cut instead. Returns at once;
+    /// [`wait_closed`](Self::wait_closed) tells when the stream is over. For the server's stop.
+    pub fn end_soon(&self) {
+        let turn = {
+            let mut state = self.lock();
+            if state.closed || state.finished || state.end_requested {
+                return;
+            }
+            state.end_requested = true;
+            if state.writing {
+                return;
+            }
+            take_turn(&mut state)
+        };
+        self.end_with(turn);
     }
 
     /// Ends the body properly (the last chunk of a chunked body), then closes the connection.
@@ -456,6 +530,91 @@ impl StreamSocket {
     }
 }
 
+/// Takes the write turn, with the body writer (a placeholder with the same framer stays behind);
+/// the caller has checked that no one holds it.
+fn take_turn(state: &mut SocketState) -> Turn {
+    state.writing = true;
+    let placeholder = BodyWriter { encoder: None, encoded: Vec::new(), ..state.body };
+    let body = std::mem::replace(&mut state.body, placeholder);
+    Turn { body, send_timeout: state.send_timeout }
+}
+
 fn gone() -> io::Error {
     io::ErrorKind::NotConnected.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+    /// A chunked stream whose head has gone out, and the client's end of its connection.
+    fn stream() -> (Arc<StreamSocket>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let server = Arc::new(listener.accept().unwrap().0);
+        let stream = StreamSocket::new(server, BodyFraming::Chunked, Duration::from_secs(10));
+        stream.write_head(HEAD).unwrap();
+        (Arc::new(stream), client)
+    }
+
+    fn chunk(payload: &[u8]) -> Vec<u8> {
+        [format!("{:x}\r\n", payload.len()).as_bytes(), payload, b"\r\n"].concat()
+    }
+
+    /// Asked for while another thread's write is blocked on a client that does not read yet, the
+    /// end waits for that write and follows it, whole and once: never inside it.
+    #[test]
+    fn an_end_asked_for_during_a_write_follows_that_write() {
+        let (stream, mut client) = stream();
+        // More than the loopback socket buffers hold: the write blocks until the client reads.
+        let payload = vec![b'x'; 32 << 20];
+        let writer = {
+            let (stream, payload) = (Arc::clone(&stream), payload.clone());
+            std::thread::spawn(move || stream.write_blocking(&payload))
+        };
+        let mut head = [0u8; HEAD.len()];
+        client.read_exact(&mut head).unwrap();
+        // Bytes of the payload in the client's socket: the writer holds the turn, and keeps it
+        // until the client has read nearly all of them.
+        assert_eq!(client.peek(&mut [0u8; 1]).unwrap(), 1);
+        stream.end_soon();
+        assert!(!stream.is_closed(), "the write in progress goes on");
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).unwrap();
+        writer.join().unwrap().unwrap();
+        assert!(wire == [chunk(&payload), b"0\r\n\r\n".to_vec()].concat(), "the event, then the end");
+        assert!(stream.is_closed());
+        assert!(stream.write_blocking(b"late").is_err(), "nothing is written after the end");
+    }
+
+    /// With no write in progress, the end is written at once; a second request changes nothing.
+    #[test]
+    fn an_end_asked_for_between_writes_is_written_at_once() {
+        let (stream, mut client) = stream();
+        stream.write_blocking(b"data: a\n\n").unwrap();
+        stream.end_soon();
+        assert!(stream.is_closed());
+        stream.end_soon();
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).unwrap();
+        assert!(wire[HEAD.len()..] == [chunk(b"data: a\n\n"), b"0\r\n\r\n".to_vec()].concat());
+    }
+
+    /// Before its head, a response has no body to end: the connection just closes.
+    #[test]
+    fn an_end_before_the_head_writes_nothing() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let server = Arc::new(listener.accept().unwrap().0);
+        let stream = StreamSocket::new(server, BodyFraming::Chunked, Duration::from_secs(10));
+        stream.end_soon();
+        assert!(stream.is_closed() && stream.write_head(HEAD).is_err());
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).unwrap();
+        assert!(wire.is_empty());
+    }
 }
