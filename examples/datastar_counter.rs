@@ -1,6 +1,8 @@
 //! A Datastar app: a counter and a todo list, shared by every open tab.
 //!
-//! The pattern: each page opens one long-lived stream, `@get('/updates')`, when it loads. Buttons
+//! The pattern: each page opens one long-lived stream, `@get('/updates', {retry: 'always'})`, when
+//! it loads (`always`: a server that stops ends its streams cleanly, and Datastar reopens a cleanly
+//! ended stream only when told to). Buttons
 //! and the form send `@post` actions; the server reads the signals they carry, updates its state,
 //! and broadcasts the *whole* region (counter and list) as one event with an id through a hub
 //! that keeps the latest one in its history. So a page that reconnects, or opens later, gets the
@@ -21,6 +23,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use bare_sse::datastar::action::{ActionOptions, Retry};
 use bare_sse::datastar::{self, action, DatastarStream, ElementOptions, SignalOptions};
 use bare_sse::json::Value;
 use bare_sse::server::{Request, Response};
@@ -204,7 +207,7 @@ fn page(app: &App) -> String {
 </body>
 "#,
         datastar = if app.local_datastar.is_some() { "/datastar.js" } else { datastar::CDN_URL },
-        updates = action::get("/updates"),
+        updates = action::action_with("get", "/updates", &ActionOptions::new().retry(Retry::Always)),
         increment = action::post("/increment"),
         add = action::post("/todos"),
         count = count_html(state.count),

@@ -87,6 +87,21 @@ pub enum RequestCancellation {
     Disabled,
 }
 
+/// When Datastar reopens a request (its `retry` option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Datastar's default: after a network failure only. A stream that ends cleanly, as every
+    /// stream of a server that stops does, is not reopened.
+    Auto,
+    /// After a network failure or an error status (4xx, 5xx).
+    Error,
+    /// Also after a stream ends cleanly, as `EventSource` does: what a long-lived stream that must
+    /// outlive a server restart needs. A `204` or a redirect still ends it for good.
+    Always,
+    /// Never.
+    Never,
+}
+
 /// Options of a backend action, written as the object literal Datastar reads. Only the options
 /// set are written; each is escaped for the single-quoted strings of an attribute.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -97,6 +112,7 @@ pub struct ActionOptions {
     selector: Option<String>,
     headers: Vec<(String, String)>,
     open_when_hidden: Option<bool>,
+    retry: Option<Retry>,
     retry_interval: Option<Duration>,
     retry_scaler: Option<f64>,
     retry_max_wait: Option<Duration>,
@@ -145,6 +161,13 @@ impl ActionOptions {
     /// the tab is hidden and opened again when it shows).
     pub fn open_when_hidden(mut self, enabled: bool) -> ActionOptions {
         self.open_when_hidden = Some(enabled);
+        self
+    }
+
+    /// When the request is reopened (Datastar: [`Retry::Auto`]). A long-lived `@get` stream on a
+    /// hub wants [`Retry::Always`], so that the page reconnects after the server stops.
+    pub fn retry(mut self, retry: Retry) -> ActionOptions {
+        self.retry = Some(retry);
         self
     }
 
@@ -216,6 +239,15 @@ impl fmt::Display for ActionOptions {
         if let Some(enabled) = self.open_when_hidden {
             fields.push(format!("openWhenHidden: {enabled}"));
         }
+        if let Some(retry) = self.retry {
+            let name = match retry {
+                Retry::Auto => "auto",
+                Retry::Error => "error",
+                Retry::Always => "always",
+                Retry::Never => "never",
+            };
+            fields.push(format!("retry: '{name}'"));
+        }
         if let Some(wait) = self.retry_interval {
             fields.push(format!("retryInterval: {}", wait.as_millis()));
         }
@@ -223,7 +255,7 @@ impl fmt::Display for ActionOptions {
             fields.push(format!("retryScaler: {factor}"));
         }
         if let Some(wait) = self.retry_max_wait {
-            fields.push(format!("retryMaxWaitMs: {}", wait.as_millis()));
+            fields.push(format!("retryMaxWait: {}", wait.as_millis()));
         }
         if let Some(count) = self.retry_max_count {
             fields.push(format!("retryMaxCount: {count}"));
@@ -264,6 +296,7 @@ mod tests {
             .selector("form[name='a']")
             .header("X-Csrf", "t'k")
             .open_when_hidden(false)
+            .retry(Retry::Always)
             .retry_interval(Duration::from_millis(500))
             .retry_scaler(1.5)
             .retry_max_wait(Duration::from_secs(5))
@@ -274,7 +307,8 @@ mod tests {
             concat!(
                 r"{contentType: 'json', filterSignals: {include: new RegExp('^user\\.'), ",
                 r"exclude: new RegExp('\'\x22\x3C/')}, selector: 'form[name=\'a\']', headers: {'X-Csrf': 't\'k'}, ",
-                r"openWhenHidden: false, retryInterval: 500, retryScaler: 1.5, retryMaxWaitMs: 5000, retryMaxCount: 3, ",
+                r"openWhenHidden: false, retry: 'always', retryInterval: 500, retryScaler: 1.5, retryMaxWait: 5000, ",
+                r"retryMaxCount: 3, ",
                 r"requestCancellation: 'disabled'}"
             )
         );

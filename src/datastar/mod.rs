@@ -34,9 +34,10 @@
 //!
 //! Datastar's browser library reads streams with `fetch`. It retries a stream only when the
 //! request fails on the network: first after 1 s (or the stream's `retry:`), doubling up to 30 s,
-//! 10 times, sending the last id received as `last-event-id`. A stream that ends cleanly is not
-//! reopened. So a page that must survive a server restart keeps one long-lived `@get` stream on
-//! a hub route, and the server sends the whole region the page shows as one event with an id
+//! 10 times, sending the last id received as `last-event-id`. A stream that ends cleanly (as
+//! every stream does when its server stops) is reopened only with `retry: 'always'`
+//! ([`action::Retry::Always`]). So a page that must survive a server restart keeps one
+//! long-lived `@get` stream, with that option, on a hub route, and the server sends the whole region the page shows as one event with an id
 //! (`event.with_id()`), with history of at least one event: a page that reconnects, or opens
 //! later, gets the current region at once, and one resuming from before a restart gets the hub's
 //! reset event and then the latest region. `examples/datastar_counter.rs` works this way.
