@@ -9,11 +9,11 @@
 //! 2. Flusher threads (one per core by default) wake up, and each walks its shard of the clients,
 //!    writing to each one everything between that client's cursor and the end of the backlog in a
 //!    single write. A burst published while a flusher was busy goes out as one write.
-//! 3. A flusher never waits for a socket. When one is full, the flusher hands that client to its
-//!    connection, which finishes the backlog with blocking writes (woken at once, not polled) and
-//!    then hands it back. A client that stops reading is dropped once a write makes no progress for
-//!    [`HubBuilder::write_timeout`], or once it is [`HubBuilder::max_queued_bytes`] behind. It can
-//!    resume with `Last-Event-ID`.
+//! 3. A flusher never waits for a socket: its writes are non-blocking. When one is full, the
+//!    flusher hands that client to its connection, which finishes the backlog with blocking writes
+//!    (woken at once, not polled) and then hands it back. A client that stops reading is dropped
+//!    once a write makes no progress for [`HubBuilder::write_timeout`], or once it is
+//!    [`HubBuilder::max_queued_bytes`] behind. It can resume with `Last-Event-ID`.
 //!
 //! # Joining and resuming
 //!
@@ -100,7 +100,9 @@ const CATCH_UP_CHUNK_BYTES: usize = 64 * 1024;
 /// What the hub needs of a client's connection. The server's connections implement it; the hub
 /// never sees a socket.
 pub(crate) trait Sink: Send + Sync {
-    /// Writes as much of `bytes` as the socket takes without waiting.
+    /// Writes as much of `bytes` as the socket takes without waiting: it never blocks, not even for
+    /// a moment. `Partial` (perhaps of 0 bytes) when the socket is full, or when another thread is
+    /// writing to it; then the client's next writer is a thread that may wait.
     fn write_now(&self, bytes: &[u8]) -> Written;
     /// Writes all of `bytes`, waiting for the socket, after finishing any frame an earlier
     /// `write_now` left open (empty `bytes` only finishes it). An error of kind `TimedOut` or

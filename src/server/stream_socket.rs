@@ -6,8 +6,11 @@
 //!   [`BodyFramer`] remembers where a partial write stopped, so whoever writes next resumes there;
 //! - **one writer at a time**: a write turn, taken and given back under a short lock that is never
 //!   held across I/O, so that closing, heartbeats and departure checks never wait on a stalled write;
-//! - **the write deadline**: blocking writes give up after the write timeout of no progress; writes
-//!   that must not wait (a hub's flusher) use the shortest send timeout instead;
+//! - **the socket's mode**: blocking writes give up after the write timeout of no progress; writes
+//!   that must not wait (a hub's flusher) switch the socket to non-blocking mode, so a full socket
+//!   returns at once. The mode belongs to the whole socket, reads included, so only the holder of
+//!   the write turn changes it, and the departure watch switches it back (taking the turn) before
+//!   it reads;
 //! - **heartbeats** for per-connection streams (a hub sends its own through its backlog);
 //! - **noticing departure**: a read that returns means the client left (clients send nothing on an
 //!   event stream), noticed at once, with no periodic wake-up;
@@ -26,10 +29,8 @@ use crate::error::is_timeout;
 use crate::http::{BodyFramer, BodyFraming};
 use crate::hub::registry::Written;
 
-/// The send timeout for writes that must not wait. A full socket makes such a write give up after
-/// this long (the kernel rounds it up to one clock tick). Non-blocking mode would do the same
-/// without the tick, but it belongs to the whole socket and would also make the departure watch's
-/// blocking read return at once.
+/// The send timeout of [`StreamSocket::end_now`]'s attempt to end the body: a full socket makes it
+/// give up after this long (the kernel rounds it up to one clock tick).
 const NO_WAIT_SEND_TIMEOUT: Duration = Duration::from_micros(1);
 /// The comment a per-connection stream sends after a silence. No blank line follows it, so it
 /// never ends an event block on its own (see the hub's heartbeat).
@@ -70,6 +71,10 @@ struct SocketState {
     body: BodyWriter,
     /// The send timeout the socket has now, to change it only when needed (a system call).
     send_timeout: Option<Duration>,
+    /// The socket is in non-blocking mode, or the thread holding the write turn may be switching
+    /// it there: a read started now might return at once. Set when a non-blocking turn is taken;
+    /// cleared only when a turn ends with the socket blocking.
+    nonblocking: bool,
     last_write: Instant,
     closed: bool,
     /// The body has ended and the connection stays open ([`StreamSocket::finish`]): nothing more
@@ -80,10 +85,47 @@ struct SocketState {
     waiting: usize,
 }
 
-/// The write turn: its holder alone writes to the socket, with the body writer it took out.
+/// The write turn: its holder alone writes to the socket, with the body writer it took out, and
+/// alone changes the socket's mode, which it records here.
 struct Turn {
     body: BodyWriter,
     send_timeout: Option<Duration>,
+    nonblocking: bool,
+}
+
+impl Turn {
+    /// Puts the socket in `mode`, with a system call only for what changes.
+    fn switch(&mut self, socket: &TcpStream, mode: Mode) -> io::Result<()> {
+        let nonblocking = mode == Mode::NonBlocking;
+        if self.nonblocking != nonblocking {
+            socket.set_nonblocking(nonblocking)?;
+            self.nonblocking = nonblocking;
+        }
+        if let Mode::Blocking(send_timeout) = mode {
+            if self.send_timeout != send_timeout {
+                socket.set_write_timeout(send_timeout)?;
+                self.send_timeout = send_timeout;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a turn's writes use the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Blocking writes, giving up after this long without progress (`None`: never).
+    Blocking(Option<Duration>),
+    /// Writes that take what the socket has room for and return at once: a hub's flusher.
+    NonBlocking,
+}
+
+/// Why a thread did not get the write turn.
+enum Refused {
+    /// The stream is over (closed, or its body finished).
+    Over,
+    /// Another thread holds the turn (only when not waiting for it).
+    Busy,
 }
 
 /// How body bytes go on the wire: through the encoder of the response's write profile, if it has
@@ -145,6 +187,7 @@ impl StreamSocket {
                 writing: false,
                 body: BodyWriter { framer: BodyFramer::new(framing), encoder, encoded: Vec::new() },
                 send_timeout: None,
+                nonblocking: false,
                 last_write: Instant::now(),
                 closed: false,
                 finished: false,
@@ -173,10 +216,16 @@ impl StreamSocket {
             .unwrap_or_else(|| Err(gone()))
     }
 
-    /// Writes as much of `payload` as the socket takes without waiting: a hub's flusher. When the
-    /// socket fills up part-way, the framer keeps its place for the next writer.
+    /// Writes as much of `payload` as the socket takes without waiting: a hub's flusher. The socket
+    /// is in non-blocking mode for it (and stays so until a writer or reader that may wait switches
+    /// it back), so a full socket returns at once. When the socket fills up part-way, the framer
+    /// keeps its place for the next writer.
+    ///
+    /// The write turn held by another thread counts as a full socket: only the hub writes to a hub
+    /// client, one writer at a time, so that thread is the departure watch switching the socket
+    /// back to blocking reads, and the client's next writer is one that may wait for the turn.
     pub fn write_now(&self, payload: &[u8]) -> Written {
-        let outcome = self.with_turn(false, Some(NO_WAIT_SEND_TIMEOUT), |body, mut socket| {
+        let outcome = self.with_turn_in(false, Mode::NonBlocking, |body, mut socket| {
             // A hub's bytes are encoded once for every client: never through a response's encoder.
             let framer = &mut body.framer;
             let mut written = 0;
@@ -197,53 +246,89 @@ impl StreamSocket {
             Ok(Written::All)
         });
         match outcome {
-            Some(Ok(written)) => written,
-            // Only a hub writes to a hub client, so the turn is free unless the stream is closing.
-            None | Some(Err(_)) => Written::Failed,
+            Ok(Ok(written)) => written,
+            Err(Refused::Busy) => Written::Partial(0),
+            Err(Refused::Over) | Ok(Err(_)) => Written::Failed,
         }
     }
 
-    /// Runs `write` with the write turn, the socket's send timeout set to `send_timeout`. Returns
-    /// `None` when the stream is closed, or (with `wait` false) when another thread is writing.
-    /// A failed write leaves the stream open: the caller decides, and records why, before it closes.
+    /// Runs `write` with the write turn, the socket blocking with its send timeout set to
+    /// `send_timeout`. Returns `None` when the stream is closed, or (with `wait` false) when another
+    /// thread is writing. A failed write leaves the stream open: the caller decides, and records
+    /// why, before it closes.
     fn with_turn<T>(
         &self,
         wait: bool,
         send_timeout: Option<Duration>,
         write: impl FnOnce(&mut BodyWriter, &TcpStream) -> io::Result<T>,
     ) -> Option<io::Result<T>> {
-        let mut turn = {
-            let mut state = self.lock();
-            while state.writing && !state.closed && wait {
-                state.waiting += 1;
-                state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
-                state.waiting -= 1;
-            }
-            if state.closed || state.finished || state.writing {
-                return None;
-            }
-            state.writing = true;
-            let framer = state.body.framer;
-            let body = std::mem::replace(&mut state.body, BodyWriter { framer, encoder: None, encoded: Vec::new() });
-            Turn { body, send_timeout: state.send_timeout }
-        };
-        let mut result = Ok(());
-        if turn.send_timeout != send_timeout {
-            result = self.socket.set_write_timeout(send_timeout);
-            turn.send_timeout = send_timeout;
+        self.with_turn_in(wait, Mode::Blocking(send_timeout), write).ok()
+    }
+
+    /// Runs `write` with the write turn, the socket in `mode`.
+    fn with_turn_in<T>(
+        &self,
+        wait: bool,
+        mode: Mode,
+        write: impl FnOnce(&mut BodyWriter, &TcpStream) -> io::Result<T>,
+    ) -> Result<io::Result<T>, Refused> {
+        let mut turn = self.take_turn(wait, mode)?;
+        let result = turn.switch(&self.socket, mode).and_then(|()| write(&mut turn.body, &self.socket));
+        self.give_back(turn, true);
+        Ok(result)
+    }
+
+    /// Takes the write turn, waiting for it with `wait`, for writes in `mode`.
+    fn take_turn(&self, wait: bool, mode: Mode) -> Result<Turn, Refused> {
+        let mut state = self.lock();
+        while state.writing && !state.closed && wait {
+            state.waiting += 1;
+            state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
+            state.waiting -= 1;
         }
-        let result = result.and_then(|()| write(&mut turn.body, &self.socket));
-        {
-            let mut state = self.lock();
-            state.writing = false;
-            state.body = turn.body;
-            state.send_timeout = turn.send_timeout;
+        if state.closed || state.finished {
+            return Err(Refused::Over);
+        }
+        if state.writing {
+            return Err(Refused::Busy);
+        }
+        state.writing = true;
+        let framer = state.body.framer;
+        let body = std::mem::replace(&mut state.body, BodyWriter { framer, encoder: None, encoded: Vec::new() });
+        let turn = Turn { body, send_timeout: state.send_timeout, nonblocking: state.nonblocking };
+        // Said before the switch, under the lock, so that the departure watch never starts a read
+        // it believes will block while the socket may be non-blocking.
+        state.nonblocking |= mode == Mode::NonBlocking;
+        Ok(turn)
+    }
+
+    /// Gives the write turn back, with the socket's mode as the turn left it; `wrote` says whether
+    /// bytes went out (which puts off a per-connection stream's next heartbeat).
+    fn give_back(&self, turn: Turn, wrote: bool) {
+        let mut state = self.lock();
+        state.writing = false;
+        state.body = turn.body;
+        state.send_timeout = turn.send_timeout;
+        state.nonblocking = turn.nonblocking;
+        if wrote {
             state.last_write = Instant::now();
-            if state.waiting > 0 {
-                self.changed.notify_all();
-            }
         }
-        Some(result)
+        if state.waiting > 0 {
+            self.changed.notify_all();
+        }
+    }
+
+    /// Puts the socket back in blocking mode, if a hub's flusher left it non-blocking, so that the
+    /// departure watch's next read blocks. Waits for the write turn to do it (a flusher holds it
+    /// only for one write that does not wait). An error means the socket cannot be used.
+    fn make_reads_block(&self) -> io::Result<()> {
+        let Ok(mut turn) = self.take_turn(true, Mode::Blocking(Some(self.write_timeout))) else {
+            // Over: the watch sees it when it looks at the state again.
+            return Ok(());
+        };
+        let switched = turn.switch(&self.socket, Mode::Blocking(Some(self.write_timeout)));
+        self.give_back(turn, false);
+        switched
     }
 
     /// Ends the body properly (the last chunk of a chunked body), then closes the connection.
@@ -413,6 +498,17 @@ impl StreamSocket {
                 // The next request has begun: read no more of it until this body has ended, but
                 // keep the heartbeats going.
                 self.wait_finished_or_closed(wait);
+                continue;
+            }
+            // A read that has started blocking stays blocked whatever the mode becomes, but one
+            // that starts while a hub's flusher has the socket non-blocking would return at once,
+            // and the watch would spin: switch it back first, then look at the state again. (If a
+            // flusher switches it between this look and the read, the read returns `WouldBlock`,
+            // and the next look sees the flag.)
+            if self.lock().nonblocking {
+                if self.make_reads_block().is_err() {
+                    break;
+                }
                 continue;
             }
             if self.socket.set_read_timeout(wait).is_err() {
