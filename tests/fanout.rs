@@ -120,6 +120,7 @@ fn catch_up_threads_stay_within_their_limit_and_waiting_clients_are_served_in_tu
         .build();
     let server = Server::builder().hub(hub.clone()).start().unwrap();
     let addr = server.local_addr();
+    // The clients that never read join first, so they are first in line for the threads.
     let non_reading: Vec<RawClient> = (0..NON_READING).map(|_| RawClient::stream(addr, "/", "")).collect();
     let mut reader = RawClient::stream(addr, "/", "");
     assert!(hub.wait_until_clients(|n| n == NON_READING + 1, READ_TIMEOUT));

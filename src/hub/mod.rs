@@ -10,8 +10,8 @@
 //!    writing to each one everything between that client's cursor and the end of the backlog in a
 //!    single write. A burst published while a flusher was busy goes out as one write.
 //! 3. A flusher never waits for a socket: its writes are non-blocking, and take what the socket has
-//!    room for. When one is full, the flusher goes on with the others, and at the end of its round
-//!    puts that client in the catch-up queue. A catch-up thread takes it from there, finishes its backlog with blocking
+//!    room for. When one is full, the flusher puts that client in the catch-up queue and goes on
+//!    with the others. A catch-up thread takes it from there, finishes its backlog with blocking
 //!    writes (the kernel wakes it as the socket drains: no polling), and hands it back to its
 //!    flusher. A client that stops reading is dropped once a write makes no progress for
 //!    [`HubBuilder::write_timeout`], or once it is [`HubBuilder::max_queued_bytes`] behind. It can
@@ -732,6 +732,14 @@ fn flush_shard(inner: &Arc<Inner>, shard: usize) {
         for index in 0..round.targets.len() {
             let outcome = round.targets[index].sink.write_now(round.bytes_for(index));
             round.targets[index].outcome = outcome;
+            if let Written::Partial(_) = outcome {
+                // Its socket is full: it goes to a catch-up thread now, not when the round ends,
+                // so that it catches up while this round writes to the others.
+                let mut state = inner.lock();
+                if state.registry.finish_target(&mut round, index) {
+                    call_catch_up_threads(inner, state, 1);
+                }
+            }
         }
 
         state = inner.lock();

@@ -28,7 +28,7 @@
 //!   joins. Cursors are offsets in the client's own backlog. Every event is appended to both in
 //!   the same step, so the two carry the same events in the same order.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use super::backlog::Backlog;
 use super::history::{History, Replay};
@@ -198,6 +198,8 @@ pub(crate) struct Target<S> {
     pub coding: Coding,
     pub cursor: u64,
     pub outcome: Written,
+    /// The outcome was applied before the round finished ([`Registry::finish_target`]).
+    applied: bool,
 }
 
 impl<S> Round<S> {
@@ -244,7 +246,9 @@ pub(crate) struct Registry<S> {
     compressor: Option<Compressor>,
     /// Per coding, the clients that read it.
     readers: [usize; 2],
-    shards: Vec<HashMap<u64, Subscriber<S>>>,
+    /// Per shard, its clients by number: the order they joined in, which is the order a round
+    /// writes to them (so a flood of new clients never delays the ones already there).
+    shards: Vec<BTreeMap<u64, Subscriber<S>>>,
     /// Per shard and coding, the backlog end its flusher has handled.
     seen_end: Vec<[u64; 2]>,
     /// Shards that have a running flusher; clients join only these.
@@ -278,7 +282,7 @@ impl<S: Clone> Registry<S> {
             backlogs: [Backlog::default(), Backlog::default()],
             compressor: None,
             readers: [0; 2],
-            shards: (0..shards).map(|_| HashMap::new()).collect(),
+            shards: (0..shards).map(|_| BTreeMap::new()).collect(),
             seen_end: vec![[0; 2]; shards],
             live_shards: 0,
             clients_per_flusher: clients_per_flusher.max(1),
@@ -566,7 +570,7 @@ impl<S: Clone> Registry<S> {
                 from[coding] = from[coding].min(sub.cursor);
                 let key = Key { id, shard };
                 let (sink, coding, cursor) = (sub.sink.clone(), sub.coding, sub.cursor);
-                round.targets.push(Target { key, sink, coding, cursor, outcome: Written::All });
+                round.targets.push(Target { key, sink, coding, cursor, outcome: Written::All, applied: false });
             }
         }
         round.from = from;
@@ -576,34 +580,53 @@ impl<S: Clone> Registry<S> {
         }
     }
 
-    /// Applies a round's outcomes: clients whose sockets filled up join the catch-up queue (counted
-    /// in `handed_back`), and those whose writes failed go to `to_close`.
+    /// Applies the outcome of target `index` of a round in progress, if its socket filled up: the
+    /// client joins the catch-up queue now, so that a catch-up thread can take it while the round
+    /// goes on to the others. Returns whether it joined the queue (it may have left meanwhile).
+    pub fn finish_target(&mut self, round: &mut Round<S>, index: usize) -> bool {
+        let target = &mut round.targets[index];
+        if target.applied || !matches!(target.outcome, Written::Partial(_)) {
+            return false;
+        }
+        target.applied = true;
+        self.apply(target, round.end, &mut round.to_close)
+    }
+
+    /// Applies a round's outcomes (those [`finish_target`](Self::finish_target) has not): clients
+    /// whose sockets filled up join the catch-up queue (counted in `handed_back`), and those whose
+    /// writes failed go to `to_close`.
     pub fn finish_round(&mut self, round: &mut Round<S>) {
-        for target in &round.targets {
-            let key = target.key;
-            let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) else { continue };
-            match target.outcome {
-                Written::All => sub.cursor = round.end[sub.coding as usize],
-                Written::Partial(written) => {
-                    sub.cursor = target.cursor + written as u64;
-                    sub.owner = Owner::CatchUp;
-                    self.catch_up_queue.push_back(key);
-                    round.handed_back += 1;
-                }
-                Written::Failed => {
-                    sub.closed = true;
-                    round.to_close.push(sub.sink.clone());
-                }
-            }
+        for target in round.targets.iter().filter(|target| !target.applied) {
+            round.handed_back += usize::from(self.apply(target, round.end, &mut round.to_close));
         }
         self.trim_backlog();
+    }
+
+    /// Applies one target's outcome; returns whether the client joined the catch-up queue.
+    fn apply(&mut self, target: &Target<S>, end: [u64; 2], to_close: &mut Vec<S>) -> bool {
+        let key = target.key;
+        let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) else { return false };
+        match target.outcome {
+            Written::All => sub.cursor = end[sub.coding as usize],
+            Written::Partial(written) => {
+                sub.cursor = target.cursor + written as u64;
+                sub.owner = Owner::CatchUp;
+                self.catch_up_queue.push_back(key);
+                return true;
+            }
+            Written::Failed => {
+                sub.closed = true;
+                to_close.push(sub.sink.clone());
+            }
+        }
+        false
     }
 
     /// Whether every open client has everything appended so far.
     pub fn all_flushed(&self) -> bool {
         let backlogs = &self.backlogs;
         let flushed = |sub: &Subscriber<S>| sub.closed || sub.cursor == backlogs[sub.coding as usize].end();
-        self.shards.iter().flat_map(HashMap::values).all(flushed)
+        self.shards.iter().flat_map(BTreeMap::values).all(flushed)
     }
 
     /// Drops the backlog bytes that every open client has passed, once there are enough of them.
@@ -613,7 +636,7 @@ impl<S: Clone> Registry<S> {
             if backlog.held() < TRIM_BACKLOG_AT_BYTES {
                 continue;
             }
-            let readers = self.shards.iter().flat_map(HashMap::values).filter(|s| !s.closed && s.coding == coding);
+            let readers = self.shards.iter().flat_map(BTreeMap::values).filter(|s| !s.closed && s.coding == coding);
             let lowest = readers.map(|s| s.cursor).min().unwrap_or(backlog.end());
             self.backlogs[coding as usize].drop_before(lowest);
         }
@@ -635,7 +658,7 @@ impl<S: Clone> Registry<S> {
     }
 
     pub fn subscriber_count(&self) -> usize {
-        self.shards.iter().map(HashMap::len).sum()
+        self.shards.iter().map(BTreeMap::len).sum()
     }
 
     pub fn stats(&self) -> Stats {
@@ -828,6 +851,60 @@ mod tests {
         assert_eq!(registry.stats().catch_up_threads, 0);
     }
 
+    /// A round writes to its clients in the order they joined, so that a flood of new clients
+    /// cannot delay those already there; clients whose sockets filled up wait in that order too.
+    #[test]
+    fn a_round_writes_clients_in_the_order_they_joined() {
+        let mut registry = registry(1, 1 << 20);
+        let mut keys: Vec<Key> =
+            (0..6).map(|label| registry.join(label, None, Coding::Identity).unwrap().key).collect();
+        registry.leave(keys.remove(2));
+        keys.push(registry.join(6, None, Coding::Identity).unwrap().key);
+        for &key in &keys {
+            catch_up(&mut registry, key);
+        }
+        registry.publish(&Event::new().data("x")).unwrap();
+        let mut round = Round::default();
+        registry.start_round(0, &mut round);
+        assert_eq!(round.targets.iter().map(|target| target.key).collect::<Vec<_>>(), keys);
+        for target in &mut round.targets {
+            target.outcome = Written::Partial(0);
+        }
+        registry.finish_round(&mut round);
+        assert_eq!(registry.queued(), keys);
+    }
+
+    /// A client whose socket filled up can be handed to a catch-up thread before its round ends;
+    /// the end of the round then leaves it alone, and applies the others' outcomes.
+    #[test]
+    fn a_full_socket_goes_to_the_catch_up_queue_before_the_round_ends() {
+        let mut registry = registry(1, 1 << 20);
+        let keys: Vec<Key> = (0..3).map(|label| registry.join(label, None, Coding::Identity).unwrap().key).collect();
+        for &key in &keys {
+            catch_up(&mut registry, key);
+        }
+        registry.publish(&Event::new().data("0123456789")).unwrap();
+        let mut round = Round::default();
+        registry.start_round(0, &mut round);
+        round.targets[0].outcome = Written::Partial(3);
+        assert!(!registry.finish_target(&mut round, 1), "not written yet: nothing to hand over");
+        assert!(registry.finish_target(&mut round, 0));
+        assert!(!registry.finish_target(&mut round, 0), "once");
+        assert_eq!(registry.queued(), [keys[0]]);
+        // A catch-up thread takes it and finishes it while the round writes to the others.
+        assert!(registry.start_catch_up_thread());
+        registry.catch_up_thread_started();
+        assert_eq!(registry.next_catch_up().map(|(key, _)| key), Some(keys[0]));
+        assert_eq!(text(&catch_up(&mut registry, keys[0])), "a: 0123456789\n\n", "from byte 3");
+        registry.catch_up_done();
+        round.targets[2].outcome = Written::Partial(0);
+        registry.finish_round(&mut round);
+        assert_eq!(round.handed_back, 1, "only the third is handed over at the end");
+        assert_eq!(registry.queued(), [keys[2]]);
+        assert_eq!(registry.owner(keys[0]), Some(Owner::Flusher), "the first is its flusher's again");
+        assert_eq!(registry.owner(keys[1]), Some(Owner::Flusher));
+    }
+
     /// Clients whose sockets fill up at once get one catch-up thread each up to the limit; the
     /// others wait their turn, oldest first, and a thread that finishes one client takes the next.
     #[test]
@@ -969,7 +1046,8 @@ mod tests {
     /// The hub's promise, checked against a model over thousands of seeded random steps: every
     /// client receives its history snapshot and then every byte appended after it joined, exactly
     /// once and in order, whatever the interleaving of publishing, joining, leaving, flusher rounds
-    /// (each write of a round a step of its own), and catch-up threads that start, take waiting clients, end when none waits,
+    /// (each write of a round a step of its own, with full sockets handed over at once or when the
+    /// round ends), and catch-up threads that start, take waiting clients, end when none waits,
     /// or cannot be started. After every step: each client has one writer at most (no catch-up
     /// thread holds a client another holds or that waits in the queue), catch-up threads never
     /// exceed their limit, at most one is starting, and a client waits in the queue only while
@@ -1087,6 +1165,11 @@ mod tests {
                                 client.received.extend_from_slice(&bytes[..taken]);
                                 round.targets[index].outcome =
                                     if taken == bytes.len() { Written::All } else { Written::Partial(taken) };
+                                // The hub hands a full socket over at once; the model, at once or
+                                // when the round ends.
+                                if rng.below(2) == 0 && registry.finish_target(&mut round, index) {
+                                    start_thread(&mut registry, &mut threads, &mut clients, &mut rng);
+                                }
                                 rounds[shard] = Some((round, index + 1));
                             }
                             Some((mut round, _)) => {
@@ -1245,8 +1328,8 @@ mod tests {
         Holding(Key),
     }
 
-    /// Starts a catch-up thread if the registry wants one, as the hub does after a round that
-    /// handed over full sockets and when a thread takes a client; one start in eight fails (no thread could be
+    /// Starts a catch-up thread if the registry wants one, as the hub does after handing over
+    /// full sockets and when a thread takes a client; one start in eight fails (no thread could be
     /// spawned), and a failure with no thread running closes the waiting clients.
     fn start_thread(
         registry: &mut Registry<u32>,
