@@ -26,8 +26,8 @@
 //! to two `write_timeout`s: the first write may take a few bytes before it waits); one that
 //! reads slowly, until it has caught up or is `max_queued_bytes` behind. At most
 //! [`HubBuilder::max_catch_up_threads`] run at once: past that, clients whose sockets are full
-//! wait their turn, oldest first (and fall further behind meanwhile), so a flood of clients that
-//! never read costs at most that many threads beyond their connections'.
+//! wait their turn, in the order their sockets filled (and fall further behind meanwhile), so a
+//! flood of clients that never read costs at most that many threads beyond their connections'.
 //!
 //! # Joining and resuming
 //!

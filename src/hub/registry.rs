@@ -18,7 +18,11 @@
 //!   `max_catch_up_threads`.
 //! - **Every event exactly once.** A joining client's cursor is set to the end of the backlog in
 //!   the same step that takes its history snapshot, so every event is either in the snapshot or
-//!   after the cursor: never both, never neither. Cursors only move forward, by bytes written.
+//!   after the cursor: never both, never neither. Cursors only move forward, by bytes written:
+//!   every write starts at the writer's cursor, and moves it by exactly what the socket took (a
+//!   partial write's count), so when a client passes from its flusher to a catch-up thread and
+//!   back, no byte is lost or sent twice, and bytes go out in the backlog's order. (The socket's
+//!   framer likewise resumes a chunk where the last writer left it.)
 //! - **Nothing freed that a client needs.** Backlog bytes are dropped only below the lowest cursor
 //!   of an open subscriber, and a subscriber more than `max_queued_bytes` behind is closed first.
 //! - **Every shard with clients has a flusher.** Clients join only shards below `live_shards`, and
@@ -453,8 +457,8 @@ impl<S: Clone> Registry<S> {
         }
     }
 
-    /// The catching-up thread wrote `count` more bytes. (The backlog is trimmed by flusher rounds, not
-    /// here: a catch-up write would otherwise walk every client.)
+    /// The catching-up thread wrote `count` more bytes. (The backlog is trimmed by flusher rounds,
+    /// not here: a catch-up write would otherwise walk every client.)
     pub fn advance(&mut self, key: Key, count: usize) {
         if let Some(sub) = self.shards[key.shard].get_mut(&key.id) {
             sub.cursor += count as u64;
@@ -468,8 +472,8 @@ impl<S: Clone> Registry<S> {
         }
     }
 
-    /// The next client waiting for a catch-up thread, for the calling catch-up thread, which owns it
-    /// from now until it hands it to its flusher (or the client is closed); then it calls
+    /// The next client waiting for a catch-up thread, for the calling catch-up thread, which owns
+    /// it from now until it hands it to its flusher (or the client is closed); then it calls
     /// [`catch_up_done`](Self::catch_up_done). Clients that left or were closed while waiting are
     /// skipped.
     pub fn next_catch_up(&mut self) -> Option<(Key, S)> {
@@ -492,7 +496,8 @@ impl<S: Clone> Registry<S> {
     /// free to take them, the limit allows one more, and none is being started. If so, it is
     /// counted as running (and starting) from now: the new thread calls
     /// [`catch_up_thread_started`](Self::catch_up_thread_started), or, if it could not be started
-    /// after all, its starter calls [`catch_up_thread_not_started`](Self::catch_up_thread_not_started).
+    /// after all, its starter calls
+    /// [`catch_up_thread_not_started`](Self::catch_up_thread_not_started).
     ///
     /// One at a time, so that no thread spends long starting threads, the flusher least: a new
     /// thread that takes a client starts the next one if clients still wait.

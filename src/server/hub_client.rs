@@ -70,9 +70,9 @@ impl Sink for StreamSocket {
 
 #[cfg(test)]
 mod tests {
-    //! A hub client's socket as the hub uses it: a flusher's writes that must not wait, the blocking
-    //! writes of a catch-up thread, and the departure watch's read, on the one socket whose mode
-    //! they share.
+    //! A hub client's socket as the hub uses it: a flusher's writes that must not wait, the
+    //! blocking writes of a catch-up thread, and the departure watch's read, on the one socket
+    //! whose mode they share.
 
     use super::*;
     use crate::server::stream_socket::Watched;

@@ -253,9 +253,9 @@ impl StreamSocket {
     }
 
     /// Runs `write` with the write turn, the socket blocking with its send timeout set to
-    /// `send_timeout`. Returns `None` when the stream is closed, or (with `wait` false) when another
-    /// thread is writing. A failed write leaves the stream open: the caller decides, and records
-    /// why, before it closes.
+    /// `send_timeout`. Returns `None` when the stream is closed, or (with `wait` false) when
+    /// another thread is writing. A failed write leaves the stream open: the caller decides, and
+    /// records why, before it closes.
     fn with_turn<T>(
         &self,
         wait: bool,
@@ -500,11 +500,11 @@ impl StreamSocket {
                 self.wait_finished_or_closed(wait);
                 continue;
             }
-            // A read that has started blocking stays blocked whatever the mode becomes, but one
-            // that starts while a hub's flusher has the socket non-blocking would return at once,
-            // and the watch would spin: switch it back first, then look at the state again. (If a
-            // flusher switches it between this look and the read, the read returns `WouldBlock`,
-            // and the next look sees the flag.)
+            // A read that starts while a hub's flusher has the socket non-blocking would return at
+            // once, and the watch would spin: switch it back first, then look at the state again.
+            // (On Linux a read that has started blocking stays blocked whatever the mode becomes;
+            // if a flusher switches it between this look and the read, or a woken read sees the
+            // new mode, the read returns `WouldBlock`, and the next look sees the flag.)
             if self.lock().nonblocking {
                 if self.make_reads_block().is_err() {
                     break;
