@@ -3,11 +3,14 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use bare_sse::hub::RESET_EVENT_TYPE;
 use bare_sse::{Event, Hub, Server};
-use common::{RawClient, READ_TIMEOUT};
+use common::{eventually, RawClient, READ_TIMEOUT};
 
 /// Clients that join just as the last ones leave still get live events: every shard that has
 /// clients has a running flusher, whatever the order of joins and leaves. One flusher per client,
@@ -97,6 +100,63 @@ fn a_reading_client_survives_a_multi_megabyte_burst() {
         assert_eq!(&data[..5], format!("{i:05}"), "event {i} (of {} bytes)", data.len());
     }
     assert_eq!((hub.stats().dropped_slow, hub.clients()), (0, 1));
+}
+
+/// At most `max_catch_up_threads` clients are caught up at once. Past that, a client whose socket
+/// filled up waits for a thread to come free, and one that never reads frees its thread once the
+/// write timeout drops it: a reading client that joined after four that never read, with two
+/// threads, still gets every event.
+#[test]
+fn catch_up_threads_stay_within_their_limit_and_waiting_clients_are_served_in_turn() {
+    const NON_READING: usize = 4;
+    const EVENT_BYTES: usize = 64 * 1024;
+    // 8 MiB: about twice what a socket that is not read takes on loopback, so each one fills up.
+    const EVENTS: usize = 128;
+    let hub = Hub::builder()
+        .flusher_threads(1)
+        .heartbeat(None)
+        .max_catch_up_threads(2)
+        .write_timeout(Duration::from_millis(300))
+        .build();
+    let server = Server::builder().hub(hub.clone()).start().unwrap();
+    let addr = server.local_addr();
+    // The clients that never read join first, so they are first in line for the threads.
+    let non_reading: Vec<RawClient> = (0..NON_READING).map(|_| RawClient::stream(addr, "/", "")).collect();
+    let mut reader = RawClient::stream(addr, "/", "");
+    assert!(hub.wait_until_clients(|n| n == NON_READING + 1, READ_TIMEOUT));
+    // Once every client has this event, their connections have handed them to the flusher.
+    hub.send_new_event(Event::new().data("welcome")).unwrap();
+    assert!(hub.flush(READ_TIMEOUT));
+    assert_eq!(reader.next_block().data(), "welcome");
+
+    // Records the most catch-up threads the hub ran at once.
+    let most = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (hub, most, done) = (hub.clone(), Arc::clone(&most), Arc::clone(&done));
+        thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                most.fetch_max(hub.stats().catch_up_threads, Ordering::SeqCst);
+                thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let filler = "z".repeat(EVENT_BYTES);
+    let events: Vec<Event> = (0..EVENTS).map(|i| Event::new().data(format!("{i:05}{filler}"))).collect();
+    hub.send_new_events(&events).unwrap();
+    for i in 0..EVENTS {
+        let data = reader.next_block().data();
+        assert_eq!(&data[..5], format!("{i:05}"), "event {i}");
+    }
+    assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT), "the clients that never read were dropped");
+    done.store(true, Ordering::SeqCst);
+    sampler.join().unwrap();
+    // The two threads were busy for at least the write timeout each: the sampler saw them.
+    assert_eq!(most.load(Ordering::SeqCst), 2, "the limit was reached and never passed");
+    assert_eq!(hub.stats().dropped_slow, NON_READING as u64, "for being slow");
+    drop(non_reading);
+    // With nobody left to catch up, the threads end once they have lingered.
+    eventually("the idle catch-up threads to end", || hub.stats().catch_up_threads == 0);
 }
 
 /// A browser that resumes with an id from an earlier run of the program (the same number, a new

@@ -9,11 +9,25 @@
 //! 2. Flusher threads (one per core by default) wake up, and each walks its shard of the clients,
 //!    writing to each one everything between that client's cursor and the end of the backlog in a
 //!    single write. A burst published while a flusher was busy goes out as one write.
-//! 3. A flusher never waits for a socket. When one is full, the flusher hands that client to its
-//!    connection, which finishes the backlog with blocking writes (woken at once, not polled) and
-//!    then hands it back. A client that stops reading is dropped once a write makes no progress for
+//! 3. A flusher never waits for a socket: its writes are non-blocking, and take what the socket has
+//!    room for. When one is full, the flusher puts that client in the catch-up queue and goes on
+//!    with the others. A catch-up thread takes it from there, finishes its backlog with blocking
+//!    writes (the kernel wakes it as the socket drains: no polling), and hands it back to its
+//!    flusher. A client that stops reading is dropped once a write makes no progress for
 //!    [`HubBuilder::write_timeout`], or once it is [`HubBuilder::max_queued_bytes`] behind. It can
 //!    resume with `Last-Event-ID`.
+//!
+//! # What a slow client costs
+//!
+//! Its connection's thread, always (blocked in `read`, to notice it leave), and, while its socket
+//! is full, one catch-up thread; never more. Catch-up threads are shared: one that has finished a
+//! client takes the next one waiting, waits [`CATCH_UP_LINGER`] for one if none does, then ends.
+//! A client that reads nothing holds its catch-up thread until the write timeout drops it (one
+//! to two `write_timeout`s: the first write may take a few bytes before it waits); one that
+//! reads slowly, until it has caught up or is `max_queued_bytes` behind. At most
+//! [`HubBuilder::max_catch_up_threads`] run at once: past that, clients whose sockets are full
+//! wait their turn, in the order their sockets filled (and fall further behind meanwhile), so a
+//! flood of clients that never read costs at most that many threads beyond their connections'.
 //!
 //! # Joining and resuming
 //!
@@ -36,8 +50,9 @@
 //! # For the people changing this module
 //!
 //! The state and its policy live in `registry.rs` (no sockets, unit-tested there); this file holds
-//! the lock, the flusher threads and the catch-up loop. The invariants (one writer per client,
-//! every event exactly once, every shard with clients has a flusher) are stated in `registry.rs`.
+//! the lock, the flusher threads and the catch-up threads. The invariants (one writer per client,
+//! every event exactly once, every shard with clients has a flusher, every client waiting for a
+//! catch-up thread has one coming) are stated in `registry.rs`.
 //! Here, in addition: **no lock is held across a write or a thread spawn**; the hub's lock guards
 //! only the registry, and every socket operation happens after it is released. The same holds for
 //! the lifecycle hooks (`hooks.rs`), which run user code; the counters in `counters.rs` are
@@ -102,23 +117,34 @@ const DEFAULT_MAX_FLUSHERS: usize = 4;
 /// 10,000 clients, two flushers bring the p99 latency down by a tenth.
 pub const DEFAULT_CLIENTS_PER_FLUSHER: usize = 1000;
 
+/// Catch-up threads that may run at once, by default: with the default connection limit (10,000),
+/// a process stays well below the roughly 16,000 threads a Linux process gets by default
+/// (`vm.max_map_count`), and 1,000 clients may be behind at the same time without waiting.
+pub const DEFAULT_MAX_CATCH_UP_THREADS: usize = 1000;
+/// How long a catch-up thread with no client to catch up waits for one before it ends: a burst
+/// that fills many sockets reuses the threads the last one started, and an idle hub keeps none.
+pub const CATCH_UP_LINGER: Duration = Duration::from_secs(1);
+
 /// Stack size of flusher threads: they keep nothing big on the stack.
 const FLUSHER_STACK_BYTES: usize = 64 * 1024;
-/// Most bytes a connection copies out of the backlog per blocking write while catching up: about
-/// what a loopback socket buffer takes at once, so one copy is one write.
+/// Stack size of catch-up threads: they copy backlog bytes into a heap buffer and write them.
+const CATCH_UP_STACK_BYTES: usize = 64 * 1024;
+/// Most bytes a catch-up (a catch-up thread's, or a joining client's connection's) copies out of
+/// the backlog per blocking write: about what a loopback socket buffer takes at once, so one copy
+/// is one write.
 const CATCH_UP_CHUNK_BYTES: usize = 64 * 1024;
 
 /// What the hub needs of a client's connection. The server's connections implement it; the hub
 /// never sees a socket.
 pub(crate) trait Sink: Send + Sync {
-    /// Writes as much of `bytes` as the socket takes without waiting.
+    /// Writes as much of `bytes` as the socket takes without waiting: it never blocks, not even for
+    /// a moment. `Partial` (perhaps of 0 bytes) when the socket is full, or when another thread is
+    /// writing to it; then the client's next writer is a thread that may wait.
     fn write_now(&self, bytes: &[u8]) -> Written;
     /// Writes all of `bytes`, waiting for the socket, after finishing any frame an earlier
     /// `write_now` left open (empty `bytes` only finishes it). An error of kind `TimedOut` or
     /// `WouldBlock` means no progress for the write timeout: the client has stalled.
     fn write_blocking(&self, bytes: &[u8]) -> io::Result<()>;
-    /// The socket filled up: run `catch_up` on a thread that may block on this socket, soon.
-    fn hand_back(&self, catch_up: CatchUp);
     /// The hub gave up on this client: close its connection.
     fn close(&self);
 }
@@ -137,6 +163,7 @@ pub struct HubBuilder {
     write_timeout: Duration,
     flusher_threads: usize,
     clients_per_flusher: usize,
+    max_catch_up_threads: usize,
     id_epoch: Option<u64>,
     gzip: Option<u32>,
     /// The Redis server and stream behind the hub, if any.
@@ -157,6 +184,7 @@ impl Default for HubBuilder {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             flusher_threads: cores.min(DEFAULT_MAX_FLUSHERS),
             clients_per_flusher: DEFAULT_CLIENTS_PER_FLUSHER,
+            max_catch_up_threads: DEFAULT_MAX_CATCH_UP_THREADS,
             id_epoch: None,
             gzip: None,
             redis: None,
@@ -216,6 +244,16 @@ impl HubBuilder {
     /// go to the one with the fewest. 1 spreads clients evenly from the first.
     pub fn clients_per_flusher(mut self, count: usize) -> HubBuilder {
         self.clients_per_flusher = count.max(1);
+        self
+    }
+
+    /// Most catch-up threads running at once (default [`DEFAULT_MAX_CATCH_UP_THREADS`]; at least
+    /// 1). A catch-up thread finishes the backlog of a client whose socket filled up; past this
+    /// many such clients, the others wait for a thread to come free, and meanwhile fall behind
+    /// (up to [`max_queued_bytes`](Self::max_queued_bytes)). A client that does not read at all
+    /// holds its thread until [`write_timeout`](Self::write_timeout) drops it.
+    pub fn max_catch_up_threads(mut self, count: usize) -> HubBuilder {
+        self.max_catch_up_threads = count.max(1);
         self
     }
 
@@ -296,8 +334,14 @@ impl HubBuilder {
     pub fn build(self) -> Hub {
         let epoch = self.id_epoch.unwrap_or_else(new_epoch);
         let history = History::new(self.history_events, self.history_bytes);
-        let mut registry =
-            Registry::new(epoch, self.flusher_threads, self.clients_per_flusher, history, self.max_queued_bytes);
+        let mut registry = Registry::new(
+            epoch,
+            self.flusher_threads,
+            self.clients_per_flusher,
+            history,
+            self.max_queued_bytes,
+            self.max_catch_up_threads,
+        );
         if let Some(level) = self.gzip {
             registry.compress(level);
         }
@@ -312,6 +356,7 @@ impl HubBuilder {
                 registry,
                 last_append: Instant::now(),
                 flushers: Vec::new(),
+                catch_up_threads: Vec::new(),
                 starting_flushers: false,
                 shutting_down: false,
                 asleep: vec![false; shards],
@@ -320,6 +365,7 @@ impl HubBuilder {
                 following: false,
             }),
             work: (0..shards).map(|_| Condvar::new()).collect(),
+            catch_up_work: Condvar::new(),
             progress: Condvar::new(),
             backplane: backplane.clone(),
             counters: Counters::default(),
@@ -387,6 +433,8 @@ struct Inner {
     state: Mutex<State>,
     /// Per shard, where its flusher waits for bytes to send.
     work: Vec<Condvar>,
+    /// Where idle catch-up threads wait for a client whose socket filled up.
+    catch_up_work: Condvar,
     /// Signalled when clients make progress, join or leave, and when flushers start: `flush`,
     /// `wait_until_clients` and joining clients wait here.
     progress: Condvar,
@@ -400,6 +448,8 @@ struct State {
     registry: Registry<SharedSink>,
     last_append: Instant,
     flushers: Vec<JoinHandle<()>>,
+    /// The catch-up threads started and not yet joined (the registry counts the running ones).
+    catch_up_threads: Vec<JoinHandle<()>>,
     /// A thread is starting flushers, outside the lock.
     starting_flushers: bool,
     /// The last `Hub` was dropped: flushers return.
@@ -626,6 +676,18 @@ impl Drop for Handle {
         for flusher in flushers {
             let _ = flusher.join();
         }
+        // No client is left (every server of this hub has stopped), so the catch-up threads are
+        // idle or about to be: wake them to end now rather than after their linger.
+        loop {
+            let catch_up_threads = std::mem::take(&mut self.inner.lock().catch_up_threads);
+            if catch_up_threads.is_empty() {
+                break;
+            }
+            self.inner.catch_up_work.notify_all();
+            for thread in catch_up_threads {
+                let _ = thread.join();
+            }
+        }
     }
 }
 
@@ -735,23 +797,114 @@ fn flush_shard(inner: &Arc<Inner>, shard: usize) {
         for index in 0..round.targets.len() {
             let outcome = round.targets[index].sink.write_now(round.bytes_for(index));
             round.targets[index].outcome = outcome;
+            if let Written::Partial(_) = outcome {
+                // Its socket is full: it goes to a catch-up thread now, not when the round ends,
+                // so that it catches up while this round writes to the others.
+                let mut state = inner.lock();
+                if state.registry.finish_target(&mut round, index) {
+                    call_catch_up_threads(inner, state, 1);
+                }
+            }
         }
         inner.counters.wrote_round(&round);
 
         state = inner.lock();
         state.registry.finish_round(&mut round);
         inner.signal_progress(&state);
-        if round.to_close.is_empty() && round.handed_back.is_empty() {
+        if round.to_close.is_empty() && round.handed_back == 0 {
             continue;
         }
-        drop(state);
+        call_catch_up_threads(inner, state, round.handed_back);
         for sink in round.to_close.drain(..) {
             sink.close();
         }
-        for (key, sink) in round.handed_back.drain(..) {
-            sink.hand_back(CatchUp { inner: Arc::clone(inner), key });
-        }
         state = inner.lock();
+    }
+}
+
+/// After `queued` clients joined the catch-up queue: wakes as many idle catch-up threads, and
+/// starts one more if they are not enough (it starts the next). Releases the lock first.
+fn call_catch_up_threads(inner: &Arc<Inner>, mut state: MutexGuard<'_, State>, queued: usize) {
+    let wake = queued.min(state.registry.idle_catch_up_threads());
+    let start = queued > 0 && state.registry.start_catch_up_thread();
+    drop(state);
+    for _ in 0..wake {
+        inner.catch_up_work.notify_one();
+    }
+    if start {
+        inner.start_catch_up_thread();
+    }
+}
+
+impl Inner {
+    /// Starts a catch-up thread the registry has counted in. If it cannot be started, and no
+    /// other runs, the clients waiting for one are closed: they resume by `Last-Event-ID`.
+    fn start_catch_up_thread(self: &Arc<Inner>) {
+        let inner = Arc::clone(self);
+        let spawned = thread::Builder::new()
+            .name("bare-sse-catch-up".to_string())
+            .stack_size(CATCH_UP_STACK_BYTES)
+            .spawn(move || run_catch_up_thread(&inner));
+        let mut state = self.lock();
+        match spawned {
+            Ok(thread) => {
+                // Join the threads that have ended since, so that their handles do not pile up.
+                let (ended, running) = std::mem::take(&mut state.catch_up_threads)
+                    .into_iter()
+                    .partition::<Vec<_>, _>(JoinHandle::is_finished);
+                state.catch_up_threads = running;
+                state.catch_up_threads.push(thread);
+                drop(state);
+                for thread in ended {
+                    let _ = thread.join();
+                }
+            }
+            Err(_) => {
+                let stranded = state.registry.catch_up_thread_not_started();
+                self.signal_progress(&state);
+                drop(state);
+                for sink in stranded {
+                    sink.close();
+                }
+            }
+        }
+    }
+}
+
+/// A catch-up thread: takes the clients waiting in the catch-up queue one at a time, oldest first,
+/// and finishes each one's backlog with blocking writes (the kernel wakes it as the socket drains);
+/// ends once no client has come for [`CATCH_UP_LINGER`], or when the hub is dropped. Each time it
+/// takes a client, it starts another thread if more clients wait than threads are free to take
+/// them: threads start one at a time, each started by the one before, not by the flusher.
+fn run_catch_up_thread(inner: &Arc<Inner>) {
+    let mut state = inner.lock();
+    state.registry.catch_up_thread_started();
+    let mut idle_since = Instant::now();
+    loop {
+        if let Some((key, sink)) = state.registry.next_catch_up() {
+            let start_another = state.registry.start_catch_up_thread();
+            drop(state);
+            if start_another {
+                inner.start_catch_up_thread();
+            }
+            let job = CatchUp { inner: Arc::clone(inner), key };
+            if job.run(&*sink).is_err() {
+                sink.close();
+            }
+            drop(sink);
+            state = inner.lock();
+            state.registry.catch_up_done();
+            idle_since = Instant::now();
+            continue;
+        }
+        let left = CATCH_UP_LINGER.saturating_sub(idle_since.elapsed());
+        if state.shutting_down || left.is_zero() {
+            // Nobody waits (the queue was just found empty, under this lock): nobody is stranded.
+            let stranded = state.registry.catch_up_thread_ended();
+            debug_assert!(stranded.is_empty());
+            return;
+        }
+        state = inner.catch_up_work.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
     }
 }
 
@@ -854,9 +1007,9 @@ impl Drop for Subscription {
     }
 }
 
-/// The job of finishing a client's backlog with blocking writes, after its socket filled up. The
-/// hub hands it to the client's connection through [`Sink::hand_back`].
-pub(crate) struct CatchUp {
+/// The job of finishing a client's backlog with blocking writes: on its connection's thread when it
+/// joins ([`Subscription::start`]), on a catch-up thread after its socket filled up.
+struct CatchUp {
     inner: Arc<Inner>,
     key: Key,
 }
@@ -864,7 +1017,7 @@ pub(crate) struct CatchUp {
 impl CatchUp {
     /// Writes the client's backlog until it has everything, then hands the client to its flusher.
     /// Fails when the client is gone, stalled, or too far behind; the caller then closes it.
-    pub fn run(self, sink: &dyn Sink) -> io::Result<()> {
+    fn run(self, sink: &dyn Sink) -> io::Result<()> {
         loop {
             let step = self.inner.lock().registry.catch_up_step(self.key, CATCH_UP_CHUNK_BYTES);
             let bytes = match step {
@@ -933,6 +1086,12 @@ mod tests {
         let settings = Hub::builder().redis_timeout(Duration::MAX).redis_max_entry_bytes(usize::MAX).redis_settings;
         assert_eq!((settings.timeout, settings.max_entry_bytes), (MAX_REDIS_TIMEOUT, MAX_REDIS_MAX_ENTRY_BYTES));
         assert_eq!(Hub::builder().redis_max_len(0).redis_settings.max_len, 1);
+    }
+
+    #[test]
+    fn catch_up_threads_are_at_least_one() {
+        assert_eq!(Hub::builder().max_catch_up_threads, DEFAULT_MAX_CATCH_UP_THREADS);
+        assert_eq!(Hub::builder().max_catch_up_threads(0).max_catch_up_threads, 1, "none would strand every client");
     }
 
     #[test]

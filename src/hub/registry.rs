@@ -7,13 +7,22 @@
 //!
 //! # Invariants
 //!
-//! - **One writer per client.** A subscriber's `owner` says who may write to it: its own
-//!   connection (sending history, or finishing a backlog its socket could not take at once), or
-//!   the flusher of its shard. Only the owner moves the cursor or hands the client over, and hand
-//!   over happens here, under the lock.
+//! - **One writer per client.** A subscriber's `owner` says who may write to it: a thread that may
+//!   wait on its socket (its connection while it sends history, then a catch-up thread each time
+//!   its socket fills up), or the flusher of its shard. Only the owner moves the cursor or hands
+//!   the client over, and hand over happens here, under the lock. A client whose socket filled up
+//!   waits in the catch-up queue, written to by nobody, until a catch-up thread takes it.
+//! - **Every queued client has a thread coming.** While the catch-up queue is not empty, at least
+//!   one catch-up thread runs; when the last one ends (or none could be started), the clients
+//!   still waiting are closed rather than left stranded. Catch-up threads never number more than
+//!   `max_catch_up_threads`.
 //! - **Every event exactly once.** A joining client's cursor is set to the end of the backlog in
 //!   the same step that takes its history snapshot, so every event is either in the snapshot or
-//!   after the cursor: never both, never neither. Cursors only move forward, by bytes written.
+//!   after the cursor: never both, never neither. Cursors only move forward, by bytes written:
+//!   every write starts at the writer's cursor, and moves it by exactly what the socket took (a
+//!   partial write's count), so when a client passes from its flusher to a catch-up thread and
+//!   back, no byte is lost or sent twice, and bytes go out in the backlog's order. (The socket's
+//!   framer likewise resumes a chunk where the last writer left it.)
 //! - **Nothing freed that a client needs.** Backlog bytes are dropped only below the lowest cursor
 //!   of an open subscriber, and a subscriber more than `max_queued_bytes` behind is closed first.
 //! - **Every shard with clients has a flusher.** Clients join only shards below `live_shards`, and
@@ -23,7 +32,7 @@
 //!   joins. Cursors are offsets in the client's own backlog. Every event is appended to both in
 //!   the same step, so the two carry the same events in the same order.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::backlog::Backlog;
 use super::history::{History, Replay};
@@ -66,14 +75,19 @@ pub struct Stats {
     /// Clients sent the reset event when they joined, since their last event id could not be
     /// resumed.
     pub resets_sent: u64,
+    /// Catch-up threads running now: each finishes the backlog of one client whose socket filled
+    /// up, then waits briefly for another. At most
+    /// [`HubBuilder::max_catch_up_threads`](super::HubBuilder::max_catch_up_threads).
+    pub catch_up_threads: usize,
 }
 
 /// Who may write to a client right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Owner {
-    /// Its connection: while it sends history, or after its socket filled up.
-    Connection,
-    /// The flusher of its shard.
+    /// A thread that may wait on the socket: the client's connection while it sends history; after
+    /// its socket filled up, a catch-up thread (once one has taken it from the queue).
+    CatchUp,
+    /// The flusher of its shard, which never waits on a socket.
     Flusher,
 }
 
@@ -153,6 +167,20 @@ pub(crate) enum CatchUpStep {
     Closed,
 }
 
+/// The catch-up threads, as the registry counts them: the threads themselves live in [`super`].
+#[derive(Debug)]
+struct CatchUpThreads {
+    /// Started (or being started) and not yet ended.
+    running: usize,
+    /// Of those, the ones being started: not yet looking for a client. At most one.
+    starting: usize,
+    /// Of those running, the ones catching a client up now; the others are on their way to the
+    /// queue, or waiting for a client to join it.
+    busy: usize,
+    /// Most that may run at once.
+    max: usize,
+}
+
 /// One flusher round: per backlog, the bytes between the lowest cursor and the end, and the
 /// clients to write.
 #[derive(Debug)]
@@ -165,15 +193,15 @@ pub(crate) struct Round<S> {
     pub targets: Vec<Target<S>>,
     /// Clients the round gave up on (too far behind, or a failed write): the flusher closes them.
     pub to_close: Vec<S>,
-    /// Clients whose sockets filled up: each is now owned by its connection, which the flusher
-    /// tells to catch up.
-    pub handed_back: Vec<(Key, S)>,
+    /// Clients whose sockets filled up: each now waits in the catch-up queue, and the flusher
+    /// wakes or starts catch-up threads for them.
+    pub handed_back: usize,
 }
 
 impl<S> Default for Round<S> {
     fn default() -> Round<S> {
-        let (targets, to_close, handed_back) = (Vec::new(), Vec::new(), Vec::new());
-        Round { end: [0; 2], from: [0; 2], bytes: [Vec::new(), Vec::new()], targets, to_close, handed_back }
+        let (targets, to_close) = (Vec::new(), Vec::new());
+        Round { end: [0; 2], from: [0; 2], bytes: [Vec::new(), Vec::new()], targets, to_close, handed_back: 0 }
     }
 }
 
@@ -185,6 +213,8 @@ pub(crate) struct Target<S> {
     pub coding: Coding,
     pub cursor: u64,
     pub outcome: Written,
+    /// The outcome was applied before the round finished ([`Registry::finish_target`]).
+    applied: bool,
 }
 
 impl<S> Round<S> {
@@ -238,7 +268,9 @@ pub(crate) struct Registry<S> {
     compressor: Option<Compressor>,
     /// Per coding, the clients that read it.
     readers: [usize; 2],
-    shards: Vec<HashMap<u64, Subscriber<S>>>,
+    /// Per shard, its clients by number: the order they joined in, which is the order a round
+    /// writes to them (so a flood of new clients never delays the ones already there).
+    shards: Vec<BTreeMap<u64, Subscriber<S>>>,
     /// Per shard and coding, the backlog end its flusher has handled.
     seen_end: Vec<[u64; 2]>,
     /// Shards that have a running flusher; clients join only these.
@@ -247,6 +279,11 @@ pub(crate) struct Registry<S> {
     clients_per_flusher: usize,
     next_subscriber: u64,
     max_queued_bytes: u64,
+    /// Clients whose sockets filled up, oldest first, waiting for a catch-up thread. Each is owned
+    /// by [`Owner::CatchUp`] and is here at most once; one that left or was closed meanwhile is
+    /// skipped when its turn comes.
+    catch_up_queue: VecDeque<Key>,
+    catch_up_threads: CatchUpThreads,
     stats: Stats,
 }
 
@@ -257,6 +294,7 @@ impl<S: Clone> Registry<S> {
         clients_per_flusher: usize,
         history: History,
         max_queued_bytes: usize,
+        max_catch_up_threads: usize,
     ) -> Registry<S> {
         let shards = shards.max(1);
         Registry {
@@ -266,12 +304,14 @@ impl<S: Clone> Registry<S> {
             backlogs: [Backlog::default(), Backlog::default()],
             compressor: None,
             readers: [0; 2],
-            shards: (0..shards).map(|_| HashMap::new()).collect(),
+            shards: (0..shards).map(|_| BTreeMap::new()).collect(),
             seen_end: vec![[0; 2]; shards],
             live_shards: 0,
             clients_per_flusher: clients_per_flusher.max(1),
             next_subscriber: 0,
             max_queued_bytes: max_queued_bytes as u64,
+            catch_up_queue: VecDeque::new(),
+            catch_up_threads: CatchUpThreads { running: 0, starting: 0, busy: 0, max: max_catch_up_threads.max(1) },
             stats: Stats::default(),
         }
     }
@@ -379,7 +419,7 @@ impl<S: Clone> Registry<S> {
         self.next_subscriber += 1;
         let key = Key { id, shard: self.shard_for_new_client() };
         let cursor = self.backlogs[coding as usize].end();
-        let subscriber = Subscriber { sink, coding, cursor, owner: Owner::Connection, closed: false };
+        let subscriber = Subscriber { sink, coding, cursor, owner: Owner::CatchUp, closed: false };
         self.shards[key.shard].insert(id, subscriber);
         self.readers[coding as usize] += 1;
         Some(Joined { key, replay })
@@ -410,7 +450,7 @@ impl<S: Clone> Registry<S> {
         };
         let backlog = &self.backlogs[sub.coding as usize];
         let end = backlog.end();
-        debug_assert_eq!(sub.owner, Owner::Connection, "only the owner catches up");
+        debug_assert_eq!(sub.owner, Owner::CatchUp, "only the owner catches up");
         if end - sub.cursor > self.max_queued_bytes {
             sub.give_up_as_slow(&mut self.stats);
             return CatchUpStep::Closed;
@@ -435,8 +475,8 @@ impl<S: Clone> Registry<S> {
         }
     }
 
-    /// The connection wrote `count` more bytes. (The backlog is trimmed by flusher rounds, not
-    /// here: a catch-up write would otherwise walk every client.)
+    /// The catching-up thread wrote `count` more bytes. (The backlog is trimmed by flusher rounds,
+    /// not here: a catch-up write would otherwise walk every client.)
     pub fn advance(&mut self, key: Key, count: usize) {
         if let Some(sub) = self.shards[key.shard].get_mut(&key.id) {
             sub.cursor += count as u64;
@@ -448,6 +488,80 @@ impl<S: Clone> Registry<S> {
         if let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) {
             sub.give_up_as_slow(&mut self.stats);
         }
+    }
+
+    /// The next client waiting for a catch-up thread, for the calling catch-up thread, which owns
+    /// it from now until it hands it to its flusher (or the client is closed); then it calls
+    /// [`catch_up_done`](Self::catch_up_done). Clients that left or were closed while waiting are
+    /// skipped.
+    pub fn next_catch_up(&mut self) -> Option<(Key, S)> {
+        while let Some(key) = self.catch_up_queue.pop_front() {
+            if let Some(sub) = self.shards[key.shard].get(&key.id).filter(|s| !s.closed) {
+                debug_assert_eq!(sub.owner, Owner::CatchUp, "a queued client is nobody else's");
+                self.catch_up_threads.busy += 1;
+                return Some((key, sub.sink.clone()));
+            }
+        }
+        None
+    }
+
+    /// A catch-up thread is done with the client [`next_catch_up`](Self::next_catch_up) gave it.
+    pub fn catch_up_done(&mut self) {
+        self.catch_up_threads.busy -= 1;
+    }
+
+    /// Whether one more catch-up thread should start: more clients wait than there are threads
+    /// free to take them, the limit allows one more, and none is being started. If so, it is
+    /// counted as running (and starting) from now: the new thread calls
+    /// [`catch_up_thread_started`](Self::catch_up_thread_started), or, if it could not be started
+    /// after all, its starter calls
+    /// [`catch_up_thread_not_started`](Self::catch_up_thread_not_started).
+    ///
+    /// One at a time, so that no thread spends long starting threads, the flusher least: a new
+    /// thread that takes a client starts the next one if clients still wait.
+    pub fn start_catch_up_thread(&mut self) -> bool {
+        let threads = &mut self.catch_up_threads;
+        let free = threads.running - threads.busy;
+        let wanted = self.catch_up_queue.len() > free && threads.running < threads.max && threads.starting == 0;
+        threads.running += usize::from(wanted);
+        threads.starting += usize::from(wanted);
+        wanted
+    }
+
+    /// A catch-up thread counted by [`start_catch_up_thread`](Self::start_catch_up_thread) has
+    /// started, and looks for a client.
+    pub fn catch_up_thread_started(&mut self) {
+        self.catch_up_threads.starting -= 1;
+    }
+
+    /// A catch-up thread counted by [`start_catch_up_thread`](Self::start_catch_up_thread) could
+    /// not be started: as [`catch_up_thread_ended`](Self::catch_up_thread_ended).
+    pub fn catch_up_thread_not_started(&mut self) -> Vec<S> {
+        self.catch_up_threads.starting -= 1;
+        self.catch_up_thread_ended()
+    }
+
+    /// Catch-up threads free to take a waiting client (running, and not catching a client up).
+    pub fn idle_catch_up_threads(&self) -> usize {
+        self.catch_up_threads.running - self.catch_up_threads.busy
+    }
+
+    /// A catch-up thread ended (it found no client waiting for a while). When none is left running,
+    /// the clients still waiting would wait forever: they are closed (they resume by
+    /// `Last-Event-ID`), and returned for their connections to be closed.
+    pub fn catch_up_thread_ended(&mut self) -> Vec<S> {
+        self.catch_up_threads.running -= 1;
+        if self.catch_up_threads.running > 0 {
+            return Vec::new();
+        }
+        let mut stranded = Vec::new();
+        for key in self.catch_up_queue.drain(..) {
+            if let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) {
+                sub.closed = true;
+                stranded.push(sub.sink.clone());
+            }
+        }
+        stranded
     }
 
     /// Whether the shard has clients: only then is its flusher woken for new bytes.
@@ -468,7 +582,7 @@ impl<S: Clone> Registry<S> {
         round.end = end;
         round.targets.clear();
         round.to_close.clear();
-        round.handed_back.clear();
+        round.handed_back = 0;
         let mut from = end;
         for (&id, sub) in self.shards[shard].iter_mut().filter(|(_, s)| !s.closed) {
             let coding = sub.coding as usize;
@@ -479,7 +593,7 @@ impl<S: Clone> Registry<S> {
                 from[coding] = from[coding].min(sub.cursor);
                 let key = Key { id, shard };
                 let (sink, coding, cursor) = (sub.sink.clone(), sub.coding, sub.cursor);
-                round.targets.push(Target { key, sink, coding, cursor, outcome: Written::All });
+                round.targets.push(Target { key, sink, coding, cursor, outcome: Written::All, applied: false });
             }
         }
         round.from = from;
@@ -489,34 +603,55 @@ impl<S: Clone> Registry<S> {
         }
     }
 
-    /// Applies a round's outcomes, adding to its `to_close` and `handed_back` lists. The round's
-    /// targets are taken out: a round that kept its clients' sinks until the next one (which may
-    /// not come for as long as no client is connected) would keep their sockets open.
+    /// Applies the outcome of target `index` of a round in progress, if its socket filled up: the
+    /// client joins the catch-up queue now, so that a catch-up thread can take it while the round
+    /// goes on to the others. Returns whether it joined the queue (it may have left meanwhile).
+    pub fn finish_target(&mut self, round: &mut Round<S>, index: usize) -> bool {
+        let target = &mut round.targets[index];
+        if target.applied || !matches!(target.outcome, Written::Partial(_)) {
+            return false;
+        }
+        target.applied = true;
+        self.apply(target, round.end, &mut round.to_close)
+    }
+
+    /// Applies a round's outcomes (those [`finish_target`](Self::finish_target) has not): clients
+    /// whose sockets filled up join the catch-up queue (counted in `handed_back`), and those whose
+    /// writes failed go to `to_close`. The round's targets are taken out: a round that kept its
+    /// clients' sinks until the next one (which may not come for as long as no client is
+    /// connected) would keep their sockets open.
     pub fn finish_round(&mut self, round: &mut Round<S>) {
-        for target in round.targets.drain(..) {
-            let key = target.key;
-            let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) else { continue };
-            match target.outcome {
-                Written::All => sub.cursor = round.end[sub.coding as usize],
-                Written::Partial(written) => {
-                    sub.cursor = target.cursor + written as u64;
-                    sub.owner = Owner::Connection;
-                    round.handed_back.push((key, sub.sink.clone()));
-                }
-                Written::Failed => {
-                    sub.closed = true;
-                    round.to_close.push(sub.sink.clone());
-                }
-            }
+        for target in round.targets.drain(..).filter(|target| !target.applied) {
+            round.handed_back += usize::from(self.apply(&target, round.end, &mut round.to_close));
         }
         self.trim_backlog();
+    }
+
+    /// Applies one target's outcome; returns whether the client joined the catch-up queue.
+    fn apply(&mut self, target: &Target<S>, end: [u64; 2], to_close: &mut Vec<S>) -> bool {
+        let key = target.key;
+        let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) else { return false };
+        match target.outcome {
+            Written::All => sub.cursor = end[sub.coding as usize],
+            Written::Partial(written) => {
+                sub.cursor = target.cursor + written as u64;
+                sub.owner = Owner::CatchUp;
+                self.catch_up_queue.push_back(key);
+                return true;
+            }
+            Written::Failed => {
+                sub.closed = true;
+                to_close.push(sub.sink.clone());
+            }
+        }
+        false
     }
 
     /// Whether every open client has everything appended so far.
     pub fn all_flushed(&self) -> bool {
         let backlogs = &self.backlogs;
         let flushed = |sub: &Subscriber<S>| sub.closed || sub.cursor == backlogs[sub.coding as usize].end();
-        self.shards.iter().flat_map(HashMap::values).all(flushed)
+        self.shards.iter().flat_map(BTreeMap::values).all(flushed)
     }
 
     /// Drops the backlog bytes that every open client has passed, once there are enough of them.
@@ -526,7 +661,7 @@ impl<S: Clone> Registry<S> {
             if backlog.held() < TRIM_BACKLOG_AT_BYTES {
                 continue;
             }
-            let readers = self.shards.iter().flat_map(HashMap::values).filter(|s| !s.closed && s.coding == coding);
+            let readers = self.shards.iter().flat_map(BTreeMap::values).filter(|s| !s.closed && s.coding == coding);
             let lowest = readers.map(|s| s.cursor).min().unwrap_or(backlog.end());
             self.backlogs[coding as usize].drop_before(lowest);
         }
@@ -548,19 +683,36 @@ impl<S: Clone> Registry<S> {
     }
 
     pub fn subscriber_count(&self) -> usize {
-        self.shards.iter().map(HashMap::len).sum()
+        self.shards.iter().map(BTreeMap::len).sum()
     }
 
     /// The counters kept here; those kept outside the lock (`counters.rs`) are left at zero for
     /// the hub to fill.
     pub fn stats(&self) -> Stats {
-        Stats { clients: self.subscriber_count(), history_len: self.history.len(), ..self.stats }
+        Stats {
+            clients: self.subscriber_count(),
+            history_len: self.history.len(),
+            catch_up_threads: self.catch_up_threads.running,
+            ..self.stats
+        }
     }
 
     /// Bytes the backlog holds (for tests of its bounds).
     #[cfg(test)]
     fn backlog_held(&self) -> usize {
         self.backlogs[0].held()
+    }
+
+    /// Who owns a client (for tests of the one-writer rule).
+    #[cfg(test)]
+    fn owner(&self, key: Key) -> Option<Owner> {
+        self.shards[key.shard].get(&key.id).map(|sub| sub.owner)
+    }
+
+    /// Clients waiting in the catch-up queue, as keys (for tests).
+    #[cfg(test)]
+    fn queued(&self) -> Vec<Key> {
+        self.catch_up_queue.iter().copied().collect()
     }
 }
 
@@ -573,7 +725,13 @@ mod tests {
 
     /// A registry whose clients are spread evenly over `shards` shards.
     fn registry(shards: usize, max_queued_bytes: usize) -> Registry<u32> {
-        let mut registry = Registry::new(EPOCH, shards, 1, History::new(10_000, 1 << 30), max_queued_bytes);
+        limited_registry(shards, max_queued_bytes, 1000)
+    }
+
+    /// The same, with at most `max_catch_up_threads` catch-up threads.
+    fn limited_registry(shards: usize, max_queued_bytes: usize, max_catch_up_threads: usize) -> Registry<u32> {
+        let history = History::new(10_000, 1 << 30);
+        let mut registry = Registry::new(EPOCH, shards, 1, history, max_queued_bytes, max_catch_up_threads);
         registry.set_live_shards(shards);
         registry
     }
@@ -602,7 +760,7 @@ mod tests {
 
     #[test]
     fn no_flusher_no_join() {
-        let mut registry: Registry<u32> = Registry::new(EPOCH, 2, 1, History::new(10, 1000), 1000);
+        let mut registry: Registry<u32> = Registry::new(EPOCH, 2, 1, History::new(10, 1000), 1000, 1);
         assert!(registry.join(1, None, Coding::Identity).is_none());
         registry.set_live_shards(1);
         assert!(registry.join(1, None, Coding::Identity).is_some());
@@ -610,7 +768,7 @@ mod tests {
 
     #[test]
     fn clients_fill_one_flusher_before_the_next_and_then_spread_evenly() {
-        let mut registry: Registry<u32> = Registry::new(EPOCH, 3, 2, History::new(10, 1000), 1000);
+        let mut registry: Registry<u32> = Registry::new(EPOCH, 3, 2, History::new(10, 1000), 1000, 1);
         registry.set_live_shards(2);
         let join = |registry: &mut Registry<u32>, n| registry.join(n, None, Coding::Identity).unwrap().key;
         let keys: Vec<Key> = (0..4).map(|n| join(&mut registry, n)).collect();
@@ -677,6 +835,7 @@ mod tests {
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         assert!(round.targets.is_empty(), "the flusher leaves a client its connection owns alone");
+        assert_eq!(registry.owner(key), Some(Owner::CatchUp));
         assert_eq!(text(&catch_up(&mut registry, key)), "data: while catching up\n\n");
 
         registry.publish(&Event::new().data("live").with_id()).unwrap();
@@ -685,7 +844,7 @@ mod tests {
         assert_eq!(round.targets.len(), 1);
         assert_eq!(text(round.bytes_for(0)), "id: 5-2\ndata: live\n\n");
         registry.finish_round(&mut round);
-        assert!(round.handed_back.is_empty() && round.to_close.is_empty());
+        assert!(round.handed_back == 0 && round.to_close.is_empty());
         assert!(round.targets.is_empty(), "a finished round holds no client's sink");
         assert!(registry.all_flushed());
         assert!(!registry.has_work(0));
@@ -701,9 +860,167 @@ mod tests {
         registry.start_round(0, &mut round);
         round.targets[0].outcome = Written::Partial(4);
         registry.finish_round(&mut round);
-        assert_eq!(round.handed_back, [(key, 1)]);
-        assert_eq!(text(&catch_up(&mut registry, key)), ": 0123456789\n\n", "the rest, from byte 4");
+        assert_eq!((round.handed_back, registry.queued()), (1, vec![key]));
+        assert_eq!(registry.owner(key), Some(Owner::CatchUp), "nobody writes to it until a catch-up thread takes it");
+        registry.publish(&Event::new().data("more")).unwrap();
+        registry.start_round(0, &mut round);
+        assert!(round.targets.is_empty(), "the flusher leaves a queued client alone");
+
+        assert!(registry.start_catch_up_thread(), "one thread for the waiting client");
+        assert!(!registry.start_catch_up_thread(), "and no more");
+        registry.catch_up_thread_started();
+        assert_eq!(registry.next_catch_up(), Some((key, 1)));
+        assert_eq!(text(&catch_up(&mut registry, key)), ": 0123456789\n\ndata: more\n\n", "the rest, from byte 4");
+        registry.catch_up_done();
         assert!(registry.all_flushed());
+        assert_eq!(registry.idle_catch_up_threads(), 1);
+        assert!(registry.next_catch_up().is_none());
+        assert!(registry.catch_up_thread_ended().is_empty());
+        assert_eq!(registry.stats().catch_up_threads, 0);
+    }
+
+    /// A round writes to its clients in the order they joined, so that a flood of new clients
+    /// cannot delay those already there; clients whose sockets filled up wait in that order too.
+    #[test]
+    fn a_round_writes_clients_in_the_order_they_joined() {
+        let mut registry = registry(1, 1 << 20);
+        let mut keys: Vec<Key> =
+            (0..6).map(|label| registry.join(label, None, Coding::Identity).unwrap().key).collect();
+        registry.leave(keys.remove(2));
+        keys.push(registry.join(6, None, Coding::Identity).unwrap().key);
+        for &key in &keys {
+            catch_up(&mut registry, key);
+        }
+        registry.publish(&Event::new().data("x")).unwrap();
+        let mut round = Round::default();
+        registry.start_round(0, &mut round);
+        assert_eq!(round.targets.iter().map(|target| target.key).collect::<Vec<_>>(), keys);
+        for target in &mut round.targets {
+            target.outcome = Written::Partial(0);
+        }
+        registry.finish_round(&mut round);
+        assert_eq!(registry.queued(), keys);
+    }
+
+    /// A client whose socket filled up can be handed to a catch-up thread before its round ends;
+    /// the end of the round then leaves it alone, and applies the others' outcomes.
+    #[test]
+    fn a_full_socket_goes_to_the_catch_up_queue_before_the_round_ends() {
+        let mut registry = registry(1, 1 << 20);
+        let keys: Vec<Key> = (0..3).map(|label| registry.join(label, None, Coding::Identity).unwrap().key).collect();
+        for &key in &keys {
+            catch_up(&mut registry, key);
+        }
+        registry.publish(&Event::new().data("0123456789")).unwrap();
+        let mut round = Round::default();
+        registry.start_round(0, &mut round);
+        round.targets[0].outcome = Written::Partial(3);
+        assert!(!registry.finish_target(&mut round, 1), "not written yet: nothing to hand over");
+        assert!(registry.finish_target(&mut round, 0));
+        assert!(!registry.finish_target(&mut round, 0), "once");
+        assert_eq!(registry.queued(), [keys[0]]);
+        // A catch-up thread takes it and finishes it while the round writes to the others.
+        assert!(registry.start_catch_up_thread());
+        registry.catch_up_thread_started();
+        assert_eq!(registry.next_catch_up().map(|(key, _)| key), Some(keys[0]));
+        assert_eq!(text(&catch_up(&mut registry, keys[0])), "a: 0123456789\n\n", "from byte 3");
+        registry.catch_up_done();
+        round.targets[2].outcome = Written::Partial(0);
+        registry.finish_round(&mut round);
+        assert_eq!(round.handed_back, 1, "only the third is handed over at the end");
+        assert_eq!(registry.queued(), [keys[2]]);
+        assert_eq!(registry.owner(keys[0]), Some(Owner::Flusher), "the first is its flusher's again");
+        assert_eq!(registry.owner(keys[1]), Some(Owner::Flusher));
+    }
+
+    /// Clients whose sockets fill up at once get one catch-up thread each up to the limit; the
+    /// others wait their turn, oldest first, and a thread that finishes one client takes the next.
+    #[test]
+    fn catch_up_threads_never_exceed_the_limit_and_waiting_clients_are_taken_in_order() {
+        let mut registry = limited_registry(1, 1 << 20, 2);
+        let keys: Vec<Key> = (0..5).map(|label| registry.join(label, None, Coding::Identity).unwrap().key).collect();
+        for &key in &keys {
+            catch_up(&mut registry, key);
+        }
+        registry.publish(&Event::new().data("x")).unwrap();
+        let mut round = Round::default();
+        registry.start_round(0, &mut round);
+        for target in &mut round.targets {
+            target.outcome = Written::Partial(0);
+        }
+        registry.finish_round(&mut round);
+        assert_eq!(round.handed_back, 5);
+        let order = registry.queued();
+
+        // The flusher starts one thread, and none more while it is starting; each thread that
+        // takes a client starts the next.
+        assert!(registry.start_catch_up_thread());
+        assert!(!registry.start_catch_up_thread(), "one is starting");
+        registry.catch_up_thread_started();
+        assert_eq!(registry.next_catch_up().map(|(key, _)| key), Some(order[0]));
+        assert!(registry.start_catch_up_thread());
+        registry.catch_up_thread_started();
+        assert_eq!(registry.next_catch_up().map(|(key, _)| key), Some(order[1]));
+        assert!(!registry.start_catch_up_thread(), "two is the limit");
+        assert_eq!(registry.stats().catch_up_threads, 2);
+
+        // A client that left while waiting is skipped; the first thread takes the next one.
+        registry.leave(order[2]);
+        catch_up(&mut registry, order[0]);
+        registry.catch_up_done();
+        assert_eq!(registry.next_catch_up().map(|(key, _)| key), Some(order[3]));
+        assert_eq!(registry.queued(), [order[4]]);
+        assert_eq!(registry.idle_catch_up_threads(), 0);
+    }
+
+    /// A catch-up thread that cannot be started leaves the waiting clients to the threads that run;
+    /// when none runs, they are closed (they resume by `Last-Event-ID`) rather than left waiting
+    /// forever.
+    #[test]
+    fn waiting_clients_are_closed_only_when_no_catch_up_thread_runs() {
+        let mut registry = limited_registry(1, 1 << 20, 4);
+        let fill_up = |registry: &mut Registry<u32>| {
+            registry.publish(&Event::new().data("x")).unwrap();
+            let mut round = Round::default();
+            registry.start_round(0, &mut round);
+            for target in &mut round.targets {
+                target.outcome = Written::Partial(0);
+            }
+            registry.finish_round(&mut round);
+            round.handed_back
+        };
+        let keys: Vec<Key> = (0..3).map(|label| registry.join(label, None, Coding::Identity).unwrap().key).collect();
+        for &key in &keys {
+            catch_up(&mut registry, key);
+        }
+        assert_eq!(fill_up(&mut registry), 3);
+        assert!(registry.start_catch_up_thread());
+        registry.catch_up_thread_started();
+        let (first, _) = registry.next_catch_up().unwrap();
+        // The next thread cannot be started: one still runs, and the others wait for it.
+        assert!(registry.start_catch_up_thread());
+        assert!(registry.catch_up_thread_not_started().is_empty());
+        assert_eq!(registry.queued().len(), 2);
+        catch_up(&mut registry, first);
+        registry.catch_up_done();
+        while let Some((key, _)) = registry.next_catch_up() {
+            catch_up(&mut registry, key);
+            registry.catch_up_done();
+        }
+        assert!(registry.all_flushed() && registry.queued().is_empty());
+        assert!(registry.catch_up_thread_ended().is_empty(), "it ends with nobody waiting");
+
+        // Now no thread runs, and the one the flusher wants for the full sockets cannot start.
+        assert_eq!(fill_up(&mut registry), 3);
+        assert!(registry.start_catch_up_thread());
+        let mut stranded = registry.catch_up_thread_not_started();
+        stranded.sort_unstable();
+        assert_eq!(stranded, [0, 1, 2]);
+        assert!(registry.queued().is_empty());
+        for key in keys {
+            assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Closed);
+        }
+        assert_eq!(registry.stats().dropped_slow, 0, "not slow: closed for want of a thread");
     }
 
     #[test]
@@ -725,14 +1042,19 @@ mod tests {
             }
             registry.finish_round(&mut round);
             too_slow.append(&mut round.to_close);
-            for (key, _) in &round.handed_back {
-                assert_eq!(*key, slow);
+            if round.handed_back > 0 {
+                // A catch-up thread takes it, and stays blocked on the full socket.
+                assert!(registry.start_catch_up_thread());
+                registry.catch_up_thread_started();
+                assert_eq!(registry.next_catch_up().map(|(key, _)| key), Some(slow));
             }
         }
-        // The slow client went past the bound on the way, and a round closed it.
+        // The slow client went past the bound on the way, and a round closed it, which ends the
+        // blocked write of its catch-up thread.
         assert_eq!(too_slow, [1]);
         assert_eq!(registry.stats().dropped_slow, 1);
         assert!(registry.catch_up_step(slow, 100) == CatchUpStep::Closed);
+        registry.catch_up_done();
         assert!(registry.backlog_held() < TRIM_BACKLOG_AT_BYTES, "what only the closed client needed is freed");
         registry.leave(slow);
         assert_eq!(registry.stats().clients, 1);
@@ -752,17 +1074,23 @@ mod tests {
     /// The hub's promise, checked against a model over thousands of seeded random steps: every
     /// client receives its history snapshot and then every byte appended after it joined, exactly
     /// once and in order, whatever the interleaving of publishing, joining, leaving, flusher rounds
-    /// with full sockets, and catch-up.
+    /// (each write of a round a step of its own, with full sockets handed over at once or when the
+    /// round ends), and catch-up threads that start, take waiting clients, end when none waits,
+    /// or cannot be started. After every step: each client has one writer at most (no catch-up
+    /// thread holds a client another holds or that waits in the queue), catch-up threads never
+    /// exceed their limit, at most one is starting, and a client waits in the queue only while
+    /// some catch-up thread runs.
     ///
     /// Odd seeds use a compressing registry, whose clients read plain or compressed bytes at
     /// random: each coding has its own log in the model, and compressed clients' bytes must also
     /// decode to the plain events.
     #[test]
     fn every_client_gets_every_byte_once_in_order_under_random_interleavings() {
-        for seed in 0..40 {
+        for seed in 0..60 {
             let mut rng = SplitRng::new(seed);
             let shards = 1 + rng.below(3);
-            let mut registry = registry(shards, 1 << 30);
+            let max_threads = 1 + rng.below(3);
+            let mut registry = limited_registry(shards, 1 << 30, max_threads);
             let compressing = seed % 2 == 1;
             if compressing {
                 registry.compress(6);
@@ -778,10 +1106,12 @@ mod tests {
             let mut plain_events: Vec<Vec<u8>> = Vec::new();
             let mut ids: Vec<(String, Vec<u8>)> = Vec::new();
             let mut clients: Vec<Model> = Vec::new();
+            let mut threads: Vec<ModelThread> = Vec::new();
+            // Per shard, the round its flusher is in the middle of, and the next target to write.
+            let mut rounds: Vec<Option<(Round<u32>, usize)>> = (0..shards).map(|_| None).collect();
             let mut next_auto = 1;
-            let mut round = Round::default();
-            for _ in 0..400 {
-                match rng.below(10) {
+            for _ in 0..600 {
+                match rng.below(12) {
                     0..=2 => {
                         let data = format!("e{}", plain_events.len());
                         let event = match rng.below(3) {
@@ -833,11 +1163,12 @@ mod tests {
                             from: logs[coding as usize].len(),
                             from_event: plain_events.len(),
                             received: Vec::new(),
-                            catching_up: true,
+                            joining: true,
                             left: false,
+                            closed: false,
                         });
                     }
-                    4 if !clients.is_empty() => {
+                    4 if !clients.is_empty() && rng.below(2) == 0 => {
                         let pick = rng.below(clients.len());
                         let client = &mut clients[pick];
                         if !client.left {
@@ -845,51 +1176,153 @@ mod tests {
                             client.left = true;
                         }
                     }
-                    5 | 6 => {
+                    5..=7 => {
+                        // One step of a flusher: start a round, write to one client, or finish.
                         let shard = rng.below(shards);
-                        registry.start_round(shard, &mut round);
-                        assert!(round.to_close.is_empty());
-                        for index in 0..round.targets.len() {
-                            let bytes = round.bytes_for(index).to_vec();
-                            let taken = if rng.below(4) == 0 { rng.below(bytes.len() + 1) } else { bytes.len() };
-                            let client = clients.iter_mut().find(|c| c.key == round.targets[index].key).unwrap();
-                            client.received.extend_from_slice(&bytes[..taken]);
-                            round.targets[index].outcome =
-                                if taken == bytes.len() { Written::All } else { Written::Partial(taken) };
-                        }
-                        registry.finish_round(&mut round);
-                        for (key, _) in &round.handed_back {
-                            clients.iter_mut().find(|c| c.key == *key).unwrap().catching_up = true;
+                        match rounds[shard].take() {
+                            None => {
+                                let mut round = Round::default();
+                                registry.start_round(shard, &mut round);
+                                assert!(round.to_close.is_empty());
+                                rounds[shard] = Some((round, 0));
+                            }
+                            Some((mut round, index)) if index < round.targets.len() => {
+                                let bytes = round.bytes_for(index).to_vec();
+                                let taken = if rng.below(2) == 0 { rng.below(bytes.len() + 1) } else { bytes.len() };
+                                let client = clients.iter_mut().find(|c| c.key == round.targets[index].key).unwrap();
+                                client.received.extend_from_slice(&bytes[..taken]);
+                                round.targets[index].outcome =
+                                    if taken == bytes.len() { Written::All } else { Written::Partial(taken) };
+                                // The hub hands a full socket over at once; the model, at once or
+                                // when the round ends.
+                                if rng.below(2) == 0 && registry.finish_target(&mut round, index) {
+                                    start_thread(&mut registry, &mut threads, &mut clients, &mut rng);
+                                }
+                                rounds[shard] = Some((round, index + 1));
+                            }
+                            Some((mut round, _)) => {
+                                registry.finish_round(&mut round);
+                                assert!(round.to_close.is_empty());
+                                if round.handed_back > 0 {
+                                    start_thread(&mut registry, &mut threads, &mut clients, &mut rng);
+                                }
+                            }
                         }
                     }
-                    _ => {
-                        let Some(client) = clients.iter_mut().find(|c| c.catching_up && !c.left) else {
+                    8 => {
+                        // A joining client's connection sends what it missed.
+                        let joining: Vec<usize> =
+                            (0..clients.len()).filter(|&at| clients[at].joining && !clients[at].left).collect();
+                        if joining.is_empty() {
                             continue;
-                        };
-                        match registry.catch_up_step(client.key, 1 + rng.below(20)) {
+                        }
+                        let client = &mut clients[joining[rng.below(joining.len())]];
+                        match registry.catch_up_step(client.key, 1 + rng.below(100)) {
                             CatchUpStep::Write(bytes) => {
                                 registry.advance(client.key, bytes.len());
                                 client.received.extend_from_slice(&bytes);
                             }
-                            CatchUpStep::CaughtUp => client.catching_up = !registry.hand_to_flusher(client.key),
+                            CatchUpStep::CaughtUp => client.joining = !registry.hand_to_flusher(client.key),
                             CatchUpStep::Closed => panic!("seed {seed}: nobody is too slow here"),
                         }
                     }
+                    _ if !threads.is_empty() => {
+                        let at = rng.below(threads.len());
+                        if threads[at] == ModelThread::Starting {
+                            registry.catch_up_thread_started();
+                            threads[at] = ModelThread::Idle;
+                        }
+                        match threads[at] {
+                            ModelThread::Starting => unreachable!("it has just started"),
+                            ModelThread::Idle => match registry.next_catch_up() {
+                                Some((key, label)) => {
+                                    assert_eq!(clients[label as usize].key, key, "seed {seed}");
+                                    threads[at] = ModelThread::Holding(key);
+                                    start_thread(&mut registry, &mut threads, &mut clients, &mut rng);
+                                }
+                                // Nobody waits: the thread lingers, or ends.
+                                None if rng.below(2) == 0 => {
+                                    threads.swap_remove(at);
+                                    assert!(registry.catch_up_thread_ended().is_empty(), "seed {seed}");
+                                }
+                                None => {}
+                            },
+                            ModelThread::Holding(key) => {
+                                let client = clients.iter_mut().find(|c| c.key == key).unwrap();
+                                match registry.catch_up_step(key, 1 + rng.below(40)) {
+                                    CatchUpStep::Write(bytes) => {
+                                        registry.advance(key, bytes.len());
+                                        client.received.extend_from_slice(&bytes);
+                                    }
+                                    CatchUpStep::CaughtUp if registry.hand_to_flusher(key) => {
+                                        registry.catch_up_done();
+                                        threads[at] = ModelThread::Idle;
+                                    }
+                                    CatchUpStep::CaughtUp => {}
+                                    CatchUpStep::Closed => {
+                                        assert!(client.left, "seed {seed}: only leaving ends a catch-up here");
+                                        registry.catch_up_done();
+                                        threads[at] = ModelThread::Idle;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
                 }
+                check_writers(&registry, &threads, max_threads, seed);
                 for client in clients.iter().filter(|c| !c.left) {
                     let log = &logs[client.coding as usize];
                     let expected = &log[client.from..client.from + client.received.len()];
                     assert_eq!(client.received, expected, "seed {seed}: a client's bytes are the log's, in order");
                 }
             }
-            // Drain: every client still connected ends with the whole log after its join.
+            // Drain: the rounds in progress finish, then every client still connected ends with the
+            // whole log after its join.
+            for (shard, in_progress) in rounds.iter_mut().enumerate() {
+                let Some((mut round, next)) = in_progress.take() else { continue };
+                for index in next..round.targets.len() {
+                    let client = clients.iter_mut().find(|c| c.key == round.targets[index].key).unwrap();
+                    client.received.extend_from_slice(round.bytes_for(index));
+                }
+                registry.finish_round(&mut round);
+                assert!(round.to_close.is_empty(), "seed {seed}, shard {shard}");
+                if round.handed_back > 0 && registry.start_catch_up_thread() {
+                    threads.push(ModelThread::Starting);
+                }
+            }
+            let mut round = Round::default();
             for _ in 0..10_000 {
-                if registry.all_flushed() {
+                if registry.all_flushed() && registry.queued().is_empty() {
                     break;
                 }
-                for client in clients.iter_mut().filter(|c| !c.left && c.catching_up) {
+                for client in clients.iter_mut().filter(|c| !c.left && c.joining) {
                     client.received.extend(catch_up(&mut registry, client.key));
-                    client.catching_up = false;
+                    client.joining = false;
+                }
+                for thread in &mut threads {
+                    if *thread == ModelThread::Starting {
+                        registry.catch_up_thread_started();
+                    }
+                    let key = match *thread {
+                        ModelThread::Holding(key) => key,
+                        _ => match registry.next_catch_up() {
+                            Some((key, _)) => key,
+                            None => {
+                                *thread = ModelThread::Idle;
+                                continue;
+                            }
+                        },
+                    };
+                    let client = clients.iter_mut().find(|c| c.key == key).unwrap();
+                    if !client.left {
+                        client.received.extend(catch_up(&mut registry, key));
+                    }
+                    registry.catch_up_done();
+                    *thread = ModelThread::Idle;
+                }
+                if registry.start_catch_up_thread() {
+                    threads.push(ModelThread::Starting);
                 }
                 for shard in 0..shards {
                     registry.start_round(shard, &mut round);
@@ -899,8 +1332,9 @@ mod tests {
                     }
                     registry.finish_round(&mut round);
                 }
+                check_writers(&registry, &threads, max_threads, seed);
             }
-            for client in clients.iter().filter(|c| !c.left) {
+            for client in clients.iter().filter(|c| !c.left && !c.closed) {
                 let log = &logs[client.coding as usize];
                 assert_eq!(text(&client.received), text(&log[client.from..]), "seed {seed}");
                 if client.coding == Coding::Gzip {
@@ -909,6 +1343,62 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A catch-up thread as the model sees it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum ModelThread {
+        /// Counted by the registry, not yet looking for a client.
+        Starting,
+        /// Looking for a client, or waiting for one.
+        Idle,
+        /// Catching this client up.
+        Holding(Key),
+    }
+
+    /// Starts a catch-up thread if the registry wants one, as the hub does after handing over
+    /// full sockets and when a thread takes a client; one start in eight fails (no thread could be
+    /// spawned), and a failure with no thread running closes the waiting clients.
+    fn start_thread(
+        registry: &mut Registry<u32>,
+        threads: &mut Vec<ModelThread>,
+        clients: &mut [Model],
+        rng: &mut SplitRng,
+    ) {
+        if !registry.start_catch_up_thread() {
+            return;
+        }
+        if rng.below(8) != 0 {
+            threads.push(ModelThread::Starting);
+            return;
+        }
+        let stranded = registry.catch_up_thread_not_started();
+        assert!(stranded.is_empty() || threads.is_empty(), "clients are stranded only when no thread runs");
+        for label in stranded {
+            clients[label as usize].closed = true;
+        }
+    }
+
+    /// One writer per client: no two catch-up threads hold the same client, a held or waiting
+    /// client is owned by catch-up (not its flusher), and a held one is not also waiting; threads
+    /// stay within their limit, at most one is starting, and while clients wait, a thread runs.
+    fn check_writers(registry: &Registry<u32>, threads: &[ModelThread], max_threads: usize, seed: u64) {
+        let held: Vec<Key> =
+            threads.iter().filter_map(|t| if let ModelThread::Holding(key) = t { Some(*key) } else { None }).collect();
+        let queued = registry.queued();
+        for (at, key) in held.iter().enumerate() {
+            assert!(!held[at + 1..].contains(key), "seed {seed}: two threads write to one client");
+            assert!(!queued.contains(key), "seed {seed}: a held client waits in the queue too");
+            assert!(matches!(registry.owner(*key), None | Some(Owner::CatchUp)), "seed {seed}");
+        }
+        for key in &queued {
+            assert!(matches!(registry.owner(*key), None | Some(Owner::CatchUp)), "seed {seed}: queued for the flusher");
+        }
+        assert_eq!(registry.stats().catch_up_threads, threads.len(), "seed {seed}");
+        assert!(threads.len() <= max_threads, "seed {seed}: {} threads, limit {max_threads}", threads.len());
+        assert!(threads.iter().filter(|t| **t == ModelThread::Starting).count() <= 1, "seed {seed}");
+        assert_eq!(registry.idle_catch_up_threads(), threads.len() - held.len(), "seed {seed}");
+        assert!(queued.is_empty() || !threads.is_empty(), "seed {seed}: clients wait with no thread coming");
     }
 
     /// A client as the model sees it.
@@ -920,7 +1410,10 @@ mod tests {
         /// How many events had been published when it joined.
         from_event: usize,
         received: Vec<u8>,
-        catching_up: bool,
+        /// Its connection is still sending what it missed when it joined.
+        joining: bool,
         left: bool,
+        /// Closed by the hub (no catch-up thread could run for it): its bytes stop, in order.
+        closed: bool,
     }
 }

@@ -6,14 +6,17 @@
 //!   [`BodyFramer`] remembers where a partial write stopped, so whoever writes next resumes there;
 //! - **one writer at a time**: a write turn, taken and given back under a short lock that is never
 //!   held across I/O, so that closing, heartbeats and departure checks never wait on a stalled write;
-//! - **the write deadline**: blocking writes give up after the write timeout of no progress; writes
-//!   that must not wait (a hub's flusher) use the shortest send timeout instead;
-//! - **heartbeats** for per-connection streams (a hub sends its own through its backlog);
-//! - **noticing departure**: a read that returns means the client left (clients send nothing on an
-//!   event stream), noticed at once, with no periodic wake-up;
+//! - **the socket's mode**: blocking writes give up after the write timeout of no progress; writes
+//!   that must not wait (a hub's flusher) switch the socket to non-blocking mode, so a full socket
+//!   returns at once. The mode belongs to the whole socket, reads included, so only the holder of
+//!   the write turn changes it, and the departure watch switches it back (taking the turn) before
+//!   it reads;
 //! - **ending the body**, once, between writes: the last chunk (after the encoder's end) is
 //!   written by whoever holds the write turn, so it never lands inside an event, even when the
 //!   server's stop asks for it while a hub's flusher is writing ([`StreamSocket::end_soon`]);
+//! - **heartbeats** for per-connection streams (a hub sends its own through its backlog);
+//! - **noticing departure**: a read that returns means the client left (clients send nothing on an
+//!   event stream), noticed at once, with no periodic wake-up;
 //! - **the closed state and `on_close` callbacks**, which run exactly once;
 //! - **handing the connection back**: a per-connection stream on a persistent connection ends its
 //!   body with [`StreamSocket::finish`] instead of closing, and its departure watch then returns
@@ -29,11 +32,6 @@ use crate::error::is_timeout;
 use crate::http::{BodyFramer, BodyFraming};
 use crate::hub::registry::Written;
 
-/// The send timeout for writes that must not wait. A full socket makes such a write give up after
-/// this long (the kernel rounds it up to one clock tick). Non-blocking mode would do the same
-/// without the tick, but it belongs to the whole socket and would also make the departure watch's
-/// blocking read return at once.
-const NO_WAIT_SEND_TIMEOUT: Duration = Duration::from_micros(1);
 /// The comment a per-connection stream sends after a silence. No blank line follows it, so it
 /// never ends an event block on its own (see the hub's heartbeat).
 const HEARTBEAT_COMMENT: &[u8] = b": keep-alive\n";
@@ -73,6 +71,10 @@ struct SocketState {
     body: BodyWriter,
     /// The send timeout the socket has now, to change it only when needed (a system call).
     send_timeout: Option<Duration>,
+    /// The socket is in non-blocking mode, or the thread holding the write turn may be switching
+    /// it there: a read started now might return at once. Set when a non-blocking turn is taken;
+    /// cleared only when a turn ends with the socket blocking.
+    nonblocking: bool,
     last_write: Instant,
     closed: bool,
     /// The body has ended and the connection stays open ([`StreamSocket::finish`]): nothing more
@@ -86,10 +88,47 @@ struct SocketState {
     waiting: usize,
 }
 
-/// The write turn: its holder alone writes to the socket, with the body writer it took out.
+/// The write turn: its holder alone writes to the socket, with the body writer it took out, and
+/// alone changes the socket's mode, which it records here.
 struct Turn {
     body: BodyWriter,
     send_timeout: Option<Duration>,
+    nonblocking: bool,
+}
+
+impl Turn {
+    /// Puts the socket in `mode`, with a system call only for what changes.
+    fn switch(&mut self, socket: &TcpStream, mode: Mode) -> io::Result<()> {
+        let nonblocking = mode == Mode::NonBlocking;
+        if self.nonblocking != nonblocking {
+            socket.set_nonblocking(nonblocking)?;
+            self.nonblocking = nonblocking;
+        }
+        if let Mode::Blocking(send_timeout) = mode {
+            if self.send_timeout != send_timeout {
+                socket.set_write_timeout(send_timeout)?;
+                self.send_timeout = send_timeout;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a turn's writes use the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Blocking writes, giving up after this long without progress (`None`: never).
+    Blocking(Option<Duration>),
+    /// Writes that take what the socket has room for and return at once: a hub's flusher.
+    NonBlocking,
+}
+
+/// Why a thread did not get the write turn.
+enum Refused {
+    /// The stream is over (closed, or its body finished).
+    Over,
+    /// Another thread holds the turn (only when not waiting for it).
+    Busy,
 }
 
 /// How body bytes go on the wire: through the encoder of the response's write profile, if it has
@@ -162,6 +201,7 @@ impl StreamSocket {
                     encoded: Vec::new(),
                 },
                 send_timeout: None,
+                nonblocking: false,
                 last_write: Instant::now(),
                 closed: false,
                 finished: false,
@@ -195,10 +235,16 @@ impl StreamSocket {
             .unwrap_or_else(|| Err(gone()))
     }
 
-    /// Writes as much of `payload` as the socket takes without waiting: a hub's flusher. When the
-    /// socket fills up part-way, the framer keeps its place for the next writer.
+    /// Writes as much of `payload` as the socket takes without waiting: a hub's flusher. The socket
+    /// is in non-blocking mode for it (and stays so until a writer or reader that may wait switches
+    /// it back), so a full socket returns at once. When the socket fills up part-way, the framer
+    /// keeps its place for the next writer.
+    ///
+    /// The write turn held by another thread counts as a full socket: only the hub writes to a hub
+    /// client, one writer at a time, so that thread is the departure watch switching the socket
+    /// back to blocking reads, and the client's next writer is one that may wait for the turn.
     pub fn write_now(&self, payload: &[u8]) -> Written {
-        let outcome = self.with_turn(false, Some(NO_WAIT_SEND_TIMEOUT), |body, mut socket| {
+        let outcome = self.with_turn_in(false, Mode::NonBlocking, |body, mut socket| {
             // A hub's bytes are encoded once for every client: never through a response's encoder.
             let framer = &mut body.framer;
             let mut written = 0;
@@ -219,15 +265,15 @@ impl StreamSocket {
             Ok(Written::All)
         });
         match outcome {
-            Some(Ok(written)) => written,
-            // Only a hub writes to a hub client, so the turn is free unless the stream is closing.
-            None | Some(Err(_)) => Written::Failed,
+            Ok(Ok(written)) => written,
+            Err(Refused::Busy) => Written::Partial(0),
+            Err(Refused::Over) | Ok(Err(_)) => Written::Failed,
         }
     }
 
-    /// Runs `write` with the write turn, the socket's send timeout set to `send_timeout`. Returns
-    /// `None` when the stream is closed or its end was asked for, or (with `wait` false) when
-    /// another thread is writing. A failed write leaves the stream open: the caller decides, and
+    /// Runs `write` with the write turn, the socket blocking with its send timeout set to
+    /// `send_timeout`. Returns `None` when the stream is closed or its end was asked for, or (with
+    /// `wait` false) when another thread is writing. A failed write leaves the stream open: the caller decides, and
     /// records why, before it closes.
     fn with_turn<T>(
         &self,
@@ -235,39 +281,52 @@ impl StreamSocket {
         send_timeout: Option<Duration>,
         write: impl FnOnce(&mut BodyWriter, &TcpStream) -> io::Result<T>,
     ) -> Option<io::Result<T>> {
-        let mut turn = {
-            let mut state = self.lock();
-            while state.writing && !state.closed && wait {
-                state.waiting += 1;
-                state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
-                state.waiting -= 1;
-            }
-            if state.closed || state.finished || state.writing || state.end_requested {
-                return None;
-            }
-            take_turn(&mut state)
-        };
-        let result = self.set_send_timeout(&mut turn, send_timeout).and_then(|()| write(&mut turn.body, &self.socket));
-        self.give_back(turn);
-        Some(result)
+        self.with_turn_in(wait, Mode::Blocking(send_timeout), write).ok()
     }
 
-    fn set_send_timeout(&self, turn: &mut Turn, send_timeout: Option<Duration>) -> io::Result<()> {
-        if turn.send_timeout != send_timeout {
-            self.socket.set_write_timeout(send_timeout)?;
-            turn.send_timeout = send_timeout;
+    /// Runs `write` with the write turn, the socket in `mode`.
+    fn with_turn_in<T>(
+        &self,
+        wait: bool,
+        mode: Mode,
+        write: impl FnOnce(&mut BodyWriter, &TcpStream) -> io::Result<T>,
+    ) -> Result<io::Result<T>, Refused> {
+        let mut turn = self.take_turn(wait, mode)?;
+        let result = turn.switch(&self.socket, mode).and_then(|()| write(&mut turn.body, &self.socket));
+        self.give_back(turn, true);
+        Ok(result)
+    }
+
+    /// Takes the write turn, waiting for it with `wait`, for writes in `mode`.
+    fn take_turn(&self, wait: bool, mode: Mode) -> Result<Turn, Refused> {
+        let mut state = self.lock();
+        while state.writing && !state.closed && wait {
+            state.waiting += 1;
+            state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
+            state.waiting -= 1;
         }
-        Ok(())
+        if state.closed || state.finished || state.end_requested {
+            return Err(Refused::Over);
+        }
+        if state.writing {
+            return Err(Refused::Busy);
+        }
+        Ok(take_turn(&mut state, mode))
     }
 
-    /// Gives the write turn back; or, if [`end_soon`](Self::end_soon) asked for the body's end
-    /// while this turn was held, ends the body with the turn still held, and closes. The check and
-    /// the hand-back are one step under the lock: `end_soon` either sees the turn held, and leaves
-    /// the end to its holder, or takes the free turn itself.
-    fn give_back(&self, turn: Turn) {
+    /// Gives the write turn back, with the socket's mode as the turn left it; `wrote` says whether
+    /// bytes went out (which puts off a per-connection stream's next heartbeat).
+    ///
+    /// If [`end_soon`](Self::end_soon) asked for the body's end while this turn was held, the body
+    /// is ended with the turn still held, and the stream closes. The check and the hand-back are
+    /// one step under the lock: `end_soon` either sees the turn held, and leaves the end to its
+    /// holder, or takes the free turn itself.
+    fn give_back(&self, turn: Turn, wrote: bool) {
         {
             let mut state = self.lock();
-            state.last_write = Instant::now();
+            if wrote {
+                state.last_write = Instant::now();
+            }
             if !state.end_requested || state.closed || state.finished {
                 self.put_back(&mut state, turn);
                 return;
@@ -280,6 +339,7 @@ impl StreamSocket {
         state.writing = false;
         state.body = turn.body;
         state.send_timeout = turn.send_timeout;
+        state.nonblocking = turn.nonblocking;
         if state.waiting > 0 {
             self.changed.notify_all();
         }
@@ -289,12 +349,9 @@ impl StreamSocket {
     /// not read gets the connection cut instead), then closes and gives the turn back. Closed
     /// first, so that no one finds the turn free and the stream open in between.
     fn end_with(&self, mut turn: Turn) {
-        let _ = self.set_send_timeout(&mut turn, Some(NO_WAIT_SEND_TIMEOUT)).and_then(|()| {
-            if !turn.body.framer.between_chunks() {
-                return Err(io::ErrorKind::InvalidData.into());
-            }
-            turn.body.end(&mut &*self.socket)
-        });
+        let _ = turn
+            .switch(&self.socket, Mode::NonBlocking)
+            .and_then(|()| end_between_chunks(&mut turn.body, &self.socket));
         self.close();
         self.put_back(&mut self.lock(), turn);
     }
@@ -315,26 +372,34 @@ impl StreamSocket {
             if state.writing {
                 return;
             }
-            take_turn(&mut state)
+            take_turn(&mut state, Mode::NonBlocking)
         };
         self.end_with(turn);
     }
 
+    /// Puts the socket back in blocking mode, if a hub's flusher left it non-blocking, so that the
+    /// departure watch's next read blocks. Waits for the write turn to do it (a flusher holds it
+    /// only for one write that does not wait). An error means the socket cannot be used.
+    fn make_reads_block(&self) -> io::Result<()> {
+        let Ok(mut turn) = self.take_turn(true, Mode::Blocking(Some(self.write_timeout))) else {
+            // Over: the watch sees it when it looks at the state again.
+            return Ok(());
+        };
+        let switched = turn.switch(&self.socket, Mode::Blocking(Some(self.write_timeout)));
+        self.give_back(turn, false);
+        switched
+    }
+
     /// Ends the body properly (the last chunk of a chunked body), then closes the connection.
     pub fn end(&self) {
-        self.end_body(true, Some(self.write_timeout));
+        self.end_body();
         self.close();
     }
 
     /// Writes the end of the body (the encoder's, then the last chunk) if the body is between
-    /// chunks and the turn can be had (waiting for it with `wait`).
-    fn end_body(&self, wait: bool, send_timeout: Option<Duration>) -> bool {
-        let ended = self.with_turn(wait, send_timeout, |body, mut socket| {
-            if !body.framer.between_chunks() {
-                return Err(io::ErrorKind::InvalidData.into());
-            }
-            body.end(&mut socket)
-        });
+    /// chunks, waiting for the turn and the socket.
+    fn end_body(&self) -> bool {
+        let ended = self.with_turn(true, Some(self.write_timeout), end_between_chunks);
         ended.is_some_and(|written| written.is_ok())
     }
 
@@ -342,7 +407,7 @@ impl StreamSocket {
     /// persistent and its body can end cleanly; closes it otherwise. Returns whether it stays open.
     /// The `on_close` callbacks run either way: the stream is over.
     pub fn finish(&self) -> bool {
-        if !(self.persistent && self.end_body(true, Some(self.write_timeout))) {
+        if !(self.persistent && self.end_body()) {
             self.close();
             return false;
         }
@@ -354,7 +419,7 @@ impl StreamSocket {
     /// If a write is in progress, or the last chunk does not fit in the socket, the connection is
     /// cut instead (the blocked write fails at once); waiting could take the whole write timeout.
     pub fn end_now(&self) {
-        self.end_body(false, Some(NO_WAIT_SEND_TIMEOUT));
+        let _ = self.with_turn_in(false, Mode::NonBlocking, end_between_chunks);
         self.close();
     }
 
@@ -489,6 +554,17 @@ impl StreamSocket {
                 self.wait_finished_or_closed(wait);
                 continue;
             }
+            // A read that starts while a hub's flusher has the socket non-blocking would return at
+            // once, and the watch would spin: switch it back first, then look at the state again.
+            // (On Linux a read that has started blocking stays blocked whatever the mode becomes;
+            // if a flusher switches it between this look and the read, or a woken read sees the
+            // new mode, the read returns `WouldBlock`, and the next look sees the flag.)
+            if self.lock().nonblocking {
+                if self.make_reads_block().is_err() {
+                    break;
+                }
+                continue;
+            }
             if self.socket.set_read_timeout(wait).is_err() {
                 break;
             }
@@ -530,13 +606,26 @@ impl StreamSocket {
     }
 }
 
-/// Takes the write turn, with the body writer (a placeholder with the same framer stays behind);
-/// the caller has checked that no one holds it.
-fn take_turn(state: &mut SocketState) -> Turn {
+/// Ends the body (see [`BodyWriter::end`]) if a write has not stopped inside a chunk: the end
+/// there would be read as the chunk's bytes.
+fn end_between_chunks(body: &mut BodyWriter, mut socket: &TcpStream) -> io::Result<()> {
+    if !body.framer.between_chunks() {
+        return Err(io::ErrorKind::InvalidData.into());
+    }
+    body.end(&mut socket)
+}
+
+/// Takes the write turn for writes in `mode`, with the body writer (a placeholder with the same
+/// framer stays behind); the caller has checked that no one holds it.
+fn take_turn(state: &mut SocketState, mode: Mode) -> Turn {
     state.writing = true;
     let placeholder = BodyWriter { encoder: None, encoded: Vec::new(), ..state.body };
     let body = std::mem::replace(&mut state.body, placeholder);
-    Turn { body, send_timeout: state.send_timeout }
+    let turn = Turn { body, send_timeout: state.send_timeout, nonblocking: state.nonblocking };
+    // Said before the switch, under the lock, so that the departure watch never starts a read it
+    // believes will block while the socket may be non-blocking.
+    state.nonblocking |= mode == Mode::NonBlocking;
+    turn
 }
 
 fn gone() -> io::Error {

@@ -337,7 +337,21 @@ pub fn thread_count() -> usize {
 /// thread id, with their names (Linux). A thread that stays blocked (in `read`, `accept` or a
 /// condition variable wait) is never switched to.
 pub fn thread_switches(prefix: &str) -> HashMap<String, (String, u64)> {
-    let mut switches = HashMap::new();
+    thread_counters(prefix, &["voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"])
+}
+
+/// How many times each of this process's threads whose name starts with `prefix` has gone to
+/// sleep so far, by thread id, with their names (Linux): its voluntary context switches, one for
+/// each wait in a blocking call (a write waiting for room in a socket, a lock, a condition
+/// variable). Preemptions are not counted: a loaded machine preempts a busy thread at will.
+pub fn thread_sleeps(prefix: &str) -> HashMap<String, (String, u64)> {
+    thread_counters(prefix, &["voluntary_ctxt_switches"])
+}
+
+/// The sum of the named counters of `/proc/self/task/<id>/status` of each thread whose name starts
+/// with `prefix`, by thread id, with their names.
+fn thread_counters(prefix: &str, counters: &[&str]) -> HashMap<String, (String, u64)> {
+    let mut counts = HashMap::new();
     for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
         let path = task.path();
         let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default().trim().to_string();
@@ -347,14 +361,13 @@ pub fn thread_switches(prefix: &str) -> HashMap<String, (String, u64)> {
         let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
         let count: u64 = status
             .lines()
-            .filter(|line| {
-                line.starts_with("voluntary_ctxt_switches") || line.starts_with("nonvoluntary_ctxt_switches")
-            })
-            .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .filter_map(|line| line.split_once(':'))
+            .filter(|(counter, _)| counters.contains(counter))
+            .filter_map(|(_, value)| value.trim().parse::<u64>().ok())
             .sum();
-        switches.insert(task.file_name().to_string_lossy().into_owned(), (name, count));
+        counts.insert(task.file_name().to_string_lossy().into_owned(), (name, count));
     }
-    switches
+    counts
 }
 
 /// Whether every thread whose name starts with `prefix` is blocked (state `S` in `/proc`).
