@@ -107,7 +107,10 @@ fn python_zlib_gunzip(body: &[u8], must_end: bool) -> Option<String> {
         println!("skipped: python3 is not installed, so its zlib cannot check the stream");
         return None;
     }
-    let path = std::env::temp_dir().join(format!("bare-sse-gzip-{}-{must_end}.gz", std::process::id()));
+    // A file of its own per call: the tests of this file run at once, in one process.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("bare-sse-gzip-{}-{call}.gz", std::process::id()));
     std::fs::write(&path, body).unwrap();
     let script = "import sys, zlib\n\
                   d = zlib.decompressobj(31)\n\
