@@ -107,7 +107,10 @@ fn python_zlib_gunzip(body: &[u8], must_end: bool) -> Option<String> {
         println!("skipped: python3 is not installed, so its zlib cannot check the stream");
         return None;
     }
-    let path = std::env::temp_dir().join(format!("bare-sse-gzip-{}-{must_end}.gz", std::process::id()));
+    // A file of its own per call: the tests of this file run at once, in one process.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("bare-sse-gzip-{}-{call}.gz", std::process::id()));
     std::fs::write(&path, body).unwrap();
     let script = "import sys, zlib\n\
                   d = zlib.decompressobj(31)\n\
@@ -142,7 +145,7 @@ fn python_zlib_decodes_a_captured_stream() {
 /// A gzip stream whose member never ends (a hub stream): everything received so far decodes.
 fn decoded_so_far(body: &[u8]) -> Option<String> {
     let (data, ended) = gunzip(body).ok()?;
-    assert!(!ended, "a hub stream never ends its gzip member");
+    assert!(!ended, "an open hub stream has not ended its gzip member");
     String::from_utf8(data).ok()
 }
 
@@ -277,5 +280,76 @@ fn python_zlib_decodes_a_compressing_hubs_stream_from_its_first_byte() {
     // The stream never ends (a hub stream): zlib decodes what is there.
     if let Some(decoded) = python_zlib_gunzip(&body, false) {
         assert_eq!(decoded, wanted);
+    }
+}
+
+/// When the server stops, a compressing hub's gzip clients get a whole gzip member, then the last
+/// chunk: the final block, and a trailer whose CRC-32 and length are those of what each one
+/// received, however it joined (with everything kept, resuming from history, after an unknown id,
+/// or live only) and whatever came (events with and without ids, large and small, heartbeats).
+/// Decoded strictly, here and by Python's zlib, which both fail on a truncated stream.
+#[test]
+fn a_compressing_hubs_gzip_streams_end_with_a_checked_trailer_when_the_server_stops() {
+    use bare_sse::Hub;
+    use std::time::Duration;
+    let hub = Hub::builder().gzip(6).heartbeat(Some(Duration::from_millis(50))).build();
+    let server = Server::builder().hub(hub.clone()).retry(Some(Duration::from_millis(2500))).start().unwrap();
+    let data = |i: usize| format!("<p id=\"n{i}\">{}</p>", "ünïcode cell ".repeat(i * i * 7));
+    let event = |i: usize| {
+        let event = Event::new().event("tick").data(data(i));
+        if i % 3 == 2 {
+            event
+        } else {
+            event.id(format!("e{i}"))
+        }
+    };
+    let text = |i: usize| {
+        let id = if i % 3 == 2 { String::new() } else { format!("id: e{i}\n") };
+        format!("event: tick\n{id}data: {}\n\n", data(i))
+    };
+    for i in 0..4 {
+        hub.send_new_event(event(i)).unwrap();
+    }
+    let kept = |from: usize, to: usize| (from..to).filter(|i| i % 3 != 2).map(text).collect::<String>();
+    let joins = [
+        ("", format!("retry: 2500\n{}", kept(0, 4))),
+        ("Last-Event-ID: e1\r\n", format!("retry: 2500\n{}", kept(2, 4))),
+        ("Last-Event-ID: gone\r\n", format!("retry: 2500\nevent: bare-sse-reset\ndata: gone\n\n{}", kept(0, 4))),
+    ];
+    let mut clients: Vec<_> = joins
+        .into_iter()
+        .map(|(headers, expected)| {
+            let mut client = RawClient::get(server.local_addr(), "/", &format!("Accept-Encoding: gzip\r\n{headers}"));
+            assert_eq!(client.head().header("content-encoding"), Some("gzip"));
+            (client, expected)
+        })
+        .collect();
+    for i in 4..12 {
+        hub.send_new_event(event(i)).unwrap();
+        for (_, expected) in &mut clients {
+            expected.push_str(&text(i));
+        }
+    }
+    for (client, expected) in &mut clients {
+        // Heartbeats may come between the events: a comment line, which the comparison leaves out.
+        let wanted = expected.clone();
+        let body = client.read_body_until(|body| {
+            decoded_so_far(body).is_some_and(|text| text.replace(": keep-alive\n", "") == wanted)
+        });
+        *expected = decoded_so_far(&body).unwrap();
+    }
+    server.stop();
+    for (at, (mut client, expected)) in clients.into_iter().enumerate() {
+        let body = client.read_body_to_end();
+        assert!(client.ended_with_last_chunk(), "client {at}: the body ends with its last chunk");
+        let (decoded, ended) = gunzip(&body).unwrap_or_else(|error| panic!("client {at}: {error}"));
+        assert!(ended, "client {at}: the gzip member ends, its trailer checked");
+        let decoded = String::from_utf8(decoded).unwrap();
+        // What it had decoded before the stop, then perhaps heartbeats: nothing else.
+        let after = decoded.strip_prefix(&expected).unwrap_or_else(|| panic!("client {at}: {decoded:?}"));
+        assert_eq!(after.replace(": keep-alive\n", ""), "", "client {at}");
+        if let Some(decoded_by_zlib) = python_zlib_gunzip(&body, true) {
+            assert_eq!(decoded_by_zlib, decoded, "client {at}");
+        }
     }
 }

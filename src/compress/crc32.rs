@@ -51,6 +51,20 @@ pub fn combine(crc_a: u32, crc_b: u32, len_b: u64) -> u32 {
     multiply_mod_p(x_to_the_8n(len_b), crc_a) ^ crc_b
 }
 
+/// The CRC of `b` alone, from the CRC of some data `a`, the CRC of `a` followed by `b`, and the
+/// length of `b`: the inverse of [`combine`]. Since `combine(crc_a, crc_b, len_b)` is
+/// `combine(crc_a, 0, len_b) ^ crc_b`, the CRC of `b` is `combine(crc_a, 0, len_b) ^ crc_ab`. This is
+/// how the CRC of a range of a stream is found from two running CRCs of it, at the range's start
+/// and at its end, without the bytes.
+///
+/// ```
+/// use bare_sse::compress::crc32::{crc32, suffix};
+/// assert_eq!(suffix(crc32(b"12345"), crc32(b"123456789"), 4), crc32(b"6789"));
+/// ```
+pub fn suffix(crc_a: u32, crc_ab: u32, len_b: u64) -> u32 {
+    combine(crc_a, 0, len_b) ^ crc_ab
+}
+
 /// `a * b` modulo the polynomial, in the reflected bit order.
 fn multiply_mod_p(a: u32, mut b: u32) -> u32 {
     let mut m: u32 = 1 << 31;
@@ -106,5 +120,27 @@ mod tests {
         }
         assert_eq!(combine(crc32(b"abc"), crc32(b""), 0), crc32(b"abc"));
         assert_eq!(combine(crc32(b""), crc32(b"abc"), 3), crc32(b"abc"));
+    }
+
+    /// A range's CRC from the running CRCs at its two ends, for ranges anywhere in random data,
+    /// empty ones and the whole included, then continued with `combine` as a client's stream is.
+    #[test]
+    fn the_crc_of_a_range_comes_from_the_running_crcs_at_its_ends() {
+        let mut rng = Rng::new(31);
+        for _ in 0..200 {
+            let data: Vec<u8> = (0..rng.below(5000)).map(|_| rng.below(256) as u8).collect();
+            let mut cuts = [rng.below(data.len() + 1), rng.below(data.len() + 1)];
+            cuts.sort_unstable();
+            let [start, end] = cuts;
+            let (at_start, at_end) = (crc32(&data[..start]), crc32(&data[..end]));
+            let range = suffix(at_start, at_end, (end - start) as u64);
+            assert_eq!(range, crc32(&data[start..end]), "{start}..{end} of {}", data.len());
+            // A lead of other bytes, then the range: what a client that joined late received.
+            let lead: Vec<u8> = (0..rng.below(300)).map(|_| rng.below(256) as u8).collect();
+            let whole = [&lead[..], &data[start..end]].concat();
+            assert_eq!(combine(crc32(&lead), range, (end - start) as u64), crc32(&whole));
+        }
+        assert_eq!(suffix(crc32(b"abc"), crc32(b"abc"), 0), 0, "an empty range");
+        assert_eq!(suffix(0, crc32(b"abc"), 3), crc32(b"abc"), "from the start");
     }
 }

@@ -15,6 +15,39 @@ pub fn trailer(crc: u32, length: u64) -> [u8; 8] {
     out
 }
 
+/// What a gzip trailer checks of some uncompressed bytes: their CRC-32 and their length. Kept per
+/// event and per stretch of a hub's stream, so that a client's trailer is found by combining a few
+/// of them, never by reading the bytes again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Checksum {
+    pub crc: u32,
+    pub len: u64,
+}
+
+impl Checksum {
+    /// The checksum of `bytes`.
+    pub fn of(bytes: &[u8]) -> Checksum {
+        Checksum { crc: crc32::crc32(bytes), len: bytes.len() as u64 }
+    }
+
+    /// The checksum of these bytes followed by `more`.
+    pub fn then(self, more: Checksum) -> Checksum {
+        Checksum { crc: crc32::combine(self.crc, more.crc, more.len), len: self.len + more.len }
+    }
+
+    /// The checksum of the bytes between two running checksums of one stream: `self` at the
+    /// range's start, `end` at its end (which is at or after it).
+    pub fn until(self, end: Checksum) -> Checksum {
+        let len = end.len - self.len;
+        Checksum { crc: crc32::suffix(self.crc, end.crc, len), len }
+    }
+
+    /// The trailer for these bytes.
+    pub fn trailer(self) -> [u8; 8] {
+        trailer(self.crc, self.len)
+    }
+}
+
 /// A gzip stream written unit by unit (one event each), each decodable as soon as it is sent.
 pub struct GzipEncoder {
     deflater: Deflater,
@@ -73,5 +106,23 @@ mod tests {
         let mut empty = Vec::new();
         GzipEncoder::new(1).finish(&mut empty);
         assert_eq!(gunzip(&empty).unwrap(), (Vec::new(), true));
+    }
+
+    /// Running checksums of a stream give any range's, and a lead followed by a range gives the
+    /// checksum of both, as a hub client's trailer is made.
+    #[test]
+    fn checksums_of_ranges_and_leads() {
+        let stream = b"event: a\ndata: 1\n\nevent: b\ndata: 22\n\n: keep-alive\ndata: 333\n\n";
+        for start in 0..=stream.len() {
+            for end in start..=stream.len() {
+                let (at_start, at_end) = (Checksum::of(&stream[..start]), Checksum::of(&stream[..end]));
+                let range = at_start.until(at_end);
+                assert_eq!(range, Checksum::of(&stream[start..end]), "{start}..{end}");
+                let lead = b"retry: 100\n";
+                let whole = [&lead[..], &stream[start..end]].concat();
+                assert_eq!(Checksum::of(lead).then(range), Checksum::of(&whole));
+                assert_eq!(Checksum::of(lead).then(range).trailer(), trailer(crc32::crc32(&whole), whole.len() as u64));
+            }
+        }
     }
 }

@@ -10,13 +10,16 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::compress::gzip::Checksum;
+
 /// One kept event: its id and its encoded bytes (shared with everything else that sends it), and
-/// when the hub compresses, the same bytes compressed.
+/// when the hub compresses, the same bytes compressed, with the CRC-32 of the plain bytes (for the
+/// gzip trailer of the clients it is replayed to).
 #[derive(Debug, Clone)]
 struct Kept {
     id: String,
     bytes: Arc<[u8]>,
-    compressed: Option<Arc<[u8]>>,
+    compressed: Option<(Arc<[u8]>, u32)>,
 }
 
 /// What a connecting client should be sent from history.
@@ -24,6 +27,8 @@ struct Kept {
 pub(crate) struct Replay {
     /// Encoded events, oldest first.
     pub events: Vec<Arc<[u8]>>,
+    /// When the events are compressed: the checksum of each one's plain bytes, in the same order.
+    pub checksums: Vec<Checksum>,
     /// The client named a last id that is not (or no longer) in history, so it may have missed
     /// events that cannot be sent again.
     pub unknown_id: bool,
@@ -58,7 +63,7 @@ impl History {
 
     /// Keeps an event. Its plain size counts against the byte limit; a compressed copy, when the
     /// hub compresses, is kept beside it (and is smaller, but for a few bytes of framing).
-    pub fn keep(&mut self, id: String, bytes: Arc<[u8]>, compressed: Option<Arc<[u8]>>) {
+    pub fn keep(&mut self, id: String, bytes: Arc<[u8]>, compressed: Option<(Arc<[u8]>, u32)>) {
         if bytes.len() > self.max_bytes {
             self.resumable_from = self.events.len();
             return;
@@ -86,12 +91,17 @@ impl History {
                 .map(|at| at + 1),
         };
         let unknown_id = start.is_none();
-        let pick = |kept: &Kept| match (&kept.compressed, compressed) {
-            (Some(compressed), true) => Arc::clone(compressed),
-            _ => Arc::clone(&kept.bytes),
-        };
-        let events = self.events.range(start.unwrap_or(0)..).map(pick).collect();
-        Replay { events, unknown_id }
+        let (mut events, mut checksums) = (Vec::new(), Vec::new());
+        for kept in self.events.range(start.unwrap_or(0)..) {
+            match (&kept.compressed, compressed) {
+                (Some((compressed, crc)), true) => {
+                    events.push(Arc::clone(compressed));
+                    checksums.push(Checksum { crc: *crc, len: kept.bytes.len() as u64 });
+                }
+                _ => events.push(Arc::clone(&kept.bytes)),
+            }
+        }
+        Replay { events, checksums, unknown_id }
     }
 }
 

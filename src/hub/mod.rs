@@ -73,6 +73,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::compress::deflate::Deflater;
+use crate::compress::gzip::{self, Checksum};
 use crate::error::is_timeout;
 use crate::redis::RedisUrl;
 use crate::{Error, Event};
@@ -147,7 +148,17 @@ pub(crate) trait Sink: Send + Sync {
     fn write_blocking(&self, bytes: &[u8]) -> io::Result<()>;
     /// The hub gave up on this client: close its connection.
     fn close(&self);
+    /// What ends this client's body when the body ends cleanly (the server's stop), before the
+    /// framing's end: given the number of body bytes the socket has written (in whole writes,
+    /// the frames' own bytes not counted), the bytes to write, or `None` when no clean end is
+    /// possible there (the connection is then cut). Called at most once, by the socket's writer,
+    /// with no write in progress. A gzip client's end is the rest of a unit its last write stopped
+    /// inside, the final block and the trailer.
+    fn set_ending(&self, ending: Ending);
 }
+
+/// The end of a client's body, computed when the body ends (see [`Sink::set_ending`]).
+pub(crate) type Ending = Box<dyn FnOnce(u64) -> Option<Vec<u8>> + Send>;
 
 /// The sink type the hub stores.
 type SharedSink = Arc<dyn Sink>;
@@ -276,10 +287,10 @@ impl HubBuilder {
     /// the one before (a per-connection stream with [`Gzip`](crate::compress::Gzip) can). Compression
     /// runs in the publishing call, under the hub's lock. History keeps both forms.
     ///
-    /// No gzip trailer is sent, even when the server's stop ends a hub stream's chunked body
-    /// properly: the trailer's checksum would be each client's own, and the bytes are shared.
-    /// Decoders see a gzip stream that stops, as any endless stream does. Mind the BREACH rule in
-    /// [`compress`](crate::compress).
+    /// When the server's stop ends a hub stream's body, a gzip client's stream ends as a whole
+    /// gzip member: the final block, and a trailer with the CRC-32 and length of what that client
+    /// received, found from running checksums kept per event (nothing is counted per client as
+    /// events go out). Mind the BREACH rule in [`compress`](crate::compress).
     pub fn gzip(mut self, level: u32) -> HubBuilder {
         self.gzip = Some(level);
         self
@@ -629,6 +640,9 @@ impl Hub {
         if let (Some(backplane), Some(after), Some(through)) = (&inner.backplane, last_event_id, redis_last) {
             if joined.replay.unknown_id {
                 if let Ok(Some(events)) = backplane.replay(after, &through, inner.config.max_queued_bytes) {
+                    if gzip {
+                        joined.replay.checksums = events.iter().map(|bytes| Checksum::of(bytes)).collect();
+                    }
                     joined.replay.events = events.into_iter().map(|bytes| compressed_if(gzip, bytes).into()).collect();
                     joined.replay.unknown_id = false;
                     inner.counters.resumed_from_redis();
@@ -975,21 +989,30 @@ impl Subscription {
         if let Some(reset) = self.reset.take() {
             first.extend_from_slice(&reset.encode(None).map_err(io::Error::from)?);
         }
+        // What this client is sent before the backlog, as its gzip end needs to know it.
+        let lead = Arc::new(Mutex::new(Lead::default()));
         if self.gzip {
+            sink.set_ending(gzip_ending(Arc::downgrade(&self.inner), self.key, Arc::clone(&lead)));
             // The header, then this client's own first bytes as stored blocks: too few to be
             // worth an encoder, and they end on a byte boundary like every compressed event.
-            let mut compressed = crate::compress::gzip::HEADER.to_vec();
+            let mut compressed = gzip::HEADER.to_vec();
             if !first.is_empty() {
                 Deflater::stored_unit(&first, &mut compressed);
             }
+            lead_writes(&lead, compressed.len(), Checksum::of(&first));
             first = compressed;
         }
         if !first.is_empty() {
             catch_up.write_blocking(sink, &first)?;
+            lead_written(&lead);
         }
         let replay = self.replay.take().unwrap_or_default();
-        for event in &replay.events {
+        for (at, event) in replay.events.iter().enumerate() {
+            if let Some(checksum) = replay.checksums.get(at) {
+                lead_writes(&lead, event.len(), *checksum);
+            }
             catch_up.write_blocking(sink, event)?;
+            lead_written(&lead);
         }
         drop(replay);
         catch_up.run(sink)
@@ -1005,6 +1028,70 @@ impl Drop for Subscription {
         state.registry.leave(self.key);
         self.inner.signal_progress(&state);
     }
+}
+
+/// What a gzip client was sent before its first backlog byte (its header, first bytes and history),
+/// as it was being sent: its end needs to know where the backlog's bytes start, and what the plain
+/// bytes before them were. Updated before each write, because the body may end as that write ends
+/// (the server's stop), before the writing thread sees it return.
+#[derive(Debug, Clone, Copy, Default)]
+struct Lead {
+    /// Written in full.
+    done: LeadPart,
+    /// Written in full once the write in progress (if any) is: `done` and that write's bytes.
+    writing: LeadPart,
+}
+
+/// The first bytes of a gzip client's body: how many, and the checksum of their plain bytes.
+#[derive(Debug, Clone, Copy, Default)]
+struct LeadPart {
+    bytes: u64,
+    plain: Checksum,
+}
+
+impl Lead {
+    /// For a body that has `written` bytes: the checksum of the plain bytes of its lead, and how
+    /// many bytes of the backlog followed it. `None` inside the lead (before the header is whole,
+    /// or inside a piece, which only a body ended mid-write can be).
+    fn split(&self, written: u64) -> Option<(Checksum, u64)> {
+        if written < gzip::HEADER.len() as u64 {
+            return None;
+        }
+        if written == self.done.bytes {
+            return Some((self.done.plain, 0));
+        }
+        let past = written.checked_sub(self.writing.bytes)?;
+        Some((self.writing.plain, past))
+    }
+}
+
+/// The lead is about to grow by `bytes`, whose plain bytes have `plain` as their checksum.
+fn lead_writes(lead: &Mutex<Lead>, bytes: usize, plain: Checksum) {
+    let mut lead = lead.lock().unwrap_or_else(PoisonError::into_inner);
+    let done = lead.done;
+    lead.writing = LeadPart { bytes: done.bytes + bytes as u64, plain: done.plain.then(plain) };
+}
+
+/// The write that [`lead_writes`] announced is done.
+fn lead_written(lead: &Mutex<Lead>) {
+    let mut lead = lead.lock().unwrap_or_else(PoisonError::into_inner);
+    lead.done = lead.writing;
+}
+
+/// The end of gzip client `key`'s body: the rest of any unit its last write stopped inside, the
+/// final block, and the trailer, whose checksum is the lead's followed by the backlog range the
+/// client received (two running checksums' difference: see the registry). The hub is held weakly:
+/// a socket that outlives it has nothing to end with, and is cut.
+fn gzip_ending(inner: std::sync::Weak<Inner>, key: Key, lead: Arc<Mutex<Lead>>) -> Ending {
+    Box::new(move |written| {
+        let (lead, received) = lead.lock().unwrap_or_else(PoisonError::into_inner).split(written)?;
+        let inner = inner.upgrade()?;
+        let range = inner.lock().registry.gzip_range(key, received)?;
+        let mut end = range.rest;
+        Deflater::finish(&mut end);
+        end.extend_from_slice(&lead.then(range.checksum).trailer());
+        Some(end)
+    })
 }
 
 /// The job of finishing a client's backlog with blocking writes: on its connection's thread when it

@@ -31,12 +31,19 @@
 //!   the same events compressed once each, and every client reads one of them, chosen when it
 //!   joins. Cursors are offsets in the client's own backlog. Every event is appended to both in
 //!   the same step, so the two carry the same events in the same order.
+//! - **Every gzip client's trailer can be found.** Each compressed unit in the gzip backlog has a
+//!   record of the checksum of the plain bytes before it (a running checksum over every unit
+//!   appended while someone read them), kept as long as any byte of the unit is held; a gzip
+//!   client records the running checksum where it joined. The checksum of what a client received
+//!   from the backlog is then the difference of two running checksums: nothing is computed per
+//!   client as events go out.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use super::backlog::Backlog;
 use super::history::{History, Replay};
 use crate::compress::deflate::Deflater;
+use crate::compress::gzip::Checksum;
 use crate::{Error, Event};
 
 /// The type of the event sent to a client that resumes from an id the hub no longer has.
@@ -134,6 +141,10 @@ struct Subscriber<S> {
     sink: S,
     /// The backlog this client reads.
     coding: Coding,
+    /// Offset in that backlog where this client joined.
+    start: u64,
+    /// For a gzip client, the running checksum of the plain bytes at `start`.
+    start_checksum: Checksum,
     /// Offset in that backlog of the next byte this client needs.
     cursor: u64,
     owner: Owner,
@@ -147,6 +158,25 @@ impl<S> Subscriber<S> {
         self.closed = true;
         stats.dropped_slow += 1;
     }
+}
+
+/// Where a compressed unit starts in the gzip backlog, and the running checksum of the plain bytes
+/// of the units before it.
+#[derive(Debug, Clone, Copy)]
+struct UnitStart {
+    offset: u64,
+    before: Checksum,
+}
+
+/// How a gzip client's stream can end after the backlog bytes it received.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct GzipRange {
+    /// The rest of the unit the client is inside, if its last write stopped in one: sent before
+    /// the end, so that the end follows a whole unit.
+    pub rest: Vec<u8>,
+    /// The checksum of the plain bytes of the backlog from where the client joined to the end of
+    /// that unit.
+    pub checksum: Checksum,
 }
 
 /// A client that has just joined.
@@ -266,6 +296,12 @@ pub(crate) struct Registry<S> {
     backlogs: [Backlog; 2],
     /// Present when the hub compresses.
     compressor: Option<Compressor>,
+    /// Where each unit held in the gzip backlog starts, oldest first: the unit holding the lowest
+    /// cursor, and every one after it.
+    gzip_units: VecDeque<UnitStart>,
+    /// The running checksum of the plain bytes of every unit appended to the gzip backlog while
+    /// someone read it: the checksum at its end.
+    gzip_checksum: Checksum,
     /// Per coding, the clients that read it.
     readers: [usize; 2],
     /// Per shard, its clients by number: the order they joined in, which is the order a round
@@ -303,6 +339,8 @@ impl<S: Clone> Registry<S> {
             history,
             backlogs: [Backlog::default(), Backlog::default()],
             compressor: None,
+            gzip_units: VecDeque::new(),
+            gzip_checksum: Checksum::default(),
             readers: [0; 2],
             shards: (0..shards).map(|_| BTreeMap::new()).collect(),
             seen_end: vec![[0; 2]; shards],
@@ -369,9 +407,11 @@ impl<S: Clone> Registry<S> {
             }
             _ => None,
         };
-        self.append(&bytes, compressed.as_deref());
+        // Once per event, for every gzip client's trailer.
+        let compressed = compressed.map(|compressed| (compressed, Checksum::of(&bytes)));
+        self.append(&bytes, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
         if let Some(id) = kept {
-            self.history.keep(id, bytes.into(), compressed.map(Into::into));
+            self.history.keep(id, bytes.into(), compressed.map(|(unit, checksum)| (unit.into(), checksum.crc)));
         }
     }
 
@@ -389,19 +429,35 @@ impl<S: Clone> Registry<S> {
 
     /// Appends a heartbeat comment for every client.
     pub fn append_heartbeat(&mut self) {
-        let compressed = self.compressor.as_ref().map(|c| c.heartbeat.clone());
-        self.append(HEARTBEAT_BYTES, compressed.as_deref());
+        let compressed = self.compressor.as_ref().map(|c| (c.heartbeat.clone(), Checksum::of(HEARTBEAT_BYTES)));
+        self.append(HEARTBEAT_BYTES, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
     }
 
-    /// Appends to each backlog its form of the same bytes; a backlog nobody reads only advances.
-    fn append(&mut self, plain: &[u8], compressed: Option<&[u8]>) {
-        for (coding, bytes) in [(Coding::Identity, Some(plain)), (Coding::Gzip, compressed)] {
-            let backlog = &mut self.backlogs[coding as usize];
-            match bytes {
-                Some(bytes) if self.readers[coding as usize] > 0 => backlog.append(bytes),
-                Some(bytes) => backlog.skip(bytes.len()),
-                // Not compressed: nobody reads the compressed backlog.
-                None => backlog.skip(0),
+    /// Appends to each backlog its form of the same bytes (the compressed one with the checksum of
+    /// its plain bytes); a backlog nobody reads only advances.
+    fn append(&mut self, plain: &[u8], compressed: Option<(&[u8], Checksum)>) {
+        let plain_backlog = &mut self.backlogs[Coding::Identity as usize];
+        if self.readers[Coding::Identity as usize] > 0 {
+            plain_backlog.append(plain);
+        } else {
+            plain_backlog.skip(plain.len());
+        }
+        let backlog = &mut self.backlogs[Coding::Gzip as usize];
+        match compressed {
+            Some((unit, checksum)) if self.readers[Coding::Gzip as usize] > 0 => {
+                self.gzip_units.push_back(UnitStart { offset: backlog.end(), before: self.gzip_checksum });
+                self.gzip_checksum = self.gzip_checksum.then(checksum);
+                backlog.append(unit);
+            }
+            // Nobody reads the compressed backlog: the units skipped are in nobody's stream, so the
+            // running checksum leaves them out.
+            Some((unit, _)) => {
+                backlog.skip(unit.len());
+                self.gzip_units.clear();
+            }
+            None => {
+                backlog.skip(0);
+                self.gzip_units.clear();
             }
         }
     }
@@ -419,7 +475,15 @@ impl<S: Clone> Registry<S> {
         self.next_subscriber += 1;
         let key = Key { id, shard: self.shard_for_new_client() };
         let cursor = self.backlogs[coding as usize].end();
-        let subscriber = Subscriber { sink, coding, cursor, owner: Owner::CatchUp, closed: false };
+        let subscriber = Subscriber {
+            sink,
+            coding,
+            start: cursor,
+            start_checksum: self.gzip_checksum,
+            cursor,
+            owner: Owner::CatchUp,
+            closed: false,
+        };
         self.shards[key.shard].insert(id, subscriber);
         self.readers[coding as usize] += 1;
         Some(Joined { key, replay })
@@ -441,6 +505,29 @@ impl<S: Clone> Registry<S> {
             self.stats.disconnects += 1;
             self.readers[sub.coding as usize] -= 1;
         }
+    }
+
+    /// How gzip client `key`'s stream ends once it has received `received` bytes of the gzip
+    /// backlog (counted from where it joined; its socket's count, which may be ahead of its
+    /// cursor, never behind). `None` when it is not an open gzip client, or `received` is past
+    /// the backlog's end.
+    ///
+    /// Invariant relied on: the cursor is at or before `start + received`, and units are dropped
+    /// only once wholly below the lowest cursor, so the unit holding that offset is still here.
+    pub fn gzip_range(&self, key: Key, received: u64) -> Option<GzipRange> {
+        let sub = self.shards[key.shard].get(&key.id).filter(|s| !s.closed && s.coding == Coding::Gzip)?;
+        let backlog = &self.backlogs[Coding::Gzip as usize];
+        let at = sub.start.checked_add(received).filter(|&at| at <= backlog.end() && at >= sub.cursor)?;
+        // The first unit that starts at or after `at`: the client is inside the one before it (or
+        // exactly at its start); past the last one, its end is the backlog's.
+        let next = self.gzip_units.partition_point(|unit| unit.offset < at);
+        let (end, before) = match self.gzip_units.get(next) {
+            Some(unit) => (unit.offset, unit.before),
+            None => (backlog.end(), self.gzip_checksum),
+        };
+        let rest = backlog.since(at);
+        let rest = rest[..usize::try_from(end - at).ok()?.min(rest.len())].to_vec();
+        Some(GzipRange { rest, checksum: sub.start_checksum.until(before) })
     }
 
     /// What a connection-owned client writes next. At most `max_bytes` are copied per step.
@@ -664,6 +751,12 @@ impl<S: Clone> Registry<S> {
             let readers = self.shards.iter().flat_map(BTreeMap::values).filter(|s| !s.closed && s.coding == coding);
             let lowest = readers.map(|s| s.cursor).min().unwrap_or(backlog.end());
             self.backlogs[coding as usize].drop_before(lowest);
+            if coding == Coding::Gzip {
+                // The unit holding the lowest cursor stays: a client inside it may end there.
+                while self.gzip_units.get(1).is_some_and(|unit| unit.offset <= lowest) {
+                    self.gzip_units.pop_front();
+                }
+            }
         }
     }
 
@@ -756,6 +849,90 @@ mod tests {
                 CatchUpStep::Closed => panic!("closed while catching up"),
             }
         }
+    }
+
+    /// A gzip client's stream ends cleanly wherever its socket stopped in the backlog: at a unit's
+    /// edge, or inside one (whose rest comes first), with heartbeats among the events, and after
+    /// the backlog was trimmed up to a client stopped inside a unit. The trailer checks exactly
+    /// the plain bytes of what it received, from where it joined; events before anyone read the
+    /// compressed backlog are in no one's stream.
+    #[test]
+    fn a_gzip_clients_end_is_found_wherever_its_bytes_stopped() {
+        use crate::compress::gzip::HEADER;
+        use crate::compress::inflate::gunzip;
+        let mut registry = registry(1, 1 << 24);
+        registry.compress(6);
+        let mut rng = SplitRng::new(3);
+        registry.publish(&Event::new().data("before anyone")).unwrap();
+        let early = registry.join(1, None, Coding::Gzip).unwrap().key;
+        let mut plain = Vec::new();
+        let mut late = None;
+        for i in 0..60 {
+            if i == 20 {
+                late = Some((registry.join(2, None, Coding::Gzip).unwrap().key, plain.len()));
+            }
+            if i % 7 == 3 {
+                registry.append_heartbeat();
+                plain.extend_from_slice(HEARTBEAT_BYTES);
+            }
+            // Noise, so that units are large and the backlog passes the trimming threshold.
+            let data: String = (0..rng.below(3000)).map(|_| char::from(b'!' + rng.below(90) as u8)).collect();
+            let event = Event::new().data(data);
+            registry.publish(&event).unwrap();
+            plain.extend_from_slice(&event.encode(None).unwrap());
+        }
+        let (late, late_from) = late.unwrap();
+        // Each received byte count ends a stream that decodes whole, with its trailer checked.
+        let ends_cleanly = |registry: &Registry<u32>, key: Key, stream: &[u8], from: usize, plain: &[u8]| {
+            let range = registry.gzip_range(key, stream.len() as u64).expect("a gzip client's end");
+            let mut body = [&HEADER[..], stream, &range.rest].concat();
+            Deflater::finish(&mut body);
+            body.extend_from_slice(&range.checksum.trailer());
+            let (decoded, ended) = gunzip(&body).unwrap_or_else(|error| panic!("after {}: {error}", stream.len()));
+            assert!(ended && plain[from..].starts_with(&decoded), "after {} bytes", stream.len());
+            decoded.len()
+        };
+        // The early client catches up in steps of every size, and could end after each.
+        let mut early_stream = Vec::new();
+        let mut last = 0;
+        while let CatchUpStep::Write(bytes) = registry.catch_up_step(early, 1 + rng.below(3000)) {
+            registry.advance(early, bytes.len());
+            early_stream.extend_from_slice(&bytes);
+            let decoded = ends_cleanly(&registry, early, &early_stream, 0, &plain);
+            assert!(decoded >= last, "an end never takes back bytes");
+            last = decoded;
+        }
+        assert!(registry.hand_to_flusher(early));
+        assert_eq!(last, plain.len(), "the whole stream, at the end");
+        // The late client stops inside a unit; the early one reads on, and the backlog is trimmed
+        // up to the late one's cursor.
+        let CatchUpStep::Write(first) = registry.catch_up_step(late, 7000) else { panic!("bytes to write") };
+        registry.advance(late, first.len());
+        let late_cursor = registry.shards[0][&late.id].cursor;
+        assert!(registry.gzip_units.iter().all(|unit| unit.offset != late_cursor), "inside a unit");
+        registry.append_heartbeat();
+        plain.extend_from_slice(HEARTBEAT_BYTES);
+        let mut round = Round::default();
+        registry.start_round(0, &mut round);
+        let early_rest = round.bytes_for(0).to_vec();
+        registry.finish_round(&mut round);
+        let gzip_backlog = &registry.backlogs[Coding::Gzip as usize];
+        assert_eq!(gzip_backlog.held() as u64, gzip_backlog.end() - late_cursor, "trimmed to the late cursor");
+        let early_stream = [early_stream, early_rest].concat();
+        assert_eq!(ends_cleanly(&registry, early, &early_stream, 0, &plain), plain.len());
+        // Its socket may be ahead of its cursor (a flusher's write not yet counted): every count
+        // from the cursor on ends cleanly.
+        let late_stream = [&first[..], gzip_backlog.since(late_cursor)].concat();
+        let mut received = first.len();
+        while received < late_stream.len() {
+            ends_cleanly(&registry, late, &late_stream[..received], late_from, &plain);
+            received += 1 + rng.below(500);
+        }
+        assert_eq!(ends_cleanly(&registry, late, &late_stream, late_from, &plain), plain.len() - late_from);
+        assert!(registry.gzip_range(late, 100).is_none(), "bytes below its cursor are gone");
+        assert!(registry.gzip_range(late, late_stream.len() as u64 + 1).is_none(), "past the end");
+        let plain_client = registry.join(3, None, Coding::Identity).unwrap().key;
+        assert!(registry.gzip_range(plain_client, 0).is_none(), "not a gzip client");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::stream_socket::StreamSocket;
 use crate::hub::registry::Written;
-use crate::hub::{ClientInfo, Sink};
+use crate::hub::{ClientInfo, Ending, Sink};
 use crate::Hub;
 
 /// Why a hub stream did not start.
@@ -76,6 +76,10 @@ impl Sink for StreamSocket {
 
     fn close(&self) {
         StreamSocket::close(self);
+    }
+
+    fn set_ending(&self, ending: Ending) {
+        StreamSocket::set_ending(self, ending);
     }
 }
 

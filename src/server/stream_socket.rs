@@ -11,7 +11,8 @@
 //!   returns at once. The mode belongs to the whole socket, reads included, so only the holder of
 //!   the write turn changes it, and the departure watch switches it back (taking the turn) before
 //!   it reads;
-//! - **ending the body**, once, between writes: the last chunk (after the encoder's end) is
+//! - **ending the body**, once, between writes: the last chunk (after the encoder's end, or the
+//!   ending a hub set for its client: a hub gzip client's final block and trailer) is
 //!   written by whoever holds the write turn, so it never lands inside an event, even when the
 //!   server's stop asks for it while a hub's flusher is writing ([`StreamSocket::end_soon`]);
 //! - **heartbeats** for per-connection streams (a hub sends its own through its backlog);
@@ -31,6 +32,7 @@ use crate::compress::BodyEncoder;
 use crate::error::is_timeout;
 use crate::http::{BodyFramer, BodyFraming};
 use crate::hub::registry::Written;
+use crate::hub::Ending;
 
 /// The comment a per-connection stream sends after a silence. No blank line follows it, so it
 /// never ends an event block on its own (see the hub's heartbeat).
@@ -138,6 +140,9 @@ struct BodyWriter {
     head_written: bool,
     framer: BodyFramer,
     encoder: Option<Box<dyn BodyEncoder>>,
+    /// What a hub set to end its client's body (see [`Sink::set_ending`](crate::hub::Sink)):
+    /// given the payload bytes written, the bytes that end the body before the framing's end.
+    ending: Option<Ending>,
     /// The encoder's output for the write in progress.
     encoded: Vec<u8>,
 }
@@ -157,11 +162,16 @@ impl BodyWriter {
         }
     }
 
-    /// Ends the body: the encoder's end, then the framing's (the last chunk). Only between chunks,
-    /// and only once the head has gone out: before it, there is no body to end.
+    /// Ends the body: the encoder's end, or the hub's, then the framing's (the last chunk). Only
+    /// between chunks, and only once the head has gone out: before it, there is no body to end.
+    /// A hub's ending that finds no clean end fails, and the caller cuts the connection.
     fn end(&mut self, socket: &mut &TcpStream) -> io::Result<()> {
         if !self.head_written {
             return Err(io::ErrorKind::NotConnected.into());
+        }
+        if let Some(ending) = self.ending.take() {
+            let end = ending(self.framer.payload_written()).ok_or(io::ErrorKind::InvalidData)?;
+            self.framer.write_all(socket, &end)?;
         }
         if let Some(mut encoder) = self.encoder.take() {
             let mut end = Vec::new();
@@ -198,6 +208,7 @@ impl StreamSocket {
                     head_written: false,
                     framer: BodyFramer::new(framing),
                     encoder,
+                    ending: None,
                     encoded: Vec::new(),
                 },
                 send_timeout: None,
@@ -342,6 +353,16 @@ impl StreamSocket {
         state.nonblocking = turn.nonblocking;
         if state.waiting > 0 {
             self.changed.notify_all();
+        }
+    }
+
+    /// Sets what ends the body before the framing's end (a hub's, for its client: see
+    /// [`Sink::set_ending`](crate::hub::Sink)). Waits for the write turn, since the body writer
+    /// travels with it; a stream already over keeps none.
+    pub fn set_ending(&self, ending: Ending) {
+        if let Ok(mut turn) = self.take_turn(true, Mode::Blocking(Some(self.write_timeout))) {
+            turn.body.ending = Some(ending);
+            self.give_back(turn, false);
         }
     }
 
@@ -619,7 +640,7 @@ fn end_between_chunks(body: &mut BodyWriter, mut socket: &TcpStream) -> io::Resu
 /// framer stays behind); the caller has checked that no one holds it.
 fn take_turn(state: &mut SocketState, mode: Mode) -> Turn {
     state.writing = true;
-    let placeholder = BodyWriter { encoder: None, encoded: Vec::new(), ..state.body };
+    let placeholder = BodyWriter { encoder: None, ending: None, encoded: Vec::new(), ..state.body };
     let body = std::mem::replace(&mut state.body, placeholder);
     let turn = Turn { body, send_timeout: state.send_timeout, nonblocking: state.nonblocking };
     // Said before the switch, under the lock, so that the departure watch never starts a read it

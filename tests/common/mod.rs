@@ -211,6 +211,14 @@ impl RawClient {
         self.pending().to_vec()
     }
 
+    /// Reads to the end of the connection; returns the body bytes left unread. For binary bodies.
+    pub fn read_body_to_end(&mut self) -> Vec<u8> {
+        while self.fill() > 0 {}
+        let body = self.pending().to_vec();
+        self.consumed = self.received.len();
+        body
+    }
+
     /// Reads until `needle` appears in the unread bytes; returns the text up to and including it.
     pub fn read_through(&mut self, needle: &str) -> String {
         loop {
