@@ -7,9 +7,14 @@
 //! current region at once, and no update can be half-applied. After a server restart, a page
 //! resuming with an id of the old run gets the hub's reset event, then the latest region.
 //!
+//! The region goes into the hub's history when the app starts, too: a page still open from a
+//! previous run shows the new run's state as soon as it reconnects, not when someone first clicks.
+//!
 //! The page loads Datastar's browser library from its CDN (version pinned in
 //! `bare_sse::datastar::CDN_URL`), or, on a machine without it, from a local copy given as the
-//! second argument or in `DATASTAR_JS`, served at `/datastar.js`.
+//! second argument or in `DATASTAR_JS`, served at `/datastar.js`. The program says on start which
+//! it loads, and the page says so when the library did not load (offline, the CDN is out of
+//! reach, and without Datastar no button works).
 //!
 //! Run: `cargo run --example datastar_counter [PORT] [DATASTAR_JS]`, then open
 //! http://localhost:8125/ in two tabs.
@@ -39,6 +44,7 @@ fn main() -> std::process::ExitCode {
             let script = std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
             app = app.with_local_datastar(script);
         }
+        println!("{}", app.datastar_note());
         let server = routes(Server::builder().port(port), app).start()?;
         println!("open http://localhost:{}/", server.local_addr().port());
         std::thread::park(); // serve until Ctrl-C
@@ -70,13 +76,29 @@ impl Default for App {
 impl App {
     pub fn new() -> App {
         // The latest region is all a page needs: history keeps one event.
-        App { state: Arc::default(), updates: Hub::builder().history_events(1).build(), local_datastar: None }
+        let app =
+            App { state: Arc::default(), updates: Hub::builder().history_events(1).build(), local_datastar: None };
+        // From the start, so that a page reconnecting to a new run (after a restart) gets it.
+        app.broadcast();
+        app
     }
 
     /// Serves `script` (Datastar's browser library) at `/datastar.js`, and loads it from there.
     pub fn with_local_datastar(mut self, script: String) -> App {
         self.local_datastar = Some(script.into());
         self
+    }
+
+    /// Where the page loads Datastar from, and how to give it a local copy: printed on start.
+    pub fn datastar_note(&self) -> String {
+        match &self.local_datastar {
+            Some(_) => "Datastar: the local copy given, served at /datastar.js".to_string(),
+            None => format!(
+                "Datastar: the page loads {} from the CDN; offline, give a local copy of that file: \
+                 datastar_counter PORT path/to/datastar.js, or {DATASTAR_JS_VAR}=path/to/datastar.js",
+                datastar::CDN_URL
+            ),
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -164,8 +186,12 @@ fn page(app: &App) -> String {
         r#"<!doctype html>
 <meta charset="utf-8">
 <title>bare-sse + Datastar</title>
-<script type="module" src="{datastar}"></script>
+<script type="module" src="{datastar}"
+  onerror="document.getElementById('datastar-missing').hidden = false"></script>
 <body data-init="{updates}" data-signals="{{step: 1, todo: ''}}">
+  <p id="datastar-missing" hidden><strong>Datastar did not load</strong> from {datastar}, so the
+    buttons do nothing. Offline? Start the example with a local copy of that file:
+    <code>cargo run --example datastar_counter PORT path/to/datastar.js</code>.</p>
   <h1>Count: {count}</h1>
   <label>Step <input type="number" data-bind:step></label>
   <button data-on:click="{increment}">Add</button>

@@ -1,11 +1,27 @@
 //! The crate's error type for events and the server's streams: one enum, a variant per failure
 //! class, with `Display` messages written for the person who has to act on them. The client's
-//! failures have their own type, [`client::Error`](crate::client::Error).
+//! failures have their own type, [`client::Error`](crate::client::Error), which converts into this
+//! one (as [`Error::Client`]), so that a program that serves and reads has one error type.
 
 use std::fmt;
 use std::io;
 
-/// What can go wrong building, sending or serving events.
+/// What can go wrong building, sending or serving events, or, converted from a
+/// [`client::Error`](crate::client::Error), reading them: `?` works on both in one function.
+///
+/// ```
+/// use bare_sse::{start_sse_tcp_port, Event, EventSource};
+///
+/// fn main() -> Result<(), bare_sse::Error> {
+///     let server = start_sse_tcp_port(0)?;                                // a bare_sse::Error
+///     server.send_new_event(Event::new().data("hello").with_id())?;
+///     let mut events = EventSource::new(&format!("http://{}/", server.local_addr()))?; // a client::Error
+///     let event = events.next().expect("a stream never ends on its own")?;
+///     assert_eq!(event.data, "hello");
+///     server.stop();
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -28,6 +44,9 @@ pub enum Error {
     ClientGone,
     /// Server settings that cannot work together; the text says which.
     InvalidSetting(String),
+    /// The client failed (see [`client::Error`](crate::client::Error), also the
+    /// [`source`](std::error::Error::source) of this error).
+    Client(crate::client::Error),
     /// An I/O operation failed; `context` says which one.
     Io {
         /// What bare-sse was doing, e.g. "binding 127.0.0.1:8122".
@@ -63,6 +82,7 @@ impl fmt::Display for Error {
             Error::EmptyEvent => f.write_str("the event has no field (no data, event, id, retry or comment)"),
             Error::ClientGone => f.write_str("the client has gone; the stream is closed"),
             Error::InvalidSetting(problem) => write!(f, "invalid server settings: {problem}"),
+            Error::Client(error) => write!(f, "event-stream client: {error}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }
@@ -71,6 +91,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            Error::Client(error) => Some(error),
             Error::Io { source, .. } => Some(source),
             _ => None,
         }
@@ -83,11 +104,41 @@ impl From<io::Error> for Error {
     }
 }
 
+/// The client's error, kept whole as the [`source`](std::error::Error::source).
+impl From<crate::client::Error> for Error {
+    fn from(error: crate::client::Error) -> Error {
+        Error::Client(error)
+    }
+}
+
 impl From<Error> for io::Error {
     fn from(error: Error) -> io::Error {
         match error {
             Error::Io { source, .. } => source,
+            Error::Client(error) => error.into(),
             other => io::Error::new(io::ErrorKind::InvalidInput, other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn a_client_error_converts_and_stays_the_source() {
+        fn read() -> Result<(), Error> {
+            crate::client::EventSource::new("ftp://example.com/")?;
+            Ok(())
+        }
+        let error = read().unwrap_err();
+        let cause = error.source().and_then(|s| s.downcast_ref::<crate::client::Error>());
+        assert!(matches!(cause, Some(crate::client::Error::InvalidUrl { .. })), "{error:?}");
+        assert!(matches!(&error, Error::Client(client) if client.is_fatal()));
+        assert!(error.to_string().contains("ftp"), "{error}");
+        let io_error =
+            io::Error::from(Error::from(crate::client::Error::from(io::Error::from(io::ErrorKind::TimedOut))));
+        assert_eq!(io_error.kind(), io::ErrorKind::TimedOut, "an I/O cause stays itself through both conversions");
     }
 }

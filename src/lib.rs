@@ -56,6 +56,7 @@
 //! - [`parse::Parser`], [`parse::EventReader`], [`read_event`]: reading an event stream ([`parse`]).
 //! - [`EventSource`]: a reconnecting client, like a browser's ([`client`] module).
 //! - [`datastar`]: the Datastar SDK: patch the browser's DOM and signals over SSE.
+//! - [`shared_source`]: a browser script that shares one stream between every tab of a site.
 //! - [`json`]: a small JSON value, strict parser and compact writer.
 //! - [`http`]: request-head parsing with limits, URL decoding, response heads (pure functions).
 //!
@@ -77,6 +78,7 @@ pub mod json;
 pub mod parse;
 pub mod redis;
 pub mod server;
+pub mod shared_source;
 pub mod stream;
 #[cfg(test)]
 mod test_support;

@@ -11,13 +11,34 @@ use std::time::Duration;
 use bare_sse::client::{Error as ClientError, EventSource, Item};
 use bare_sse::json::Value;
 use bare_sse::parse::{classify_line, Line, LineSplitter, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES};
-use bare_sse::{AllowOrigin, Event, Hub, Request, Response, Server};
+use bare_sse::{shared_source, AllowOrigin, Event, Hub, Request, Response, Server};
 
 /// `eprintln!` that ignores a closed standard error instead of panicking.
 macro_rules! note {
     ($($arg:tt)*) => {{
         let _ = writeln!(io::stderr(), $($arg)*);
     }};
+}
+
+/// The command a usage error concerns: it says which one-line usage and which help to point to.
+#[derive(Clone, Copy)]
+enum Command {
+    /// No command, or one that does not exist.
+    None,
+    Serve,
+    Listen,
+}
+
+impl Command {
+    /// One line of usage and where the rest is: printed after a usage error, so that the error
+    /// stays in sight rather than above a screen of help.
+    fn usage_line(self) -> &'static str {
+        match self {
+            Command::None => "usage: bare-sse serve|listen [options] (`bare-sse --help` says more)",
+            Command::Serve => "usage: bare-sse serve [options] (`bare-sse serve --help` lists them)",
+            Command::Listen => "usage: bare-sse listen URL [options] (`bare-sse listen --help` lists them)",
+        }
+    }
 }
 
 const USAGE: &str = "\
@@ -43,11 +64,16 @@ options:
   --retry MS            send `retry: MS` to each client when it connects
   --allow-origin ORIGIN allow this origin (repeatable; default: any origin)
   --max-clients N       most connections at once (default 10000)
-  --auto-id             give every event the next id (1, 2, 3, ...) unless it has an `id:`
+  --auto-id             give every event without an `id:` line the next id, `<epoch>-<n>`: n counts
+                        1, 2, 3, ... and the epoch is the time serve started, in Unix milliseconds
+                        (with --redis, the Redis entry id, `<ms>-<seq>`); events with ids are kept
+                        in history for clients that connect later, events without go only to the
+                        clients connected when they are sent
   --lines               send each input line as one event's data instead
   --page                also serve a page at / that shows the stream (the stream moves to /events);
-                        it shows what clients get, so with --lines, add --auto-id for a tab
-                        opened later to see the lines sent before it
+                        every tab of it shares one connection (browsers allow six per site); it
+                        shows what clients get, so with --lines, add --auto-id for a tab opened
+                        later to see the lines sent before it
   --max-line-bytes N    longest input line (default 8388608); longer ones are reported and skipped
   --redis URL           share events with every server on the same Redis stream
                         (redis://[[user]:password@]host[:port][/db]); ids become stream entry ids,
@@ -66,7 +92,8 @@ TLS-terminating proxy (nginx, caddy, stunnel) in front, or use a client with TLS
 
 options:
   --last-event-id ID    resume after this id
-  --json                print one JSON object per event: {\"type\":...,\"data\":...,\"id\":...}
+  --json                print one JSON object per event: {\"type\":...,\"data\":...}, with
+                        \"id\":... last when the event carried an id of its own
   --header 'K: V'       send this request header (repeatable)
   --max-event-bytes N   largest event (and line) accepted (default 16777216)
   --once                exit after the first event
@@ -88,57 +115,37 @@ const PAGE: &str = r#"<!doctype html>
 <title>bare-sse</title>
 <style>body { font-family: sans-serif } pre { background: #f4f4f4; padding: 1em }</style>
 <h1>bare-sse stream</h1>
+<p id="status">connecting…</p>
 <pre id="log"></pre>
+<script src="/bare-sse/shared-source.js"></script>
 <script>
-  // The stream is read with fetch rather than EventSource: EventSource delivers each event type
-  // only to a listener registered for that type, and reports the last id even for events sent
-  // without one. Reading the stream here shows every event with its own type, and an id only
-  // when the event carried one.
+  // SharedEventSource gives every tab of this page one connection between them: browsers allow
+  // six per origin, and a tab holding its own stream would use one each. Its `onevent` gets every
+  // event whatever its type, and `id` is the event's own id (null when it has none), so the page
+  // shows each event with its type, and its id only when it carries one.
   const log = document.getElementById("log");
-  const show = (event) => {
+  const status = document.getElementById("status");
+  const source = new SharedEventSource("/events");
+  source.onevent = (event) => {
     const id = event.id === null ? "" : "[" + event.id + "] ";
-    const type = event.type ? event.type + ": " : "";
-    log.textContent += id + type + event.data.join("\n") + "\n";
+    const type = event.type === "message" ? "" : event.type + ": ";
+    log.textContent += id + type + event.data + "\n";
   };
-  async function follow(lastId) {
-    try {
-      const response = await fetch("/events", { headers: lastId ? { "Last-Event-ID": lastId } : {} });
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffered = "";
-      let event = { type: "", data: [], id: null };
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        const lines = (buffered + value).split("\n");
-        buffered = lines.pop();
-        for (const raw of lines) {
-          const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-          if (line === "") {
-            if (event.data.length) show(event);
-            event = { type: "", data: [], id: null };
-          } else if (!line.startsWith(":")) {
-            const colon = line.indexOf(":");
-            const name = colon < 0 ? line : line.slice(0, colon);
-            let field = colon < 0 ? "" : line.slice(colon + 1);
-            if (field.startsWith(" ")) field = field.slice(1);
-            if (name === "data") event.data.push(field);
-            if (name === "event") event.type = field;
-            if (name === "id") lastId = event.id = field;
-          }
-        }
-      }
-    } catch (error) {}
-    log.textContent += "(reconnecting)\n";
-    setTimeout(() => follow(lastId), 3000);
-  }
-  follow(null);
+  source.onopen = () => {
+    status.textContent = source.leading
+      ? "this tab holds the stream's connection for every tab of this page"
+      : "another tab of this page holds the stream's connection and passes its events on";
+  };
+  source.onerror = () => {
+    status.textContent = source.readyState === SharedEventSource.CLOSED ? "the stream ended" : "reconnecting…";
+  };
 </script>
 "#;
 
 /// How a run ends badly.
 enum Failure {
     /// The command line is wrong: exit code 2, with the usage of the command it concerns.
-    Usage(String, &'static str),
+    Usage(String, Command),
     /// Something failed while running: exit code 1, or a more precise one from `listen`.
     Runtime(String, u8),
 }
@@ -157,8 +164,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(message, usage)) => {
-            note!("bare-sse: {message}\n\n{usage}");
+        Err(Failure::Usage(message, command)) => {
+            note!("bare-sse: {message}\n{}", command.usage_line());
             ExitCode::from(exit::USAGE)
         }
         Err(Failure::Runtime(message, code)) => {
@@ -170,7 +177,7 @@ fn main() -> ExitCode {
 
 fn run(args: &[String]) -> Result<(), Failure> {
     let Some((command, rest)) = args.split_first() else {
-        return Err(Failure::Usage("no command given".into(), USAGE));
+        return Err(Failure::Usage("no command given".into(), Command::None));
     };
     let wants_help = rest.iter().any(|a| a == "--help" || a == "-h");
     match command.as_str() {
@@ -180,7 +187,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
         "listen" if wants_help => print_help(LISTEN_HELP),
         "serve" => serve(&ServeOptions::parse(rest)?),
         "listen" => listen(&ListenOptions::parse(rest)?),
-        other => Err(Failure::Usage(format!("unknown command `{other}`"), USAGE)),
+        other => Err(Failure::Usage(format!("unknown command `{other}`"), Command::None)),
     }
 }
 
@@ -216,17 +223,17 @@ impl OptionNumber for usize {
 struct Arguments<'a> {
     rest: std::slice::Iter<'a, String>,
     pending_value: Option<&'a str>,
-    /// The help of the command being parsed, shown with a usage error.
-    usage: &'static str,
+    /// The command being parsed, whose usage a usage error shows.
+    command: Command,
 }
 
 impl<'a> Arguments<'a> {
-    fn new(args: &'a [String], usage: &'static str) -> Arguments<'a> {
-        Arguments { rest: args.iter(), pending_value: None, usage }
+    fn new(args: &'a [String], command: Command) -> Arguments<'a> {
+        Arguments { rest: args.iter(), pending_value: None, command }
     }
 
     fn usage_error(&self, message: String) -> Failure {
-        Failure::Usage(message, self.usage)
+        Failure::Usage(message, self.command)
     }
 
     /// The next option name (with its `=value` kept for [`Arguments::value`]) or positional.
@@ -307,7 +314,7 @@ impl ServeOptions {
             gzip: false,
             exit_at_end: false,
         };
-        let mut args = Arguments::new(args, SERVE_HELP);
+        let mut args = Arguments::new(args, Command::Serve);
         while let Some(name) = args.next() {
             match name {
                 "--port" => options.port = args.number(name)?,
@@ -344,7 +351,7 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
         hub = hub.gzip(bare_sse::compress::deflate::DEFAULT_LEVEL);
     }
     if let Some(url) = &options.redis {
-        hub = hub.redis(url, &options.stream).map_err(|e| Failure::Usage(format!("--redis: {e}"), SERVE_HELP))?;
+        hub = hub.redis(url, &options.stream).map_err(|e| Failure::Usage(format!("--redis: {e}"), Command::Serve))?;
     }
     let hub = hub.build();
     let mut builder = Server::builder()
@@ -358,7 +365,11 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     }
     let stream_path = if options.page {
         // Browsers ask every page for an icon: answer with no content rather than a 404.
-        builder = builder.path("/events").page("/", PAGE).route("/favicon.ico", |_: &Request| Response::no_content());
+        builder = builder
+            .path("/events")
+            .page("/", PAGE)
+            .route_handler(shared_source::SCRIPT_PATH, shared_source::Script)
+            .route("/favicon.ico", |_: &Request| Response::no_content());
         "/events"
     } else {
         "/"
@@ -370,14 +381,19 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     }
 
     let stdin = io::stdin().lock();
+    let mut publisher = Publisher::new(&hub, options.auto_id, options.redis.is_some());
     let read = if options.lines {
-        send_lines(stdin, &hub, options.auto_id, options.max_line_bytes)
+        send_lines(stdin, &mut publisher, options.max_line_bytes)
     } else {
-        send_events(stdin, &hub, options.auto_id, options.max_line_bytes)
+        send_events(stdin, &mut publisher, options.max_line_bytes)
     };
     read.map_err(|e| Failure::Runtime(format!("reading standard input: {e}"), exit::FAILURE))?;
     if !options.exit_at_end {
-        // What the input held stays in history for clients that connect later.
+        // What the input held stays in history for clients that connect later, but only the
+        // events with ids: say so when some had none, since those clients will not see them.
+        if let Some(note) = publisher.without_id_note() {
+            note!("bare-sse: {note}");
+        }
         note!("bare-sse: end of input; still serving (Ctrl-C to stop)");
         loop {
             std::thread::park();
@@ -388,25 +404,77 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Sends the events read from standard input to the hub, and counts what it sent.
+struct Publisher<'a> {
+    hub: &'a Hub,
+    auto_id: bool,
+    /// The hub is on a Redis stream, which gives the ids: an `id:` line cannot be honoured.
+    redis: bool,
+    sent: usize,
+    sent_without_id: usize,
+}
+
+impl Publisher<'_> {
+    fn new(hub: &Hub, auto_id: bool, redis: bool) -> Publisher<'_> {
+        Publisher { hub, auto_id, redis, sent: 0, sent_without_id: 0 }
+    }
+
+    /// Sends `event`, read from the input at `line` (its first field), reporting a refusal.
+    fn send(&mut self, event: Event, line: usize) {
+        if self.redis && event.given_id().is_some() {
+            note!(
+                "bare-sse: event at line {line} not sent: `id:` lines cannot be used with --redis, since Redis \
+                 gives every event its id (use --auto-id, or no id)"
+            );
+            return;
+        }
+        let has_id = event.given_id().is_some() || event.wants_next_id();
+        match self.hub.send_new_event(event) {
+            Ok(_) => {
+                self.sent += 1;
+                self.sent_without_id += usize::from(!has_id);
+            }
+            Err(e) => note!("bare-sse: event at line {line} not sent: {e}"),
+        }
+    }
+
+    /// What to say at the end of the input when events went out without an id: only the
+    /// clients connected then got them, and history keeps none of them for later ones.
+    fn without_id_note(&self) -> Option<String> {
+        (self.sent_without_id > 0).then(|| {
+            format!(
+                "{} of {} events had no id, so only the clients connected then got them; with --auto-id every \
+                 event gets one, and history keeps it for clients that connect later",
+                self.sent_without_id, self.sent
+            )
+        })
+    }
+}
+
 /// Sends each input line as one event's data. Lines end at CR, LF or CRLF; bytes that are not
 /// UTF-8 are replaced (U+FFFD), and a line longer than the limit is reported and skipped, so no
 /// input stops the stream or grows memory without bound.
-fn send_lines(input: impl Read, hub: &Hub, auto_id: bool, max_line_bytes: usize) -> io::Result<()> {
+fn send_lines(input: impl Read, publisher: &mut Publisher<'_>, max_line_bytes: usize) -> io::Result<()> {
     let mut splitter = LineSplitter::new(max_line_bytes);
+    let mut line_number = 0;
     let mut on_line = |line: &str| {
+        line_number += 1;
         let event = Event::new().data(line);
-        let event = if auto_id { event.with_id() } else { event };
-        if let Err(e) = hub.send_new_event(event) {
-            note!("bare-sse: {e}");
-        }
+        publisher.send(if publisher.auto_id { event.with_id() } else { event }, line_number);
     };
+    // Whether the input so far ends inside a line (`read_input` never passes an empty slice).
+    let mut inside_a_line = false;
     read_input(input, |bytes| {
+        inside_a_line = !matches!(bytes.last(), Some(b'\n' | b'\r'));
         if let Err(e) = splitter.feed(bytes, &mut on_line) {
             note!("bare-sse: {e}; line skipped");
         }
     })?;
-    // The end of input ends an unfinished last line.
-    splitter.feed(b"\n", &mut on_line).ok();
+    // The end of input ends an unfinished last line; after a line end it would be an empty line
+    // of its own, an empty event that no input line asked for.
+    if inside_a_line {
+        splitter.feed(b"\n", &mut on_line).ok();
+    }
     Ok(())
 }
 
@@ -460,21 +528,19 @@ impl PendingEvent {
 
 /// Reads text/event-stream from `input` with the library's line rules, sending each event. Unlike a
 /// client, it reports fields it does not know rather than ignoring them, since here they are typos.
-fn send_events(input: impl Read, hub: &Hub, auto_id: bool, max_line_bytes: usize) -> io::Result<()> {
+fn send_events(input: impl Read, publisher: &mut Publisher<'_>, max_line_bytes: usize) -> io::Result<()> {
     let mut splitter = LineSplitter::new(max_line_bytes);
     let mut pending = PendingEvent::default();
     let mut line_number = 0;
-    let send = |pending: PendingEvent| {
-        let first_line = pending.first_line;
-        if let Err(e) = hub.send_new_event(pending.into_event(auto_id)) {
-            note!("bare-sse: event at line {first_line} not sent: {e}");
-        }
-    };
     let mut on_line = |line: &str| {
         line_number += 1;
         let field = match classify_line(line) {
             Line::Blank if pending.is_empty() => return,
-            Line::Blank => return send(std::mem::take(&mut pending)),
+            Line::Blank => {
+                let pending = std::mem::take(&mut pending);
+                let first_line = pending.first_line;
+                return publisher.send(pending.into_event(publisher.auto_id), first_line);
+            }
             Line::Comment(_) => return,
             Line::Field { name, value } => (name, value),
         };
@@ -526,7 +592,7 @@ impl ListenOptions {
             max_failures: None,
             timeout: None,
         };
-        let mut args = Arguments::new(args, LISTEN_HELP);
+        let mut args = Arguments::new(args, Command::Listen);
         while let Some(name) = args.next() {
             match name {
                 "--last-event-id" => options.last_event_id = Some(args.value(name)?.to_string()),
@@ -560,7 +626,7 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
             "listen speaks plain http:// only; for https, put a TLS-terminating proxy (nginx, caddy, stunnel) \
              in front of the server and listen to it over http://"
                 .into(),
-            LISTEN_HELP,
+            Command::Listen,
         ));
     }
     let mut builder = EventSource::builder(&options.url).max_event_bytes(options.max_event_bytes);
@@ -573,7 +639,7 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
     if let Some(attempts) = options.max_failures {
         builder = builder.max_attempts(attempts);
     }
-    let mut source = builder.build().map_err(|e| Failure::Usage(e.to_string(), LISTEN_HELP))?;
+    let mut source = builder.build().map_err(|e| Failure::Usage(e.to_string(), Command::Listen))?;
     let timed_out = Arc::new(AtomicBool::new(false));
     if let Some(timeout) = options.timeout {
         let (closer, timed_out) = (source.close_handle(), Arc::clone(&timed_out));
@@ -584,23 +650,29 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
         });
     }
     let mut out = io::stdout().lock();
+    let mut give_up_hint = GiveUpHint::new(options);
     for item in source.items() {
         let event = match item {
             Ok(Item::Event(event)) => event,
-            Ok(Item::Retrying { error, .. }) => {
+            Ok(Item::Retrying { error, attempt }) => {
                 note!("bare-sse: {error}; reconnecting");
+                if give_up_hint.after_failure(attempt) {
+                    note!("bare-sse: {GIVE_UP_HINT}");
+                }
                 continue;
             }
             Ok(_) => continue,
             Err(e) => return Err(Failure::Runtime(e.to_string(), exit_code_for(&e))),
         };
         let printed = if options.json {
-            let object = Value::Object(vec![
-                ("type".to_string(), Value::from(event.event)),
-                ("data".to_string(), Value::from(event.data)),
-                ("id".to_string(), Value::from(event.last_event_id)),
-            ]);
-            writeln!(out, "{object}")
+            let mut fields =
+                vec![("type".to_string(), Value::from(event.event)), ("data".to_string(), Value::from(event.data))];
+            // The event's own id only: the last id of an earlier event would say that this one
+            // is kept in history, and could be resumed after, when it is not.
+            if let Some(id) = event.id {
+                fields.push(("id".to_string(), Value::from(id)));
+            }
+            writeln!(out, "{}", Value::Object(fields))
         } else if event.event == "message" {
             writeln!(out, "{}", event.data)
         } else {
@@ -616,6 +688,33 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
         return Err(Failure::Runtime("--timeout passed".into(), exit::TIMEOUT));
     }
     Ok(())
+}
+
+/// Failures in a row after which `listen` says how to make it give up: the first one may be a
+/// passing hiccup, a second one in a row looks like a wrong URL or a server that is down.
+const GIVE_UP_HINT_AFTER: u32 = 2;
+
+const GIVE_UP_HINT: &str = "still trying, as a browser does; --max-failures N gives up after N failed attempts in a \
+                            row, --timeout SECS after that many seconds";
+
+/// Whether to tell, once, how to make `listen` give up: it retries for ever by default, as a
+/// browser does, which against a wrong URL looks like a hang.
+struct GiveUpHint {
+    /// Not said yet, and no option bounds the retries already.
+    pending: bool,
+}
+
+impl GiveUpHint {
+    fn new(options: &ListenOptions) -> GiveUpHint {
+        GiveUpHint { pending: options.max_failures.is_none() && options.timeout.is_none() }
+    }
+
+    /// Whether to say it now, after a failure that makes `failures_in_a_row`.
+    fn after_failure(&mut self, failures_in_a_row: u32) -> bool {
+        let now = self.pending && failures_in_a_row >= GIVE_UP_HINT_AFTER;
+        self.pending &= !now;
+        now
+    }
 }
 
 /// The exit code for a failure the client will not retry.
@@ -662,6 +761,19 @@ mod tests {
         assert_eq!(options.headers, [("X-A".to_string(), "1".to_string())]);
         assert!(matches!(ListenOptions::parse(&args("--json")), Err(Failure::Usage(..))));
         assert!(matches!(ListenOptions::parse(&args("http://a http://b")), Err(Failure::Usage(..))));
+    }
+
+    #[test]
+    fn the_give_up_hint_comes_once_after_failures_and_not_when_bounded() {
+        let hints = |options: &str, failures: &[u32]| {
+            let mut hint = GiveUpHint::new(&ListenOptions::parse(&args(options)).ok().unwrap());
+            failures.iter().map(|&n| hint.after_failure(n)).collect::<Vec<_>>()
+        };
+        let run = [1, 2, 3, 1, 2, 3];
+        assert_eq!(hints("http://h/", &run), [false, true, false, false, false, false]);
+        assert_eq!(hints("http://h/ --max-failures 9", &run), [false; 6]);
+        assert_eq!(hints("http://h/ --timeout 60", &run), [false; 6]);
+        assert_eq!(hints("http://h/", &[1, 1, 1, 5]), [false, false, false, true], "in a row");
     }
 
     #[test]

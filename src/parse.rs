@@ -28,6 +28,8 @@
 //! - dispatch: the stream's last event id becomes the id buffer (it persists across events); with
 //!   no data nothing fires; otherwise one trailing LF is removed and an event fires with type
 //!   `message` unless set; data and type are then reset, the id is not;
+//! - beyond the browser's event, which has only the last id, a [`MessageEvent`] also says whether
+//!   its own block had an `id:` field (`id`), which the last id alone cannot say;
 //! - at the end of the stream, an event without its blank line is discarded.
 
 use std::collections::VecDeque;
@@ -51,8 +53,13 @@ pub struct MessageEvent {
     pub event: String,
     /// The data lines joined with `\n`.
     pub data: String,
-    /// The stream's last event id when this event fired (it persists across events).
+    /// The stream's last event id when this event fired (it persists across events): the
+    /// browser's `lastEventId`, and what a reconnection sends as `Last-Event-ID`.
     pub last_event_id: String,
+    /// The id this event carried itself, in its own `id:` field (then also `last_event_id`), or
+    /// `None` when it had none and `last_event_id` is only the last id so far. An empty `id:`
+    /// field is `Some("")`: it resets the last id.
+    pub id: Option<String>,
 }
 
 /// A limit the stream broke. The parser discards the offending line or event and goes on.
@@ -215,6 +222,8 @@ struct EventBuffers {
     data: String,
     event_type: String,
     id_buffer: String,
+    /// The event being received has an `id:` field of its own (`id_buffer` holds it).
+    has_own_id: bool,
     last_event_id: String,
     retry: Option<Duration>,
     /// Keep comment lines for [`Parser::next_received`] (off: they are dropped, as a browser does).
@@ -318,6 +327,7 @@ impl Parser {
         event.data.clear();
         event.event_type.clear();
         event.id_buffer.clone_from(&event.last_event_id);
+        event.has_own_id = false;
         event.skipping_event = false;
     }
 }
@@ -349,7 +359,10 @@ impl EventBuffers {
                 self.data.push('\n');
             }
             "event" => value.clone_into(&mut self.event_type),
-            "id" if !value.contains('\0') => value.clone_into(&mut self.id_buffer),
+            "id" if !value.contains('\0') => {
+                value.clone_into(&mut self.id_buffer);
+                self.has_own_id = true;
+            }
             "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
                 if let Ok(milliseconds) = value.parse() {
                     self.retry = Some(Duration::from_millis(milliseconds));
@@ -362,6 +375,7 @@ impl EventBuffers {
 
     fn dispatch(&mut self) {
         self.last_event_id.clone_from(&self.id_buffer);
+        let has_own_id = std::mem::take(&mut self.has_own_id);
         let skipped = std::mem::take(&mut self.skipping_event);
         if self.data.is_empty() || skipped {
             self.data.clear();
@@ -375,6 +389,7 @@ impl EventBuffers {
             event,
             data: std::mem::take(&mut self.data),
             last_event_id: self.last_event_id.clone(),
+            id: has_own_id.then(|| self.last_event_id.clone()),
         }));
     }
 }
@@ -491,8 +506,14 @@ mod tests {
     use super::*;
     use crate::test_support::SplitRng;
 
-    fn event(event: &str, data: &str, id: &str) -> MessageEvent {
-        MessageEvent { event: event.into(), data: data.into(), last_event_id: id.into() }
+    /// An event that carried no id of its own; `last_event_id` is the stream's.
+    fn event(event: &str, data: &str, last_event_id: &str) -> MessageEvent {
+        MessageEvent { event: event.into(), data: data.into(), last_event_id: last_event_id.into(), id: None }
+    }
+
+    /// An event that carried its own `id:` field, which is then also the stream's last id.
+    fn event_with_id(event: &str, data: &str, id: &str) -> MessageEvent {
+        MessageEvent { event: event.into(), data: data.into(), last_event_id: id.into(), id: Some(id.into()) }
     }
 
     fn drain(parser: &mut Parser) -> Vec<MessageEvent> {
@@ -619,8 +640,35 @@ mod tests {
     #[test]
     fn last_event_id_persists_across_events() {
         let (got, parser) = parse(b"id: 1\ndata: a\n\ndata: b\n\n");
-        assert_eq!(got, [event("message", "a", "1"), event("message", "b", "1")]);
+        assert_eq!(got, [event_with_id("message", "a", "1"), event("message", "b", "1")]);
         assert_eq!(parser.last_event_id(), "1");
+    }
+
+    /// An event says whether it carried an id itself, apart from the stream's last id: the id of
+    /// a block that fired nothing, an id with NUL, or an unfinished event's id is no later event's
+    /// own id; an empty `id:` is one (it resets the last id); the last `id:` of a block wins.
+    #[test]
+    fn an_event_tells_its_own_id_from_the_last_one() {
+        let input = "id: 1\ndata: a\n\ndata: b\n\nid: 2\n\ndata: c\n\nid: 3\0\ndata: d\n\n\
+                     id\ndata: e\n\nid: x\nid: 4\ndata: f\n\n";
+        let (got, parser) = parse(input.as_bytes());
+        assert_eq!(
+            got,
+            [
+                event_with_id("message", "a", "1"),
+                event("message", "b", "1"),
+                event("message", "c", "2"),
+                event("message", "d", "2"),
+                event_with_id("message", "e", ""),
+                event_with_id("message", "f", "4"),
+            ]
+        );
+        assert_eq!(parser.last_event_id(), "4");
+        let mut parser = Parser::resuming("41");
+        parser.feed(b"id: 5\ndata: cut").unwrap();
+        parser.finish();
+        parser.feed(b"data: next\n\n").unwrap();
+        assert_eq!(parser.next_event(), Some(event("message", "next", "41")), "the unfinished event's id is gone");
     }
 
     #[test]
@@ -706,7 +754,7 @@ mod tests {
         use crate::Event;
         let sent = Event::new().event("t").id("9").data(" lead\r\nmid\r\n\nend\n");
         let (got, _) = parse(&sent.to_bytes().unwrap());
-        assert_eq!(got, [event("t", " lead\nmid\n\nend\n", "9")]);
+        assert_eq!(got, [event_with_id("t", " lead\nmid\n\nend\n", "9")]);
     }
 
     #[test]

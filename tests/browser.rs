@@ -7,13 +7,10 @@ mod common;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use bare_sse::server::{Request, Response};
 use bare_sse::{Event, Hub, Server};
-
-/// Chromium can take a while to start on a loaded machine.
-const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
+use common::chromium::BROWSER_TIMEOUT;
 
 const PAGE: &str = r#"<!doctype html>
 <meta charset="utf-8">
@@ -32,16 +29,9 @@ const PAGE: &str = r#"<!doctype html>
 </script>
 "#;
 
-fn chromium() -> Option<String> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .map(|p| p.to_string())
-}
-
 #[test]
 fn chromium_event_source_reads_gzip_events_from_a_hub() {
-    let Some(browser) = chromium() else {
+    let Some(browser) = common::chromium::installed() else {
         println!("skipped: Chromium is not installed (apt-get install chromium), so no browser can read the stream");
         return;
     };
@@ -74,8 +64,7 @@ fn chromium_event_source_reads_gzip_events_from_a_hub() {
 
     let profile = std::env::temp_dir().join(format!("bare-sse-chromium-{}", std::process::id()));
     let mut child = Command::new(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
-        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args(common::chromium::FLAGS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("http://{}/", server.local_addr()))
         .stdout(Stdio::null())

@@ -206,35 +206,42 @@ fn page_option_serves_a_page_and_moves_the_stream() {
     assert!(serving.url.ends_with("/events"), "{}", serving.url);
     let page_url = serving.url.trim_end_matches("events");
     let mut response = agent().get(page_url).call().unwrap();
-    assert!(response.body_mut().read_to_string().unwrap().contains("fetch(\"/events\""));
+    let page = response.body_mut().read_to_string().unwrap();
+    assert!(page.contains("new SharedEventSource(\"/events\")"), "{page}");
+    let mut script = agent().get(&format!("{page_url}bare-sse/shared-source.js")).call().unwrap();
+    assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(script.body_mut().read_to_string().unwrap(), bare_sse::shared_source::SCRIPT);
     let icon = agent().get(&format!("{page_url}favicon.ico")).call().unwrap();
     assert_eq!(icon.status(), 204, "no 404 noise in the console");
     serving.finish();
 }
 
+/// A usage error is the error and one line of usage that points to `--help`: nothing long that
+/// would scroll the error away.
 #[test]
-fn usage_errors_exit_2_with_a_message() {
-    let cases: [(&[&str], &str); 5] = [
-        (&["serve", "--port", "x"], "usage: bare-sse serve"),
-        (&["serve", "--bogus"], "usage: bare-sse serve"),
-        (&["listen"], "usage: bare-sse listen"),
-        (&["frobnicate"], "bare-sse <command> --help"),
-        (&[], "bare-sse <command> --help"),
+fn usage_errors_exit_2_with_the_error_and_a_short_usage() {
+    let cases: [(&[&str], &str, &str); 7] = [
+        (&["serve", "--port", "x"], "--port takes a whole number", "bare-sse serve --help"),
+        (&["serve", "--bogus"], "unknown option `--bogus`", "bare-sse serve --help"),
+        (&["listen"], "listen needs a URL", "bare-sse listen --help"),
+        (&["listen", "ftp://x/"], "ftp", "bare-sse listen --help"),
+        (&["listen", "https://example.com/"], "TLS-terminating proxy", "bare-sse listen --help"),
+        (&["frobnicate"], "unknown command `frobnicate`", "bare-sse --help"),
+        (&[], "no command given", "bare-sse --help"),
     ];
-    for (args, usage) in cases {
+    for (args, error, help) in cases {
         let output = Command::new(BINARY).args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.starts_with("bare-sse: ") && stderr.contains(usage), "{args:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{args:?}: {stderr}");
+        assert!(lines[0].starts_with("bare-sse: ") && lines[0].contains(error), "{args:?}: {stderr}");
+        assert!(lines[1].starts_with("usage: bare-sse") && lines[1].contains(help), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}");
     }
     let output = Command::new(BINARY).args(["serve", "--port", "99999"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--port takes a whole number from 0 to 65535, not `99999`"), "{stderr}");
-    let output = Command::new(BINARY).args(["listen", "ftp://x/"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let output = Command::new(BINARY).args(["listen", "https://example.com/"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("TLS-terminating proxy"));
 }
 
 #[test]
@@ -404,4 +411,130 @@ fn two_serve_processes_share_events_through_redis() {
     let bad = Command::new(BINARY).args(["serve", "--redis", "http://nope"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("only redis://"));
+}
+
+/// `--timeout` ends a stream that is still open: that is no failure, so nothing but the timeout
+/// is said (no "body ended inside chunk framing; reconnecting").
+#[test]
+fn listen_timeout_says_only_that_it_passed() {
+    let mut serving = Serving::start(&["--auto-id"]);
+    serving.send("data: one\n\n");
+    // Long enough for the event to arrive on a loaded machine.
+    let output = Command::new(BINARY).args(["listen", &serving.url, "--timeout", "3"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(6));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "one\n");
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "bare-sse: --timeout passed\n");
+    serving.finish();
+}
+
+/// Events without an id go only to the clients connected when they are sent; at the end of its
+/// input `serve` says how many there were, and that `--auto-id` keeps them for later clients.
+#[test]
+fn serve_says_at_the_end_of_input_how_many_events_had_no_id() {
+    for (args, input, count) in
+        [(&[][..], "data: a\n\nid: 1\ndata: b\n\ndata: c\n\n", "2 of 3"), (&["--lines"], "x\ny\n", "2 of 2")]
+    {
+        let mut serving = Serving::start_with(args);
+        serving.send(input);
+        serving.end_input();
+        let note = line_containing(&serving.stderr, "no id");
+        assert!(note.contains(count) && note.contains("--auto-id"), "{args:?}: {note}");
+        line_containing(&serving.stderr, "still serving");
+    }
+    let mut serving = Serving::start_with(&["--auto-id"]);
+    serving.send("data: a\n\n");
+    serving.end_input();
+    let last = line_containing(&serving.stderr, "end of input");
+    assert!(last.contains("still serving"), "nothing to say when every event has an id: {last}");
+}
+
+/// The help describes the ids `--auto-id` gives, `<epoch>-<n>`, and they are that.
+#[test]
+fn auto_id_help_says_what_the_ids_look_like() {
+    let help = Command::new(BINARY).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let auto_id = help.lines().find(|line| line.trim_start().starts_with("--auto-id")).unwrap();
+    assert!(auto_id.contains("<epoch>-<n>"), "{auto_id}");
+    let mut serving = Serving::start(&["--auto-id"]);
+    serving.send("data: a\n\n");
+    let line = Listening::start(&serving.url, &["--json"]).line();
+    let id = line.split(r#""id":""#).nth(1).unwrap().trim_end_matches(r#""}"#);
+    let (epoch, n) = id.split_once('-').unwrap();
+    let epoch: u128 = epoch.parse().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    assert!(epoch <= now && now - epoch < 600_000, "the epoch is the start time in Unix milliseconds: {id}");
+    assert_eq!(n, "1");
+    serving.finish();
+}
+
+/// With `--redis`, Redis gives the ids: an `id:` line is refused in the command line's words.
+#[test]
+fn an_id_line_with_redis_is_refused_in_command_line_words() {
+    let Some(redis) = common::redis::RedisServer::start() else { return };
+    let mut serving = Serving::start(&["--redis", &redis.url(), "--stream", "ids"]);
+    serving.send("data: before\nid: 7\n\n");
+    let refusal = line_containing(&serving.stderr, "line 1");
+    assert!(refusal.contains("--auto-id") && refusal.contains("Redis"), "{refusal}");
+    assert!(!refusal.contains("with_id"), "no Rust method names: {refusal}");
+    serving.finish();
+}
+
+/// `listen` retries as a browser does; after its first failures it says, once, which options make
+/// it give up (and not when one of them is given: see the unit tests).
+#[test]
+fn listen_says_how_to_give_up_when_it_keeps_failing() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut child = Command::new(BINARY)
+        .args(["listen", &format!("http://{free}/")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let mut before = Vec::new();
+    let hint = loop {
+        let line = next_line(&stderr);
+        if line.contains("--max-failures") {
+            break line;
+        }
+        before.push(line);
+    };
+    assert!(hint.contains("--timeout"), "{hint}");
+    assert_eq!(before.len(), 2, "after two failed attempts: {before:?}");
+    assert!(before.iter().all(|line| line.contains("reconnecting")), "{before:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `--json` prints an `id` only for an event that carried one, not the last id of an earlier event.
+#[test]
+fn listen_json_prints_an_id_only_for_events_that_carry_one() {
+    let mut serving = Serving::start(&[]);
+    serving.send("id: a\ndata: one\n\n");
+    let listening = Listening::start(&serving.url, &["--json"]);
+    assert_eq!(listening.line(), r#"{"type":"message","data":"one","id":"a"}"#);
+    // The listener has the first event, so it is connected: the next ones reach it live.
+    serving.send("event: note\ndata: two\n\nid: b\ndata: three\n\n");
+    assert_eq!(listening.line(), r#"{"type":"note","data":"two"}"#);
+    assert_eq!(listening.line(), r#"{"type":"message","data":"three","id":"b"}"#);
+    serving.finish();
+}
+
+/// In `--lines` mode the end of input ends an unfinished last line, and adds no empty event after
+/// a finished one. A listener connected before the end collects everything `serve` sent until it
+/// exited (it then gives up on reconnecting).
+#[test]
+fn lines_mode_sends_exactly_the_input_lines() {
+    for (input, expected) in [("x\ny\n", &["x", "y"][..]), ("x\ny", &["x", "y"]), ("x\r\n\ny\r", &["x", "", "y"])] {
+        let mut serving = Serving::start(&["--lines", "--auto-id"]);
+        serving.send("first\n");
+        let mut listening = Listening::start(&serving.url, &["--max-failures", "1"]);
+        assert_eq!(listening.line(), "first", "{input:?}: the listener is connected");
+        serving.send(input);
+        assert!(serving.finish().success());
+        assert_eq!(wait_with_timeout(&mut listening.child).code(), Some(3), "{input:?}: serve has gone");
+        // The output's reader ends at the end of the output, so this takes every line printed.
+        let rest: Vec<String> = std::iter::from_fn(|| listening.stdout.recv_timeout(READ_TIMEOUT).ok()).collect();
+        assert_eq!(rest, expected, "{input:?}");
+    }
 }

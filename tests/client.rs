@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -462,4 +462,134 @@ fn event_size_default_takes_large_events_and_the_limit_is_settable() {
     let (received, limited) = client.join().unwrap();
     assert_eq!(received, 200_000);
     assert!(matches!(limited, Some(Err(Error::GaveUp { .. }))), "{limited:?}");
+}
+
+/// The credential headers, in the spelling the tests send them.
+const CREDENTIALS: [&str; 4] = ["authorization", "cookie", "proxy-authorization", "x-api-key"];
+
+/// Credentials go only where they were given: a redirect within the origin (scheme, host, port)
+/// keeps them; a redirect to another origin drops `Authorization`, `Cookie`,
+/// `Proxy-Authorization` and headers marked sensitive, keeps the others, and the rest of that
+/// chain goes without them, even back on the first origin. The next connection, which starts
+/// from the URL given, carries them again.
+#[test]
+fn credentials_stay_with_their_origin_across_redirects() {
+    let (first, second) = (Peer::new(), Peer::new());
+    let url = first.url("/start");
+    let client = thread::spawn(move || {
+        let source = quick(&url)
+            .header("Authorization", "Bearer SECRET-TOKEN")
+            .header("cookie", "session=SECRET")
+            .header("Proxy-Authorization", "Basic SECRET")
+            .sensitive_header("X-Api-Key", "SECRET-KEY")
+            .header("X-Trace", "7")
+            .build()
+            .unwrap();
+        source.take(2).map(|e| e.unwrap().data).collect::<Vec<_>>()
+    });
+    let has_all = |request: &str| CREDENTIALS.iter().all(|name| header(request, name).is_some());
+    let has_none = |request: &str| CREDENTIALS.iter().all(|name| header(request, name).is_none());
+
+    let (mut socket, request) = first.accept();
+    assert!(has_all(&request), "{request}");
+    socket.write_all(b"HTTP/1.1 302 Found\r\nLocation: /same-origin\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let (mut socket, request) = first.accept();
+    assert!(request.starts_with("GET /same-origin ") && has_all(&request), "same origin keeps them: {request}");
+    let elsewhere = format!("Location: {}\r\n", second.url("/elsewhere"));
+    socket
+        .write_all(format!("HTTP/1.1 307 Temporary Redirect\r\n{elsewhere}Content-Length: 0\r\n\r\n").as_bytes())
+        .unwrap();
+
+    let (mut socket, request) = second.accept();
+    assert!(request.starts_with("GET /elsewhere ") && has_none(&request), "another port: {request}");
+    assert!(!request.contains("SECRET"), "{request}");
+    assert_eq!(header(&request, "x-trace"), Some("7"), "other headers go on");
+    let back = format!("Location: {}\r\n", first.url("/back"));
+    socket.write_all(format!("HTTP/1.1 302 Found\r\n{back}Content-Length: 0\r\n\r\n").as_bytes()).unwrap();
+
+    let (mut socket, request) = first.accept();
+    assert!(request.starts_with("GET /back ") && has_none(&request), "not back within the chain: {request}");
+    socket.write_all(format!("{STREAM_HEAD}data: one\n\n").as_bytes()).unwrap();
+    drop(socket);
+    let (mut socket, request) = first.accept();
+    assert!(request.starts_with("GET /start ") && has_all(&request), "a new connection: {request}");
+    socket.write_all(format!("{STREAM_HEAD}data: two\n\n").as_bytes()).unwrap();
+    assert_eq!(client.join().unwrap(), ["one", "two"]);
+}
+
+/// A redirect from https to plain http is refused, to any host, before anything is sent there:
+/// it would send the request, and its credentials, in the clear.
+#[test]
+fn a_redirect_from_https_to_http_is_refused() {
+    for target in ["/same-host", "/other-port"] {
+        let (first, second) = (Peer::new(), Peer::new());
+        let secure = first.url("/").replacen("http://", "https://", 1);
+        let location = match target {
+            "/same-host" => first.url(target),
+            _ => second.url(target),
+        };
+        // A stand-in for a TLS connector: it dials plain TCP whatever the scheme.
+        let client = thread::spawn(move || {
+            let mut source = quick(&secure)
+                .max_attempts(1)
+                .header("Authorization", "Bearer SECRET-TOKEN")
+                .connector(|url, timeout| {
+                    let address = (url.host.as_str(), url.port).to_socket_addrs()?.next().unwrap();
+                    bare_sse::client::Connection::tcp(TcpStream::connect_timeout(&address, timeout)?)
+                })
+                .build()
+                .unwrap();
+            (source.next(), source.next())
+        });
+        let (mut socket, _) = first.accept();
+        socket.write_all(format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\n\r\n").as_bytes()).unwrap();
+        let (refused, after) = client.join().unwrap();
+        let Some(Err(error)) = refused else { panic!("{target}: {refused:?}") };
+        assert!(matches!(error, Error::InsecureRedirect { .. }) && error.is_fatal(), "{target}: {error:?}");
+        assert!(error.to_string().contains(&location), "{target}: {error}");
+        assert!(after.is_none(), "{target}: not retried");
+        for peer in [&first, &second] {
+            peer.listener.set_nonblocking(true).unwrap();
+            assert!(peer.listener.accept().is_err(), "{target}: nothing was sent to {location}");
+        }
+    }
+}
+
+/// Closing the client is no failure: a read that the close interrupts (here a chunked body, cut
+/// inside its framing) ends the items with `None`, not with a `Retrying` about the cut body.
+#[test]
+fn closing_ends_the_items_without_a_retry() {
+    let hub = Hub::new();
+    let server = Server::builder().hub(hub.clone()).start().unwrap();
+    hub.send_new_event(Event::new().data("one").with_id()).unwrap();
+    let mut source = quick(&format!("http://{}/", server.local_addr())).build().unwrap();
+    assert!(matches!(source.items().next(), Some(Ok(Item::Open))));
+    assert!(matches!(source.items().next(), Some(Ok(Item::Event(_)))));
+    let closer = source.close_handle();
+    // Either order ends the items with `None`: a close before the read is seen before it, one
+    // during it cuts it. The pause makes the second, the case under test, the likely one.
+    let closing = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(200));
+        closer.close();
+    });
+    let after = source.items().next();
+    assert!(after.is_none(), "{after:?}");
+    closing.join().unwrap();
+    server.stop();
+}
+
+/// A close while a connection attempt waits for the response head ends the items too, without a
+/// `Retrying` for the cut attempt.
+#[test]
+fn closing_during_a_connection_attempt_ends_the_items_without_a_retry() {
+    let peer = Peer::new();
+    let mut source = quick(&peer.url("/")).build().unwrap();
+    let closer = source.close_handle();
+    let client = thread::spawn(move || source.items().next().map(|item| item.map(|item| format!("{item:?}"))));
+    // The request has arrived, so the client has its socket, which the close shuts down, whether
+    // or not the client is reading the head yet.
+    let (_silent, _) = peer.accept();
+    closer.close();
+    let item = client.join().unwrap();
+    assert!(item.is_none(), "{item:?}");
 }

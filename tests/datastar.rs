@@ -251,6 +251,9 @@ fn counter_app_with_browser_shaped_requests() {
             .send(json)
             .unwrap()
     };
+    // The region is in the history from the start: a page (re)connecting to a new run gets it.
+    let initial = updates.next_block();
+    assert_eq!(initial.data(), "elements <span id=\"count\">0</span>\nelements <ul id=\"todos\"></ul>");
     let incremented = post("/increment", r#"{"step":5,"todo":""}"#);
     assert_eq!(incremented.status(), 204);
     let region = updates.next_block();
@@ -287,6 +290,19 @@ fn counter_app_can_serve_a_local_copy_of_datastar() {
     let mut script = agent().get(&format!("{base}/datastar.js")).call().unwrap();
     assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
     assert_eq!(script.body_mut().read_to_string().unwrap(), "/* datastar */");
+}
+
+#[test]
+fn counter_app_says_which_datastar_it_loads_and_how_to_give_a_local_copy() {
+    let from_cdn = counter::App::new().datastar_note();
+    assert!(from_cdn.contains(datastar::CDN_URL) && from_cdn.contains("DATASTAR_JS=path/to/datastar.js"), "{from_cdn}");
+    let local = counter::App::new().with_local_datastar(String::new()).datastar_note();
+    assert!(local.contains("local copy") && !local.contains(datastar::CDN_URL), "{local}");
+    // The page says so itself when the library does not load.
+    let server = counter::routes(Server::builder(), counter::App::new()).start().unwrap();
+    let page = agent().get(&format!("http://{}/", server.local_addr())).call().unwrap();
+    let page = page.into_body().read_to_string().unwrap();
+    assert!(page.contains("onerror=") && page.contains("Datastar did not load"), "{page}");
 }
 
 #[test]

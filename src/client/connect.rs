@@ -1,5 +1,6 @@
-//! One connection attempt: connect, send the request, read the response head, follow redirects,
-//! and set up the body reader for whichever framing the server chose.
+//! One connection attempt: connect, send the request, read the response head, follow redirects
+//! (keeping credentials to their origin, and refusing a way from https to http), and set up the
+//! body reader for whichever framing the server chose.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -66,6 +67,10 @@ pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Res
     let mut url = config.url.clone();
     let mut method = config.method.as_str();
     let mut body = config.body.as_deref();
+    // Whether the chain has reached another origin than the URL given: from then on, sensitive
+    // headers stay behind, even on a way back, since the server that sent the client away chose
+    // where it goes.
+    let mut left_origin = false;
     for _ in 0..=config.max_redirects {
         if url.scheme == "https" && config.connector.is_none() {
             return Err(Error::TlsUnavailable { url: url.to_string() });
@@ -82,7 +87,7 @@ pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Res
             socket.set_read_timeout(Some(config.connect_timeout)).map_err(|e| Error::io("setting a timeout", e))?;
         }
         shared.set_socket(socket.as_ref());
-        let request = request_bytes(config, &url, method, body, last_event_id);
+        let request = request_bytes(config, &url, method, body, last_event_id, !left_origin);
         stream.write_all(&request).and_then(|()| stream.flush()).map_err(|e| Error::io("sending the request", e))?;
         let mut reader = BufReader::new(stream);
         let head = read_head(&mut reader, socket.as_ref(), deadline)?;
@@ -103,7 +108,14 @@ pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Res
             204 => return Ok(Opened::NoContent),
             301 | 302 | 303 | 307 | 308 => {
                 let location = head.header("location").ok_or(Error::RedirectWithoutLocation(head.status))?;
-                url = url.join(location).map_err(|reason| Error::InvalidUrl { url: location.to_string(), reason })?;
+                let next =
+                    url.join(location).map_err(|reason| Error::InvalidUrl { url: location.to_string(), reason })?;
+                if url.scheme == "https" && next.scheme == "http" {
+                    // The request, credentials and all, would go in the clear.
+                    return Err(Error::InsecureRedirect { from: url.to_string(), to: next.to_string() });
+                }
+                left_origin |= !same_origin(&url, &next);
+                url = next;
                 // As browsers do: 303 always, and 301/302 after a POST, continue with a GET.
                 if head.status == 303 || (head.status != 307 && head.status != 308 && method == "POST") {
                     method = "GET";
@@ -116,7 +128,22 @@ pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Res
     Err(Error::TooManyRedirects(config.max_redirects))
 }
 
-fn request_bytes(config: &Config, url: &Url, method: &str, body: Option<&[u8]>, last_event_id: &str) -> Vec<u8> {
+/// Whether two URLs have the same origin (scheme, host and port), which is where credentials
+/// may go. Schemes are already lower case; host names are compared ignoring ASCII case.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme == b.scheme && a.host.eq_ignore_ascii_case(&b.host) && a.port == b.port
+}
+
+/// The request: method, target, the client's own headers, the configured ones (the sensitive
+/// ones only with `send_sensitive`), and the body.
+fn request_bytes(
+    config: &Config,
+    url: &Url,
+    method: &str,
+    body: Option<&[u8]>,
+    last_event_id: &str,
+    send_sensitive: bool,
+) -> Vec<u8> {
     let mut head = format!(
         "{method} {} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n",
         url.target,
@@ -125,8 +152,8 @@ fn request_bytes(config: &Config, url: &Url, method: &str, body: Option<&[u8]>, 
     if !last_event_id.is_empty() {
         head.push_str(&format!("Last-Event-ID: {last_event_id}\r\n"));
     }
-    for (name, value) in &config.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+    for header in config.headers.iter().filter(|header| send_sensitive || !header.sensitive) {
+        head.push_str(&format!("{}: {}\r\n", header.name, header.value));
     }
     if let Some(body) = body {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
@@ -186,5 +213,28 @@ fn body_reader(head: &ResponseHead, reader: BufReader<Box<dyn ReadWrite>>) -> Bo
     match head.header("content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
         Some(length) => Box::new(reader.take(length)),
         None => Box::new(reader),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_origin_is_scheme_host_and_port() {
+        let url = |text: &str| Url::parse(text).unwrap();
+        let base = url("http://Example.com:8080/a?x=1");
+        assert!(same_origin(&base, &url("http://example.COM:8080/other")), "host case and path do not count");
+        assert!(same_origin(&url("http://h/"), &url("http://h:80/")), "the default port is the port");
+        for other in [
+            "https://example.com:8080/",
+            "http://example.com:8081/",
+            "http://example.org:8080/",
+            "http://sub.example.com:8080/",
+        ] {
+            assert!(!same_origin(&base, &url(other)), "{other}");
+        }
+        assert!(!same_origin(&url("http://127.0.0.1/"), &url("http://localhost/")), "names are not resolved");
+        assert!(same_origin(&url("http://[::1]:1/"), &url("http://[::1]:1/x")));
     }
 }

@@ -39,6 +39,14 @@ pub enum Error {
     TooManyRedirects(usize),
     /// A redirect without a `Location` header.
     RedirectWithoutLocation(u16),
+    /// A redirect from `https` to plain `http`, refused: the request, and its credentials, would
+    /// travel in the clear.
+    InsecureRedirect {
+        /// The `https` URL that answered with the redirect.
+        from: String,
+        /// The `http` URL it pointed to.
+        to: String,
+    },
     /// The response head could not be parsed.
     BadResponse(ResponseHeadError),
     /// [`EventSourceBuilder::max_attempts`](super::EventSourceBuilder::max_attempts) connection
@@ -89,6 +97,9 @@ impl fmt::Display for Error {
             }
             Error::TooManyRedirects(count) => write!(f, "more than {count} redirects"),
             Error::RedirectWithoutLocation(status) => write!(f, "server answered {status} without a Location"),
+            Error::InsecureRedirect { from, to } => {
+                write!(f, "{from} redirected to {to}: refused, since it leaves https for plain http (not retrying)")
+            }
             Error::BadResponse(error) => write!(f, "bad response from server: {error}"),
             Error::GaveUp { attempts, last } => write!(f, "gave up after {attempts} failed attempts in a row: {last}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),

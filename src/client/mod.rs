@@ -21,7 +21,9 @@
 //! - stops for good on `204 No Content` (the iterator ends), and on any other status than 200, or
 //!   a content type other than `text/event-stream`: those end the iterator with an error (one
 //!   that [`Error::is_fatal`] says will not go away by retrying);
-//! - follows redirects (up to [`EventSourceBuilder::max_redirects`]);
+//! - follows redirects (up to [`EventSourceBuilder::max_redirects`]), without the credentials
+//!   once a redirect leads to another origin (see [`EventSourceBuilder::sensitive_header`]), and
+//!   never from `https` to plain `http` ([`Error::InsecureRedirect`]);
 //! - reads close-delimited, length-delimited and chunked bodies.
 //!
 //! Iterating the client itself yields events, and only fatal errors:
@@ -65,6 +67,10 @@ pub const DEFAULT_MAX_REDIRECTS: usize = 5;
 pub const MIN_RECONNECT_WAIT: Duration = Duration::from_millis(100);
 /// Longest wait before reconnecting, whatever the server's `retry:` says: a day.
 pub const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+/// Request headers that carry credentials, in lower case: like those marked with
+/// [`EventSourceBuilder::sensitive_header`], they are not sent on after a redirect to another
+/// origin.
+pub const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
 
 /// Settings for an [`EventSource`].
 pub struct EventSourceBuilder {
@@ -72,12 +78,21 @@ pub struct EventSourceBuilder {
     config: Config,
 }
 
+/// A header the client sends with every request.
+struct RequestHeader {
+    name: String,
+    value: String,
+    /// Sent only to the origin of the URL the client was given: dropped for the rest of a
+    /// redirect chain once it reaches another origin.
+    sensitive: bool,
+}
+
 /// Everything a connection attempt needs.
 struct Config {
     url: Url,
     method: String,
     body: Option<Vec<u8>>,
-    headers: Vec<(String, String)>,
+    headers: Vec<RequestHeader>,
     last_event_id: String,
     connect_timeout: Duration,
     read_timeout: Option<Duration>,
@@ -91,9 +106,23 @@ struct Config {
 }
 
 impl EventSourceBuilder {
-    /// Adds a request header, sent on every connection (for example `Authorization`).
+    /// Adds a request header, sent on every connection. Credentials (`Authorization`, `Cookie`,
+    /// `Proxy-Authorization`: [`CREDENTIAL_HEADERS`]) are sent only to the origin of the URL
+    /// given, as [`sensitive_header`](Self::sensitive_header) says.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> EventSourceBuilder {
-        self.config.headers.push((name.into(), value.into()));
+        let name = name.into();
+        let sensitive = CREDENTIAL_HEADERS.iter().any(|credential| name.eq_ignore_ascii_case(credential));
+        self.config.headers.push(RequestHeader { name, value: value.into(), sensitive });
+        self
+    }
+
+    /// Adds a request header that holds a secret (an API key, a token of your own), sent only to
+    /// the origin of the URL given (its scheme, host and port), as browsers treat
+    /// `Authorization`: a redirect to another origin drops it for the rest of that redirect chain,
+    /// even if a later redirect comes back. The next connection starts from the URL given again,
+    /// and carries it.
+    pub fn sensitive_header(mut self, name: impl Into<String>, value: impl Into<String>) -> EventSourceBuilder {
+        self.config.headers.push(RequestHeader { name: name.into(), value: value.into(), sensitive: true });
         self
     }
 
@@ -180,8 +209,8 @@ impl EventSourceBuilder {
     pub fn build(mut self) -> Result<EventSource, Error> {
         self.config.url =
             Url::parse(&self.url).map_err(|reason| Error::InvalidUrl { url: self.url.clone(), reason })?;
-        if let Some((name, _)) = self.config.headers.iter().find(|(name, value)| !is_valid_header(name, value)) {
-            return Err(Error::InvalidHeader { name: name.clone() });
+        if let Some(header) = self.config.headers.iter().find(|h| !is_valid_header(&h.name, &h.value)) {
+            return Err(Error::InvalidHeader { name: header.name.clone() });
         }
         if self.config.last_event_id.contains(['\r', '\n', '\0']) {
             return Err(Error::InvalidHeader { name: "Last-Event-ID".to_string() });
@@ -443,12 +472,20 @@ impl EventSource {
                     Some(Ok(Item::Open))
                 }
                 Err(error) if error.is_fatal() => Some(Err(error)),
+                // A close during the attempt cut it short: the end asked for, not a failure.
+                Err(_) if self.shared.closed.load(Ordering::SeqCst) => None,
                 Err(error) => Some(self.retrying(error, true)),
             };
         };
         let outcome = events.next_received();
         if let Some(retry) = events.parser().retry() {
             self.retry = retry;
+        }
+        if !matches!(outcome, Ok(Some(_))) && self.shared.closed.load(Ordering::SeqCst) {
+            // The close cut the read short (the body seems to end, a chunked one inside its
+            // framing): that is the end the program asked for, not a failure to report or retry.
+            self.end_connection();
+            return None;
         }
         let ended = match outcome {
             Ok(Some(Received::Event(event))) => {

@@ -745,7 +745,9 @@ fn wake_accept_loop(local_addr: SocketAddr, timeout: Duration) -> bool {
 }
 
 /// Starts a server for a new hub on `127.0.0.1:port`, streaming on every path: the one-call way to
-/// serve events (Racket's `start-sse-tcp-port`).
+/// serve events (Racket's `start-sse-tcp-port`). It takes no routes: for pages, handlers, hubs on
+/// paths of their own or any other setting, build the server with [`Server::builder`] (its
+/// [`route`](ServerBuilder::route) calls and [`start`](ServerBuilder::start)).
 ///
 /// ```
 /// use bare_sse::{start_sse_tcp_port, Event};

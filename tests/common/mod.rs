@@ -2,6 +2,7 @@
 //! ureq agent with timeouts.
 #![allow(dead_code)] // each test file uses a different part of these helpers
 
+pub mod chromium;
 pub mod inflate;
 pub mod redis;
 
