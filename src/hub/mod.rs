@@ -475,6 +475,11 @@ impl Hub {
         })
     }
 
+    /// Whether `other` is a clone of this hub (the same clients, history and ids).
+    pub(crate) fn is_same(&self, other: &Hub) -> bool {
+        Arc::ptr_eq(&self.handle, &other.handle)
+    }
+
     /// The write timeout of this hub's clients.
     pub(crate) fn write_timeout(&self) -> Duration {
         self.inner().config.write_timeout

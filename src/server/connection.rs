@@ -34,7 +34,7 @@ use super::late_watch::LateWatch;
 use super::response::{Body, Response};
 use super::router::Routed;
 use super::stream_socket::{StreamSocket, Watched};
-use super::{Request, Shared};
+use super::{Request, Shared, StreamBody};
 use crate::compress::BodyEncoder;
 use crate::error::is_timeout;
 use crate::http::{
@@ -213,8 +213,9 @@ impl StreamStart {
             StreamSource::Hub { hub, last_event_id, gzip } => {
                 let last_event_id = last_event_id.as_deref();
                 let stream = Arc::new(StreamSocket::new(Arc::clone(socket), framing, hub.write_timeout()));
-                let _tracked = shared.track_stream(id, &stream);
-                let started = hub_client::stream_from_hub(&hub, stream, head, intro, last_event_id, gzip);
+                let tracked = shared.track_stream(id, &stream, StreamBody::Hub { hub: hub.clone(), gzip });
+                let on_started = || tracked.started();
+                let started = hub_client::stream_from_hub(&hub, stream, head, intro, last_event_id, gzip, on_started);
                 if let Err(NotStarted::HubUnavailable) = started {
                     // Only a request whose answer has a body starts a stream: the body is sent.
                     answer(socket, &text_response(None, 503, &[], "cannot start a stream now\n"));
@@ -466,6 +467,10 @@ fn respond(
         }
         streaming => streaming,
     };
+    // A draining server starts no stream: it tells the client to come back later, or to stop.
+    if let Some(answer) = shared.drain_answer(request) {
+        return Responded::Complete(send_complete(socket, &answer, Persistence::Close, exchange.ahead));
+    }
     let framing = BodyFraming::for_version(request.version());
     // A per-connection stream's body may pass through a write profile the client accepts.
     let mut encoder = None;
@@ -587,11 +592,12 @@ impl PerConnectionStream {
             persistent,
             encoder,
         ));
-        let _tracked = shared.track_stream(id, &stream);
+        let tracked = shared.track_stream(id, &stream, StreamBody::PerConnection);
         if stream.write_head(head).is_err() || stream.write_blocking(intro).is_err() {
             stream.close();
             return Next::Close;
         }
+        tracked.started();
         let watch = LateWatch::new(Arc::clone(&stream), config.stream_heartbeat, ahead);
         shared.watch_starter.schedule(Arc::clone(&watch));
         let returned = catch_unwind(AssertUnwindSafe(|| run(EventStream::new(Arc::clone(&stream))))).is_ok();

@@ -30,7 +30,8 @@ pub(super) enum NotStarted {
 
 /// Streams `hub` to the client of `stream` until it leaves, is dropped or the server stops.
 /// `head` is the response head; `intro` the first body bytes (a `retry:` line, or nothing); with
-/// `gzip`, the client reads the hub's compressed events.
+/// `gzip`, the client reads the hub's compressed events. `started` is called once the client has
+/// had its first bytes and history, and belongs to its flusher: from then on a drain may end it.
 pub(super) fn stream_from_hub(
     hub: &Hub,
     stream: Arc<StreamSocket>,
@@ -38,16 +39,18 @@ pub(super) fn stream_from_hub(
     intro: Vec<u8>,
     last_event_id: Option<&str>,
     gzip: bool,
+    started: impl FnOnce(),
 ) -> Result<(), NotStarted> {
     let client = HubClient::new(Arc::clone(&stream));
     let sink: Arc<dyn Sink> = client.clone();
     let mut subscription = hub.subscribe(sink, last_event_id, gzip).map_err(|_| NotStarted::HubUnavailable)?;
     // The client is owned by this thread until `start` hands it to its flusher, so the head goes out
     // before any event.
-    let started = stream.write_head(&head).is_ok() && subscription.start(&*client, &intro).is_ok();
+    let running = stream.write_head(&head).is_ok() && subscription.start(&*client, &intro).is_ok();
     // An idle client keeps nothing it no longer needs.
     drop((head, intro));
-    if started {
+    if running {
+        started();
         let _ = stream.watch(None, Vec::new());
     }
     subscription.leave();
