@@ -83,7 +83,14 @@ options:
                         never with secrets and attacker-chosen text in one stream (BREACH)
   --metrics PATH        also serve the server's counters on PATH (e.g. /metrics), in the
                         Prometheus text format; the stream stays on every other path
-  --exit-at-end         exit when the input ends (after the last event has gone out)";
+  --exit-at-end         exit when the input ends (after the last event has gone out)
+  --drain SECS          with --exit-at-end: when the input ends, end the streams over SECS seconds
+                        (at most 3600) rather than all at once, spread out, each told to reconnect
+                        1 to 5 s later (`retry:`, with jitter), so that clients do not all come
+                        back at once; a client asking for a stream meanwhile is told to come back
+                        later. Only the end of input starts a drain: SIGTERM and Ctrl-C still stop
+                        at once, since serve uses Rust's standard library alone, which cannot catch
+                        signals";
 
 const LISTEN_HELP: &str = "\
 usage: bare-sse listen URL [options]
@@ -296,6 +303,8 @@ struct ServeOptions {
     gzip: bool,
     metrics: Option<String>,
     exit_at_end: bool,
+    /// `--drain`: the period over which the streams end at the end of input.
+    drain_seconds: Option<u64>,
 }
 
 impl ServeOptions {
@@ -317,6 +326,7 @@ impl ServeOptions {
             gzip: false,
             metrics: None,
             exit_at_end: false,
+            drain_seconds: None,
         };
         let mut args = Arguments::new(args, Command::Serve);
         while let Some(name) = args.next() {
@@ -350,8 +360,13 @@ impl ServeOptions {
                 "--redis" => options.redis = Some(args.value(name)?.to_string()),
                 "--stream" => options.stream = args.value(name)?.to_string(),
                 "--exit-at-end" => options.exit_at_end = args.flag(name)?,
+                "--drain" => options.drain_seconds = Some(args.number(name)?),
                 other => return Err(args.usage_error(format!("serve: unknown option `{other}`"))),
             }
+        }
+        if options.drain_seconds.is_some() && !options.exit_at_end {
+            let message = "--drain needs --exit-at-end: the drain begins when the input ends (signals stop at once)";
+            return Err(args.usage_error(message.to_string()));
         }
         Ok(options)
     }
@@ -417,6 +432,15 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
         loop {
             std::thread::park();
         }
+    }
+    if let Some(seconds) = options.drain_seconds {
+        let period = Duration::from_secs(seconds).min(bare_sse::server::MAX_DRAIN_PERIOD);
+        note!("bare-sse: end of input; draining: the streams end over {} s", period.as_secs());
+        // Each turn waits for the events published before it: no flush needed first.
+        let ended = server.drain(period);
+        let streams = if ended == 1 { "stream" } else { "streams" };
+        note!("bare-sse: drained: {ended} {streams} ended");
+        return Ok(());
     }
     hub.flush(Duration::from_secs(2));
     server.stop();

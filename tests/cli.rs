@@ -162,6 +162,43 @@ fn exit_at_end_ends_each_stream_with_its_last_chunk() {
     }
 }
 
+/// With `--drain`, the end of input ends the streams over the period rather than at once: each
+/// body ends with a `retry:` in the documented range (1 to 5 s) and its last chunk, and `serve`
+/// exits once the last one has ended, which is in the last quarter of the period for the last of
+/// four streams.
+#[test]
+fn drain_ends_each_stream_over_the_period_with_a_retry_and_its_last_chunk() {
+    let mut serving = Serving::start(&["--auto-id", "--drain", "2"]);
+    let address = serving.url.trim_start_matches("http://").split('/').next().unwrap().parse().unwrap();
+    let mut clients: Vec<common::RawClient> = (0..4).map(|_| common::RawClient::stream(address, "/", "")).collect();
+    serving.send("data: one\n\n");
+    for client in &mut clients {
+        assert_eq!(client.next_block().data(), "one");
+    }
+    serving.end_input();
+    let input_ended = Instant::now();
+    line_containing(&serving.stderr, "end of input; draining: the streams end over 2 s");
+    for client in &mut clients {
+        let rest = client.read_to_end();
+        let retry: u64 = rest.strip_prefix("retry: ").and_then(|ms| ms.trim_end().parse().ok()).expect(&rest);
+        assert!((1000..=5000).contains(&retry), "{rest:?}");
+        assert!(client.ended_with_last_chunk(), "the body ends with its last chunk");
+    }
+    line_containing(&serving.stderr, "drained: 4 streams ended");
+    assert!(wait_with_timeout(&mut serving.child).success());
+    assert!(input_ended.elapsed() >= Duration::from_millis(1500), "spread over the period, not at once");
+}
+
+/// A drain period past the limit is lowered to it, and a drain with no stream ends at once.
+#[test]
+fn a_huge_drain_period_is_kept_in_range() {
+    let mut serving = Serving::start(&["--drain", "18446744073709551615"]);
+    serving.end_input();
+    line_containing(&serving.stderr, "draining: the streams end over 3600 s");
+    line_containing(&serving.stderr, "drained: 0 streams ended");
+    assert!(wait_with_timeout(&mut serving.child).success());
+}
+
 #[test]
 fn listen_resumes_from_a_last_event_id() {
     let mut serving = Serving::start(&["--auto-id"]);
@@ -237,8 +274,9 @@ fn metrics_option_serves_the_counters_and_keeps_the_stream_on_every_other_path()
 /// would scroll the error away.
 #[test]
 fn usage_errors_exit_2_with_the_error_and_a_short_usage() {
-    let cases: [(&[&str], &str, &str); 7] = [
+    let cases: [(&[&str], &str, &str); 8] = [
         (&["serve", "--port", "x"], "--port takes a whole number", "bare-sse serve --help"),
+        (&["serve", "--drain", "5"], "--drain needs --exit-at-end", "bare-sse serve --help"),
         (&["serve", "--bogus"], "unknown option `--bogus`", "bare-sse serve --help"),
         (&["listen"], "listen needs a URL", "bare-sse listen --help"),
         (&["listen", "ftp://x/"], "ftp", "bare-sse listen --help"),

@@ -157,8 +157,10 @@ pub(crate) trait Sink: Send + Sync {
     fn set_ending(&self, ending: Ending);
 }
 
-/// The end of a client's body, computed when the body ends (see [`Sink::set_ending`]).
-pub(crate) type Ending = Box<dyn FnOnce(u64) -> Option<Vec<u8>> + Send>;
+/// The end of a client's body, computed when the body ends (see [`Sink::set_ending`]): given the
+/// body bytes written so far and last plain bytes to send before the end (perhaps none), the
+/// bytes that end it, or `None` where no clean end is possible.
+pub(crate) type Ending = Box<dyn FnOnce(u64, &[u8]) -> Option<Vec<u8>> + Send>;
 
 /// The sink type the hub stores.
 type SharedSink = Arc<dyn Sink>;
@@ -590,6 +592,11 @@ impl Hub {
             let arrived = published.as_deref().is_none_or(|id| backplane::reached(state.redis_last.as_deref(), id));
             arrived && state.registry.all_flushed()
         })
+    }
+
+    /// Whether `other` is a clone of this hub (the same clients, history and ids).
+    pub(crate) fn is_same(&self, other: &Hub) -> bool {
+        Arc::ptr_eq(&self.handle, &other.handle)
     }
 
     /// The write timeout of this hub's clients.
@@ -1083,13 +1090,19 @@ fn lead_written(lead: &Mutex<Lead>) {
 /// client received (two running checksums' difference: see the registry). The hub is held weakly:
 /// a socket that outlives it has nothing to end with, and is cut.
 fn gzip_ending(inner: std::sync::Weak<Inner>, key: Key, lead: Arc<Mutex<Lead>>) -> Ending {
-    Box::new(move |written| {
+    Box::new(move |written, last| {
         let (lead, received) = lead.lock().unwrap_or_else(PoisonError::into_inner).split(written)?;
         let inner = inner.upgrade()?;
         let range = inner.lock().registry.gzip_range(key, received)?;
         let mut end = range.rest;
+        let mut checksum = lead.then(range.checksum);
+        if !last.is_empty() {
+            // Last plain bytes (a drain's `retry:` line): one more stored unit, in the checksum.
+            Deflater::stored_unit(last, &mut end);
+            checksum = checksum.then(Checksum::of(last));
+        }
         Deflater::finish(&mut end);
-        end.extend_from_slice(&lead.then(range.checksum).trailer());
+        end.extend_from_slice(&checksum.trailer());
         Some(end)
     })
 }

@@ -34,7 +34,7 @@ use super::late_watch::LateWatch;
 use super::response::{Body, Response};
 use super::router::Routed;
 use super::stream_socket::{StreamSocket, Watched};
-use super::{Request, Shared};
+use super::{Request, Shared, StreamBody};
 use crate::compress::BodyEncoder;
 use crate::error::is_timeout;
 use crate::http::{
@@ -216,9 +216,10 @@ impl StreamStart {
             // A hub stream lasts until the client leaves or the server stops: it always closes.
             StreamSource::Hub { hub, joining } => {
                 let stream = Arc::new(StreamSocket::new(Arc::clone(socket), framing, hub.write_timeout()));
-                let _tracked = shared.track_stream(id, &stream);
+                let tracked = shared.track_stream(id, &stream, StreamBody::Hub { hub: hub.clone() });
                 let joined = || shared.metrics.answered(status);
-                let started = hub_client::stream_from_hub(&hub, stream, head, intro, joining, joined);
+                let on_started = || tracked.started();
+                let started = hub_client::stream_from_hub(&hub, stream, head, intro, joining, joined, on_started);
                 if let Err(NotStarted::HubUnavailable) = started {
                     shared.metrics.answered(503);
                     // Only a request whose answer has a body starts a stream: the body is sent.
@@ -477,6 +478,10 @@ fn respond(
         }
         streaming => streaming,
     };
+    // A draining server starts no stream: it tells the client to come back later, or to stop.
+    if let Some(answer) = shared.drain_answer(request) {
+        return Responded::Complete(send_complete(socket, &answer, Persistence::Close, exchange.ahead));
+    }
     let framing = BodyFraming::for_version(request.version());
     // A per-connection stream's body may pass through a write profile the client accepts.
     let mut encoder = None;
@@ -603,11 +608,12 @@ impl PerConnectionStream {
             persistent,
             encoder,
         ));
-        let _tracked = shared.track_stream(id, &stream);
+        let tracked = shared.track_stream(id, &stream, StreamBody::PerConnection);
         if stream.write_head(head).is_err() || stream.write_blocking(intro).is_err() {
             stream.close();
             return Next::Close;
         }
+        tracked.started();
         let watch = LateWatch::new(Arc::clone(&stream), config.stream_heartbeat, ahead);
         shared.watch_starter.schedule(Arc::clone(&watch));
         let returned = catch_unwind(AssertUnwindSafe(|| run(EventStream::new(Arc::clone(&stream))))).is_ok();

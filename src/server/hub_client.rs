@@ -37,6 +37,8 @@ pub(super) struct Joining {
 /// `head` is the response head; `intro` the first body bytes (a `retry:` line, or nothing).
 /// `joined` is called once the client has joined, before its head goes out (the server counts
 /// the answer then, so a hub that cannot take the client never counts as answered).
+/// `started` is called once the client has had its first bytes and history, and belongs to its
+/// flusher: from then on a drain may end it.
 pub(super) fn stream_from_hub(
     hub: &Hub,
     stream: Arc<StreamSocket>,
@@ -44,6 +46,7 @@ pub(super) fn stream_from_hub(
     intro: Vec<u8>,
     joining: Joining,
     joined: impl FnOnce(),
+    started: impl FnOnce(),
 ) -> Result<(), NotStarted> {
     let sink: Arc<dyn Sink> = stream.clone();
     let subscribed = hub.subscribe(sink, joining.last_event_id.as_deref(), joining.gzip);
@@ -52,10 +55,11 @@ pub(super) fn stream_from_hub(
     subscription.announce(joining.client.map(|client| *client));
     // The client is owned by this thread until `start` hands it to its flusher, so the head goes out
     // before any event.
-    let started = stream.write_head(&head).is_ok() && subscription.start(&*stream, &intro).is_ok();
+    let running = stream.write_head(&head).is_ok() && subscription.start(&*stream, &intro).is_ok();
     // An idle client keeps nothing it no longer needs.
     drop((head, intro));
-    if started {
+    if running {
+        started();
         let _ = stream.watch(None, Vec::new());
     }
     // Once closed, the socket takes no more writes: a catch-up thread still holding the client

@@ -10,9 +10,14 @@
 //! head, and open connections. Past the connection limit the server still answers, briefly, with
 //! `200`, a `retry:` and a close: browsers come back after that delay, whereas any error status
 //! would make them give up for good.
+//!
+//! [`Server::stop`] ends every stream at once; [`Server::drain`] ends them over a period, each
+//! told its own reconnection time, so that their clients do not all come back together (see
+//! `drain.rs`).
 
 mod connection;
 mod cors;
+mod drain;
 mod hub_client;
 mod late_watch;
 mod metrics;
@@ -26,7 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -35,6 +40,10 @@ use crate::hub::{clamp_heartbeat, DEFAULT_HEARTBEAT, DEFAULT_WRITE_TIMEOUT, MAX_
 use crate::{Error, Event, Hub};
 use cors::Cors;
 pub use cors::{AllowOrigin, DEFAULT_ALLOWED_HEADERS};
+use drain::StreamBody;
+pub use drain::{
+    Drain, DrainAnswer, DEFAULT_DRAIN_RETRY_MAX, DEFAULT_DRAIN_RETRY_MIN, MAX_DRAIN_PERIOD, MAX_DRAIN_RETRY,
+};
 use metrics::ServerMetrics;
 pub use metrics::METRICS_CONTENT_TYPE;
 pub use request::Request;
@@ -473,6 +482,8 @@ struct Shared {
     overflow_thread: Mutex<Option<JoinHandle<()>>>,
     /// Starts the departure watches of per-connection streams that last.
     watch_starter: Arc<late_watch::WatchStarter>,
+    /// Wakes a drain waiting for its next turn when the server stops; used with `connections`.
+    drain_wake: Condvar,
 }
 
 /// Every open connection's socket (so `stop` can close them) and thread (so `stop` can join them).
@@ -483,6 +494,8 @@ struct Connections {
     /// properly before it closes the sockets.
     streams: HashMap<u64, Weak<StreamSocket>>,
     threads: Vec<JoinHandle<()>>,
+    /// The same streams as the drain sees them, and the drain under way, if any.
+    drain: drain::Book,
     next_id: u64,
     /// Connections waiting for their next request, by ticket (in the order they began to wait),
     /// to their id: the first to close when the server is full. A connection's thread takes its
@@ -549,6 +562,7 @@ impl Server {
         let accept_thread = self.accept_thread.lock().unwrap_or_else(PoisonError::into_inner).take();
         let Some(accept_thread) = accept_thread else { return };
         self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.wake_drain();
         stop_accept_loop(self.local_addr, accept_thread);
         self.shared.end_streams();
         let threads = {
@@ -606,6 +620,7 @@ impl Shared {
             connections: Mutex::new(Connections::default()),
             overflow_thread: Mutex::new(None),
             watch_starter: Arc::default(),
+            drain_wake: Condvar::new(),
         }
     }
 
@@ -628,13 +643,15 @@ impl Shared {
         self.lock_connections().idle.remove(&ticket).is_some()
     }
 
-    /// Records that connection `id` runs `stream`, until the returned guard is dropped, so that
-    /// `stop` can end its body. A stream that starts once the server is stopping ends at once.
-    fn track_stream(&self, id: u64, stream: &Arc<StreamSocket>) -> TrackedStream<'_> {
+    /// Records that connection `id` runs `stream`, made of `body`, until the returned guard is
+    /// dropped, so that `stop` can end its body, and a drain too once the guard says it has
+    /// started. A stream that starts once the server is stopping ends at once.
+    fn track_stream(&self, id: u64, stream: &Arc<StreamSocket>, body: StreamBody) -> TrackedStream<'_> {
         let mut connections = self.lock_connections();
         // Only a connection of this server's registry (not one of `serve_connection`'s).
         if connections.sockets.contains_key(&id) {
             connections.streams.insert(id, Arc::downgrade(stream));
+            connections.drain.track(id, stream, body);
         }
         drop(connections);
         // Read after the insertion, under the lock `stop` takes to look at the streams after it set
@@ -671,7 +688,12 @@ struct TrackedStream<'a> {
 
 impl Drop for TrackedStream<'_> {
     fn drop(&mut self) {
-        self.shared.lock_connections().streams.remove(&self.id);
+        let forgotten = {
+            let mut connections = self.shared.lock_connections();
+            connections.streams.remove(&self.id);
+            connections.drain.forget(self.id, &self.shared.drain_wake)
+        };
+        drop(forgotten);
     }
 }
 

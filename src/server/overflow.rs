@@ -18,12 +18,11 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::connection::{borrowed, retry_line, CLOSE_LINGER, CLOSE_LINGER_BYTES};
+use super::connection::{borrowed, CLOSE_LINGER, CLOSE_LINGER_BYTES};
+use super::drain::come_back_later;
 use super::{ServerBuilder, Shared};
 use crate::error::is_timeout;
-use crate::http::{
-    parse_request_head, stream_response_head_for, text_response, BodyFramer, BodyFraming, BodyRule, Parsed, RequestHead,
-};
+use crate::http::{parse_request_head, text_response, Parsed, RequestHead};
 
 /// Connections the answerer holds at once; past it, new ones are closed unread. Each costs a
 /// socket and a request buffer for at most [`HEAD_DEADLINE`] plus [`CLOSE_LINGER`].
@@ -150,14 +149,5 @@ pub(super) fn over_capacity_answer(config: &ServerBuilder, head: &RequestHead) -
         let body = "the server is at its connection limit; try again later\n";
         return (503, text_response(Some(&head.method), 503, &headers, body));
     }
-    let framing = BodyFraming::for_version(head.version);
-    let mut answer = stream_response_head_for(200, framing, false, &headers);
-    if !BodyRule::for_response(Some(&head.method), 200).sends_body() {
-        return (200, answer);
-    }
-    let mut framer = BodyFramer::new(framing);
-    // Writing into a Vec cannot fail.
-    let _ = framer.write_all(&mut answer, &retry_line(config.overload_retry));
-    answer.extend_from_slice(framer.end_of_body());
-    (200, answer)
+    (200, come_back_later(&head.method, head.version, &headers, config.overload_retry))
 }

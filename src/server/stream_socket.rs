@@ -14,7 +14,9 @@
 //! - **ending the body**, once, between writes: the last chunk (after the encoder's end, or the
 //!   ending a hub set for its client: a hub gzip client's final block and trailer) is
 //!   written by whoever holds the write turn, so it never lands inside an event, even when the
-//!   server's stop asks for it while a hub's flusher is writing ([`StreamSocket::end_soon`]);
+//!   server's stop asks for it while a hub's flusher is writing ([`StreamSocket::end_soon`]); a
+//!   drain has a last line (its `retry:`) written just before that end
+//!   ([`StreamSocket::end_soon_with`]);
 //! - **heartbeats** for per-connection streams (a hub sends its own through its backlog);
 //! - **noticing departure**: a read that returns means the client left (clients send nothing on an
 //!   event stream), noticed at once, with no periodic wake-up;
@@ -85,6 +87,13 @@ struct SocketState {
     /// [`StreamSocket::end_soon`] asked for the body's end: no write starts any more, and the
     /// holder of the write turn, if any, ends the body before it gives the turn back.
     end_requested: bool,
+    /// Body bytes to write just before that end ([`StreamSocket::end_soon_with`]), as plain text
+    /// (coded on the way, as the body is); taken by whoever writes the end.
+    last_bytes: Vec<u8>,
+    /// The holder of the write turn is writing that end, and closes the stream right after it:
+    /// a close asked for meanwhile is left to it, since shutting the socket down would cut the end
+    /// (a hub's flusher that finds the turn taken gives the client up and closes it).
+    writing_end: bool,
     on_close: Vec<OnClose>,
     /// Threads waiting for the write turn.
     waiting: usize,
@@ -162,16 +171,19 @@ impl BodyWriter {
         }
     }
 
-    /// Ends the body: the encoder's end, or the hub's, then the framing's (the last chunk). Only
-    /// between chunks, and only once the head has gone out: before it, there is no body to end.
-    /// A hub's ending that finds no clean end fails, and the caller cuts the connection.
-    fn end(&mut self, socket: &mut &TcpStream) -> io::Result<()> {
+    /// Ends the body: `last` (plain body bytes, coded as the body is), the encoder's end, or the
+    /// hub's, then the framing's (the last chunk). Only between chunks, and only once the head has
+    /// gone out: before it, there is no body to end. A hub's ending that finds no clean end fails,
+    /// and the caller cuts the connection.
+    fn end(&mut self, socket: &mut &TcpStream, last: &[u8]) -> io::Result<()> {
         if !self.head_written {
             return Err(io::ErrorKind::NotConnected.into());
         }
         if let Some(ending) = self.ending.take() {
-            let end = ending(self.framer.payload_written()).ok_or(io::ErrorKind::InvalidData)?;
+            let end = ending(self.framer.payload_written(), last).ok_or(io::ErrorKind::InvalidData)?;
             self.framer.write_all(socket, &end)?;
+        } else if !last.is_empty() {
+            self.write_all(socket, last)?;
         }
         if let Some(mut encoder) = self.encoder.take() {
             let mut end = Vec::new();
@@ -217,6 +229,8 @@ impl StreamSocket {
                 closed: false,
                 finished: false,
                 end_requested: false,
+                last_bytes: Vec::new(),
+                writing_end: false,
                 on_close: Vec::new(),
                 waiting: 0,
             }),
@@ -369,11 +383,18 @@ impl StreamSocket {
     /// Ends the body, if it is between chunks, without waiting for the socket (a client that does
     /// not read gets the connection cut instead), then closes and gives the turn back. Closed
     /// first, so that no one finds the turn free and the stream open in between.
+    ///
+    /// The last bytes asked for go out first, as one more write of the body.
     fn end_with(&self, mut turn: Turn) {
+        let last_bytes = {
+            let mut state = self.lock();
+            state.writing_end = true;
+            std::mem::take(&mut state.last_bytes)
+        };
         let _ = turn
             .switch(&self.socket, Mode::NonBlocking)
-            .and_then(|()| end_between_chunks(&mut turn.body, &self.socket));
-        self.close();
+            .and_then(|()| end_after(&last_bytes, &mut turn.body, &self.socket));
+        self.conclude(true);
         self.put_back(&mut self.lock(), turn);
     }
 
@@ -384,18 +405,28 @@ impl StreamSocket {
     /// read), or a write stopped inside a chunk, the connection is cut instead. Returns at once;
     /// [`wait_closed`](Self::wait_closed) tells when the stream is over. For the server's stop.
     pub fn end_soon(&self) {
+        self.end_soon_with(Vec::new());
+    }
+
+    /// Like [`end_soon`](Self::end_soon), with `last_bytes` written as the body's last write just
+    /// before its end (a drain's `retry:` line, as plain text: a coded body codes it), by the same
+    /// thread, in the same turn. Returns whether this call asked for the end: false if the stream
+    /// was over, or its end had been asked for already (whose last bytes then stand).
+    pub fn end_soon_with(&self, last_bytes: Vec<u8>) -> bool {
         let turn = {
             let mut state = self.lock();
             if state.closed || state.finished || state.end_requested {
-                return;
+                return false;
             }
             state.end_requested = true;
+            state.last_bytes = last_bytes;
             if state.writing {
-                return;
+                return true;
             }
             take_turn(&mut state, Mode::NonBlocking)
         };
         self.end_with(turn);
+        true
     }
 
     /// Puts the socket back in blocking mode, if a hub's flusher left it non-blocking, so that the
@@ -446,8 +477,13 @@ impl StreamSocket {
 
     /// Closes the connection without ending the body (the client is gone, too slow, or the server
     /// is stopping), and runs the `on_close` callbacks. Safe to call from any thread, any number of
-    /// times; a thread blocked writing or reading on the socket returns.
+    /// times; a thread blocked writing or reading on the socket returns. While the body's end is
+    /// being written (see [`end_soon`](Self::end_soon)), the close is left to its writer, which
+    /// closes right after it without waiting for the socket.
     pub fn close(&self) {
+        if self.lock().writing_end {
+            return;
+        }
         self.conclude(true);
     }
 
@@ -629,11 +665,16 @@ impl StreamSocket {
 
 /// Ends the body (see [`BodyWriter::end`]) if a write has not stopped inside a chunk: the end
 /// there would be read as the chunk's bytes.
-fn end_between_chunks(body: &mut BodyWriter, mut socket: &TcpStream) -> io::Result<()> {
+fn end_between_chunks(body: &mut BodyWriter, socket: &TcpStream) -> io::Result<()> {
+    end_after(&[], body, socket)
+}
+
+/// Like [`end_between_chunks`], with `last` (plain body bytes) written just before the end.
+fn end_after(last: &[u8], body: &mut BodyWriter, mut socket: &TcpStream) -> io::Result<()> {
     if !body.framer.between_chunks() {
         return Err(io::ErrorKind::InvalidData.into());
     }
-    body.end(&mut socket)
+    body.end(&mut socket, last)
 }
 
 /// Takes the write turn for writes in `mode`, with the body writer (a placeholder with the same
@@ -714,6 +755,42 @@ mod tests {
         assert!(wire[HEAD.len()..] == [chunk(b"data: a\n\n"), b"0\r\n\r\n".to_vec()].concat());
     }
 
+    /// A drain's last line goes out after the write in progress and before the last chunk, as a
+    /// chunk of its own; a second request for the end changes nothing.
+    #[test]
+    fn last_bytes_asked_for_during_a_write_follow_it_and_precede_the_end() {
+        let (stream, mut client) = stream();
+        let payload = vec![b'x'; 32 << 20];
+        let writer = {
+            let (stream, payload) = (Arc::clone(&stream), payload.clone());
+            std::thread::spawn(move || stream.write_blocking(&payload))
+        };
+        let mut head = [0u8; HEAD.len()];
+        client.read_exact(&mut head).unwrap();
+        assert_eq!(client.peek(&mut [0u8; 1]).unwrap(), 1);
+        assert!(stream.end_soon_with(b"retry: 2500\n".to_vec()), "this call asked for the end");
+        assert!(!stream.end_soon_with(b"retry: 1\n".to_vec()), "the first request stands");
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).unwrap();
+        writer.join().unwrap().unwrap();
+        let expected = [chunk(&payload), chunk(b"retry: 2500\n"), b"0\r\n\r\n".to_vec()].concat();
+        assert!(wire == expected, "the event, the last line, then the end");
+        assert!(!stream.end_soon_with(b"retry: 1\n".to_vec()), "a closed stream is not ended again");
+    }
+
+    /// With no write in progress, the last line and the end go out at once.
+    #[test]
+    fn last_bytes_asked_for_between_writes_are_written_at_once() {
+        let (stream, mut client) = stream();
+        stream.write_blocking(b"data: a\n\n").unwrap();
+        assert!(stream.end_soon_with(b"retry: 40\n".to_vec()));
+        assert!(stream.is_closed());
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).unwrap();
+        let expected = [chunk(b"data: a\n\n"), chunk(b"retry: 40\n"), b"0\r\n\r\n".to_vec()].concat();
+        assert!(wire[HEAD.len()..] == expected);
+    }
+
     /// Before its head, a response has no body to end: the connection just closes.
     #[test]
     fn an_end_before_the_head_writes_nothing() {
@@ -726,5 +803,18 @@ mod tests {
         let mut wire = Vec::new();
         client.read_to_end(&mut wire).unwrap();
         assert!(wire.is_empty());
+    }
+
+    /// Nor are last bytes written before the head: they would be read as the response.
+    #[test]
+    fn last_bytes_before_the_head_are_not_written() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let server = Arc::new(listener.accept().unwrap().0);
+        let stream = StreamSocket::new(server, BodyFraming::Chunked, Duration::from_secs(10));
+        stream.end_soon_with(b"retry: 1\n".to_vec());
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).unwrap();
+        assert!(stream.is_closed() && wire.is_empty());
     }
 }
