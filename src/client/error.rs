@@ -101,6 +101,7 @@ impl fmt::Display for Error {
                 write!(f, "{from} redirected to {to}: refused, since it leaves https for plain http (not retrying)")
             }
             Error::BadResponse(error) => write!(f, "bad response from server: {error}"),
+            Error::GaveUp { attempts: 1, last } => write!(f, "gave up after 1 failed attempt: {last}"),
             Error::GaveUp { attempts, last } => write!(f, "gave up after {attempts} failed attempts in a row: {last}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }
@@ -131,5 +132,19 @@ impl From<Error> for io::Error {
             Error::Io { source, .. } => source,
             other => io::Error::other(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn giving_up_counts_its_attempts_in_words_that_fit_the_number() {
+        let last = || Box::new(Error::io("connecting", io::ErrorKind::ConnectionRefused.into()));
+        let once = Error::GaveUp { attempts: 1, last: last() }.to_string();
+        assert!(once.starts_with("gave up after 1 failed attempt: connecting"), "{once}");
+        let thrice = Error::GaveUp { attempts: 3, last: last() }.to_string();
+        assert!(thrice.starts_with("gave up after 3 failed attempts in a row: connecting"), "{thrice}");
     }
 }
