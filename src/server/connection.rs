@@ -29,6 +29,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::event_stream::EventStream;
 use super::hub_client::{self, Joining, NotStarted};
 use super::late_watch::LateWatch;
 use super::response::{Body, Response};
@@ -41,7 +42,6 @@ use crate::http::{
     complete_response, parse_request_head, stream_response_head_for, text_response, BodyFraming, BodyRule,
     ChunkedReader, Parsed, Persistence, RequestHead, Version,
 };
-use crate::stream::EventStream;
 use crate::Hub;
 
 /// How long writing a short, complete answer (an error, a page) may make no progress: such a

@@ -18,6 +18,7 @@
 mod connection;
 mod cors;
 mod drain;
+mod event_stream;
 mod hub_client;
 mod late_watch;
 mod metrics;
@@ -44,6 +45,7 @@ use drain::StreamBody;
 pub use drain::{
     Drain, DrainAnswer, DEFAULT_DRAIN_RETRY_MAX, DEFAULT_DRAIN_RETRY_MIN, MAX_DRAIN_PERIOD, MAX_DRAIN_RETRY,
 };
+pub use event_stream::EventStream;
 use metrics::ServerMetrics;
 pub use metrics::METRICS_CONTENT_TYPE;
 pub use request::Request;

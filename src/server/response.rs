@@ -4,9 +4,9 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::event_stream::EventStream;
 use crate::compress::{Offers, WriteProfile};
 use crate::json::Value;
-use crate::stream::EventStream;
 use crate::Hub;
 
 /// A handler's answer.
