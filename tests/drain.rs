@@ -380,10 +380,7 @@ fn a_client_that_does_not_read_holds_the_drain_back_only_briefly() {
     let server = Server::builder().hub(hub.clone()).start().unwrap();
     let _stalled = RawClient::stream(server.local_addr(), "/", "");
     assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));
-    let payload = "x".repeat(64 * 1024);
-    for _ in 0..400 {
-        hub.send_new_event(Event::new().data(payload.as_str())).unwrap();
-    }
+    common::flood(&hub);
     assert!(!hub.flush(Duration::from_millis(200)), "the stalled client's socket is full");
     // Joins after the burst, which has no ids: it has nothing to read but its end.
     let reader = read_in_background(RawClient::stream(server.local_addr(), "/", ""));

@@ -74,10 +74,7 @@ fn stop_does_not_hang_on_a_stalled_client() {
     let server = Server::builder().hub(hub.clone()).start().unwrap();
     let _stalled = RawClient::stream(server.local_addr(), "/", "");
     assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));
-    let payload = "x".repeat(64 * 1024);
-    for _ in 0..400 {
-        hub.send_new_event(Event::new().data(payload.as_str())).unwrap();
-    }
+    common::flood(&hub);
     assert!(!hub.flush(Duration::from_millis(200)), "the client should be stuck with a full socket");
     let started = Instant::now();
     server.stop();

@@ -337,10 +337,7 @@ fn a_client_that_stops_reading_is_dropped_at_the_write_timeout() {
     let server = Server::builder().hub(hub.clone()).start().unwrap();
     let mut stalled = RawClient::stream(server.local_addr(), "/", "");
     assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));
-    let payload = "x".repeat(64 * 1024);
-    for _ in 0..400 {
-        hub.send_new_event(Event::new().data(payload.as_str())).unwrap();
-    }
+    common::flood(&hub);
     let started = Instant::now();
     assert!(hub.wait_until_clients(|n| n == 0, READ_TIMEOUT), "the stalled client was not dropped");
     // The blocked write gives up after 200 ms of no progress; the bound leaves room for a loaded

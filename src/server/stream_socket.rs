@@ -712,6 +712,24 @@ mod tests {
         (Arc::new(stream), client)
     }
 
+    /// Starts a write of more than the loopback socket buffers hold on another thread, and returns
+    /// once its first bytes have reached `client` (past the head): from then on the writer holds
+    /// the write turn, and keeps it until the client has read nearly all of the payload.
+    fn blocked_write(
+        stream: &Arc<StreamSocket>,
+        client: &mut TcpStream,
+    ) -> (Vec<u8>, std::thread::JoinHandle<io::Result<()>>) {
+        let payload = vec![b'x'; 32 << 20];
+        let writer = {
+            let (stream, payload) = (Arc::clone(stream), payload.clone());
+            std::thread::spawn(move || stream.write_blocking(&payload))
+        };
+        let mut head = [0u8; HEAD.len()];
+        client.read_exact(&mut head).unwrap();
+        assert_eq!(client.peek(&mut [0u8; 1]).unwrap(), 1);
+        (payload, writer)
+    }
+
     fn chunk(payload: &[u8]) -> Vec<u8> {
         [format!("{:x}\r\n", payload.len()).as_bytes(), payload, b"\r\n"].concat()
     }
@@ -721,17 +739,7 @@ mod tests {
     #[test]
     fn an_end_asked_for_during_a_write_follows_that_write() {
         let (stream, mut client) = stream();
-        // More than the loopback socket buffers hold: the write blocks until the client reads.
-        let payload = vec![b'x'; 32 << 20];
-        let writer = {
-            let (stream, payload) = (Arc::clone(&stream), payload.clone());
-            std::thread::spawn(move || stream.write_blocking(&payload))
-        };
-        let mut head = [0u8; HEAD.len()];
-        client.read_exact(&mut head).unwrap();
-        // Bytes of the payload in the client's socket: the writer holds the turn, and keeps it
-        // until the client has read nearly all of them.
-        assert_eq!(client.peek(&mut [0u8; 1]).unwrap(), 1);
+        let (payload, writer) = blocked_write(&stream, &mut client);
         stream.end_soon();
         assert!(!stream.is_closed(), "the write in progress goes on");
         let mut wire = Vec::new();
@@ -760,14 +768,7 @@ mod tests {
     #[test]
     fn last_bytes_asked_for_during_a_write_follow_it_and_precede_the_end() {
         let (stream, mut client) = stream();
-        let payload = vec![b'x'; 32 << 20];
-        let writer = {
-            let (stream, payload) = (Arc::clone(&stream), payload.clone());
-            std::thread::spawn(move || stream.write_blocking(&payload))
-        };
-        let mut head = [0u8; HEAD.len()];
-        client.read_exact(&mut head).unwrap();
-        assert_eq!(client.peek(&mut [0u8; 1]).unwrap(), 1);
+        let (payload, writer) = blocked_write(&stream, &mut client);
         assert!(stream.end_soon_with(b"retry: 2500\n".to_vec()), "this call asked for the end");
         assert!(!stream.end_soon_with(b"retry: 1\n".to_vec()), "the first request stands");
         let mut wire = Vec::new();

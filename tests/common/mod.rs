@@ -310,6 +310,15 @@ pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(READ_TIMEOUT)).build().into()
 }
 
+/// Publishes 400 events of 64 KiB to `hub`, about 26 MB: more than a loopback socket's buffers
+/// hold, so a client that reads nothing is left with a full socket (given a queue limit above that).
+pub fn flood(hub: &bare_sse::Hub) {
+    let payload = "x".repeat(64 * 1024);
+    for _ in 0..400 {
+        hub.send_new_event(bare_sse::Event::new().data(payload.as_str())).unwrap();
+    }
+}
+
 /// Waits for `condition` where the library offers no signal to wait on (checked every 5 ms).
 pub fn eventually(what: &str, condition: impl Fn() -> bool) {
     let deadline = Instant::now() + READ_TIMEOUT;
