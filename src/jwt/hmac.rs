@@ -11,8 +11,7 @@
 //!
 //! HMAC(K, m) = H((K' ^ opad) || H((K' ^ ipad) || m)), where K' is the key padded with zeros to
 //! a block, or first hashed if it is longer than a block. Comparing a computed tag with a
-//! received one must not stop at the first difference, which would tell an attacker by timing
-//! how much of a forged tag is right.
+//! received one must not stop at the first difference: [`super::constant_time_eq`] does not.
 
 use super::sha256::{Sha256, BLOCK_BYTES, DIGEST_BYTES};
 
