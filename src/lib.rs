@@ -62,6 +62,7 @@
 //! - [`json`]: a small JSON value, strict parser and compact writer.
 //! - [`jwt`]: JSON Web Tokens signed with HS256: verify, check claims, sign (a building block of
 //!   Mercure authorization; SHA-256, HMAC and base64url inside).
+//! - [`mercure`]: the Mercure protocol, so far what an access token grants ([`mercure::claims`]).
 //! - [`http`]: request-head parsing with limits, URL decoding, response heads (pure functions).
 //!
 //! Every limit (request head size, request time, bytes queued per client, history, connections)
@@ -80,6 +81,7 @@ pub mod hub;
 mod jitter;
 pub mod json;
 pub mod jwt;
+pub mod mercure;
 pub mod parse;
 pub mod redis;
 pub mod server;

@@ -1,5 +1,6 @@
 //! JSON Web Tokens signed with HS256: verify one, check its claims, or sign one. Pure functions,
-//! no I/O; a building block for the Mercure hub's authorization, usable on its own.
+//! no I/O; a building block for the Mercure hub's authorization ([`crate::mercure::claims`] reads
+//! what a verified token grants), usable on its own.
 //!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
@@ -7,7 +8,9 @@
 //! use bare_sse::jwt::{self, Hs256Key, Verifier};
 //!
 //! let key = Hs256Key::new("a secret of at least thirty-two bytes!")?;
-//! let claims = json::parse(r#"{"iss":"https://example.com","aud":"https://hub.example.com","exp":1767225600}"#)?;
+//! let claims = json::parse(
+//!     r#"{"iss":"https://example.com","aud":"https://hub.example.com","exp":1767225600}"#,
+//! )?;
 //! let token = jwt::sign_hs256(&key, jwt::ACCESS_TOKEN_TYPE, &claims);
 //!
 //! let verifier = Verifier::for_issuer("https://example.com", key)
