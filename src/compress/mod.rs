@@ -12,14 +12,10 @@ pub(crate) use profile::Offers;
 pub use profile::{BodyEncoder, Gzip, WriteProfile};
 
 #[cfg(test)]
-#[path = "../../tests/common/inflate.rs"]
-pub(crate) mod inflate;
-
-#[cfg(test)]
 mod tests {
     use super::deflate::Deflater;
-    use super::inflate::inflate;
     use crate::test_support::SplitRng as Rng;
+    use test_inflate::inflate;
 
     fn round_trip(level: u32, units: &[&[u8]]) -> Vec<u8> {
         let mut deflater = Deflater::new(level);
