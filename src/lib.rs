@@ -75,6 +75,8 @@ mod error;
 pub mod event;
 pub mod http;
 pub mod hub;
+#[doc(hidden)]
+pub mod internals;
 mod jitter;
 pub mod json;
 pub mod parse;

@@ -376,7 +376,7 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     let heartbeat = (options.heartbeat_seconds > 0).then(|| Duration::from_secs(options.heartbeat_seconds));
     let mut hub = Hub::builder().history_events(options.history).heartbeat(heartbeat);
     if options.gzip {
-        hub = hub.gzip(bare_sse::compress::deflate::DEFAULT_LEVEL);
+        hub = hub.gzip(bare_sse::compress::DEFAULT_LEVEL);
     }
     if let Some(url) = &options.redis {
         hub = hub.redis(url, &options.stream).map_err(|e| Failure::Usage(format!("--redis: {e}"), Command::Serve))?;

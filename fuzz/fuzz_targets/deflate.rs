@@ -3,7 +3,7 @@
 //! other unit; the output never grows past the stored-block bound.
 #![no_main]
 
-use bare_sse::compress::deflate::Deflater;
+use bare_sse::internals::Deflater;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
