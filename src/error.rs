@@ -149,7 +149,7 @@ impl From<Error> for io::Error {
                 let kind = if source.is_timeout() { io::ErrorKind::TimedOut } else { io::ErrorKind::Other };
                 io::Error::new(kind, error)
             }
-            other => io::Error::new(io::ErrorKind::InvalidInput, other.to_string()),
+            other => io::Error::new(io::ErrorKind::InvalidInput, other),
         }
     }
 }
@@ -173,5 +173,15 @@ mod tests {
         let io_error =
             io::Error::from(Error::from(crate::client::Error::from(io::Error::from(io::ErrorKind::TimedOut))));
         assert_eq!(io_error.kind(), io::ErrorKind::TimedOut, "an I/O cause stays itself through both conversions");
+    }
+
+    /// An error that is not an I/O one travels inside the `io::Error` whole, so that a caller can
+    /// take it back out (`get_ref`, `into_inner`) and match on it, not only read its text.
+    #[test]
+    fn an_error_converted_to_io_stays_itself_inside() {
+        let io_error = io::Error::from(Error::EmptyEvent);
+        assert_eq!(io_error.kind(), io::ErrorKind::InvalidInput);
+        let inside = io_error.get_ref().and_then(|inner| inner.downcast_ref::<Error>());
+        assert!(matches!(inside, Some(Error::EmptyEvent)), "{io_error:?}");
     }
 }

@@ -130,7 +130,7 @@ impl From<Error> for io::Error {
     fn from(error: Error) -> io::Error {
         match error {
             Error::Io { source, .. } => source,
-            other => io::Error::other(other.to_string()),
+            other => io::Error::other(other),
         }
     }
 }
@@ -146,5 +146,15 @@ mod tests {
         assert!(once.starts_with("gave up after 1 failed attempt: connecting"), "{once}");
         let thrice = Error::GaveUp { attempts: 3, last: last() }.to_string();
         assert!(thrice.starts_with("gave up after 3 failed attempts in a row: connecting"), "{thrice}");
+    }
+
+    /// A failure that is not an I/O one travels inside the `io::Error` whole, so that a caller can
+    /// take it back out and ask it, for example, whether it is fatal.
+    #[test]
+    fn a_failure_converted_to_io_stays_itself_inside() {
+        let io_error = io::Error::from(Error::Status(404));
+        let inside = io_error.get_ref().and_then(|inner| inner.downcast_ref::<Error>());
+        assert!(matches!(inside, Some(Error::Status(404))), "{io_error:?}");
+        assert!(inside.is_some_and(Error::is_fatal));
     }
 }
