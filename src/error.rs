@@ -6,7 +6,7 @@
 use std::fmt;
 use std::io;
 
-use crate::redis::RedisError;
+use crate::redis::{RedisError, RedisUrlError};
 
 /// What can go wrong building, sending or serving events, or, converted from a
 /// [`client::Error`](crate::client::Error), reading them: `?` works on both in one function.
@@ -46,6 +46,9 @@ pub enum Error {
     ClientGone,
     /// Server settings that cannot work together; the text says which.
     InvalidSetting(String),
+    /// The URL given to [`HubBuilder::redis`](crate::HubBuilder::redis) cannot be used; the
+    /// [`RedisUrlError`] (also the [`source`](std::error::Error::source)) says why.
+    InvalidRedisUrl(RedisUrlError),
     /// The client failed (see [`client::Error`](crate::client::Error), also the
     /// [`source`](std::error::Error::source) of this error).
     Client(crate::client::Error),
@@ -100,6 +103,7 @@ impl fmt::Display for Error {
             Error::EmptyEvent => f.write_str("the event has no field (no data, event, id, retry or comment)"),
             Error::ClientGone => f.write_str("the client has gone; the stream is closed"),
             Error::InvalidSetting(problem) => write!(f, "invalid server settings: {problem}"),
+            Error::InvalidRedisUrl(error) => write!(f, "{error}"),
             Error::Client(error) => write!(f, "event-stream client: {error}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Redis { context, appended, unknown, source } => {
@@ -119,6 +123,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            Error::InvalidRedisUrl(error) => Some(error),
             Error::Client(error) => Some(error),
             Error::Io { source, .. } => Some(source),
             Error::Redis { source, .. } => Some(source),
@@ -137,6 +142,13 @@ impl From<io::Error> for Error {
 impl From<crate::client::Error> for Error {
     fn from(error: crate::client::Error) -> Error {
         Error::Client(error)
+    }
+}
+
+/// A Redis URL that cannot be used, kept whole as the [`source`](std::error::Error::source).
+impl From<RedisUrlError> for Error {
+    fn from(error: RedisUrlError) -> Error {
+        Error::InvalidRedisUrl(error)
     }
 }
 
@@ -173,6 +185,17 @@ mod tests {
         let io_error =
             io::Error::from(Error::from(crate::client::Error::from(io::Error::from(io::ErrorKind::TimedOut))));
         assert_eq!(io_error.kind(), io::ErrorKind::TimedOut, "an I/O cause stays itself through both conversions");
+    }
+
+    /// A Redis URL the hub cannot use is an error of its own, with the URL's error as its cause,
+    /// not a setting's text.
+    #[test]
+    fn a_bad_redis_url_keeps_its_cause() {
+        let error = crate::Hub::builder().redis("redis://app:s3cret@host:port", "events").unwrap_err();
+        assert!(matches!(error, Error::InvalidRedisUrl(RedisUrlError::InvalidPort)), "{error:?}");
+        let cause = error.source().and_then(|cause| cause.downcast_ref::<RedisUrlError>());
+        assert_eq!(cause, Some(&RedisUrlError::InvalidPort));
+        assert!(!error.to_string().contains("s3cret"), "{error}");
     }
 
     /// An error that is not an I/O one travels inside the `io::Error` whole, so that a caller can

@@ -303,12 +303,17 @@ impl HubBuilder {
     /// order, and a client can resume on any of them. Fails only on a URL that cannot be used;
     /// the connection is made (and remade, with backoff) in the background.
     ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRedisUrl`] when `url` cannot be used, and [`Error::InvalidSetting`] when
+    /// `stream` is empty.
+    ///
     /// Publishing then appends to the stream and fails when Redis cannot be reached; ids come from
     /// Redis entries ([`Event::with_id`]; explicit ids are refused); events without ids are
     /// delivered live only. Servers on one stream should share the `redis_*` settings. See
     /// `src/hub/backplane.rs` for joining, resuming and faults.
     pub fn redis(mut self, url: &str, stream: &str) -> Result<HubBuilder, Error> {
-        let url = RedisUrl::parse(url).map_err(|e| Error::InvalidSetting(e.to_string()))?;
+        let url = RedisUrl::parse(url)?;
         if stream.is_empty() {
             return Err(Error::InvalidSetting("the Redis stream needs a name".into()));
         }

@@ -5,4 +5,4 @@
 mod client;
 pub mod resp;
 
-pub use client::{Connection, RedisError, RedisUrl};
+pub use client::{Connection, RedisError, RedisUrl, RedisUrlError};
