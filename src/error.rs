@@ -6,6 +6,7 @@
 use std::fmt;
 use std::io;
 
+use crate::redis::resp::RespError;
 use crate::redis::{RedisError, RedisUrlError};
 
 /// What can go wrong building, sending or serving events, or, converted from a
@@ -62,9 +63,7 @@ pub enum Error {
     /// Publishing on a hub backed by Redis ([`HubBuilder::redis`](crate::HubBuilder::redis))
     /// failed: Redis could not be reached, refused, or did not answer in time. `appended` and
     /// `unknown` say what became of the call's events, so that a retry resends only what needs it.
-    Redis {
-        /// What bare-sse was doing, e.g. "publishing to Redis".
-        context: String,
+    RedisPublish {
         /// How many of the call's events Redis appended all the same: they are delivered, and
         /// [`Hub::flush`](crate::Hub::flush) waits for them.
         appended: usize,
@@ -72,9 +71,13 @@ pub enum Error {
         /// the connection failed or timed out before Redis said. Sending them again may deliver
         /// them twice.
         unknown: usize,
-        /// What went wrong.
+        /// What went wrong ([`RedisError::is_timeout`] says whether Redis was too slow).
         source: RedisError,
     },
+    /// A Redis command outside a hub's publishing failed: the crate itself never returns this, it
+    /// is what a [`RedisError`] (or a [`RespError`](crate::redis::resp::RespError)) from a
+    /// program's own [`redis::Connection`](crate::redis::Connection) becomes with `?`.
+    Redis(RedisError),
 }
 
 impl Error {
@@ -106,8 +109,8 @@ impl fmt::Display for Error {
             Error::InvalidRedisUrl(error) => write!(f, "{error}"),
             Error::Client(error) => write!(f, "event-stream client: {error}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
-            Error::Redis { context, appended, unknown, source } => {
-                write!(f, "{context}: {source}; ")?;
+            Error::RedisPublish { appended, unknown, source } => {
+                write!(f, "publishing to Redis: {source}; ")?;
                 match (appended, unknown) {
                     (0, 0) => f.write_str("nothing was appended"),
                     (appended, 0) => write!(f, "{appended} event(s) were appended all the same"),
@@ -116,6 +119,7 @@ impl fmt::Display for Error {
                     }
                 }
             }
+            Error::Redis(error) => write!(f, "{error}"),
         }
     }
 }
@@ -126,7 +130,7 @@ impl std::error::Error for Error {
             Error::InvalidRedisUrl(error) => Some(error),
             Error::Client(error) => Some(error),
             Error::Io { source, .. } => Some(source),
-            Error::Redis { source, .. } => Some(source),
+            Error::RedisPublish { source, .. } | Error::Redis(source) => Some(source),
             _ => None,
         }
     }
@@ -145,6 +149,20 @@ impl From<crate::client::Error> for Error {
     }
 }
 
+/// A failed Redis command, kept whole as the [`source`](std::error::Error::source).
+impl From<RedisError> for Error {
+    fn from(error: RedisError) -> Error {
+        Error::Redis(error)
+    }
+}
+
+/// A Redis reply that is not RESP, kept whole (inside the [`RedisError`] it is for a connection).
+impl From<RespError> for Error {
+    fn from(error: RespError) -> Error {
+        Error::Redis(RedisError::Protocol(error))
+    }
+}
+
 /// A Redis URL that cannot be used, kept whole as the [`source`](std::error::Error::source).
 impl From<RedisUrlError> for Error {
     fn from(error: RedisUrlError) -> Error {
@@ -157,7 +175,7 @@ impl From<Error> for io::Error {
         match error {
             Error::Io { source, .. } => source,
             Error::Client(error) => error.into(),
-            Error::Redis { ref source, .. } => {
+            Error::RedisPublish { ref source, .. } | Error::Redis(ref source) => {
                 let kind = if source.is_timeout() { io::ErrorKind::TimedOut } else { io::ErrorKind::Other };
                 io::Error::new(kind, error)
             }
@@ -196,6 +214,25 @@ mod tests {
         let cause = error.source().and_then(|cause| cause.downcast_ref::<RedisUrlError>());
         assert_eq!(cause, Some(&RedisUrlError::InvalidPort));
         assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+
+    /// The crate's Redis errors convert with `?`, each kept as the cause; a timeout stays a
+    /// timeout as an `io::Error`.
+    #[test]
+    fn redis_errors_convert_and_stay_the_source() {
+        fn command() -> Result<(), Error> {
+            Err(RedisError::Io(io::ErrorKind::TimedOut.into()))?
+        }
+        let error = command().unwrap_err();
+        let cause = error.source().and_then(|cause| cause.downcast_ref::<RedisError>());
+        assert!(cause.is_some_and(RedisError::is_timeout), "{error:?}");
+        assert_eq!(io::Error::from(error).kind(), io::ErrorKind::TimedOut);
+        fn decode() -> Result<(), Error> {
+            Err(RespError::UnknownType(b'?'))?
+        }
+        let error = decode().unwrap_err();
+        assert!(matches!(&error, Error::Redis(RedisError::Protocol(RespError::UnknownType(b'?')))), "{error:?}");
+        assert!(error.to_string().contains("0x3f"), "{error}");
     }
 
     /// An error that is not an I/O one travels inside the `io::Error` whole, so that a caller can

@@ -518,7 +518,7 @@ impl Hub {
     /// invalid, and then nothing is sent. On a hub backed by Redis ([`HubBuilder::redis`]), it
     /// returns once Redis has appended the event (a round trip), and every server's reader then
     /// delivers it; it also fails when Redis cannot be reached, refuses, or does not answer within
-    /// [`HubBuilder::redis_timeout`], and then [`Error::Redis`] says whether the event was appended
+    /// [`HubBuilder::redis_timeout`], and then [`Error::RedisPublish`] says whether the event was appended
     /// all the same (`appended: 1`) or may have been (`unknown: 1`: Redis stopped answering after
     /// it was sent, so sending it again may deliver it twice).
     pub fn send_new_event(&self, event: impl Borrow<Event>) -> Result<(), Error> {
@@ -531,7 +531,7 @@ impl Hub {
     /// On a hub backed by Redis, the events go in one round trip (pipelined `XADD`s) within
     /// [`HubBuilder::redis_timeout`]. An invalid event, or one larger than the readers take
     /// ([`HubBuilder::redis_max_entry_bytes`]), fails the call before anything is sent. Otherwise a
-    /// failure is [`Error::Redis`], which says how many of the events Redis appended (`appended`:
+    /// failure is [`Error::RedisPublish`], which says how many of the events Redis appended (`appended`:
     /// they are delivered, and [`flush`](Self::flush) waits for them) and how many it may have
     /// (`unknown`: sent, but Redis stopped answering before it said; sending them again may deliver
     /// them twice). Redis runs every command of a batch even after refusing one; its usual
