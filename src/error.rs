@@ -1,16 +1,17 @@
 //! The crate's error type for events and the server's streams: one enum, a variant per failure
 //! class, with `Display` messages written for the person who has to act on them. The client's
-//! failures have their own type, [`client::Error`](crate::client::Error), which converts into this
+//! failures have their own type, [`ClientError`], which converts into this
 //! one (as [`Error::Client`]), so that a program that serves and reads has one error type.
 
 use std::fmt;
 use std::io;
 
+use crate::client::ClientError;
 use crate::redis::resp::RespError;
 use crate::redis::{RedisError, RedisUrlError};
 
 /// What can go wrong building, sending or serving events, or, converted from a
-/// [`client::Error`](crate::client::Error), reading them: `?` works on both in one function.
+/// [`ClientError`], reading them: `?` works on both in one function.
 ///
 /// ```
 /// use bare_sse::{start_sse_tcp_port, Event, EventSource};
@@ -18,7 +19,7 @@ use crate::redis::{RedisError, RedisUrlError};
 /// fn main() -> Result<(), bare_sse::Error> {
 ///     let server = start_sse_tcp_port(0)?;                                // a bare_sse::Error
 ///     server.send_new_event(Event::new().data("hello").with_id())?;
-///     let mut events = EventSource::new(&format!("http://{}/", server.local_addr()))?; // a client::Error
+///     let mut events = EventSource::new(&format!("http://{}/", server.local_addr()))?; // a ClientError
 ///     let event = events.next().expect("a stream never ends on its own")?;
 ///     assert_eq!(event.data, "hello");
 ///     server.stop();
@@ -50,9 +51,9 @@ pub enum Error {
     /// The URL given to [`HubBuilder::redis`](crate::HubBuilder::redis) cannot be used; the
     /// [`RedisUrlError`] (also the [`source`](std::error::Error::source)) says why.
     InvalidRedisUrl(RedisUrlError),
-    /// The client failed (see [`client::Error`](crate::client::Error), also the
+    /// The client failed (see [`ClientError`], also the
     /// [`source`](std::error::Error::source) of this error).
-    Client(crate::client::Error),
+    Client(ClientError),
     /// An I/O operation failed; `context` says which one.
     Io {
         /// What bare-sse was doing, e.g. "binding 127.0.0.1:8122".
@@ -143,8 +144,8 @@ impl From<io::Error> for Error {
 }
 
 /// The client's error, kept whole as the [`source`](std::error::Error::source).
-impl From<crate::client::Error> for Error {
-    fn from(error: crate::client::Error) -> Error {
+impl From<ClientError> for Error {
+    fn from(error: ClientError) -> Error {
         Error::Client(error)
     }
 }
@@ -196,12 +197,11 @@ mod tests {
             Ok(())
         }
         let error = read().unwrap_err();
-        let cause = error.source().and_then(|s| s.downcast_ref::<crate::client::Error>());
-        assert!(matches!(cause, Some(crate::client::Error::InvalidUrl { .. })), "{error:?}");
+        let cause = error.source().and_then(|s| s.downcast_ref::<ClientError>());
+        assert!(matches!(cause, Some(ClientError::InvalidUrl { .. })), "{error:?}");
         assert!(matches!(&error, Error::Client(client) if client.is_fatal()));
         assert!(error.to_string().contains("ftp"), "{error}");
-        let io_error =
-            io::Error::from(Error::from(crate::client::Error::from(io::Error::from(io::ErrorKind::TimedOut))));
+        let io_error = io::Error::from(Error::from(ClientError::from(io::Error::from(io::ErrorKind::TimedOut))));
         assert_eq!(io_error.kind(), io::ErrorKind::TimedOut, "an I/O cause stays itself through both conversions");
     }
 

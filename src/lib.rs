@@ -87,7 +87,7 @@ pub mod stream;
 #[cfg(test)]
 mod test_support;
 
-pub use client::EventSource;
+pub use client::{ClientError, EventSource};
 pub use error::Error;
 pub use event::{check_event_id, write_comment, write_event, Event, MAX_EVENT_ID_BYTES};
 pub use hub::{Hub, HubBuilder, Stats};

@@ -7,7 +7,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::Error;
+use super::ClientError as Error;
 use super::{Config, Shared};
 use crate::http::{is_chunked, parse_response_head, ChunkedReader, Parsed, ResponseHead, Url, MAX_RESPONSE_HEAD_BYTES};
 use crate::parse::{EventReader, Parser};
