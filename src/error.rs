@@ -7,6 +7,7 @@ use std::fmt;
 use std::io;
 
 use crate::client::ClientError;
+use crate::json::JsonError;
 use crate::redis::resp::RespError;
 use crate::redis::{RedisError, RedisUrlError};
 
@@ -37,6 +38,17 @@ pub enum Error {
         field: &'static str,
         /// What is wrong with it, in words.
         reason: &'static str,
+    },
+    /// Text that must be JSON is not: Datastar signals given to
+    /// [`patch_signals`](crate::datastar::patch_signals) or
+    /// [`signals_response`](crate::datastar::signals_response) as text, or read from a request by
+    /// [`read_signals`](crate::datastar::read_signals). The [`JsonError`] (also the
+    /// [`source`](std::error::Error::source)) says where and why.
+    InvalidJson {
+        /// Whose text it is, e.g. "the request's Datastar signals".
+        context: &'static str,
+        /// What is wrong with the text, and at which byte.
+        source: JsonError,
     },
     /// The event asked for the hub's next id (`Event::with_id`) but was written somewhere that has
     /// no hub to number it, such as `write_event` on a plain writer.
@@ -100,6 +112,7 @@ impl fmt::Display for Error {
             Error::InvalidField { field, reason } => {
                 write!(f, "invalid `{field}` field: {reason}")
             }
+            Error::InvalidJson { context, source } => write!(f, "{context}: {source}"),
             Error::NoIdSource => f.write_str(
                 "the event asks for the hub's next id (with_id) but is not being sent through a hub; \
                  give it an explicit id instead",
@@ -128,6 +141,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            Error::InvalidJson { source, .. } => Some(source),
             Error::InvalidRedisUrl(error) => Some(error),
             Error::Client(error) => Some(error),
             Error::Io { source, .. } => Some(source),
@@ -147,6 +161,13 @@ impl From<io::Error> for Error {
 impl From<ClientError> for Error {
     fn from(error: ClientError) -> Error {
         Error::Client(error)
+    }
+}
+
+/// Text that is not JSON, kept whole as the [`source`](std::error::Error::source).
+impl From<JsonError> for Error {
+    fn from(source: JsonError) -> Error {
+        Error::InvalidJson { context: "a JSON text", source }
     }
 }
 
@@ -214,6 +235,18 @@ mod tests {
         let cause = error.source().and_then(|cause| cause.downcast_ref::<RedisUrlError>());
         assert_eq!(cause, Some(&RedisUrlError::InvalidPort));
         assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+
+    /// JSON that does not parse converts with `?`, its position kept in the cause.
+    #[test]
+    fn json_errors_convert_and_stay_the_source() {
+        fn read() -> Result<crate::json::Value, Error> {
+            Ok(crate::json::parse("[1,]")?)
+        }
+        let error = read().unwrap_err();
+        let cause = error.source().and_then(|cause| cause.downcast_ref::<JsonError>());
+        assert_eq!(cause.map(|cause| cause.position), Some(3), "{error:?}");
+        assert!(error.to_string().starts_with("a JSON text: invalid JSON at byte 3"), "{error}");
     }
 
     /// The crate's Redis errors convert with `?`, each kept as the cause; a timeout stays a

@@ -245,7 +245,8 @@ pub fn patch_signals<'a>(signals: impl Into<Signals<'a>>, options: SignalOptions
     }
     match signals.into() {
         Signals::Raw(text) => {
-            json::parse(text).map_err(|_| Error::InvalidField { field: "signals", reason: "it is not valid JSON" })?;
+            json::parse(text)
+                .map_err(|source| Error::InvalidJson { context: "the signals given to patch_signals", source })?;
             lines.extend(split_lines(text).map(|line| format!("signals {line}")));
         }
         Signals::Value(value) => lines.push(format!("signals {value}")),
@@ -355,7 +356,7 @@ mod tests {
         );
         assert!(matches!(
             patch_signals("{a: 1}", SignalOptions::new()),
-            Err(Error::InvalidField { field: "signals", .. })
+            Err(Error::InvalidJson { source, .. }) if source.position == 1
         ));
     }
 

@@ -53,7 +53,8 @@ pub fn html_response(elements: &str, options: ElementOptions) -> Result<Response
 pub fn signals_response<'a>(signals: impl Into<Signals<'a>>, options: SignalOptions) -> Result<Response, Error> {
     let body = match signals.into() {
         Signals::Raw(text) => {
-            json::parse(text).map_err(|_| Error::InvalidField { field: "signals", reason: "it is not valid JSON" })?;
+            json::parse(text)
+                .map_err(|source| Error::InvalidJson { context: "the signals given to signals_response", source })?;
             text.to_string()
         }
         Signals::Value(value) => value.to_string(),

@@ -20,7 +20,7 @@ use std::fmt::{self, Write};
 
 mod parse;
 
-pub use parse::{parse, parse_bytes, parse_with_limits, ParseError};
+pub use parse::{parse, parse_bytes, parse_with_limits, JsonError};
 
 /// Deepest nesting of arrays and objects accepted, by default.
 pub const DEFAULT_MAX_DEPTH: usize = 128;
