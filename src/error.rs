@@ -7,7 +7,7 @@ use std::fmt;
 use std::io;
 
 use crate::client::ClientError;
-use crate::json::JsonError;
+use crate::json::{EmptyPathSegment, JsonError};
 use crate::redis::resp::RespError;
 use crate::redis::{RedisError, RedisUrlError};
 
@@ -50,6 +50,10 @@ pub enum Error {
         /// What is wrong with the text, and at which byte.
         source: JsonError,
     },
+    /// A signal path given to [`remove_signals`](crate::datastar::remove_signals) has an empty
+    /// segment (`""`, `a..b`, `.a`); the [`EmptyPathSegment`] (also the
+    /// [`source`](std::error::Error::source)) holds the path.
+    InvalidSignalPath(EmptyPathSegment),
     /// The event asked for the hub's next id (`Event::with_id`) but was written somewhere that has
     /// no hub to number it, such as `write_event` on a plain writer.
     NoIdSource,
@@ -113,6 +117,7 @@ impl fmt::Display for Error {
                 write!(f, "invalid `{field}` field: {reason}")
             }
             Error::InvalidJson { context, source } => write!(f, "{context}: {source}"),
+            Error::InvalidSignalPath(error) => write!(f, "invalid signal path: {error}"),
             Error::NoIdSource => f.write_str(
                 "the event asks for the hub's next id (with_id) but is not being sent through a hub; \
                  give it an explicit id instead",
@@ -142,6 +147,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::InvalidJson { source, .. } => Some(source),
+            Error::InvalidSignalPath(error) => Some(error),
             Error::InvalidRedisUrl(error) => Some(error),
             Error::Client(error) => Some(error),
             Error::Io { source, .. } => Some(source),
@@ -168,6 +174,13 @@ impl From<ClientError> for Error {
 impl From<JsonError> for Error {
     fn from(source: JsonError) -> Error {
         Error::InvalidJson { context: "a JSON text", source }
+    }
+}
+
+/// A signal path with an empty segment, kept whole as the [`source`](std::error::Error::source).
+impl From<EmptyPathSegment> for Error {
+    fn from(error: EmptyPathSegment) -> Error {
+        Error::InvalidSignalPath(error)
     }
 }
 

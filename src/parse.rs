@@ -64,6 +64,7 @@ pub struct MessageEvent {
 
 /// A limit the stream broke. The parser discards the offending line or event and goes on.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParseError {
     /// A line longer than the limit (bytes).
     LineTooLong(usize),

@@ -256,8 +256,7 @@ pub fn patch_signals<'a>(signals: impl Into<Signals<'a>>, options: SignalOptions
 
 /// Removes signals by dot path (`user.name`): a merge patch that sets each path to `null`.
 pub fn remove_signals(paths: &[&str], options: SignalOptions) -> Result<Event, Error> {
-    let patch = json::removal_patch(paths)
-        .map_err(|_| Error::InvalidField { field: "paths", reason: "a signal path has an empty segment" })?;
+    let patch = json::removal_patch(paths)?;
     patch_signals(&patch, options)
 }
 
@@ -366,7 +365,9 @@ mod tests {
             wire(remove_signals(&["user.name", "user.email", "count"], SignalOptions::new())),
             "event: datastar-patch-signals\ndata: signals {\"user\":{\"name\":null,\"email\":null},\"count\":null}\n\n"
         );
-        assert!(remove_signals(&["a..b"], SignalOptions::new()).is_err());
+        let error = remove_signals(&["a..b"], SignalOptions::new()).unwrap_err();
+        assert!(matches!(&error, Error::InvalidSignalPath(empty) if empty.path == "a..b"), "{error:?}");
+        assert!(error.to_string().contains("\"a..b\""), "the message names the path: {error}");
     }
 
     #[test]

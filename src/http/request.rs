@@ -155,6 +155,7 @@ pub enum Parsed<Head = RequestHead> {
 
 /// Why a request head was refused. [`RequestError::status`] gives the response code.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RequestError {
     /// The syntax is wrong (400). The text says where.
     Malformed(&'static str),

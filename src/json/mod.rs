@@ -270,6 +270,7 @@ pub fn removal_patch(paths: &[&str]) -> Result<Value, EmptyPathSegment> {
 
 /// A dot-separated path with an empty segment (`""`, `a..b`, `.a`), given to [`removal_patch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EmptyPathSegment {
     /// The path as given.
     pub path: String,

@@ -7,7 +7,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use super::resp::{encode_command_into, Decoder, Limits, RespError, Value};
-use crate::http::{percent_decode, DecodeError as PercentDecodeError};
+use crate::http::{percent_decode, PercentDecodeError};
 
 /// Where a Redis server is, parsed from `redis://[[user]:password@]host[:port][/db]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -127,6 +127,7 @@ impl std::error::Error for RedisUrlError {
 
 /// What can go wrong talking to Redis.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum RedisError {
     /// The connection failed or broke, or Redis did not answer in time (kind `TimedOut`).
     Io(io::Error),

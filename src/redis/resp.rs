@@ -107,6 +107,7 @@ impl Default for Limits {
 
 /// Why bytes are not RESP.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RespError {
     /// A type byte that is not `+ - : $ *`.
     UnknownType(u8),
