@@ -67,6 +67,8 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Every public function that can fail or panic says when, in `# Errors` and `# Panics` sections.
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
 pub mod client;
 pub mod compress;

@@ -27,6 +27,11 @@ pub struct Connection {
 
 impl Connection {
     /// A plain TCP connection.
+    ///
+    /// # Errors
+    ///
+    /// The `io::Error` of cloning the socket's handle (for example when the process has no file
+    /// descriptor left).
     pub fn tcp(socket: TcpStream) -> io::Result<Connection> {
         let socket_handle = socket.try_clone()?;
         Ok(Connection { stream: Box::new(socket), socket: Some(socket_handle) })

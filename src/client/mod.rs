@@ -206,6 +206,13 @@ impl EventSourceBuilder {
     }
 
     /// Checks the settings. Nothing connects until the first event is asked for.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::InvalidUrl`] when the URL is not an absolute `http` or `https` URL, or
+    /// carries user info; [`ClientError::InvalidHeader`] when a header's name is not a token, or a
+    /// header's value or the last event id holds CR, LF or NUL. Failures to connect or read come
+    /// later, from the iterator.
     pub fn build(mut self) -> Result<EventSource, ClientError> {
         self.config.url =
             Url::parse(&self.url).map_err(|reason| ClientError::InvalidUrl { url: self.url.clone(), reason })?;
@@ -308,6 +315,11 @@ impl CloseHandle {
 
 impl EventSource {
     /// A client for `url` with default settings.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::InvalidUrl`] when the URL is not an absolute `http` or `https` URL, or
+    /// carries user info. Failures to connect or read come later, from the iterator.
     pub fn new(url: &str) -> Result<EventSource, ClientError> {
         EventSource::builder(url).build()
     }

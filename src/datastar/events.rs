@@ -198,6 +198,11 @@ impl<'a> From<&'a Value> for Signals<'a> {
 ///       data: elements <li>\ndata: elements   hi\ndata: elements </li>\n\n"
 /// );
 /// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidField`] when the selector or the view transition selector holds a line break
+/// (field `selector` or `viewTransitionSelector`), which would inject a line into the event.
 pub fn patch_elements(elements: &str, options: ElementOptions) -> Result<Event, Error> {
     let mut lines = Vec::new();
     if options.mode != Mode::Outer {
@@ -224,6 +229,10 @@ pub fn patch_elements(elements: &str, options: ElementOptions) -> Result<Event, 
 }
 
 /// Removes the elements that `selector` matches: a patch with [`Mode::Remove`] and no elements.
+///
+/// # Errors
+///
+/// [`Error::InvalidField`] (field `selector`) when `selector` holds a line break.
 pub fn remove_elements(selector: &str, options: ElementOptions) -> Result<Event, Error> {
     patch_elements("", options.selector(selector).mode(Mode::Remove))
 }
@@ -238,6 +247,10 @@ pub fn remove_elements(selector: &str, options: ElementOptions) -> Result<Event,
 ///     b"event: datastar-patch-signals\ndata: onlyIfMissing true\ndata: signals {\"a\": 1,\ndata: signals  \"b\": null}\n\n"
 /// );
 /// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidJson`] when `signals` is text that is not JSON; a [`Value`] always passes.
 pub fn patch_signals<'a>(signals: impl Into<Signals<'a>>, options: SignalOptions) -> Result<Event, Error> {
     let mut lines = Vec::new();
     if options.only_if_missing {
@@ -255,6 +268,10 @@ pub fn patch_signals<'a>(signals: impl Into<Signals<'a>>, options: SignalOptions
 }
 
 /// Removes signals by dot path (`user.name`): a merge patch that sets each path to `null`.
+///
+/// # Errors
+///
+/// [`Error::InvalidSignalPath`] for the first path with an empty segment (`""`, `a..b`, `.a`).
 pub fn remove_signals(paths: &[&str], options: SignalOptions) -> Result<Event, Error> {
     let patch = json::removal_patch(paths)?;
     patch_signals(&patch, options)

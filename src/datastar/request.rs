@@ -9,6 +9,11 @@ use crate::Error;
 /// (`POST`, `PUT`, `PATCH`, `QUERY`), the JSON body. `HEAD` is a `GET` without the answer's body,
 /// so it is read as a `GET` is, and gets the same head. A request without signals (no parameter,
 /// or an empty body) has an empty object, as in the Go SDK; only invalid JSON is an error.
+///
+/// # Errors
+///
+/// [`Error::InvalidJson`] when the signals are not JSON, or the body is not UTF-8; its
+/// [`JsonError`](crate::json::JsonError) gives the byte position. No signals at all is no error.
 pub fn read_signals(request: &Request) -> Result<Value, Error> {
     let empty = || Value::Object(Vec::new());
     if matches!(request.method(), "GET" | "HEAD" | "DELETE") {

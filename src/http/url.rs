@@ -33,6 +33,11 @@ impl std::error::Error for PercentDecodeError {}
 /// assert_eq!(percent_decode("/a+b%2Fc", false).unwrap(), "/a+b/c");
 /// assert!(percent_decode("%zz", false).is_err());
 /// ```
+///
+/// # Errors
+///
+/// [`PercentDecodeError::BadEscape`] for a `%` not followed by two hex digits, and
+/// [`PercentDecodeError::NotUtf8`] when the decoded bytes are not UTF-8.
 pub fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, PercentDecodeError> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -81,6 +86,10 @@ pub fn encode_query_component(text: &str) -> String {
 
 /// Splits a query string (`a=1&b=two`) into decoded name/value pairs, in order. A name without `=`
 /// has an empty value; empty pieces (`a=1&&b=2`) are skipped.
+///
+/// # Errors
+///
+/// Those of [`percent_decode`], for the first name or value that does not decode.
 pub fn parse_query(query: &str) -> Result<Vec<(String, String)>, PercentDecodeError> {
     query
         .split('&')
@@ -151,6 +160,12 @@ impl std::error::Error for UrlError {}
 
 impl Url {
     /// Parses an absolute URL. Only `http` and `https` are accepted; user info is refused.
+    ///
+    /// # Errors
+    ///
+    /// A [`UrlError`]: `NotAbsolute` without `scheme://`, `UnsupportedScheme` for a scheme other
+    /// than `http` and `https`, `UserInfo` for `user@`, `InvalidHost`, `InvalidPort`, or
+    /// `InvalidTarget` for a path or query with spaces or control characters.
     pub fn parse(text: &str) -> Result<Url, UrlError> {
         let Some((scheme, rest)) = split_scheme(text) else { return Err(UrlError::NotAbsolute) };
         let scheme = scheme.to_ascii_lowercase();
@@ -183,6 +198,11 @@ impl Url {
 
     /// Resolves a redirect's `Location` against this URL. A location with a scheme is absolute,
     /// and must be `http` or `https` (`javascript:` or `data:` is an error, not a relative path).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Url::parse`], for a location with a scheme (`javascript:` and `data:` are
+    /// `UnsupportedScheme`) or for the URL it resolves to.
     pub fn join(&self, location: &str) -> Result<Url, UrlError> {
         if split_scheme(location).is_some() {
             return Url::parse(location);

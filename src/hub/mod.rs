@@ -521,6 +521,14 @@ impl Hub {
     /// [`HubBuilder::redis_timeout`], and then [`Error::RedisPublish`] says whether the event was appended
     /// all the same (`appended: 1`) or may have been (`unknown: 1`: Redis stopped answering after
     /// it was sent, so sending it again may deliver it twice).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EmptyEvent`] or [`Error::InvalidField`] when the event is invalid (see
+    /// [`Event::validate`]) or its explicit id has the form of this hub's own ids. On a hub backed
+    /// by Redis, also [`Error::InvalidField`] for any explicit id and for an event larger than
+    /// [`HubBuilder::redis_max_entry_bytes`] (nothing is sent then), and [`Error::RedisPublish`] as
+    /// above.
     pub fn send_new_event(&self, event: impl Borrow<Event>) -> Result<(), Error> {
         self.send_new_events(std::slice::from_ref(event.borrow()))
     }
@@ -537,6 +545,10 @@ impl Hub {
     /// them twice). Redis runs every command of a batch even after refusing one; its usual
     /// refusals (out of memory, a key of the wrong type, no permission, a read-only replica) refuse
     /// the rest of the batch too, and then the appended events are the first `appended`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`send_new_event`](Self::send_new_event), for the first event that fails.
     pub fn send_new_events(&self, events: &[Event]) -> Result<(), Error> {
         let inner = self.inner();
         if let Some(backplane) = &inner.backplane {

@@ -25,11 +25,20 @@ impl fmt::Display for JsonError {
 impl std::error::Error for JsonError {}
 
 /// Parses a JSON text with the default limits.
+///
+/// # Errors
+///
+/// A [`JsonError`] with the byte position: a syntax error, nesting deeper than
+/// [`DEFAULT_MAX_DEPTH`], or a text longer than [`DEFAULT_MAX_BYTES`].
 pub fn parse(text: &str) -> Result<Value, JsonError> {
     parse_with_limits(text, DEFAULT_MAX_DEPTH, DEFAULT_MAX_BYTES)
 }
 
 /// Parses JSON bytes, which must be UTF-8.
+///
+/// # Errors
+///
+/// Those of [`parse`], and a [`JsonError`] at the first byte that is not UTF-8.
 pub fn parse_bytes(bytes: &[u8]) -> Result<Value, JsonError> {
     let text =
         std::str::from_utf8(bytes).map_err(|e| JsonError { position: e.valid_up_to(), reason: "not valid UTF-8" })?;
@@ -37,6 +46,11 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Value, JsonError> {
 }
 
 /// Parses a JSON text, refusing nesting deeper than `max_depth` and texts longer than `max_bytes`.
+///
+/// # Errors
+///
+/// A [`JsonError`] with the byte position: a syntax error, nesting deeper than `max_depth`, or a
+/// text longer than `max_bytes`.
 pub fn parse_with_limits(text: &str, max_depth: usize, max_bytes: usize) -> Result<Value, JsonError> {
     if text.len() > max_bytes {
         return Err(JsonError { position: max_bytes, reason: "text is longer than the size limit" });

@@ -40,17 +40,17 @@ impl fmt::Debug for RedisUrl {
 impl RedisUrl {
     /// Parses a `redis://` URL.
     ///
-    /// # Errors
-    ///
-    /// A [`RedisUrlError`] that says what is wrong with the text: another scheme than `redis://`,
-    /// bad percent-encoding in the user name or password, no host, a port that is not a number
-    /// from 0 to 65535, or a path that is not a database number.
-    ///
     /// ```
     /// let url = bare_sse::redis::RedisUrl::parse("redis://app:s%40cret@127.0.0.1:6380/2").unwrap();
     /// assert_eq!((url.host.as_str(), url.port, url.db), ("127.0.0.1", 6380, 2));
     /// assert_eq!((url.username.as_deref(), url.password.as_deref()), (Some("app"), Some("s@cret")));
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`RedisUrlError`] that says what is wrong with the text: another scheme than `redis://`,
+    /// bad percent-encoding in the user name or password, no host, a port that is not a number
+    /// from 0 to 65535, or a path that is not a database number.
     pub fn parse(text: &str) -> Result<RedisUrl, RedisUrlError> {
         let rest = text.strip_prefix("redis://").ok_or(RedisUrlError::NotRedis)?;
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
@@ -226,6 +226,13 @@ impl Connection {
     /// (the name's lookup aside: the system resolver has no timeout). Every command afterwards
     /// must be answered within `timeout` too. Replies are decoded with the default
     /// [`Limits`]; see [`set_limits`](Self::set_limits).
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Io`] when the host name does not resolve, no address takes the connection, or
+    /// the whole exchange takes longer than `timeout` (see [`RedisError::is_timeout`]);
+    /// [`RedisError::Server`] when Redis refuses `AUTH` or `SELECT`; [`RedisError::Protocol`] when
+    /// its replies are not RESP.
     pub fn open(url: &RedisUrl, timeout: Duration) -> Result<Connection, RedisError> {
         let deadline = Instant::now() + timeout;
         let addresses = (url.host.as_str(), url.port).to_socket_addrs()?;
@@ -275,17 +282,34 @@ impl Connection {
     }
 
     /// Another handle on the socket: shutting it down from another thread ends a blocking read.
+    ///
+    /// # Errors
+    ///
+    /// The `io::Error` of cloning the socket's handle (for example when the process has no file
+    /// descriptor left).
     pub fn socket_handle(&self) -> io::Result<TcpStream> {
         self.socket.try_clone()
     }
 
     /// Sends one command and returns its reply; an error reply is [`RedisError::Server`].
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Server`] for an error reply (the connection is still good); [`RedisError::Io`]
+    /// when the connection breaks or the reply is not whole within the timeout (see
+    /// [`RedisError::is_timeout`]); [`RedisError::Protocol`] for a reply that is not RESP or is
+    /// over the [`Limits`]. After an `Io` or `Protocol` error the connection cannot be trusted:
+    /// open another.
     pub fn command(&mut self, args: &[&[u8]]) -> Result<Value, RedisError> {
         self.command_by(args, Instant::now() + self.timeout)
     }
 
     /// Like [`command`](Self::command), for a command that may take up to `wait` to answer
     /// (`XREAD BLOCK`): the reply must be complete within that plus the ordinary timeout.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`command`](Self::command), against the longer deadline.
     pub fn command_waiting(&mut self, args: &[&[u8]], wait: Duration) -> Result<Value, RedisError> {
         self.command_by(args, Instant::now() + wait + self.timeout)
     }
@@ -304,6 +328,11 @@ impl Connection {
     /// Sends several commands in one write and reads all their replies, in order, all within
     /// the timeout. Error replies are returned as [`Value::Error`] in their place; a broken
     /// connection is an `Err`.
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Io`] or [`RedisError::Protocol`], as for [`command`](Self::command); error
+    /// replies are no error here. After an error, Redis may have run any part of the commands.
     pub fn pipeline(&mut self, commands: &[Vec<&[u8]>]) -> Result<Vec<Value>, RedisError> {
         let deadline = Instant::now() + self.timeout;
         let mut request = Vec::new();
