@@ -61,6 +61,9 @@
 //! - [`shared_source`]: a browser script that shares one stream between every tab of a site.
 //! - [`json`]: a small JSON value, strict parser and compact writer.
 //! - [`http`]: request-head parsing with limits, URL decoding, response heads (pure functions).
+//! - [`compress`]: write profiles, [`compress::Gzip`] among them, for compressed streams.
+//! - [`redis`]: the Redis client under the backplane (RESP2 and a blocking connection), usable on
+//!   its own.
 //!
 //! Every limit (request head size, request time, bytes queued per client, history, connections)
 //! has a default constant and a setter on [`HubBuilder`] or [`ServerBuilder`].

@@ -271,9 +271,26 @@ impl HubBuilder {
     }
 
     /// The epoch of the hub's ids (`<epoch>-<n>`; default: the time the hub is built, in Unix
-    /// milliseconds). Two runs that share an epoch share ids, so a browser could resume at the wrong
-    /// place across them: set it only to make ids predictable (in tests), or with a record of ids
-    /// that outlives the process.
+    /// milliseconds, past every epoch this process handed out before). For tests that compare ids,
+    /// or whole streams, with what they expect: with a fixed epoch the hub's first id is
+    /// `<epoch>-1` on every run.
+    ///
+    /// Not for a server in production: two runs that share an epoch share ids, and since the count
+    /// starts at 1 again, a browser's `Last-Event-ID` from the earlier run would be taken for an
+    /// event of this one and the browser would resume at the wrong place. With the default epoch
+    /// the hub knows an earlier run's id for what it is and sends the reset signal instead.
+    ///
+    /// ```
+    /// use bare_sse::{Event, EventSource, Hub, Server};
+    ///
+    /// let hub = Hub::builder().id_epoch(7).build();
+    /// hub.send_new_event(Event::new().data("first").with_id())?;
+    /// let server = Server::builder().port(0).hub(hub).start()?;
+    /// let mut events = EventSource::new(&format!("http://{}/", server.local_addr()))?;
+    /// assert_eq!(events.next().expect("a stream never ends on its own")?.last_event_id, "7-1");
+    /// server.stop();
+    /// # Ok::<(), bare_sse::Error>(())
+    /// ```
     pub fn id_epoch(mut self, epoch: u64) -> HubBuilder {
         self.id_epoch = Some(epoch);
         self

@@ -549,7 +549,11 @@ impl Server {
     }
 
     /// Connections waiting for their next request now (persistent connections between requests):
-    /// the first to be closed when the server is full.
+    /// the first to be closed when the server is full. A gauge for operators, beside
+    /// [`connections`](Self::connections): how much of
+    /// [`max_connections`](ServerBuilder::max_connections) is held by keep-alive rather than by
+    /// requests and streams, and so whether
+    /// [`keep_alive_timeout`](ServerBuilder::keep_alive_timeout) suits the load.
     pub fn idle_connections(&self) -> usize {
         self.shared.lock_connections().idle.len()
     }
