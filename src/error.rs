@@ -1,7 +1,8 @@
-//! The crate's error type for events and the server's streams: one enum, a variant per failure
-//! class, with `Display` messages written for the person who has to act on them. The client's
-//! failures have their own type, [`ClientError`], which converts into this
-//! one (as [`Error::Client`]), so that a program that serves and reads has one error type.
+//! The crate's error type for events, the hub, the server and the Datastar SDK: one enum, a
+//! variant per failure class, with `Display` messages written for the person who has to act on
+//! them, and each cause kept as its `source()`. The client's failures have their own type,
+//! [`ClientError`], which converts into this one (as [`Error::Client`]), as do the crate's other
+//! errors, so that a program that serves and reads has one error type.
 
 use std::fmt;
 use std::io;
@@ -30,11 +31,15 @@ use crate::redis::{RedisError, RedisUrlError};
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// An event field holds a character that would break the event-stream format, for example a
-    /// line break in `event` or `id` (which would inject a second field) or a NUL in `id` (which
-    /// clients ignore).
+    /// A value cannot be sent as it is, and nothing was sent: an event field holds a character
+    /// that would break the event-stream format (a line break in `event` or `id` would inject a
+    /// second field; clients ignore an `id` with NUL), an id breaks
+    /// [`check_event_id`](crate::check_event_id)'s rule or has the form of a hub's own ids, an
+    /// event is larger than a Redis backplane's readers take, or a header, selector, attribute or
+    /// name given to the Datastar SDK or a [`Response`](crate::Response) holds what its place
+    /// cannot.
     InvalidField {
-        /// The field's name on the wire: `event`, `id`, ...
+        /// The field's or value's name: `event`, `id`, `data`, `header`, `selector`, ...
         field: &'static str,
         /// What is wrong with it, in words.
         reason: &'static str,
@@ -62,7 +67,8 @@ pub enum Error {
     /// The client of a per-connection stream has gone (or the stream was closed): nothing more can
     /// be sent on it.
     ClientGone,
-    /// Server settings that cannot work together; the text says which.
+    /// Settings that cannot work: a server's CORS settings that contradict each other, or a Redis
+    /// stream without a name; the text says which.
     InvalidSetting(String),
     /// The URL given to [`HubBuilder::redis`](crate::HubBuilder::redis) cannot be used; the
     /// [`RedisUrlError`] (also the [`source`](std::error::Error::source)) says why.
@@ -124,7 +130,7 @@ impl fmt::Display for Error {
             ),
             Error::EmptyEvent => f.write_str("the event has no field (no data, event, id, retry or comment)"),
             Error::ClientGone => f.write_str("the client has gone; the stream is closed"),
-            Error::InvalidSetting(problem) => write!(f, "invalid server settings: {problem}"),
+            Error::InvalidSetting(problem) => write!(f, "invalid settings: {problem}"),
             Error::InvalidRedisUrl(error) => write!(f, "{error}"),
             Error::Client(error) => write!(f, "event-stream client: {error}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
