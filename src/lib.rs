@@ -61,8 +61,9 @@
 //! - [`shared_source`]: a browser script that shares one stream between every tab of a site.
 //! - [`json`]: a small JSON value, strict parser and compact writer.
 //! - [`http`]: request-head parsing with limits, URL decoding, response heads (pure functions).
-//! - [`topic`]: topics and the matchers that select them, as Mercure defines them: a WHATWG URL
-//!   parser and URL patterns matched in linear time (pure).
+//! - [`topic`]: topics and the matchers that select them, as Mercure defines them (`match`,
+//!   `match_urlpattern`): a WHATWG URL parser, URL patterns matched in linear time, subscription
+//!   selectors and a cache of their results (pure).
 //!
 //! Every limit (request head size, request time, bytes queued per client, history, connections)
 //! has a default constant and a setter on [`HubBuilder`] or [`ServerBuilder`].
