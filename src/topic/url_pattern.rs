@@ -66,6 +66,11 @@
 //! - Non-ASCII host names that UTS 46 would map (`CAFÉ.example`) are refused in patterns, and do
 //!   not parse (so do not match) in topics; see [`UrlRecord`].
 //!
+//! And one reading where the standard's text and browsers differ: a pattern's port is compiled as
+//! no scheme's default, so `http://h:443` keeps its port `443`, as browsers do; the text since
+//! 2025 canonicalizes it as an `https` port, which would make it "no port" and match
+//! `http://h/` on port 80 instead.
+//!
 //! The standard's dictionary form (a pattern per component) is [`UrlPattern::from_init`].
 
 mod canonicalize;
