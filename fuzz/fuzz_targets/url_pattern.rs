@@ -1,14 +1,16 @@
-//! URL patterns, URLs and Mercure selectors: compiling and matching arbitrary input never panics;
-//! a parsed URL serializes to text that parses back to it; a pattern matches a parsed URL as it
-//! matches that URL's text; and the normalized components of a pattern Mercure would accept (no
-//! control characters: the URL parser drops tabs and line breaks from fixed text, and the
-//! standard then writes groups back together that were apart) compile, when they do, to
-//! themselves. (They need not compile: the standard writes an escaped `\[` hostname back as `[`,
-//! which no longer reads as the start of an IPv6 address.)
+//! URL patterns, URLs and Mercure selectors: compiling and matching arbitrary input never panics,
+//! nor does compiling a pattern's normalized components again; a parsed URL serializes to text
+//! that parses back to it; and a pattern matches a parsed URL as it matches that URL's text.
+//!
+//! That the normalized components compile to themselves is not asserted: by the standard they
+//! need not. Fixed text is canonicalized piece by piece, so `/{}*.*` keeps a `.` that, written
+//! back as `/.*`, is a dot segment and goes; an escaped `\[` hostname is written back as `[`,
+//! which no longer starts an IPv6 address; and a tab or line break in fixed text is dropped,
+//! joining the groups around it.
 #![no_main]
 
 use bare_sse::topic::{
-    check_topic_text, PatternLimits, SelectorLimits, TopicSelector, UrlComponent, UrlPattern, UrlPatternInit, UrlRecord,
+    PatternLimits, SelectorLimits, TopicSelector, UrlComponent, UrlPattern, UrlPatternInit, UrlRecord,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -31,9 +33,6 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(compiled.test_url(url), matched);
             assert_eq!(compiled.test(&url.to_string(), None), matched, "{url}");
         }
-        if check_topic_text(pattern).is_err() {
-            return;
-        }
         // As the dictionary form reads them: a protocol loses one trailing `:`, a search one
         // leading `?`, a hash one leading `#`, so each gets one to lose.
         let component = |which| Some(compiled.component(which).to_string());
@@ -48,12 +47,9 @@ fuzz_target!(|data: &[u8]| {
             hash: Some(format!("#{}", compiled.component(UrlComponent::Hash))),
             base_url: None,
         };
-        let limits = PatternLimits { max_pattern_bytes: usize::MAX, max_parts: usize::MAX, max_states: usize::MAX / 2 };
-        if let Ok(again) = UrlPattern::from_init(&init, &limits) {
-            for which in UrlComponent::ALL {
-                assert_eq!(again.component(which), compiled.component(which), "{which} of {pattern:?}");
-            }
-        }
+        // Written back, a pattern may grow a little (escapes, braces): room enough, still bounded.
+        let limits = PatternLimits { max_pattern_bytes: 1 << 20, max_parts: 1 << 16, max_states: 1 << 16 };
+        let _ = UrlPattern::from_init(&init, &limits);
     }
 
     if let Ok(selector) = TopicSelector::from_query(pattern, base.as_ref(), &SelectorLimits::default()) {
