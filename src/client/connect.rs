@@ -2,14 +2,15 @@
 //! (keeping credentials to their origin, and refusing a way from https to http), and set up the
 //! body reader for whichever framing the server chose.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Error;
 use super::{Config, Shared};
-use crate::http::{is_chunked, parse_response_head, ChunkedReader, Parsed, ResponseHead, Url, MAX_RESPONSE_HEAD_BYTES};
+use crate::http::{is_chunked, ChunkedReader, HeadReader, ResponseHead, ResponseHeads, Url, MAX_RESPONSE_HEAD_BYTES};
+use crate::net::{read_head_by, HeadError};
 use crate::parse::{EventReader, Parser};
 
 /// Anything a connection can be: a `TcpStream`, or a TLS stream over one.
@@ -89,8 +90,14 @@ pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Res
         shared.set_socket(socket.as_ref());
         let request = request_bytes(config, &url, method, body, last_event_id, !left_origin);
         stream.write_all(&request).and_then(|()| stream.flush()).map_err(|e| Error::io("sending the request", e))?;
-        let mut reader = BufReader::new(stream);
-        let head = read_head(&mut reader, socket.as_ref(), deadline)?;
+        let mut head_reader = HeadReader::new(ResponseHeads);
+        let (head, rest) =
+            read_head_by(&mut head_reader, &mut stream, socket.as_ref(), deadline).map_err(|e| match e {
+                HeadError::Refused(error) => Error::BadResponse(error),
+                HeadError::Io(e) => Error::io("reading the response head", e),
+            })?;
+        // The bytes read after the head are the body's first.
+        let reader: Box<dyn Read + Send> = Box::new(io::Cursor::new(rest).chain(stream));
         match head.status {
             200 => {
                 check_content_type(&head)?;
@@ -164,37 +171,6 @@ fn request_bytes(
     bytes
 }
 
-/// Reads the response head by `deadline`: before each read, the socket's read timeout is set to
-/// what is left (a connector without a socket is checked between reads).
-fn read_head(reader: &mut impl BufRead, socket: Option<&TcpStream>, deadline: Instant) -> Result<ResponseHead, Error> {
-    let mut received = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Error::io("reading the response head", io::ErrorKind::TimedOut.into()));
-        }
-        if let Some(socket) = socket {
-            socket.set_read_timeout(Some(left)).map_err(|e| Error::io("setting a timeout", e))?;
-        }
-        let available = reader.fill_buf().map_err(|e| Error::io("reading the response head", e))?;
-        if available.is_empty() {
-            return Err(Error::io("reading the response head", io::ErrorKind::UnexpectedEof.into()));
-        }
-        let before = received.len();
-        received.extend_from_slice(available);
-        match parse_response_head(&received).map_err(Error::BadResponse)? {
-            Parsed::Complete { head, consumed } => {
-                reader.consume(consumed - before);
-                return Ok(head);
-            }
-            Parsed::Partial => {
-                let taken = available.len();
-                reader.consume(taken);
-            }
-        }
-    }
-}
-
 fn check_content_type(head: &ResponseHead) -> Result<(), Error> {
     let content_type = head.header("content-type").unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
@@ -206,9 +182,9 @@ fn check_content_type(head: &ResponseHead) -> Result<(), Error> {
 }
 
 /// Chunked, length-delimited, or (neither) delimited by the connection closing.
-fn body_reader(head: &ResponseHead, reader: BufReader<Box<dyn ReadWrite>>) -> Box<dyn Read + Send> {
+fn body_reader(head: &ResponseHead, reader: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
     if head.header("transfer-encoding").is_some_and(is_chunked) {
-        return Box::new(ChunkedReader::with_trailer_limit(reader, MAX_RESPONSE_HEAD_BYTES));
+        return Box::new(ChunkedReader::with_trailer_limit(BufReader::new(reader), MAX_RESPONSE_HEAD_BYTES));
     }
     match head.header("content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
         Some(length) => Box::new(reader.take(length)),

@@ -37,11 +37,12 @@ use super::router::Routed;
 use super::stream_socket::{StreamSocket, Watched};
 use super::{Request, Shared, StreamBody};
 use crate::compress::BodyEncoder;
-use crate::error::is_timeout;
 use crate::http::{
-    complete_response, parse_request_head, stream_response_head_for, text_response, BodyFraming, BodyRule,
-    ChunkedReader, Parsed, Persistence, RequestHead, Version,
+    complete_response, stream_response_head_for, text_response, BodyFraming, BodyRule, ChunkedReader, HeadReader,
+    Persistence, RequestHead, RequestHeads, Version, READ_CHUNK_BYTES,
 };
+use crate::net::is_timeout;
+use crate::net::{read_head_by, HeadError};
 use crate::Hub;
 
 /// How long writing a short, complete answer (an error, a page) may make no progress: such a
@@ -52,11 +53,6 @@ const ANSWER_WRITE_TIMEOUT: Duration = Duration::from_millis(500);
 pub(super) const CLOSE_LINGER: Duration = Duration::from_millis(500);
 /// Most bytes discarded while lingering: enough for the rest of a refused request head or body.
 pub(super) const CLOSE_LINGER_BYTES: usize = 64 * 1024;
-/// How much of the request head one `read` asks for. More than 1 KiB on purpose: glibc keeps
-/// freed blocks of up to about 1 KiB in a cache of the thread that freed them, and a streaming
-/// connection's thread then holds that cache, resident, for as long as the stream lasts. A larger
-/// buffer goes back to the shared heap when it is freed (measured: 1 KiB less per idle client).
-const READ_CHUNK_BYTES: usize = 2048;
 
 /// Why no request came.
 enum NoRequest {
@@ -310,44 +306,21 @@ fn read_request(
 /// holds the bytes already read (the start of a pipelined request, or none). Returns the head and
 /// the bytes received after it.
 fn read_head(
-    mut socket: &TcpStream,
+    socket: &TcpStream,
     limits: &crate::http::HeadLimits,
-    mut received: Vec<u8>,
+    received: Vec<u8>,
     deadline: Instant,
 ) -> Result<(RequestHead, Vec<u8>), NoRequest> {
-    // Bytes read with an earlier request may hold a whole head already.
-    let mut start = 0;
-    loop {
-        // The head is parsed again from its start, so parse only when it can have changed its
-        // answer: a line ended (or a CR came), or the limit is passed. A client that sends a
-        // byte at a time then costs a parse per line, not per byte.
-        let new_bytes = &received[start..];
-        let line_ended = new_bytes.iter().any(|&b| b == b'\n' || b == b'\r');
-        if line_ended || received.len() > limits.max_head_bytes {
-            match parse_request_head(&received, limits) {
-                Ok(Parsed::Complete { head, consumed }) => return Ok((head, received.split_off(consumed))),
-                Ok(Parsed::Partial) => {}
-                Err(error) => return Err(NoRequest::refused(error.status(), error.to_string())),
-            }
+    // The head is read straight into the reader's heap buffer: a buffer on the stack would stay in
+    // this thread's resident stack pages for as long as its stream lasts.
+    let mut reader = HeadReader::starting_with(RequestHeads(*limits), received);
+    read_head_by(&mut reader, &mut &*socket, Some(socket), deadline).map_err(|error| match error {
+        HeadError::Refused(error) => NoRequest::refused(error.status(), error.to_string()),
+        HeadError::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
+            NoRequest::refused(408, "request head not received in time")
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(NoRequest::refused(408, "request head not received in time"));
-        }
-        socket.set_read_timeout(Some(left)).map_err(|_| NoRequest::Gone)?;
-        // Read straight into the heap buffer: a buffer on the stack would stay in this thread's
-        // resident stack pages for as long as its stream lasts.
-        start = received.len();
-        received.resize(start + READ_CHUNK_BYTES, 0);
-        let read = socket.read(&mut received[start..]);
-        received.truncate(start + *read.as_ref().unwrap_or(&0));
-        match read {
-            Ok(0) => return Err(NoRequest::Gone),
-            Ok(_) => {}
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return Err(NoRequest::Gone),
-        }
-    }
+        HeadError::Io(_) => NoRequest::Gone,
+    })
 }
 
 /// Reads the body declared by `Content-Length`, or sent chunked, up to the body limit; `received`

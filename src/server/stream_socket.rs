@@ -31,10 +31,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::compress::BodyEncoder;
-use crate::error::is_timeout;
 use crate::http::{BodyFramer, BodyFraming};
 use crate::hub::registry::Written;
 use crate::hub::Ending;
+use crate::net::is_timeout;
 
 /// The comment a per-connection stream sends after a silence. No blank line follows it, so it
 /// never ends an event block on its own (see the hub's heartbeat).

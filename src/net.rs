@@ -1,0 +1,220 @@
+//! Socket helpers shared by the transports: telling a socket timeout from a broken connection, and
+//! the socket side of reading an HTTP head, shared by the server (requests, on a thread per
+//! connection or on the overflow answerer's non-blocking sockets) and the client (responses).
+//!
+//! [`HeadReader`](crate::http::HeadReader) decides what the bytes mean; this loop owns the waiting:
+//! it reads until the head is complete, refused, or the peer leaves, and either waits for bytes
+//! until a deadline (a blocking socket whose read timeout is set, before each read, to the time
+//! left) or takes only what has arrived (a non-blocking socket).
+
+use std::io::{self, Read};
+use std::net::TcpStream;
+use std::time::Instant;
+
+use crate::http::{HeadParser, HeadRead, HeadReader};
+
+/// Whether an I/O error only means that a socket's read or write timeout expired (the peer may
+/// still be there, and the operation can be tried again), as opposed to a broken connection.
+/// `std` reports an expired socket timeout as `WouldBlock` on Unix and `TimedOut` on Windows; a
+/// non-blocking socket with nothing to give says `WouldBlock` too.
+pub(crate) fn is_timeout(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// Why no head was read.
+#[derive(Debug)]
+pub(crate) enum HeadError<E> {
+    /// The head broke the protocol or a limit: the parser's error.
+    Refused(E),
+    /// The deadline passed first (`TimedOut`), the peer closed the connection first
+    /// (`UnexpectedEof`), or the connection failed.
+    Io(io::Error),
+}
+
+/// A head read by a deadline: the head and the bytes received after it, or why no head came.
+pub(crate) type HeadAndRest<P> = Result<(<P as HeadParser>::Head, Vec<u8>), HeadError<<P as HeadParser>::Error>>;
+
+/// How the loop waits for bytes.
+#[derive(Clone, Copy)]
+enum Waiting<'a> {
+    /// Until `deadline`, on a blocking source; `socket` is the one under it, when there is one.
+    Until { socket: Option<&'a TcpStream>, deadline: Instant },
+    /// Not at all: the socket is non-blocking, and the bytes that have arrived are all there is.
+    NotAtAll,
+}
+
+/// Reads until the head is complete, waiting for bytes until `deadline` at the latest however
+/// they trickle in. Before each read, `socket` (the one under `source`, when there is one; a
+/// source without one is checked between reads) gets the time left as its read timeout. Returns
+/// the head and the bytes received after it.
+pub(crate) fn read_head_by<P: HeadParser>(
+    reader: &mut HeadReader<P>,
+    source: &mut impl Read,
+    socket: Option<&TcpStream>,
+    deadline: Instant,
+) -> HeadAndRest<P> {
+    match read_head(reader, source, Waiting::Until { socket, deadline })? {
+        HeadRead::Complete { head, rest } => Ok((head, rest)),
+        // The loop stops with the head partial only when it does not wait; were it to, the head
+        // did not come in time.
+        HeadRead::Partial => Err(HeadError::Io(io::ErrorKind::TimedOut.into())),
+    }
+}
+
+/// Reads what has arrived on a non-blocking `socket`: the head if it is complete, or `Partial`
+/// when no more bytes are there yet.
+pub(crate) fn read_head_arrived<P: HeadParser>(
+    reader: &mut HeadReader<P>,
+    socket: &TcpStream,
+) -> Result<HeadRead<P::Head>, HeadError<P::Error>> {
+    read_head(reader, &mut &*socket, Waiting::NotAtAll)
+}
+
+/// The loop: parse what came (when it can have changed the answer), then wait, then read.
+fn read_head<P: HeadParser>(
+    reader: &mut HeadReader<P>,
+    source: &mut impl Read,
+    waiting: Waiting<'_>,
+) -> Result<HeadRead<P::Head>, HeadError<P::Error>> {
+    loop {
+        if let complete @ HeadRead::Complete { .. } = reader.poll().map_err(HeadError::Refused)? {
+            return Ok(complete);
+        }
+        if let Waiting::Until { socket, deadline } = waiting {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(HeadError::Io(io::ErrorKind::TimedOut.into()));
+            }
+            if let Some(socket) = socket {
+                socket.set_read_timeout(Some(left)).map_err(HeadError::Io)?;
+            }
+        }
+        match reader.read_from(source) {
+            Ok(0) => return Err(HeadError::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A blocking read's timeout: the deadline, checked above, decides. A non-blocking
+            // read that would block: nothing more has arrived.
+            Err(e) if is_timeout(&e) => {
+                if let Waiting::NotAtAll = waiting {
+                    return Ok(HeadRead::Partial);
+                }
+            }
+            Err(e) => return Err(HeadError::Io(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{HeadLimits, RequestError, RequestHeads, ResponseHeads};
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    /// A connected pair: (the peer that writes, the socket the head is read from).
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        (peer, listener.accept().unwrap().0)
+    }
+
+    fn requests() -> HeadReader<RequestHeads> {
+        HeadReader::new(RequestHeads(HeadLimits::default()))
+    }
+
+    /// The server's and the client's case: a head that trickles in a byte at a time, with the
+    /// next message's start behind it, is read whole by the deadline.
+    #[test]
+    fn a_head_that_trickles_in_is_read_with_the_bytes_after_it() {
+        let (mut peer, socket) = pair();
+        let writer = std::thread::spawn(move || {
+            for byte in b"HTTP/1.1 204 No Content\r\nX: 1\r\n\r\nnext" {
+                peer.write_all(&[*byte]).unwrap();
+            }
+            peer
+        });
+        let mut reader = HeadReader::new(ResponseHeads);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (head, mut rest) = read_head_by(&mut reader, &mut &socket, Some(&socket), deadline).unwrap();
+        let _peer = writer.join().unwrap();
+        while rest.len() < 4 {
+            let mut more = [0u8; 4];
+            let n = (&socket).read(&mut more).unwrap();
+            rest.extend_from_slice(&more[..n]);
+        }
+        assert_eq!((head.status, head.header("x"), rest.as_slice()), (204, Some("1"), &b"next"[..]));
+    }
+
+    /// A source with no socket (a connector's TLS stream) is read the same way, and a flood of
+    /// head bytes is refused at the limit, having read one byte past it.
+    #[test]
+    fn a_source_without_a_socket_and_a_flood_past_the_limit() {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut reader = requests();
+        let (head, rest) = read_head_by(&mut reader, &mut &b"GET /x HTTP/1.0\r\n\r\nmore"[..], None, deadline).unwrap();
+        assert_eq!((head.path.as_str(), rest.as_slice()), ("/x", &b"more"[..]));
+        let mut reader = HeadReader::new(RequestHeads(HeadLimits { max_head_bytes: 5000, ..HeadLimits::default() }));
+        let refused = read_head_by(&mut reader, &mut io::repeat(b'a'), None, deadline);
+        assert!(matches!(refused, Err(HeadError::Refused(RequestError::UriTooLong))), "{refused:?}");
+        assert_eq!(reader.received(), 5001);
+    }
+
+    /// A peer that stops halfway: the read ends at the deadline, not before and not long after.
+    #[test]
+    fn a_head_that_stops_coming_times_out_at_the_deadline() {
+        let (mut peer, socket) = pair();
+        peer.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+        let wait = Duration::from_millis(300);
+        let started = Instant::now();
+        let result = read_head_by(&mut requests(), &mut &socket, Some(&socket), started + wait);
+        let waited = started.elapsed();
+        assert!(matches!(&result, Err(HeadError::Io(e)) if e.kind() == io::ErrorKind::TimedOut), "{result:?}");
+        assert!(waited >= wait && waited < wait + Duration::from_secs(5), "{waited:?}");
+    }
+
+    #[test]
+    fn a_peer_that_leaves_mid_head_is_an_unexpected_end() {
+        let (mut peer, socket) = pair();
+        peer.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+        drop(peer);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let result = read_head_by(&mut requests(), &mut &socket, Some(&socket), deadline);
+        assert!(matches!(&result, Err(HeadError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof), "{result:?}");
+    }
+
+    /// The overflow answerer's case: a non-blocking socket gives what has arrived, `Partial` until
+    /// the head is whole, and never waits.
+    #[test]
+    fn a_non_blocking_read_takes_what_has_arrived() {
+        let (mut peer, socket) = pair();
+        socket.set_nonblocking(true).unwrap();
+        let mut reader = requests();
+        assert!(matches!(read_head_arrived(&mut reader, &socket), Ok(HeadRead::Partial)));
+        peer.write_all(b"GET /a HTTP/1.1\r\n").unwrap();
+        // Waits for the bytes to arrive: each call reads what is there and returns at once.
+        while reader.received() < 17 {
+            assert!(matches!(read_head_arrived(&mut reader, &socket), Ok(HeadRead::Partial)));
+            std::thread::yield_now();
+        }
+        peer.write_all(b"Host: a\r\n\r\n").unwrap();
+        let head = loop {
+            match read_head_arrived(&mut reader, &socket) {
+                Ok(HeadRead::Complete { head, .. }) => break head,
+                Ok(HeadRead::Partial) => std::thread::yield_now(),
+                Err(error) => panic!("{error:?}"),
+            }
+        };
+        assert_eq!(head.path, "/a");
+        drop(peer);
+        let mut reader = requests();
+        let gone = loop {
+            match read_head_arrived(&mut reader, &socket) {
+                Ok(HeadRead::Partial) => std::thread::yield_now(),
+                other => break other,
+            }
+        };
+        assert!(matches!(&gone, Err(HeadError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof), "{gone:?}");
+    }
+}
