@@ -23,7 +23,7 @@
 //! Connections past the connection limit never get here: the overflow answerer answers them.
 
 use std::io::{self, BufReader, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use super::event_stream::EventStream;
 use super::hub_client::{self, Joining, NotStarted};
 use super::late_watch::LateWatch;
+use super::linger::linger;
 use super::response::{Body, Response};
 use super::router::Routed;
 use super::stream_socket::{StreamSocket, Watched};
@@ -48,11 +49,6 @@ use crate::Hub;
 /// How long writing a short, complete answer (an error, a page) may make no progress: such a
 /// client is either reading or gone.
 const ANSWER_WRITE_TIMEOUT: Duration = Duration::from_millis(500);
-/// After a complete answer, how long the server keeps reading (and discarding) what the client
-/// still sends, so that closing does not reset the connection before the client reads the answer.
-pub(super) const CLOSE_LINGER: Duration = Duration::from_millis(500);
-/// Most bytes discarded while lingering: enough for the rest of a refused request head or body.
-pub(super) const CLOSE_LINGER_BYTES: usize = 64 * 1024;
 
 /// Why no request came.
 enum NoRequest {
@@ -617,26 +613,11 @@ fn last_event_id(request: &Request) -> Option<&str> {
     header.or_else(query).filter(|id| !id.is_empty())
 }
 
-/// Writes a complete response and closes the connection gracefully: shut the write side (the
-/// client sees the end), then read and drop what the client still sends for a moment, since
-/// closing with unread input would reset the connection and could destroy the answer in flight.
+/// Writes a complete response and closes the connection gracefully (see `linger`): closing with
+/// unread input would reset the connection and could destroy the answer in flight.
 fn answer(mut socket: &TcpStream, response: &[u8]) {
     let _ = socket.set_write_timeout(Some(ANSWER_WRITE_TIMEOUT));
-    if socket.write_all(response).is_err() {
-        return;
-    }
-    let _ = socket.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + CLOSE_LINGER;
-    let mut discarded = [0u8; 1024];
-    let mut total = 0;
-    while total < CLOSE_LINGER_BYTES {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        match socket.read(&mut discarded) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => total += n,
-        }
+    if socket.write_all(response).is_ok() {
+        linger(socket);
     }
 }

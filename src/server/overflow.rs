@@ -12,21 +12,22 @@
 //! request (`Accept: text/event-stream`, as EventSource and Datastar send), `200` with
 //! `retry: <overload_retry>` and the end of the body; to anything else, `503` with `Retry-After`.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::connection::{borrowed, CLOSE_LINGER, CLOSE_LINGER_BYTES};
+use super::connection::borrowed;
 use super::drain::come_back_later;
+use super::linger::Linger;
 use super::{ServerBuilder, Shared};
 use crate::http::{text_response, HeadRead, HeadReader, RequestHead, RequestHeads};
-use crate::net::is_timeout;
 use crate::net::{read_head_arrived, HeadError};
 
 /// Connections the answerer holds at once; past it, new ones are closed unread. Each costs a
-/// socket and a request head's buffer for at most [`HEAD_DEADLINE`] plus [`CLOSE_LINGER`].
+/// socket and a request head's buffer for at most [`HEAD_DEADLINE`] plus
+/// [`CLOSE_LINGER`](super::linger::CLOSE_LINGER).
 pub(super) const MAX_HELD: usize = 4096;
 /// Connections waiting in the channel between the accept loop and the answerer.
 pub(super) const QUEUE: usize = 1024;
@@ -46,16 +47,16 @@ struct Held {
 enum Phase {
     /// Reading the request head until `deadline`.
     Reading { head: HeadReader<RequestHeads>, deadline: Instant },
-    /// Answered; discarding what the client still sends until `until`, or up to
-    /// [`CLOSE_LINGER_BYTES`].
-    Lingering { until: Instant, discarded: usize },
+    /// Answered; discarding what the client still sends until it can be closed.
+    Lingering(Linger),
 }
 
 /// Runs the overflow answerer until the accept loop drops its end of the channel or the server
 /// stops.
 pub(super) fn run(shared: &Arc<Shared>, arrivals: &Receiver<TcpStream>) {
     let mut held: Vec<Held> = Vec::new();
-    let mut buffer = vec![0u8; 4096];
+    // What lingering connections read and drop, one after another.
+    let mut discarded = vec![0u8; 4096];
     loop {
         if shared.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             return;
@@ -80,13 +81,13 @@ pub(super) fn run(shared: &Arc<Shared>, arrivals: &Receiver<TcpStream>) {
                 held.push(Held { socket, phase: Phase::Reading { head, deadline: now + HEAD_DEADLINE } });
             }
         }
-        held.retain_mut(|connection| connection.step(shared, &mut buffer, Instant::now()));
+        held.retain_mut(|connection| connection.step(shared, &mut discarded, Instant::now()));
     }
 }
 
 impl Held {
     /// Moves the connection on as far as it can go without waiting; false when it is done.
-    fn step(&mut self, shared: &Shared, buffer: &mut [u8], now: Instant) -> bool {
+    fn step(&mut self, shared: &Shared, discarded: &mut [u8], now: Instant) -> bool {
         let config = &shared.config;
         match &mut self.phase {
             Phase::Reading { head, deadline } => {
@@ -106,24 +107,10 @@ impl Held {
                 if (&self.socket).write_all(&answer).is_err() {
                     return false;
                 }
-                let _ = self.socket.shutdown(Shutdown::Write);
-                self.phase = Phase::Lingering { until: now + CLOSE_LINGER, discarded: 0 };
+                self.phase = Phase::Lingering(Linger::start(&self.socket, now));
                 true
             }
-            Phase::Lingering { until, discarded } => loop {
-                match (&self.socket).read(buffer) {
-                    Ok(0) => return false,
-                    Ok(n) => {
-                        *discarded += n;
-                        if *discarded > CLOSE_LINGER_BYTES {
-                            return false;
-                        }
-                    }
-                    Err(e) if is_timeout(&e) => return now < *until,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => return false,
-                }
-            },
+            Phase::Lingering(linger) => linger.discard(&self.socket, discarded, false),
         }
     }
 }
