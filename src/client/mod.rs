@@ -49,8 +49,8 @@ pub use connect::{Connection, Connector, ReadWrite};
 use connect::{Events, Opened};
 pub use error::Error;
 
+use crate::backoff::Backoff;
 use crate::http::{is_valid_header, Url};
-use crate::jitter::Jitter;
 use crate::parse::Received;
 use crate::MessageEvent;
 
@@ -221,12 +221,11 @@ impl EventSourceBuilder {
             config: self.config,
             events: None,
             attempts: 0,
-            failures: 0,
+            backoff: Backoff::new(),
             failed_attempts: 0,
             delivered: false,
             finished: false,
             shared: Arc::new(Shared::default()),
-            jitter: Jitter::seeded(),
         })
     }
 }
@@ -239,8 +238,8 @@ pub struct EventSource {
     events: Option<Box<Events>>,
     /// Connection attempts made so far.
     attempts: u64,
-    /// Failures in a row (a stream's end counts): what the reconnection wait doubles by.
-    failures: u32,
+    /// Failures in a row (a stream's end counts), and the reconnection wait they call for.
+    backoff: Backoff,
     /// Connection attempts in a row that failed or delivered no event: what `max_attempts` counts.
     failed_attempts: u32,
     /// The current connection has delivered an event: its end is then no failed attempt.
@@ -248,7 +247,6 @@ pub struct EventSource {
     /// A 204 or a fatal error ended the stream for good.
     finished: bool,
     shared: Arc<Shared>,
-    jitter: Jitter,
 }
 
 /// What [`CloseHandle`] shares with its [`EventSource`].
@@ -357,18 +355,11 @@ impl EventSource {
 
     /// How long to wait before the next attempt: the reconnection time (kept between
     /// [`MIN_RECONNECT_WAIT`] and [`MAX_RECONNECT_WAIT`]), doubled per failure in a row up to the
-    /// cap, plus up to 25% jitter. A connection that ended before any event counts as a failure.
+    /// cap, plus up to 25% jitter (the crate's one backoff policy). A connection that ended before
+    /// any event counts as a failure.
     fn reconnect_wait(&mut self) -> Duration {
         let retry = self.retry.clamp(MIN_RECONNECT_WAIT, MAX_RECONNECT_WAIT);
-        // The exponent stops at 16: by then the doubled wait is far past any sensible cap, and
-        // the power stays far from overflowing.
-        let doubling = 2u32.saturating_pow(self.failures.saturating_sub(1).min(16));
-        let wait = if self.failures == 0 {
-            retry
-        } else {
-            retry.saturating_mul(doubling).min(self.config.max_backoff.max(retry))
-        };
-        wait + wait.mul_f64(0.25 * self.jitter.next_fraction())
+        self.backoff.wait(retry, self.config.max_backoff)
     }
 
     /// Takes the state a finished connection leaves behind: its last id and retry.
@@ -491,7 +482,7 @@ impl EventSource {
             Ok(Some(Received::Event(event))) => {
                 // Only a stream that delivers ends a run of failures: one that the server closes
                 // at once, again and again, is backed off like a refused connection.
-                self.failures = 0;
+                self.backoff.succeeded();
                 self.failed_attempts = 0;
                 self.delivered = true;
                 self.last_event_id.clone_from(&event.last_event_id);
@@ -511,13 +502,13 @@ impl EventSource {
     /// A failure the client will retry, or, when it is a failed attempt past
     /// [`EventSourceBuilder::max_attempts`], the end.
     fn retrying(&mut self, error: Error, failed_attempt: bool) -> Result<Item, Error> {
-        self.failures += 1;
+        self.backoff.failed();
         self.failed_attempts += u32::from(failed_attempt);
         if self.config.max_attempts.is_some_and(|max| self.failed_attempts >= max) {
             self.finished = true;
             return Err(Error::GaveUp { attempts: self.failed_attempts, last: Box::new(error) });
         }
-        Ok(Item::Retrying { error, attempt: self.failures })
+        Ok(Item::Retrying { error, attempt: self.backoff.failures() })
     }
 }
 
@@ -560,9 +551,9 @@ mod tests {
             .max_backoff(Duration::from_millis(700))
             .build()
             .unwrap();
-        let mut waits = Vec::new();
-        for failures in 0..6 {
-            source.failures = failures;
+        let mut waits = vec![source.reconnect_wait()];
+        for _ in 1..6 {
+            source.backoff.failed();
             waits.push(source.reconnect_wait());
         }
         let base = [100, 100, 200, 400, 700, 700];
@@ -579,20 +570,14 @@ mod tests {
         let floor = source.reconnect_wait();
         assert!(floor >= MIN_RECONNECT_WAIT && floor <= MIN_RECONNECT_WAIT.mul_f64(1.25), "{floor:?}");
         source.retry = Duration::from_millis(u64::MAX);
-        source.failures = 30;
+        for _ in 0..30 {
+            source.backoff.failed();
+        }
         let ceiling = source.reconnect_wait();
         assert!(
             ceiling >= MAX_RECONNECT_WAIT && ceiling <= MAX_RECONNECT_WAIT.mul_f64(1.25),
             "no overflow: {ceiling:?}"
         );
-    }
-
-    #[test]
-    fn jitter_stays_in_range_and_varies() {
-        let mut jitter = Jitter::seeded();
-        let values: Vec<f64> = (0..100).map(|_| jitter.next_fraction()).collect();
-        assert!(values.iter().all(|v| (0.0..1.0).contains(v)));
-        assert!(values.windows(2).any(|w| w[0] != w[1]));
     }
 
     #[test]

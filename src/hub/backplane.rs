@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 
 use super::registry::RESET_EVENT_TYPE;
 use super::Inner;
-use crate::jitter::Jitter;
+use crate::backoff::Backoff;
 use crate::redis::resp::{encode_command_into, Limits, Value};
 use crate::redis::{Connection, RedisError, RedisUrl};
 use crate::{Error, Event};
@@ -81,6 +81,7 @@ const RANGE_PAGE: usize = 1000;
 /// follows the stream is normally within milliseconds of it; past this, the client gets the reset
 /// event rather than a wait that looks like a hang.
 const READER_CATCH_UP_TIMEOUT: Duration = Duration::from_secs(2);
+/// The reader's wait after a first failure, and the most it doubles to while failures go on.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Room in a reply for what surrounds the largest entry: the reply's headers, the entry's id, and
@@ -619,8 +620,7 @@ fn event_of(fields: &[Value]) -> Option<(Event, bool)> {
 /// The reader: follows the stream and publishes every entry into the local hub, until the hub
 /// goes. Runs on its own thread.
 pub(super) fn read_stream(inner: &Arc<Inner>, backplane: &Backplane) {
-    let mut reader = Reader { inner, backplane, last: None, backoff: MIN_BACKOFF, reported: None };
-    let mut jitter = Jitter::seeded();
+    let mut reader = Reader { inner, backplane, last: None, backoff: Backoff::new(), reported: None };
     while !backplane.is_stopped() {
         let Err(error) = reader.follow() else { return };
         {
@@ -635,10 +635,10 @@ pub(super) fn read_stream(inner: &Arc<Inner>, backplane: &Backplane) {
         reader.report_failure(&error);
         // Every failure waits, however it came (refused, a bad reply, a reply that never came):
         // a server that accepts connections and then fails them must not get a storm of them.
-        if backplane.pause(spread(reader.backoff, &mut jitter)) {
+        reader.backoff.failed();
+        if backplane.pause(reader.backoff.wait(MIN_BACKOFF, MAX_BACKOFF)) {
             return;
         }
-        reader.backoff = (reader.backoff * 2).min(MAX_BACKOFF);
     }
 }
 
@@ -648,9 +648,9 @@ struct Reader<'a> {
     backplane: &'a Backplane,
     /// The last entry published here; `None` until a first connection has found where to start.
     last: Option<EntryId>,
-    /// The wait before the next connection: it doubles with each failure, and starts again only
-    /// once a read has succeeded.
-    backoff: Duration,
+    /// The failures in a row, which the wait before the next connection doubles with: they count
+    /// again from none only once a read has succeeded.
+    backoff: Backoff,
     /// The last failure reported, so that one that repeats is reported once.
     reported: Option<String>,
 }
@@ -732,7 +732,7 @@ impl Reader<'_> {
     }
 
     fn read_succeeded(&mut self) {
-        self.backoff = MIN_BACKOFF;
+        self.backoff.succeeded();
         self.reported = None;
     }
 
@@ -859,11 +859,6 @@ fn resume_point(redis: &mut Connection, stream: &[u8], last: EntryId, timeout: D
     let reply = redis.command_by(&[b"XREVRANGE", stream, b"+", b"-", b"COUNT", b"1"], Instant::now() + timeout)?;
     let end = entries_of(&reply)?.0.first().map(Entry::id);
     Ok(Resume::AfterLoss(if end > Some(last) { last } else { EntryId::START }))
-}
-
-/// `wait` give or take 25%, so that servers that lost Redis together do not all come back at once.
-fn spread(wait: Duration, jitter: &mut Jitter) -> Duration {
-    wait.mul_f64(0.75 + 0.5 * jitter.next_fraction())
 }
 
 /// Waits until this server's reader has published entry `id` here, while it follows the stream,
@@ -1067,14 +1062,5 @@ mod tests {
     fn no_replay_for_an_id_past_the_readers_position() {
         let backplane = Backplane::new(config(DEFAULT_REDIS_MAX_ENTRY_BYTES));
         assert!(matches!(backplane.replay("7-1", "7-0", usize::MAX), Ok(None)));
-    }
-
-    #[test]
-    fn jitter_stays_within_a_quarter() {
-        let mut jitter = Jitter::seeded();
-        for _ in 0..1000 {
-            let wait = spread(Duration::from_millis(1000), &mut jitter);
-            assert!(wait >= Duration::from_millis(750) && wait <= Duration::from_millis(1250), "{wait:?}");
-        }
     }
 }
