@@ -1,6 +1,7 @@
-//! Socket helpers shared by the transports: telling a socket timeout from a broken connection, and
-//! the socket side of reading an HTTP head, shared by the server (requests, on a thread per
-//! connection or on the overflow answerer's non-blocking sockets) and the client (responses).
+//! Socket helpers shared by the transports: telling a socket timeout from a broken connection, a
+//! stop that reaches a thread wherever it waits for a peer, and the socket side of reading an
+//! HTTP head, shared by the server (requests, on a thread per connection or on the overflow
+//! answerer's non-blocking sockets) and the client (responses).
 //!
 //! [`HeadReader`](crate::http::HeadReader) decides what the bytes mean; this loop owns the waiting:
 //! it reads until the head is complete, refused, or the peer leaves, and either waits for bytes
@@ -8,8 +9,9 @@
 //! left) or takes only what has arrived (a non-blocking socket).
 
 use std::io::{self, Read};
-use std::net::TcpStream;
-use std::time::Instant;
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::http::{HeadParser, HeadRead, HeadReader};
 
@@ -19,6 +21,61 @@ use crate::http::{HeadParser, HeadRead, HeadReader};
 /// non-blocking socket with nothing to give says `WouldBlock` too.
 pub(crate) fn is_timeout(error: &io::Error) -> bool {
     matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// A stop for a thread that keeps a connection to a peer, dialling again after failures (the
+/// client's reconnection, the Redis backplane's reader): it reaches the thread wherever it waits,
+/// in a sleep between attempts (woken at once) or in a blocking read (its socket shut down).
+#[derive(Debug, Default)]
+pub(crate) struct Stop {
+    state: Mutex<StopState>,
+    woken: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct StopState {
+    stopped: bool,
+    /// The socket the thread's blocking reads wait on, if any.
+    socket: Option<TcpStream>,
+}
+
+impl Stop {
+    /// Stops: a sleep ends, the socket is shut down (a blocking read on it returns), and every
+    /// later [`watch`](Self::watch) shuts its socket down at once.
+    pub fn stop(&self) {
+        let mut state = self.lock();
+        state.stopped = true;
+        if let Some(socket) = &state.socket {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+        self.woken.notify_all();
+    }
+
+    /// Whether [`stop`](Self::stop) has been called.
+    pub fn is_stopped(&self) -> bool {
+        self.lock().stopped
+    }
+
+    /// The socket the thread's blocking reads now wait on (`None`: none): shut down by a stop, at
+    /// once if the stop came already, so that a stop between connecting and this call is not lost.
+    pub fn watch(&self, socket: Option<&TcpStream>) {
+        let mut state = self.lock();
+        state.socket = socket.and_then(|socket| socket.try_clone().ok());
+        if let (true, Some(socket)) = (state.stopped, &state.socket) {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Sleeps for `wait`, or until a stop; returns whether it stopped.
+    pub fn sleep(&self, wait: Duration) -> bool {
+        let state = self.lock();
+        let wait_while_running = self.woken.wait_timeout_while(state, wait, |state| !state.stopped);
+        wait_while_running.unwrap_or_else(PoisonError::into_inner).0.stopped
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StopState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Why no head was read.
@@ -112,6 +169,27 @@ mod tests {
     use std::io::Write;
     use std::net::TcpListener;
     use std::time::Duration;
+
+    /// A stop wakes a sleep at once, cuts a blocking read, and shuts a socket watched after it.
+    #[test]
+    fn a_stop_reaches_a_sleep_a_read_and_a_later_socket() {
+        let stop = std::sync::Arc::new(Stop::default());
+        assert!(!stop.sleep(Duration::from_millis(1)), "a sleep with no stop runs its course");
+        let (_peer, socket) = pair();
+        stop.watch(Some(&socket));
+        let sleeper = {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || stop.sleep(Duration::from_secs(600)))
+        };
+        let reader = std::thread::spawn(move || (&socket).read(&mut [0u8; 16]));
+        stop.stop();
+        assert!(sleeper.join().unwrap(), "the sleep ends with the stop");
+        assert!(matches!(reader.join().unwrap(), Ok(0)), "the read returns: its socket is shut down");
+        assert!(stop.is_stopped() && stop.sleep(Duration::from_secs(600)), "and no sleep starts after it");
+        let (_peer, later) = pair();
+        stop.watch(Some(&later));
+        assert!(matches!((&later).read(&mut [0u8; 16]), Ok(0)), "a socket watched after the stop");
+    }
 
     /// A connected pair: (the peer that writes, the socket the head is read from).
     fn pair() -> (TcpStream, TcpStream) {

@@ -7,10 +7,10 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::Config;
 use super::Error;
-use super::{Config, Shared};
 use crate::http::{is_chunked, ChunkedReader, HeadReader, ResponseHead, ResponseHeads, Url, MAX_RESPONSE_HEAD_BYTES};
-use crate::net::{read_head_by, HeadError};
+use crate::net::{read_head_by, HeadError, Stop};
 use crate::parse::{EventReader, Parser};
 
 /// Anything a connection can be: a `TcpStream`, or a TLS stream over one.
@@ -64,7 +64,7 @@ pub(super) fn dial_tcp(url: &Url, timeout: Duration) -> io::Result<Connection> {
     Err(last_error)
 }
 
-pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Result<Opened, Error> {
+pub(super) fn open(config: &Config, closing: &Stop, last_event_id: &str) -> Result<Opened, Error> {
     let mut url = config.url.clone();
     let mut method = config.method.as_str();
     let mut body = config.body.as_deref();
@@ -87,7 +87,7 @@ pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Res
         if let Some(socket) = &socket {
             socket.set_read_timeout(Some(config.connect_timeout)).map_err(|e| Error::io("setting a timeout", e))?;
         }
-        shared.set_socket(socket.as_ref());
+        closing.watch(socket.as_ref());
         let request = request_bytes(config, &url, method, body, last_event_id, !left_origin);
         stream.write_all(&request).and_then(|()| stream.flush()).map_err(|e| Error::io("sending the request", e))?;
         let mut head_reader = HeadReader::new(ResponseHeads);

@@ -41,9 +41,8 @@ mod connect;
 mod error;
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 pub use connect::{Connection, Connector, ReadWrite};
 use connect::{Events, Opened};
@@ -51,6 +50,7 @@ pub use error::Error;
 
 use crate::backoff::Backoff;
 use crate::http::{is_valid_header, Url};
+use crate::net::Stop;
 use crate::parse::Received;
 use crate::MessageEvent;
 
@@ -225,7 +225,7 @@ impl EventSourceBuilder {
             failed_attempts: 0,
             delivered: false,
             finished: false,
-            shared: Arc::new(Shared::default()),
+            closing: Arc::new(Stop::default()),
         })
     }
 }
@@ -246,61 +246,21 @@ pub struct EventSource {
     delivered: bool,
     /// A 204 or a fatal error ended the stream for good.
     finished: bool,
-    shared: Arc<Shared>,
-}
-
-/// What [`CloseHandle`] shares with its [`EventSource`].
-#[derive(Default)]
-struct Shared {
-    closed: AtomicBool,
-    /// The current connection's socket, to shut it down on close.
-    socket: Mutex<Option<std::net::TcpStream>>,
-    /// Wakes a reconnection wait on close.
-    woken: Condvar,
-}
-
-impl Shared {
-    fn set_socket(&self, socket: Option<&std::net::TcpStream>) {
-        let mut current = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
-        *current = socket.and_then(|s| s.try_clone().ok());
-        if self.closed.load(Ordering::SeqCst) {
-            if let Some(socket) = current.as_ref() {
-                let _ = socket.shutdown(std::net::Shutdown::Both);
-            }
-        }
-    }
-
-    /// Sleeps for `wait` unless closed meanwhile; returns whether it is still open.
-    fn sleep_unless_closed(&self, wait: Duration) -> bool {
-        let deadline = Instant::now() + wait;
-        let mut guard = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
-        while !self.closed.load(Ordering::SeqCst) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return true;
-            }
-            guard = self.woken.wait_timeout(guard, left).unwrap_or_else(PoisonError::into_inner).0;
-        }
-        false
-    }
+    /// Reaches the current connection's socket and a reconnection wait, from a [`CloseHandle`].
+    closing: Arc<Stop>,
 }
 
 /// Closes an [`EventSource`] from another thread.
 #[derive(Clone)]
 pub struct CloseHandle {
-    shared: Arc<Shared>,
+    closing: Arc<Stop>,
 }
 
 impl CloseHandle {
     /// Ends the stream: a blocked read returns, a reconnection wait ends, and the iterator yields
     /// `None` from then on.
     pub fn close(&self) {
-        self.shared.closed.store(true, Ordering::SeqCst);
-        let socket = self.shared.socket.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(socket) = socket.as_ref() {
-            let _ = socket.shutdown(std::net::Shutdown::Both);
-        }
-        self.shared.woken.notify_all();
+        self.closing.stop();
     }
 }
 
@@ -345,7 +305,7 @@ impl EventSource {
 
     /// A handle that closes this client from another thread.
     pub fn close_handle(&self) -> CloseHandle {
-        CloseHandle { shared: Arc::clone(&self.shared) }
+        CloseHandle { closing: Arc::clone(&self.closing) }
     }
 
     /// Closes the client.
@@ -379,12 +339,12 @@ impl EventSource {
     fn connect(&mut self) -> Option<Result<(), Error>> {
         if self.attempts > 0 {
             let wait = self.reconnect_wait();
-            if !self.shared.sleep_unless_closed(wait) {
+            if self.closing.sleep(wait) {
                 return None;
             }
         }
         self.attempts += 1;
-        match connect::open(&self.config, &self.shared, &self.last_event_id) {
+        match connect::open(&self.config, &self.closing, &self.last_event_id) {
             Ok(Opened::Stream(events)) => {
                 self.events = Some(events);
                 Some(Ok(()))
@@ -435,7 +395,7 @@ pub enum ReadyState {
 impl EventSource {
     /// Where the client is: connecting, open, or closed for good.
     pub fn ready_state(&self) -> ReadyState {
-        if self.finished || self.shared.closed.load(Ordering::SeqCst) {
+        if self.finished || self.closing.is_stopped() {
             ReadyState::Closed
         } else if self.events.is_some() {
             ReadyState::Open
@@ -452,7 +412,7 @@ impl EventSource {
     }
 
     fn next_item(&mut self) -> Option<Result<Item, Error>> {
-        if self.finished || self.shared.closed.load(Ordering::SeqCst) {
+        if self.finished || self.closing.is_stopped() {
             self.end_connection();
             return None;
         }
@@ -464,7 +424,7 @@ impl EventSource {
                 }
                 Err(error) if error.is_fatal() => Some(Err(error)),
                 // A close during the attempt cut it short: the end asked for, not a failure.
-                Err(_) if self.shared.closed.load(Ordering::SeqCst) => None,
+                Err(_) if self.closing.is_stopped() => None,
                 Err(error) => Some(self.retrying(error, true)),
             };
         };
@@ -472,7 +432,7 @@ impl EventSource {
         if let Some(retry) = events.parser().retry() {
             self.retry = retry;
         }
-        if !matches!(outcome, Ok(Some(_))) && self.shared.closed.load(Ordering::SeqCst) {
+        if !matches!(outcome, Ok(Some(_))) && self.closing.is_stopped() {
             // The close cut the read short (the body seems to end, a chunked one inside its
             // framing): that is the end the program asked for, not a failure to report or retry.
             self.end_connection();

@@ -45,13 +45,13 @@
 //! once per new kind of failure: nothing else would tell an operator that Redis misbehaves.
 
 use std::fmt::Display;
-use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::registry::RESET_EVENT_TYPE;
 use super::Inner;
 use crate::backoff::Backoff;
+use crate::net::Stop;
 use crate::redis::resp::{encode_command_into, Limits, Value};
 use crate::redis::{Connection, RedisError, RedisUrl};
 use crate::{Error, Event};
@@ -225,8 +225,8 @@ impl Drop for Turn<'_> {
     }
 }
 
-/// The Redis side of a hub: the publishing and replaying connections, the reader's socket (to
-/// interrupt its blocking read when the hub goes), and its stop signal.
+/// The Redis side of a hub: the publishing and replaying connections, and the reader's stop (which
+/// interrupts its blocking read, or its wait to reconnect, when the hub goes).
 pub(crate) struct Backplane {
     config: RedisConfig,
     publisher: SharedConnection,
@@ -234,9 +234,7 @@ pub(crate) struct Backplane {
     last_published: Mutex<Option<EntryId>>,
     /// For reading the entries a resuming client missed.
     replayer: SharedConnection,
-    reader_socket: Mutex<Option<TcpStream>>,
-    stopped: Mutex<bool>,
-    stop: Condvar,
+    reader_stop: Stop,
 }
 
 impl Backplane {
@@ -246,9 +244,7 @@ impl Backplane {
             publisher: SharedConnection::new(),
             last_published: Mutex::new(None),
             replayer: SharedConnection::new(),
-            reader_socket: Mutex::new(None),
-            stopped: Mutex::new(false),
-            stop: Condvar::new(),
+            reader_stop: Stop::default(),
         }
     }
 
@@ -453,23 +449,16 @@ impl Backplane {
 
     /// Stops the reader: no new connection, and the blocking read in progress ends.
     pub fn stop(&self) {
-        *lock(&self.stopped) = true;
-        self.stop.notify_all();
-        if let Some(socket) = lock(&self.reader_socket).take() {
-            let _ = socket.shutdown(Shutdown::Both);
-        }
+        self.reader_stop.stop();
     }
 
     fn is_stopped(&self) -> bool {
-        *lock(&self.stopped)
+        self.reader_stop.is_stopped()
     }
 
     /// Waits `delay`, or less if the hub stops; returns whether it stopped.
     fn pause(&self, delay: Duration) -> bool {
-        let stopped = lock(&self.stopped);
-        let (stopped, _) =
-            self.stop.wait_timeout_while(stopped, delay, |s| !*s).unwrap_or_else(PoisonError::into_inner);
-        *stopped
+        self.reader_stop.sleep(delay)
     }
 }
 
@@ -664,9 +653,7 @@ impl Reader<'_> {
         let stream = config.stream.as_bytes();
         let timeout = config.settings.timeout;
         let mut redis = backplane.open(Instant::now() + timeout, config.read_limits())?;
-        if let Ok(socket) = redis.socket_handle() {
-            *lock(&backplane.reader_socket) = Some(socket);
-        }
+        backplane.reader_stop.watch(redis.socket_handle().ok().as_ref());
         if backplane.is_stopped() {
             return Ok(());
         }
