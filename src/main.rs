@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use bare_sse::client::{Error as ClientError, EventSource, Item};
 use bare_sse::json::Value;
-use bare_sse::parse::{classify_line, Line, LineSplitter, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES};
+use bare_sse::parse::{
+    classify_line, Block, EventFields, Field, Line, LineSplitter, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES,
+};
 use bare_sse::{shared_source, AllowOrigin, Event, Hub, Request, Response, Server};
 
 /// `eprintln!` that ignores a closed standard error instead of panicking.
@@ -75,6 +77,8 @@ options:
                         shows what clients get, so with --lines, add --auto-id for a tab opened
                         later to see the lines sent before it
   --max-line-bytes N    longest input line (default 8388608); longer ones are reported and skipped
+  --max-event-bytes N   most data in one input event, its line ends counted (default 16777216);
+                        a larger event is reported and not sent
   --redis URL           share events with every server on the same Redis stream
                         (redis://[[user]:password@]host[:port][/db]); ids become stream entry ids,
                         so use --auto-id (or none) rather than `id:` lines
@@ -298,6 +302,7 @@ struct ServeOptions {
     lines: bool,
     page: bool,
     max_line_bytes: usize,
+    max_event_bytes: usize,
     redis: Option<String>,
     stream: String,
     gzip: bool,
@@ -321,6 +326,7 @@ impl ServeOptions {
             lines: false,
             page: false,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             redis: None,
             stream: "events".to_string(),
             gzip: false,
@@ -347,6 +353,7 @@ impl ServeOptions {
                 "--lines" => options.lines = args.flag(name)?,
                 "--page" => options.page = args.flag(name)?,
                 "--max-line-bytes" => options.max_line_bytes = args.number(name)?,
+                "--max-event-bytes" => options.max_event_bytes = args.number(name)?,
                 "--gzip" => options.gzip = args.flag(name)?,
                 "--metrics" => {
                     let path = args.value(name)?;
@@ -419,7 +426,7 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     let read = if options.lines {
         send_lines(stdin, &mut publisher, options.max_line_bytes)
     } else {
-        send_events(stdin, &mut publisher, options.max_line_bytes)
+        send_events(stdin, &mut publisher, options.max_line_bytes, options.max_event_bytes)
     };
     read.map_err(|e| Failure::Runtime(format!("reading standard input: {e}"), exit::FAILURE))?;
     if !options.exit_at_end {
@@ -534,71 +541,66 @@ fn read_input(mut input: impl Read, mut take: impl FnMut(&[u8])) -> io::Result<(
     }
 }
 
-/// The event being read from standard input.
-#[derive(Default)]
-struct PendingEvent {
-    data: Vec<String>,
-    event_type: Option<String>,
-    id: Option<String>,
-    retry: Option<u64>,
-    /// Line number of its first field, for error messages.
-    first_line: usize,
-}
-
-impl PendingEvent {
-    fn is_empty(&self) -> bool {
-        self.data.is_empty() && self.event_type.is_none() && self.id.is_none() && self.retry.is_none()
+/// The event a block of fields read from standard input makes: its id as given, or, without one,
+/// the hub's next id with `--auto-id`.
+fn event_from(block: Block, auto_id: bool) -> Event {
+    let mut event = Event::new();
+    if let Some(data) = block.data {
+        event = event.data(data);
     }
-
-    fn into_event(self, auto_id: bool) -> Event {
-        let mut event = Event::new();
-        if !self.data.is_empty() {
-            event = event.data(self.data.join("\n"));
-        }
-        if let Some(event_type) = self.event_type {
-            event = event.event(event_type);
-        }
-        if let Some(retry) = self.retry {
-            event = event.retry(Duration::from_millis(retry));
-        }
-        match self.id {
-            Some(id) => event.id(id),
-            None if auto_id => event.with_id(),
-            None => event,
-        }
+    if let Some(event_type) = block.event_type {
+        event = event.event(event_type);
+    }
+    if let Some(retry) = block.retry {
+        event = event.retry(retry);
+    }
+    match block.id {
+        Some(id) => event.id(id),
+        None if auto_id => event.with_id(),
+        None => event,
     }
 }
 
-/// Reads text/event-stream from `input` with the library's line rules, sending each event. Unlike a
-/// client, it reports fields it does not know rather than ignoring them, since here they are typos.
-fn send_events(input: impl Read, publisher: &mut Publisher<'_>, max_line_bytes: usize) -> io::Result<()> {
+/// Reads text/event-stream from `input` with the library's line and field rules, sending each
+/// event. Unlike a client, it reports the fields those rules ignore rather than passing over them,
+/// since here they are typos, and it sends an event that has fields but no data (a `retry:` alone,
+/// say), which a client would not see as an event.
+fn send_events(
+    input: impl Read,
+    publisher: &mut Publisher<'_>,
+    max_line_bytes: usize,
+    max_event_bytes: usize,
+) -> io::Result<()> {
     let mut splitter = LineSplitter::new(max_line_bytes);
-    let mut pending = PendingEvent::default();
+    let mut fields = EventFields::new(max_event_bytes);
+    // The line of the event's first field that counts, for messages about the event.
+    let mut first_line = 0;
     let mut line_number = 0;
     let mut on_line = |line: &str| {
         line_number += 1;
-        let field = match classify_line(line) {
-            Line::Blank if pending.is_empty() => return,
+        let (name, value) = match classify_line(line) {
+            Line::Blank if fields.is_empty() => return,
             Line::Blank => {
-                let pending = std::mem::take(&mut pending);
-                let first_line = pending.first_line;
-                return publisher.send(pending.into_event(publisher.auto_id), first_line);
+                let block = fields.end();
+                if !block.too_large {
+                    publisher.send(event_from(block, publisher.auto_id), first_line);
+                }
+                return;
             }
             Line::Comment(_) => return,
             Line::Field { name, value } => (name, value),
         };
-        if pending.is_empty() {
-            pending.first_line = line_number;
+        if fields.is_empty() {
+            first_line = line_number;
         }
-        match field {
-            ("data", value) => pending.data.push(value.to_string()),
-            ("event", value) => pending.event_type = Some(value.to_string()),
-            ("id", value) => pending.id = Some(value.to_string()),
-            ("retry", value) => match value.parse() {
-                Ok(retry) => pending.retry = Some(retry),
-                Err(_) => note!("bare-sse: line {line_number}: retry takes milliseconds, not `{value}`"),
-            },
-            (name, _) => note!("bare-sse: line {line_number}: unknown field `{name}` skipped"),
+        match fields.take(name, value) {
+            Ok(Field::IdWithNul(_)) => note!("bare-sse: line {line_number}: an id cannot hold NUL; line skipped"),
+            Ok(Field::BadRetry(value)) => {
+                note!("bare-sse: line {line_number}: retry takes milliseconds, not `{value}`")
+            }
+            Ok(Field::Unknown { name, .. }) => note!("bare-sse: line {line_number}: unknown field `{name}` skipped"),
+            Ok(_) => {}
+            Err(e) => note!("bare-sse: line {line_number}: {e}; event at line {first_line} not sent"),
         }
     };
     read_input(input, |bytes| {
