@@ -37,7 +37,7 @@ use super::response::{Body, Response};
 use super::router::Routed;
 use super::stream_socket::{StreamSocket, Watched};
 use super::{Request, Shared, StreamBody};
-use crate::compress::BodyEncoder;
+use crate::compress::{BodyEncoder, Offers};
 use crate::http::{
     complete_response, stream_response_head_for, text_response, BodyFraming, BodyRule, ChunkedReader, HeadReader,
     Persistence, RequestHead, RequestHeads, Version, READ_CHUNK_BYTES,
@@ -412,39 +412,16 @@ fn respond(
     mut exchange: Exchange,
 ) -> Responded {
     let config = &shared.config;
+    let Response { status, headers: handler_headers, body, keep_alive, write_profiles } = response;
     let cors = config.cors.headers(request.header("origin"));
-    // Room for the negotiation's headers too: a vector outgrown step by step leaves each smaller
-    // buffer in this thread's allocator cache, where it stays while a stream runs on the thread.
-    let mut headers = Vec::with_capacity(cors.len() + response.headers.len() + 3);
-    headers.extend(pairs(&cors));
-    for (name, value) in &response.headers {
-        if FRAMING_HEADERS.iter().any(|framing| name.eq_ignore_ascii_case(framing)) {
-            if name.eq_ignore_ascii_case("connection")
-                && value.split(',').any(|o| o.trim().eq_ignore_ascii_case("close"))
-            {
-                exchange.persistence = Persistence::Close;
-            }
-            continue;
-        }
-        headers.push((name.as_str(), value.as_str()));
-    }
+    let mut headers = response_headers(&cors, &handler_headers, &mut exchange.persistence);
     // What may follow the head is decided in one place, for every kind of answer.
-    let rule = BodyRule::for_response(Some(request.method()), response.status);
-    let body = match response.body {
-        Body::Bytes(bytes) => {
-            shared.metrics.answered(response.status);
-            let persistence = exchange.persistence;
-            let out = complete_response(Some(request.method()), response.status, persistence, &headers, &bytes);
-            return Responded::Complete(send_complete(socket, &out, persistence, exchange.ahead));
-        }
+    let rule = BodyRule::for_response(Some(request.method()), status);
+    let body = match body {
+        Body::Bytes(bytes) => return send_whole(shared, socket, request, status, &headers, &bytes, exchange),
         // A stream with a status that has no body (204, 304) is its head alone: the closure never
         // runs, and the hub gets no client.
-        _ if rule == BodyRule::Bodiless => {
-            shared.metrics.answered(response.status);
-            let persistence = exchange.persistence;
-            let out = complete_response(Some(request.method()), response.status, persistence, &headers, &[]);
-            return Responded::Complete(send_complete(socket, &out, persistence, exchange.ahead));
-        }
+        _ if rule == BodyRule::Bodiless => return send_whole(shared, socket, request, status, &headers, &[], exchange),
         streaming => streaming,
     };
     // A draining server starts no stream: it tells the client to come back later, or to stop.
@@ -452,40 +429,18 @@ fn respond(
         return Responded::Complete(send_complete(socket, &answer, Persistence::Close, exchange.ahead));
     }
     let framing = BodyFraming::for_version(request.version());
-    // A per-connection stream's body may pass through a write profile the client accepts.
-    let mut encoder = None;
-    let mut offers = response.write_profiles;
+    let mut offers = write_profiles;
     offers.0.extend(config.write_profiles.0.iter().cloned());
-    let coding;
-    let mut hub_gzip = false;
-    // Every `Accept-Encoding` line counts: a later `gzip;q=0` refuses what an earlier line took.
-    let accept_encoding = request.head().header_list("accept-encoding");
-    match &body {
-        Body::Stream(_) if !offers.is_empty() => {
-            headers.push(("Vary", "Accept-Encoding"));
-            if let Some(profile) = offers.negotiate(accept_encoding.as_deref()) {
-                coding = profile.content_coding().to_string();
-                headers.push(("Content-Encoding", &coding));
-                encoder = Some(profile.encoder());
-            }
-        }
-        // A hub that compresses has every event compressed once already.
-        Body::Hub(hub) if hub.compresses() => {
-            headers.push(("Vary", "Accept-Encoding"));
-            hub_gzip = crate::http::choose_coding(accept_encoding.as_deref(), &["gzip"]).is_some();
-            if hub_gzip {
-                headers.push(("Content-Encoding", "gzip"));
-            }
-        }
-        _ => {}
+    let coding = stream_coding(request, &body, &offers);
+    if coding.varies {
+        headers.push(("Vary", "Accept-Encoding"));
     }
-    // A stream's connection stays open after it only if the stream can end: a chunked body, not a
-    // hub. The head alone (the answer to HEAD) streams nothing, so nothing stops its connection
-    // from staying open but the framing, whose head on HTTP/1.0 says `Connection: close`.
+    if let Some(content_coding) = &coding.content_coding {
+        headers.push(("Content-Encoding", content_coding));
+    }
+    // The answer to HEAD: the head a GET gets, and no body, not even the last chunk.
     let streams_nothing = !rule.sends_body();
-    let persists = framing == BodyFraming::Chunked
-        && exchange.persistence != Persistence::Close
-        && (streams_nothing || matches!(body, Body::Stream(_)));
+    let persists = stream_persists(framing, exchange.persistence, streams_nothing, &body);
     if !persists {
         exchange.persistence = Persistence::Close;
         if framing == BodyFraming::Chunked {
@@ -493,26 +448,128 @@ fn respond(
         }
     }
     // Datastar asks for `Connection: keep-alive` on its streams.
-    let head = stream_response_head_for(response.status, framing, response.keep_alive && persists, &headers);
+    let head = stream_response_head_for(status, framing, keep_alive && persists, &headers);
     if streams_nothing {
-        shared.metrics.answered(response.status);
-        // The answer to HEAD: the head a GET gets, and no body, not even the last chunk.
+        shared.metrics.answered(status);
         return Responded::Complete(send_complete(socket, &head, exchange.persistence, exchange.ahead));
     }
     let intro = config.retry.map(retry_line).unwrap_or_default();
-    let source = match body {
+    let source = stream_source(socket, request, body, exchange, coding);
+    Responded::Stream(StreamStart { status, framing, head, intro, source })
+}
+
+/// The response's header fields: the CORS ones, then the handler's, less those that frame the
+/// message, which the server writes itself (a handler's `Connection: close` still closes the
+/// connection, through `persistence`).
+fn response_headers<'a>(
+    cors: &'a [(&'static str, String)],
+    handler_headers: &'a [(String, String)],
+    persistence: &mut Persistence,
+) -> Vec<(&'a str, &'a str)> {
+    // Room for the negotiation's headers too: a vector outgrown step by step leaves each smaller
+    // buffer in this thread's allocator cache, where it stays while a stream runs on the thread.
+    let mut headers = Vec::with_capacity(cors.len() + handler_headers.len() + 3);
+    headers.extend(pairs(cors));
+    for (name, value) in handler_headers {
+        if FRAMING_HEADERS.iter().any(|framing| name.eq_ignore_ascii_case(framing)) {
+            if name.eq_ignore_ascii_case("connection")
+                && value.split(',').any(|o| o.trim().eq_ignore_ascii_case("close"))
+            {
+                *persistence = Persistence::Close;
+            }
+            continue;
+        }
+        headers.push((name.as_str(), value.as_str()));
+    }
+    headers
+}
+
+/// Sends a response whose body is `body`, all of it at once.
+fn send_whole(
+    shared: &Shared,
+    socket: &TcpStream,
+    request: &Request,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    exchange: Exchange,
+) -> Responded {
+    shared.metrics.answered(status);
+    let persistence = exchange.persistence;
+    let out = complete_response(Some(request.method()), status, persistence, headers, body);
+    Responded::Complete(send_complete(socket, &out, persistence, exchange.ahead))
+}
+
+/// The content coding of a stream's body.
+struct StreamCoding {
+    /// The answer depends on `Accept-Encoding`: a coding was on offer.
+    varies: bool,
+    /// The coding chosen, for `Content-Encoding`.
+    content_coding: Option<String>,
+    /// A per-connection stream's encoder for the chosen write profile.
+    encoder: Option<Box<dyn BodyEncoder>>,
+    /// A hub client gets the hub's gzip-compressed events.
+    hub_gzip: bool,
+}
+
+/// Chooses the coding of a stream's body from what the client accepts (every `Accept-Encoding`
+/// line counts: a later `gzip;q=0` refuses what an earlier line took): for a per-connection
+/// stream, one of the write profiles on offer; for a hub that compresses (every event compressed
+/// once already), gzip or nothing.
+fn stream_coding(request: &Request, body: &Body, offers: &Offers) -> StreamCoding {
+    let accept_encoding = request.head().header_list("accept-encoding");
+    let mut coding = StreamCoding { varies: false, content_coding: None, encoder: None, hub_gzip: false };
+    match body {
+        Body::Stream(_) if !offers.is_empty() => {
+            coding.varies = true;
+            if let Some(profile) = offers.negotiate(accept_encoding.as_deref()) {
+                coding.content_coding = Some(profile.content_coding().to_string());
+                coding.encoder = Some(profile.encoder());
+            }
+        }
+        Body::Hub(hub) if hub.compresses() => {
+            coding.varies = true;
+            coding.hub_gzip = crate::http::choose_coding(accept_encoding.as_deref(), &["gzip"]).is_some();
+            coding.content_coding = coding.hub_gzip.then(|| "gzip".to_string());
+        }
+        _ => {}
+    }
+    coding
+}
+
+/// Whether a stream's connection stays open after it: only if the stream can end (a chunked body,
+/// not a hub) and the exchange allows it. The head alone (the answer to HEAD) streams nothing, so
+/// nothing stops its connection from staying open but the framing, whose head on HTTP/1.0 says
+/// `Connection: close`.
+fn stream_persists(framing: BodyFraming, persistence: Persistence, streams_nothing: bool, body: &Body) -> bool {
+    framing == BodyFraming::Chunked
+        && persistence != Persistence::Close
+        && (streams_nothing || matches!(body, Body::Stream(_)))
+}
+
+/// Where a stream's events come from: a hub it joins (with what its lifecycle hooks are told), or
+/// the handler's closure.
+fn stream_source(
+    socket: &TcpStream,
+    request: &Request,
+    body: Body,
+    exchange: Exchange,
+    coding: StreamCoding,
+) -> StreamSource {
+    match body {
         Body::Hub(hub) => {
             let last_event_id = last_event_id(request).map(str::to_string);
             // What the hub's lifecycle hooks are told: kept for the stream's life, so only for a
             // hub that has hooks.
             let peer_addr = || socket.peer_addr().ok();
             let client = hub.has_hooks().then(|| Box::new(request.client_info(peer_addr(), last_event_id.clone())));
-            StreamSource::Hub { hub, joining: Joining { last_event_id, gzip: hub_gzip, client } }
+            StreamSource::Hub { hub, joining: Joining { last_event_id, gzip: coding.hub_gzip, client } }
         }
-        Body::Stream(run) => StreamSource::PerConnection(PerConnectionStream { run, exchange, encoder }),
-        Body::Bytes(_) => unreachable!("plain bodies were answered above"),
-    };
-    Responded::Stream(StreamStart { status: response.status, framing, head, intro, source })
+        Body::Stream(run) => {
+            StreamSource::PerConnection(PerConnectionStream { run, exchange, encoder: coding.encoder })
+        }
+        Body::Bytes(_) => unreachable!("`respond` sends a plain body before any stream starts"),
+    }
 }
 
 /// Sends a complete response, then closes the connection or keeps it for the next request.
