@@ -13,7 +13,7 @@ use bare_sse::json::Value;
 use bare_sse::parse::{
     classify_line, Block, EventFields, Field, Line, LineSplitter, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES,
 };
-use bare_sse::{shared_source, AllowOrigin, Event, Hub, Request, Response, Server};
+use bare_sse::{shared_source, AllowOrigin, Event, Hub, MessageEvent, Request, Response, Server};
 
 /// `eprintln!` that ignores a closed standard error instead of panicking.
 macro_rules! note {
@@ -312,9 +312,10 @@ struct ServeOptions {
     drain_seconds: Option<u64>,
 }
 
-impl ServeOptions {
-    fn parse(args: &[String]) -> Result<ServeOptions, Failure> {
-        let mut options = ServeOptions {
+/// What `serve` does with no options.
+impl Default for ServeOptions {
+    fn default() -> ServeOptions {
+        ServeOptions {
             port: 8122,
             bind: IpAddr::from([127, 0, 0, 1]),
             history: bare_sse::hub::DEFAULT_HISTORY_EVENTS,
@@ -333,7 +334,13 @@ impl ServeOptions {
             metrics: None,
             exit_at_end: false,
             drain_seconds: None,
-        };
+        }
+    }
+}
+
+impl ServeOptions {
+    fn parse(args: &[String]) -> Result<ServeOptions, Failure> {
+        let mut options = ServeOptions::default();
         let mut args = Arguments::new(args, Command::Serve);
         while let Some(name) = args.next() {
             match name {
@@ -380,6 +387,38 @@ impl ServeOptions {
 }
 
 fn serve(options: &ServeOptions) -> Result<(), Failure> {
+    let hub = build_hub(options)?;
+    let server = start_server(options, &hub)?;
+    let mut publisher = Publisher::new(&hub, options.auto_id, options.redis.is_some());
+    let stdin = io::stdin().lock();
+    let read = if options.lines {
+        send_lines(stdin, &mut publisher, options.max_line_bytes)
+    } else {
+        send_events(stdin, &mut publisher, options.max_line_bytes, options.max_event_bytes)
+    };
+    read.map_err(|e| Failure::Runtime(format!("reading standard input: {e}"), exit::FAILURE))?;
+    if !options.exit_at_end {
+        // What the input held stays in history for clients that connect later, but only the
+        // events with ids: say so when some had none, since those clients will not see them.
+        if let Some(note) = publisher.without_id_note() {
+            note!("bare-sse: {note}");
+        }
+        note!("bare-sse: end of input; still serving (Ctrl-C to stop)");
+        loop {
+            std::thread::park();
+        }
+    }
+    if let Some(seconds) = options.drain_seconds {
+        drain(&server, seconds);
+        return Ok(());
+    }
+    hub.flush(Duration::from_secs(2));
+    server.stop();
+    Ok(())
+}
+
+/// The hub the options describe.
+fn build_hub(options: &ServeOptions) -> Result<Hub, Failure> {
     let heartbeat = (options.heartbeat_seconds > 0).then(|| Duration::from_secs(options.heartbeat_seconds));
     let mut hub = Hub::builder().history_events(options.history).heartbeat(heartbeat);
     if options.gzip {
@@ -388,7 +427,11 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     if let Some(url) = &options.redis {
         hub = hub.redis(url, &options.stream).map_err(|e| Failure::Usage(format!("--redis: {e}"), Command::Serve))?;
     }
-    let hub = hub.build();
+    Ok(hub.build())
+}
+
+/// Starts the server the options describe, on `hub`, and says where it serves what.
+fn start_server(options: &ServeOptions, hub: &Hub) -> Result<Server, Failure> {
     let mut builder = Server::builder()
         .hub(hub.clone())
         .bind(options.bind)
@@ -420,38 +463,17 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     if let Some(path) = &options.metrics {
         note!("bare-sse: metrics at http://{}{path}", server.local_addr());
     }
+    Ok(server)
+}
 
-    let stdin = io::stdin().lock();
-    let mut publisher = Publisher::new(&hub, options.auto_id, options.redis.is_some());
-    let read = if options.lines {
-        send_lines(stdin, &mut publisher, options.max_line_bytes)
-    } else {
-        send_events(stdin, &mut publisher, options.max_line_bytes, options.max_event_bytes)
-    };
-    read.map_err(|e| Failure::Runtime(format!("reading standard input: {e}"), exit::FAILURE))?;
-    if !options.exit_at_end {
-        // What the input held stays in history for clients that connect later, but only the
-        // events with ids: say so when some had none, since those clients will not see them.
-        if let Some(note) = publisher.without_id_note() {
-            note!("bare-sse: {note}");
-        }
-        note!("bare-sse: end of input; still serving (Ctrl-C to stop)");
-        loop {
-            std::thread::park();
-        }
-    }
-    if let Some(seconds) = options.drain_seconds {
-        let period = Duration::from_secs(seconds).min(bare_sse::server::MAX_DRAIN_PERIOD);
-        note!("bare-sse: end of input; draining: the streams end over {} s", period.as_secs());
-        // Each turn waits for the events published before it: no flush needed first.
-        let ended = server.drain(period);
-        let streams = if ended == 1 { "stream" } else { "streams" };
-        note!("bare-sse: drained: {ended} {streams} ended");
-        return Ok(());
-    }
-    hub.flush(Duration::from_secs(2));
-    server.stop();
-    Ok(())
+/// `--drain`: ends the streams over that many seconds (at most the server's longest drain).
+fn drain(server: &Server, seconds: u64) {
+    let period = Duration::from_secs(seconds).min(bare_sse::server::MAX_DRAIN_PERIOD);
+    note!("bare-sse: end of input; draining: the streams end over {} s", period.as_secs());
+    // Each turn waits for the events published before it: no flush needed first.
+    let ended = server.drain(period);
+    let streams = if ended == 1 { "stream" } else { "streams" };
+    note!("bare-sse: drained: {ended} {streams} ended");
 }
 
 /// Sends the events read from standard input to the hub, and counts what it sent.
@@ -674,17 +696,7 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
             Command::Listen,
         ));
     }
-    let mut builder = EventSource::builder(&options.url).max_event_bytes(options.max_event_bytes);
-    if let Some(id) = &options.last_event_id {
-        builder = builder.last_event_id(id.as_str());
-    }
-    for (name, value) in &options.headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    if let Some(attempts) = options.max_failures {
-        builder = builder.max_attempts(attempts);
-    }
-    let mut source = builder.build().map_err(|e| Failure::Usage(e.to_string(), Command::Listen))?;
+    let mut source = event_source(options)?;
     let timed_out = Arc::new(AtomicBool::new(false));
     if let Some(timeout) = options.timeout {
         let (closer, timed_out) = (source.close_handle(), Arc::clone(&timed_out));
@@ -709,23 +721,8 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
             Ok(_) => continue,
             Err(e) => return Err(Failure::Runtime(e.to_string(), exit_code_for(&e))),
         };
-        let printed = if options.json {
-            let mut fields =
-                vec![("type".to_string(), Value::from(event.event)), ("data".to_string(), Value::from(event.data))];
-            // The event's own id only: the last id of an earlier event would say that this one
-            // is kept in history, and could be resumed after, when it is not.
-            if let Some(id) = event.id {
-                fields.push(("id".to_string(), Value::from(id)));
-            }
-            writeln!(out, "{}", Value::Object(fields))
-        } else if event.event == "message" {
-            writeln!(out, "{}", event.data)
-        } else {
-            // A typed event (a reset, a Datastar patch) is not mistaken for data.
-            writeln!(out, "{}: {}", event.event, event.data)
-        };
         // A closed pipe (`bare-sse listen ... | head`) ends the listener quietly.
-        if printed.and_then(|()| out.flush()).is_err() || options.once {
+        if print_event(&mut out, event, options.json).is_err() || options.once {
             return Ok(());
         }
     }
@@ -733,6 +730,42 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
         return Err(Failure::Runtime("--timeout passed".into(), exit::TIMEOUT));
     }
     Ok(())
+}
+
+/// The client the options describe.
+fn event_source(options: &ListenOptions) -> Result<EventSource, Failure> {
+    let mut builder = EventSource::builder(&options.url).max_event_bytes(options.max_event_bytes);
+    if let Some(id) = &options.last_event_id {
+        builder = builder.last_event_id(id.as_str());
+    }
+    for (name, value) in &options.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    if let Some(attempts) = options.max_failures {
+        builder = builder.max_attempts(attempts);
+    }
+    builder.build().map_err(|e| Failure::Usage(e.to_string(), Command::Listen))
+}
+
+/// Prints an event on a line of its own: its data, after its type when that is not `message`, or,
+/// with `json`, an object with its type, data and own id.
+fn print_event(out: &mut impl Write, event: MessageEvent, json: bool) -> io::Result<()> {
+    if json {
+        let mut fields =
+            vec![("type".to_string(), Value::from(event.event)), ("data".to_string(), Value::from(event.data))];
+        // The event's own id only: the last id of an earlier event would say that this one is kept
+        // in history, and could be resumed after, when it is not.
+        if let Some(id) = event.id {
+            fields.push(("id".to_string(), Value::from(id)));
+        }
+        writeln!(out, "{}", Value::Object(fields))?;
+    } else if event.event == "message" {
+        writeln!(out, "{}", event.data)?;
+    } else {
+        // A typed event (a reset, a Datastar patch) is not mistaken for data.
+        writeln!(out, "{}: {}", event.event, event.data)?;
+    }
+    out.flush()
 }
 
 /// Failures in a row after which `listen` says how to make it give up: the first one may be a
