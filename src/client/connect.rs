@@ -64,6 +64,8 @@ pub(super) fn dial_tcp(url: &Url, timeout: Duration) -> io::Result<Connection> {
     Err(last_error)
 }
 
+/// Opens the stream: requests it, following redirects, until a server answers with the stream,
+/// `204`, or an error.
 pub(super) fn open(config: &Config, closing: &Stop, last_event_id: &str) -> Result<Opened, Error> {
     let mut url = config.url.clone();
     let mut method = config.method.as_str();
@@ -73,54 +75,13 @@ pub(super) fn open(config: &Config, closing: &Stop, last_event_id: &str) -> Resu
     // where it goes.
     let mut left_origin = false;
     for _ in 0..=config.max_redirects {
-        if url.scheme == "https" && config.connector.is_none() {
-            return Err(Error::TlsUnavailable { url: url.to_string() });
-        }
-        let connection = match &config.connector {
-            Some(connector) => connector(&url, config.connect_timeout),
-            None => dial_tcp(&url, config.connect_timeout),
-        }
-        .map_err(|e| Error::io(format!("connecting to {url}"), e))?;
-        let Connection { mut stream, socket } = connection;
-        // The whole response head must arrive within the connect timeout, however it trickles in.
-        let deadline = Instant::now() + config.connect_timeout;
-        if let Some(socket) = &socket {
-            socket.set_read_timeout(Some(config.connect_timeout)).map_err(|e| Error::io("setting a timeout", e))?;
-        }
-        closing.watch(socket.as_ref());
         let request = request_bytes(config, &url, method, body, last_event_id, !left_origin);
-        stream.write_all(&request).and_then(|()| stream.flush()).map_err(|e| Error::io("sending the request", e))?;
-        let mut head_reader = HeadReader::new(ResponseHeads);
-        let (head, rest) =
-            read_head_by(&mut head_reader, &mut stream, socket.as_ref(), deadline).map_err(|e| match e {
-                HeadError::Refused(error) => Error::BadResponse(error),
-                HeadError::Io(e) => Error::io("reading the response head", e),
-            })?;
-        // The bytes read after the head are the body's first.
-        let reader: Box<dyn Read + Send> = Box::new(io::Cursor::new(rest).chain(stream));
+        let Answer { head, body: reader, socket } = request_head(config, closing, &url, &request)?;
         match head.status {
-            200 => {
-                check_content_type(&head)?;
-                if let Some(socket) = &socket {
-                    socket.set_read_timeout(config.read_timeout).map_err(|e| Error::io("setting a timeout", e))?;
-                }
-                let body = body_reader(&head, reader);
-                let limit = config.max_event_bytes;
-                let mut parser = Parser::with_limits(limit, limit).resume_from(last_event_id);
-                if config.comments {
-                    parser = parser.with_comments();
-                }
-                return Ok(Opened::Stream(Box::new(EventReader::with_parser(BufReader::new(body), parser))));
-            }
+            200 => return event_reader(config, &head, reader, socket.as_ref(), last_event_id).map(Opened::Stream),
             204 => return Ok(Opened::NoContent),
             301 | 302 | 303 | 307 | 308 => {
-                let location = head.header("location").ok_or(Error::RedirectWithoutLocation(head.status))?;
-                let next =
-                    url.join(location).map_err(|reason| Error::InvalidUrl { url: location.to_string(), reason })?;
-                if url.scheme == "https" && next.scheme == "http" {
-                    // The request, credentials and all, would go in the clear.
-                    return Err(Error::InsecureRedirect { from: url.to_string(), to: next.to_string() });
-                }
+                let next = redirect_target(&url, &head)?;
                 left_origin |= !same_origin(&url, &next);
                 url = next;
                 // As browsers do: 303 always, and 301/302 after a POST, continue with a GET.
@@ -133,6 +94,73 @@ pub(super) fn open(config: &Config, closing: &Stop, last_event_id: &str) -> Resu
         }
     }
     Err(Error::TooManyRedirects(config.max_redirects))
+}
+
+/// A server's answer, its head read.
+struct Answer {
+    head: ResponseHead,
+    /// The body, unframed: the bytes read after the head first.
+    body: Box<dyn Read + Send>,
+    /// The TCP socket underneath, if there is one.
+    socket: Option<TcpStream>,
+}
+
+/// Connects to `url`, sends `request` and reads the response head, all within the connect timeout
+/// (the head however it trickles in).
+fn request_head(config: &Config, closing: &Stop, url: &Url, request: &[u8]) -> Result<Answer, Error> {
+    if url.scheme == "https" && config.connector.is_none() {
+        return Err(Error::TlsUnavailable { url: url.to_string() });
+    }
+    let connection = match &config.connector {
+        Some(connector) => connector(url, config.connect_timeout),
+        None => dial_tcp(url, config.connect_timeout),
+    }
+    .map_err(|e| Error::io(format!("connecting to {url}"), e))?;
+    let Connection { mut stream, socket } = connection;
+    let deadline = Instant::now() + config.connect_timeout;
+    if let Some(socket) = &socket {
+        socket.set_read_timeout(Some(config.connect_timeout)).map_err(|e| Error::io("setting a timeout", e))?;
+    }
+    closing.watch(socket.as_ref());
+    stream.write_all(request).and_then(|()| stream.flush()).map_err(|e| Error::io("sending the request", e))?;
+    let mut head_reader = HeadReader::new(ResponseHeads);
+    let (head, rest) = read_head_by(&mut head_reader, &mut stream, socket.as_ref(), deadline).map_err(|e| match e {
+        HeadError::Refused(error) => Error::BadResponse(error),
+        HeadError::Io(e) => Error::io("reading the response head", e),
+    })?;
+    Ok(Answer { head, body: Box::new(io::Cursor::new(rest).chain(stream)), socket })
+}
+
+/// The events of a `200` answer with an event stream: the body, unframed, through a parser that
+/// goes on from the last event id. Reads from then on wait at most the read timeout.
+fn event_reader(
+    config: &Config,
+    head: &ResponseHead,
+    reader: Box<dyn Read + Send>,
+    socket: Option<&TcpStream>,
+    last_event_id: &str,
+) -> Result<Box<Events>, Error> {
+    check_content_type(head)?;
+    if let Some(socket) = socket {
+        socket.set_read_timeout(config.read_timeout).map_err(|e| Error::io("setting a timeout", e))?;
+    }
+    let limit = config.max_event_bytes;
+    let mut parser = Parser::with_limits(limit, limit).resume_from(last_event_id);
+    if config.comments {
+        parser = parser.with_comments();
+    }
+    Ok(Box::new(EventReader::with_parser(BufReader::new(body_reader(head, reader)), parser)))
+}
+
+/// Where a redirect leads, refusing a way from https to plain http: the request, credentials and
+/// all, would go in the clear.
+fn redirect_target(url: &Url, head: &ResponseHead) -> Result<Url, Error> {
+    let location = head.header("location").ok_or(Error::RedirectWithoutLocation(head.status))?;
+    let next = url.join(location).map_err(|reason| Error::InvalidUrl { url: location.to_string(), reason })?;
+    if url.scheme == "https" && next.scheme == "http" {
+        return Err(Error::InsecureRedirect { from: url.to_string(), to: next.to_string() });
+    }
+    Ok(next)
 }
 
 /// Whether two URLs have the same origin (scheme, host and port), which is where credentials
