@@ -648,36 +648,50 @@ impl Reader<'_> {
     /// Connects, finds where to go on, and reads until the connection fails (`Err`) or the hub
     /// stops (`Ok`).
     fn follow(&mut self) -> Result<(), RedisError> {
-        let (inner, backplane) = (self.inner, self.backplane);
+        let backplane = self.backplane;
         let config = &backplane.config;
-        let stream = config.stream.as_bytes();
-        let timeout = config.settings.timeout;
-        let mut redis = backplane.open(Instant::now() + timeout, config.read_limits())?;
+        let mut redis = backplane.open(Instant::now() + config.settings.timeout, config.read_limits())?;
         backplane.reader_stop.watch(redis.socket_handle().ok().as_ref());
         if backplane.is_stopped() {
             return Ok(());
         }
-        let mut last = match self.last {
-            None => {
-                let (end, tail) = self.history_tail(&mut redis)?;
-                publish_locally(inner, &config.stream, EntryId::START, &tail, false);
-                end
-            }
-            Some(last) => match resume_point(&mut redis, stream, last, timeout)? {
-                Resume::From(id) => id,
-                Resume::AfterLoss(id) => {
-                    publish_locally(inner, &config.stream, last, &[], true);
-                    id
-                }
-            },
-        };
+        let last = self.start_point(&mut redis)?;
         {
-            let mut state = inner.lock();
+            let mut state = self.inner.lock();
             state.redis_last = Some(last.to_string());
             state.following = true;
-            inner.progress.notify_all();
+            self.inner.progress.notify_all();
         }
         self.last = Some(last);
+        self.read_after(&mut redis, last)
+    }
+
+    /// Where this connection reads from: after the stream's tail, once that has filled the local
+    /// history, on the first connection; after the last entry published here on the next, with
+    /// the reset event first when entries after it may be lost.
+    fn start_point(&self, redis: &mut Connection) -> Result<EntryId, RedisError> {
+        let config = &self.backplane.config;
+        match self.last {
+            None => {
+                let (end, tail) = self.history_tail(redis)?;
+                publish_locally(self.inner, &config.stream, EntryId::START, &tail, false);
+                Ok(end)
+            }
+            Some(last) => match resume_point(redis, config.stream.as_bytes(), last, config.settings.timeout)? {
+                Resume::From(id) => Ok(id),
+                Resume::AfterLoss(id) => {
+                    publish_locally(self.inner, &config.stream, last, &[], true);
+                    Ok(id)
+                }
+            },
+        }
+    }
+
+    /// Reads the entries after `last` as they come, publishing each here, until the connection
+    /// fails (`Err`) or the hub stops (`Ok`).
+    fn read_after(&mut self, redis: &mut Connection, mut last: EntryId) -> Result<(), RedisError> {
+        let config = &self.backplane.config;
+        let stream = config.stream.as_bytes();
         let (count, block) = (READ_COUNT.to_string(), READ_BLOCK.as_millis().to_string());
         loop {
             let after = last.to_string();
@@ -693,9 +707,9 @@ impl Reader<'_> {
                     stream,
                     after.as_bytes(),
                 ],
-                asked + READ_BLOCK + timeout,
+                asked + READ_BLOCK + config.settings.timeout,
             )?;
-            if backplane.is_stopped() {
+            if self.backplane.is_stopped() {
                 return Ok(());
             }
             let Some((entries, in_reply)) = xread_entries(&reply, stream)? else {
@@ -708,9 +722,9 @@ impl Reader<'_> {
                 continue;
             };
             check_ascending(&entries, last)?;
-            let lost = self.missed_trimmed(&mut redis, last, in_reply)?;
+            let lost = self.missed_trimmed(redis, last, in_reply)?;
             self.read_succeeded();
-            publish_locally(inner, &config.stream, last, &entries, lost);
+            publish_locally(self.inner, &config.stream, last, &entries, lost);
             if let Some(newest) = entries.last() {
                 last = newest.id();
                 self.last = Some(last);
