@@ -1,12 +1,13 @@
 //! Socket helpers shared by the transports: telling a socket timeout from a broken connection, a
-//! stop that reaches a thread wherever it waits for a peer, and the socket side of reading an
-//! HTTP head, shared by the server (requests, on a thread per connection or on the overflow
-//! answerer's non-blocking sockets) and the client (responses).
+//! stop that reaches a thread wherever it waits for a peer, reading by a deadline (request heads
+//! and bodies, response heads, Redis replies), and the socket side of reading an HTTP head, shared
+//! by the server (requests, on a thread per connection or on the overflow answerer's non-blocking
+//! sockets) and the client (responses).
 //!
-//! [`HeadReader`](crate::http::HeadReader) decides what the bytes mean; this loop owns the waiting:
-//! it reads until the head is complete, refused, or the peer leaves, and either waits for bytes
-//! until a deadline (a blocking socket whose read timeout is set, before each read, to the time
-//! left) or takes only what has arrived (a non-blocking socket).
+//! [`HeadReader`](crate::http::HeadReader) decides what the bytes mean; the loop here owns the
+//! waiting: it reads until the head is complete, refused, or the peer leaves, and either waits
+//! for bytes until a deadline ([`DeadlineReader`]) or takes only what has arrived (a non-blocking
+//! socket).
 
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
@@ -91,29 +92,61 @@ pub(crate) enum HeadError<E> {
 /// A head read by a deadline: the head and the bytes received after it, or why no head came.
 pub(crate) type HeadAndRest<P> = Result<(<P as HeadParser>::Head, Vec<u8>), HeadError<<P as HeadParser>::Error>>;
 
-/// How the loop waits for bytes.
-#[derive(Clone, Copy)]
-enum Waiting<'a> {
-    /// Until `deadline`, on a blocking source; `socket` is the one under it, when there is one.
-    Until { socket: Option<&'a TcpStream>, deadline: Instant },
-    /// Not at all: the socket is non-blocking, and the bytes that have arrived are all there is.
-    NotAtAll,
+/// Reads from `source` waiting at most until `deadline` in all, however the bytes trickle in.
+/// Before each read, `socket` (the one under `source`, when there is one) gets the time left as
+/// its read timeout, and a read that timeout ends is tried again while time is left; a source
+/// without a socket is checked between reads only. Past the deadline, a read fails with
+/// `TimedOut`.
+pub(crate) struct DeadlineReader<'a, R> {
+    source: R,
+    socket: Option<&'a TcpStream>,
+    deadline: Instant,
 }
 
-/// Reads until the head is complete, waiting for bytes until `deadline` at the latest however
-/// they trickle in. Before each read, `socket` (the one under `source`, when there is one; a
-/// source without one is checked between reads) gets the time left as its read timeout. Returns
-/// the head and the bytes received after it.
+impl<'a> DeadlineReader<'a, &'a TcpStream> {
+    /// Reads from `socket` by `deadline`.
+    pub fn new(socket: &'a TcpStream, deadline: Instant) -> DeadlineReader<'a, &'a TcpStream> {
+        DeadlineReader { source: socket, socket: Some(socket), deadline }
+    }
+}
+
+impl<'a, R: Read> DeadlineReader<'a, R> {
+    /// Reads from `source`, which `socket` (if any) is under, by `deadline`.
+    pub fn over(source: R, socket: Option<&'a TcpStream>, deadline: Instant) -> DeadlineReader<'a, R> {
+        DeadlineReader { source, socket, deadline }
+    }
+}
+
+impl<R: Read> Read for DeadlineReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            let Some(socket) = self.socket else { return self.source.read(buf) };
+            socket.set_read_timeout(Some(left))?;
+            match self.source.read(buf) {
+                // The timeout set above ended the read: the deadline, checked again, decides.
+                Err(e) if is_timeout(&e) => {}
+                read => return read,
+            }
+        }
+    }
+}
+
+/// Reads until the head is complete, waiting for bytes until `deadline` at the latest, as
+/// [`DeadlineReader`] does. Returns the head and the bytes received after it.
 pub(crate) fn read_head_by<P: HeadParser>(
     reader: &mut HeadReader<P>,
     source: &mut impl Read,
     socket: Option<&TcpStream>,
     deadline: Instant,
 ) -> HeadAndRest<P> {
-    match read_head(reader, source, Waiting::Until { socket, deadline })? {
+    match read_head(reader, &mut DeadlineReader::over(source, socket, deadline), Arrived::Wait)? {
         HeadRead::Complete { head, rest } => Ok((head, rest)),
-        // The loop stops with the head partial only when it does not wait; were it to, the head
-        // did not come in time.
+        // The loop stops with the head partial only when it takes what has arrived; were it to
+        // here, the head did not come in time.
         HeadRead::Partial => Err(HeadError::Io(io::ErrorKind::TimedOut.into())),
     }
 }
@@ -124,39 +157,33 @@ pub(crate) fn read_head_arrived<P: HeadParser>(
     reader: &mut HeadReader<P>,
     socket: &TcpStream,
 ) -> Result<HeadRead<P::Head>, HeadError<P::Error>> {
-    read_head(reader, &mut &*socket, Waiting::NotAtAll)
+    read_head(reader, &mut &*socket, Arrived::IsAll)
 }
 
-/// The loop: parse what came (when it can have changed the answer), then wait, then read.
+/// Whether the bytes that have arrived are all a read loop gets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arrived {
+    /// No: the source waits for more (up to its deadline).
+    Wait,
+    /// Yes: the source is a non-blocking socket, and a read that would block ends the loop.
+    IsAll,
+}
+
+/// The loop: parse what came (when it can have changed the answer), then read.
 fn read_head<P: HeadParser>(
     reader: &mut HeadReader<P>,
     source: &mut impl Read,
-    waiting: Waiting<'_>,
+    arrived: Arrived,
 ) -> Result<HeadRead<P::Head>, HeadError<P::Error>> {
     loop {
         if let complete @ HeadRead::Complete { .. } = reader.poll().map_err(HeadError::Refused)? {
             return Ok(complete);
         }
-        if let Waiting::Until { socket, deadline } = waiting {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(HeadError::Io(io::ErrorKind::TimedOut.into()));
-            }
-            if let Some(socket) = socket {
-                socket.set_read_timeout(Some(left)).map_err(HeadError::Io)?;
-            }
-        }
         match reader.read_from(source) {
             Ok(0) => return Err(HeadError::Io(io::ErrorKind::UnexpectedEof.into())),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            // A blocking read's timeout: the deadline, checked above, decides. A non-blocking
-            // read that would block: nothing more has arrived.
-            Err(e) if is_timeout(&e) => {
-                if let Waiting::NotAtAll = waiting {
-                    return Ok(HeadRead::Partial);
-                }
-            }
+            Err(e) if arrived == Arrived::IsAll && is_timeout(&e) => return Ok(HeadRead::Partial),
             Err(e) => return Err(HeadError::Io(e)),
         }
     }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::resp::{encode_command_into, Decoder, Limits, RespError, Value};
 use crate::http::percent_decode;
+use crate::net::DeadlineReader;
 
 /// Where a Redis server is, parsed from `redis://[[user]:password@]host[:port][/db]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -294,8 +295,7 @@ impl Connection {
             if let Some(value) = self.decoder.next_value()? {
                 return Ok(value);
             }
-            self.socket.set_read_timeout(Some(time_left(deadline, "complete reply")?))?;
-            let read = match self.socket.read(&mut buffer) {
+            let read = match DeadlineReader::new(&self.socket, deadline).read(&mut buffer) {
                 Ok(0) => return Err(RedisError::Io(io::ErrorKind::UnexpectedEof.into())),
                 Ok(read) => read,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,

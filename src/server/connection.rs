@@ -43,7 +43,7 @@ use crate::http::{
     Persistence, RequestHead, RequestHeads, Version, READ_CHUNK_BYTES,
 };
 use crate::net::is_timeout;
-use crate::net::{read_head_by, HeadError};
+use crate::net::{read_head_by, DeadlineReader, HeadError};
 use crate::Hub;
 
 /// How long writing a short, complete answer (an error, a page) may make no progress: such a
@@ -342,7 +342,7 @@ fn read_body(
         let _ = socket.set_write_timeout(Some(ANSWER_WRITE_TIMEOUT));
         socket.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").map_err(|_| NoRequest::Gone)?;
     }
-    let raw = io::Cursor::new(received).chain(DeadlineReader { socket, deadline });
+    let raw = io::Cursor::new(received).chain(DeadlineReader::new(socket, deadline));
     let mut body = Vec::new();
     let (read, ahead) = if chunked {
         let max_trailer_bytes = config.head_limits.max_head_bytes;
@@ -369,24 +369,6 @@ fn read_body(
             Err(NoRequest::refused(400, format!("malformed chunked body: {e}")))
         }
         Err(_) => Err(NoRequest::Gone),
-    }
-}
-
-/// Reads from the socket with the read timeout set to what is left of the request deadline.
-struct DeadlineReader<'a> {
-    socket: &'a TcpStream,
-    deadline: Instant,
-}
-
-impl Read for DeadlineReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        self.socket.set_read_timeout(Some(left))?;
-        let mut socket = self.socket;
-        socket.read(buf)
     }
 }
 
