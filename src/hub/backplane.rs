@@ -53,7 +53,7 @@ use super::Inner;
 use crate::backoff::Backoff;
 use crate::net::Stop;
 use crate::redis::resp::{encode_command_into, Limits, Value};
-use crate::redis::{Connection, RedisError, RedisUrl};
+use crate::redis::{time_left, timed_out, Connection, RedisError, RedisUrl};
 use crate::{Error, Event};
 
 /// Entries kept in the stream, by default (`XADD ... MAXLEN ~`).
@@ -250,10 +250,7 @@ impl Backplane {
 
     /// A new connection, open within what is left until `deadline`, decoding with `limits`.
     fn open(&self, deadline: Instant, limits: Limits) -> Result<Connection, RedisError> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(timed_out("connection to Redis"));
-        }
+        let left = time_left(deadline, "connection to Redis")?;
         let mut connection = Connection::open(&self.config.url, left)?;
         connection.set_limits(limits);
         Ok(connection)
@@ -464,11 +461,6 @@ impl Backplane {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The error for a wait that ran out: a `TimedOut` I/O error saying what did not come.
-fn timed_out(what: &str) -> RedisError {
-    RedisError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no {what} in time")))
 }
 
 /// Reports on standard error, as the command line does: the only way a library thread that has no

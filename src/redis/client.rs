@@ -139,13 +139,13 @@ impl From<RespError> for RedisError {
 }
 
 /// The error for a deadline that passed: what was being waited for, as a `TimedOut` I/O error.
-fn timed_out(what: &str) -> RedisError {
+pub(crate) fn timed_out(what: &str) -> RedisError {
     RedisError::Io(io::Error::new(io::ErrorKind::TimedOut, format!("no {what} in time")))
 }
 
 /// The time left until `deadline`, or the timeout error when none is left (a zero socket timeout
 /// would mean "wait forever").
-fn time_left(deadline: Instant, what: &str) -> Result<Duration, RedisError> {
+pub(crate) fn time_left(deadline: Instant, what: &str) -> Result<Duration, RedisError> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Err(timed_out(what));
