@@ -1,5 +1,5 @@
-//! Socket helpers shared by the transports: telling a socket timeout from a broken connection, a
-//! stop that reaches a thread wherever it waits for a peer, reading by a deadline (request heads
+//! Socket helpers shared by the transports: telling a socket timeout from a broken connection,
+//! dialling a host by a deadline (the client, Redis), a stop that reaches a thread wherever it waits for a peer, reading by a deadline (request heads
 //! and bodies, response heads, Redis replies), and the socket side of reading an HTTP head, shared
 //! by the server (requests, on a thread per connection or on the overflow answerer's non-blocking
 //! sockets) and the client (responses).
@@ -10,7 +10,7 @@
 //! socket).
 
 use std::io::{self, Read};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,28 @@ use crate::http::{HeadParser, HeadRead, HeadReader};
 /// non-blocking socket with nothing to give says `WouldBlock` too.
 pub(crate) fn is_timeout(error: &io::Error) -> bool {
     matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// Connects to `host:port`, trying each address the name resolves to in turn, all by `deadline`
+/// (the lookup aside: the system resolver has no timeout). The socket sends small writes at once
+/// (no Nagle: an event, a command, must not wait for more). Fails with the last address's error,
+/// or `TimedOut` once the deadline has passed.
+pub(crate) fn dial(host: &str, port: u16, deadline: Instant) -> io::Result<TcpStream> {
+    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "the host resolved to no address");
+    for address in (host, port).to_socket_addrs()? {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        match TcpStream::connect_timeout(&address, left) {
+            Ok(socket) => {
+                socket.set_nodelay(true)?;
+                return Ok(socket);
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
 }
 
 /// A stop for a thread that keeps a connection to a peer, dialling again after failures (the
@@ -196,6 +218,23 @@ mod tests {
     use std::io::Write;
     use std::net::TcpListener;
     use std::time::Duration;
+
+    /// The client's and Redis's dial: the first address that answers, without Nagle; a refused one
+    /// is its error; a deadline that has passed is `TimedOut`, whatever the addresses.
+    #[test]
+    fn dialling_connects_or_says_why_not() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let socket = dial("127.0.0.1", port, deadline).unwrap();
+        assert!(socket.nodelay().unwrap());
+        assert_eq!(socket.peer_addr().unwrap(), listener.local_addr().unwrap());
+        drop(listener);
+        let refused = dial("127.0.0.1", port, deadline).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+        let late = dial("127.0.0.1", port, Instant::now()).unwrap_err();
+        assert_eq!(late.kind(), io::ErrorKind::TimedOut);
+    }
 
     /// A stop wakes a sleep at once, cuts a blocking read, and shuts a socket watched after it.
     #[test]

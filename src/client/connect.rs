@@ -3,14 +3,14 @@
 //! body reader for whichever framing the server chose.
 
 use std::io::{self, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Config;
 use super::Error;
 use crate::http::{is_chunked, ChunkedReader, HeadReader, ResponseHead, ResponseHeads, Url, MAX_RESPONSE_HEAD_BYTES};
-use crate::net::{read_head_by, HeadError, Stop};
+use crate::net::{dial, read_head_by, HeadError, Stop};
 use crate::parse::{EventReader, Parser};
 
 /// Anything a connection can be: a `TcpStream`, or a TLS stream over one.
@@ -46,22 +46,12 @@ pub(super) enum Opened {
     NoContent,
 }
 
-/// Dials TCP to the URL's host, trying each address it resolves to.
+/// Dials TCP to the URL's host, trying each address it resolves to, all within `timeout`.
 pub(super) fn dial_tcp(url: &Url, timeout: Duration) -> io::Result<Connection> {
     if url.scheme != "http" {
         return Err(io::Error::new(io::ErrorKind::Unsupported, "https needs a TLS connector"));
     }
-    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
-    for address in (url.host.as_str(), url.port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&address, timeout) {
-            Ok(socket) => {
-                socket.set_nodelay(true)?;
-                return Connection::tcp(socket);
-            }
-            Err(e) => last_error = e,
-        }
-    }
-    Err(last_error)
+    Connection::tcp(dial(&url.host, url.port, Instant::now() + timeout)?)
 }
 
 /// Opens the stream: requests it, following redirects, until a server answers with the stream,

@@ -141,8 +141,9 @@ impl EventSourceBuilder {
         self
     }
 
-    /// Time allowed to connect, and then again to receive the whole response head (default
-    /// [`DEFAULT_CONNECT_TIMEOUT`]; kept between 1 ms and [`MAX_RECONNECT_WAIT`]).
+    /// Time allowed to connect (to whichever address of the host answers, in all), and then again
+    /// to receive the whole response head (default [`DEFAULT_CONNECT_TIMEOUT`]; kept between 1 ms
+    /// and [`MAX_RECONNECT_WAIT`]).
     pub fn connect_timeout(mut self, timeout: Duration) -> EventSourceBuilder {
         self.config.connect_timeout = timeout.clamp(Duration::from_millis(1), MAX_RECONNECT_WAIT);
         self

@@ -3,12 +3,12 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::resp::{encode_command_into, Decoder, Limits, RespError, Value};
 use crate::http::percent_decode;
-use crate::net::DeadlineReader;
+use crate::net::{dial, DeadlineReader};
 
 /// Where a Redis server is, parsed from `redis://[[user]:password@]host[:port][/db]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -186,21 +186,10 @@ impl Connection {
     /// [`Limits`]; see [`set_limits`](Self::set_limits).
     pub fn open(url: &RedisUrl, timeout: Duration) -> Result<Connection, RedisError> {
         let deadline = Instant::now() + timeout;
-        let addresses = (url.host.as_str(), url.port).to_socket_addrs()?;
-        let mut last_error = RedisError::Io(io::Error::new(io::ErrorKind::NotFound, "the host has no address"));
-        for address in addresses {
-            let left = time_left(deadline, "connection")?;
-            match TcpStream::connect_timeout(&address, left) {
-                Ok(socket) => {
-                    socket.set_nodelay(true)?;
-                    let mut connection = Connection { socket, decoder: Decoder::default(), timeout };
-                    connection.hello(url, deadline)?;
-                    return Ok(connection);
-                }
-                Err(error) => last_error = socket_error(error, "connection"),
-            }
-        }
-        Err(last_error)
+        let socket = dial(&url.host, url.port, deadline).map_err(|error| socket_error(error, "connection"))?;
+        let mut connection = Connection { socket, decoder: Decoder::default(), timeout };
+        connection.hello(url, deadline)?;
+        Ok(connection)
     }
 
     fn hello(&mut self, url: &RedisUrl, deadline: Instant) -> Result<(), RedisError> {
