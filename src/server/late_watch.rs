@@ -4,8 +4,10 @@
 //! [`WATCH_DELAY`]; until then nothing reads the socket, and a client that leaves is noticed when
 //! a write fails or when the watch starts.
 //!
-//! One starter thread per server sleeps until the oldest pending stream is due, starts its
-//! watcher, and exits when none is pending: it costs nothing while no stream is starting.
+//! One starter thread per server sleeps until the oldest pending stream is due, starts the watches
+//! of every stream due by then, and ends once none has been pending for [`STARTER_LINGER`]. It
+//! wakes at most once per [`START_SLACK`] however many streams start: a server answering thousands
+//! of actions a second must not wake a thread per action, nor spawn one.
 //!
 //! Invariants:
 //! - a pending watch is started at most once, by the starter or not at all: its slot goes from
@@ -24,6 +26,12 @@ use super::stream_socket::{StreamSocket, Watched};
 
 /// How long a per-connection stream runs before its departure watch (and heartbeats) start.
 pub const WATCH_DELAY: Duration = Duration::from_millis(50);
+/// How much later than [`WATCH_DELAY`] a watch may start, so that one wake of the starter starts
+/// every watch due within it.
+pub const START_SLACK: Duration = Duration::from_millis(10);
+/// How long the starter waits for another stream, once none is pending, before it ends: streams
+/// that come one after another (a page's actions) share one starter instead of one each.
+pub const STARTER_LINGER: Duration = Duration::from_secs(5);
 
 /// One stream's watch, started late or never.
 pub(super) struct LateWatch {
@@ -91,18 +99,25 @@ impl LateWatch {
 ///
 /// A watch stays queued until its due time even when its stream ends sooner (the usual case): it
 /// is then a no-op, and its stream's socket, already shut down or handed on, is released at most
-/// [`WATCH_DELAY`] late.
-#[derive(Default)]
+/// [`WATCH_DELAY`] and [`START_SLACK`] late.
 pub(super) struct WatchStarter {
     state: Mutex<StarterState>,
     wake: Condvar,
+    /// How long the starter lingers with nothing pending ([`STARTER_LINGER`]; shorter in tests).
+    linger: Duration,
+}
+
+impl Default for WatchStarter {
+    fn default() -> WatchStarter {
+        WatchStarter { state: Mutex::default(), wake: Condvar::new(), linger: STARTER_LINGER }
+    }
 }
 
 #[derive(Default)]
 struct StarterState {
     /// Watches to start, each with its due time; due times only grow, so the oldest is first.
     queue: VecDeque<(Instant, Arc<LateWatch>)>,
-    /// The starter thread, while one runs (it ends when the queue is empty).
+    /// The starter thread, while one runs (it ends when nothing has been pending for a while).
     thread: Option<JoinHandle<()>>,
     running: bool,
     stopped: bool,
@@ -113,7 +128,8 @@ impl WatchStarter {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts `watch` after [`WATCH_DELAY`], unless its stream is over by then.
+    /// Starts `watch` after [`WATCH_DELAY`] (up to [`START_SLACK`] later), unless its stream is
+    /// over by then.
     pub fn schedule(self: &Arc<WatchStarter>, watch: Arc<LateWatch>) {
         let mut state = self.lock();
         if state.stopped {
@@ -121,9 +137,15 @@ impl WatchStarter {
             watch.stream.close();
             return;
         }
+        let was_empty = state.queue.is_empty();
         state.queue.push_back((Instant::now() + WATCH_DELAY, watch));
         if state.running {
-            // The starter is waiting for an earlier due time, and will come to this one.
+            // A starter waiting for an earlier due time comes to this one; one lingering with
+            // nothing pending must learn of it. Under load the queue is never empty, and nothing
+            // is woken.
+            if was_empty {
+                self.wake.notify_one();
+            }
             return;
         }
         state.running = true;
@@ -156,24 +178,30 @@ impl WatchStarter {
         }
     }
 
+    /// The starter: waits for the oldest pending watch's due time plus the slack, starts every
+    /// watch due by then, and ends after lingering with nothing pending, or at a stop.
     fn run(&self) {
         let mut state = self.lock();
-        loop {
-            if state.stopped || state.queue.is_empty() {
-                state.running = false;
-                return;
+        let mut idle_since = Instant::now();
+        while !state.stopped {
+            let due_times = state.queue.iter().map(|(due, _)| *due);
+            match next_step(due_times, idle_since, Instant::now(), self.linger) {
+                Step::Start(count) => {
+                    let due: Vec<_> = state.queue.drain(..count).collect();
+                    drop(state);
+                    for (_, watch) in due {
+                        watch.start();
+                    }
+                    idle_since = Instant::now();
+                    state = self.lock();
+                }
+                Step::Wait(wait) => {
+                    state = self.wake.wait_timeout(state, wait).unwrap_or_else(PoisonError::into_inner).0;
+                }
+                Step::End => break,
             }
-            let now = Instant::now();
-            let due = state.queue.front().map_or(now, |(due, _)| *due);
-            if due > now {
-                state = self.wake.wait_timeout(state, due - now).unwrap_or_else(PoisonError::into_inner).0;
-                continue;
-            }
-            let Some((_, watch)) = state.queue.pop_front() else { continue };
-            drop(state);
-            watch.start();
-            state = self.lock();
         }
+        state.running = false;
     }
 
     /// Stops starting watches: every pending stream is closed (its client is being disconnected
@@ -191,6 +219,36 @@ impl WatchStarter {
         if let Some(thread) = thread {
             let _ = thread.join();
         }
+    }
+}
+
+/// What the starter does next.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Start the watches of the first this many streams: they are due.
+    Start(usize),
+    /// Wait this long, or until a stream is scheduled.
+    Wait(Duration),
+    /// End: nothing has been pending for the linger time.
+    End,
+}
+
+/// What the starter does next at `now`, given the due times of the pending watches (oldest first),
+/// when it last had nothing to do, and how long it lingers. It waits for the oldest due time plus
+/// [`START_SLACK`], so that one wake starts every watch due by then.
+fn next_step(
+    mut due_times: impl Iterator<Item = Instant>,
+    idle_since: Instant,
+    now: Instant,
+    linger: Duration,
+) -> Step {
+    match due_times.next() {
+        Some(oldest) if oldest <= now => Step::Start(1 + due_times.take_while(|due| *due <= now).count()),
+        Some(oldest) => Step::Wait(oldest - now + START_SLACK),
+        None => match linger.checked_sub(now.saturating_duration_since(idle_since)) {
+            Some(left) if !left.is_zero() => Step::Wait(left),
+            _ => Step::End,
+        },
     }
 }
 
@@ -274,7 +332,7 @@ mod tests {
 
     #[test]
     fn the_starter_starts_due_watches_and_then_ends() {
-        let starter = Arc::new(WatchStarter::default());
+        let starter = Arc::new(WatchStarter { linger: Duration::from_millis(1), ..WatchStarter::default() });
         let (socket, client) = stream();
         let watch = LateWatch::new(Arc::clone(&socket), None, Vec::new());
         starter.schedule(Arc::clone(&watch));
@@ -287,5 +345,46 @@ mod tests {
             thread.join().unwrap();
         }
         assert!(!starter.lock().running, "with nothing pending, the starter has ended");
+    }
+
+    /// Streams that come one after another (a page's actions) are watched by one starter thread,
+    /// which lingers between them, rather than by a thread spawned for each.
+    #[test]
+    fn streams_one_after_another_share_one_starter() {
+        let starter = Arc::new(WatchStarter { linger: Duration::from_secs(3600), ..WatchStarter::default() });
+        let mut starter_threads = Vec::new();
+        for _ in 0..3 {
+            let (socket, client) = stream();
+            let watch = LateWatch::new(Arc::clone(&socket), None, Vec::new());
+            starter.schedule(Arc::clone(&watch));
+            drop(client);
+            assert!(socket.wait_closed(Some(Duration::from_secs(10))), "the watch started");
+            assert!(matches!(watch.end(), Watched::Closed));
+            let state = starter.lock();
+            assert!(state.running, "the starter lingers");
+            starter_threads.push(state.thread.as_ref().map(|thread| thread.thread().id()));
+        }
+        assert!(starter_threads[0].is_some() && starter_threads.iter().all(|id| *id == starter_threads[0]));
+        starter.stop();
+        assert!(!starter.lock().running, "a stop ends a lingering starter");
+    }
+
+    /// The starter waits for the oldest due time plus the slack, then starts every watch due by
+    /// then in one go: at thousands of actions a second it wakes a hundred times a second at most,
+    /// not once per action. With nothing pending it lingers, then ends.
+    #[test]
+    fn one_wake_starts_every_watch_due_within_the_slack() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let linger = ms(5000);
+        let due_times = [start + ms(50), start + ms(51), start + ms(50) + START_SLACK, start + ms(90)];
+        let step = |idle_since, now| next_step(due_times.iter().copied(), idle_since, now, linger);
+        assert_eq!(step(start, start), Step::Wait(ms(50) + START_SLACK));
+        assert_eq!(step(start, start + ms(50) + START_SLACK), Step::Start(3));
+        assert_eq!(step(start, start + ms(90)), Step::Start(4));
+        let idle = |idle_since, now| next_step(std::iter::empty(), idle_since, now, linger);
+        assert_eq!(idle(start, start + ms(1)), Step::Wait(ms(4999)));
+        assert_eq!(idle(start, start + linger), Step::End);
+        assert_eq!(idle(start + ms(1), start), Step::Wait(linger), "a clock read before the idle time");
     }
 }
