@@ -107,7 +107,7 @@ struct SocketState {
     /// (a hub's flusher that finds the turn taken gives the client up and closes it).
     writing_end: bool,
     on_close: Vec<OnClose>,
-    /// Threads waiting for the write turn.
+    /// Threads waiting on `changed`: for the write turn, or for the stream to be over.
     waiting: usize,
 }
 
@@ -505,7 +505,7 @@ impl StreamSocket {
     /// is over, and closing it later must not cut the connection, which may be serving the next
     /// request by then.
     fn conclude(&self, close: bool) -> bool {
-        let callbacks = {
+        let (callbacks, waiting) = {
             let mut state = self.lock();
             if state.closed || state.finished {
                 return false;
@@ -515,12 +515,15 @@ impl StreamSocket {
             } else {
                 state.finished = true;
             }
-            std::mem::take(&mut state.on_close)
+            (std::mem::take(&mut state.on_close), state.waiting > 0)
         };
         if close {
             let _ = self.socket.shutdown(Shutdown::Both);
         }
-        self.changed.notify_all();
+        // A wake is a system call even with no one to wake: the usual short stream has no waiter.
+        if waiting {
+            self.changed.notify_all();
+        }
         for callback in callbacks {
             callback();
         }
