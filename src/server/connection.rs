@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use super::event_stream::EventStream;
 use super::hub_client::{self, Joining, NotStarted};
-use super::late_watch::LateWatch;
+use super::late_watch::{LateWatch, WatchEnding};
 use super::linger::linger;
 use super::response::{Body, Response};
 use super::router::Routed;
@@ -627,18 +627,27 @@ impl PerConnectionStream {
         let returned = catch_unwind(AssertUnwindSafe(|| run(EventStream::new(Arc::clone(&stream))))).is_ok();
         if !(returned && persistent && stream.finish()) {
             stream.end();
-            let _ = watch.end();
+            let _ = watch.end().join();
             return Next::Close;
         }
-        // A watcher that started is blocked reading the socket until the client speaks or its
-        // heartbeat time comes: meanwhile this connection waits like any idle one, and may be
-        // closed for room.
-        let ticket = shared.begin_idle(id);
-        let watched = watch.end();
-        let kept = shared.end_idle(ticket);
+        let watched = match watch.end() {
+            WatchEnding::Over(watched) => watched,
+            // A watcher that started is blocked reading the socket until the client speaks or its
+            // heartbeat time comes: meanwhile this connection waits like any idle one, and may be
+            // closed for room.
+            watcher @ WatchEnding::Watcher(_) => {
+                let ticket = shared.begin_idle(id);
+                let watched = watcher.join();
+                if shared.end_idle(ticket) {
+                    watched
+                } else {
+                    Watched::Closed
+                }
+            }
+        };
         match watched {
-            Watched::Finished(ahead) if kept => Next::Request(ahead),
-            _ => Next::Close,
+            Watched::Finished(ahead) => Next::Request(ahead),
+            Watched::Closed => Next::Close,
         }
     }
 }

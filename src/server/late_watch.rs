@@ -82,15 +82,34 @@ impl LateWatch {
         }
     }
 
-    /// The stream's closure has returned and the stream is finished or closed: waits for the
-    /// watcher, if one started, and returns how the watch ended. Without one, nothing has read the
-    /// socket: the bytes read with the request are the next request's start.
-    pub fn end(&self) -> Watched {
+    /// The stream's closure has returned and the stream is finished or closed: says how the watch
+    /// ended, or hands over the watcher to wait for, if one started. Without one, nothing has read
+    /// the socket: the bytes read with the request are the next request's start.
+    pub fn end(&self) -> WatchEnding {
         let slot = std::mem::replace(&mut *self.lock(), Slot::Done);
         match slot {
-            Slot::Started(watcher) => watcher.join().unwrap_or(Watched::Closed),
-            Slot::Waiting(ahead) if self.stream.is_kept_open() => Watched::Finished(ahead),
-            Slot::Waiting(_) | Slot::Done => Watched::Closed,
+            Slot::Started(watcher) => WatchEnding::Watcher(watcher),
+            Slot::Waiting(ahead) if self.stream.is_kept_open() => WatchEnding::Over(Watched::Finished(ahead)),
+            Slot::Waiting(_) | Slot::Done => WatchEnding::Over(Watched::Closed),
+        }
+    }
+}
+
+/// How a late watch ends, once its stream's closure has returned.
+pub(super) enum WatchEnding {
+    /// No watcher started: the watch is over.
+    Over(Watched),
+    /// A watcher started. It may be blocked reading the socket until the client speaks or its
+    /// heartbeat time comes, which [`join`](Self::join) waits for.
+    Watcher(JoinHandle<Watched>),
+}
+
+impl WatchEnding {
+    /// How the watch ended, once the watcher, if any, has.
+    pub fn join(self) -> Watched {
+        match self {
+            WatchEnding::Over(watched) => watched,
+            WatchEnding::Watcher(watcher) => watcher.join().unwrap_or(Watched::Closed),
         }
     }
 }
@@ -286,7 +305,7 @@ mod tests {
         let (socket, _client) = stream();
         let watch = LateWatch::new(Arc::clone(&socket), None, b"GET /next".to_vec());
         assert!(socket.finish());
-        match watch.end() {
+        match watch.end().join() {
             Watched::Finished(ahead) => assert_eq!(ahead, b"GET /next"),
             Watched::Closed => panic!("the connection stays open"),
         }
@@ -306,7 +325,7 @@ mod tests {
         // read; if it saw the end first, the request is still in the socket. Nothing is lost.
         let request = b"GET / HTTP/1.1\r\n";
         client.write_all(request).unwrap();
-        let Watched::Finished(mut received) = watch.end() else { panic!("the connection stays open") };
+        let Watched::Finished(mut received) = watch.end().join() else { panic!("the connection stays open") };
         server.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         while received.len() < request.len() {
             let mut rest = [0u8; 64];
@@ -339,7 +358,7 @@ mod tests {
         // Once started, the watch notices the client leave and closes the stream.
         drop(client);
         assert!(socket.wait_closed(Some(Duration::from_secs(10))));
-        assert!(matches!(watch.end(), Watched::Closed));
+        assert!(matches!(watch.end().join(), Watched::Closed));
         let starter_thread = starter.lock().thread.take();
         if let Some(thread) = starter_thread {
             thread.join().unwrap();
@@ -359,7 +378,7 @@ mod tests {
             starter.schedule(Arc::clone(&watch));
             drop(client);
             assert!(socket.wait_closed(Some(Duration::from_secs(10))), "the watch started");
-            assert!(matches!(watch.end(), Watched::Closed));
+            assert!(matches!(watch.end().join(), Watched::Closed));
             let state = starter.lock();
             assert!(state.running, "the starter lingers");
             starter_threads.push(state.thread.as_ref().map(|thread| thread.thread().id()));
