@@ -1,5 +1,6 @@
 //! Socket helpers shared by the transports: telling a socket timeout from a broken connection,
-//! dialling a host by a deadline (the client, Redis), a stop that reaches a thread wherever it waits for a peer, reading by a deadline (request heads
+//! dialling a host by a deadline (the client, Redis), a stop that reaches a thread wherever it waits for a peer,
+//! a socket that sets its timeouts only when they change ([`TimedSocket`], a server connection's), reading by a deadline (request heads
 //! and bodies, response heads, Redis replies), and the socket side of reading an HTTP head, shared
 //! by the server (requests, on a thread per connection or on the overflow answerer's non-blocking
 //! sockets) and the client (responses).
@@ -9,9 +10,11 @@
 //! for bytes until a deadline ([`DeadlineReader`]) or takes only what has arrived (a non-blocking
 //! socket).
 
+use std::cell::Cell;
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::ops::Deref;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::http::{HeadParser, HeadRead, HeadReader};
@@ -114,14 +117,112 @@ pub(crate) enum HeadError<E> {
 /// A head read by a deadline: the head and the bytes received after it, or why no head came.
 pub(crate) type HeadAndRest<P> = Result<(<P as HeadParser>::Head, Vec<u8>), HeadError<<P as HeadParser>::Error>>;
 
+/// A socket whose read timeout a [`DeadlineReader`] limits before each read.
+pub(crate) trait LimitRead {
+    /// Makes the next read wait at most `left` (not zero). It may wait less: a read that its
+    /// timeout ends is tried again while time is left.
+    fn limit_read(&self, left: Duration) -> io::Result<()>;
+}
+
+impl LimitRead for TcpStream {
+    fn limit_read(&self, left: Duration) -> io::Result<()> {
+        self.set_read_timeout(Some(left))
+    }
+}
+
+/// A server connection's socket, with its read and send timeouts as last set through it, so that
+/// each is set only when it changes: every change is a system call, and a persistent connection
+/// that set them for each request would make two or three more per request than it reads and
+/// writes. Owned by the connection's thread (the record is not shared); whatever else changes the
+/// socket's timeouts meanwhile says so ([`forget_read_timeout`](Self::forget_read_timeout),
+/// [`assume_send_timeout`](Self::assume_send_timeout)).
+///
+/// `None` in the record means none set, or not known: nothing asks for a socket without a timeout
+/// through it, so a timeout asked for is never mistaken for the one in place.
+pub(crate) struct TimedSocket {
+    socket: Arc<TcpStream>,
+    read_timeout: Cell<Option<Duration>>,
+    send_timeout: Cell<Option<Duration>>,
+}
+
+impl TimedSocket {
+    /// A socket whose timeouts are not known.
+    pub fn new(socket: Arc<TcpStream>) -> TimedSocket {
+        TimedSocket { socket, read_timeout: Cell::new(None), send_timeout: Cell::new(None) }
+    }
+
+    /// The shared socket, for those that take it over for a while (a stream).
+    pub fn shared(&self) -> &Arc<TcpStream> {
+        &self.socket
+    }
+
+    /// Gives reads this timeout (not zero), unless they have it already.
+    pub fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
+        if self.read_timeout.get() != Some(timeout) {
+            // Forgotten first: if the call fails, what the socket has is not known.
+            self.read_timeout.set(None);
+            self.socket.set_read_timeout(Some(timeout))?;
+            self.read_timeout.set(Some(timeout));
+        }
+        Ok(())
+    }
+
+    /// Gives writes this timeout (not zero), unless they have it already.
+    pub fn set_send_timeout(&self, timeout: Duration) -> io::Result<()> {
+        if self.send_timeout.get() != Some(timeout) {
+            self.send_timeout.set(None);
+            self.socket.set_write_timeout(Some(timeout))?;
+            self.send_timeout.set(Some(timeout));
+        }
+        Ok(())
+    }
+
+    /// The send timeout last set through this socket (`None`: none, or not known).
+    pub fn send_timeout(&self) -> Option<Duration> {
+        self.send_timeout.get()
+    }
+
+    /// Records the send timeout that someone else left on the socket (`None`: not known).
+    pub fn assume_send_timeout(&self, timeout: Option<Duration>) {
+        self.send_timeout.set(timeout);
+    }
+
+    /// Records that someone else changed the read timeout: the next one asked for is set.
+    pub fn forget_read_timeout(&self) {
+        self.read_timeout.set(None);
+    }
+}
+
+impl Deref for TimedSocket {
+    type Target = TcpStream;
+
+    fn deref(&self) -> &TcpStream {
+        &self.socket
+    }
+}
+
+impl LimitRead for TimedSocket {
+    /// Keeps the read timeout in place when it is at most `left` and at least half of it: a read
+    /// it ends early is tried again, at most once more than with `left` exactly, and the socket is
+    /// spared a system call. A connection's keep-alive timeout (5 s) sits in that range of its
+    /// request timeout (10 s), so reading a request that did not come in one piece changes
+    /// nothing.
+    fn limit_read(&self, left: Duration) -> io::Result<()> {
+        match self.read_timeout.get() {
+            Some(timeout) if timeout <= left && timeout >= left / 2 => Ok(()),
+            _ => self.set_read_timeout(left),
+        }
+    }
+}
+
 /// Reads from `source` waiting at most until `deadline` in all, however the bytes trickle in.
-/// Before each read, `socket` (the one under `source`, when there is one) gets the time left as
-/// its read timeout, and a read that timeout ends is tried again while time is left; a source
-/// without a socket is checked between reads only. Past the deadline, a read fails with
+/// Before each read, `socket` (the one under `source`, when there is one) has its read timeout
+/// limited to the time left, and a read that timeout ends is tried again while time is left; a
+/// source without a socket is checked between reads only. Past the deadline, a read fails with
 /// `TimedOut`.
-pub(crate) struct DeadlineReader<'a, R> {
+pub(crate) struct DeadlineReader<'a, R, S: LimitRead + ?Sized = TcpStream> {
     source: R,
-    socket: Option<&'a TcpStream>,
+    socket: Option<&'a S>,
     deadline: Instant,
 }
 
@@ -132,14 +233,14 @@ impl<'a> DeadlineReader<'a, &'a TcpStream> {
     }
 }
 
-impl<'a, R: Read> DeadlineReader<'a, R> {
+impl<'a, R: Read, S: LimitRead + ?Sized> DeadlineReader<'a, R, S> {
     /// Reads from `source`, which `socket` (if any) is under, by `deadline`.
-    pub fn over(source: R, socket: Option<&'a TcpStream>, deadline: Instant) -> DeadlineReader<'a, R> {
+    pub fn over(source: R, socket: Option<&'a S>, deadline: Instant) -> DeadlineReader<'a, R, S> {
         DeadlineReader { source, socket, deadline }
     }
 }
 
-impl<R: Read> Read for DeadlineReader<'_, R> {
+impl<R: Read, S: LimitRead + ?Sized> Read for DeadlineReader<'_, R, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let left = self.deadline.saturating_duration_since(Instant::now());
@@ -147,7 +248,7 @@ impl<R: Read> Read for DeadlineReader<'_, R> {
                 return Err(io::ErrorKind::TimedOut.into());
             }
             let Some(socket) = self.socket else { return self.source.read(buf) };
-            socket.set_read_timeout(Some(left))?;
+            socket.limit_read(left)?;
             match self.source.read(buf) {
                 // The timeout set above ended the read: the deadline, checked again, decides.
                 Err(e) if is_timeout(&e) => {}
@@ -159,10 +260,10 @@ impl<R: Read> Read for DeadlineReader<'_, R> {
 
 /// Reads until the head is complete, waiting for bytes until `deadline` at the latest, as
 /// [`DeadlineReader`] does. Returns the head and the bytes received after it.
-pub(crate) fn read_head_by<P: HeadParser>(
+pub(crate) fn read_head_by<P: HeadParser, S: LimitRead + ?Sized>(
     reader: &mut HeadReader<P>,
     source: &mut impl Read,
-    socket: Option<&TcpStream>,
+    socket: Option<&S>,
     deadline: Instant,
 ) -> HeadAndRest<P> {
     match read_head(reader, &mut DeadlineReader::over(source, socket, deadline), Arrived::Wait)? {
@@ -257,6 +358,48 @@ mod tests {
         assert!(matches!((&later).read(&mut [0u8; 16]), Ok(0)), "a socket watched after the stop");
     }
 
+    /// A connection's timeouts are set only when they change: a timeout set behind the record's
+    /// back stays, until the record is told it no longer knows.
+    #[test]
+    fn a_timed_socket_sets_a_timeout_only_when_it_changes() {
+        let (_peer, socket) = pair();
+        let socket = TimedSocket::new(Arc::new(socket));
+        let (five, one) = (Duration::from_secs(5), Duration::from_secs(1));
+        socket.set_read_timeout(five).unwrap();
+        socket.set_send_timeout(five).unwrap();
+        assert_eq!((socket.read_timeout().unwrap(), socket.write_timeout().unwrap()), (Some(five), Some(five)));
+        // Changed behind its back: asking for what it believes is set makes no system call.
+        socket.shared().set_read_timeout(Some(one)).unwrap();
+        socket.shared().set_write_timeout(Some(one)).unwrap();
+        socket.set_read_timeout(five).unwrap();
+        socket.set_send_timeout(five).unwrap();
+        assert_eq!((socket.read_timeout().unwrap(), socket.write_timeout().unwrap()), (Some(one), Some(one)));
+        // Told: the next request sets it.
+        socket.forget_read_timeout();
+        socket.assume_send_timeout(Some(one));
+        socket.set_read_timeout(five).unwrap();
+        assert_eq!(socket.read_timeout().unwrap(), Some(five));
+        assert_eq!(socket.send_timeout(), Some(one));
+        socket.set_send_timeout(five).unwrap();
+        assert_eq!((socket.write_timeout().unwrap(), socket.send_timeout()), (Some(five), Some(five)));
+    }
+
+    /// Reading by a deadline keeps a read timeout that is at most the time left and at least half
+    /// of it, and sets the time left otherwise.
+    #[test]
+    fn a_timed_socket_keeps_a_read_timeout_close_below_the_time_left() {
+        let (_peer, socket) = pair();
+        let socket = TimedSocket::new(Arc::new(socket));
+        let secs = Duration::from_secs;
+        socket.set_read_timeout(secs(5)).unwrap();
+        for (left, expected) in [(secs(10), secs(5)), (secs(6), secs(5)), (secs(4), secs(4)), (secs(9), secs(9))] {
+            socket.limit_read(left).unwrap();
+            assert_eq!(socket.read_timeout().unwrap(), Some(expected), "{left:?} left");
+        }
+        socket.limit_read(secs(19)).unwrap();
+        assert_eq!(socket.read_timeout().unwrap(), Some(secs(19)), "too short a timeout is not kept");
+    }
+
     /// A connected pair: (the peer that writes, the socket the head is read from).
     fn pair() -> (TcpStream, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -297,10 +440,11 @@ mod tests {
     fn a_source_without_a_socket_and_a_flood_past_the_limit() {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut reader = requests();
-        let (head, rest) = read_head_by(&mut reader, &mut &b"GET /x HTTP/1.0\r\n\r\nmore"[..], None, deadline).unwrap();
+        let (head, rest) =
+            read_head_by(&mut reader, &mut &b"GET /x HTTP/1.0\r\n\r\nmore"[..], None::<&TcpStream>, deadline).unwrap();
         assert_eq!((head.path.as_str(), rest.as_slice()), ("/x", &b"more"[..]));
         let mut reader = HeadReader::new(RequestHeads(HeadLimits { max_head_bytes: 5000, ..HeadLimits::default() }));
-        let refused = read_head_by(&mut reader, &mut io::repeat(b'a'), None, deadline);
+        let refused = read_head_by(&mut reader, &mut io::repeat(b'a'), None::<&TcpStream>, deadline);
         assert!(matches!(refused, Err(HeadError::Refused(RequestError::UriTooLong))), "{refused:?}");
         assert_eq!(reader.received(), 5001);
     }

@@ -279,6 +279,41 @@ fn after_a_stream_that_ends_the_keep_alive_timeout_still_closes_an_idle_connecti
     common::eventually("the connection to be gone", || server.connections() == 0);
 }
 
+/// A stream that lasts until its departure watch starts (which reads the socket with timeouts of
+/// its own, down to the heartbeat interval) leaves its connection waiting for the next request for
+/// the keep-alive timeout, not for the last timeout the watch set.
+#[test]
+fn after_a_watched_stream_the_connection_waits_its_whole_keep_alive_timeout() {
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Arc::new(std::sync::Mutex::new(released));
+    let builder = Server::builder().stream_heartbeat(Some(Duration::from_millis(20)));
+    let server = builder
+        .keep_alive_timeout(Duration::from_secs(3600))
+        .route("/echo", |request: &Request| Response::text(request.path().to_string()))
+        .route("/held", move |_: &Request| {
+            let released = std::sync::Arc::clone(&released);
+            Response::stream(move |_stream| {
+                let _ = released.lock().unwrap().recv();
+            })
+        })
+        .start()
+        .unwrap();
+    let mut client = RawClient::connect(server.local_addr());
+    client.send(&get("/echo"));
+    assert_eq!(response(&mut client).2, "/echo");
+    client.send(&get("/held"));
+    client.head();
+    // Heartbeats come from the watch alone: it has started.
+    client.read_through(": keep-alive\n");
+    release.send(()).unwrap();
+    client.read_to_end();
+    // Time is the behaviour: far longer than any timeout the watch set, far shorter than the
+    // keep-alive timeout.
+    std::thread::sleep(Duration::from_millis(300));
+    client.send(&get("/echo"));
+    assert_eq!(response(&mut client).2, "/echo", "the connection is still open");
+}
+
 #[test]
 fn stopping_the_server_ends_streams_whose_watch_has_not_started() {
     let (started, starts) = std::sync::mpsc::channel();

@@ -42,8 +42,7 @@ use crate::http::{
     complete_response, stream_response_head_for, text_response, BodyFraming, BodyRule, ChunkedReader, HeadReader,
     Persistence, RequestHead, RequestHeads, Version, READ_CHUNK_BYTES,
 };
-use crate::net::is_timeout;
-use crate::net::{read_head_by, DeadlineReader, HeadError};
+use crate::net::{is_timeout, read_head_by, DeadlineReader, HeadError, TimedSocket};
 use crate::Hub;
 
 /// How long writing a short, complete answer (an error, a page) may make no progress: such a
@@ -91,13 +90,14 @@ pub(super) enum Next {
 pub(super) fn serve(shared: &Shared, socket: &Arc<TcpStream>, id: u64) {
     // Events are small writes that must leave at once: Nagle's algorithm would hold them back.
     let _ = socket.set_nodelay(true);
+    let socket = &TimedSocket::new(Arc::clone(socket));
     let config = &shared.config;
     let mut received = Vec::new();
     let mut deadline = Instant::now() + config.request_timeout;
     for count in 1.. {
         let last = count >= config.max_requests_per_connection || shared.stopping.load(Ordering::SeqCst);
         let next = match exchange(shared, socket, received, deadline, last) {
-            Next::Stream(stream) => stream.run(shared, socket, id),
+            Next::Stream(stream) => stream.run_on(shared, socket, id),
             next => next,
         };
         match next {
@@ -113,11 +113,11 @@ pub(super) fn serve(shared: &Shared, socket: &Arc<TcpStream>, id: u64) {
 
 /// Waits up to the keep-alive timeout for the first bytes of the next request, as an idle
 /// connection that the server may close to make room. Returns whether they came.
-fn wait_for_request(shared: &Shared, socket: &TcpStream, id: u64, received: &mut Vec<u8>) -> bool {
+fn wait_for_request(shared: &Shared, socket: &TimedSocket, id: u64, received: &mut Vec<u8>) -> bool {
     let ticket = shared.begin_idle(id);
-    let read = socket.set_read_timeout(Some(shared.config.keep_alive_timeout)).and_then(|()| {
+    let read = socket.set_read_timeout(shared.config.keep_alive_timeout).and_then(|()| {
         received.resize(READ_CHUNK_BYTES, 0);
-        let read = (&*socket).read(received);
+        let read = (&**socket).read(received);
         received.truncate(*read.as_ref().unwrap_or(&0));
         read
     });
@@ -133,10 +133,10 @@ fn wait_for_request(shared: &Shared, socket: &TcpStream, id: u64, received: &mut
 /// the stack before a stream that follows runs for days on this thread, so that an idle stream
 /// keeps no more stack pages resident than it needs.
 #[inline(never)]
-fn exchange(shared: &Shared, socket: &Arc<TcpStream>, received: Vec<u8>, deadline: Instant, last: bool) -> Next {
+fn exchange(shared: &Shared, socket: &TimedSocket, received: Vec<u8>, deadline: Instant, last: bool) -> Next {
     match read_request(shared, socket, received, deadline, last) {
         Ok(Routing::Handle { request, handler, persistence, ahead }) => {
-            handle(shared, socket, request, &*handler, Exchange { persistence, ahead })
+            handle_on(shared, socket, request, &*handler, Exchange { persistence, ahead })
         }
         Ok(Routing::Answered(next)) => next,
         Err(NoRequest::Gone) => Next::Close,
@@ -163,10 +163,22 @@ impl Exchange {
     }
 }
 
-/// Calls `handler` for a request that has been read, and sends its answer or runs its stream.
+/// Calls `handler` for a request that has been read by someone else, and sends its answer or
+/// returns its stream (to [`run`](StreamStart::run) on the same socket).
 pub(super) fn handle(
     shared: &Shared,
     socket: &Arc<TcpStream>,
+    request: Request,
+    handler: &dyn super::Handler,
+    exchange: Exchange,
+) -> Next {
+    handle_on(shared, &TimedSocket::new(Arc::clone(socket)), request, handler, exchange)
+}
+
+/// Calls `handler` for a request that has been read, and sends its answer or returns its stream.
+fn handle_on(
+    shared: &Shared,
+    socket: &TimedSocket,
     request: Request,
     handler: &dyn super::Handler,
     exchange: Exchange,
@@ -201,13 +213,19 @@ enum StreamSource {
 }
 
 impl StreamStart {
-    /// Runs the stream to its end; then the connection closes, or serves the next request.
+    /// Runs the stream of a request read by someone else to its end, on the socket that
+    /// [`handle`] answered it on.
     pub(super) fn run(self, shared: &Shared, socket: &Arc<TcpStream>, id: u64) -> Next {
+        self.run_on(shared, &TimedSocket::new(Arc::clone(socket)), id)
+    }
+
+    /// Runs the stream to its end; then the connection closes, or serves the next request.
+    fn run_on(self, shared: &Shared, socket: &TimedSocket, id: u64) -> Next {
         let StreamStart { status, framing, head, intro, source } = self;
         match source {
             // A hub stream lasts until the client leaves or the server stops: it always closes.
             StreamSource::Hub { hub, joining } => {
-                let stream = Arc::new(StreamSocket::new(Arc::clone(socket), framing, hub.write_timeout()));
+                let stream = Arc::new(StreamSocket::new(Arc::clone(socket.shared()), framing, hub.write_timeout()));
                 let tracked = shared.track_stream(id, &stream, StreamBody::Hub { hub: hub.clone() });
                 let joined = || shared.metrics.answered(status);
                 let on_started = || tracked.started();
@@ -246,7 +264,7 @@ fn persistence_for(head: &RequestHead, last: bool) -> Persistence {
 
 fn read_request(
     shared: &Shared,
-    socket: &Arc<TcpStream>,
+    socket: &TimedSocket,
     received: Vec<u8>,
     deadline: Instant,
     last: bool,
@@ -302,7 +320,7 @@ fn read_request(
 /// holds the bytes already read (the start of a pipelined request, or none). Returns the head and
 /// the bytes received after it.
 fn read_head(
-    socket: &TcpStream,
+    socket: &TimedSocket,
     limits: &crate::http::HeadLimits,
     received: Vec<u8>,
     deadline: Instant,
@@ -310,7 +328,7 @@ fn read_head(
     // The head is read straight into the reader's heap buffer: a buffer on the stack would stay in
     // this thread's resident stack pages for as long as its stream lasts.
     let mut reader = HeadReader::starting_with(RequestHeads(*limits), received);
-    read_head_by(&mut reader, &mut &*socket, Some(socket), deadline).map_err(|error| match error {
+    read_head_by(&mut reader, &mut &**socket, Some(socket), deadline).map_err(|error| match error {
         HeadError::Refused(error) => NoRequest::refused(error.status(), error.to_string()),
         HeadError::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
             NoRequest::refused(408, "request head not received in time")
@@ -322,7 +340,7 @@ fn read_head(
 /// Reads the body declared by `Content-Length`, or sent chunked, up to the body limit; `received`
 /// holds the bytes already read after the head. Returns the body and the bytes read after it.
 fn read_body(
-    mut socket: &TcpStream,
+    socket: &TimedSocket,
     head: &RequestHead,
     received: Vec<u8>,
     config: &super::ServerBuilder,
@@ -339,10 +357,10 @@ fn read_body(
     // A client that sent `Expect: 100-continue` waits for this before it sends the body (RFC 9110
     // §10.1.1); without it, it would wait a second or more and then send the body anyway.
     if head.expects_continue() && received.is_empty() {
-        let _ = socket.set_write_timeout(Some(ANSWER_WRITE_TIMEOUT));
-        socket.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").map_err(|_| NoRequest::Gone)?;
+        let _ = socket.set_send_timeout(ANSWER_WRITE_TIMEOUT);
+        (&**socket).write_all(b"HTTP/1.1 100 Continue\r\n\r\n").map_err(|_| NoRequest::Gone)?;
     }
-    let raw = io::Cursor::new(received).chain(DeadlineReader::new(socket, deadline));
+    let raw = io::Cursor::new(received).chain(DeadlineReader::over(&**socket, Some(socket), deadline));
     let mut body = Vec::new();
     let (read, ahead) = if chunked {
         let max_trailer_bytes = config.head_limits.max_head_bytes;
@@ -388,7 +406,7 @@ const FRAMING_HEADERS: [&str; 3] = ["connection", "content-length", "transfer-en
 /// Sends a complete response, or returns the stream to start.
 fn respond(
     shared: &Shared,
-    socket: &Arc<TcpStream>,
+    socket: &TimedSocket,
     request: &Request,
     response: Response,
     mut exchange: Exchange,
@@ -469,7 +487,7 @@ fn response_headers<'a>(
 /// Sends a response whose body is `body`, all of it at once.
 fn send_whole(
     shared: &Shared,
-    socket: &TcpStream,
+    socket: &TimedSocket,
     request: &Request,
     status: u16,
     headers: &[(&str, &str)],
@@ -532,7 +550,7 @@ fn stream_persists(framing: BodyFraming, persistence: Persistence, streams_nothi
 /// Where a stream's events come from: a hub it joins (with what its lifecycle hooks are told), or
 /// the handler's closure.
 fn stream_source(
-    socket: &TcpStream,
+    socket: &TimedSocket,
     request: &Request,
     body: Body,
     exchange: Exchange,
@@ -554,13 +572,14 @@ fn stream_source(
     }
 }
 
-/// Sends a complete response, then closes the connection or keeps it for the next request.
-fn send_complete(mut socket: &TcpStream, response: &[u8], persistence: Persistence, ahead: Vec<u8>) -> Next {
+/// Sends a complete response, in one write, then closes the connection or keeps it for the next
+/// request.
+fn send_complete(socket: &TimedSocket, response: &[u8], persistence: Persistence, ahead: Vec<u8>) -> Next {
     if persistence == Persistence::Close {
         answer(socket, response);
         return Next::Close;
     }
-    let sent = socket.set_write_timeout(Some(ANSWER_WRITE_TIMEOUT)).and_then(|()| socket.write_all(response));
+    let sent = socket.set_send_timeout(ANSWER_WRITE_TIMEOUT).and_then(|()| (&**socket).write_all(response));
     match sent {
         Ok(()) => Next::Request(ahead),
         Err(_) => Next::Close,
@@ -600,7 +619,7 @@ impl PerConnectionStream {
     fn run(
         self,
         shared: &Shared,
-        socket: &Arc<TcpStream>,
+        socket: &TimedSocket,
         id: u64,
         framing: BodyFraming,
         head: &[u8],
@@ -610,12 +629,14 @@ impl PerConnectionStream {
         let PerConnectionStream { run, exchange: Exchange { persistence, ahead }, encoder } = self;
         let persistent = persistence != Persistence::Close;
         let stream = Arc::new(StreamSocket::with_persistence(
-            Arc::clone(socket),
+            Arc::clone(socket.shared()),
             framing,
             config.stream_write_timeout,
             persistent,
             encoder,
         ));
+        // The stream sets the socket's send timeout through a record of its own while it runs.
+        stream.assume_send_timeout(socket.send_timeout());
         let tracked = shared.track_stream(id, &stream, StreamBody::PerConnection);
         if stream.write_head(head).is_err() || stream.write_blocking(intro).is_err() {
             stream.close();
@@ -634,8 +655,9 @@ impl PerConnectionStream {
             WatchEnding::Over(watched) => watched,
             // A watcher that started is blocked reading the socket until the client speaks or its
             // heartbeat time comes: meanwhile this connection waits like any idle one, and may be
-            // closed for room.
+            // closed for room. It set the socket's read timeout as it went.
             watcher @ WatchEnding::Watcher(_) => {
+                socket.forget_read_timeout();
                 let ticket = shared.begin_idle(id);
                 let watched = watcher.join();
                 if shared.end_idle(ticket) {
@@ -645,6 +667,7 @@ impl PerConnectionStream {
                 }
             }
         };
+        socket.assume_send_timeout(stream.send_timeout());
         match watched {
             Watched::Finished(ahead) => Next::Request(ahead),
             Watched::Closed => Next::Close,
@@ -663,9 +686,9 @@ fn last_event_id(request: &Request) -> Option<&str> {
 
 /// Writes a complete response and closes the connection gracefully (see `linger`): closing with
 /// unread input would reset the connection and could destroy the answer in flight.
-fn answer(mut socket: &TcpStream, response: &[u8]) {
-    let _ = socket.set_write_timeout(Some(ANSWER_WRITE_TIMEOUT));
-    if socket.write_all(response).is_ok() {
+fn answer(socket: &TimedSocket, response: &[u8]) {
+    let _ = socket.set_send_timeout(ANSWER_WRITE_TIMEOUT);
+    if (&**socket).write_all(response).is_ok() {
         linger(socket);
     }
 }

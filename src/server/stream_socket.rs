@@ -254,6 +254,17 @@ impl StreamSocket {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Records the send timeout the socket has already (`None`: none, or not known), set by
+    /// whoever used it before this stream, so that the first write does not set it again.
+    pub fn assume_send_timeout(&self, send_timeout: Option<Duration>) {
+        self.lock().send_timeout = send_timeout;
+    }
+
+    /// The send timeout this stream's writes left on the socket, for whoever uses it next.
+    pub fn send_timeout(&self) -> Option<Duration> {
+        self.lock().send_timeout
+    }
+
     /// Writes the response head: raw bytes, before the framed body.
     pub fn write_head(&self, head: &[u8]) -> io::Result<()> {
         let write = |body: &mut BodyWriter, mut socket: &TcpStream| {
