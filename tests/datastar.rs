@@ -422,3 +422,103 @@ fn one_shot_options_that_would_break_a_header_are_errors() {
     assert!(html_response("<p></p>", ElementOptions::new().selector("#a\r\nSet-Cookie: x=1")).is_err());
     assert!(script_response("x", &[("on load", "x")]).is_err());
 }
+
+/// A short Datastar answer on the wire: its head and its event leave in one write, so a client's
+/// first read holds both (on loopback, one write arrives whole); a plain response leaves whole.
+/// Both on a fresh connection and on one kept from the answer before.
+#[test]
+fn an_action_answers_its_head_and_event_in_one_write() {
+    let server = Server::builder()
+        .route("/action", |_: &Request| {
+            datastar::response(|stream| {
+                let _ = stream.patch_signals(r#"{"n":1}"#, Default::default());
+            })
+        })
+        .route("/text", |_: &Request| Response::text("done"))
+        .start()
+        .unwrap();
+    let mut socket = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    socket.set_read_timeout(Some(common::READ_TIMEOUT)).unwrap();
+    let event = "event: datastar-patch-signals\ndata: signals {\"n\":1}\n\n";
+    let chunk = format!("{:x}\r\n{event}\r\n", event.len());
+    for path in ["/action", "/action", "/text", "/action"] {
+        std::io::Write::write_all(&mut socket, format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).unwrap();
+        let mut buffer = vec![0u8; 8192];
+        let n = socket.read(&mut buffer).unwrap();
+        let mut answer = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        let (head, body) = answer.split_once("\r\n\r\n").expect("the whole head in the first read");
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head:?}");
+        if path == "/text" {
+            assert_eq!(body, "done", "the whole response in the first read");
+            continue;
+        }
+        assert!(body.starts_with(&chunk), "{path}: the event in the first read, with the head: {body:?}");
+        // The body's end leaves once the handler has returned, perhaps in a write of its own.
+        while !answer.ends_with("\r\n0\r\n\r\n") {
+            let n = socket.read(&mut buffer).unwrap();
+            assert!(n > 0, "the connection ended inside the body");
+            answer.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    }
+}
+
+/// A Datastar handler that runs long streams each event as it sends it: the first reaches the
+/// client while the handler still waits for the client's word to send the second.
+#[test]
+fn a_datastar_handler_streams_each_event_as_it_sends_it() {
+    let (go, gone_ahead) = std::sync::mpsc::channel::<()>();
+    let gone_ahead = std::sync::Arc::new(std::sync::Mutex::new(gone_ahead));
+    let server = Server::builder()
+        .route("/steps", move |_: &Request| {
+            let gone_ahead = std::sync::Arc::clone(&gone_ahead);
+            datastar::response(move |stream| {
+                let _ = stream.patch_signals(r#"{"step":1}"#, Default::default());
+                let _ = gone_ahead.lock().unwrap().recv();
+                let _ = stream.patch_signals(r#"{"step":2}"#, Default::default());
+            })
+        })
+        .start()
+        .unwrap();
+    let mut client = RawClient::get(server.local_addr(), "/steps", "");
+    assert_eq!(client.head().status, 200);
+    assert_eq!(client.next_block().data(), r#"signals {"step":1}"#);
+    go.send(()).unwrap();
+    assert_eq!(client.next_block().data(), r#"signals {"step":2}"#);
+    client.read_to_end();
+    assert!(client.ended_with_last_chunk());
+}
+
+/// A Datastar handler that waits before its first event still shows its client the head (once it
+/// has lasted a moment): the head waits for the first event only while the answer may be short.
+/// And a client that leaves it then is noticed, with nothing sent.
+#[test]
+fn a_datastar_handler_that_waits_before_its_first_event_shows_its_head_and_notices_departure() {
+    let (go, gone_ahead) = std::sync::mpsc::channel::<()>();
+    let gone_ahead = std::sync::Arc::new(std::sync::Mutex::new(gone_ahead));
+    let (closed, was_closed) = std::sync::mpsc::channel::<()>();
+    let closed = std::sync::Mutex::new(closed);
+    let server = Server::builder()
+        .route("/later", move |_: &Request| {
+            let gone_ahead = std::sync::Arc::clone(&gone_ahead);
+            datastar::response(move |stream| {
+                let _ = gone_ahead.lock().unwrap().recv();
+                let _ = stream.patch_signals(r#"{"late":true}"#, Default::default());
+            })
+        })
+        .route("/forever", move |_: &Request| {
+            let closed = closed.lock().unwrap().clone();
+            datastar::response(move |stream| {
+                stream.on_close(move || closed.send(()).unwrap());
+                stream.wait_closed(None);
+            })
+        })
+        .start()
+        .unwrap();
+    let mut client = RawClient::get(server.local_addr(), "/later", "");
+    assert_eq!(client.head().status, 200, "the head, before any event");
+    go.send(()).unwrap();
+    assert_eq!(client.next_block().data(), r#"signals {"late":true}"#);
+    let client = RawClient::get(server.local_addr(), "/forever", "");
+    drop(client);
+    was_closed.recv_timeout(common::READ_TIMEOUT).expect("the departure noticed");
+}

@@ -239,7 +239,7 @@ impl StreamStart {
             }
             StreamSource::PerConnection(stream) => {
                 shared.metrics.answered(status);
-                stream.run(shared, socket, id, framing, &head, &intro)
+                stream.run(shared, socket, id, framing, head, &intro)
             }
         }
     }
@@ -610,8 +610,11 @@ struct PerConnectionStream {
 }
 
 impl PerConnectionStream {
-    /// Runs the closure on this thread. If it runs longer than a moment, a watcher thread starts
-    /// beside it to notice the client leave and send heartbeats (see `late_watch`). The stream
+    /// Runs the closure on this thread. The head leaves with the first event, so that a short
+    /// answer (a Datastar action's) takes a write for its head and events and one for its end;
+    /// each event still leaves as it is sent. If the closure runs longer than a moment, a watcher
+    /// thread starts beside it to send the head if it is still held, notice the client leave and
+    /// send heartbeats (see `late_watch`). The stream
     /// ends, and `on_close` runs, when the closure returns (or panics) or the client leaves,
     /// whichever comes first. Then the connection closes, or, if the closure returned and the
     /// connection persists, the body ends and the connection is handed back for the next request
@@ -622,7 +625,7 @@ impl PerConnectionStream {
         socket: &TimedSocket,
         id: u64,
         framing: BodyFraming,
-        head: &[u8],
+        head: Vec<u8>,
         intro: &[u8],
     ) -> Next {
         let config = &shared.config;
@@ -638,7 +641,9 @@ impl PerConnectionStream {
         // The stream sets the socket's send timeout through a record of its own while it runs.
         stream.assume_send_timeout(socket.send_timeout());
         let tracked = shared.track_stream(id, &stream, StreamBody::PerConnection);
-        if stream.write_head(head).is_err() || stream.write_blocking(intro).is_err() {
+        // The head waits for the first event, to leave with it (or with the body's end) in one
+        // write; a stream that lasts without writing gets it from its watch.
+        if stream.hold_head(head).is_err() || (!intro.is_empty() && stream.write_blocking(intro).is_err()) {
             stream.close();
             return Next::Close;
         }

@@ -71,7 +71,13 @@ impl LateWatch {
         let spawned = thread::Builder::new()
             .name("bare-sse-stream-watcher".to_string())
             .stack_size(super::USER_CODE_STACK_BYTES)
-            .spawn(move || watch.stream.watch(watch.heartbeat, ahead));
+            .spawn(move || {
+                // The stream has lasted: its client sees it begin, even before its first event.
+                if watch.stream.send_held_head().is_err() {
+                    watch.stream.close();
+                }
+                watch.stream.watch(watch.heartbeat, ahead)
+            });
         match spawned {
             Ok(watcher) => *slot = Slot::Started(watcher),
             Err(_) => {

@@ -34,7 +34,7 @@ use crate::compress::BodyEncoder;
 use crate::http::{BodyFramer, BodyFraming};
 use crate::hub::registry::Written;
 use crate::hub::Ending;
-use crate::net::is_timeout;
+use crate::net::{is_timeout, HeldFirst};
 
 /// The comment a per-connection stream sends after a silence. No blank line follows it, so it
 /// never ends an event block on its own (see the hub's heartbeat).
@@ -157,8 +157,12 @@ enum Refused {
 /// How body bytes go on the wire: through the encoder of the response's write profile, if it has
 /// one (each write is one flush unit), then framed.
 struct BodyWriter {
-    /// The response head has gone out: a body exists to be ended.
+    /// The response head has gone out, or is held to go out with the first write: a body exists
+    /// to be ended.
     head_written: bool,
+    /// The response head, held back to leave with the body's first write, whatever that is (see
+    /// [`StreamSocket::hold_head`]); empty once it has gone.
+    held_head: Vec<u8>,
     framer: BodyFramer,
     encoder: Option<Box<dyn BodyEncoder>>,
     /// What a hub set to end its client's body (see [`Sink::set_ending`](crate::hub::Sink)):
@@ -171,12 +175,13 @@ struct BodyWriter {
 impl BodyWriter {
     /// Writes one flush unit with blocking writes.
     fn write_all(&mut self, socket: &mut &TcpStream, payload: &[u8]) -> io::Result<()> {
+        let mut out = HeldFirst::new(&mut self.held_head, *socket);
         match &mut self.encoder {
-            None => self.framer.write_all(socket, payload),
+            None => self.framer.write_all(&mut out, payload),
             Some(encoder) => {
                 self.encoded.clear();
                 encoder.encode(payload, &mut self.encoded);
-                let result = self.framer.write_all(socket, &self.encoded);
+                let result = self.framer.write_all(&mut out, &self.encoded);
                 self.encoded = Vec::new(); // an idle stream keeps no buffer
                 result
             }
@@ -193,16 +198,19 @@ impl BodyWriter {
         }
         if let Some(ending) = self.ending.take() {
             let end = ending(self.framer.payload_written(), last).ok_or(io::ErrorKind::InvalidData)?;
-            self.framer.write_all(socket, &end)?;
+            self.framer.write_all(&mut HeldFirst::new(&mut self.held_head, *socket), &end)?;
         } else if !last.is_empty() {
             self.write_all(socket, last)?;
         }
+        let mut out = HeldFirst::new(&mut self.held_head, *socket);
         if let Some(mut encoder) = self.encoder.take() {
             let mut end = Vec::new();
             encoder.finish(&mut end);
-            self.framer.write_all(socket, &end)?;
+            self.framer.write_all(&mut out, &end)?;
         }
-        socket.write_all(self.framer.end_of_body())
+        out.write_all(self.framer.end_of_body())?;
+        // An unframed body's end is nothing: the head alone, if still held.
+        out.write_held()
     }
 }
 
@@ -230,6 +238,7 @@ impl StreamSocket {
                 writing: false,
                 body: BodyWriter {
                     head_written: false,
+                    held_head: Vec::new(),
                     framer: BodyFramer::new(framing),
                     encoder,
                     ending: None,
@@ -273,6 +282,30 @@ impl StreamSocket {
             Ok(())
         };
         self.with_turn(true, Some(self.write_timeout), write).unwrap_or_else(|| Err(gone()))
+    }
+
+    /// Holds the response head back, to leave with the body's first write (an event, a heartbeat,
+    /// the body's end) in one system call: a short stream's whole answer (a Datastar action's)
+    /// is then one write for its head and first event and one for its end, instead of three. Not
+    /// for a hub client, whose writes may not wait (a per-connection stream's watch sends a head
+    /// still held once the stream has lasted: [`send_held_head`](Self::send_held_head)).
+    pub fn hold_head(&self, head: Vec<u8>) -> io::Result<()> {
+        let mut state = self.lock();
+        // Nothing has written yet; only a stop's end can have come first.
+        if state.closed || state.finished || state.end_requested || state.writing {
+            return Err(gone());
+        }
+        state.body.held_head = head;
+        state.body.head_written = true;
+        Ok(())
+    }
+
+    /// Sends the response head if it is still held: the stream has lasted without writing, and
+    /// its client should see it begin.
+    pub fn send_held_head(&self) -> io::Result<()> {
+        let write =
+            |body: &mut BodyWriter, socket: &TcpStream| HeldFirst::new(&mut body.held_head, socket).write_held();
+        self.with_turn(true, Some(self.write_timeout), write).unwrap_or(Ok(()))
     }
 
     /// Writes body bytes, waiting for the write turn and for the socket. An error means the client
@@ -722,7 +755,8 @@ fn end_after(last: &[u8], body: &mut BodyWriter, mut socket: &TcpStream) -> io::
 /// framer stays behind); the caller has checked that no one holds it.
 fn take_turn(state: &mut SocketState, mode: Mode) -> Turn {
     state.writing = true;
-    let placeholder = BodyWriter { encoder: None, ending: None, encoded: Vec::new(), ..state.body };
+    let placeholder =
+        BodyWriter { held_head: Vec::new(), encoder: None, ending: None, encoded: Vec::new(), ..state.body };
     let body = std::mem::replace(&mut state.body, placeholder);
     let turn = Turn { body, send_timeout: state.send_timeout, nonblocking: state.nonblocking };
     // Said before the switch, under the lock, so that the departure watch never starts a read it
@@ -831,6 +865,47 @@ mod tests {
         client.read_to_end(&mut wire).unwrap();
         let expected = [chunk(b"data: a\n\n"), chunk(b"retry: 40\n"), b"0\r\n\r\n".to_vec()].concat();
         assert!(wire[HEAD.len()..] == expected);
+    }
+
+    /// A head held back leaves with the first event, in one write: the client's first read holds
+    /// both. A stream that writes nothing sends it with the body's end, in one write too, or, once
+    /// it has lasted, alone.
+    #[test]
+    fn a_held_head_leaves_with_the_first_write() {
+        let first_read = |client: &mut TcpStream| {
+            let mut buffer = vec![0u8; 4096];
+            let n = client.read(&mut buffer).unwrap();
+            buffer.truncate(n);
+            buffer
+        };
+        let (event, end) = (&b"data: a\n\n"[..], &b"0\r\n\r\n"[..]);
+        for how in ["event", "end", "lasted"] {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let server = Arc::new(listener.accept().unwrap().0);
+            let stream =
+                StreamSocket::with_persistence(server, BodyFraming::Chunked, Duration::from_secs(10), true, None);
+            stream.hold_head(HEAD.to_vec()).unwrap();
+            match how {
+                "event" => {
+                    stream.write_blocking(event).unwrap();
+                    assert_eq!(first_read(&mut client), [HEAD, &chunk(event)].concat(), "{how}");
+                    assert!(stream.finish());
+                    assert_eq!(first_read(&mut client), end, "{how}");
+                }
+                "end" => {
+                    assert!(stream.finish());
+                    assert_eq!(first_read(&mut client), [HEAD, end].concat(), "{how}");
+                }
+                _ => {
+                    stream.send_held_head().unwrap();
+                    assert_eq!(first_read(&mut client), HEAD, "{how}");
+                    stream.write_blocking(event).unwrap();
+                    assert_eq!(first_read(&mut client), chunk(event), "{how}: the head goes once");
+                }
+            }
+        }
     }
 
     /// Before its head, a response has no body to end: the connection just closes.
