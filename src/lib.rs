@@ -84,6 +84,7 @@ pub mod shared_source;
 pub mod stream;
 #[cfg(test)]
 mod test_support;
+pub mod topic;
 
 pub use client::EventSource;
 pub use error::Error;
