@@ -4,8 +4,9 @@
 //! # How an event travels
 //!
 //! 1. [`Hub::send_new_event`] encodes the event once, appends the bytes to the backlog (one shared
-//!    log of everything sent) and, if it has an id, keeps it in the history. That is all the
-//!    publishing thread does: it never touches a socket, so a slow client cannot slow it down.
+//!    log of everything sent; with topics, one per feed: see below) and, if it has an id, keeps it
+//!    in the history. That is all the publishing thread does: it never touches a socket, so a slow
+//!    client cannot slow it down.
 //! 2. Flusher threads (one per core by default) wake up, and each walks its shard of the clients,
 //!    writing to each one everything between that client's cursor and the end of the backlog in a
 //!    single write. A burst published while a flusher was busy goes out as one write.
@@ -16,6 +17,30 @@
 //!    flusher. A client that stops reading is dropped once a write makes no progress for
 //!    [`HubBuilder::write_timeout`], or once it is [`HubBuilder::max_queued_bytes`] behind. It can
 //!    resume with `Last-Event-ID`.
+//!
+//! # Topics
+//!
+//! Two rules say who receives an event:
+//!
+//! - An event sent with [`Hub::send_new_event`] has no topic: it is a hub-wide notice, and reaches
+//!   **every** client, whatever it subscribed to. So do the hub's own events (the reset event, a
+//!   server's drain). A hub used without topics works as it always has.
+//! - An event published with [`Hub::publish_to`] has [`Topics`], and reaches the clients whose
+//!   [`Selection`] admits it: [`Selection::all`] (what [`Response::hub`](crate::Response::hub)
+//!   subscribes to) takes every public event, [`Selection::topics`] those with a topic its
+//!   selector selects. A private event reaches only clients whose selection also has a private
+//!   selector that selects one of its topics ([`Selection::with_private`]); nobody else, ever.
+//!
+//! Either way a client gets each event once (however many of its topics it selects), in the
+//! order events were published. Ids are one sequence for the whole hub, so a `Last-Event-ID` is a
+//! place in it: a resuming client is sent the kept events after it that its selection admits.
+//! The server subscribes a client to a selection with
+//! [`Response::hub_selection`](crate::Response::hub_selection).
+//!
+//! Clients with equal selections share one *feed* (one backlog of what that selection admits, per
+//! coding); an event is encoded and compressed once, and appended to each feed that admits it,
+//! found through an index of topics (see `routing.rs`), so publishing to one topic costs what its
+//! clients cost, not what the whole hub's do.
 //!
 //! # What a slow client costs
 //!
@@ -49,7 +74,9 @@
 //!
 //! # For the people changing this module
 //!
-//! The state and its policy live in `registry.rs` (no sockets, unit-tested there); this file holds
+//! The state and its policy live in `registry.rs` (no sockets, unit-tested there), with a feed in
+//! `feed.rs`, the routing of events to feeds in `routing.rs`, and [`Topics`] and [`Selection`] in
+//! `topics.rs`; this file holds
 //! the lock, the flusher threads and the catch-up threads. The invariants (one writer per client,
 //! every event exactly once, every shard with clients has a flusher, every client waiting for a
 //! catch-up thread has one coming) are stated in `registry.rs`.
@@ -61,9 +88,12 @@
 mod backlog;
 mod backplane;
 mod counters;
+mod feed;
 mod history;
 pub mod hooks;
 pub(crate) mod registry;
+mod routing;
+mod topics;
 
 use std::borrow::Borrow;
 use std::io;
@@ -88,6 +118,8 @@ pub use hooks::ClientInfo;
 use hooks::{Hooks, Presence};
 use registry::{CatchUpStep, Coding, Key, Registry, Round, Written};
 pub use registry::{Stats, RESET_EVENT_TYPE};
+pub use routing::MAX_CACHED_TOPICS;
+pub use topics::{Selection, Topics, MAX_TOPICS_PER_EVENT, MAX_TOPIC_BYTES};
 
 /// Events with ids kept for late joiners, by default.
 pub const DEFAULT_HISTORY_EVENTS: usize = 1000;
@@ -535,12 +567,12 @@ impl Hub {
     pub fn send_new_events(&self, events: &[Event]) -> Result<(), Error> {
         let inner = self.inner();
         if let Some(backplane) = &inner.backplane {
-            return backplane.publish(events);
+            return backplane.publish(events, &Topics::notice()).map(drop);
         }
         let mut state = inner.lock();
         let mut result = Ok(());
         for event in events {
-            result = state.registry.publish(event);
+            result = state.registry.publish(event, &Topics::notice()).map(drop);
             if result.is_err() {
                 break;
             }
@@ -548,6 +580,40 @@ impl Hub {
         state.last_append = Instant::now();
         inner.wake_flushers(&state);
         result
+    }
+
+    /// Publishes an event to `topics`: it reaches the clients whose [`Selection`] admits it (a
+    /// private event, only those whose selection has a private selector for one of its topics),
+    /// each once however many of its topics they select, in publishing order with every other
+    /// event. Returns the id the event got: the hub's next id ([`Event::with_id`]; on a hub backed
+    /// by Redis, the entry's id), its explicit id ([`Event::id`]), or `None`. An event with an id
+    /// is kept in history with its topics, and replayed to the clients whose selection admits it.
+    ///
+    /// Fails, sending nothing, when a field or a topic is invalid ([`Topics::new`] says what a
+    /// topic may be); on a hub backed by Redis, as [`send_new_event`](Self::send_new_event) does.
+    ///
+    /// ```
+    /// use bare_sse::hub::Topics;
+    /// use bare_sse::{Event, Hub};
+    ///
+    /// let hub = Hub::builder().id_epoch(7).build();
+    /// let id = hub.publish_to(&Topics::new(["/books/1"]), Event::new().data("new title").with_id()).unwrap();
+    /// assert_eq!(id.as_deref(), Some("7-1"));
+    /// assert!(hub.publish_to(&Topics::new(Vec::<String>::new()), Event::new().data("x")).is_err());
+    /// ```
+    pub fn publish_to(&self, topics: &Topics, event: impl Borrow<Event>) -> Result<Option<String>, Error> {
+        topics.check()?;
+        let event = event.borrow();
+        let inner = self.inner();
+        if let Some(backplane) = &inner.backplane {
+            let ids = backplane.publish(std::slice::from_ref(event), topics)?;
+            return Ok(ids.into_iter().next().filter(|_| event.wants_next_id()));
+        }
+        let mut state = inner.lock();
+        let id = state.registry.publish(event, topics)?;
+        state.last_append = Instant::now();
+        inner.wake_flushers(&state);
+        Ok(id)
     }
 
     /// For a hub backed by Redis: waits until its reader is connected and following the stream, or
@@ -609,14 +675,16 @@ impl Hub {
         self.inner().config.gzip.is_some()
     }
 
-    /// Registers a client and takes its history snapshot in one step. The client is owned by its
-    /// connection until [`Subscription::start`] has sent it what it missed. With `gzip` (on a hub
-    /// that compresses), the client reads the compressed events.
+    /// Registers a client that receives what `selection` admits, and takes its history snapshot
+    /// in one step. The client is owned by its connection until [`Subscription::start`] has sent
+    /// it what it missed. With `gzip` (on a hub that compresses), the client reads the compressed
+    /// events.
     pub(crate) fn subscribe(
         &self,
         sink: SharedSink,
         last_event_id: Option<&str>,
         gzip: bool,
+        selection: &Selection,
     ) -> io::Result<Subscription> {
         let inner = self.inner();
         inner.start_flushers()?;
@@ -627,8 +695,8 @@ impl Hub {
         let gzip = coding == Coding::Gzip;
         let joined = {
             let mut state = inner.lock();
-            let joined =
-                state.registry.join(sink, last_event_id, coding).map(|joined| (joined, state.redis_last.clone()));
+            let joined = state.registry.join(sink, last_event_id, coding, selection);
+            let joined = joined.map(|joined| (joined, state.redis_last.clone()));
             inner.signal_progress(&state);
             // Shard 0's flusher sends the heartbeats; asleep with no clients, it has no deadline:
             // let it compute one.
@@ -646,7 +714,8 @@ impl Hub {
         // Resuming from an entry this server's history does not hold: the stream may.
         if let (Some(backplane), Some(after), Some(through)) = (&inner.backplane, last_event_id, redis_last) {
             if joined.replay.unknown_id {
-                if let Ok(Some(events)) = backplane.replay(after, &through, inner.config.max_queued_bytes) {
+                let most_bytes = inner.config.max_queued_bytes;
+                if let Ok(Some(events)) = backplane.replay(after, &through, most_bytes, selection) {
                     if gzip {
                         joined.replay.checksums = events.iter().map(|bytes| Checksum::of(bytes)).collect();
                     }
@@ -663,8 +732,9 @@ impl Hub {
         if reset.is_some() {
             inner.counters.reset_sent();
         }
+        let resumed = last_event_id.is_some() && reset.is_none();
         let replay = Some(joined.replay);
-        Ok(Subscription { inner: Arc::clone(inner), key: joined.key, replay, reset, gzip, presence: None })
+        Ok(Subscription { inner: Arc::clone(inner), key: joined.key, replay, reset, gzip, resumed, presence: None })
     }
 }
 
@@ -720,12 +790,13 @@ impl Inner {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Wakes the flushers asleep on shards with clients, after bytes were appended. A flusher
-    /// whose shard has no clients has nothing to write, so few clients cost one wake-up per event,
-    /// and a burst costs none: busy flushers look for more before they sleep.
+    /// Wakes the flushers asleep on shards with work, after bytes were appended. A flusher whose
+    /// shard has no client the bytes are for has nothing to write, so few clients (or an event for
+    /// few) cost one wake-up per event, and a burst costs none: busy flushers look for more before
+    /// they sleep.
     fn wake_flushers(&self, state: &State) {
         for (shard, work) in self.work.iter().enumerate() {
-            if state.asleep[shard] && state.registry.has_clients(shard) {
+            if state.asleep[shard] && state.registry.has_work(shard) {
                 work.notify_one();
             }
         }
@@ -977,6 +1048,9 @@ pub(crate) struct Subscription {
     reset: Option<Event>,
     /// The client reads compressed bytes: its stream starts with a gzip header.
     gzip: bool,
+    /// The client's last event id was found (in history, or in the Redis stream): it gets what
+    /// came after it, and no reset event.
+    resumed: bool,
     /// Set when the hub's hooks were told the client joined: dropped after the client is
     /// unregistered, it tells them it left (see `hooks.rs`).
     presence: Option<Presence>,

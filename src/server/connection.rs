@@ -501,7 +501,7 @@ fn respond(
             }
         }
         // A hub that compresses has every event compressed once already.
-        Body::Hub(hub) if hub.compresses() => {
+        Body::Hub(hub, _) if hub.compresses() => {
             headers.push(("Vary", "Accept-Encoding"));
             hub_gzip = crate::http::choose_coding(accept_encoding.as_deref(), &["gzip"]).is_some();
             if hub_gzip {
@@ -532,13 +532,13 @@ fn respond(
     }
     let intro = config.retry.map(retry_line).unwrap_or_default();
     let source = match body {
-        Body::Hub(hub) => {
+        Body::Hub(hub, selection) => {
             let last_event_id = last_event_id(request).map(str::to_string);
             // What the hub's lifecycle hooks are told: kept for the stream's life, so only for a
             // hub that has hooks.
             let peer_addr = || socket.peer_addr().ok();
             let client = hub.has_hooks().then(|| Box::new(request.client_info(peer_addr(), last_event_id.clone())));
-            StreamSource::Hub { hub, joining: Joining { last_event_id, gzip: hub_gzip, client } }
+            StreamSource::Hub { hub, joining: Joining { last_event_id, gzip: hub_gzip, selection, client } }
         }
         Body::Stream(run) => StreamSource::PerConnection(PerConnectionStream { run, exchange, encoder }),
         Body::Bytes(_) => unreachable!("plain bodies were answered above"),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::stream_socket::StreamSocket;
 use crate::hub::registry::Written;
-use crate::hub::{ClientInfo, Ending, Sink};
+use crate::hub::{ClientInfo, Ending, Selection, Sink};
 use crate::Hub;
 
 /// Why a hub stream did not start.
@@ -28,6 +28,8 @@ pub(super) struct Joining {
     pub last_event_id: Option<String>,
     /// The client reads the hub's compressed events.
     pub gzip: bool,
+    /// What the client receives.
+    pub selection: Selection,
     /// What the hub's lifecycle hooks are told; made only for a hub that has hooks. Boxed: a
     /// stream waiting to start carries it, and most streams have none.
     pub client: Option<Box<ClientInfo>>,
@@ -49,7 +51,9 @@ pub(super) fn stream_from_hub(
     started: impl FnOnce(),
 ) -> Result<(), NotStarted> {
     let sink: Arc<dyn Sink> = stream.clone();
-    let subscribed = hub.subscribe(sink, joining.last_event_id.as_deref(), joining.gzip);
+    let subscribed = hub.subscribe(sink, joining.last_event_id.as_deref(), joining.gzip, &joining.selection);
+    // Its feed keeps the selection: an idle client keeps no copy.
+    drop(joining.selection);
     let mut subscription = subscribed.map_err(|_| NotStarted::HubUnavailable)?;
     joined();
     subscription.announce(joining.client.map(|client| *client));

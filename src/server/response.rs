@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::event_stream::EventStream;
 use crate::compress::{Offers, WriteProfile};
+use crate::hub::Selection;
 use crate::json::Value;
 use crate::Hub;
 
@@ -41,8 +42,8 @@ pub(crate) enum Body {
     Bytes(Vec<u8>),
     /// Run on the connection's thread with the client's stream.
     Stream(Box<dyn FnOnce(EventStream) + Send>),
-    /// Subscribe the client to a hub, with history and resume.
-    Hub(Hub),
+    /// Subscribe the client to a hub, with history and resume, for what the selection admits.
+    Hub(Hub, Selection),
 }
 
 impl Response {
@@ -104,12 +105,35 @@ impl Response {
         }
     }
 
-    /// Subscribes the client to `hub`, with its history and `Last-Event-ID` resume.
+    /// Subscribes the client to every event of `hub` ([`Selection::all`]), with its history and
+    /// `Last-Event-ID` resume.
     pub fn hub(hub: Hub) -> Response {
+        Response::hub_selection(hub, Selection::all())
+    }
+
+    /// Subscribes the client to the events of `hub` that `selection` admits (the events of some
+    /// topics, private ones the client may read, and every hub-wide notice), with the history and
+    /// `Last-Event-ID` resume of those events. A handler builds the selection from the request.
+    ///
+    /// ```
+    /// use bare_sse::hub::Selection;
+    /// use bare_sse::server::{Request, Response};
+    /// use bare_sse::topic::TopicSelector;
+    /// use bare_sse::Hub;
+    ///
+    /// let hub = Hub::new();
+    /// // `/books?topic=/books/1&topic=/books/2`: the events of those topics.
+    /// let handler = move |request: &Request| {
+    ///     let topics = request.query().iter().filter(|(name, _)| name == "topic").map(|(_, topic)| topic.clone());
+    ///     Response::hub_selection(hub.clone(), Selection::topics(TopicSelector::new(topics)))
+    /// };
+    /// # let _ = handler;
+    /// ```
+    pub fn hub_selection(hub: Hub, selection: Selection) -> Response {
         Response {
             status: 200,
             headers: Vec::new(),
-            body: Body::Hub(hub),
+            body: Body::Hub(hub, selection),
             keep_alive: false,
             write_profiles: Offers::default(),
         }
@@ -195,7 +219,7 @@ impl fmt::Debug for Response {
         let body = match &self.body {
             Body::Bytes(bytes) => format!("{} bytes", bytes.len()),
             Body::Stream(_) => "stream".to_string(),
-            Body::Hub(_) => "hub".to_string(),
+            Body::Hub(..) => "hub".to_string(),
         };
         f.debug_struct("Response")
             .field("status", &self.status)
