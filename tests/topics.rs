@@ -1,0 +1,135 @@
+//! Topics over HTTP: clients subscribed to topics (from their request's query, through
+//! `Response::hub_selection`) and clients of the whole hub get exactly their events, private ones
+//! only with a private selector; resuming, compression and heartbeats work for topic subscribers
+//! as for everyone.
+
+mod common;
+
+use std::time::Duration;
+
+use bare_sse::hub::{Selection, Topics, RESET_EVENT_TYPE};
+use bare_sse::server::{Request, Response};
+use bare_sse::topic::TopicSelector;
+use bare_sse::{Event, Hub, Server};
+use common::inflate::gunzip;
+use common::{RawClient, READ_TIMEOUT};
+
+/// A server with `hub` on `/all` (every event) and on `/topics`, where each `topic` query
+/// parameter is a topic the client subscribes to and each `private` one a topic whose private
+/// events it may read.
+fn serve(hub: &Hub) -> Server {
+    let topics_hub = hub.clone();
+    let select = move |request: &Request| {
+        let values = |name: &str| -> Vec<String> {
+            request.query().iter().filter(|(key, _)| key == name).map(|(_, value)| value.clone()).collect()
+        };
+        let mut selection = Selection::topics(TopicSelector::new(values("topic")));
+        if !values("private").is_empty() {
+            selection = selection.with_private(TopicSelector::new(values("private")));
+        }
+        Response::hub_selection(topics_hub.clone(), selection)
+    };
+    Server::builder().route_hub("/all", hub.clone()).route("/topics", select).start().unwrap()
+}
+
+/// The data of each event a client receives until one whose data is `last`, that one included.
+fn data_until(client: &mut RawClient, last: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some(last) {
+        seen.push(client.next_block().data());
+    }
+    seen
+}
+
+#[test]
+fn topic_subscribers_and_whole_hub_subscribers_get_exactly_their_events() {
+    let hub = Hub::builder().heartbeat(None).build();
+    let server = serve(&hub);
+    let addr = server.local_addr();
+    let mut a = RawClient::stream(addr, "/topics?topic=a", "");
+    let mut b = RawClient::stream(addr, "/topics?topic=b", "");
+    let mut both = RawClient::stream(addr, "/topics?topic=a&topic=b", "");
+    let mut every = RawClient::stream(addr, "/all", "");
+    let mut private_a = RawClient::stream(addr, "/topics?topic=a&private=a", "");
+    let mut wildcard = RawClient::stream(addr, "/topics?topic=*", "");
+    assert!(hub.wait_until_clients(|n| n == 6, READ_TIMEOUT));
+
+    hub.publish_to(&Topics::new(["a"]), Event::new().data("1")).unwrap();
+    hub.publish_to(&Topics::new(["b"]), Event::new().data("2")).unwrap();
+    hub.publish_to(&Topics::new(["a", "b"]), Event::new().data("3")).unwrap();
+    hub.send_new_event(Event::new().data("notice")).unwrap();
+    hub.publish_to(&Topics::new(["a"]).private(true), Event::new().data("private")).unwrap();
+    hub.publish_to(&Topics::new(["c"]), Event::new().data("4")).unwrap();
+    hub.send_new_event(Event::new().data("end")).unwrap();
+
+    assert_eq!(data_until(&mut a, "end"), ["1", "3", "notice", "end"]);
+    assert_eq!(data_until(&mut b, "end"), ["2", "3", "notice", "end"]);
+    assert_eq!(data_until(&mut both, "end"), ["1", "2", "3", "notice", "end"], "an event of both topics once");
+    assert_eq!(data_until(&mut every, "end"), ["1", "2", "3", "notice", "4", "end"]);
+    assert_eq!(data_until(&mut private_a, "end"), ["1", "3", "notice", "private", "end"]);
+    assert_eq!(data_until(&mut wildcard, "end"), ["1", "2", "3", "notice", "4", "end"]);
+    server.stop();
+}
+
+/// Ids are the hub's one sequence: a topic subscriber's last id is a place in it, and it is sent
+/// the kept events of its topics after it; with an id the hub does not hold, the reset event and
+/// the kept events of its topics. `publish_to` returns each event's id.
+#[test]
+fn a_topic_subscriber_resumes_with_the_kept_events_of_its_topics() {
+    let hub = Hub::builder().id_epoch(7).heartbeat(None).build();
+    let server = serve(&hub);
+    let mut ids = Vec::new();
+    for (topic, data) in [("a", "a1"), ("b", "b1"), ("a", "a2"), ("b", "b2")] {
+        ids.push(hub.publish_to(&Topics::new([topic]), Event::new().data(data).with_id()).unwrap());
+    }
+    assert_eq!(ids, [Some("7-1"), Some("7-2"), Some("7-3"), Some("7-4")].map(|id| id.map(str::to_string)));
+    let explicit = hub.publish_to(&Topics::new(["a"]), Event::new().data("a3").id("mine")).unwrap();
+    assert_eq!(explicit.as_deref(), Some("mine"));
+    assert_eq!(hub.publish_to(&Topics::new(["a"]), Event::new().data("live only")).unwrap(), None);
+
+    let mut resumed = RawClient::stream(server.local_addr(), "/topics?topic=a", "Last-Event-ID: 7-2\r\n");
+    let block = resumed.next_block();
+    assert_eq!((block.get("id"), block.data().as_str()), (Some("7-3"), "a2"));
+    assert_eq!(resumed.next_block().get("id"), Some("mine"));
+
+    let mut reset = RawClient::stream(server.local_addr(), "/topics?topic=b", "Last-Event-ID: 6-1\r\n");
+    let first = reset.next_block();
+    assert_eq!((first.get("event"), first.data().as_str()), (Some(RESET_EVENT_TYPE), "6-1"));
+    assert_eq!(reset.next_block().data(), "b1");
+    assert_eq!(reset.next_block().data(), "b2");
+    hub.send_new_event(Event::new().data("end")).unwrap();
+    assert_eq!(reset.next_block().data(), "end", "nothing of topic a in between");
+    assert_eq!(resumed.next_block().data(), "end");
+    server.stop();
+}
+
+/// A compressing hub compresses each event once for every feed: a gzip client of one topic
+/// decodes exactly its topic's events, and its stream ends with a checked trailer when the server
+/// stops. Heartbeats reach a topic subscriber that no event is for.
+#[test]
+fn gzip_and_heartbeats_reach_topic_subscribers() {
+    let hub = Hub::builder().gzip(6).heartbeat(Some(Duration::from_millis(20))).build();
+    let server = serve(&hub);
+    let mut zipped = RawClient::get(server.local_addr(), "/topics?topic=a", "Accept-Encoding: gzip\r\n");
+    assert_eq!(zipped.head().header("content-encoding"), Some("gzip"));
+    let mut quiet = RawClient::stream(server.local_addr(), "/topics?topic=nobody-publishes-this", "");
+    assert!(hub.wait_until_clients(|n| n == 2, READ_TIMEOUT));
+    assert_eq!(quiet.read_through(": keep-alive\n"), ": keep-alive\n", "a heartbeat");
+
+    let mut expected = String::new();
+    for i in 0..6 {
+        let topic = if i % 2 == 0 { "a" } else { "b" };
+        let data = format!("{topic}{i} {}", "cell ".repeat(i * 20));
+        hub.publish_to(&Topics::new([topic]), Event::new().data(data.clone())).unwrap();
+        if topic == "a" {
+            expected.push_str(&format!("data: {data}\n\n"));
+        }
+    }
+    let decoded = |body: &[u8]| {
+        gunzip(body).ok().map(|(data, ended)| (String::from_utf8(data).unwrap().replace(": keep-alive\n", ""), ended))
+    };
+    zipped.read_body_until(|body| decoded(body).is_some_and(|(text, _)| text == expected));
+    server.stop();
+    let body = zipped.read_body_to_end();
+    assert_eq!(decoded(&body), Some((expected, true)), "the member ends, its trailer checked");
+}
