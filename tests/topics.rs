@@ -133,3 +133,54 @@ fn gzip_and_heartbeats_reach_topic_subscribers() {
     let body = zipped.read_body_to_end();
     assert_eq!(decoded(&body), Some((expected, true)), "the member ends, its trailer checked");
 }
+
+/// Heartbeats follow each topic's own silence: a client of a quiet topic gets one while another
+/// topic is busier than the heartbeat interval (before topics, silence was the hub's, and it never
+/// came).
+#[test]
+fn a_quiet_topic_gets_heartbeats_while_another_is_busy() {
+    // Far longer than the gaps between the busy topic's events, even on a loaded machine.
+    let hub = Hub::builder().heartbeat(Some(Duration::from_millis(300))).build();
+    let server = serve(&hub);
+    let mut quiet = RawClient::stream(server.local_addr(), "/topics?topic=quiet", "");
+    let mut busy = RawClient::stream(server.local_addr(), "/topics?topic=busy", "");
+    assert!(hub.wait_until_clients(|n| n == 2, READ_TIMEOUT));
+    let (heard, heartbeat) = std::sync::mpsc::channel();
+    let listener = std::thread::spawn(move || heard.send(quiet.read_through(": keep-alive\n")).unwrap());
+    let deadline = std::time::Instant::now() + READ_TIMEOUT;
+    let mut published = 0;
+    // Every millisecond an event of the busy topic, until the quiet topic's client has a heartbeat.
+    while heartbeat.try_recv().is_err() {
+        assert!(std::time::Instant::now() < deadline, "no heartbeat for the quiet topic");
+        hub.publish_to(&Topics::new(["busy"]), Event::new().data(published.to_string())).unwrap();
+        published += 1;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    listener.join().unwrap();
+    for n in 0..published {
+        assert_eq!(busy.next_block().data(), n.to_string(), "the busy topic's events, in order");
+    }
+    server.stop();
+}
+
+/// Topics a publisher may not send are refused before anything is sent or numbered: none, too
+/// many, an empty one, one too long, one with a control character.
+#[test]
+fn invalid_topics_are_refused_and_nothing_is_sent() {
+    use bare_sse::hub::{MAX_TOPICS_PER_EVENT, MAX_TOPIC_BYTES};
+    let hub = Hub::builder().id_epoch(7).build();
+    let too_many: Vec<String> = (0..=MAX_TOPICS_PER_EVENT).map(|n| n.to_string()).collect();
+    for topics in [
+        Topics::new(Vec::<String>::new()),
+        Topics::new(too_many),
+        Topics::new(["a", ""]),
+        Topics::new(["x".repeat(MAX_TOPIC_BYTES + 1)]),
+        Topics::new(["a\nevent: injected"]),
+    ] {
+        let refused = hub.publish_to(&topics, Event::new().data("x").with_id());
+        assert!(matches!(refused, Err(bare_sse::Error::InvalidField { field: "topic", .. })), "{topics:?}");
+    }
+    assert_eq!((hub.stats().events_sent, hub.stats().history_len), (0, 0));
+    let first = hub.publish_to(&Topics::new(["x".repeat(MAX_TOPIC_BYTES)]), Event::new().data("x").with_id());
+    assert_eq!(first.unwrap().as_deref(), Some("7-1"), "the refused events took no id");
+}

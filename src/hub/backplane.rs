@@ -929,6 +929,7 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
     let mut reports = Vec::new();
     {
         let mut state = inner.lock();
+        let now = Instant::now();
         if lost {
             reports.push(format!(
                 "entries of Redis stream {stream:?} after {after} may be lost (trimmed before they were \
@@ -940,7 +941,8 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
         for entry in entries {
             match entry {
                 Entry::Event { id, event: Some(carried) } => {
-                    let _ = state.registry.publish_assigned(&carried.event, Some(&id.to_string()), &carried.topics);
+                    let id = Some(id.to_string());
+                    let _ = state.registry.publish_assigned(&carried.event, id.as_deref(), &carried.topics, now);
                 }
                 Entry::Event { .. } => {}
                 Entry::TooLarge(id) => {
@@ -954,7 +956,6 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
             previous = entry.id();
             state.redis_last = Some(previous.to_string());
         }
-        state.last_append = Instant::now();
         inner.wake_flushers(&state);
         inner.signal_progress(&state);
     }
@@ -966,7 +967,7 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
 fn announce_loss(state: &mut super::State, last: EntryId) {
     state.registry.clear_history();
     let reset = Event::new().event(RESET_EVENT_TYPE).data(last.to_string());
-    let _ = state.registry.publish(&reset, &Topics::notice());
+    let _ = state.registry.publish(&reset, &Topics::notice(), Instant::now());
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! feed).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
 
 use super::backlog::Backlog;
 use super::registry::{Coding, GzipRange, Owner, Stats};
@@ -85,10 +86,13 @@ pub(super) struct Feed<S> {
     /// The number of the last event the registry routed while looking at this feed: an event
     /// that names several of the feed's topics is appended once.
     pub stamp: u64,
+    /// When bytes were last appended (an event or a heartbeat): its silence, for heartbeats.
+    pub last_append: Instant,
 }
 
 impl<S> Feed<S> {
-    pub fn new(selection: Selection, shards: usize) -> Feed<S> {
+    /// An empty feed, silent since `silent_since`.
+    pub fn new(selection: Selection, shards: usize, silent_since: Instant) -> Feed<S> {
         Feed {
             selection,
             backlogs: [Backlog::default(), Backlog::default()],
@@ -99,6 +103,7 @@ impl<S> Feed<S> {
             member_count: 0,
             dirty: vec![false; shards],
             stamp: 0,
+            last_append: silent_since,
         }
     }
 

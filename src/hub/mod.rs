@@ -262,8 +262,9 @@ impl HubBuilder {
         self
     }
 
-    /// Sends a comment after this much silence (default [`DEFAULT_HEARTBEAT`]); `None` turns
-    /// heartbeats off. Heartbeats keep proxies from closing idle streams and reveal dead peers.
+    /// Sends a comment after this much silence (default [`DEFAULT_HEARTBEAT`]): silence of what
+    /// a client receives, so a client of a quiet topic gets heartbeats however busy other topics
+    /// are. `None` turns heartbeats off. Heartbeats keep proxies from closing idle streams and reveal dead peers.
     /// The interval is kept between [`MIN_HEARTBEAT`] and [`MAX_HEARTBEAT`].
     pub fn heartbeat(mut self, interval: Option<Duration>) -> HubBuilder {
         self.heartbeat = interval.map(clamp_heartbeat);
@@ -386,6 +387,7 @@ impl HubBuilder {
             history,
             self.max_queued_bytes,
             self.max_catch_up_threads,
+            Instant::now(),
         );
         if let Some(level) = self.gzip {
             registry.compress(level);
@@ -399,7 +401,6 @@ impl HubBuilder {
             config: self,
             state: Mutex::new(State {
                 registry,
-                last_append: Instant::now(),
                 flushers: Vec::new(),
                 catch_up_threads: Vec::new(),
                 starting_flushers: false,
@@ -491,7 +492,6 @@ struct Inner {
 
 struct State {
     registry: Registry<SharedSink>,
-    last_append: Instant,
     flushers: Vec<JoinHandle<()>>,
     /// The catch-up threads started and not yet joined (the registry counts the running ones).
     catch_up_threads: Vec<JoinHandle<()>>,
@@ -570,14 +570,14 @@ impl Hub {
             return backplane.publish(events, &Topics::notice()).map(drop);
         }
         let mut state = inner.lock();
+        let now = Instant::now();
         let mut result = Ok(());
         for event in events {
-            result = state.registry.publish(event, &Topics::notice()).map(drop);
+            result = state.registry.publish(event, &Topics::notice(), now).map(drop);
             if result.is_err() {
                 break;
             }
         }
-        state.last_append = Instant::now();
         inner.wake_flushers(&state);
         result
     }
@@ -610,8 +610,7 @@ impl Hub {
             return Ok(ids.into_iter().next().filter(|_| event.wants_next_id()));
         }
         let mut state = inner.lock();
-        let id = state.registry.publish(event, topics)?;
-        state.last_append = Instant::now();
+        let id = state.registry.publish(event, topics, Instant::now())?;
         inner.wake_flushers(&state);
         Ok(id)
     }
@@ -1019,11 +1018,11 @@ fn wait_for_work<'a>(
             None => None,
             Some(interval) => {
                 let now = Instant::now();
-                let due = state.last_append + interval;
+                let due = state.registry.heartbeat_due(interval);
                 if now >= due {
-                    state.registry.append_heartbeat();
-                    state.last_append = now;
-                    inner.wake_flushers(&state);
+                    if state.registry.append_heartbeats(now, interval) {
+                        inner.wake_flushers(&state);
+                    }
                     continue;
                 }
                 Some(due - now)

@@ -62,6 +62,7 @@
 //!   client as events go out.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use super::feed::{Feed, FeedId, Subscriber};
 use super::history::{History, Replay};
@@ -315,6 +316,12 @@ pub(crate) struct Registry<S> {
     routed: Vec<FeedId>,
     /// Events routed so far: each event's number, stamped on the feeds it was routed to.
     routed_events: u64,
+    /// When bytes were last appended to any feed, or published with no feed to go to, or the
+    /// registry was made: where a new feed's silence starts.
+    last_append: Instant,
+    /// No feed has been silent since before this: a lower bound of every feed's `last_append`
+    /// (they only move forward), made exact each time heartbeats are appended.
+    silent_since: Instant,
     /// Per shard, the feeds that got bytes since its flusher last looked, each once: the flusher's
     /// work.
     dirty: Vec<Vec<FeedId>>,
@@ -342,6 +349,7 @@ impl<S: Clone> Registry<S> {
         history: History,
         max_queued_bytes: usize,
         max_catch_up_threads: usize,
+        now: Instant,
     ) -> Registry<S> {
         let shards = shards.max(1);
         Registry {
@@ -355,6 +363,8 @@ impl<S: Clone> Registry<S> {
             routes: Routes::default(),
             routed: Vec::new(),
             routed_events: 0,
+            last_append: now,
+            silent_since: now,
             dirty: vec![Vec::new(); shards],
             shard_clients: vec![0; shards],
             live_shards: 0,
@@ -378,14 +388,12 @@ impl<S: Clone> Registry<S> {
         self.compressor.is_some()
     }
 
-    /// Encodes an event published to `topics` (a notice: to every client) and appends it to the
-    /// feeds that admit it (and, when the hub compresses, compresses it once); an event with an
-    /// id is also kept in history. Returns its id, if it has one. Fails, changing nothing, when a
-    /// field or a topic is invalid.
-    pub fn publish(&mut self, event: &Event, topics: &Topics) -> Result<Option<String>, Error> {
-        if !topics.is_notice() {
-            topics.check()?;
-        }
+    /// Encodes an event published at `now` to `topics` (a notice: to every client) and appends it
+    /// to the feeds that admit it (and, when the hub compresses, compresses it once); an event
+    /// with an id is also kept in history. Returns its id, if it has one. Fails, changing
+    /// nothing, when a field is invalid. The topics were checked ([`Topics::check`]) by the
+    /// caller, outside the lock.
+    pub fn publish(&mut self, event: &Event, topics: &Topics, now: Instant) -> Result<Option<String>, Error> {
         let (bytes, id) = if event.wants_next_id() {
             let id = format!("{}{}", self.id_prefix, self.next_id);
             let bytes = event.encode(Some(&id))?;
@@ -401,29 +409,34 @@ impl<S: Clone> Registry<S> {
             (event.encode(None)?, event.given_id().map(str::to_string))
         };
         let id = id.filter(|id| !id.is_empty());
-        self.append_event(bytes, id.clone(), topics);
+        self.append_event(bytes, id.clone(), topics, now);
         Ok(id)
     }
 
-    /// Appends an event published to `topics` whose id was given elsewhere (a backplane's entry
-    /// id), or that has none, without the checks that keep explicit ids apart from this hub's own:
-    /// `id` is set only on an event that asked for one ([`Event::with_id`]), and then it is kept
-    /// in history.
-    pub fn publish_assigned(&mut self, event: &Event, id: Option<&str>, topics: &Topics) -> Result<(), Error> {
-        if !topics.is_notice() {
-            topics.check()?;
-        }
+    /// Appends an event published at `now` to `topics` (checked by the caller) whose id was
+    /// given elsewhere (a backplane's entry id), or that has none, without the checks that keep
+    /// explicit ids apart from this hub's own: `id` is set only on an event that asked for one
+    /// ([`Event::with_id`]), and then it is kept in history.
+    pub fn publish_assigned(
+        &mut self,
+        event: &Event,
+        id: Option<&str>,
+        topics: &Topics,
+        now: Instant,
+    ) -> Result<(), Error> {
         let id = id.filter(|_| event.wants_next_id());
         let bytes = event.encode(id)?;
-        self.append_event(bytes, id.map(str::to_string), topics);
+        self.append_event(bytes, id.map(str::to_string), topics, now);
         Ok(())
     }
 
     /// Appends an encoded event to the feeds that admit it (compressed once when the hub
     /// compresses and someone reads it now or may from history later), and keeps it in history
     /// under `kept` when given.
-    fn append_event(&mut self, bytes: Vec<u8>, kept: Option<String>, topics: &Topics) {
+    fn append_event(&mut self, bytes: Vec<u8>, kept: Option<String>, topics: &Topics, now: Instant) {
+        debug_assert!(topics.is_notice() || topics.check().is_ok(), "the caller checks topics");
         self.stats.events_sent += 1;
+        self.last_append = now;
         self.route(topics);
         let feeds = &self.feeds;
         let gzip_read =
@@ -438,6 +451,7 @@ impl<S: Clone> Registry<S> {
         for &id in &self.routed {
             if let Some(feed) = self.feeds.get_mut(&id) {
                 feed.append(&bytes, unit);
+                feed.last_append = now;
                 mark_dirty(&mut self.dirty, id, feed);
             }
         }
@@ -482,13 +496,36 @@ impl<S: Clone> Registry<S> {
         id.strip_prefix(self.id_prefix.as_str()).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     }
 
-    /// Appends a heartbeat comment for every client: to every feed.
-    pub fn append_heartbeat(&mut self) {
+    /// When the next heartbeat may be due, for heartbeats after `interval` of silence: the
+    /// earliest a feed's silence can reach it. (A feed that got bytes since makes this early:
+    /// [`append_heartbeats`](Self::append_heartbeats) then appends nothing, and the next is
+    /// exact.)
+    pub fn heartbeat_due(&self, interval: Duration) -> Instant {
+        self.silent_since + interval
+    }
+
+    /// Appends a heartbeat comment to every feed silent for `interval` or more at `now` (each
+    /// feed's clients get one after that much silence, however busy other topics are). Returns
+    /// whether it appended any. O(feeds).
+    pub fn append_heartbeats(&mut self, now: Instant, interval: Duration) -> bool {
         let compressed = self.compressor.as_ref().map(|c| (&c.heartbeat[..], Checksum::of(HEARTBEAT_BYTES)));
+        let mut appended = false;
+        // After this, every feed's silence ends after `now`: the next due time is in the future.
+        let mut silent_since = now;
         for (&id, feed) in &mut self.feeds {
-            feed.append(HEARTBEAT_BYTES, compressed);
-            mark_dirty(&mut self.dirty, id, feed);
+            if feed.last_append + interval <= now {
+                feed.append(HEARTBEAT_BYTES, compressed);
+                feed.last_append = now;
+                mark_dirty(&mut self.dirty, id, feed);
+                appended = true;
+            }
+            silent_since = silent_since.min(feed.last_append);
         }
+        self.silent_since = silent_since;
+        if appended {
+            self.last_append = now;
+        }
+        appended
     }
 
     /// Registers a client with `selection`, owned by its connection, and takes its history
@@ -535,7 +572,9 @@ impl<S: Clone> Registry<S> {
     fn add_feed(&mut self, selection: &Selection) -> FeedId {
         let feed_id = self.next_feed;
         self.next_feed += 1;
-        self.feeds.insert(feed_id, Feed::new(selection.clone(), self.shard_clients.len()));
+        let feed = Feed::new(selection.clone(), self.shard_clients.len(), self.last_append);
+        self.silent_since = self.silent_since.min(feed.last_append);
+        self.feeds.insert(feed_id, feed);
         self.feed_ids.insert(selection.clone(), feed_id);
         self.routes.add(feed_id, selection);
         feed_id
@@ -896,6 +935,11 @@ mod tests {
 
     const EPOCH: u64 = 5;
 
+    /// The time, for the calls that take it and the tests that do not look at it.
+    fn now() -> Instant {
+        Instant::now()
+    }
+
     /// A registry whose clients are spread evenly over `shards` shards.
     fn registry(shards: usize, max_queued_bytes: usize) -> Registry<u32> {
         limited_registry(shards, max_queued_bytes, 1000)
@@ -904,7 +948,7 @@ mod tests {
     /// The same, with at most `max_catch_up_threads` catch-up threads.
     fn limited_registry(shards: usize, max_queued_bytes: usize, max_catch_up_threads: usize) -> Registry<u32> {
         let history = History::new(10_000, 1 << 30);
-        let mut registry = Registry::new(EPOCH, shards, 1, history, max_queued_bytes, max_catch_up_threads);
+        let mut registry = Registry::new(EPOCH, shards, 1, history, max_queued_bytes, max_catch_up_threads, now());
         registry.set_live_shards(shards);
         registry
     }
@@ -943,7 +987,7 @@ mod tests {
         let mut registry = registry(1, 1 << 24);
         registry.compress(6);
         let mut rng = SplitRng::new(3);
-        registry.publish(&Event::new().data("before anyone"), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("before anyone"), &Topics::notice(), now()).unwrap();
         let early = registry.join(1, None, Coding::Gzip, &Selection::all()).unwrap().key;
         let mut plain = Vec::new();
         let mut late = None;
@@ -952,13 +996,13 @@ mod tests {
                 late = Some((registry.join(2, None, Coding::Gzip, &Selection::all()).unwrap().key, plain.len()));
             }
             if i % 7 == 3 {
-                registry.append_heartbeat();
+                registry.append_heartbeats(now(), Duration::ZERO);
                 plain.extend_from_slice(HEARTBEAT_BYTES);
             }
             // Noise, so that units are large and the backlog passes the trimming threshold.
             let data: String = (0..rng.below(3000)).map(|_| char::from(b'!' + rng.below(90) as u8)).collect();
             let event = Event::new().data(data);
-            registry.publish(&event, &Topics::notice()).unwrap();
+            registry.publish(&event, &Topics::notice(), now()).unwrap();
             plain.extend_from_slice(&event.encode(None).unwrap());
         }
         let (late, late_from) = late.unwrap();
@@ -990,7 +1034,7 @@ mod tests {
         registry.advance(late, first.len());
         let late_cursor = registry.feeds[&late.feed].members[0][&late.id].cursor;
         assert!(registry.feeds[&late.feed].gzip_units.iter().all(|unit| unit.offset != late_cursor), "inside a unit");
-        registry.append_heartbeat();
+        registry.append_heartbeats(now(), Duration::ZERO);
         plain.extend_from_slice(HEARTBEAT_BYTES);
         let mut round = Round::default();
         registry.start_round(0, &mut round);
@@ -1065,7 +1109,7 @@ mod tests {
         for (data, topics) in
             [("1", &["a"][..]), ("2", &["b"]), ("3", &["a", "b"]), ("4", &["c"]), ("n", &[]), ("5", &["b", "a", "b"])]
         {
-            registry.publish(&Event::new().data(data), &Topics::new(topics.iter().copied())).unwrap();
+            registry.publish(&Event::new().data(data), &Topics::new(topics.iter().copied()), now()).unwrap();
         }
         let mut received = BTreeMap::new();
         run_rounds(&mut registry, &mut received);
@@ -1092,8 +1136,8 @@ mod tests {
         for (label, selection) in selections.iter().enumerate() {
             join_selecting(&mut registry, label as u32, selection);
         }
-        registry.publish(&Event::new().data("p"), &Topics::new(["a"]).private(true)).unwrap();
-        registry.publish(&Event::new().data("q"), &Topics::new(["a"])).unwrap();
+        registry.publish(&Event::new().data("p"), &Topics::new(["a"]).private(true), now()).unwrap();
+        registry.publish(&Event::new().data("q"), &Topics::new(["a"]), now()).unwrap();
         let mut received = BTreeMap::new();
         run_rounds(&mut registry, &mut received);
         for (label, expected) in ["q", "q", "q", "pq", "pq", ""].iter().enumerate() {
@@ -1109,9 +1153,9 @@ mod tests {
         let mut registry = registry(1, 1 << 20);
         let a = Selection::topics(selector(&["a"]));
         for (data, topics) in [("1", Topics::new(["a"])), ("2", Topics::new(["b"])), ("3", Topics::new(["a"]))] {
-            registry.publish(&Event::new().data(data).with_id(), &topics).unwrap();
+            registry.publish(&Event::new().data(data).with_id(), &topics, now()).unwrap();
         }
-        registry.publish(&Event::new().data("n").with_id(), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("n").with_id(), &Topics::notice(), now()).unwrap();
         let replayed = |joined: &Joined| data_of(Some(&joined.replay.events.iter().map(|e| text(e)).collect()));
         let resumed = registry.join(1, Some("5-2"), Coding::Identity, &a).unwrap();
         assert!(!resumed.replay.unknown_id, "the id of an event of topic b is a place all the same");
@@ -1134,7 +1178,7 @@ mod tests {
         join_selecting(&mut registry, 3, &Selection::topics(selector(&["b"])));
         assert_eq!(first.feed, second.feed);
         registry.leave(first);
-        registry.publish(&Event::new().data("x"), &Topics::new(["a"])).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::new(["a"]), now()).unwrap();
         assert_eq!(registry.routed, [second.feed], "the feed stays with a member");
         let mut received = BTreeMap::new();
         run_rounds(&mut registry, &mut received);
@@ -1142,7 +1186,7 @@ mod tests {
         registry.leave(second);
         assert_eq!(registry.feeds.len(), 1);
         assert!(!registry.feed_ids.contains_key(&a));
-        registry.publish(&Event::new().data("y"), &Topics::new(["a"])).unwrap();
+        registry.publish(&Event::new().data("y"), &Topics::new(["a"]), now()).unwrap();
         assert!(registry.routed.is_empty(), "nobody subscribes to topic a");
         assert!(!registry.has_work(0));
         let third = join_selecting(&mut registry, 4, &a);
@@ -1158,7 +1202,7 @@ mod tests {
         let b = join_selecting(&mut registry, 2, &Selection::topics(selector(&["b"])));
         let other_a = join_selecting(&mut registry, 3, &Selection::topics(selector(&["a"])));
         assert_eq!((a.shard, b.shard, other_a.shard), (0, 1, 0));
-        registry.publish(&Event::new().data("x"), &Topics::new(["a"])).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::new(["a"]), now()).unwrap();
         assert!(registry.has_work(0) && !registry.has_work(1));
         let mut round = Round::default();
         registry.start_round(0, &mut round);
@@ -1177,21 +1221,21 @@ mod tests {
         join_selecting(&mut registry, 1, &Selection::topics(selector(&["*"])));
         join_selecting(&mut registry, 2, &Selection::topics(selector(&["exact"])));
         for n in 0..MAX_CACHED_TOPICS {
-            registry.publish(&Event::new().data("x"), &Topics::new([format!("t{n}")])).unwrap();
+            registry.publish(&Event::new().data("x"), &Topics::new([format!("t{n}")]), now()).unwrap();
         }
         assert_eq!(registry.routes.cached_topics(), MAX_CACHED_TOPICS, "at the limit");
-        registry.publish(&Event::new().data("x"), &Topics::new(["one more"])).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::new(["one more"]), now()).unwrap();
         assert_eq!(registry.routes.cached_topics(), 1, "past it, the cache starts again");
-        registry.publish(&Event::new().data("x"), &Topics::new(["t0"])).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::new(["t0"]), now()).unwrap();
         assert_eq!(registry.routes.cached_topics(), 2);
-        registry.publish(&Event::new().data("e"), &Topics::new(["exact"])).unwrap();
+        registry.publish(&Event::new().data("e"), &Topics::new(["exact"]), now()).unwrap();
         assert_eq!(registry.routes.cached_topics(), 3, "exact topics are cached for pattern feeds too");
         let mut received = BTreeMap::new();
         run_rounds(&mut registry, &mut received);
         let late =
             join_selecting(&mut registry, 3, &Selection::topics(selector(&["*"])).with_private(selector(&["*"])));
         assert_eq!(registry.routes.cached_topics(), 0, "a new pattern feed");
-        registry.publish(&Event::new().data("y"), &Topics::new(["t0"])).unwrap();
+        registry.publish(&Event::new().data("y"), &Topics::new(["t0"]), now()).unwrap();
         run_rounds(&mut registry, &mut received);
         assert_eq!(data_of(received.get(&3)), "y", "the new pattern feed gets a topic cached before it came");
         assert_eq!(data_of(received.get(&2)), "e");
@@ -1199,9 +1243,44 @@ mod tests {
         assert_eq!(registry.routes.cached_topics(), 0, "a pattern feed gone");
     }
 
+    /// Each feed gets a heartbeat after its own silence: the clients of a quiet topic get one
+    /// every interval while another topic is busy, and those of the busy topic get none. (A hub
+    /// with one feed gets them after the hub's silence, as before topics.)
+    #[test]
+    fn each_feed_gets_a_heartbeat_after_its_own_silence() {
+        let start = Instant::now();
+        let at = |second: u64| start + Duration::from_secs(second);
+        let interval = Duration::from_secs(15);
+        let mut registry: Registry<u32> = Registry::new(EPOCH, 1, 1, History::new(10, 1000), 1 << 20, 1, start);
+        registry.set_live_shards(1);
+        join_selecting(&mut registry, 1, &Selection::topics(selector(&["busy"])));
+        join_selecting(&mut registry, 2, &Selection::topics(selector(&["quiet"])));
+        let mut received = BTreeMap::new();
+        let mut heartbeats: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+        for second in 1..=60 {
+            if second % 10 == 0 {
+                registry.publish(&Event::new().data("x"), &Topics::new(["busy"]), at(second)).unwrap();
+            }
+            // What shard 0's flusher does when it wakes.
+            if at(second) >= registry.heartbeat_due(interval) {
+                registry.append_heartbeats(at(second), interval);
+                assert!(registry.heartbeat_due(interval) > at(second), "the next one is in the future");
+            }
+            let before = received.clone();
+            run_rounds(&mut registry, &mut received);
+            for (&label, text) in &received {
+                let count = |text: &str| text.matches(": keep-alive").count();
+                let new = count(text) - before.get(&label).map_or(0, |text: &String| count(text));
+                heartbeats.entry(label).or_default().extend(std::iter::repeat_n(second, new));
+            }
+        }
+        assert_eq!(heartbeats[&1], [], "the busy topic's client: never silent for 15 s");
+        assert_eq!(heartbeats[&2], [15, 30, 45, 60], "the quiet topic's client");
+    }
+
     #[test]
     fn no_flusher_no_join() {
-        let mut registry: Registry<u32> = Registry::new(EPOCH, 2, 1, History::new(10, 1000), 1000, 1);
+        let mut registry: Registry<u32> = Registry::new(EPOCH, 2, 1, History::new(10, 1000), 1000, 1, now());
         assert!(registry.join(1, None, Coding::Identity, &Selection::all()).is_none());
         registry.set_live_shards(1);
         assert!(registry.join(1, None, Coding::Identity, &Selection::all()).is_some());
@@ -1209,7 +1288,7 @@ mod tests {
 
     #[test]
     fn clients_fill_one_flusher_before_the_next_and_then_spread_evenly() {
-        let mut registry: Registry<u32> = Registry::new(EPOCH, 3, 2, History::new(10, 1000), 1000, 1);
+        let mut registry: Registry<u32> = Registry::new(EPOCH, 3, 2, History::new(10, 1000), 1000, 1, now());
         registry.set_live_shards(2);
         let join =
             |registry: &mut Registry<u32>, n| registry.join(n, None, Coding::Identity, &Selection::all()).unwrap().key;
@@ -1234,8 +1313,8 @@ mod tests {
     #[test]
     fn hub_ids_carry_the_epoch_and_ids_of_another_run_are_unknown() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("a").with_id(), &Topics::notice()).unwrap();
-        registry.publish(&Event::new().data("b").with_id(), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("a").with_id(), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("b").with_id(), &Topics::notice(), now()).unwrap();
         let joined = registry.join(1, Some("5-1"), Coding::Identity, &Selection::all()).unwrap();
         assert!(!joined.replay.unknown_id);
         assert_eq!(joined.replay.events.iter().map(|e| text(e)).collect::<Vec<_>>(), ["id: 5-2\ndata: b\n\n"]);
@@ -1250,15 +1329,15 @@ mod tests {
     #[test]
     fn explicit_ids_never_take_the_form_of_the_hubs_own() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("a").with_id(), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("a").with_id(), &Topics::notice(), now()).unwrap();
         for own in ["5-1", "5-3", "5-0"] {
-            let refused = registry.publish(&Event::new().data("x").id(own), &Topics::notice());
+            let refused = registry.publish(&Event::new().data("x").id(own), &Topics::notice(), now());
             assert!(matches!(refused, Err(Error::InvalidField { field: "id", .. })), "{own}");
         }
         for other in ["3", "4-3", "5-", "5-x", "55-3", "5-3a", ""] {
-            registry.publish(&Event::new().data("y").id(other), &Topics::notice()).unwrap();
+            registry.publish(&Event::new().data("y").id(other), &Topics::notice(), now()).unwrap();
         }
-        registry.publish(&Event::new().data("b").with_id(), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("b").with_id(), &Topics::notice(), now()).unwrap();
         let joined = registry.join(1, Some("5-1"), Coding::Identity, &Selection::all()).unwrap();
         assert_eq!(joined.replay.events.len(), 7, "the six explicit ids kept (the empty one is not), then 5-2");
     }
@@ -1268,11 +1347,11 @@ mod tests {
     #[test]
     fn a_joining_client_gets_each_event_once_from_history_catch_up_or_flusher() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("kept").with_id(), &Topics::notice()).unwrap();
-        registry.publish(&Event::new().data("live only"), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("kept").with_id(), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("live only"), &Topics::notice(), now()).unwrap();
         let Joined { key, replay } = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap();
         assert_eq!(replay.events.len(), 1, "only the event with an id is replayed");
-        registry.publish(&Event::new().data("while catching up"), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("while catching up"), &Topics::notice(), now()).unwrap();
 
         let mut round = Round::default();
         registry.start_round(0, &mut round);
@@ -1280,7 +1359,7 @@ mod tests {
         assert_eq!(registry.owner(key), Some(Owner::CatchUp));
         assert_eq!(text(&catch_up(&mut registry, key)), "data: while catching up\n\n");
 
-        registry.publish(&Event::new().data("live").with_id(), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("live").with_id(), &Topics::notice(), now()).unwrap();
         assert!(registry.has_work(0));
         registry.start_round(0, &mut round);
         assert_eq!(round.targets.len(), 1);
@@ -1297,14 +1376,14 @@ mod tests {
         let mut registry = registry(1, 1 << 20);
         let key = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap().key;
         catch_up(&mut registry, key);
-        registry.publish(&Event::new().data("0123456789"), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("0123456789"), &Topics::notice(), now()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         round.targets[0].outcome = Written::Partial(4);
         registry.finish_round(&mut round);
         assert_eq!((round.handed_back, registry.queued()), (1, vec![key]));
         assert_eq!(registry.owner(key), Some(Owner::CatchUp), "nobody writes to it until a catch-up thread takes it");
-        registry.publish(&Event::new().data("more"), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("more"), &Topics::notice(), now()).unwrap();
         registry.start_round(0, &mut round);
         assert!(round.targets.is_empty(), "the flusher leaves a queued client alone");
 
@@ -1333,7 +1412,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("x"), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::notice(), now()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         assert_eq!(round.targets.iter().map(|target| target.key).collect::<Vec<_>>(), keys);
@@ -1354,7 +1433,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("0123456789"), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("0123456789"), &Topics::notice(), now()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         round.targets[0].outcome = Written::Partial(3);
@@ -1386,7 +1465,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("x"), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::notice(), now()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         for target in &mut round.targets {
@@ -1424,7 +1503,7 @@ mod tests {
     fn waiting_clients_are_closed_only_when_no_catch_up_thread_runs() {
         let mut registry = limited_registry(1, 1 << 20, 4);
         let fill_up = |registry: &mut Registry<u32>| {
-            registry.publish(&Event::new().data("x"), &Topics::notice()).unwrap();
+            registry.publish(&Event::new().data("x"), &Topics::notice(), now()).unwrap();
             let mut round = Round::default();
             registry.start_round(0, &mut round);
             for target in &mut round.targets {
@@ -1479,7 +1558,7 @@ mod tests {
         let mut round = Round::default();
         let mut too_slow = Vec::new();
         for _ in 0..TRIM_BACKLOG_AT_BYTES / 1000 + 2 {
-            registry.publish(&Event::new().data(payload.as_str()), &Topics::notice()).unwrap();
+            registry.publish(&Event::new().data(payload.as_str()), &Topics::notice(), now()).unwrap();
             registry.start_round(0, &mut round);
             for target in &mut round.targets {
                 // The slow client's socket never takes a byte.
@@ -1510,9 +1589,9 @@ mod tests {
         let event_len = "data: x\n\n".len();
         let mut registry = registry(1, event_len);
         let key = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap().key;
-        registry.publish(&Event::new().data("x"), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::notice(), now()).unwrap();
         assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Write(b"data: x\n\n".to_vec()));
-        registry.publish(&Event::new().data("x"), &Topics::notice()).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::notice(), now()).unwrap();
         assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Closed, "one byte past the bound");
     }
 
@@ -1566,7 +1645,7 @@ mod tests {
                         };
                         published += 1;
                         let topics = random_topics(&mut rng);
-                        registry.publish(&event, &topics).unwrap();
+                        registry.publish(&event, &topics, now()).unwrap();
                         let id = if event.wants_next_id() {
                             next_auto += 1;
                             Some(format!("{EPOCH}-{}", next_auto - 1))
