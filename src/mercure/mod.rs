@@ -1,0 +1,8 @@
+//! The Mercure protocol (<https://mercure.rocks>, the IETF draft `draft-dunglas-mercure-08`):
+//! publishers POST updates on topics to a hub, and the hub pushes each update over Server-Sent
+//! Events to the subscribers whose topic matchers select it; updates marked private reach only
+//! subscribers whose access token grants them. This module holds the protocol's pieces as they
+//! are written: so far [`claims`], what a verified access token lets its holder publish and
+//! subscribe to (the token itself is checked by [`crate::jwt`]).
+
+pub mod claims;
