@@ -144,7 +144,7 @@ impl Setup {
         let topic_hub = hub.clone();
         let select = move |request: &Request| {
             let topic = request.query_param("topic").unwrap_or_default();
-            Response::hub_selection(topic_hub.clone(), Selection::topics(TopicSelector::new([topic])))
+            Response::hub(topic_hub.clone()).selection(Selection::topics(TopicSelector::new([topic])))
         };
         let server = Server::builder()
             .hub(hub.clone())

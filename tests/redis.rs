@@ -350,7 +350,8 @@ mod backplane {
     }
 
     /// A server whose hub is backed by the stream `events` on `redis`, with every public event on
-    /// `/` and, on `/x`, the events of topic `x`, its private ones included.
+    /// `/` and, on `/x`, the events of topic `x`, its private ones included, with a head that says
+    /// where the stream resumes.
     fn topic_server_on(redis: &RedisServer, history: usize) -> Server {
         use bare_sse::hub::Selection;
         use bare_sse::server::{Request, Response};
@@ -359,7 +360,9 @@ mod backplane {
         let of_x = hub.clone();
         let select = move |_: &Request| {
             let x = || TopicSelector::new(["x"]);
-            Response::hub_selection(of_x.clone(), Selection::topics(x()).with_private(x()))
+            Response::hub(of_x.clone())
+                .selection(Selection::topics(x()).with_private(x()))
+                .report_resume("Resumes-After")
         };
         Server::builder().hub(hub).path("/").route("/x", select).start().unwrap()
     }
@@ -407,7 +410,8 @@ mod backplane {
         }
         // B's reader has them all once its client has: the client then moves there.
         read(&mut public_on_b, &public(12..24));
-        let mut moved = RawClient::stream(b.local_addr(), "/x", &format!("Last-Event-ID: {last_id}\r\n"));
+        let mut moved = RawClient::get(b.local_addr(), "/x", &format!("Last-Event-ID: {last_id}\r\n"));
+        assert_eq!(moved.head().header("resumes-after"), Some(last_id.as_str()), "resumed, from the stream");
         read(&mut moved, &of_x(12..24));
         assert_eq!(b.hub().stats().resumed_from_redis, 1, "from the stream: B's history holds two events");
         a.send_new_event(Event::new().data("live").with_id()).unwrap();

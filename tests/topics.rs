@@ -1,5 +1,5 @@
 //! Topics over HTTP: clients subscribed to topics (from their request's query, through
-//! `Response::hub_selection`) and clients of the whole hub get exactly their events, private ones
+//! `Response::selection`) and clients of the whole hub get exactly their events, private ones
 //! only with a private selector; resuming, compression and heartbeats work for topic subscribers
 //! as for everyone.
 
@@ -27,7 +27,7 @@ fn serve(hub: &Hub) -> Server {
         if !values("private").is_empty() {
             selection = selection.with_private(TopicSelector::new(values("private")));
         }
-        Response::hub_selection(topics_hub.clone(), selection)
+        Response::hub(topics_hub.clone()).selection(selection)
     };
     Server::builder().route_hub("/all", hub.clone()).route("/topics", select).start().unwrap()
 }
@@ -183,4 +183,38 @@ fn invalid_topics_are_refused_and_nothing_is_sent() {
     assert_eq!((hub.stats().events_sent, hub.stats().history_len), (0, 0));
     let first = hub.publish_to(&Topics::new(["x".repeat(MAX_TOPIC_BYTES)]), Event::new().data("x").with_id());
     assert_eq!(first.unwrap().as_deref(), Some("7-1"), "the refused events took no id");
+}
+
+/// `report_resume` adds a header to the head, once the client has joined, saying where its stream
+/// resumes: after its last id when the hub has it, from the earliest event kept otherwise.
+#[test]
+fn the_head_can_say_where_the_stream_resumes() {
+    let hub = Hub::builder().id_epoch(7).heartbeat(None).build();
+    hub.publish_to(&Topics::new(["a"]), Event::new().data("a1").with_id()).unwrap();
+    let reporting = hub.clone();
+    let server = Server::builder()
+        .hub(hub.clone())
+        .path("/plain")
+        .route("/reported", move |_: &Request| {
+            let selection = Selection::topics(TopicSelector::new(["a"]));
+            Response::hub(reporting.clone()).selection(selection).report_resume("Resumes-After")
+        })
+        .start()
+        .unwrap();
+    for (last_id, reported) in [(None, "earliest"), (Some("7-1"), "7-1"), (Some("6-1"), "earliest")] {
+        let header = last_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
+        let mut client = RawClient::get(server.local_addr(), "/reported", &header);
+        let head = client.head();
+        assert_eq!((head.status, head.header("resumes-after")), (200, Some(reported)), "{last_id:?}");
+        assert_eq!(head.header("content-type"), Some("text/event-stream; charset=utf-8"), "the rest of the head");
+        if last_id == Some("6-1") {
+            assert_eq!(client.next_block().get("event"), Some(RESET_EVENT_TYPE));
+        }
+        if reported == "earliest" {
+            assert_eq!(client.next_block().data(), "a1", "from the earliest event kept");
+        }
+    }
+    let mut plain = RawClient::get(server.local_addr(), "/plain", "");
+    assert_eq!(plain.head().header("resumes-after"), None, "only where asked for");
+    server.stop();
 }

@@ -35,7 +35,7 @@
 //! order events were published. Ids are one sequence for the whole hub, so a `Last-Event-ID` is a
 //! place in it: a resuming client is sent the kept events after it that its selection admits.
 //! The server subscribes a client to a selection with
-//! [`Response::hub_selection`](crate::Response::hub_selection).
+//! [`Response::selection`](crate::Response::selection).
 //!
 //! Clients with equal selections share one *feed* (one backlog of what that selection admits, per
 //! coding); an event is encoded and compressed once, and appended to each feed that admits it,
@@ -570,10 +570,10 @@ impl Hub {
             return backplane.publish(events, &Topics::notice()).map(drop);
         }
         let mut state = inner.lock();
-        let now = Instant::now();
+        let (now, notice) = (Instant::now(), Topics::notice());
         let mut result = Ok(());
         for event in events {
-            result = state.registry.publish(event, &Topics::notice(), now).map(drop);
+            result = state.registry.publish(event, &notice, now).map(drop);
             if result.is_err() {
                 break;
             }
@@ -1096,6 +1096,12 @@ impl Subscription {
         }
         drop(replay);
         catch_up.run(sink)
+    }
+
+    /// Whether the client's last event id was found (in history, or in the Redis stream): it is
+    /// sent what came after it, and no reset event.
+    pub fn resumed(&self) -> bool {
+        self.resumed
     }
 
     /// Unregisters the client.

@@ -15,7 +15,7 @@
 //! assert!(Selection::all().admits(&book) && !Selection::all().admits(&draft));
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::topic::TopicSelector;
 use crate::Error;
@@ -68,7 +68,10 @@ impl Topics {
     /// No topic at all: a hub-wide notice, which every subscriber receives (what
     /// [`Hub::send_new_event`](super::Hub::send_new_event) sends, and the hub's own reset events).
     pub(crate) fn notice() -> Topics {
-        Topics { topics: Arc::from([]), private: false }
+        // One for the process: a notice is published with every `send_new_event`, which should
+        // not cost an allocation.
+        static NOTICE: OnceLock<Topics> = OnceLock::new();
+        NOTICE.get_or_init(|| Topics { topics: Arc::from([]), private: false }).clone()
     }
 
     /// Whether this is a hub-wide notice.

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use super::event_stream::EventStream;
 use super::hub_client::{self, Joining, NotStarted};
 use super::late_watch::LateWatch;
-use super::response::{Body, Response};
+use super::response::{Body, HubStream, Response};
 use super::router::Routed;
 use super::stream_socket::{StreamSocket, Watched};
 use super::{Request, Shared, StreamBody};
@@ -501,7 +501,7 @@ fn respond(
             }
         }
         // A hub that compresses has every event compressed once already.
-        Body::Hub(hub, _) if hub.compresses() => {
+        Body::Hub(stream) if stream.hub.compresses() => {
             headers.push(("Vary", "Accept-Encoding"));
             hub_gzip = crate::http::choose_coding(accept_encoding.as_deref(), &["gzip"]).is_some();
             if hub_gzip {
@@ -532,13 +532,14 @@ fn respond(
     }
     let intro = config.retry.map(retry_line).unwrap_or_default();
     let source = match body {
-        Body::Hub(hub, selection) => {
+        Body::Hub(HubStream { hub, selection, resume_header }) => {
             let last_event_id = last_event_id(request).map(str::to_string);
             // What the hub's lifecycle hooks are told: kept for the stream's life, so only for a
             // hub that has hooks.
             let peer_addr = || socket.peer_addr().ok();
             let client = hub.has_hooks().then(|| Box::new(request.client_info(peer_addr(), last_event_id.clone())));
-            StreamSource::Hub { hub, joining: Joining { last_event_id, gzip: hub_gzip, selection, client } }
+            let joining = Joining { last_event_id, gzip: hub_gzip, selection, resume_header, client };
+            StreamSource::Hub { hub, joining }
         }
         Body::Stream(run) => StreamSource::PerConnection(PerConnectionStream { run, exchange, encoder }),
         Body::Bytes(_) => unreachable!("plain bodies were answered above"),

@@ -11,6 +11,7 @@
 use std::io;
 use std::sync::Arc;
 
+use super::response::RESUMED_FROM_THE_EARLIEST;
 use super::stream_socket::StreamSocket;
 use crate::hub::registry::Written;
 use crate::hub::{ClientInfo, Ending, Selection, Sink};
@@ -30,6 +31,9 @@ pub(super) struct Joining {
     pub gzip: bool,
     /// What the client receives.
     pub selection: Selection,
+    /// The name of a header, added to the head once the client has joined, that says where the
+    /// stream resumes.
+    pub resume_header: Option<String>,
     /// What the hub's lifecycle hooks are told; made only for a hub that has hooks. Boxed: a
     /// stream waiting to start carries it, and most streams have none.
     pub client: Option<Box<ClientInfo>>,
@@ -56,6 +60,13 @@ pub(super) fn stream_from_hub(
     drop(joining.selection);
     let mut subscription = subscribed.map_err(|_| NotStarted::HubUnavailable)?;
     joined();
+    let head = match joining.resume_header {
+        Some(name) => {
+            let resumed_after = joining.last_event_id.as_deref().filter(|_| subscription.resumed());
+            with_header(head, &name, resumed_after.unwrap_or(RESUMED_FROM_THE_EARLIEST))
+        }
+        None => head,
+    };
     subscription.announce(joining.client.map(|client| *client));
     // The client is owned by this thread until `start` hands it to its flusher, so the head goes out
     // before any event.
@@ -71,6 +82,16 @@ pub(super) fn stream_from_hub(
     subscription.leave();
     stream.close();
     Ok(())
+}
+
+/// `head` (a whole response head) with one more header line, before the blank line that ends it.
+///
+/// Invariant relied on: `name` is a token and `value` holds no CR, LF or NUL (a header name
+/// checked where it was set, an event id the hub found, or a constant).
+fn with_header(mut head: Vec<u8>, name: &str, value: &str) -> Vec<u8> {
+    let end = head.len().saturating_sub(2);
+    head.splice(end..end, format!("{name}: {value}\r\n").into_bytes());
+    head
 }
 
 impl Sink for StreamSocket {

@@ -10,6 +10,15 @@ use crate::hub::Selection;
 use crate::json::Value;
 use crate::Hub;
 
+/// A hub stream's settings, as a handler's [`Response::hub`] and its setters made them.
+pub(crate) struct HubStream {
+    pub hub: Hub,
+    /// What the client receives.
+    pub selection: Selection,
+    /// The name of a header that says where the stream resumes ([`Response::report_resume`]).
+    pub resume_header: Option<String>,
+}
+
 /// A handler's answer.
 ///
 /// ```
@@ -42,8 +51,8 @@ pub(crate) enum Body {
     Bytes(Vec<u8>),
     /// Run on the connection's thread with the client's stream.
     Stream(Box<dyn FnOnce(EventStream) + Send>),
-    /// Subscribe the client to a hub, with history and resume, for what the selection admits.
-    Hub(Hub, Selection),
+    /// Subscribe the client to a hub, with history and resume.
+    Hub(HubStream),
 }
 
 impl Response {
@@ -105,15 +114,23 @@ impl Response {
         }
     }
 
-    /// Subscribes the client to every event of `hub` ([`Selection::all`]), with its history and
-    /// `Last-Event-ID` resume.
+    /// Subscribes the client to `hub`, with its history and `Last-Event-ID` resume: to every
+    /// event, or to those of a [`selection`](Self::selection).
     pub fn hub(hub: Hub) -> Response {
-        Response::hub_selection(hub, Selection::all())
+        let hub = HubStream { hub, selection: Selection::all(), resume_header: None };
+        Response {
+            status: 200,
+            headers: Vec::new(),
+            body: Body::Hub(hub),
+            keep_alive: false,
+            write_profiles: Offers::default(),
+        }
     }
 
-    /// Subscribes the client to the events of `hub` that `selection` admits (the events of some
-    /// topics, private ones the client may read, and every hub-wide notice), with the history and
-    /// `Last-Event-ID` resume of those events. A handler builds the selection from the request.
+    /// For a hub stream: the client receives the events `selection` admits (those of some topics,
+    /// the private ones the client may read, and every hub-wide notice), with the history and
+    /// `Last-Event-ID` resume of those events. By default, [`Selection::all`]. A handler builds
+    /// the selection from the request. Ignored for other responses.
     ///
     /// ```
     /// use bare_sse::hub::Selection;
@@ -125,18 +142,32 @@ impl Response {
     /// // `/books?topic=/books/1&topic=/books/2`: the events of those topics.
     /// let handler = move |request: &Request| {
     ///     let topics = request.query().iter().filter(|(name, _)| name == "topic").map(|(_, topic)| topic.clone());
-    ///     Response::hub_selection(hub.clone(), Selection::topics(TopicSelector::new(topics)))
+    ///     Response::hub(hub.clone()).selection(Selection::topics(TopicSelector::new(topics)))
     /// };
     /// # let _ = handler;
     /// ```
-    pub fn hub_selection(hub: Hub, selection: Selection) -> Response {
-        Response {
-            status: 200,
-            headers: Vec::new(),
-            body: Body::Hub(hub, selection),
-            keep_alive: false,
-            write_profiles: Offers::default(),
+    pub fn selection(mut self, selection: Selection) -> Response {
+        if let Body::Hub(hub) = &mut self.body {
+            hub.selection = selection;
         }
+        self
+    }
+
+    /// For a hub stream: the response head gets a header `name` that says where the stream
+    /// resumes, known once the client has joined: the client's last event id when the hub found
+    /// it (in its history, or its Redis stream) and sends what came after it, or `earliest` when
+    /// the stream starts with the earliest events kept (a first connection, or an id the hub does
+    /// not hold, which also gets the reset event). Ignored for other responses.
+    ///
+    /// # Panics
+    /// If `name` is not a header name (a token), as [`header`](Self::header) does.
+    pub fn report_resume(mut self, name: impl Into<String>) -> Response {
+        let name = name.into();
+        assert!(crate::http::is_valid_header(&name, RESUMED_FROM_THE_EARLIEST), "{name:?} is not a header name");
+        if let Body::Hub(hub) = &mut self.body {
+            hub.resume_header = Some(name);
+        }
+        self
     }
 
     /// Frames a stream as a chunked body with `Connection: keep-alive` when the client speaks
@@ -207,6 +238,9 @@ impl Response {
     }
 }
 
+/// What [`Response::report_resume`]'s header says when the stream resumes from no id.
+pub(crate) const RESUMED_FROM_THE_EARLIEST: &str = "earliest";
+
 /// `status`, if it can be a request's final answer (200 to 599); panics otherwise.
 fn final_status(status: u16) -> u16 {
     assert!((100..=599).contains(&status), "HTTP status {status}: an HTTP status is 100 to 599");
@@ -219,7 +253,7 @@ impl fmt::Debug for Response {
         let body = match &self.body {
             Body::Bytes(bytes) => format!("{} bytes", bytes.len()),
             Body::Stream(_) => "stream".to_string(),
-            Body::Hub(..) => "hub".to_string(),
+            Body::Hub(_) => "hub".to_string(),
         };
         f.debug_struct("Response")
             .field("status", &self.status)
@@ -247,5 +281,8 @@ mod tests {
         }
         assert_eq!((Response::new(200).status(), Response::new(599).status()), (200, 599));
         assert!(std::panic::catch_unwind(|| Response::text("x").header("X", "a\nb")).is_err());
+        let hub = || Response::hub(crate::Hub::new());
+        assert!(std::panic::catch_unwind(|| hub().report_resume("Bad Name")).is_err());
+        assert!(std::panic::catch_unwind(|| hub().report_resume("Mercure-Last-Event-ID")).is_ok());
     }
 }
