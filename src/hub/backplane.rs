@@ -20,8 +20,9 @@
 //! - **Joining.** A client's `Last-Event-ID` is an entry id. If the local history has it, the
 //!   local hub resumes it as always. If not (the client was on another server, or the cache
 //!   moved on), the entries after it up to the last one the reader has published are read from
-//!   the stream (`XRANGE`), those its selection admits are kept for it, and the client joins the local fan-out at that same entry, under the hub's
-//!   lock, so the hand-over has no gap and no duplicate. An id the stream does not hold (trimmed,
+//!   the stream (`XRANGE`), those its selection admits are kept for it, and the client joins the
+//!   local fan-out at that same entry, under the hub's lock, so the hand-over has no gap and no
+//!   duplicate. An id the stream does not hold (trimmed,
 //!   or of another stream) gets the reset event and what the local history holds; so does a
 //!   client whose replay Redis does not answer within the timeout, or that holds an entry too
 //!   large to read, or more than `max_queued_bytes` (the replay is held for the client until it

@@ -76,10 +76,10 @@
 //!
 //! The state and its policy live in `registry.rs` (no sockets, unit-tested there), with a feed in
 //! `feed.rs`, the routing of events to feeds in `routing.rs`, and [`Topics`] and [`Selection`] in
-//! `topics.rs`; this file holds
-//! the lock, the flusher threads and the catch-up threads. The invariants (one writer per client,
-//! every event exactly once, every shard with clients has a flusher, every client waiting for a
-//! catch-up thread has one coming) are stated in `registry.rs`.
+//! `topics.rs`; this file holds the lock, the flusher threads and the catch-up threads. The
+//! invariants (one writer per client, every event exactly once, every shard with clients has a
+//! flusher, every client waiting for a catch-up thread has one coming) are stated in
+//! `registry.rs`.
 //! Here, in addition: **no lock is held across a write or a thread spawn**; the hub's lock guards
 //! only the registry, and every socket operation happens after it is released. The same holds for
 //! the lifecycle hooks (`hooks.rs`), which run user code; the counters in `counters.rs` are
@@ -264,8 +264,8 @@ impl HubBuilder {
 
     /// Sends a comment after this much silence (default [`DEFAULT_HEARTBEAT`]): silence of what
     /// a client receives, so a client of a quiet topic gets heartbeats however busy other topics
-    /// are. `None` turns heartbeats off. Heartbeats keep proxies from closing idle streams and reveal dead peers.
-    /// The interval is kept between [`MIN_HEARTBEAT`] and [`MAX_HEARTBEAT`].
+    /// are. `None` turns heartbeats off. Heartbeats keep proxies from closing idle streams and
+    /// reveal dead peers. The interval is kept between [`MIN_HEARTBEAT`] and [`MAX_HEARTBEAT`].
     pub fn heartbeat(mut self, interval: Option<Duration>) -> HubBuilder {
         self.heartbeat = interval.map(clamp_heartbeat);
         self
@@ -597,9 +597,11 @@ impl Hub {
     /// use bare_sse::{Event, Hub};
     ///
     /// let hub = Hub::builder().id_epoch(7).build();
-    /// let id = hub.publish_to(&Topics::new(["/books/1"]), Event::new().data("new title").with_id()).unwrap();
+    /// let book = Topics::new(["/books/1"]);
+    /// let id = hub.publish_to(&book, Event::new().data("new title").with_id()).unwrap();
     /// assert_eq!(id.as_deref(), Some("7-1"));
-    /// assert!(hub.publish_to(&Topics::new(Vec::<String>::new()), Event::new().data("x")).is_err());
+    /// let nowhere = Topics::new(Vec::<String>::new());
+    /// assert!(hub.publish_to(&nowhere, Event::new().data("x")).is_err(), "at least one topic");
     /// ```
     pub fn publish_to(&self, topics: &Topics, event: impl Borrow<Event>) -> Result<Option<String>, Error> {
         topics.check()?;

@@ -141,7 +141,7 @@ impl Response {
     /// let hub = Hub::new();
     /// // `/books?topic=/books/1&topic=/books/2`: the events of those topics.
     /// let handler = move |request: &Request| {
-    ///     let topics = request.query().iter().filter(|(name, _)| name == "topic").map(|(_, topic)| topic.clone());
+    ///     let topics = request.query().iter().filter(|(name, _)| name == "topic").map(|(_, t)| t.clone());
     ///     Response::hub(hub.clone()).selection(Selection::topics(TopicSelector::new(topics)))
     /// };
     /// # let _ = handler;
