@@ -11,8 +11,8 @@ use bare_sse::hub::{Selection, Topics, RESET_EVENT_TYPE};
 use bare_sse::server::{Request, Response};
 use bare_sse::topic::TopicSelector;
 use bare_sse::{Event, Hub, Server};
-use common::inflate::gunzip;
 use common::{RawClient, READ_TIMEOUT};
+use test_inflate::gunzip;
 
 /// A server with `hub` on `/all` (every event) and on `/topics`, where each `topic` query
 /// parameter is a topic the client subscribes to and each `private` one a topic whose private
