@@ -218,3 +218,36 @@ fn the_head_can_say_where_the_stream_resumes() {
     assert_eq!(plain.head().header("resumes-after"), None, "only where asked for");
     server.stop();
 }
+
+/// A topic subscriber whose socket fills up is caught up by a catch-up thread, and gets its
+/// topic's events exactly, in order, while a subscriber of another topic is not held back.
+#[test]
+fn a_topic_subscriber_that_falls_behind_catches_up_exactly() {
+    let hub = Hub::builder().heartbeat(None).build();
+    let server = serve(&hub);
+    let mut slow = RawClient::stream(server.local_addr(), "/topics?topic=slow", "");
+    let mut fast = RawClient::stream(server.local_addr(), "/topics?topic=fast", "");
+    assert!(hub.wait_until_clients(|n| n == 2, READ_TIMEOUT));
+    let payload = "x".repeat(64 * 1024);
+    // About 13 MB for the slow topic: more than a loopback socket's buffers hold.
+    for n in 0..200 {
+        hub.publish_to(&Topics::new(["slow"]), Event::new().data(format!("{n} {payload}"))).unwrap();
+        if n % 20 == 0 {
+            hub.publish_to(&Topics::new(["fast"]), Event::new().data(n.to_string())).unwrap();
+        }
+    }
+    for n in (0..200).step_by(20) {
+        assert_eq!(fast.next_block().data(), n.to_string(), "the other topic's client reads on");
+    }
+    for n in 0..200 {
+        let data = slow.next_block().data();
+        assert_eq!(
+            data.split_once(' ').map(|(n, rest)| (n.to_string(), rest.len())),
+            Some((n.to_string(), payload.len()))
+        );
+    }
+    hub.send_new_event(Event::new().data("end")).unwrap();
+    assert_eq!(slow.next_block().data(), "end", "nothing more, nothing twice");
+    assert_eq!(fast.next_block().data(), "end");
+    server.stop();
+}
