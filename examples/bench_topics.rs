@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use bare_sse::hub::{Selection, Topics};
 use bare_sse::server::{Request, Response};
-use bare_sse::topic::TopicSelector;
+use bare_sse::topic::{SelectorLimits, TopicSelector};
 use bare_sse::{Event, Hub, Server};
 
 /// Every event on the wire is exactly this long.
@@ -143,8 +143,11 @@ impl Setup {
         let hub = Hub::builder().heartbeat(None).max_queued_bytes(64 * 1024 * 1024).build();
         let topic_hub = hub.clone();
         let select = move |request: &Request| {
-            let topic = request.query_param("topic").unwrap_or_default();
-            Response::hub(topic_hub.clone()).selection(Selection::topics(TopicSelector::new([topic])))
+            let params = request.query().iter().map(|(name, value)| (name.as_str(), value.as_str()));
+            match TopicSelector::from_params(params, None, &SelectorLimits::default()) {
+                Ok(selector) => Response::hub(topic_hub.clone()).selection(Selection::topics(selector)),
+                Err(error) => Response::text(format!("{error}\n")).with_status(400),
+            }
         };
         let server = Server::builder()
             .hub(hub.clone())
@@ -264,7 +267,7 @@ fn run_clients(args: &[String]) {
     let (clients, topics) = (parse(&args[1]), parse(&args[2]));
     let target = |index: usize| match topics {
         0 => "/all".to_string(),
-        topics => format!("/t?topic=t{}", index % topics),
+        topics => format!("/t?match=t{}", index % topics),
     };
     // Connected from a few threads, each waiting for its head before the next connection.
     let connectors: Vec<_> = (0..CONNECTORS)

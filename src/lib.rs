@@ -67,6 +67,9 @@
 //! - [`compress`]: write profiles, [`compress::Gzip`] among them, for compressed streams.
 //! - [`redis`]: the Redis client under the backplane (RESP2 and a blocking connection), usable on
 //!   its own.
+//! - [`topic`]: topics and the matchers that select them, as Mercure defines them (`match`,
+//!   `match_urlpattern`): a WHATWG URL parser, URL patterns matched in linear time, subscription
+//!   selectors and a cache of their results (pure).
 //!
 //! Every limit (request head size, request time, bytes queued per client, history, connections)
 //! has a default constant and a setter on [`HubBuilder`] or [`ServerBuilder`].

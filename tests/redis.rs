@@ -355,11 +355,11 @@ mod backplane {
     fn topic_server_on(redis: &RedisServer, history: usize) -> Server {
         use bare_sse::hub::Selection;
         use bare_sse::server::{Request, Response};
-        use bare_sse::topic::TopicSelector;
+        use bare_sse::topic::{SelectorLimits, TopicSelector};
         let hub = Hub::builder().redis(&redis.url(), "events").unwrap().history_events(history).build();
         let of_x = hub.clone();
         let select = move |_: &Request| {
-            let x = || TopicSelector::new(["x"]);
+            let x = || TopicSelector::from_params([("match", "x")], None, &SelectorLimits::default()).unwrap();
             Response::hub(of_x.clone())
                 .selection(Selection::topics(x()).with_private(x()))
                 .report_resume("Resumes-After")

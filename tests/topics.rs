@@ -1,5 +1,5 @@
-//! Topics over HTTP: clients subscribed to topics (from their request's query, through
-//! `Response::selection`) and clients of the whole hub get exactly their events, private ones
+//! Topics over HTTP: clients subscribed to topics (from their request's `match` parameters,
+//! through `Response::selection`) and clients of the whole hub get exactly their events, private ones
 //! only with a private selector; resuming, compression and heartbeats work for topic subscribers
 //! as for everyone.
 
@@ -9,23 +9,32 @@ use std::time::Duration;
 
 use bare_sse::hub::{Selection, Topics, RESET_EVENT_TYPE};
 use bare_sse::server::{Request, Response};
-use bare_sse::topic::TopicSelector;
+use bare_sse::topic::{SelectorLimits, TopicSelector};
 use bare_sse::{Event, Hub, Server};
 use common::{RawClient, READ_TIMEOUT};
 use test_inflate::gunzip;
 
-/// A server with `hub` on `/all` (every event) and on `/topics`, where each `topic` query
-/// parameter is a topic the client subscribes to and each `private` one a topic whose private
-/// events it may read.
+/// A selector of exact topics (`*`: every topic).
+fn selector<'a>(topics: impl IntoIterator<Item = &'a str>) -> TopicSelector {
+    let params = topics.into_iter().map(|topic| ("match", topic));
+    TopicSelector::from_params(params, None, &SelectorLimits::default()).unwrap()
+}
+
+/// A server with `hub` on `/all` (every event) and on `/topics`, where the `match` parameters
+/// select the topics the client subscribes to (as Mercure's do) and each `private` one is a topic
+/// whose private events it may read.
 fn serve(hub: &Hub) -> Server {
     let topics_hub = hub.clone();
     let select = move |request: &Request| {
-        let values = |name: &str| -> Vec<String> {
-            request.query().iter().filter(|(key, _)| key == name).map(|(_, value)| value.clone()).collect()
+        let params = request.query().iter().map(|(name, value)| (name.as_str(), value.as_str()));
+        let Ok(subscribed) = TopicSelector::from_params(params, None, &SelectorLimits::default()) else {
+            return Response::text("no topic\n").with_status(400);
         };
-        let mut selection = Selection::topics(TopicSelector::new(values("topic")));
-        if !values("private").is_empty() {
-            selection = selection.with_private(TopicSelector::new(values("private")));
+        let private: Vec<&str> =
+            request.query().iter().filter(|(name, _)| name == "private").map(|(_, topic)| topic.as_str()).collect();
+        let mut selection = Selection::topics(subscribed);
+        if !private.is_empty() {
+            selection = selection.with_private(selector(private));
         }
         Response::hub(topics_hub.clone()).selection(selection)
     };
@@ -46,12 +55,12 @@ fn topic_subscribers_and_whole_hub_subscribers_get_exactly_their_events() {
     let hub = Hub::builder().heartbeat(None).build();
     let server = serve(&hub);
     let addr = server.local_addr();
-    let mut a = RawClient::stream(addr, "/topics?topic=a", "");
-    let mut b = RawClient::stream(addr, "/topics?topic=b", "");
-    let mut both = RawClient::stream(addr, "/topics?topic=a&topic=b", "");
+    let mut a = RawClient::stream(addr, "/topics?match=a", "");
+    let mut b = RawClient::stream(addr, "/topics?match=b", "");
+    let mut both = RawClient::stream(addr, "/topics?match=a&match=b", "");
     let mut every = RawClient::stream(addr, "/all", "");
-    let mut private_a = RawClient::stream(addr, "/topics?topic=a&private=a", "");
-    let mut wildcard = RawClient::stream(addr, "/topics?topic=*", "");
+    let mut private_a = RawClient::stream(addr, "/topics?match=a&private=a", "");
+    let mut wildcard = RawClient::stream(addr, "/topics?match=*", "");
     assert!(hub.wait_until_clients(|n| n == 6, READ_TIMEOUT));
 
     hub.publish_to(&Topics::new(["a"]), Event::new().data("1")).unwrap();
@@ -87,12 +96,12 @@ fn a_topic_subscriber_resumes_with_the_kept_events_of_its_topics() {
     assert_eq!(explicit.as_deref(), Some("mine"));
     assert_eq!(hub.publish_to(&Topics::new(["a"]), Event::new().data("live only")).unwrap(), None);
 
-    let mut resumed = RawClient::stream(server.local_addr(), "/topics?topic=a", "Last-Event-ID: 7-2\r\n");
+    let mut resumed = RawClient::stream(server.local_addr(), "/topics?match=a", "Last-Event-ID: 7-2\r\n");
     let block = resumed.next_block();
     assert_eq!((block.get("id"), block.data().as_str()), (Some("7-3"), "a2"));
     assert_eq!(resumed.next_block().get("id"), Some("mine"));
 
-    let mut reset = RawClient::stream(server.local_addr(), "/topics?topic=b", "Last-Event-ID: 6-1\r\n");
+    let mut reset = RawClient::stream(server.local_addr(), "/topics?match=b", "Last-Event-ID: 6-1\r\n");
     let first = reset.next_block();
     assert_eq!((first.get("event"), first.data().as_str()), (Some(RESET_EVENT_TYPE), "6-1"));
     assert_eq!(reset.next_block().data(), "b1");
@@ -110,9 +119,9 @@ fn a_topic_subscriber_resumes_with_the_kept_events_of_its_topics() {
 fn gzip_and_heartbeats_reach_topic_subscribers() {
     let hub = Hub::builder().gzip(6).heartbeat(Some(Duration::from_millis(20))).build();
     let server = serve(&hub);
-    let mut zipped = RawClient::get(server.local_addr(), "/topics?topic=a", "Accept-Encoding: gzip\r\n");
+    let mut zipped = RawClient::get(server.local_addr(), "/topics?match=a", "Accept-Encoding: gzip\r\n");
     assert_eq!(zipped.head().header("content-encoding"), Some("gzip"));
-    let mut quiet = RawClient::stream(server.local_addr(), "/topics?topic=nobody-publishes-this", "");
+    let mut quiet = RawClient::stream(server.local_addr(), "/topics?match=nobody-publishes-this", "");
     assert!(hub.wait_until_clients(|n| n == 2, READ_TIMEOUT));
     assert_eq!(quiet.read_through(": keep-alive\n"), ": keep-alive\n", "a heartbeat");
 
@@ -142,8 +151,8 @@ fn a_quiet_topic_gets_heartbeats_while_another_is_busy() {
     // Far longer than the gaps between the busy topic's events, even on a loaded machine.
     let hub = Hub::builder().heartbeat(Some(Duration::from_millis(300))).build();
     let server = serve(&hub);
-    let mut quiet = RawClient::stream(server.local_addr(), "/topics?topic=quiet", "");
-    let mut busy = RawClient::stream(server.local_addr(), "/topics?topic=busy", "");
+    let mut quiet = RawClient::stream(server.local_addr(), "/topics?match=quiet", "");
+    let mut busy = RawClient::stream(server.local_addr(), "/topics?match=busy", "");
     assert!(hub.wait_until_clients(|n| n == 2, READ_TIMEOUT));
     let (heard, heartbeat) = std::sync::mpsc::channel();
     let listener = std::thread::spawn(move || heard.send(quiet.read_through(": keep-alive\n")).unwrap());
@@ -196,7 +205,7 @@ fn the_head_can_say_where_the_stream_resumes() {
         .hub(hub.clone())
         .path("/plain")
         .route("/reported", move |_: &Request| {
-            let selection = Selection::topics(TopicSelector::new(["a"]));
+            let selection = Selection::topics(selector(["a"]));
             Response::hub(reporting.clone()).selection(selection).report_resume("Resumes-After")
         })
         .start()
@@ -225,8 +234,8 @@ fn the_head_can_say_where_the_stream_resumes() {
 fn a_topic_subscriber_that_falls_behind_catches_up_exactly() {
     let hub = Hub::builder().heartbeat(None).build();
     let server = serve(&hub);
-    let mut slow = RawClient::stream(server.local_addr(), "/topics?topic=slow", "");
-    let mut fast = RawClient::stream(server.local_addr(), "/topics?topic=fast", "");
+    let mut slow = RawClient::stream(server.local_addr(), "/topics?match=slow", "");
+    let mut fast = RawClient::stream(server.local_addr(), "/topics?match=fast", "");
     assert!(hub.wait_until_clients(|n| n == 2, READ_TIMEOUT));
     let payload = "x".repeat(64 * 1024);
     // About 13 MB for the slow topic: more than a loopback socket's buffers hold.

@@ -208,7 +208,7 @@ mod tests {
     /// place among all events (one sequence), whichever it was sent; notices reach everyone.
     #[test]
     fn a_replay_is_filtered_by_the_clients_selection() {
-        use crate::topic::TopicSelector;
+        use crate::test_support::selector;
         let mut history = History::new(100, 1 << 20);
         let keep = |history: &mut History, id: &str, topics: Topics| history.keep(id.into(), bytes(id), None, topics);
         keep(&mut history, "a1", Topics::new(["a"]));
@@ -217,12 +217,12 @@ mod tests {
         keep(&mut history, "a2", Topics::new(["a", "b"]));
         keep(&mut history, "pa", Topics::new(["a"]).private(true));
         keep(&mut history, "b2", Topics::new(["b"]));
-        let a = Selection::topics(TopicSelector::new(["a"]));
+        let a = Selection::topics(selector(&["a"]));
         assert_eq!(texts(&history.after(None, false, &a)), ["a1", "n1", "a2"]);
         let replay = history.after(Some("b1"), false, &a);
         assert!(!replay.unknown_id, "an id of another topic is a place in the one sequence");
         assert_eq!(texts(&replay), ["n1", "a2"]);
-        let private_a = a.clone().with_private(TopicSelector::new(["a"]));
+        let private_a = a.clone().with_private(selector(&["a"]));
         assert_eq!(texts(&history.after(Some("a2"), false, &private_a)), ["pa"]);
         assert_eq!(texts(&history.after(Some("a1"), false, &Selection::all())), ["b1", "n1", "a2", "b2"]);
         let unknown = history.after(Some("gone"), false, &a);

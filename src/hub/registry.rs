@@ -1060,7 +1060,7 @@ mod tests {
     }
 
     fn selector(topics: &[&str]) -> TopicSelector {
-        TopicSelector::new(topics.iter().copied())
+        crate::test_support::selector(topics)
     }
 
     /// Joins a client with `selection`, labelled `label`, and gives it to its flusher.
@@ -1938,7 +1938,6 @@ mod tests {
 
     /// A random selection: every event, exact topics, the wildcard, with private selectors or not.
     fn random_selection(rng: &mut SplitRng) -> Selection {
-        let selector = |topics: &[&str]| TopicSelector::new(topics.iter().copied());
         match rng.below(8) {
             0 => Selection::all(),
             1 => Selection::topics(selector(&["a"])),

@@ -4,20 +4,23 @@
 //!
 //! ```
 //! use bare_sse::hub::{Selection, Topics};
-//! use bare_sse::topic::TopicSelector;
+//! use bare_sse::topic::{SelectorLimits, TopicSelector};
 //!
+//! let book_1 = || TopicSelector::from_query("match=%2Fbooks%2F1", None, &SelectorLimits::default());
 //! let book = Topics::new(["/books/1"]);
 //! let draft = Topics::new(["/books/1"]).private(true);
-//! let reader = Selection::topics(TopicSelector::new(["/books/1"]));
-//! let editor = reader.clone().with_private(TopicSelector::new(["/books/1"]));
+//! let reader = Selection::topics(book_1()?);
+//! let editor = reader.clone().with_private(book_1()?);
 //! assert!(reader.admits(&book) && !reader.admits(&draft));
 //! assert!(editor.admits(&book) && editor.admits(&draft));
 //! assert!(Selection::all().admits(&book) && !Selection::all().admits(&draft));
+//! # Ok::<(), bare_sse::topic::SelectorError>(())
 //! ```
 
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
 
-use crate::topic::TopicSelector;
+use crate::topic::{check_topic_text, TopicMatcher, TopicSelector};
 use crate::Error;
 
 /// Longest topic accepted, in bytes.
@@ -40,7 +43,8 @@ pub struct Topics {
 impl Topics {
     /// Public topics. They are checked when the event is published: at least one, at most
     /// [`MAX_TOPICS_PER_EVENT`], each non-empty, at most [`MAX_TOPIC_BYTES`], and with no control
-    /// character.
+    /// or format character (the rule of [`check_topic_text`], which subscribers' matchers
+    /// follow too).
     pub fn new<I, T>(topics: I) -> Topics
     where
         I: IntoIterator<Item = T>,
@@ -85,8 +89,8 @@ impl Topics {
     }
 
     /// Refuses topics a publisher may not send: none, too many, or one that is empty, too long or
-    /// holds a control character (C0, DEL or C1: a line break would break the Redis stream's
-    /// fields and every log that prints a topic).
+    /// holds a control or format character ([`check_topic_text`]: a line break would break every
+    /// log that prints a topic, and an invisible character would let two topics look alike).
     pub(crate) fn check(&self) -> Result<(), Error> {
         let refuse = |reason: &'static str| Err(Error::InvalidField { field: "topic", reason });
         if self.topics.is_empty() {
@@ -102,8 +106,8 @@ impl Topics {
             if topic.len() > MAX_TOPIC_BYTES {
                 return refuse("a topic is longer than MAX_TOPIC_BYTES (2048)");
             }
-            if topic.chars().any(char::is_control) {
-                return refuse("a topic contains a control character");
+            if check_topic_text(topic).is_err() {
+                return refuse("a topic contains a control or format character");
             }
         }
         Ok(())
@@ -115,13 +119,62 @@ impl Topics {
 /// with [`Hub::send_new_event`](super::Hub::send_new_event), and the hub's reset events).
 ///
 /// Subscribers with equal selections share everything the hub keeps per selection (their
-/// *feed*), so a selection made from a request should be built the same way for the same request.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+/// *feed*). Two selections are equal when their selectors hold the same matchers, in any order
+/// (the wildcard however it was given), with the same base URL.
+#[derive(Debug, Clone, Default)]
 pub struct Selection {
     /// `None`: every topic.
     topics: Option<TopicSelector>,
     /// The private events the subscriber may receive: `None`, none.
     private: Option<TopicSelector>,
+    /// What equality and hashing look at: the two selectors as keys.
+    key: [Option<SelectorKey>; 2],
+}
+
+/// A selector as it is compared: its matchers sorted, and its base URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SelectorKey {
+    matchers: Vec<MatcherKey>,
+    base_url: Option<String>,
+}
+
+/// A matcher as it is compared.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum MatcherKey {
+    Wildcard,
+    Exact(String),
+    UrlPattern(String),
+}
+
+impl SelectorKey {
+    fn of(selector: &TopicSelector) -> SelectorKey {
+        let mut matchers: Vec<MatcherKey> = selector
+            .matchers()
+            .iter()
+            .map(|matcher| match matcher {
+                TopicMatcher::Wildcard(_) => MatcherKey::Wildcard,
+                TopicMatcher::Exact(topic) => MatcherKey::Exact(topic.clone()),
+                TopicMatcher::UrlPattern { source, .. } => MatcherKey::UrlPattern(source.clone()),
+            })
+            .collect();
+        matchers.sort_unstable();
+        matchers.dedup();
+        SelectorKey { matchers, base_url: selector.base_url().map(ToString::to_string) }
+    }
+}
+
+impl PartialEq for Selection {
+    fn eq(&self, other: &Selection) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Selection {}
+
+impl Hash for Selection {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
 }
 
 impl Selection {
@@ -132,13 +185,15 @@ impl Selection {
 
     /// The public events with a topic that `selector` selects.
     pub fn topics(selector: TopicSelector) -> Selection {
-        Selection { topics: Some(selector), private: None }
+        let key = [Some(SelectorKey::of(&selector)), None];
+        Selection { topics: Some(selector), private: None, key }
     }
 
     /// Also the private events with a topic that `selector` selects, and (for a selection of
     /// [`topics`](Self::topics)) a topic that the subscription's selector selects. Without it, no
     /// private event is ever sent.
     pub fn with_private(mut self, selector: TopicSelector) -> Selection {
+        self.key[1] = Some(SelectorKey::of(&selector));
         self.private = Some(selector);
         self
     }
@@ -163,7 +218,7 @@ mod tests {
     use super::*;
 
     fn selector(topics: &[&str]) -> TopicSelector {
-        TopicSelector::new(topics.iter().copied())
+        crate::test_support::selector(topics)
     }
 
     #[test]
@@ -175,8 +230,9 @@ mod tests {
         assert!(Topics::new(most.into_iter().chain(["one more".to_string()])).check().is_err());
         assert!(Topics::new(["x".repeat(MAX_TOPIC_BYTES)]).check().is_ok());
         assert!(Topics::new(["x".repeat(MAX_TOPIC_BYTES + 1)]).check().is_err());
-        // Every control character, C0, DEL and C1, anywhere in a topic.
-        for control in (0..0x20).chain(0x7f..0xa0).map(|c| char::from_u32(c).unwrap()) {
+        // Every control character, C0, DEL and C1, and format characters, anywhere in a topic.
+        let format = ['\u{ad}', '\u{200b}', '\u{202e}', '\u{feff}'];
+        for control in (0..0x20).chain(0x7f..0xa0).map(|c| char::from_u32(c).unwrap()).chain(format) {
             for topic in [format!("{control}"), format!("a{control}"), format!("{control}b"), format!("a{control}b")] {
                 let refused = Topics::new(["fine".to_string(), topic.clone()]).check();
                 assert!(matches!(refused, Err(Error::InvalidField { field: "topic", .. })), "{topic:?}");
@@ -193,7 +249,31 @@ mod tests {
         assert!(Selection::topics(selector(&["b"])).admits(&event));
         assert!(Selection::topics(selector(&["*"])).admits(&event));
         assert!(!Selection::topics(selector(&["c"])).admits(&event));
-        assert!(!Selection::topics(selector(&[])).admits(&event));
+    }
+
+    /// Selections of the same matchers are equal (they share a feed), whatever their order and
+    /// repeats, and however the wildcard was given; other matchers, or a private selector, make
+    /// another.
+    #[test]
+    fn selections_of_the_same_matchers_are_equal() {
+        use crate::topic::SelectorLimits;
+        use std::collections::HashSet;
+        let from = |query: &str| TopicSelector::from_query(query, None, &SelectorLimits::default()).unwrap();
+        let set = |selections: &[Selection]| selections.iter().cloned().collect::<HashSet<_>>().len();
+        let a_b = Selection::topics(from("match=a&match=b"));
+        assert_eq!(a_b, Selection::topics(from("match=b&match_exact=a&match=b")));
+        assert_eq!(Selection::topics(from("match=*")), Selection::topics(from("match_urlpattern=*")));
+        assert_eq!(set(&[a_b.clone(), Selection::topics(from("match=b&match=a"))]), 1);
+        let others = [
+            Selection::all(),
+            a_b.clone(),
+            Selection::topics(from("match=a")),
+            Selection::topics(from("match_urlpattern=https%3A%2F%2Fh%2F%3Aid")),
+            Selection::topics(from("match=https%3A%2F%2Fh%2F%3Aid")),
+            a_b.clone().with_private(from("match=a")),
+            Selection::all().with_private(from("match=a")),
+        ];
+        assert_eq!(set(&others), others.len(), "each different");
     }
 
     /// A private event needs a private selector that selects one of its topics, and, for a
@@ -211,7 +291,7 @@ mod tests {
 
     #[test]
     fn notices_reach_every_selection() {
-        for selection in [Selection::all(), Selection::topics(selector(&[])), Selection::topics(selector(&["a"]))] {
+        for selection in [Selection::all(), Selection::topics(selector(&["a"])).with_private(selector(&["b"]))] {
             assert!(selection.admits(&Topics::notice()));
         }
     }

@@ -538,6 +538,7 @@ fn respond(
             // hub that has hooks.
             let peer_addr = || socket.peer_addr().ok();
             let client = hub.has_hooks().then(|| Box::new(request.client_info(peer_addr(), last_event_id.clone())));
+            let selection = Box::new(selection);
             let joining = Joining { last_event_id, gzip: hub_gzip, selection, resume_header, client };
             StreamSource::Hub { hub, joining }
         }

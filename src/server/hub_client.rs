@@ -29,8 +29,9 @@ pub(super) struct Joining {
     pub last_event_id: Option<String>,
     /// The client reads the hub's compressed events.
     pub gzip: bool,
-    /// What the client receives.
-    pub selection: Selection,
+    /// What the client receives. Boxed: a stream waiting to start carries it, and most
+    /// selections are every event's.
+    pub selection: Box<Selection>,
     /// The name of a header, added to the head once the client has joined, that says where the
     /// stream resumes.
     pub resume_header: Option<String>,

@@ -142,14 +142,17 @@ impl Response {
     /// ```
     /// use bare_sse::hub::Selection;
     /// use bare_sse::server::{Request, Response};
-    /// use bare_sse::topic::TopicSelector;
+    /// use bare_sse::topic::{SelectorLimits, TopicSelector};
     /// use bare_sse::Hub;
     ///
     /// let hub = Hub::new();
-    /// // `/books?topic=/books/1&topic=/books/2`: the events of those topics.
+    /// // `/books?match=urn:book:1&match_urlpattern=https://example.com/books/:id`: those topics.
     /// let handler = move |request: &Request| {
-    ///     let topics = request.query().iter().filter(|(name, _)| name == "topic").map(|(_, t)| t.clone());
-    ///     Response::hub(hub.clone()).selection(Selection::topics(TopicSelector::new(topics)))
+    ///     let params = request.query().iter().map(|(name, value)| (name.as_str(), value.as_str()));
+    ///     match TopicSelector::from_params(params, None, &SelectorLimits::default()) {
+    ///         Ok(selector) => Response::hub(hub.clone()).selection(Selection::topics(selector)),
+    ///         Err(error) => Response::text(format!("{error}\n")).with_status(400),
+    ///     }
     /// };
     /// # let _ = handler;
     /// ```
