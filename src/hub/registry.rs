@@ -1120,6 +1120,29 @@ mod tests {
         assert!(registry.all_flushed());
     }
 
+    /// A URL pattern routes like the wildcard, through the pattern cache: its client gets the events
+    /// of the topics the pattern matches, and no other.
+    #[test]
+    fn a_url_pattern_client_gets_the_topics_its_pattern_matches() {
+        use crate::topic::{SelectorLimits, TopicSelector};
+        let mut registry = registry(1, 1 << 20);
+        let query = "match_urlpattern=https%3A%2F%2Fexample.com%2Fbooks%2F%3Aid&match=urn%3Ax";
+        let books = TopicSelector::from_query(query, None, &SelectorLimits::default()).unwrap();
+        join_selecting(&mut registry, 1, &Selection::topics(books));
+        for (data, topic) in [
+            ("1", "https://example.com/books/1"),
+            ("2", "https://example.com/authors/1"),
+            ("3", "urn:x"),
+            ("4", "https://example.com/books/2"),
+            ("5", "https://example.com/books/1"),
+        ] {
+            registry.publish(&Event::new().data(data), &Topics::new([topic]), now()).unwrap();
+        }
+        let mut received = BTreeMap::new();
+        run_rounds(&mut registry, &mut received);
+        assert_eq!(data_of(received.get(&1)), "1345");
+    }
+
     /// A private event reaches only the clients with a private selector that selects one of its
     /// topics, and (for a selection of topics) that subscribe to one of them.
     #[test]
