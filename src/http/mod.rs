@@ -1,10 +1,11 @@
-//! The HTTP/1.1 pieces bare-sse needs, written here: request-head parsing with limits, URL
-//! decoding, and response heads. Everything in this module is pure (bytes in, values out); the
+//! The HTTP/1.1 pieces bare-sse needs, written here: request-head parsing with limits, a head
+//! reader that takes the bytes as they arrive, URL decoding, and response heads. Everything in this module is pure (bytes in, values out); the
 //! server owns the sockets and the clocks.
 
 mod accept_encoding;
 mod chunked;
 mod framing;
+mod head;
 mod request;
 mod response;
 mod url;
@@ -12,6 +13,7 @@ mod url;
 pub use accept_encoding::choose_coding;
 pub use chunked::{ChunkedReader, DEFAULT_MAX_TRAILER_BYTES};
 pub use framing::{BodyFramer, BodyFraming, Progress};
+pub use head::{HeadParser, HeadRead, HeadReader, RequestHeads, ResponseHeads, READ_CHUNK_BYTES};
 pub(crate) use request::is_chunked;
 pub use request::{
     is_valid_header, parse_request_head, HeadLimits, Parsed, RequestError, RequestHead, Version, DEFAULT_MAX_HEADERS,
