@@ -1,6 +1,7 @@
 //! The HTTP/1.1 pieces bare-sse needs, written here: request-head parsing with limits, a head
-//! reader that takes the bytes as they arrive, URL decoding, and response heads. Everything in this module is pure (bytes in, values out); the
-//! server owns the sockets and the clocks.
+//! reader that takes the bytes as they arrive, URL decoding, and response heads. Everything in
+//! this module is pure (bytes in, values out); the server and the client own the sockets and the
+//! clocks.
 
 mod accept_encoding;
 mod chunked;
