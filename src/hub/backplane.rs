@@ -50,7 +50,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::registry::RESET_EVENT_TYPE;
-use super::Inner;
+use super::shared::{Inner, State};
 use crate::jitter::Jitter;
 use crate::redis::resp::{encode_command_into, Limits, Value};
 use crate::redis::{Connection, RedisError, RedisUrl};
@@ -921,7 +921,7 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
 
 /// Tells every client that events after `last` may have been missed (the reset event, with that
 /// id), and forgets the history, whose ids are no longer safe resume points.
-fn announce_loss(state: &mut super::State, last: EntryId) {
+fn announce_loss(state: &mut State, last: EntryId) {
     state.registry.clear_history();
     let _ = state.registry.publish(&Event::new().event(RESET_EVENT_TYPE).data(last.to_string()));
 }

@@ -42,6 +42,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::backlog::Backlog;
 use super::history::{History, Replay};
+use super::sink::Written;
 use crate::compress::deflate::Deflater;
 use crate::compress::gzip::Checksum;
 use crate::{Error, Event};
@@ -270,17 +271,6 @@ impl Key {
     pub fn number(&self) -> u64 {
         self.id
     }
-}
-
-/// How a write that must not wait went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Written {
-    /// Everything.
-    All,
-    /// The socket filled up after this many bytes.
-    Partial(usize),
-    /// The connection is broken.
-    Failed,
 }
 
 /// The state behind a hub's lock.

@@ -12,8 +12,7 @@ use std::io;
 use std::sync::Arc;
 
 use super::stream_socket::StreamSocket;
-use crate::hub::registry::Written;
-use crate::hub::{ClientInfo, Ending, Sink};
+use crate::hub::{ClientInfo, Ending, Sink, Written};
 use crate::Hub;
 
 /// Why a hub stream did not start.

@@ -33,8 +33,7 @@ use std::time::{Duration, Instant};
 use crate::compress::BodyEncoder;
 use crate::error::is_timeout;
 use crate::http::{BodyFramer, BodyFraming};
-use crate::hub::registry::Written;
-use crate::hub::Ending;
+use crate::hub::{Ending, Written};
 
 /// The comment a per-connection stream sends after a silence. No blank line follows it, so it
 /// never ends an event block on its own (see the hub's heartbeat).
