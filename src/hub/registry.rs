@@ -45,14 +45,11 @@ use super::history::{History, Replay};
 use super::sink::Written;
 use crate::compress::deflate::Deflater;
 use crate::compress::gzip::Checksum;
+use crate::event::HEARTBEAT_COMMENT;
 use crate::{Error, Event};
 
 /// The type of the event sent to a client that resumes from an id the hub no longer has.
 pub const RESET_EVENT_TYPE: &str = "bare-sse-reset";
-/// The heartbeat: a comment line, which every client ignores. No blank line follows it, so it never
-/// ends an event block on its own: a client that turns every blank line into an event (as some
-/// libraries do when a `retry:` came first) sees no empty event.
-pub(crate) const HEARTBEAT_BYTES: &[u8] = b": keep-alive\n";
 /// Backlog size past which dropping bytes every client has passed is worth a walk of the clients:
 /// small enough to bound what sits idle, large enough that a burst of small events does not walk
 /// every client for every event.
@@ -120,7 +117,7 @@ impl Compressor {
     fn new(level: u32) -> Compressor {
         let mut deflater = Deflater::new(level);
         let mut heartbeat = Vec::new();
-        deflater.compress_independent(HEARTBEAT_BYTES, &mut heartbeat);
+        deflater.compress_independent(HEARTBEAT_COMMENT, &mut heartbeat);
         Compressor { deflater, heartbeat }
     }
 
@@ -419,8 +416,8 @@ impl<S: Clone> Registry<S> {
 
     /// Appends a heartbeat comment for every client.
     pub fn append_heartbeat(&mut self) {
-        let compressed = self.compressor.as_ref().map(|c| (c.heartbeat.clone(), Checksum::of(HEARTBEAT_BYTES)));
-        self.append(HEARTBEAT_BYTES, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
+        let compressed = self.compressor.as_ref().map(|c| (c.heartbeat.clone(), Checksum::of(HEARTBEAT_COMMENT)));
+        self.append(HEARTBEAT_COMMENT, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
     }
 
     /// Appends to each backlog its form of the same bytes (the compressed one with the checksum of
@@ -863,7 +860,7 @@ mod tests {
             }
             if i % 7 == 3 {
                 registry.append_heartbeat();
-                plain.extend_from_slice(HEARTBEAT_BYTES);
+                plain.extend_from_slice(HEARTBEAT_COMMENT);
             }
             // Noise, so that units are large and the backlog passes the trimming threshold.
             let data: String = (0..rng.below(3000)).map(|_| char::from(b'!' + rng.below(90) as u8)).collect();
@@ -901,7 +898,7 @@ mod tests {
         let late_cursor = registry.shards[0][&late.id].cursor;
         assert!(registry.gzip_units.iter().all(|unit| unit.offset != late_cursor), "inside a unit");
         registry.append_heartbeat();
-        plain.extend_from_slice(HEARTBEAT_BYTES);
+        plain.extend_from_slice(HEARTBEAT_COMMENT);
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         let early_rest = round.bytes_for(0).to_vec();

@@ -32,12 +32,10 @@ use std::time::{Duration, Instant};
 
 use crate::compress::BodyEncoder;
 use crate::error::is_timeout;
+use crate::event::HEARTBEAT_COMMENT;
 use crate::http::{BodyFramer, BodyFraming};
 use crate::hub::{Ending, Written};
 
-/// The comment a per-connection stream sends after a silence. No blank line follows it, so it
-/// never ends an event block on its own (see the hub's heartbeat).
-const HEARTBEAT_COMMENT: &[u8] = b": keep-alive\n";
 /// How much one read of the departure watch asks for. On a persistent stream, once a read has
 /// returned the start of a next request, the watch reads no more until the body ends; the rest
 /// waits in the socket.
