@@ -284,7 +284,7 @@ fn new_epoch() -> u64 {
 
 /// Keeps a heartbeat interval in the range the flushers can use: zero would spin, and a huge one
 /// would overflow the clock.
-pub(crate) fn clamp_heartbeat(interval: Duration) -> Duration {
+fn clamp_heartbeat(interval: Duration) -> Duration {
     interval.clamp(MIN_HEARTBEAT, MAX_HEARTBEAT)
 }
 

@@ -37,7 +37,6 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::http::HeadLimits;
-use crate::hub::{clamp_heartbeat, DEFAULT_HEARTBEAT, DEFAULT_WRITE_TIMEOUT, MAX_WRITE_TIMEOUT, MIN_WRITE_TIMEOUT};
 use crate::{Error, Event, Hub};
 use cors::Cors;
 pub use cors::{AllowOrigin, DEFAULT_ALLOWED_HEADERS};
@@ -72,6 +71,25 @@ pub const MAX_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 pub const DEFAULT_MAX_REQUESTS_PER_CONNECTION: usize = 1000;
 /// Largest request body read for a handler, by default; past it, `413`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How long a per-connection stream may stay silent before a heartbeat comment is sent, by
+/// default. (A hub sends its own heartbeats, with its own setting.)
+pub const DEFAULT_STREAM_HEARTBEAT: Duration = Duration::from_secs(15);
+/// Shortest heartbeat interval of a per-connection stream: shorter ones are raised to it (zero
+/// would spin its departure watch).
+pub const MIN_STREAM_HEARTBEAT: Duration = Duration::from_millis(10);
+/// Longest heartbeat interval of a per-connection stream: longer ones are lowered to it, so that
+/// the next heartbeat's time stays representable.
+pub const MAX_STREAM_HEARTBEAT: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long a write to a per-connection stream's client may make no progress before the stream is
+/// closed, by default. (A hub's clients have the hub's own setting.)
+pub const DEFAULT_STREAM_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Shortest write timeout of a per-connection stream (a zero send timeout means "none" to the
+/// operating system).
+pub const MIN_STREAM_WRITE_TIMEOUT: Duration = Duration::from_millis(1);
+/// Longest write timeout of a per-connection stream: a client that takes nothing for an hour is
+/// not coming back.
+pub const MAX_STREAM_WRITE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Stack of the threads that run user code: connection threads (handlers, stream closures) and
 /// stream watchers (`on_close` callbacks). User code needs room (a JSON document at the depth
@@ -154,8 +172,8 @@ impl Default for ServerBuilder {
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             max_requests_per_connection: DEFAULT_MAX_REQUESTS_PER_CONNECTION,
             overload_retry: DEFAULT_OVERLOAD_RETRY,
-            stream_heartbeat: Some(DEFAULT_HEARTBEAT),
-            stream_write_timeout: DEFAULT_WRITE_TIMEOUT,
+            stream_heartbeat: Some(DEFAULT_STREAM_HEARTBEAT),
+            stream_write_timeout: DEFAULT_STREAM_WRITE_TIMEOUT,
             write_profiles: crate::compress::Offers::default(),
         }
     }
@@ -292,20 +310,20 @@ impl ServerBuilder {
     }
 
     /// Sends a comment on a per-connection stream after this much silence (default
-    /// [`DEFAULT_HEARTBEAT`]; `None` turns it off; kept between
-    /// [`MIN_HEARTBEAT`](crate::hub::MIN_HEARTBEAT) and [`MAX_HEARTBEAT`](crate::hub::MAX_HEARTBEAT)).
-    /// A hub sends its own heartbeats; see [`HubBuilder::heartbeat`](crate::HubBuilder::heartbeat).
+    /// [`DEFAULT_STREAM_HEARTBEAT`]; `None` turns it off; kept between [`MIN_STREAM_HEARTBEAT`] and
+    /// [`MAX_STREAM_HEARTBEAT`]). A hub sends its own heartbeats; see
+    /// [`HubBuilder::heartbeat`](crate::HubBuilder::heartbeat).
     pub fn stream_heartbeat(mut self, interval: Option<Duration>) -> ServerBuilder {
-        self.stream_heartbeat = interval.map(clamp_heartbeat);
+        self.stream_heartbeat = interval.map(|interval| interval.clamp(MIN_STREAM_HEARTBEAT, MAX_STREAM_HEARTBEAT));
         self
     }
 
     /// How long a write to a per-connection stream's client may make no progress before the stream
-    /// is closed (default [`DEFAULT_WRITE_TIMEOUT`], kept between [`MIN_WRITE_TIMEOUT`] and
-    /// [`MAX_WRITE_TIMEOUT`]). A hub has its own; see
+    /// is closed (default [`DEFAULT_STREAM_WRITE_TIMEOUT`], kept between
+    /// [`MIN_STREAM_WRITE_TIMEOUT`] and [`MAX_STREAM_WRITE_TIMEOUT`]). A hub has its own; see
     /// [`HubBuilder::write_timeout`](crate::HubBuilder::write_timeout).
     pub fn stream_write_timeout(mut self, timeout: Duration) -> ServerBuilder {
-        self.stream_write_timeout = timeout.clamp(MIN_WRITE_TIMEOUT, MAX_WRITE_TIMEOUT);
+        self.stream_write_timeout = timeout.clamp(MIN_STREAM_WRITE_TIMEOUT, MAX_STREAM_WRITE_TIMEOUT);
         self
     }
 
@@ -901,8 +919,21 @@ mod tests {
     #[test]
     fn timeouts_are_kept_in_range() {
         let huge = Server::builder().stream_write_timeout(Duration::MAX).request_timeout(Duration::MAX);
-        assert_eq!((huge.stream_write_timeout, huge.request_timeout), (MAX_WRITE_TIMEOUT, MAX_REQUEST_TIMEOUT));
+        assert_eq!((huge.stream_write_timeout, huge.request_timeout), (MAX_STREAM_WRITE_TIMEOUT, MAX_REQUEST_TIMEOUT));
         let zero = Server::builder().stream_write_timeout(Duration::ZERO).request_timeout(Duration::ZERO);
-        assert_eq!((zero.stream_write_timeout, zero.request_timeout), (MIN_WRITE_TIMEOUT, Duration::from_millis(1)));
+        assert_eq!(
+            (zero.stream_write_timeout, zero.request_timeout),
+            (MIN_STREAM_WRITE_TIMEOUT, Duration::from_millis(1))
+        );
+    }
+
+    #[test]
+    fn stream_heartbeats_are_kept_in_range() {
+        let zero = Server::builder().stream_heartbeat(Some(Duration::ZERO));
+        assert_eq!(zero.stream_heartbeat, Some(MIN_STREAM_HEARTBEAT), "a zero interval would spin");
+        let huge = Server::builder().stream_heartbeat(Some(Duration::MAX));
+        assert_eq!(huge.stream_heartbeat, Some(MAX_STREAM_HEARTBEAT), "a huge one would overflow the clock");
+        assert_eq!(Server::builder().stream_heartbeat(None).stream_heartbeat, None);
+        assert_eq!(Server::builder().stream_heartbeat, Some(DEFAULT_STREAM_HEARTBEAT));
     }
 }
