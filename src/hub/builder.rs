@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::backplane::{
     self, Backplane, RedisConfig, RedisSettings, MAX_REDIS_MAX_ENTRY_BYTES, MAX_REDIS_TIMEOUT,
@@ -249,6 +249,9 @@ impl HubBuilder {
         );
         if let Some(level) = self.gzip {
             registry.compress(level);
+        }
+        if let Some(interval) = self.heartbeat {
+            registry.send_heartbeats(interval, Instant::now());
         }
         let backplane = self
             .redis

@@ -3,7 +3,7 @@
 //! each time the client's socket fills up, taking the client from the catch-up queue and handing
 //! it back to its flusher once it has everything. Catch-up threads are shared by the hub's
 //! clients, started one at a time as clients queue, at most `max_catch_up_threads`, and end once
-//! idle for [`CATCH_UP_LINGER`].
+//! idle for [`CATCH_UP_LINGER`](super::CATCH_UP_LINGER).
 //!
 //! Who may write to a client, the queue and the count of threads are the registry's
 //! (`registry.rs`); this file waits, writes and starts threads.
@@ -11,16 +11,12 @@
 use std::io;
 use std::sync::{Arc, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::registry::{CatchUpStep, Key};
 use super::shared::{Inner, State};
-use super::sink::Sink;
-use crate::error::is_timeout;
-
-/// How long a catch-up thread with no client to catch up waits for one before it ends: a burst
-/// that fills many sockets reuses the threads the last one started, and an idle hub keeps none.
-pub const CATCH_UP_LINGER: Duration = Duration::from_secs(1);
+use super::sink::{Sink, Written};
+use super::timing::{linger_left, WriteDeadline};
 
 /// Stack size of catch-up threads: they copy backlog bytes into a heap buffer and write them.
 const CATCH_UP_STACK_BYTES: usize = 64 * 1024;
@@ -79,10 +75,11 @@ impl Inner {
 }
 
 /// A catch-up thread: takes the clients waiting in the catch-up queue one at a time, oldest first,
-/// and finishes each one's backlog with blocking writes (the kernel wakes it as the socket drains);
-/// ends once no client has come for [`CATCH_UP_LINGER`], or when the hub is dropped. Each time it
-/// takes a client, it starts another thread if more clients wait than threads are free to take
-/// them: threads start one at a time, each started by the one before, not by the flusher.
+/// and finishes each one's backlog with writes that wait (the kernel wakes it as the socket
+/// drains); ends once it has been idle for [`CATCH_UP_LINGER`](super::CATCH_UP_LINGER), or when
+/// the hub is dropped. Each time it takes a client, it starts another thread if more clients wait
+/// than threads are free to take them: threads start one at a time, each started by the one
+/// before, not by the flusher.
 fn run_catch_up_thread(inner: &Arc<Inner>) {
     let mut state = inner.lock();
     state.registry.catch_up_thread_started();
@@ -94,8 +91,7 @@ fn run_catch_up_thread(inner: &Arc<Inner>) {
             if start_another {
                 inner.start_catch_up_thread();
             }
-            let job = CatchUp { inner: Arc::clone(inner), key };
-            if job.run(&*sink).is_err() {
+            if CatchUp::new(inner, key).run(&*sink).is_err() {
                 sink.close();
             }
             drop(sink);
@@ -104,28 +100,37 @@ fn run_catch_up_thread(inner: &Arc<Inner>) {
             idle_since = Instant::now();
             continue;
         }
-        let left = CATCH_UP_LINGER.saturating_sub(idle_since.elapsed());
-        if state.shutting_down || left.is_zero() {
+        let left = linger_left(idle_since, Instant::now()).filter(|_| !state.shutting_down);
+        let Some(left) = left else {
             // Nobody waits (the queue was just found empty, under this lock): nobody is stranded.
             let stranded = state.registry.catch_up_thread_ended();
             debug_assert!(stranded.is_empty());
             return;
-        }
+        };
         state = inner.catch_up_work.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
     }
 }
 
-/// The job of finishing a client's backlog with blocking writes: on its connection's thread when it
-/// joins ([`Subscription::start`]), on a catch-up thread after its socket filled up.
+/// The job of finishing a client's backlog with writes that wait: on its connection's thread when
+/// it joins ([`Subscription::start`](super::Subscription::start)), on a catch-up thread after its
+/// socket filled up. The job is the client's one writer (the registry's owner rule) and holds its
+/// write deadline.
 pub(super) struct CatchUp {
-    pub(super) inner: Arc<Inner>,
-    pub(super) key: Key,
+    inner: Arc<Inner>,
+    key: Key,
+    deadline: WriteDeadline,
 }
 
 impl CatchUp {
+    /// The job for client `key`, whose writer starts now: its write deadline starts with it.
+    pub(super) fn new(inner: &Arc<Inner>, key: Key) -> CatchUp {
+        let deadline = WriteDeadline::new(inner.config.write_timeout, Instant::now());
+        CatchUp { inner: Arc::clone(inner), key, deadline }
+    }
+
     /// Writes the client's backlog until it has everything, then hands the client to its flusher.
     /// Fails when the client is gone, stalled, or too far behind; the caller then closes it.
-    pub(super) fn run(self, sink: &dyn Sink) -> io::Result<()> {
+    pub(super) fn run(mut self, sink: &dyn Sink) -> io::Result<()> {
         loop {
             let step = self.inner.lock().registry.catch_up_step(self.key, CATCH_UP_CHUNK_BYTES);
             let bytes = match step {
@@ -133,7 +138,7 @@ impl CatchUp {
                 CatchUpStep::CaughtUp => {
                     // A flusher's write may have stopped inside a chunk's closing line end: finish it
                     // before the flusher, which never waits, owns the socket again.
-                    self.write_blocking(sink, &[])?;
+                    self.write_all(sink, &[])?;
                     if self.inner.lock().registry.hand_to_flusher(self.key) {
                         return Ok(());
                     }
@@ -141,19 +146,38 @@ impl CatchUp {
                 }
                 CatchUpStep::Closed => return Err(io::ErrorKind::ConnectionAborted.into()),
             };
-            self.write_blocking(sink, &bytes)?;
+            self.write_all(sink, &bytes)?;
             let mut state = self.inner.lock();
             state.registry.advance(self.key, bytes.len());
             self.inner.signal_progress(&state);
         }
     }
 
-    /// Writes with the socket's write timeout; no progress for that long marks the client stalled.
-    pub(super) fn write_blocking(&self, sink: &dyn Sink, bytes: &[u8]) -> io::Result<()> {
-        sink.write_blocking(bytes).inspect(|()| self.inner.counters.wrote(bytes.len())).inspect_err(|error| {
-            if is_timeout(error) {
+    /// Writes all of `bytes` (empty: finishes the frame a write left open), waiting for the
+    /// socket for as long as the write deadline allows: each wait is what is left of it, and each
+    /// write that moves bytes starts it again. Once it has passed, the client has stalled: it is
+    /// dropped, and the write fails.
+    pub(super) fn write_all(&mut self, sink: &dyn Sink, bytes: &[u8]) -> io::Result<()> {
+        let mut written = 0;
+        loop {
+            let Some(wait) = self.deadline.wait(Instant::now()) else {
                 self.inner.lock().registry.stalled(self.key);
+                return Err(io::ErrorKind::TimedOut.into());
+            };
+            let outcome = sink.write_waiting(&bytes[written..], wait);
+            let taken = match outcome {
+                Written::All => bytes.len() - written,
+                Written::Partial(taken) => taken,
+                Written::Failed => return Err(io::ErrorKind::BrokenPipe.into()),
+            };
+            self.inner.counters.wrote(taken);
+            written += taken;
+            if taken > 0 {
+                self.deadline.progressed(Instant::now());
             }
-        })
+            if outcome == Written::All {
+                return Ok(());
+            }
+        }
     }
 }

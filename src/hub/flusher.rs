@@ -15,7 +15,7 @@ use std::thread;
 use std::time::Instant;
 
 use super::catch_up::call_catch_up_threads;
-use super::registry::Round;
+use super::registry::{Heartbeat, Round};
 use super::shared::{Inner, State};
 use super::sink::Written;
 
@@ -125,27 +125,25 @@ fn wait_for_work<'a>(
         if state.registry.has_work(shard) {
             return Some(state);
         }
-        // Heartbeats matter only with clients; without any, sleep until something happens.
-        let heartbeat = inner.config.heartbeat.filter(|_| shard == 0 && state.registry.subscriber_count() > 0);
-        let sleep_for = match heartbeat {
-            None => None,
-            Some(interval) => {
-                let now = Instant::now();
-                let due = state.last_append + interval;
-                if now >= due {
-                    state.registry.append_heartbeat();
-                    state.last_append = now;
-                    inner.wake_flushers(&state);
-                    continue;
-                }
-                Some(due - now)
+        // Shard 0's flusher sends the heartbeats: the registry says whether one is due now, and
+        // when the next is; without one due, it sleeps until something happens.
+        let heartbeat = if shard == 0 { state.registry.heartbeat(Instant::now()) } else { Heartbeat::NotNeeded };
+        let wake_at = match heartbeat {
+            Heartbeat::Appended => {
+                inner.wake_flushers(&state);
+                continue;
             }
+            Heartbeat::DueAt(due) => Some(due),
+            Heartbeat::NotNeeded => None,
         };
         state.asleep[shard] = true;
         let work = &inner.work[shard];
-        state = match sleep_for {
+        state = match wake_at {
             None => work.wait(state).unwrap_or_else(PoisonError::into_inner),
-            Some(timeout) => work.wait_timeout(state, timeout).unwrap_or_else(PoisonError::into_inner).0,
+            Some(due) => {
+                let timeout = due.saturating_duration_since(Instant::now());
+                work.wait_timeout(state, timeout).unwrap_or_else(PoisonError::into_inner).0
+            }
         };
         state.asleep[shard] = false;
     }

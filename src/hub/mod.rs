@@ -49,13 +49,15 @@
 //!
 //! # Where things live
 //!
-//! The hub is a core that makes every decision, with no sockets and no threads, and a thin
-//! runtime around it that waits, does the I/O and reports back:
+//! The hub is a core that makes every decision, with no sockets, no threads and no clock, and a
+//! thin runtime around it that waits, does the I/O, reads the clock and reports back (time is
+//! passed to the core as `now`, so the core's tests drive it by hand):
 //!
 //! | file | what lives there |
 //! |---|---|
 //! | `registry.rs` | **the core**: the state behind the lock and its policy — clients, their cursors and owners, the catch-up queue and the count of its threads, ids, rounds, the slow-client rule. No sockets, no threads; unit-tested there, against a model over seeded random interleavings |
 //! | `backlog.rs`, `history.rs` | the core's two logs: every byte sent (one append-only log, addressed by offset), and the events kept for late joiners |
+//! | `timing.rs` | the core's rules of time: when a heartbeat is due, when a waiting write has stalled, when an idle catch-up thread ends; each is told the time, none reads the clock |
 //! | `sink.rs` | the contract with the server: what the hub needs of a client's connection |
 //! | `builder.rs` | [`HubBuilder`], the defaults and bounds of every setting |
 //! | `shared.rs` | the lock, and the condition variables the threads wait on |
@@ -91,6 +93,7 @@ mod registry;
 mod shared;
 mod sink;
 mod subscription;
+mod timing;
 
 use std::borrow::Borrow;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -107,12 +110,12 @@ pub use builder::{
     DEFAULT_MAX_CATCH_UP_THREADS, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_WRITE_TIMEOUT, MAX_HEARTBEAT, MAX_WRITE_TIMEOUT,
     MIN_HEARTBEAT, MIN_WRITE_TIMEOUT,
 };
-pub use catch_up::CATCH_UP_LINGER;
 pub use hooks::ClientInfo;
 pub use registry::{Stats, RESET_EVENT_TYPE};
 use shared::Inner;
 pub(crate) use sink::{Ending, Sink, Written};
 pub(crate) use subscription::Subscription;
+pub use timing::CATCH_UP_LINGER;
 
 /// A hub: the registry of clients, the history, the id counter. Cheap to clone (all clones are the
 /// same hub); it can be served on several ports at once and outlives any server that serves it.
@@ -198,14 +201,14 @@ impl Hub {
             return backplane.publish(events);
         }
         let mut state = inner.lock();
+        let now = Instant::now();
         let mut result = Ok(());
         for event in events {
-            result = state.registry.publish(event);
+            result = state.registry.publish(event, now);
             if result.is_err() {
                 break;
             }
         }
-        state.last_append = Instant::now();
         inner.wake_flushers(&state);
         result
     }

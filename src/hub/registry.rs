@@ -39,10 +39,12 @@
 //!   client as events go out.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use super::backlog::Backlog;
 use super::history::{History, Replay};
 use super::sink::Written;
+use super::timing::HeartbeatClock;
 use crate::compress::deflate::Deflater;
 use crate::compress::gzip::Checksum;
 use crate::event::HEARTBEAT_COMMENT;
@@ -195,6 +197,18 @@ pub(crate) enum CatchUpStep {
     Closed,
 }
 
+/// What the heartbeat rule says at a given time ([`Registry::heartbeat`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Heartbeat {
+    /// A heartbeat was appended for every client: the flushers have bytes to write.
+    Appended,
+    /// The next heartbeat is due at this time, unless something is appended before.
+    DueAt(Instant),
+    /// None is due: the hub sends no heartbeats, or has no client to send one to (a client that
+    /// joins wakes shard 0's flusher to ask again).
+    NotNeeded,
+}
+
 /// The catch-up threads, as the registry counts them: the threads themselves live in [`super`].
 #[derive(Debug)]
 struct CatchUpThreads {
@@ -307,6 +321,8 @@ pub(crate) struct Registry<S> {
     /// skipped when its turn comes.
     catch_up_queue: VecDeque<Key>,
     catch_up_threads: CatchUpThreads,
+    /// When the next heartbeat is due; `None` when the hub sends none.
+    heartbeat: Option<HeartbeatClock>,
     stats: Stats,
 }
 
@@ -337,6 +353,7 @@ impl<S: Clone> Registry<S> {
             max_queued_bytes: max_queued_bytes as u64,
             catch_up_queue: VecDeque::new(),
             catch_up_threads: CatchUpThreads { running: 0, starting: 0, busy: 0, max: max_catch_up_threads.max(1) },
+            heartbeat: None,
             stats: Stats::default(),
         }
     }
@@ -352,9 +369,29 @@ impl<S: Clone> Registry<S> {
         self.compressor.is_some()
     }
 
-    /// Encodes and appends an event (and, when the hub compresses, compresses it once); an event
-    /// with an id is also kept in history. Fails, changing nothing, when a field is invalid.
-    pub fn publish(&mut self, event: &Event) -> Result<(), Error> {
+    /// Sends a heartbeat after each `interval` of silence, counted from `now` (see
+    /// [`heartbeat`](Self::heartbeat)). Set before the first client joins.
+    pub fn send_heartbeats(&mut self, interval: Duration, now: Instant) {
+        self.heartbeat = Some(HeartbeatClock::new(interval, now));
+    }
+
+    /// The heartbeat rule, at `now`: when the hub has clients and has appended nothing for them for
+    /// a whole heartbeat interval, appends a heartbeat comment for every client. Asked by shard 0's
+    /// flusher each time it would go to sleep; it sleeps until the time returned.
+    pub fn heartbeat(&mut self, now: Instant) -> Heartbeat {
+        let Some(clock) = self.heartbeat.filter(|_| self.subscriber_count() > 0) else {
+            return Heartbeat::NotNeeded;
+        };
+        if !clock.is_due(now) {
+            return Heartbeat::DueAt(clock.due_at());
+        }
+        self.append_heartbeat(now);
+        Heartbeat::Appended
+    }
+
+    /// Encodes and appends an event at `now` (and, when the hub compresses, compresses it once); an
+    /// event with an id is also kept in history. Fails, changing nothing, when a field is invalid.
+    pub fn publish(&mut self, event: &Event, now: Instant) -> Result<(), Error> {
         let (bytes, id) = if event.wants_next_id() {
             let id = format!("{}{}", self.id_prefix, self.next_id);
             let bytes = event.encode(Some(&id))?;
@@ -369,25 +406,28 @@ impl<S: Clone> Registry<S> {
             }
             (event.encode(None)?, event.given_id().map(str::to_string))
         };
-        self.append_event(bytes, id.filter(|id| !id.is_empty()));
+        self.append_event(bytes, id.filter(|id| !id.is_empty()), now);
         Ok(())
     }
 
     /// Appends an event whose id was given elsewhere (a backplane's entry id), or that has none,
     /// without the checks that keep explicit ids apart from this hub's own: `id` is set only on
     /// an event that asked for one ([`Event::with_id`]), and then it is kept in history.
-    pub fn publish_assigned(&mut self, event: &Event, id: Option<&str>) -> Result<(), Error> {
+    pub fn publish_assigned(&mut self, event: &Event, id: Option<&str>, now: Instant) -> Result<(), Error> {
         let id = id.filter(|_| event.wants_next_id());
         let bytes = event.encode(id)?;
-        self.append_event(bytes, id.map(str::to_string));
+        self.append_event(bytes, id.map(str::to_string), now);
         Ok(())
     }
 
     /// Appends an encoded event to every client's backlog (compressed once when the hub
     /// compresses and someone reads it now or may from history later), and keeps it in history
-    /// under `kept` when given.
-    fn append_event(&mut self, bytes: Vec<u8>, kept: Option<String>) {
+    /// under `kept` when given. The silence that a heartbeat ends starts again at `now`.
+    fn append_event(&mut self, bytes: Vec<u8>, kept: Option<String>, now: Instant) {
         self.stats.events_sent += 1;
+        if let Some(clock) = &mut self.heartbeat {
+            clock.appended(now);
+        }
         let compressed = match &mut self.compressor {
             Some(compressor) if self.readers[Coding::Gzip as usize] > 0 || kept.is_some() => {
                 Some(compressor.compress(&bytes))
@@ -414,8 +454,11 @@ impl<S: Clone> Registry<S> {
         id.strip_prefix(self.id_prefix.as_str()).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     }
 
-    /// Appends a heartbeat comment for every client.
-    pub fn append_heartbeat(&mut self) {
+    /// Appends a heartbeat comment for every client, at `now`.
+    fn append_heartbeat(&mut self, now: Instant) {
+        if let Some(clock) = &mut self.heartbeat {
+            clock.appended(now);
+        }
         let compressed = self.compressor.as_ref().map(|c| (c.heartbeat.clone(), Checksum::of(HEARTBEAT_COMMENT)));
         self.append(HEARTBEAT_COMMENT, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
     }
@@ -799,9 +842,16 @@ impl<S: Clone> Registry<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::timing::WriteDeadline;
     use crate::test_support::SplitRng;
 
     const EPOCH: u64 = 5;
+
+    /// An instant to start the tests' clocks from: time here only moves when a test adds to it.
+    fn t0() -> Instant {
+        static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *T0.get_or_init(Instant::now)
+    }
 
     /// A registry whose clients are spread evenly over `shards` shards.
     fn registry(shards: usize, max_queued_bytes: usize) -> Registry<u32> {
@@ -850,7 +900,7 @@ mod tests {
         let mut registry = registry(1, 1 << 24);
         registry.compress(6);
         let mut rng = SplitRng::new(3);
-        registry.publish(&Event::new().data("before anyone")).unwrap();
+        registry.publish(&Event::new().data("before anyone"), t0()).unwrap();
         let early = registry.join(1, None, Coding::Gzip).unwrap().key;
         let mut plain = Vec::new();
         let mut late = None;
@@ -859,13 +909,13 @@ mod tests {
                 late = Some((registry.join(2, None, Coding::Gzip).unwrap().key, plain.len()));
             }
             if i % 7 == 3 {
-                registry.append_heartbeat();
+                registry.append_heartbeat(t0());
                 plain.extend_from_slice(HEARTBEAT_COMMENT);
             }
             // Noise, so that units are large and the backlog passes the trimming threshold.
             let data: String = (0..rng.below(3000)).map(|_| char::from(b'!' + rng.below(90) as u8)).collect();
             let event = Event::new().data(data);
-            registry.publish(&event).unwrap();
+            registry.publish(&event, t0()).unwrap();
             plain.extend_from_slice(&event.encode(None).unwrap());
         }
         let (late, late_from) = late.unwrap();
@@ -897,7 +947,7 @@ mod tests {
         registry.advance(late, first.len());
         let late_cursor = registry.shards[0][&late.id].cursor;
         assert!(registry.gzip_units.iter().all(|unit| unit.offset != late_cursor), "inside a unit");
-        registry.append_heartbeat();
+        registry.append_heartbeat(t0());
         plain.extend_from_slice(HEARTBEAT_COMMENT);
         let mut round = Round::default();
         registry.start_round(0, &mut round);
@@ -920,6 +970,135 @@ mod tests {
         assert!(registry.gzip_range(late, late_stream.len() as u64 + 1).is_none(), "past the end");
         let plain_client = registry.join(3, None, Coding::Identity).unwrap().key;
         assert!(registry.gzip_range(plain_client, 0).is_none(), "not a gzip client");
+    }
+
+    /// Runs a round of shard 0 in which every client's socket takes everything; returns what each
+    /// client was written, in the order they joined.
+    fn round_taking_all(registry: &mut Registry<u32>) -> Vec<(u32, Vec<u8>)> {
+        let mut round = Round::default();
+        registry.start_round(0, &mut round);
+        let written = (0..round.targets.len()).map(|i| (round.targets[i].sink, round.bytes_for(i).to_vec())).collect();
+        registry.finish_round(&mut round);
+        written
+    }
+
+    /// The heartbeat rule, with time driven by hand: a heartbeat is due a whole interval after the
+    /// last bytes appended, only while there are clients, and every client gets it.
+    #[test]
+    fn a_heartbeat_goes_to_every_client_after_a_whole_interval_of_silence() {
+        let interval = Duration::from_secs(15);
+        let second = Duration::from_secs(1);
+        let mut registry = registry(1, 1 << 20);
+        registry.send_heartbeats(interval, t0());
+        assert_eq!(registry.heartbeat(t0() + 99 * interval), Heartbeat::NotNeeded, "no client, no heartbeat");
+        let clients = [1, 2].map(|sink| registry.join(sink, None, Coding::Identity).unwrap().key);
+        clients.iter().for_each(|&key| assert!(catch_up(&mut registry, key).is_empty()));
+        let just_before = t0() + interval - Duration::from_nanos(1);
+        assert_eq!(registry.heartbeat(just_before), Heartbeat::DueAt(t0() + interval));
+        registry.publish(&Event::new().data("news"), t0() + 10 * second).unwrap();
+        assert_eq!(registry.heartbeat(t0() + interval), Heartbeat::DueAt(t0() + 25 * second), "an event puts it off");
+        round_taking_all(&mut registry);
+        assert_eq!(registry.heartbeat(t0() + 25 * second), Heartbeat::Appended, "a whole interval of silence");
+        let written = round_taking_all(&mut registry);
+        assert_eq!(written, [(1, HEARTBEAT_COMMENT.to_vec()), (2, HEARTBEAT_COMMENT.to_vec())]);
+        assert_eq!(registry.heartbeat(t0() + 25 * second), Heartbeat::DueAt(t0() + 40 * second), "one per interval");
+        assert_eq!(registry.heartbeat(t0() + 40 * second), Heartbeat::Appended);
+        assert_eq!(registry.stats().events_sent, 1, "heartbeats are not events");
+
+        let mut silent = Registry::<u32>::new(EPOCH, 1, 1, History::new(10, 1000), 1000, 1);
+        silent.set_live_shards(1);
+        silent.join(1, None, Coding::Identity).unwrap();
+        assert_eq!(silent.heartbeat(t0() + 99 * interval), Heartbeat::NotNeeded, "heartbeats off");
+    }
+
+    /// A client that never reads, with time driven by hand: its catch-up thread waits on its full
+    /// socket, and even heartbeats alone (one per interval, all the hub sends) put it further
+    /// behind, until it is more than `max_queued_bytes` behind and the next round drops it, and
+    /// counts it as slow.
+    #[test]
+    fn a_client_that_never_reads_is_dropped_once_heartbeats_alone_put_it_too_far_behind() {
+        let interval = Duration::from_secs(15);
+        let bound = 10 * HEARTBEAT_COMMENT.len();
+        let mut registry = registry(1, bound);
+        registry.send_heartbeats(interval, t0());
+        let key = registry.join(1, None, Coding::Identity).unwrap().key;
+        catch_up(&mut registry, key);
+        let mut round = Round::default();
+        let mut now = t0();
+        for beat in 1.. {
+            now += interval;
+            assert_eq!(registry.heartbeat(now), Heartbeat::Appended, "heartbeat {beat}");
+            registry.start_round(0, &mut round);
+            if beat == 1 {
+                // Its socket takes nothing: a catch-up thread takes it, and waits on the socket.
+                round.targets[0].outcome = Written::Partial(0);
+                registry.finish_round(&mut round);
+                assert!(registry.start_catch_up_thread());
+                registry.catch_up_thread_started();
+                assert_eq!(registry.next_catch_up().map(|(key, _)| key), Some(key));
+                continue;
+            }
+            assert!(round.targets.is_empty(), "its catch-up thread is its one writer");
+            let dropped = round.to_close.clone();
+            registry.finish_round(&mut round);
+            if beat * HEARTBEAT_COMMENT.len() <= bound {
+                assert!(
+                    dropped.is_empty(),
+                    "heartbeat {beat}: {} bytes behind, within the bound",
+                    beat * HEARTBEAT_COMMENT.len()
+                );
+                continue;
+            }
+            assert_eq!((beat, dropped), (11, vec![1]), "dropped at the first heartbeat past the bound");
+            break;
+        }
+        assert_eq!(registry.stats().dropped_slow, 1);
+        assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Closed, "its catch-up thread lets it go");
+        assert_eq!(registry.heartbeat(now + interval), Heartbeat::Appended, "still registered until it leaves");
+        registry.leave(key);
+        assert_eq!(registry.heartbeat(now + 2 * interval), Heartbeat::NotNeeded);
+    }
+
+    /// What the runtime does when a writer's deadline passes (`timing.rs` decides when): the
+    /// client is dropped and counted as slow once, and its writer's next step finds it closed.
+    #[test]
+    fn a_stalled_client_is_dropped_and_counted_once() {
+        let mut registry = registry(1, 1 << 20);
+        let key = registry.join(1, None, Coding::Identity).unwrap().key;
+        registry.publish(&Event::new().data("x"), t0()).unwrap();
+        let write_timeout = Duration::from_secs(10);
+        let mut deadline = WriteDeadline::new(write_timeout, t0());
+        let CatchUpStep::Write(bytes) = registry.catch_up_step(key, 4) else { panic!("bytes to write") };
+        // The socket takes the first write, then nothing.
+        registry.advance(key, bytes.len());
+        deadline.progressed(t0() + Duration::from_secs(3));
+        assert!(deadline.wait(t0() + Duration::from_secs(12)).is_some(), "not yet: 9 s without progress");
+        assert_eq!(deadline.wait(t0() + Duration::from_secs(13)), None, "10 s without progress");
+        registry.stalled(key);
+        registry.stalled(key);
+        assert_eq!(registry.stats().dropped_slow, 1);
+        assert_eq!(registry.catch_up_step(key, 4), CatchUpStep::Closed);
+        assert!(!registry.hand_to_flusher(key), "a closed client never goes back to a flusher");
+    }
+
+    /// History eviction by count and by bytes, seen by a client that resumes: an evicted id is
+    /// unknown (the reset, then the whole history), a kept one resumes after it.
+    #[test]
+    fn an_id_evicted_from_history_is_unknown_to_a_resuming_client() {
+        let event_len = Event::new().data("x").id("1").to_bytes().unwrap().len();
+        for (events, bytes) in [(2, 1 << 20), (100, 2 * event_len)] {
+            let mut registry: Registry<u32> = Registry::new(EPOCH, 1, 1, History::new(events, bytes), 1 << 20, 1);
+            registry.set_live_shards(1);
+            for id in ["1", "2", "3"] {
+                registry.publish(&Event::new().data("x").id(id), t0()).unwrap();
+            }
+            let evicted = registry.join(1, Some("1"), Coding::Identity).unwrap();
+            let kept = registry.join(2, Some("2"), Coding::Identity).unwrap();
+            assert!(evicted.replay.unknown_id, "limits ({events}, {bytes}): the oldest went");
+            assert_eq!(evicted.replay.events.len(), 2, "the whole history instead");
+            assert!(!kept.replay.unknown_id && kept.replay.events.len() == 1, "resumed after 2");
+            assert_eq!(registry.stats().history_len, 2);
+        }
     }
 
     #[test]
@@ -956,8 +1135,8 @@ mod tests {
     #[test]
     fn hub_ids_carry_the_epoch_and_ids_of_another_run_are_unknown() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("a").with_id()).unwrap();
-        registry.publish(&Event::new().data("b").with_id()).unwrap();
+        registry.publish(&Event::new().data("a").with_id(), t0()).unwrap();
+        registry.publish(&Event::new().data("b").with_id(), t0()).unwrap();
         let joined = registry.join(1, Some("5-1"), Coding::Identity).unwrap();
         assert!(!joined.replay.unknown_id);
         assert_eq!(joined.replay.events.iter().map(|e| text(e)).collect::<Vec<_>>(), ["id: 5-2\ndata: b\n\n"]);
@@ -972,15 +1151,15 @@ mod tests {
     #[test]
     fn explicit_ids_never_take_the_form_of_the_hubs_own() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("a").with_id()).unwrap();
+        registry.publish(&Event::new().data("a").with_id(), t0()).unwrap();
         for own in ["5-1", "5-3", "5-0"] {
-            let refused = registry.publish(&Event::new().data("x").id(own));
+            let refused = registry.publish(&Event::new().data("x").id(own), t0());
             assert!(matches!(refused, Err(Error::InvalidField { field: "id", .. })), "{own}");
         }
         for other in ["3", "4-3", "5-", "5-x", "55-3", "5-3a", ""] {
-            registry.publish(&Event::new().data("y").id(other)).unwrap();
+            registry.publish(&Event::new().data("y").id(other), t0()).unwrap();
         }
-        registry.publish(&Event::new().data("b").with_id()).unwrap();
+        registry.publish(&Event::new().data("b").with_id(), t0()).unwrap();
         let joined = registry.join(1, Some("5-1"), Coding::Identity).unwrap();
         assert_eq!(joined.replay.events.len(), 7, "the six explicit ids kept (the empty one is not), then 5-2");
     }
@@ -990,11 +1169,11 @@ mod tests {
     #[test]
     fn a_joining_client_gets_each_event_once_from_history_catch_up_or_flusher() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("kept").with_id()).unwrap();
-        registry.publish(&Event::new().data("live only")).unwrap();
+        registry.publish(&Event::new().data("kept").with_id(), t0()).unwrap();
+        registry.publish(&Event::new().data("live only"), t0()).unwrap();
         let Joined { key, replay } = registry.join(1, None, Coding::Identity).unwrap();
         assert_eq!(replay.events.len(), 1, "only the event with an id is replayed");
-        registry.publish(&Event::new().data("while catching up")).unwrap();
+        registry.publish(&Event::new().data("while catching up"), t0()).unwrap();
 
         let mut round = Round::default();
         registry.start_round(0, &mut round);
@@ -1002,7 +1181,7 @@ mod tests {
         assert_eq!(registry.owner(key), Some(Owner::CatchUp));
         assert_eq!(text(&catch_up(&mut registry, key)), "data: while catching up\n\n");
 
-        registry.publish(&Event::new().data("live").with_id()).unwrap();
+        registry.publish(&Event::new().data("live").with_id(), t0()).unwrap();
         assert!(registry.has_work(0));
         registry.start_round(0, &mut round);
         assert_eq!(round.targets.len(), 1);
@@ -1019,14 +1198,14 @@ mod tests {
         let mut registry = registry(1, 1 << 20);
         let key = registry.join(1, None, Coding::Identity).unwrap().key;
         catch_up(&mut registry, key);
-        registry.publish(&Event::new().data("0123456789")).unwrap();
+        registry.publish(&Event::new().data("0123456789"), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         round.targets[0].outcome = Written::Partial(4);
         registry.finish_round(&mut round);
         assert_eq!((round.handed_back, registry.queued()), (1, vec![key]));
         assert_eq!(registry.owner(key), Some(Owner::CatchUp), "nobody writes to it until a catch-up thread takes it");
-        registry.publish(&Event::new().data("more")).unwrap();
+        registry.publish(&Event::new().data("more"), t0()).unwrap();
         registry.start_round(0, &mut round);
         assert!(round.targets.is_empty(), "the flusher leaves a queued client alone");
 
@@ -1055,7 +1234,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("x")).unwrap();
+        registry.publish(&Event::new().data("x"), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         assert_eq!(round.targets.iter().map(|target| target.key).collect::<Vec<_>>(), keys);
@@ -1075,7 +1254,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("0123456789")).unwrap();
+        registry.publish(&Event::new().data("0123456789"), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         round.targets[0].outcome = Written::Partial(3);
@@ -1106,7 +1285,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("x")).unwrap();
+        registry.publish(&Event::new().data("x"), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         for target in &mut round.targets {
@@ -1144,7 +1323,7 @@ mod tests {
     fn waiting_clients_are_closed_only_when_no_catch_up_thread_runs() {
         let mut registry = limited_registry(1, 1 << 20, 4);
         let fill_up = |registry: &mut Registry<u32>| {
-            registry.publish(&Event::new().data("x")).unwrap();
+            registry.publish(&Event::new().data("x"), t0()).unwrap();
             let mut round = Round::default();
             registry.start_round(0, &mut round);
             for target in &mut round.targets {
@@ -1198,7 +1377,7 @@ mod tests {
         let mut round = Round::default();
         let mut too_slow = Vec::new();
         for _ in 0..TRIM_BACKLOG_AT_BYTES / 1000 + 2 {
-            registry.publish(&Event::new().data(payload.as_str())).unwrap();
+            registry.publish(&Event::new().data(payload.as_str()), t0()).unwrap();
             registry.start_round(0, &mut round);
             for target in &mut round.targets {
                 // The slow client's socket never takes a byte.
@@ -1229,9 +1408,9 @@ mod tests {
         let event_len = "data: x\n\n".len();
         let mut registry = registry(1, event_len);
         let key = registry.join(1, None, Coding::Identity).unwrap().key;
-        registry.publish(&Event::new().data("x")).unwrap();
+        registry.publish(&Event::new().data("x"), t0()).unwrap();
         assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Write(b"data: x\n\n".to_vec()));
-        registry.publish(&Event::new().data("x")).unwrap();
+        registry.publish(&Event::new().data("x"), t0()).unwrap();
         assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Closed, "one byte past the bound");
     }
 
@@ -1283,7 +1462,7 @@ mod tests {
                             1 => Event::new().data(data.clone()).with_id(),
                             _ => Event::new().data(data.clone()).id(format!("given{}", plain_events.len())),
                         };
-                        registry.publish(&event).unwrap();
+                        registry.publish(&event, t0()).unwrap();
                         let id = if event.wants_next_id() {
                             next_auto += 1;
                             Some(format!("{EPOCH}-{}", next_auto - 1))

@@ -39,7 +39,6 @@ pub(super) struct Inner {
 /// threads keep of their own (their handles, who sleeps, who waits).
 pub(super) struct State {
     pub(super) registry: Registry<SharedSink>,
-    pub(super) last_append: Instant,
     pub(super) flushers: Vec<JoinHandle<()>>,
     /// The catch-up threads started and not yet joined (the registry counts the running ones).
     pub(super) catch_up_threads: Vec<JoinHandle<()>>,
@@ -67,7 +66,6 @@ impl Inner {
             config,
             state: Mutex::new(State {
                 registry,
-                last_append: Instant::now(),
                 flushers: Vec::new(),
                 catch_up_threads: Vec::new(),
                 starting_flushers: false,

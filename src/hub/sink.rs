@@ -13,7 +13,7 @@
 //!   client (the registry's owner), but the server may hold the socket for a moment of its own
 //!   (its departure watch switching the socket's mode, its stop writing the body's end). A sink
 //!   serialises the two: [`Sink::write_now`] finds the socket taken and says so without waiting;
-//!   [`Sink::write_blocking`] waits its turn.
+//!   [`Sink::write_waiting`] waits its turn.
 //! - **Exact counts.** Every write starts where the last one stopped, and reports what the socket
 //!   took: a [`Written::Partial`] count is exactly the bytes of the offered slice that are on their
 //!   way to the client, so the hub can move the client's cursor by it and hand the rest to another
@@ -23,8 +23,8 @@
 //!   once (a thread blocked in one returns), so a thread that holds a client the hub gave up on
 //!   lets it go without waiting.
 
-use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What the hub needs of a client's connection. The server's connections implement it; the hub
 /// never sees a socket.
@@ -33,10 +33,15 @@ pub(crate) trait Sink: Send + Sync {
     /// a moment. `Partial` (perhaps of 0 bytes) when the socket is full, or when another thread is
     /// writing to it; then the client's next writer is a thread that may wait.
     fn write_now(&self, bytes: &[u8]) -> Written;
-    /// Writes all of `bytes`, waiting for the socket, after finishing any frame an earlier
-    /// `write_now` left open (empty `bytes` only finishes it). An error of kind `TimedOut` or
-    /// `WouldBlock` means no progress for the write timeout: the client has stalled.
-    fn write_blocking(&self, bytes: &[u8]) -> io::Result<()>;
+    /// Writes `bytes`, waiting for the socket: for the write turn as long as it takes, and for room
+    /// in the socket at most `wait` (never zero) at a time. A frame an earlier write left open is
+    /// continued first (`bytes` are its rest; empty `bytes` only finish it). `All` once every byte
+    /// is written (and its frame closed, unless the frame goes on past them); `Partial(n)` once a
+    /// wait of `wait` found the socket still full, after it took `n` bytes (perhaps 0); `Failed`
+    /// when the connection is broken or closed. Whether the client has stalled is the hub's to
+    /// decide, from what the writes took and when (`timing.rs`): the sink only waits as long as it
+    /// is told.
+    fn write_waiting(&self, bytes: &[u8], wait: Duration) -> Written;
     /// The hub gave up on this client: close its connection.
     fn close(&self);
     /// What ends this client's body when the body ends cleanly (the server's stop), before the
@@ -48,12 +53,13 @@ pub(crate) trait Sink: Send + Sync {
     fn set_ending(&self, ending: Ending);
 }
 
-/// How a write that must not wait went.
+/// How a write went: one that must not wait ([`Sink::write_now`]), or one that waits as long as it
+/// is told ([`Sink::write_waiting`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Written {
     /// Everything.
     All,
-    /// The socket filled up after this many bytes.
+    /// The socket was full after it took this many bytes (without waiting, or after the wait).
     Partial(usize),
     /// The connection is broken.
     Failed,

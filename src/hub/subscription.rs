@@ -116,7 +116,7 @@ impl Subscription {
     /// that does not read holds no copy of the history: what it costs is bounded by the socket's
     /// buffers, which the kernel holds, and its place in the shared backlog.
     pub fn start(&mut self, sink: &dyn Sink, intro: &[u8]) -> io::Result<()> {
-        let catch_up = CatchUp { inner: Arc::clone(&self.inner), key: self.key };
+        let mut catch_up = CatchUp::new(&self.inner, self.key);
         let mut first = intro.to_vec();
         if let Some(reset) = self.reset.take() {
             first.extend_from_slice(&reset.encode(None).map_err(io::Error::from)?);
@@ -135,7 +135,7 @@ impl Subscription {
             first = compressed;
         }
         if !first.is_empty() {
-            catch_up.write_blocking(sink, &first)?;
+            catch_up.write_all(sink, &first)?;
             lead_written(&lead);
         }
         let replay = self.replay.take().unwrap_or_default();
@@ -143,7 +143,7 @@ impl Subscription {
             if let Some(checksum) = replay.checksums.get(at) {
                 lead_writes(&lead, event.len(), *checksum);
             }
-            catch_up.write_blocking(sink, event)?;
+            catch_up.write_all(sink, event)?;
             lead_written(&lead);
         }
         drop(replay);

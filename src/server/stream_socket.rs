@@ -36,6 +36,8 @@ use crate::event::HEARTBEAT_COMMENT;
 use crate::http::{BodyFramer, BodyFraming};
 use crate::hub::{Ending, Written};
 
+/// The shortest send timeout set on a socket: a zero one would mean "none" to the operating system.
+const MIN_SEND_TIMEOUT: Duration = Duration::from_millis(1);
 /// How much one read of the departure watch asks for. On a persistent stream, once a read has
 /// returned the start of a next request, the watch reads no more until the body ends; the rest
 /// waits in the socket.
@@ -266,30 +268,24 @@ impl StreamSocket {
     /// client, one writer at a time, so that thread is the departure watch switching the socket
     /// back to blocking reads, and the client's next writer is one that may wait for the turn.
     pub fn write_now(&self, payload: &[u8]) -> Written {
-        let outcome = self.with_turn_in(false, Mode::NonBlocking, |body, mut socket| {
-            // A hub's bytes are encoded once for every client: never through a response's encoder.
-            let framer = &mut body.framer;
-            let mut written = 0;
-            while written < payload.len() || !framer.between_chunks() {
-                match framer.write_some(&mut socket, &payload[written..]) {
-                    Ok(progress) => {
-                        written += progress.taken;
-                        // A write that stopped short of what it was offered met a full socket.
-                        if progress.short {
-                            return Ok(Written::Partial(written));
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if is_timeout(&e) => return Ok(Written::Partial(written)),
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(Written::All)
-        });
-        match outcome {
+        match self.with_turn_in(false, Mode::NonBlocking, |body, socket| write_until_full(body, socket, payload)) {
             Ok(Ok(written)) => written,
             Err(Refused::Busy) => Written::Partial(0),
             Err(Refused::Over) | Ok(Err(_)) => Written::Failed,
+        }
+    }
+
+    /// Writes as much of `payload` as the socket takes, waiting for the write turn, and for room in
+    /// the socket at most `wait` at a time: a hub's catch-up, which decides from the outcome
+    /// whether its client has stalled. The socket is blocking, with `wait` as its send timeout.
+    pub fn write_waiting(&self, payload: &[u8], wait: Duration) -> Written {
+        // A zero send timeout would mean "no timeout" to the operating system.
+        let wait = wait.max(MIN_SEND_TIMEOUT);
+        match self
+            .with_turn_in(true, Mode::Blocking(Some(wait)), |body, socket| write_until_full(body, socket, payload))
+        {
+            Ok(Ok(written)) => written,
+            Err(_) | Ok(Err(_)) => Written::Failed,
         }
     }
 
@@ -658,6 +654,37 @@ impl StreamSocket {
         };
         state.waiting -= 1;
     }
+}
+
+/// Writes `payload` until it is all written and its chunk closed, or until the socket takes less
+/// than it is offered: full, in non-blocking mode, or after its send timeout in blocking mode. When
+/// a chunk a write left open is longer than `payload` (a catch-up writes the rest of a flusher's
+/// chunk in slices), the whole of `payload` continues it, and the chunk stays open for the next
+/// slice. A hub's bytes are encoded once for every client: they never pass through a response's
+/// encoder.
+fn write_until_full(body: &mut BodyWriter, mut socket: &TcpStream, payload: &[u8]) -> io::Result<Written> {
+    let framer = &mut body.framer;
+    let mut written = 0;
+    while written < payload.len() || !framer.between_chunks() {
+        match framer.write_some(&mut socket, &payload[written..]) {
+            Ok(progress) => {
+                written += progress.taken;
+                // A write that stopped short of what it was offered met a full socket.
+                if progress.short {
+                    return Ok(Written::Partial(written));
+                }
+                // Offered nothing: the payload is written, and the open chunk waits for more of
+                // its own, which the next write brings.
+                if progress.on_wire == 0 {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) => return Ok(Written::Partial(written)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Written::All)
 }
 
 /// Ends the body (see [`BodyWriter::end`]) if a write has not stopped inside a chunk: the end
