@@ -576,26 +576,23 @@ impl StreamSocket {
                 if state.closed {
                     break;
                 }
-                match heartbeat {
+                match heartbeat
+                    .map(|interval| heartbeat_wait(interval, state.last_write, state.writing, Instant::now()))
+                {
                     None => None,
-                    Some(interval) => {
-                        let since_write = state.last_write.elapsed();
-                        if !state.writing && since_write >= interval {
-                            drop(state);
-                            // Not waiting for the turn: if another thread took it meanwhile, the
-                            // next look sees it writing.
-                            let sent = self.with_turn(false, Some(self.write_timeout), |body, mut socket| {
-                                body.write_all(&mut socket, HEARTBEAT_COMMENT)
-                            });
-                            if let Some(Err(_)) = sent {
-                                break;
-                            }
-                            continue;
+                    Some(None) => {
+                        drop(state);
+                        // Not waiting for the turn: if another thread took it meanwhile, the next
+                        // look sees it writing.
+                        let sent = self.with_turn(false, Some(self.write_timeout), |body, mut socket| {
+                            body.write_all(&mut socket, HEARTBEAT_COMMENT)
+                        });
+                        if let Some(Err(_)) = sent {
+                            break;
                         }
-                        // A write in progress (perhaps blocked on a full socket) is not silence:
-                        // look again a whole interval later rather than retry the heartbeat at once.
-                        Some(if state.writing { interval } else { interval - since_write })
+                        continue;
                     }
+                    Some(wait) => wait,
                 }
             };
             if !ahead.is_empty() {
@@ -687,6 +684,17 @@ fn write_until_full(body: &mut BodyWriter, mut socket: &TcpStream, payload: &[u8
     Ok(Written::All)
 }
 
+/// The heartbeat rule of a per-connection stream, at `now`: `None` when a heartbeat is due (no
+/// write for a whole `interval` since `last_write`, and none in progress), or else how long the
+/// departure watch waits before it looks again. A write in progress (perhaps blocked on a full
+/// socket) is not silence: the watch looks again a whole interval later rather than retry at once.
+fn heartbeat_wait(interval: Duration, last_write: Instant, writing: bool, now: Instant) -> Option<Duration> {
+    if writing {
+        return Some(interval);
+    }
+    Some(interval.saturating_sub(now.saturating_duration_since(last_write))).filter(|left| !left.is_zero())
+}
+
 /// Ends the body (see [`BodyWriter::end`]) if a write has not stopped inside a chunk: the end
 /// there would be read as the chunk's bytes.
 fn end_between_chunks(body: &mut BodyWriter, socket: &TcpStream) -> io::Result<()> {
@@ -756,6 +764,19 @@ mod tests {
 
     fn chunk(payload: &[u8]) -> Vec<u8> {
         [format!("{:x}\r\n", payload.len()).as_bytes(), payload, b"\r\n"].concat()
+    }
+
+    /// The per-connection heartbeat rule, with time driven by hand.
+    #[test]
+    fn a_stream_heartbeat_is_due_after_a_whole_interval_without_a_write() {
+        let (interval, second) = (Duration::from_secs(15), Duration::from_secs(1));
+        let last_write = Instant::now();
+        assert_eq!(heartbeat_wait(interval, last_write, false, last_write), Some(interval));
+        assert_eq!(heartbeat_wait(interval, last_write, false, last_write + 10 * second), Some(5 * second));
+        assert_eq!(heartbeat_wait(interval, last_write, false, last_write + interval), None, "due");
+        assert_eq!(heartbeat_wait(interval, last_write, false, last_write + 60 * second), None);
+        let writing = heartbeat_wait(interval, last_write, true, last_write + 60 * second);
+        assert_eq!(writing, Some(interval), "a write in progress is not silence: look again later");
     }
 
     /// Asked for while another thread's write is blocked on a client that does not read yet, the
