@@ -56,7 +56,8 @@
 //! | file | what lives there |
 //! |---|---|
 //! | `registry.rs` | **the core**: the state behind the lock and its policy — clients, their cursors and owners, the catch-up queue and the count of its threads, ids, rounds, the slow-client rule. No sockets, no threads; unit-tested there, against a model over seeded random interleavings |
-//! | `backlog.rs`, `history.rs` | the core's two logs: every byte sent (one append-only log, addressed by offset), and the events kept for late joiners |
+//! | `feed.rs` | the bytes the clients read, in each coding (plain, and gzip when the hub compresses), addressed by offset, with what a gzip client's end needs; each client's cursor points into it |
+//! | `backlog.rs`, `history.rs` | the core's two logs: one coding's bytes (an append-only log, addressed by offset), and the events kept for late joiners |
 //! | `timing.rs` | the core's rules of time: when a heartbeat is due, when a waiting write has stalled, when an idle catch-up thread ends; each is told the time, none reads the clock |
 //! | `sink.rs` | the contract with the server: what the hub needs of a client's connection |
 //! | `builder.rs` | [`HubBuilder`], the defaults and bounds of every setting |
@@ -85,6 +86,7 @@ mod backplane;
 mod builder;
 mod catch_up;
 mod counters;
+mod feed;
 mod flusher;
 mod gzip_ending;
 mod history;

@@ -1,6 +1,7 @@
-//! The hub's state and policy, with no sockets and no threads: the backlog, the history, the id
-//! counter, and every subscriber's cursor and owner. Every method runs under the hub's lock and
-//! returns at once; the threads in [`super`] do the waiting and the I/O.
+//! The hub's state and policy, with no sockets, no threads and no clock: the feed (the bytes sent,
+//! in `feed.rs`), the history, the id counter, and every subscriber's cursor and owner. Every
+//! method runs under the hub's lock and returns at once; the threads in [`super`] do the waiting
+//! and the I/O, and pass the time in where a rule depends on it.
 //!
 //! Because nothing here touches a socket, the subscriber type is a parameter: the hub stores its
 //! clients' sinks here, and the tests store plain labels.
@@ -23,25 +24,17 @@
 //!   partial write's count), so when a client passes from its flusher to a catch-up thread and
 //!   back, no byte is lost or sent twice, and bytes go out in the backlog's order. (The socket's
 //!   framer likewise resumes a chunk where the last writer left it.)
-//! - **Nothing freed that a client needs.** Backlog bytes are dropped only below the lowest cursor
-//!   of an open subscriber, and a subscriber more than `max_queued_bytes` behind is closed first.
+//! - **Nothing freed that a client needs.** Feed bytes are dropped only below the lowest cursor of
+//!   an open subscriber, and a subscriber more than `max_queued_bytes` behind is closed first.
 //! - **Every shard with clients has a flusher.** Clients join only shards below `live_shards`, and
 //!   a shard's flusher, once started, lives as long as the hub.
-//! - **One backlog per coding.** A hub that compresses keeps two backlogs, the plain bytes and
-//!   the same events compressed once each, and every client reads one of them, chosen when it
-//!   joins. Cursors are offsets in the client's own backlog. Every event is appended to both in
-//!   the same step, so the two carry the same events in the same order.
-//! - **Every gzip client's trailer can be found.** Each compressed unit in the gzip backlog has a
-//!   record of the checksum of the plain bytes before it (a running checksum over every unit
-//!   appended while someone read them), kept as long as any byte of the unit is held; a gzip
-//!   client records the running checksum where it joined. The checksum of what a client received
-//!   from the backlog is then the difference of two running checksums: nothing is computed per
-//!   client as events go out.
+//! - **One backlog per coding, and every gzip client's trailer can be found**: the feed's
+//!   invariants, stated in `feed.rs`. Cursors are offsets in the backlog of the client's coding.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::backlog::Backlog;
+use super::feed::{Coding, Feed, GzipRange};
 use super::history::{History, Replay};
 use super::sink::Written;
 use super::timing::HeartbeatClock;
@@ -52,10 +45,6 @@ use crate::{Error, Event};
 
 /// The type of the event sent to a client that resumes from an id the hub no longer has.
 pub const RESET_EVENT_TYPE: &str = "bare-sse-reset";
-/// Backlog size past which dropping bytes every client has passed is worth a walk of the clients:
-/// small enough to bound what sits idle, large enough that a burst of small events does not walk
-/// every client for every event.
-const TRIM_BACKLOG_AT_BYTES: usize = 64 * 1024;
 
 /// Counters readable from a hub at any time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -96,16 +85,6 @@ pub(crate) enum Owner {
     CatchUp,
     /// The flusher of its shard, which never waits on a socket.
     Flusher,
-}
-
-/// How a client's bytes are encoded: which backlog it reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Coding {
-    /// The events as they are.
-    Identity = 0,
-    /// Each event compressed once, as DEFLATE units that refer to nothing before them and end on a
-    /// byte boundary, so that they can follow a gzip header (and each other) in any client's stream.
-    Gzip = 1,
 }
 
 /// Compresses every event once, for the clients that read compressed bytes.
@@ -158,25 +137,6 @@ impl<S> Subscriber<S> {
         self.closed = true;
         stats.dropped_slow += 1;
     }
-}
-
-/// Where a compressed unit starts in the gzip backlog, and the running checksum of the plain bytes
-/// of the units before it.
-#[derive(Debug, Clone, Copy)]
-struct UnitStart {
-    offset: u64,
-    before: Checksum,
-}
-
-/// How a gzip client's stream can end after the backlog bytes it received.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct GzipRange {
-    /// The rest of the unit the client is inside, if its last write stopped in one: sent before
-    /// the end, so that the end follows a whole unit.
-    pub rest: Vec<u8>,
-    /// The checksum of the plain bytes of the backlog from where the client joined to the end of
-    /// that unit.
-    pub checksum: Checksum,
 }
 
 /// A client that has just joined.
@@ -293,18 +253,10 @@ pub(crate) struct Registry<S> {
     id_prefix: String,
     next_id: u64,
     history: History,
-    /// Per coding: the plain bytes, and (when the hub compresses) the compressed ones.
-    backlogs: [Backlog; 2],
+    /// The bytes sent, in each coding; the clients' cursors point into it.
+    feed: Feed,
     /// Present when the hub compresses.
     compressor: Option<Compressor>,
-    /// Where each unit held in the gzip backlog starts, oldest first: the unit holding the lowest
-    /// cursor, and every one after it.
-    gzip_units: VecDeque<UnitStart>,
-    /// The running checksum of the plain bytes of every unit appended to the gzip backlog while
-    /// someone read it: the checksum at its end.
-    gzip_checksum: Checksum,
-    /// Per coding, the clients that read it.
-    readers: [usize; 2],
     /// Per shard, its clients by number: the order they joined in, which is the order a round
     /// writes to them (so a flood of new clients never delays the ones already there).
     shards: Vec<BTreeMap<u64, Subscriber<S>>>,
@@ -340,11 +292,8 @@ impl<S: Clone> Registry<S> {
             id_prefix: format!("{epoch}-"),
             next_id: 1,
             history,
-            backlogs: [Backlog::default(), Backlog::default()],
+            feed: Feed::default(),
             compressor: None,
-            gzip_units: VecDeque::new(),
-            gzip_checksum: Checksum::default(),
-            readers: [0; 2],
             shards: (0..shards).map(|_| BTreeMap::new()).collect(),
             seen_end: vec![[0; 2]; shards],
             live_shards: 0,
@@ -429,14 +378,12 @@ impl<S: Clone> Registry<S> {
             clock.appended(now);
         }
         let compressed = match &mut self.compressor {
-            Some(compressor) if self.readers[Coding::Gzip as usize] > 0 || kept.is_some() => {
-                Some(compressor.compress(&bytes))
-            }
+            Some(compressor) if self.feed.is_read(Coding::Gzip) || kept.is_some() => Some(compressor.compress(&bytes)),
             _ => None,
         };
         // Once per event, for every gzip client's trailer.
         let compressed = compressed.map(|compressed| (compressed, Checksum::of(&bytes)));
-        self.append(&bytes, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
+        self.feed.append(&bytes, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
         if let Some(id) = kept {
             self.history.keep(id, bytes.into(), compressed.map(|(unit, checksum)| (unit.into(), checksum.crc)));
         }
@@ -460,36 +407,7 @@ impl<S: Clone> Registry<S> {
             clock.appended(now);
         }
         let compressed = self.compressor.as_ref().map(|c| (c.heartbeat.clone(), Checksum::of(HEARTBEAT_COMMENT)));
-        self.append(HEARTBEAT_COMMENT, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
-    }
-
-    /// Appends to each backlog its form of the same bytes (the compressed one with the checksum of
-    /// its plain bytes); a backlog nobody reads only advances.
-    fn append(&mut self, plain: &[u8], compressed: Option<(&[u8], Checksum)>) {
-        let plain_backlog = &mut self.backlogs[Coding::Identity as usize];
-        if self.readers[Coding::Identity as usize] > 0 {
-            plain_backlog.append(plain);
-        } else {
-            plain_backlog.skip(plain.len());
-        }
-        let backlog = &mut self.backlogs[Coding::Gzip as usize];
-        match compressed {
-            Some((unit, checksum)) if self.readers[Coding::Gzip as usize] > 0 => {
-                self.gzip_units.push_back(UnitStart { offset: backlog.end(), before: self.gzip_checksum });
-                self.gzip_checksum = self.gzip_checksum.then(checksum);
-                backlog.append(unit);
-            }
-            // Nobody reads the compressed backlog: the units skipped are in nobody's stream, so the
-            // running checksum leaves them out.
-            Some((unit, _)) => {
-                backlog.skip(unit.len());
-                self.gzip_units.clear();
-            }
-            None => {
-                backlog.skip(0);
-                self.gzip_units.clear();
-            }
-        }
+        self.feed.append(HEARTBEAT_COMMENT, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
     }
 
     /// Registers a client, owned by its connection, and takes its history snapshot in the same
@@ -504,18 +422,17 @@ impl<S: Clone> Registry<S> {
         let id = self.next_subscriber;
         self.next_subscriber += 1;
         let key = Key { id, shard: self.shard_for_new_client() };
-        let cursor = self.backlogs[coding as usize].end();
+        let place = self.feed.join(coding);
         let subscriber = Subscriber {
             sink,
             coding,
-            start: cursor,
-            start_checksum: self.gzip_checksum,
-            cursor,
+            start: place.offset,
+            start_checksum: place.checksum,
+            cursor: place.offset,
             owner: Owner::CatchUp,
             closed: false,
         };
         self.shards[key.shard].insert(id, subscriber);
-        self.readers[coding as usize] += 1;
         Some(Joined { key, replay })
     }
 
@@ -533,7 +450,7 @@ impl<S: Clone> Registry<S> {
     pub fn leave(&mut self, key: Key) {
         if let Some(sub) = self.shards[key.shard].remove(&key.id) {
             self.stats.disconnects += 1;
-            self.readers[sub.coding as usize] -= 1;
+            self.feed.leave(sub.coding);
         }
     }
 
@@ -542,22 +459,10 @@ impl<S: Clone> Registry<S> {
     /// cursor, never behind). `None` when it is not an open gzip client, or `received` is past
     /// the backlog's end.
     ///
-    /// Invariant relied on: the cursor is at or before `start + received`, and units are dropped
-    /// only once wholly below the lowest cursor, so the unit holding that offset is still here.
+    /// Invariant relied on: the cursor is at or before `start + received` (see the feed's).
     pub fn gzip_range(&self, key: Key, received: u64) -> Option<GzipRange> {
         let sub = self.shards[key.shard].get(&key.id).filter(|s| !s.closed && s.coding == Coding::Gzip)?;
-        let backlog = &self.backlogs[Coding::Gzip as usize];
-        let at = sub.start.checked_add(received).filter(|&at| at <= backlog.end() && at >= sub.cursor)?;
-        // The first unit that starts at or after `at`: the client is inside the one before it (or
-        // exactly at its start); past the last one, its end is the backlog's.
-        let next = self.gzip_units.partition_point(|unit| unit.offset < at);
-        let (end, before) = match self.gzip_units.get(next) {
-            Some(unit) => (unit.offset, unit.before),
-            None => (backlog.end(), self.gzip_checksum),
-        };
-        let rest = backlog.since(at);
-        let rest = rest[..usize::try_from(end - at).ok()?.min(rest.len())].to_vec();
-        Some(GzipRange { rest, checksum: sub.start_checksum.until(before) })
+        self.feed.gzip_range(sub.start_checksum, sub.cursor, sub.start.checked_add(received)?)
     }
 
     /// What a connection-owned client writes next. At most `max_bytes` are copied per step.
@@ -565,8 +470,7 @@ impl<S: Clone> Registry<S> {
         let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) else {
             return CatchUpStep::Closed;
         };
-        let backlog = &self.backlogs[sub.coding as usize];
-        let end = backlog.end();
+        let end = self.feed.end(sub.coding);
         debug_assert_eq!(sub.owner, Owner::CatchUp, "only the owner catches up");
         if end - sub.cursor > self.max_queued_bytes {
             sub.give_up_as_slow(&mut self.stats);
@@ -575,16 +479,16 @@ impl<S: Clone> Registry<S> {
         if sub.cursor == end {
             return CatchUpStep::CaughtUp;
         }
-        let pending = backlog.since(sub.cursor);
+        let pending = self.feed.since(sub.coding, sub.cursor);
         CatchUpStep::Write(pending[..pending.len().min(max_bytes)].to_vec())
     }
 
     /// Gives a caught-up client to its flusher. False when bytes arrived since `catch_up_step` said
     /// it was caught up, or when it was closed: the connection goes on (or stops) catching up.
     pub fn hand_to_flusher(&mut self, key: Key) -> bool {
-        let backlogs = &self.backlogs;
+        let feed = &self.feed;
         match self.shards[key.shard].get_mut(&key.id) {
-            Some(sub) if !sub.closed && sub.cursor == backlogs[sub.coding as usize].end() => {
+            Some(sub) if !sub.closed && sub.cursor == feed.end(sub.coding) => {
                 sub.owner = Owner::Flusher;
                 true
             }
@@ -688,13 +592,13 @@ impl<S: Clone> Registry<S> {
 
     /// Whether the backlog has bytes this shard's flusher has not handled.
     pub fn has_work(&self, shard: usize) -> bool {
-        (0..2).any(|coding| self.backlogs[coding].end() > self.seen_end[shard][coding])
+        Coding::ALL.into_iter().any(|coding| self.feed.end(coding) > self.seen_end[shard][coding as usize])
     }
 
     /// Starts a round for `shard`: picks the flusher-owned clients that are behind, closes those
     /// too far behind, and copies the bytes from the lowest cursor to the end into `round`.
     pub fn start_round(&mut self, shard: usize, round: &mut Round<S>) {
-        let end = [self.backlogs[0].end(), self.backlogs[1].end()];
+        let end = self.feed.ends();
         self.seen_end[shard] = end;
         round.end = end;
         round.targets.clear();
@@ -714,9 +618,9 @@ impl<S: Clone> Registry<S> {
             }
         }
         round.from = from;
-        for ((bytes, backlog), from) in round.bytes.iter_mut().zip(&self.backlogs).zip(from) {
+        for ((bytes, coding), from) in round.bytes.iter_mut().zip(Coding::ALL).zip(from) {
             bytes.clear();
-            bytes.extend_from_slice(backlog.since(from));
+            bytes.extend_from_slice(self.feed.since(coding, from));
         }
     }
 
@@ -766,27 +670,20 @@ impl<S: Clone> Registry<S> {
 
     /// Whether every open client has everything appended so far.
     pub fn all_flushed(&self) -> bool {
-        let backlogs = &self.backlogs;
-        let flushed = |sub: &Subscriber<S>| sub.closed || sub.cursor == backlogs[sub.coding as usize].end();
+        let feed = &self.feed;
+        let flushed = |sub: &Subscriber<S>| sub.closed || sub.cursor == feed.end(sub.coding);
         self.shards.iter().flat_map(BTreeMap::values).all(flushed)
     }
 
-    /// Drops the backlog bytes that every open client has passed, once there are enough of them.
+    /// Drops the feed's bytes that every open client has passed, once there are enough of them.
     fn trim_backlog(&mut self) {
-        for coding in [Coding::Identity, Coding::Gzip] {
-            let backlog = &self.backlogs[coding as usize];
-            if backlog.held() < TRIM_BACKLOG_AT_BYTES {
+        for coding in Coding::ALL {
+            if !self.feed.wants_trim(coding) {
                 continue;
             }
             let readers = self.shards.iter().flat_map(BTreeMap::values).filter(|s| !s.closed && s.coding == coding);
-            let lowest = readers.map(|s| s.cursor).min().unwrap_or(backlog.end());
-            self.backlogs[coding as usize].drop_before(lowest);
-            if coding == Coding::Gzip {
-                // The unit holding the lowest cursor stays: a client inside it may end there.
-                while self.gzip_units.get(1).is_some_and(|unit| unit.offset <= lowest) {
-                    self.gzip_units.pop_front();
-                }
-            }
+            let lowest = readers.map(|s| s.cursor).min().unwrap_or(self.feed.end(coding));
+            self.feed.drop_before(coding, lowest);
         }
     }
 
@@ -823,7 +720,7 @@ impl<S: Clone> Registry<S> {
     /// Bytes the backlog holds (for tests of its bounds).
     #[cfg(test)]
     fn backlog_held(&self) -> usize {
-        self.backlogs[0].held()
+        self.feed.held(Coding::Identity)
     }
 
     /// Who owns a client (for tests of the one-writer rule).
@@ -842,6 +739,7 @@ impl<S: Clone> Registry<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::feed::TRIM_BACKLOG_AT_BYTES;
     use crate::hub::timing::WriteDeadline;
     use crate::test_support::SplitRng;
 
@@ -946,20 +844,20 @@ mod tests {
         let CatchUpStep::Write(first) = registry.catch_up_step(late, 7000) else { panic!("bytes to write") };
         registry.advance(late, first.len());
         let late_cursor = registry.shards[0][&late.id].cursor;
-        assert!(registry.gzip_units.iter().all(|unit| unit.offset != late_cursor), "inside a unit");
+        assert!(registry.feed.unit_offsets().iter().all(|&offset| offset != late_cursor), "inside a unit");
         registry.append_heartbeat(t0());
         plain.extend_from_slice(HEARTBEAT_COMMENT);
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         let early_rest = round.bytes_for(0).to_vec();
         registry.finish_round(&mut round);
-        let gzip_backlog = &registry.backlogs[Coding::Gzip as usize];
-        assert_eq!(gzip_backlog.held() as u64, gzip_backlog.end() - late_cursor, "trimmed to the late cursor");
+        let gzip_end = registry.feed.end(Coding::Gzip);
+        assert_eq!(registry.feed.held(Coding::Gzip) as u64, gzip_end - late_cursor, "trimmed to the late cursor");
         let early_stream = [early_stream, early_rest].concat();
         assert_eq!(ends_cleanly(&registry, early, &early_stream, 0, &plain), plain.len());
         // Its socket may be ahead of its cursor (a flusher's write not yet counted): every count
         // from the cursor on ends cleanly.
-        let late_stream = [&first[..], gzip_backlog.since(late_cursor)].concat();
+        let late_stream = [&first[..], registry.feed.since(Coding::Gzip, late_cursor)].concat();
         let mut received = first.len();
         while received < late_stream.len() {
             ends_cleanly(&registry, late, &late_stream[..received], late_from, &plain);

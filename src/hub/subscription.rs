@@ -11,10 +11,11 @@ use std::sync::{Arc, Mutex};
 
 use super::backplane;
 use super::catch_up::CatchUp;
+use super::feed::Coding;
 use super::gzip_ending::{gzip_ending, lead_writes, lead_written, Lead};
 use super::history::Replay;
 use super::hooks::Presence;
-use super::registry::{Coding, Key, RESET_EVENT_TYPE};
+use super::registry::{Key, RESET_EVENT_TYPE};
 use super::shared::Inner;
 use super::sink::{SharedSink, Sink};
 use super::Hub;
