@@ -3,8 +3,11 @@
 //! a whole gzip member: the rest of a unit its last write stopped inside, the final block, and a
 //! trailer with the CRC-32 and length of every plain byte the client was sent. Those bytes are the
 //! client's own lead (its header, first bytes and history, tracked here as they are written) and
-//! the range of the shared backlog it received (whose checksum the registry finds from running
-//! checksums kept per event, in `registry.rs`).
+//! the range of the shared backlog it received (whose checksum the feed finds from running
+//! checksums kept per event, in `feed.rs`).
+//!
+//! Not here: writing the end, which the server's socket does when its body ends (the hub hands it
+//! this closure through [`Sink::set_ending`](super::Sink::set_ending)).
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
@@ -64,7 +67,7 @@ pub(super) fn lead_written(lead: &Mutex<Lead>) {
 
 /// The end of gzip client `key`'s body: the rest of any unit its last write stopped inside, the
 /// final block, and the trailer, whose checksum is the lead's followed by the backlog range the
-/// client received (two running checksums' difference: see the registry). The hub is held weakly:
+/// client received (two running checksums' difference: see `feed.rs`). The hub is held weakly:
 /// a socket that outlives it has nothing to end with, and is cut.
 pub(super) fn gzip_ending(inner: Weak<Inner>, key: Key, lead: Arc<Mutex<Lead>>) -> Ending {
     Box::new(move |written, last| {

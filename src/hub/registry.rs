@@ -6,6 +6,10 @@
 //! Because nothing here touches a socket, the subscriber type is a parameter: the hub stores its
 //! clients' sinks here, and the tests store plain labels.
 //!
+//! Not here: the bytes themselves (the feed, `feed.rs`, with the backlog and history it is made
+//! of), the rules of time (`timing.rs`, which the heartbeat rule here is told the time through),
+//! and everything that waits (the runtime: `flusher.rs`, `catch_up.rs`, `subscription.rs`).
+//!
 //! # Invariants
 //!
 //! - **One writer per client.** A subscriber's `owner` says who may write to it: a thread that may

@@ -3,7 +3,8 @@
 //!
 //! The hub writes to the socket through the [`Sink`] its [`StreamSocket`] implements: its flushers
 //! with non-blocking writes, and, when the socket fills up, one of the hub's catch-up threads with
-//! blocking writes until the client has everything (see `src/hub/mod.rs`). The connection thread
+//! writes that wait until the client has everything (see `src/hub/catch_up.rs`; the contract is
+//! `src/hub/sink.rs`). The connection thread
 //! does neither: it is blocked in `read`, which is what notices a departing client at once and
 //! costs nothing while it waits. So a client costs this one thread, and one catch-up thread only
 //! while its socket is full.

@@ -6,9 +6,10 @@
 //!   [`BodyFramer`] remembers where a partial write stopped, so whoever writes next resumes there;
 //! - **one writer at a time**: a write turn, taken and given back under a short lock that is never
 //!   held across I/O, so that closing, heartbeats and departure checks never wait on a stalled write;
-//! - **the socket's mode**: blocking writes give up after the write timeout of no progress; writes
-//!   that must not wait (a hub's flusher) switch the socket to non-blocking mode, so a full socket
-//!   returns at once. The mode belongs to the whole socket, reads included, so only the holder of
+//! - **the socket's mode**: blocking writes give up after the write timeout of no progress (a hub's
+//!   catch-up writes, after the wait the hub gives them: the hub decides when its client has
+//!   stalled); writes that must not wait (a hub's flusher) switch the socket to non-blocking mode,
+//!   so a full socket returns at once. The mode belongs to the whole socket, reads included, so only the holder of
 //!   the write turn changes it, and the departure watch switches it back (taking the turn) before
 //!   it reads;
 //! - **ending the body**, once, between writes: the last chunk (after the encoder's end, or the
