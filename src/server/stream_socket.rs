@@ -671,9 +671,9 @@ fn write_until_full(body: &mut BodyWriter, mut socket: &TcpStream, payload: &[u8
                 if progress.short {
                     return Ok(Written::Partial(written));
                 }
-                // Offered nothing: the payload is written, and the open chunk waits for more of
-                // its own, which the next write brings.
-                if progress.on_wire == 0 {
+                // All of it went, with its chunk's end if the chunk ends with it: a chunk still open
+                // goes on past this payload, and the next write brings the rest.
+                if written == payload.len() {
                     break;
                 }
             }
