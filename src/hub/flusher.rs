@@ -4,10 +4,11 @@
 //! (`catch_up.rs`) at once, and the round goes on with the others. Shard 0's flusher also sends
 //! the hub's heartbeats.
 //!
-//! This is the hot path: per event and client it does no allocation and takes no lock (the round's
-//! bytes are copied once per round, under the lock, by the registry; a client whose socket filled
-//! takes the lock once). What to write to whom is the registry's decision (`Registry::start_round`,
-//! `finish_round`); this file only waits, writes, and reports.
+//! This is the hot path, and nothing in it is per event: per round, the registry copies the bytes
+//! past the lowest cursor once, under the hub's lock, and lists the clients to write; then each
+//! client gets one write, with no allocation and without the hub's lock (a client whose socket
+//! filled takes it once, to join the catch-up queue). What to write to whom is the registry's
+//! decision (`Registry::start_round`, `finish_round`); this file only waits, writes, and reports.
 
 use std::io;
 use std::sync::{Arc, MutexGuard, PoisonError};
@@ -73,7 +74,8 @@ impl Inner {
 /// The flusher of one shard: each round, it writes every client of the shard that is behind
 /// everything past its cursor, never waiting on a socket. Returns when the hub is dropped.
 ///
-/// Shard 0's flusher also appends the heartbeat when the stream has been silent long enough.
+/// Shard 0's flusher also sends the heartbeats: before it sleeps, it asks the registry, with the
+/// time, whether one is due (then appended for every client) and when the next will be.
 fn flush_shard(inner: &Arc<Inner>, shard: usize) {
     let mut round = Round::default();
     let mut state = inner.lock();
