@@ -278,13 +278,13 @@ impl StreamSocket {
 
     /// Writes as much of `payload` as the socket takes, waiting for the write turn, and for room in
     /// the socket at most `wait` at a time: a hub's catch-up, which decides from the outcome
-    /// whether its client has stalled. The socket is blocking, with `wait` as its send timeout.
+    /// whether its client has stalled. The socket is blocking, with about `wait` as its send
+    /// timeout (see [`send_timeout_for`]).
     pub fn write_waiting(&self, payload: &[u8], wait: Duration) -> Written {
-        // A zero send timeout would mean "no timeout" to the operating system.
-        let wait = wait.max(MIN_SEND_TIMEOUT);
-        match self
-            .with_turn_in(true, Mode::Blocking(Some(wait)), |body, socket| write_until_full(body, socket, payload))
-        {
+        let send_timeout = send_timeout_for(wait);
+        match self.with_turn_in(true, Mode::Blocking(Some(send_timeout)), |body, socket| {
+            write_until_full(body, socket, payload)
+        }) {
             Ok(Ok(written)) => written,
             Err(_) | Ok(Err(_)) => Written::Failed,
         }
@@ -685,6 +685,18 @@ fn write_until_full(body: &mut BodyWriter, mut socket: &TcpStream, payload: &[u8
     Ok(Written::All)
 }
 
+/// The send timeout for a write that may wait `wait`: `wait` rounded up to whole milliseconds (at
+/// least [`MIN_SEND_TIMEOUT`]: a zero one would mean "no timeout" to the operating system). A
+/// hub's waits differ by microseconds from one write to the next (the rest of its deadline, read
+/// at each write), and rounded up they are the stream's write timeout itself while the client
+/// keeps taking bytes: the socket keeps the timeout it has, and no write pays a system call to
+/// change it. The verdict it gives is at most a millisecond late, within the kernel's own timer
+/// tick.
+fn send_timeout_for(wait: Duration) -> Duration {
+    let millis = wait.as_nanos().div_ceil(1_000_000);
+    Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX)).max(MIN_SEND_TIMEOUT)
+}
+
 /// The heartbeat rule of a per-connection stream, at `now`: `None` when a heartbeat is due (no
 /// write for a whole `interval` since `last_write`, and none in progress), or else how long the
 /// departure watch waits before it looks again. A write in progress (perhaps blocked on a full
@@ -765,6 +777,20 @@ mod tests {
 
     fn chunk(payload: &[u8]) -> Vec<u8> {
         [format!("{:x}\r\n", payload.len()).as_bytes(), payload, b"\r\n"].concat()
+    }
+
+    /// Waits a few microseconds short of the write timeout (a hub's deadline read at each write)
+    /// give the socket the write timeout itself, which it has already: no system call per write.
+    /// None is ever zero.
+    #[test]
+    fn send_timeouts_are_whole_milliseconds_and_never_zero() {
+        let ten_seconds = Duration::from_secs(10);
+        let waits = [ten_seconds, ten_seconds - Duration::from_micros(3), ten_seconds - Duration::from_micros(999)];
+        assert_eq!(waits.map(send_timeout_for), [ten_seconds; 3]);
+        assert_eq!(send_timeout_for(ten_seconds - Duration::from_micros(1001)), Duration::from_millis(9999));
+        assert_eq!(send_timeout_for(Duration::from_micros(10)), MIN_SEND_TIMEOUT);
+        assert_eq!(send_timeout_for(Duration::ZERO), MIN_SEND_TIMEOUT);
+        assert_eq!(send_timeout_for(Duration::MAX), Duration::from_millis(u64::MAX), "no overflow");
     }
 
     /// The per-connection heartbeat rule, with time driven by hand.
