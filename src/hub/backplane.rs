@@ -52,8 +52,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::registry::RESET_EVENT_TYPE;
+use super::shared::{Inner, State};
 use super::topics::{Selection, Topics, MAX_TOPICS_PER_EVENT};
-use super::Inner;
 use crate::backoff::Backoff;
 use crate::net::Stop;
 use crate::redis::resp::{encode_command_into, Limits, Value};
@@ -920,7 +920,7 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
                 "entries of Redis stream {stream:?} after {after} may be lost (trimmed before they were \
                  read, or Redis restarted without them); clients get the reset event"
             ));
-            announce_loss(&mut state, after);
+            announce_loss(&mut state, after, now);
         }
         let mut previous = after;
         for entry in entries {
@@ -935,7 +935,7 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
                         "entry {id} of Redis stream {stream:?} is larger than this server reads \
                          (HubBuilder::redis_max_entry_bytes): skipped; clients get the reset event"
                     ));
-                    announce_loss(&mut state, previous);
+                    announce_loss(&mut state, previous, now);
                 }
             }
             previous = entry.id();
@@ -949,10 +949,10 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
 
 /// Tells every client that events after `last` may have been missed (the reset event, with that
 /// id), and forgets the history, whose ids are no longer safe resume points.
-fn announce_loss(state: &mut super::State, last: EntryId) {
+fn announce_loss(state: &mut State, last: EntryId, now: Instant) {
     state.registry.clear_history();
     let reset = Event::new().event(RESET_EVENT_TYPE).data(last.to_string());
-    let _ = state.registry.publish(&reset, &Topics::notice(), Instant::now());
+    let _ = state.registry.publish(&reset, &Topics::notice(), now);
 }
 
 #[cfg(test)]

@@ -1,22 +1,31 @@
-//! The hub's state and policy, with no sockets and no threads: the feeds (each a backlog and its
-//! subscribers), the history, the id counter, the routing of events to feeds, and every
-//! subscriber's cursor and owner. Every method runs under the hub's lock and returns at once; the
-//! threads in [`super`] do the waiting and the I/O.
+//! The hub's state and policy, with no sockets, no threads and no clock: the selections of its
+//! clients (each with its feed, the bytes sent to them, in `feed.rs`), the routing of events to
+//! them, the history, the id counter, and every subscriber's cursor and owner. Every method runs
+//! under the hub's lock and returns at once; the threads in [`super`] do the waiting and the I/O,
+//! and pass the time in where a rule depends on it.
 //!
 //! Because nothing here touches a socket, the subscriber type is a parameter: the hub stores its
 //! clients' sinks here, and the tests store plain labels.
 //!
-//! # Feeds
+//! Not here: the bytes themselves (the feed, `feed.rs`, with the backlog and history it is made
+//! of), a selection's clients and feed as a unit (`selection_feed.rs`), which events a selection
+//! admits (`topics.rs`) and the index that finds the selections an event may go to
+//! (`routing.rs`), the rules of time (`timing.rs`, which the heartbeat rule here is told the time
+//! through), and everything that waits (the runtime: `flusher.rs`, `catch_up.rs`,
+//! `subscription.rs`).
 //!
-//! Subscribers with equal [`Selection`]s share a feed (`feed.rs`): a backlog per coding, which
-//! every event the selection admits is appended to once, and the subscribers that read it. An
-//! event published to topics is appended to the feeds that admit it, found through the routing
-//! index (`routing.rs`), so its cost follows the feeds and clients it reaches, not all of them; an
-//! event without topics (a hub-wide notice) and a heartbeat go to every feed. A hub whose clients
-//! all share one selection has one feed, and the paths below are those of a hub without topics.
+//! # Selections and their feeds
 //!
-//! Each shard keeps a list of the feeds that got bytes since its flusher last looked (a feed is
-//! in it at most once), and a round walks only those feeds' members in the shard.
+//! Clients with equal [`Selection`]s share a feed: every event the selection admits is appended
+//! to it once, and each of them reads it from its own cursor. An event published to topics is
+//! appended to the feeds of the selections that admit it, found through the routing index, so its
+//! cost follows the clients it reaches, not all of them; an event without topics (a hub-wide
+//! notice) goes to every feed, and a heartbeat to every feed silent for a whole interval. A hub
+//! whose clients all share one selection has one feed, and the paths below are those of a hub
+//! without topics.
+//!
+//! Each shard keeps a list of the selections whose feeds got bytes since its flusher last looked
+//! (each in it at most once), and a round walks only those selections' clients in the shard.
 //!
 //! # Invariants
 //!
@@ -29,55 +38,48 @@
 //!   one catch-up thread runs; when the last one ends (or none could be started), the clients
 //!   still waiting are closed rather than left stranded. Catch-up threads never number more than
 //!   `max_catch_up_threads`.
-//! - **Every event exactly once, in order.** A client reads one feed, for its whole life. A
-//!   joining client's cursor is set to the end of its feed's backlog in the same step that takes
-//!   its history snapshot (filtered by the same rule, [`Selection::admits`], that routes events
-//!   to its feed), so every event its selection admits is either in the snapshot or after the
-//!   cursor: never both, never neither. An event is appended to a feed at most once, however many
-//!   of its topics the feed selects, and feeds get events in the order they are published.
-//!   Cursors only move forward, by bytes written: every write starts at the writer's cursor, and
-//!   moves it by exactly what the socket took (a partial write's count), so when a client passes
-//!   from its flusher to a catch-up thread and back, no byte is lost or sent twice, and bytes go
-//!   out in the backlog's order. (The socket's framer likewise resumes a chunk where the last
-//!   writer left it.)
-//! - **No flusher misses bytes.** A feed that gets bytes is put in the list of every shard where
-//!   it has members; a round takes the feed out of its shard's list before it reads the feed's
-//!   end, and writes every member that its flusher owns up to that end. A member its flusher does
-//!   not own gets the bytes from its owner, and is handed back only once it has everything.
-//! - **Nothing freed that a client needs.** A feed's backlog bytes are dropped only below the
-//!   lowest cursor of its open members, and a subscriber more than `max_queued_bytes` behind is
-//!   closed first. A feed is removed with its last member; ids are never reused, so a key, a
-//!   queued client or a shard's list that names a removed feed finds nothing.
+//! - **Every event exactly once, in order.** A client reads its selection's feed, for its whole
+//!   life. A joining client's cursor is set to the end of that feed's backlog in the same step
+//!   that takes its history snapshot (filtered by the rule, [`Selection::admits`], that routes
+//!   events to its feed), so every event its selection admits is either in the snapshot or after
+//!   the cursor: never both, never neither. An event is appended to a feed at most once, however
+//!   many of its topics the selection selects, and feeds get events in the order they are
+//!   published. Cursors only move forward, by bytes written:
+//!   every write starts at the writer's cursor, and moves it by exactly what the socket took (a
+//!   partial write's count), so when a client passes from its flusher to a catch-up thread and
+//!   back, no byte is lost or sent twice, and bytes go out in the backlog's order. (The socket's
+//!   framer likewise resumes a chunk where the last writer left it.)
+//! - **No flusher misses bytes.** A feed that gets bytes puts its selection in the list of every
+//!   shard where it has clients; a round takes the selection out of its shard's list before it
+//!   reads the feed's end, and writes every client its flusher owns up to that end. A client its
+//!   flusher does not own gets the bytes from its owner, and is handed back only once it has
+//!   everything.
+//! - **Nothing freed that a client needs.** A feed's bytes are dropped only below the lowest
+//!   cursor of its open clients, and a subscriber more than `max_queued_bytes` behind is closed
+//!   first. A selection goes with its last client; ids are never reused, so a key, a queued client
+//!   or a shard's list that names a removed selection finds nothing.
 //! - **Every shard with clients has a flusher.** Clients join only shards below `live_shards`, and
 //!   a shard's flusher, once started, lives as long as the hub.
-//! - **One backlog per coding.** A hub that compresses keeps, per feed, two backlogs: the plain
-//!   bytes and the same events compressed (once each, for every feed). Every client reads one of
-//!   them, chosen when it joins. Cursors are offsets in the client's own backlog. Every event is
-//!   appended to both in the same step, so the two carry the same events in the same order.
-//! - **Every gzip client's trailer can be found.** Each compressed unit in a feed's gzip backlog
-//!   has a record of the checksum of the plain bytes before it (a running checksum over every
-//!   unit appended while someone read them), kept as long as any byte of the unit is held; a gzip
-//!   client records the running checksum where it joined. The checksum of what a client received
-//!   from the backlog is then the difference of two running checksums: nothing is computed per
-//!   client as events go out.
+//! - **One backlog per coding, and every gzip client's trailer can be found**: the feed's
+//!   invariants, stated in `feed.rs`. Cursors are offsets in the backlog of the client's coding.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::feed::{Feed, FeedId, Subscriber};
+use super::feed::{Coding, GzipRange};
 use super::history::{History, Replay};
 use super::routing::Routes;
+use super::selection_feed::{FeedId, SelectionFeed, Subscriber};
+use super::sink::Written;
+use super::timing::HeartbeatClock;
 use super::topics::{Selection, Topics};
 use crate::compress::deflate::Deflater;
 use crate::compress::gzip::Checksum;
+use crate::event::HEARTBEAT_COMMENT;
 use crate::{Error, Event};
 
 /// The type of the event sent to a client that resumes from an id the hub no longer has.
 pub const RESET_EVENT_TYPE: &str = "bare-sse-reset";
-/// The heartbeat: a comment line, which every client ignores. No blank line follows it, so it never
-/// ends an event block on its own: a client that turns every blank line into an event (as some
-/// libraries do when a `retry:` came first) sees no empty event.
-pub(crate) const HEARTBEAT_BYTES: &[u8] = b": keep-alive\n";
 
 /// Counters readable from a hub at any time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -120,16 +122,6 @@ pub(crate) enum Owner {
     Flusher,
 }
 
-/// How a client's bytes are encoded: which backlog it reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Coding {
-    /// The events as they are.
-    Identity = 0,
-    /// Each event compressed once, as DEFLATE units that refer to nothing before them and end on a
-    /// byte boundary, so that they can follow a gzip header (and each other) in any client's stream.
-    Gzip = 1,
-}
-
 /// Compresses every event once, for the clients that read compressed bytes.
 struct Compressor {
     deflater: Deflater,
@@ -141,7 +133,7 @@ impl Compressor {
     fn new(level: u32) -> Compressor {
         let mut deflater = Deflater::new(level);
         let mut heartbeat = Vec::new();
-        deflater.compress_independent(HEARTBEAT_BYTES, &mut heartbeat);
+        deflater.compress_independent(HEARTBEAT_COMMENT, &mut heartbeat);
         Compressor { deflater, heartbeat }
     }
 
@@ -156,17 +148,6 @@ impl std::fmt::Debug for Compressor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Compressor")
     }
-}
-
-/// How a gzip client's stream can end after the backlog bytes it received.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct GzipRange {
-    /// The rest of the unit the client is inside, if its last write stopped in one: sent before
-    /// the end, so that the end follows a whole unit.
-    pub rest: Vec<u8>,
-    /// The checksum of the plain bytes of the backlog from where the client joined to the end of
-    /// that unit.
-    pub checksum: Checksum,
 }
 
 /// A client that has just joined.
@@ -185,6 +166,19 @@ pub(crate) enum CatchUpStep {
     CaughtUp,
     /// The client is gone or was dropped.
     Closed,
+}
+
+/// What the heartbeat rule says at a given time ([`Registry::heartbeat`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Heartbeat {
+    /// A heartbeat was appended for the clients of every feed silent for a whole interval: the
+    /// flushers have bytes to write.
+    Appended,
+    /// The next heartbeat is due at this time, unless something is appended before.
+    DueAt(Instant),
+    /// None is due: the hub sends no heartbeats, or has no client to send one to (a client that
+    /// joins wakes shard 0's flusher to ask again).
+    NotNeeded,
 }
 
 /// The catch-up threads, as the registry counts them: the threads themselves live in [`super`].
@@ -283,17 +277,6 @@ impl Key {
     }
 }
 
-/// How a write that must not wait went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Written {
-    /// Everything.
-    All,
-    /// The socket filled up after this many bytes.
-    Partial(usize),
-    /// The connection is broken.
-    Failed,
-}
-
 /// The state behind a hub's lock.
 #[derive(Debug)]
 pub(crate) struct Registry<S> {
@@ -305,25 +288,19 @@ pub(crate) struct Registry<S> {
     history: History,
     /// Present when the hub compresses.
     compressor: Option<Compressor>,
-    /// Every feed with members, in the order they were made.
-    feeds: BTreeMap<FeedId, Feed<S>>,
-    /// Each feed by its selection.
+    /// Every selection with clients, in the order they were made.
+    feeds: BTreeMap<FeedId, SelectionFeed<S>>,
+    /// Each selection's number.
     feed_ids: HashMap<Selection, FeedId>,
     next_feed: FeedId,
-    /// Which feeds an event published to topics may go to.
+    /// Which selections an event published to topics may go to.
     routes: Routes,
-    /// The feeds the event being published goes to (kept to reuse its memory).
+    /// The selections the event being published goes to (kept to reuse its memory).
     routed: Vec<FeedId>,
-    /// Events routed so far: each event's number, stamped on the feeds it was routed to.
+    /// Events routed so far: each event's number, stamped on the selections it was routed to.
     routed_events: u64,
-    /// When bytes were last appended to any feed, or published with no feed to go to, or the
-    /// registry was made: where a new feed's silence starts.
-    last_append: Instant,
-    /// No feed has been silent since before this: a lower bound of every feed's `last_append`
-    /// (they only move forward), made exact each time heartbeats are appended.
-    silent_since: Instant,
-    /// Per shard, the feeds that got bytes since its flusher last looked, each once: the flusher's
-    /// work.
+    /// Per shard, the selections whose feeds got bytes since its flusher last looked, each once:
+    /// the flusher's work.
     dirty: Vec<Vec<FeedId>>,
     /// Per shard, its clients.
     shard_clients: Vec<usize>,
@@ -338,7 +315,19 @@ pub(crate) struct Registry<S> {
     /// skipped when its turn comes.
     catch_up_queue: VecDeque<Key>,
     catch_up_threads: CatchUpThreads,
+    /// The heartbeat rule's state; `None` when the hub sends none.
+    heartbeats: Option<Heartbeats>,
     stats: Stats,
+}
+
+/// What the heartbeat rule keeps besides each selection's own clock.
+#[derive(Debug, Clone, Copy)]
+struct Heartbeats {
+    /// Where a new selection's silence starts: when the last bytes were appended for any client.
+    clock: HeartbeatClock,
+    /// No selection's heartbeat is due before this: a lower bound of their clocks' due times
+    /// (which only move later), made exact each time the rule looks at every selection.
+    earliest_due: Instant,
 }
 
 impl<S: Clone> Registry<S> {
@@ -349,7 +338,6 @@ impl<S: Clone> Registry<S> {
         history: History,
         max_queued_bytes: usize,
         max_catch_up_threads: usize,
-        now: Instant,
     ) -> Registry<S> {
         let shards = shards.max(1);
         Registry {
@@ -363,8 +351,6 @@ impl<S: Clone> Registry<S> {
             routes: Routes::default(),
             routed: Vec::new(),
             routed_events: 0,
-            last_append: now,
-            silent_since: now,
             dirty: vec![Vec::new(); shards],
             shard_clients: vec![0; shards],
             live_shards: 0,
@@ -373,6 +359,7 @@ impl<S: Clone> Registry<S> {
             max_queued_bytes: max_queued_bytes as u64,
             catch_up_queue: VecDeque::new(),
             catch_up_threads: CatchUpThreads { running: 0, starting: 0, busy: 0, max: max_catch_up_threads.max(1) },
+            heartbeats: None,
             stats: Stats::default(),
         }
     }
@@ -388,11 +375,56 @@ impl<S: Clone> Registry<S> {
         self.compressor.is_some()
     }
 
+    /// Sends a heartbeat after each `interval` of silence, counted from `now` (see
+    /// [`heartbeat`](Self::heartbeat)). Set before the first client joins.
+    pub fn send_heartbeats(&mut self, interval: Duration, now: Instant) {
+        let clock = HeartbeatClock::new(interval, now);
+        self.heartbeats = Some(Heartbeats { clock, earliest_due: clock.due_at() });
+    }
+
+    /// The heartbeat rule, at `now`: when the hub has clients, appends a heartbeat comment for the
+    /// clients of every selection that has been sent nothing for a whole heartbeat interval (so a
+    /// quiet topic's clients get one however busy other topics are). Asked by shard 0's flusher
+    /// each time it would go to sleep; it sleeps until the time returned. Looks at every selection
+    /// only when one may be due.
+    pub fn heartbeat(&mut self, now: Instant) -> Heartbeat {
+        let Some(heartbeats) = self.heartbeats.as_mut().filter(|_| self.shard_clients.iter().any(|&n| n > 0)) else {
+            return Heartbeat::NotNeeded;
+        };
+        if now < heartbeats.earliest_due {
+            return Heartbeat::DueAt(heartbeats.earliest_due);
+        }
+        let compressed = self.compressor.as_ref().map(|c| (&c.heartbeat[..], Checksum::of(HEARTBEAT_COMMENT)));
+        let mut appended = false;
+        // After this, every selection's next heartbeat is due after `now`.
+        let mut earliest_due: Option<Instant> = None;
+        for (&id, selection) in &mut self.feeds {
+            let Some(mut clock) = selection.heartbeat else { continue };
+            if clock.is_due(now) {
+                clock.appended(now);
+                selection.heartbeat = Some(clock);
+                selection.feed.append(HEARTBEAT_COMMENT, compressed);
+                mark_dirty(&mut self.dirty, id, selection);
+                appended = true;
+            }
+            earliest_due = Some(earliest_due.map_or(clock.due_at(), |due| due.min(clock.due_at())));
+        }
+        if appended {
+            heartbeats.clock.appended(now);
+        }
+        heartbeats.earliest_due = earliest_due.unwrap_or_else(|| heartbeats.clock.due_at());
+        if appended {
+            Heartbeat::Appended
+        } else {
+            Heartbeat::DueAt(heartbeats.earliest_due)
+        }
+    }
+
     /// Encodes an event published at `now` to `topics` (a notice: to every client) and appends it
-    /// to the feeds that admit it (and, when the hub compresses, compresses it once); an event
-    /// with an id is also kept in history. Returns its id, if it has one. Fails, changing
-    /// nothing, when a field is invalid. The topics were checked ([`Topics::check`]) by the
-    /// caller, outside the lock.
+    /// to the feeds of the selections that admit it (and, when the hub compresses, compresses it
+    /// once); an event with an id is also kept in history. Returns its id, if it has one. Fails,
+    /// changing nothing, when a field is invalid. The topics were checked ([`Topics::check`]) by
+    /// the caller, outside the lock.
     pub fn publish(&mut self, event: &Event, topics: &Topics, now: Instant) -> Result<Option<String>, Error> {
         let (bytes, id) = if event.wants_next_id() {
             let id = format!("{}{}", self.id_prefix, self.next_id);
@@ -430,17 +462,19 @@ impl<S: Clone> Registry<S> {
         Ok(())
     }
 
-    /// Appends an encoded event to the feeds that admit it (compressed once when the hub
-    /// compresses and someone reads it now or may from history later), and keeps it in history
-    /// under `kept` when given.
+    /// Appends an encoded event to the feeds of the selections that admit it (compressed once
+    /// when the hub compresses and someone reads it now or may from history later), and keeps it
+    /// in history under `kept` when given. The silence that a heartbeat ends starts again at
+    /// `now` for those selections' clients.
     fn append_event(&mut self, bytes: Vec<u8>, kept: Option<String>, topics: &Topics, now: Instant) {
         debug_assert!(topics.is_notice() || topics.check().is_ok(), "the caller checks topics");
         self.stats.events_sent += 1;
-        self.last_append = now;
+        if let Some(heartbeats) = &mut self.heartbeats {
+            heartbeats.clock.appended(now);
+        }
         self.route(topics);
         let feeds = &self.feeds;
-        let gzip_read =
-            || self.routed.iter().any(|id| feeds.get(id).is_some_and(|f| f.readers[Coding::Gzip as usize] > 0));
+        let gzip_read = || self.routed.iter().any(|id| feeds.get(id).is_some_and(|s| s.feed.is_read(Coding::Gzip)));
         let compressed = match &mut self.compressor {
             Some(compressor) if kept.is_some() || gzip_read() => Some(compressor.compress(&bytes)),
             _ => None,
@@ -449,10 +483,12 @@ impl<S: Clone> Registry<S> {
         let compressed = compressed.map(|compressed| (compressed, Checksum::of(&bytes)));
         let unit = compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum));
         for &id in &self.routed {
-            if let Some(feed) = self.feeds.get_mut(&id) {
-                feed.append(&bytes, unit);
-                feed.last_append = now;
-                mark_dirty(&mut self.dirty, id, feed);
+            if let Some(selection) = self.feeds.get_mut(&id) {
+                selection.feed.append(&bytes, unit);
+                if let Some(clock) = &mut selection.heartbeat {
+                    clock.appended(now);
+                }
+                mark_dirty(&mut self.dirty, id, selection);
             }
         }
         if let Some(id) = kept {
@@ -461,8 +497,8 @@ impl<S: Clone> Registry<S> {
         }
     }
 
-    /// Finds the feeds an event published to `topics` goes to, each once, in `routed`: every feed
-    /// for a notice, and otherwise the candidates the routing index gives that admit it.
+    /// Finds the selections an event published to `topics` goes to, each once, in `routed`: every
+    /// one for a notice, and otherwise the candidates the routing index gives that admit it.
     fn route(&mut self, topics: &Topics) {
         self.routed.clear();
         if topics.is_notice() {
@@ -474,13 +510,13 @@ impl<S: Clone> Registry<S> {
         self.routes.candidates(topics, &mut self.routed);
         let feeds = &mut self.feeds;
         self.routed.retain(|id| {
-            let Some(feed) = feeds.get_mut(id) else { return false };
+            let Some(selection) = feeds.get_mut(id) else { return false };
             // Looked at already for this event: through another of its topics.
-            if feed.stamp == event {
+            if selection.stamp == event {
                 return false;
             }
-            feed.stamp = event;
-            feed.selection.admits(topics)
+            selection.stamp = event;
+            selection.selection.admits(topics)
         });
     }
 
@@ -494,38 +530,6 @@ impl<S: Clone> Registry<S> {
     /// resume point.
     fn is_own_id_form(&self, id: &str) -> bool {
         id.strip_prefix(self.id_prefix.as_str()).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    }
-
-    /// When the next heartbeat may be due, for heartbeats after `interval` of silence: the
-    /// earliest a feed's silence can reach it. (A feed that got bytes since makes this early:
-    /// [`append_heartbeats`](Self::append_heartbeats) then appends nothing, and the next is
-    /// exact.)
-    pub fn heartbeat_due(&self, interval: Duration) -> Instant {
-        self.silent_since + interval
-    }
-
-    /// Appends a heartbeat comment to every feed silent for `interval` or more at `now` (each
-    /// feed's clients get one after that much silence, however busy other topics are). Returns
-    /// whether it appended any. O(feeds).
-    pub fn append_heartbeats(&mut self, now: Instant, interval: Duration) -> bool {
-        let compressed = self.compressor.as_ref().map(|c| (&c.heartbeat[..], Checksum::of(HEARTBEAT_BYTES)));
-        let mut appended = false;
-        // After this, every feed's silence ends after `now`: the next due time is in the future.
-        let mut silent_since = now;
-        for (&id, feed) in &mut self.feeds {
-            if feed.last_append + interval <= now {
-                feed.append(HEARTBEAT_BYTES, compressed);
-                feed.last_append = now;
-                mark_dirty(&mut self.dirty, id, feed);
-                appended = true;
-            }
-            silent_since = silent_since.min(feed.last_append);
-        }
-        self.silent_since = silent_since;
-        if appended {
-            self.last_append = now;
-        }
-        appended
     }
 
     /// Registers a client with `selection`, owned by its connection, and takes its history
@@ -548,33 +552,35 @@ impl<S: Clone> Registry<S> {
         let shard = self.shard_for_new_client();
         let feed_id = match self.feed_ids.get(selection) {
             Some(&feed_id) => feed_id,
-            None => self.add_feed(selection),
+            None => self.add_selection(selection),
         };
-        let feed = self.feeds.get_mut(&feed_id)?;
-        let cursor = feed.backlogs[coding as usize].end();
+        let selection = self.feeds.get_mut(&feed_id)?;
+        let place = selection.feed.join(coding);
         let subscriber = Subscriber {
             sink,
             coding,
-            start: cursor,
-            start_checksum: feed.gzip_checksum,
-            cursor,
+            start: place.offset,
+            start_checksum: place.checksum,
+            cursor: place.offset,
             owner: Owner::CatchUp,
             closed: false,
         };
-        feed.members[shard].insert(id, subscriber);
-        feed.member_count += 1;
-        feed.readers[coding as usize] += 1;
+        selection.members[shard].insert(id, subscriber);
+        selection.member_count += 1;
         self.shard_clients[shard] += 1;
         Some(Joined { key: Key { id, shard, feed: feed_id }, replay })
     }
 
-    /// Makes an empty feed for `selection`, and routes events to it from now on.
-    fn add_feed(&mut self, selection: &Selection) -> FeedId {
+    /// Makes a selection with no clients and an empty feed, silent since the hub's last bytes,
+    /// and routes events to it from now on.
+    fn add_selection(&mut self, selection: &Selection) -> FeedId {
         let feed_id = self.next_feed;
         self.next_feed += 1;
-        let feed = Feed::new(selection.clone(), self.shard_clients.len(), self.last_append);
-        self.silent_since = self.silent_since.min(feed.last_append);
-        self.feeds.insert(feed_id, feed);
+        let clock = self.heartbeats.map(|heartbeats| heartbeats.clock);
+        if let (Some(heartbeats), Some(clock)) = (&mut self.heartbeats, clock) {
+            heartbeats.earliest_due = heartbeats.earliest_due.min(clock.due_at());
+        }
+        self.feeds.insert(feed_id, SelectionFeed::new(selection.clone(), self.shard_clients.len(), clock));
         self.feed_ids.insert(selection.clone(), feed_id);
         self.routes.add(feed_id, selection);
         feed_id
@@ -595,18 +601,18 @@ impl<S: Clone> Registry<S> {
         self.feeds.get_mut(&key.feed)?.members[key.shard].get_mut(&key.id)
     }
 
-    /// Unregisters a client; its feed goes with its last member.
+    /// Unregisters a client; its selection goes with its last client.
     pub fn leave(&mut self, key: Key) {
-        let Some(feed) = self.feeds.get_mut(&key.feed) else { return };
-        let Some(sub) = feed.members[key.shard].remove(&key.id) else { return };
+        let Some(selection) = self.feeds.get_mut(&key.feed) else { return };
+        let Some(sub) = selection.members[key.shard].remove(&key.id) else { return };
         self.stats.disconnects += 1;
         self.shard_clients[key.shard] -= 1;
-        feed.readers[sub.coding as usize] -= 1;
-        feed.member_count -= 1;
-        if feed.member_count == 0 {
-            if let Some(feed) = self.feeds.remove(&key.feed) {
-                self.feed_ids.remove(&feed.selection);
-                self.routes.remove(key.feed, &feed.selection);
+        selection.feed.leave(sub.coding);
+        selection.member_count -= 1;
+        if selection.member_count == 0 {
+            if let Some(selection) = self.feeds.remove(&key.feed) {
+                self.feed_ids.remove(&selection.selection);
+                self.routes.remove(key.feed, &selection.selection);
             }
         }
     }
@@ -615,22 +621,23 @@ impl<S: Clone> Registry<S> {
     /// gzip backlog (counted from where it joined; its socket's count, which may be ahead of its
     /// cursor, never behind). `None` when it is not an open gzip client, or `received` is past
     /// the backlog's end.
+    ///
+    /// Invariant relied on: the cursor is at or before `start + received` (see the feed's).
     pub fn gzip_range(&self, key: Key, received: u64) -> Option<GzipRange> {
-        let feed = self.feeds.get(&key.feed)?;
-        let sub = feed.members[key.shard].get(&key.id).filter(|s| !s.closed && s.coding == Coding::Gzip)?;
-        feed.gzip_range(sub, received)
+        let selection = self.feeds.get(&key.feed)?;
+        let sub = selection.members[key.shard].get(&key.id).filter(|s| !s.closed && s.coding == Coding::Gzip)?;
+        selection.feed.gzip_range(sub.start_checksum, sub.cursor, sub.start.checked_add(received)?)
     }
 
     /// What a connection-owned client writes next. At most `max_bytes` are copied per step.
     pub fn catch_up_step(&mut self, key: Key, max_bytes: usize) -> CatchUpStep {
-        let Some(Feed { members, backlogs, .. }) = self.feeds.get_mut(&key.feed) else {
+        let Some(SelectionFeed { members, feed, .. }) = self.feeds.get_mut(&key.feed) else {
             return CatchUpStep::Closed;
         };
         let Some(sub) = members[key.shard].get_mut(&key.id).filter(|s| !s.closed) else {
             return CatchUpStep::Closed;
         };
-        let backlog = &backlogs[sub.coding as usize];
-        let end = backlog.end();
+        let end = feed.end(sub.coding);
         debug_assert_eq!(sub.owner, Owner::CatchUp, "only the owner catches up");
         if end - sub.cursor > self.max_queued_bytes {
             sub.give_up_as_slow(&mut self.stats);
@@ -639,16 +646,16 @@ impl<S: Clone> Registry<S> {
         if sub.cursor == end {
             return CatchUpStep::CaughtUp;
         }
-        let pending = backlog.since(sub.cursor);
+        let pending = feed.since(sub.coding, sub.cursor);
         CatchUpStep::Write(pending[..pending.len().min(max_bytes)].to_vec())
     }
 
     /// Gives a caught-up client to its flusher. False when bytes arrived since `catch_up_step` said
     /// it was caught up, or when it was closed: the connection goes on (or stops) catching up.
     pub fn hand_to_flusher(&mut self, key: Key) -> bool {
-        let Some(Feed { members, backlogs, .. }) = self.feeds.get_mut(&key.feed) else { return false };
+        let Some(SelectionFeed { members, feed, .. }) = self.feeds.get_mut(&key.feed) else { return false };
         match members[key.shard].get_mut(&key.id) {
-            Some(sub) if !sub.closed && sub.cursor == backlogs[sub.coding as usize].end() => {
+            Some(sub) if !sub.closed && sub.cursor == feed.end(sub.coding) => {
                 sub.owner = Owner::Flusher;
                 true
             }
@@ -657,7 +664,7 @@ impl<S: Clone> Registry<S> {
     }
 
     /// The catching-up thread wrote `count` more bytes. (The backlog is trimmed by flusher rounds,
-    /// not here: a catch-up write would otherwise walk every member of the feed.)
+    /// not here: a catch-up write would otherwise walk every client of its selection.)
     pub fn advance(&mut self, key: Key, count: usize) {
         if let Some(sub) = self.subscriber_mut(key) {
             sub.cursor += count as u64;
@@ -666,8 +673,8 @@ impl<S: Clone> Registry<S> {
 
     /// A write to this client made no progress for the write timeout: it is dropped.
     pub fn stalled(&mut self, key: Key) {
-        let Some(feed) = self.feeds.get_mut(&key.feed) else { return };
-        if let Some(sub) = feed.members[key.shard].get_mut(&key.id).filter(|s| !s.closed) {
+        let Some(selection) = self.feeds.get_mut(&key.feed) else { return };
+        if let Some(sub) = selection.members[key.shard].get_mut(&key.id).filter(|s| !s.closed) {
             sub.give_up_as_slow(&mut self.stats);
         }
     }
@@ -748,14 +755,14 @@ impl<S: Clone> Registry<S> {
         stranded
     }
 
-    /// Whether some feed has bytes this shard's flusher has not handled.
+    /// Whether some selection's feed has bytes this shard's flusher has not handled.
     pub fn has_work(&self, shard: usize) -> bool {
         !self.dirty[shard].is_empty()
     }
 
-    /// Starts a round for `shard`: for each feed that got bytes since the last round, picks the
-    /// flusher-owned members in the shard that are behind, closes those too far behind, and
-    /// copies the bytes from the lowest cursor to the end into `round`.
+    /// Starts a round for `shard`: for each selection whose feed got bytes since the last round,
+    /// picks its flusher-owned clients in the shard that are behind, closes those too far behind,
+    /// and copies the feed's bytes from the lowest cursor to the end into `round`.
     pub fn start_round(&mut self, shard: usize, round: &mut Round<S>) {
         round.bytes.clear();
         round.segments.clear();
@@ -765,14 +772,14 @@ impl<S: Clone> Registry<S> {
         round.handed_back = 0;
         let mut dirty = std::mem::take(&mut self.dirty[shard]);
         for &feed_id in &dirty {
-            // A feed removed since it got bytes has nobody to write to.
-            let Some(feed) = self.feeds.get_mut(&feed_id) else { continue };
-            feed.dirty[shard] = false;
+            // A selection removed since it got bytes has nobody to write to.
+            let Some(selection) = self.feeds.get_mut(&feed_id) else { continue };
+            selection.dirty[shard] = false;
             round.feeds.push(feed_id);
-            let end = [feed.backlogs[0].end(), feed.backlogs[1].end()];
+            let end = selection.feed.ends();
             let mut from = end;
             let first_target = round.targets.len();
-            for (&id, sub) in feed.members[shard].iter_mut().filter(|(_, s)| !s.closed) {
+            for (&id, sub) in selection.members[shard].iter_mut().filter(|(_, s)| !s.closed) {
                 let coding = sub.coding as usize;
                 if end[coding] - sub.cursor > self.max_queued_bytes {
                     sub.give_up_as_slow(&mut self.stats);
@@ -791,11 +798,12 @@ impl<S: Clone> Registry<S> {
                 }
             }
             let mut segment_of = [0; 2];
-            for coding in 0..2 {
-                if from[coding] < end[coding] {
-                    segment_of[coding] = round.segments.len();
-                    round.segments.push(Segment { from: from[coding], end: end[coding], at: round.bytes.len() });
-                    round.bytes.extend_from_slice(feed.backlogs[coding].since(from[coding]));
+            for coding in Coding::ALL {
+                let at = coding as usize;
+                if from[at] < end[at] {
+                    segment_of[at] = round.segments.len();
+                    round.segments.push(Segment { from: from[at], end: end[at], at: round.bytes.len() });
+                    round.bytes.extend_from_slice(selection.feed.since(coding, from[at]));
                 }
             }
             for target in &mut round.targets[first_target..] {
@@ -832,8 +840,8 @@ impl<S: Clone> Registry<S> {
             round.handed_back += usize::from(self.apply(&target, end, &mut round.to_close));
         }
         for feed_id in &round.feeds {
-            if let Some(feed) = self.feeds.get_mut(feed_id) {
-                feed.trim();
+            if let Some(selection) = self.feeds.get_mut(feed_id) {
+                selection.trim();
             }
         }
     }
@@ -861,9 +869,9 @@ impl<S: Clone> Registry<S> {
 
     /// Whether every open client has everything appended so far.
     pub fn all_flushed(&self) -> bool {
-        self.feeds.values().all(|feed| {
-            let flushed = |sub: &Subscriber<S>| sub.closed || sub.cursor == feed.backlogs[sub.coding as usize].end();
-            feed.all_members().all(flushed)
+        self.feeds.values().all(|selection| {
+            let flushed = |sub: &Subscriber<S>| sub.closed || sub.cursor == selection.feed.end(sub.coding);
+            selection.all_members().all(flushed)
         })
     }
 
@@ -900,13 +908,24 @@ impl<S: Clone> Registry<S> {
     /// Bytes the plain backlogs hold (for tests of their bounds).
     #[cfg(test)]
     fn backlog_held(&self) -> usize {
-        self.feeds.values().map(|feed| feed.backlogs[0].held()).sum()
+        self.feeds.values().map(|selection| selection.feed.held(Coding::Identity)).sum()
     }
 
     /// Who owns a client (for tests of the one-writer rule).
     #[cfg(test)]
     fn owner(&self, key: Key) -> Option<Owner> {
         self.feeds.get(&key.feed)?.members[key.shard].get(&key.id).map(|sub| sub.owner)
+    }
+
+    /// Appends a heartbeat for every client, whatever the rule says (for tests that place one
+    /// among events).
+    #[cfg(test)]
+    fn append_heartbeat(&mut self) {
+        let compressed = self.compressor.as_ref().map(|c| (&c.heartbeat[..], Checksum::of(HEARTBEAT_COMMENT)));
+        for (&id, selection) in &mut self.feeds {
+            selection.feed.append(HEARTBEAT_COMMENT, compressed);
+            mark_dirty(&mut self.dirty, id, selection);
+        }
     }
 
     /// Clients waiting in the catch-up queue, as keys (for tests).
@@ -916,11 +935,12 @@ impl<S: Clone> Registry<S> {
     }
 }
 
-/// Puts a feed that just got bytes in the list of every shard where it has members, once.
-fn mark_dirty<S>(dirty: &mut [Vec<FeedId>], id: FeedId, feed: &mut Feed<S>) {
+/// Puts a selection whose feed just got bytes in the list of every shard where it has clients,
+/// once.
+fn mark_dirty<S>(dirty: &mut [Vec<FeedId>], id: FeedId, selection: &mut SelectionFeed<S>) {
     for (shard, list) in dirty.iter_mut().enumerate() {
-        if !feed.dirty[shard] && !feed.members[shard].is_empty() {
-            feed.dirty[shard] = true;
+        if !selection.dirty[shard] && !selection.members[shard].is_empty() {
+            selection.dirty[shard] = true;
             list.push(id);
         }
     }
@@ -928,16 +948,18 @@ fn mark_dirty<S>(dirty: &mut [Vec<FeedId>], id: FeedId, feed: &mut Feed<S>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::feed::TRIM_BACKLOG_AT_BYTES;
     use super::*;
+    use crate::hub::feed::TRIM_BACKLOG_AT_BYTES;
+    use crate::hub::timing::WriteDeadline;
     use crate::test_support::SplitRng;
     use crate::topic::TopicSelector;
 
     const EPOCH: u64 = 5;
 
-    /// The time, for the calls that take it and the tests that do not look at it.
-    fn now() -> Instant {
-        Instant::now()
+    /// An instant to start the tests' clocks from: time here only moves when a test adds to it.
+    fn t0() -> Instant {
+        static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *T0.get_or_init(Instant::now)
     }
 
     /// A registry whose clients are spread evenly over `shards` shards.
@@ -948,7 +970,7 @@ mod tests {
     /// The same, with at most `max_catch_up_threads` catch-up threads.
     fn limited_registry(shards: usize, max_queued_bytes: usize, max_catch_up_threads: usize) -> Registry<u32> {
         let history = History::new(10_000, 1 << 30);
-        let mut registry = Registry::new(EPOCH, shards, 1, history, max_queued_bytes, max_catch_up_threads, now());
+        let mut registry = Registry::new(EPOCH, shards, 1, history, max_queued_bytes, max_catch_up_threads);
         registry.set_live_shards(shards);
         registry
     }
@@ -987,7 +1009,7 @@ mod tests {
         let mut registry = registry(1, 1 << 24);
         registry.compress(6);
         let mut rng = SplitRng::new(3);
-        registry.publish(&Event::new().data("before anyone"), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("before anyone"), &Topics::notice(), t0()).unwrap();
         let early = registry.join(1, None, Coding::Gzip, &Selection::all()).unwrap().key;
         let mut plain = Vec::new();
         let mut late = None;
@@ -996,13 +1018,13 @@ mod tests {
                 late = Some((registry.join(2, None, Coding::Gzip, &Selection::all()).unwrap().key, plain.len()));
             }
             if i % 7 == 3 {
-                registry.append_heartbeats(now(), Duration::ZERO);
-                plain.extend_from_slice(HEARTBEAT_BYTES);
+                registry.append_heartbeat();
+                plain.extend_from_slice(HEARTBEAT_COMMENT);
             }
             // Noise, so that units are large and the backlog passes the trimming threshold.
             let data: String = (0..rng.below(3000)).map(|_| char::from(b'!' + rng.below(90) as u8)).collect();
             let event = Event::new().data(data);
-            registry.publish(&event, &Topics::notice(), now()).unwrap();
+            registry.publish(&event, &Topics::notice(), t0()).unwrap();
             plain.extend_from_slice(&event.encode(None).unwrap());
         }
         let (late, late_from) = late.unwrap();
@@ -1033,20 +1055,27 @@ mod tests {
         let CatchUpStep::Write(first) = registry.catch_up_step(late, 7000) else { panic!("bytes to write") };
         registry.advance(late, first.len());
         let late_cursor = registry.feeds[&late.feed].members[0][&late.id].cursor;
-        assert!(registry.feeds[&late.feed].gzip_units.iter().all(|unit| unit.offset != late_cursor), "inside a unit");
-        registry.append_heartbeats(now(), Duration::ZERO);
-        plain.extend_from_slice(HEARTBEAT_BYTES);
+        fn feed(registry: &Registry<u32>, key: Key) -> &crate::hub::feed::Feed {
+            &registry.feeds[&key.feed].feed
+        }
+        assert!(feed(&registry, late).unit_offsets().iter().all(|&offset| offset != late_cursor), "inside a unit");
+        registry.append_heartbeat();
+        plain.extend_from_slice(HEARTBEAT_COMMENT);
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         let early_rest = round.bytes_for(0).to_vec();
         registry.finish_round(&mut round);
-        let gzip_backlog = &registry.feeds[&late.feed].backlogs[Coding::Gzip as usize];
-        assert_eq!(gzip_backlog.held() as u64, gzip_backlog.end() - late_cursor, "trimmed to the late cursor");
+        let gzip_end = feed(&registry, late).end(Coding::Gzip);
+        assert_eq!(
+            feed(&registry, late).held(Coding::Gzip) as u64,
+            gzip_end - late_cursor,
+            "trimmed to the late cursor"
+        );
         let early_stream = [early_stream, early_rest].concat();
         assert_eq!(ends_cleanly(&registry, early, &early_stream, 0, &plain), plain.len());
         // Its socket may be ahead of its cursor (a flusher's write not yet counted): every count
         // from the cursor on ends cleanly.
-        let late_stream = [&first[..], gzip_backlog.since(late_cursor)].concat();
+        let late_stream = [&first[..], feed(&registry, late).since(Coding::Gzip, late_cursor)].concat();
         let mut received = first.len();
         while received < late_stream.len() {
             ends_cleanly(&registry, late, &late_stream[..received], late_from, &plain);
@@ -1109,7 +1138,7 @@ mod tests {
         for (data, topics) in
             [("1", &["a"][..]), ("2", &["b"]), ("3", &["a", "b"]), ("4", &["c"]), ("n", &[]), ("5", &["b", "a", "b"])]
         {
-            registry.publish(&Event::new().data(data), &Topics::new(topics.iter().copied()), now()).unwrap();
+            registry.publish(&Event::new().data(data), &Topics::new(topics.iter().copied()), t0()).unwrap();
         }
         let mut received = BTreeMap::new();
         run_rounds(&mut registry, &mut received);
@@ -1136,7 +1165,7 @@ mod tests {
             ("4", "https://example.com/books/2"),
             ("5", "https://example.com/books/1"),
         ] {
-            registry.publish(&Event::new().data(data), &Topics::new([topic]), now()).unwrap();
+            registry.publish(&Event::new().data(data), &Topics::new([topic]), t0()).unwrap();
         }
         let mut received = BTreeMap::new();
         run_rounds(&mut registry, &mut received);
@@ -1159,8 +1188,8 @@ mod tests {
         for (label, selection) in selections.iter().enumerate() {
             join_selecting(&mut registry, label as u32, selection);
         }
-        registry.publish(&Event::new().data("p"), &Topics::new(["a"]).private(true), now()).unwrap();
-        registry.publish(&Event::new().data("q"), &Topics::new(["a"]), now()).unwrap();
+        registry.publish(&Event::new().data("p"), &Topics::new(["a"]).private(true), t0()).unwrap();
+        registry.publish(&Event::new().data("q"), &Topics::new(["a"]), t0()).unwrap();
         let mut received = BTreeMap::new();
         run_rounds(&mut registry, &mut received);
         for (label, expected) in ["q", "q", "q", "pq", "pq", ""].iter().enumerate() {
@@ -1176,9 +1205,9 @@ mod tests {
         let mut registry = registry(1, 1 << 20);
         let a = Selection::topics(selector(&["a"]));
         for (data, topics) in [("1", Topics::new(["a"])), ("2", Topics::new(["b"])), ("3", Topics::new(["a"]))] {
-            registry.publish(&Event::new().data(data).with_id(), &topics, now()).unwrap();
+            registry.publish(&Event::new().data(data).with_id(), &topics, t0()).unwrap();
         }
-        registry.publish(&Event::new().data("n").with_id(), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("n").with_id(), &Topics::notice(), t0()).unwrap();
         let replayed = |joined: &Joined| data_of(Some(&joined.replay.events.iter().map(|e| text(e)).collect()));
         let resumed = registry.join(1, Some("5-2"), Coding::Identity, &a).unwrap();
         assert!(!resumed.replay.unknown_id, "the id of an event of topic b is a place all the same");
@@ -1201,7 +1230,7 @@ mod tests {
         join_selecting(&mut registry, 3, &Selection::topics(selector(&["b"])));
         assert_eq!(first.feed, second.feed);
         registry.leave(first);
-        registry.publish(&Event::new().data("x"), &Topics::new(["a"]), now()).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::new(["a"]), t0()).unwrap();
         assert_eq!(registry.routed, [second.feed], "the feed stays with a member");
         let mut received = BTreeMap::new();
         run_rounds(&mut registry, &mut received);
@@ -1209,7 +1238,7 @@ mod tests {
         registry.leave(second);
         assert_eq!(registry.feeds.len(), 1);
         assert!(!registry.feed_ids.contains_key(&a));
-        registry.publish(&Event::new().data("y"), &Topics::new(["a"]), now()).unwrap();
+        registry.publish(&Event::new().data("y"), &Topics::new(["a"]), t0()).unwrap();
         assert!(registry.routed.is_empty(), "nobody subscribes to topic a");
         assert!(!registry.has_work(0));
         let third = join_selecting(&mut registry, 4, &a);
@@ -1225,7 +1254,7 @@ mod tests {
         let b = join_selecting(&mut registry, 2, &Selection::topics(selector(&["b"])));
         let other_a = join_selecting(&mut registry, 3, &Selection::topics(selector(&["a"])));
         assert_eq!((a.shard, b.shard, other_a.shard), (0, 1, 0));
-        registry.publish(&Event::new().data("x"), &Topics::new(["a"]), now()).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::new(["a"]), t0()).unwrap();
         assert!(registry.has_work(0) && !registry.has_work(1));
         let mut round = Round::default();
         registry.start_round(0, &mut round);
@@ -1244,21 +1273,21 @@ mod tests {
         join_selecting(&mut registry, 1, &Selection::topics(selector(&["*"])));
         join_selecting(&mut registry, 2, &Selection::topics(selector(&["exact"])));
         for n in 0..MAX_CACHED_TOPICS {
-            registry.publish(&Event::new().data("x"), &Topics::new([format!("t{n}")]), now()).unwrap();
+            registry.publish(&Event::new().data("x"), &Topics::new([format!("t{n}")]), t0()).unwrap();
         }
         assert_eq!(registry.routes.cached_topics(), MAX_CACHED_TOPICS, "at the limit");
-        registry.publish(&Event::new().data("x"), &Topics::new(["one more"]), now()).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::new(["one more"]), t0()).unwrap();
         assert_eq!(registry.routes.cached_topics(), 1, "past it, the cache starts again");
-        registry.publish(&Event::new().data("x"), &Topics::new(["t0"]), now()).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::new(["t0"]), t0()).unwrap();
         assert_eq!(registry.routes.cached_topics(), 2);
-        registry.publish(&Event::new().data("e"), &Topics::new(["exact"]), now()).unwrap();
+        registry.publish(&Event::new().data("e"), &Topics::new(["exact"]), t0()).unwrap();
         assert_eq!(registry.routes.cached_topics(), 3, "exact topics are cached for pattern feeds too");
         let mut received = BTreeMap::new();
         run_rounds(&mut registry, &mut received);
         let late =
             join_selecting(&mut registry, 3, &Selection::topics(selector(&["*"])).with_private(selector(&["*"])));
         assert_eq!(registry.routes.cached_topics(), 0, "a new pattern feed");
-        registry.publish(&Event::new().data("y"), &Topics::new(["t0"]), now()).unwrap();
+        registry.publish(&Event::new().data("y"), &Topics::new(["t0"]), t0()).unwrap();
         run_rounds(&mut registry, &mut received);
         assert_eq!(data_of(received.get(&3)), "y", "the new pattern feed gets a topic cached before it came");
         assert_eq!(data_of(received.get(&2)), "e");
@@ -1271,11 +1300,10 @@ mod tests {
     /// with one feed gets them after the hub's silence, as before topics.)
     #[test]
     fn each_feed_gets_a_heartbeat_after_its_own_silence() {
-        let start = Instant::now();
-        let at = |second: u64| start + Duration::from_secs(second);
+        let at = |second: u64| t0() + Duration::from_secs(second);
         let interval = Duration::from_secs(15);
-        let mut registry: Registry<u32> = Registry::new(EPOCH, 1, 1, History::new(10, 1000), 1 << 20, 1, start);
-        registry.set_live_shards(1);
+        let mut registry = registry(1, 1 << 20);
+        registry.send_heartbeats(interval, t0());
         join_selecting(&mut registry, 1, &Selection::topics(selector(&["busy"])));
         join_selecting(&mut registry, 2, &Selection::topics(selector(&["quiet"])));
         let mut received = BTreeMap::new();
@@ -1284,10 +1312,11 @@ mod tests {
             if second % 10 == 0 {
                 registry.publish(&Event::new().data("x"), &Topics::new(["busy"]), at(second)).unwrap();
             }
-            // What shard 0's flusher does when it wakes.
-            if at(second) >= registry.heartbeat_due(interval) {
-                registry.append_heartbeats(at(second), interval);
-                assert!(registry.heartbeat_due(interval) > at(second), "the next one is in the future");
+            // What shard 0's flusher does when it would sleep.
+            match registry.heartbeat(at(second)) {
+                Heartbeat::Appended => assert!(registry.has_work(0)),
+                Heartbeat::DueAt(due) => assert!(due > at(second), "the next one is in the future"),
+                Heartbeat::NotNeeded => panic!("it has clients"),
             }
             let before = received.clone();
             run_rounds(&mut registry, &mut received);
@@ -1301,9 +1330,138 @@ mod tests {
         assert_eq!(heartbeats[&2], [15, 30, 45, 60], "the quiet topic's client");
     }
 
+    /// Runs a round of shard 0 in which every client's socket takes everything; returns what each
+    /// client was written, in the order they joined.
+    fn round_taking_all(registry: &mut Registry<u32>) -> Vec<(u32, Vec<u8>)> {
+        let mut round = Round::default();
+        registry.start_round(0, &mut round);
+        let written = (0..round.targets.len()).map(|i| (round.targets[i].sink, round.bytes_for(i).to_vec())).collect();
+        registry.finish_round(&mut round);
+        written
+    }
+
+    /// The heartbeat rule, with time driven by hand: a heartbeat is due a whole interval after the
+    /// last bytes appended, only while there are clients, and every client gets it.
+    #[test]
+    fn a_heartbeat_goes_to_every_client_after_a_whole_interval_of_silence() {
+        let interval = Duration::from_secs(15);
+        let second = Duration::from_secs(1);
+        let mut registry = registry(1, 1 << 20);
+        registry.send_heartbeats(interval, t0());
+        assert_eq!(registry.heartbeat(t0() + 99 * interval), Heartbeat::NotNeeded, "no client, no heartbeat");
+        let clients = [1, 2].map(|sink| registry.join(sink, None, Coding::Identity, &Selection::all()).unwrap().key);
+        clients.iter().for_each(|&key| assert!(catch_up(&mut registry, key).is_empty()));
+        let just_before = t0() + interval - Duration::from_nanos(1);
+        assert_eq!(registry.heartbeat(just_before), Heartbeat::DueAt(t0() + interval));
+        registry.publish(&Event::new().data("news"), &Topics::notice(), t0() + 10 * second).unwrap();
+        assert_eq!(registry.heartbeat(t0() + interval), Heartbeat::DueAt(t0() + 25 * second), "an event puts it off");
+        round_taking_all(&mut registry);
+        assert_eq!(registry.heartbeat(t0() + 25 * second), Heartbeat::Appended, "a whole interval of silence");
+        let written = round_taking_all(&mut registry);
+        assert_eq!(written, [(1, HEARTBEAT_COMMENT.to_vec()), (2, HEARTBEAT_COMMENT.to_vec())]);
+        assert_eq!(registry.heartbeat(t0() + 25 * second), Heartbeat::DueAt(t0() + 40 * second), "one per interval");
+        assert_eq!(registry.heartbeat(t0() + 40 * second), Heartbeat::Appended);
+        assert_eq!(registry.stats().events_sent, 1, "heartbeats are not events");
+
+        let mut silent = Registry::<u32>::new(EPOCH, 1, 1, History::new(10, 1000), 1000, 1);
+        silent.set_live_shards(1);
+        silent.join(1, None, Coding::Identity, &Selection::all()).unwrap();
+        assert_eq!(silent.heartbeat(t0() + 99 * interval), Heartbeat::NotNeeded, "heartbeats off");
+    }
+
+    /// A client that never reads, with time driven by hand: its catch-up thread waits on its full
+    /// socket, and even heartbeats alone (one per interval, all the hub sends) put it further
+    /// behind, until it is more than `max_queued_bytes` behind and the next round drops it, and
+    /// counts it as slow.
+    #[test]
+    fn a_client_that_never_reads_is_dropped_once_heartbeats_alone_put_it_too_far_behind() {
+        let interval = Duration::from_secs(15);
+        let bound = 10 * HEARTBEAT_COMMENT.len();
+        let mut registry = registry(1, bound);
+        registry.send_heartbeats(interval, t0());
+        let key = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap().key;
+        catch_up(&mut registry, key);
+        let mut round = Round::default();
+        let mut now = t0();
+        for beat in 1.. {
+            now += interval;
+            assert_eq!(registry.heartbeat(now), Heartbeat::Appended, "heartbeat {beat}");
+            registry.start_round(0, &mut round);
+            if beat == 1 {
+                // Its socket takes nothing: a catch-up thread takes it, and waits on the socket.
+                round.targets[0].outcome = Written::Partial(0);
+                registry.finish_round(&mut round);
+                assert!(registry.start_catch_up_thread());
+                registry.catch_up_thread_started();
+                assert_eq!(registry.next_catch_up().map(|(key, _)| key), Some(key));
+                continue;
+            }
+            assert!(round.targets.is_empty(), "its catch-up thread is its one writer");
+            let dropped = round.to_close.clone();
+            registry.finish_round(&mut round);
+            if beat * HEARTBEAT_COMMENT.len() <= bound {
+                assert!(
+                    dropped.is_empty(),
+                    "heartbeat {beat}: {} bytes behind, within the bound",
+                    beat * HEARTBEAT_COMMENT.len()
+                );
+                continue;
+            }
+            assert_eq!((beat, dropped), (11, vec![1]), "dropped at the first heartbeat past the bound");
+            break;
+        }
+        assert_eq!(registry.stats().dropped_slow, 1);
+        assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Closed, "its catch-up thread lets it go");
+        assert_eq!(registry.heartbeat(now + interval), Heartbeat::Appended, "still registered until it leaves");
+        registry.leave(key);
+        assert_eq!(registry.heartbeat(now + 2 * interval), Heartbeat::NotNeeded);
+    }
+
+    /// What the runtime does when a writer's deadline passes (`timing.rs` decides when): the
+    /// client is dropped and counted as slow once, and its writer's next step finds it closed.
+    #[test]
+    fn a_stalled_client_is_dropped_and_counted_once() {
+        let mut registry = registry(1, 1 << 20);
+        let key = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap().key;
+        registry.publish(&Event::new().data("x"), &Topics::notice(), t0()).unwrap();
+        let write_timeout = Duration::from_secs(10);
+        let mut deadline = WriteDeadline::new(write_timeout, t0());
+        let CatchUpStep::Write(bytes) = registry.catch_up_step(key, 4) else { panic!("bytes to write") };
+        // The socket takes the first write, then nothing.
+        registry.advance(key, bytes.len());
+        deadline.progressed(t0() + Duration::from_secs(3));
+        assert!(deadline.wait(t0() + Duration::from_secs(12)).is_some(), "not yet: 9 s without progress");
+        assert_eq!(deadline.wait(t0() + Duration::from_secs(13)), None, "10 s without progress");
+        registry.stalled(key);
+        registry.stalled(key);
+        assert_eq!(registry.stats().dropped_slow, 1);
+        assert_eq!(registry.catch_up_step(key, 4), CatchUpStep::Closed);
+        assert!(!registry.hand_to_flusher(key), "a closed client never goes back to a flusher");
+    }
+
+    /// History eviction by count and by bytes, seen by a client that resumes: an evicted id is
+    /// unknown (the reset, then the whole history), a kept one resumes after it.
+    #[test]
+    fn an_id_evicted_from_history_is_unknown_to_a_resuming_client() {
+        let event_len = Event::new().data("x").id("1").to_bytes().unwrap().len();
+        for (events, bytes) in [(2, 1 << 20), (100, 2 * event_len)] {
+            let mut registry: Registry<u32> = Registry::new(EPOCH, 1, 1, History::new(events, bytes), 1 << 20, 1);
+            registry.set_live_shards(1);
+            for id in ["1", "2", "3"] {
+                registry.publish(&Event::new().data("x").id(id), &Topics::notice(), t0()).unwrap();
+            }
+            let evicted = registry.join(1, Some("1"), Coding::Identity, &Selection::all()).unwrap();
+            let kept = registry.join(2, Some("2"), Coding::Identity, &Selection::all()).unwrap();
+            assert!(evicted.replay.unknown_id, "limits ({events}, {bytes}): the oldest went");
+            assert_eq!(evicted.replay.events.len(), 2, "the whole history instead");
+            assert!(!kept.replay.unknown_id && kept.replay.events.len() == 1, "resumed after 2");
+            assert_eq!(registry.stats().history_len, 2);
+        }
+    }
+
     #[test]
     fn no_flusher_no_join() {
-        let mut registry: Registry<u32> = Registry::new(EPOCH, 2, 1, History::new(10, 1000), 1000, 1, now());
+        let mut registry: Registry<u32> = Registry::new(EPOCH, 2, 1, History::new(10, 1000), 1000, 1);
         assert!(registry.join(1, None, Coding::Identity, &Selection::all()).is_none());
         registry.set_live_shards(1);
         assert!(registry.join(1, None, Coding::Identity, &Selection::all()).is_some());
@@ -1311,7 +1469,7 @@ mod tests {
 
     #[test]
     fn clients_fill_one_flusher_before_the_next_and_then_spread_evenly() {
-        let mut registry: Registry<u32> = Registry::new(EPOCH, 3, 2, History::new(10, 1000), 1000, 1, now());
+        let mut registry: Registry<u32> = Registry::new(EPOCH, 3, 2, History::new(10, 1000), 1000, 1);
         registry.set_live_shards(2);
         let join =
             |registry: &mut Registry<u32>, n| registry.join(n, None, Coding::Identity, &Selection::all()).unwrap().key;
@@ -1336,8 +1494,8 @@ mod tests {
     #[test]
     fn hub_ids_carry_the_epoch_and_ids_of_another_run_are_unknown() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("a").with_id(), &Topics::notice(), now()).unwrap();
-        registry.publish(&Event::new().data("b").with_id(), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("a").with_id(), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("b").with_id(), &Topics::notice(), t0()).unwrap();
         let joined = registry.join(1, Some("5-1"), Coding::Identity, &Selection::all()).unwrap();
         assert!(!joined.replay.unknown_id);
         assert_eq!(joined.replay.events.iter().map(|e| text(e)).collect::<Vec<_>>(), ["id: 5-2\ndata: b\n\n"]);
@@ -1352,15 +1510,15 @@ mod tests {
     #[test]
     fn explicit_ids_never_take_the_form_of_the_hubs_own() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("a").with_id(), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("a").with_id(), &Topics::notice(), t0()).unwrap();
         for own in ["5-1", "5-3", "5-0"] {
-            let refused = registry.publish(&Event::new().data("x").id(own), &Topics::notice(), now());
+            let refused = registry.publish(&Event::new().data("x").id(own), &Topics::notice(), t0());
             assert!(matches!(refused, Err(Error::InvalidField { field: "id", .. })), "{own}");
         }
         for other in ["3", "4-3", "5-", "5-x", "55-3", "5-3a", ""] {
-            registry.publish(&Event::new().data("y").id(other), &Topics::notice(), now()).unwrap();
+            registry.publish(&Event::new().data("y").id(other), &Topics::notice(), t0()).unwrap();
         }
-        registry.publish(&Event::new().data("b").with_id(), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("b").with_id(), &Topics::notice(), t0()).unwrap();
         let joined = registry.join(1, Some("5-1"), Coding::Identity, &Selection::all()).unwrap();
         assert_eq!(joined.replay.events.len(), 7, "the six explicit ids kept (the empty one is not), then 5-2");
     }
@@ -1370,11 +1528,11 @@ mod tests {
     #[test]
     fn a_joining_client_gets_each_event_once_from_history_catch_up_or_flusher() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("kept").with_id(), &Topics::notice(), now()).unwrap();
-        registry.publish(&Event::new().data("live only"), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("kept").with_id(), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("live only"), &Topics::notice(), t0()).unwrap();
         let Joined { key, replay } = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap();
         assert_eq!(replay.events.len(), 1, "only the event with an id is replayed");
-        registry.publish(&Event::new().data("while catching up"), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("while catching up"), &Topics::notice(), t0()).unwrap();
 
         let mut round = Round::default();
         registry.start_round(0, &mut round);
@@ -1382,7 +1540,7 @@ mod tests {
         assert_eq!(registry.owner(key), Some(Owner::CatchUp));
         assert_eq!(text(&catch_up(&mut registry, key)), "data: while catching up\n\n");
 
-        registry.publish(&Event::new().data("live").with_id(), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("live").with_id(), &Topics::notice(), t0()).unwrap();
         assert!(registry.has_work(0));
         registry.start_round(0, &mut round);
         assert_eq!(round.targets.len(), 1);
@@ -1399,14 +1557,14 @@ mod tests {
         let mut registry = registry(1, 1 << 20);
         let key = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap().key;
         catch_up(&mut registry, key);
-        registry.publish(&Event::new().data("0123456789"), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("0123456789"), &Topics::notice(), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         round.targets[0].outcome = Written::Partial(4);
         registry.finish_round(&mut round);
         assert_eq!((round.handed_back, registry.queued()), (1, vec![key]));
         assert_eq!(registry.owner(key), Some(Owner::CatchUp), "nobody writes to it until a catch-up thread takes it");
-        registry.publish(&Event::new().data("more"), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("more"), &Topics::notice(), t0()).unwrap();
         registry.start_round(0, &mut round);
         assert!(round.targets.is_empty(), "the flusher leaves a queued client alone");
 
@@ -1435,7 +1593,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("x"), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::notice(), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         assert_eq!(round.targets.iter().map(|target| target.key).collect::<Vec<_>>(), keys);
@@ -1456,7 +1614,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("0123456789"), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("0123456789"), &Topics::notice(), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         round.targets[0].outcome = Written::Partial(3);
@@ -1488,7 +1646,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("x"), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::notice(), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         for target in &mut round.targets {
@@ -1526,7 +1684,7 @@ mod tests {
     fn waiting_clients_are_closed_only_when_no_catch_up_thread_runs() {
         let mut registry = limited_registry(1, 1 << 20, 4);
         let fill_up = |registry: &mut Registry<u32>| {
-            registry.publish(&Event::new().data("x"), &Topics::notice(), now()).unwrap();
+            registry.publish(&Event::new().data("x"), &Topics::notice(), t0()).unwrap();
             let mut round = Round::default();
             registry.start_round(0, &mut round);
             for target in &mut round.targets {
@@ -1581,7 +1739,7 @@ mod tests {
         let mut round = Round::default();
         let mut too_slow = Vec::new();
         for _ in 0..TRIM_BACKLOG_AT_BYTES / 1000 + 2 {
-            registry.publish(&Event::new().data(payload.as_str()), &Topics::notice(), now()).unwrap();
+            registry.publish(&Event::new().data(payload.as_str()), &Topics::notice(), t0()).unwrap();
             registry.start_round(0, &mut round);
             for target in &mut round.targets {
                 // The slow client's socket never takes a byte.
@@ -1612,9 +1770,9 @@ mod tests {
         let event_len = "data: x\n\n".len();
         let mut registry = registry(1, event_len);
         let key = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap().key;
-        registry.publish(&Event::new().data("x"), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::notice(), t0()).unwrap();
         assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Write(b"data: x\n\n".to_vec()));
-        registry.publish(&Event::new().data("x"), &Topics::notice(), now()).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::notice(), t0()).unwrap();
         assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Closed, "one byte past the bound");
     }
 
@@ -1668,7 +1826,7 @@ mod tests {
                         };
                         published += 1;
                         let topics = random_topics(&mut rng);
-                        registry.publish(&event, &topics, now()).unwrap();
+                        registry.publish(&event, &topics, t0()).unwrap();
                         let id = if event.wants_next_id() {
                             next_auto += 1;
                             Some(format!("{EPOCH}-{}", next_auto - 1))

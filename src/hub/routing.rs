@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::feed::FeedId;
+use super::selection_feed::FeedId;
 use super::topics::{Selection, Topics};
 use crate::topic::{TopicMatcher, TopicSelector};
 
