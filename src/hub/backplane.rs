@@ -952,7 +952,7 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
 fn announce_loss(state: &mut State, last: EntryId, now: Instant) {
     state.registry.clear_history();
     let reset = Event::new().event(RESET_EVENT_TYPE).data(last.to_string());
-    let _ = state.registry.publish(&reset, &Topics::notice(), now);
+    let _ = state.registry.publish(&reset, Topics::notice(), now);
 }
 
 #[cfg(test)]
@@ -979,7 +979,7 @@ mod tests {
 
     /// The `XADD` commands a backplane would send for `events`, decoded.
     fn xadds(backplane: &Backplane, events: &[Event]) -> Result<Vec<Value>, Error> {
-        xadds_to(backplane, events, &Topics::notice())
+        xadds_to(backplane, events, Topics::notice())
     }
 
     /// The same, for events published to `topics`.

@@ -136,7 +136,7 @@ mod tests {
     fn filled(ids: &[&str]) -> History {
         let mut history = History::new(100, 1 << 20);
         for id in ids {
-            history.keep(id.to_string(), bytes(id), None, Topics::notice());
+            history.keep(id.to_string(), bytes(id), None, Topics::notice().clone());
         }
         history
     }
@@ -162,10 +162,10 @@ mod tests {
     #[test]
     fn bounded_by_count_at_the_limit() {
         let mut history = History::new(2, 1 << 20);
-        history.keep("1".into(), bytes("1"), None, Topics::notice());
-        history.keep("2".into(), bytes("2"), None, Topics::notice());
+        history.keep("1".into(), bytes("1"), None, Topics::notice().clone());
+        history.keep("2".into(), bytes("2"), None, Topics::notice().clone());
         assert_eq!(history.len(), 2);
-        history.keep("3".into(), bytes("3"), None, Topics::notice());
+        history.keep("3".into(), bytes("3"), None, Topics::notice().clone());
         assert_eq!(texts(&history.after(None, false, &Selection::all())), ["2", "3"]);
         assert!(history.after(Some("1"), false, &Selection::all()).unknown_id, "evicted id is unknown");
     }
@@ -173,32 +173,32 @@ mod tests {
     #[test]
     fn bounded_by_bytes_at_the_limit() {
         let mut history = History::new(100, 10);
-        history.keep("1".into(), bytes("12345"), None, Topics::notice());
-        history.keep("2".into(), bytes("67890"), None, Topics::notice());
+        history.keep("1".into(), bytes("12345"), None, Topics::notice().clone());
+        history.keep("2".into(), bytes("67890"), None, Topics::notice().clone());
         assert_eq!(history.len(), 2, "exactly at the byte limit both stay");
-        history.keep("3".into(), bytes("x"), None, Topics::notice());
+        history.keep("3".into(), bytes("x"), None, Topics::notice().clone());
         assert_eq!(texts(&history.after(None, false, &Selection::all())), ["67890", "x"]);
     }
 
     #[test]
     fn an_event_larger_than_the_limit_is_not_kept_and_evicts_nothing() {
         let mut history = History::new(100, 10);
-        history.keep("1".into(), bytes("12345"), None, Topics::notice());
-        history.keep("2".into(), bytes("67890"), None, Topics::notice());
-        history.keep("big".into(), bytes("0123456789x"), None, Topics::notice());
+        history.keep("1".into(), bytes("12345"), None, Topics::notice().clone());
+        history.keep("2".into(), bytes("67890"), None, Topics::notice().clone());
+        history.keep("big".into(), bytes("0123456789x"), None, Topics::notice().clone());
         assert_eq!(texts(&history.after(None, false, &Selection::all())), ["12345", "67890"], "what fits stays");
         for before_the_gap in ["1", "2", "big"] {
             let replay = history.after(Some(before_the_gap), false, &Selection::all());
             assert!(replay.unknown_id, "resuming from {before_the_gap} would skip the big event");
             assert_eq!(texts(&replay), ["12345", "67890"]);
         }
-        history.keep("3".into(), bytes("abc"), None, Topics::notice());
+        history.keep("3".into(), bytes("abc"), None, Topics::notice().clone());
         let replay = history.after(Some("3"), false, &Selection::all());
         assert!(!replay.unknown_id && replay.events.is_empty(), "ids after the gap resume");
         assert!(history.after(Some("2"), false, &Selection::all()).unknown_id);
         // Once the events before the gap are evicted, the rule has nothing left to guard.
-        history.keep("4".into(), bytes("defgh"), None, Topics::notice());
-        history.keep("5".into(), bytes("ij"), None, Topics::notice());
+        history.keep("4".into(), bytes("defgh"), None, Topics::notice().clone());
+        history.keep("5".into(), bytes("ij"), None, Topics::notice().clone());
         assert_eq!(texts(&history.after(None, false, &Selection::all())), ["abc", "defgh", "ij"]);
         assert!(!history.after(Some("3"), false, &Selection::all()).unknown_id);
         assert_eq!(texts(&history.after(Some("3"), false, &Selection::all())), ["defgh", "ij"]);
@@ -213,7 +213,7 @@ mod tests {
         let keep = |history: &mut History, id: &str, topics: Topics| history.keep(id.into(), bytes(id), None, topics);
         keep(&mut history, "a1", Topics::new(["a"]));
         keep(&mut history, "b1", Topics::new(["b"]));
-        keep(&mut history, "n1", Topics::notice());
+        keep(&mut history, "n1", Topics::notice().clone());
         keep(&mut history, "a2", Topics::new(["a", "b"]));
         keep(&mut history, "pa", Topics::new(["a"]).private(true));
         keep(&mut history, "b2", Topics::new(["b"]));
@@ -245,7 +245,7 @@ mod tests {
     #[test]
     fn zero_limit_keeps_nothing() {
         let mut history = History::new(0, 1 << 20);
-        history.keep("1".into(), bytes("1"), None, Topics::notice());
+        history.keep("1".into(), bytes("1"), None, Topics::notice().clone());
         assert_eq!(history.len(), 0);
     }
 }

@@ -244,13 +244,13 @@ impl Hub {
     pub fn send_new_events(&self, events: &[Event]) -> Result<(), Error> {
         let inner = self.inner();
         if let Some(backplane) = &inner.backplane {
-            return backplane.publish(events, &Topics::notice()).map(drop);
+            return backplane.publish(events, Topics::notice()).map(drop);
         }
         let mut state = inner.lock();
         let (now, notice) = (Instant::now(), Topics::notice());
         let mut result = Ok(());
         for event in events {
-            result = state.registry.publish(event, &notice, now).map(drop);
+            result = state.registry.publish(event, notice, now).map(drop);
             if result.is_err() {
                 break;
             }

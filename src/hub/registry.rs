@@ -472,9 +472,16 @@ impl<S: Clone> Registry<S> {
         if let Some(heartbeats) = &mut self.heartbeats {
             heartbeats.clock.appended(now);
         }
-        self.route(topics);
+        // A notice goes to every selection, walked in place: a hub without topics looks nothing up.
+        let notice = topics.is_notice();
+        if !notice {
+            self.route(topics);
+        }
         let feeds = &self.feeds;
-        let gzip_read = || self.routed.iter().any(|id| feeds.get(id).is_some_and(|s| s.feed.is_read(Coding::Gzip)));
+        let gzip_read = || match notice {
+            true => feeds.values().any(|selection| selection.feed.is_read(Coding::Gzip)),
+            false => self.routed.iter().any(|id| feeds.get(id).is_some_and(|s| s.feed.is_read(Coding::Gzip))),
+        };
         let compressed = match &mut self.compressor {
             Some(compressor) if kept.is_some() || gzip_read() => Some(compressor.compress(&bytes)),
             _ => None,
@@ -482,13 +489,20 @@ impl<S: Clone> Registry<S> {
         // Once per event, for every gzip client's trailer.
         let compressed = compressed.map(|compressed| (compressed, Checksum::of(&bytes)));
         let unit = compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum));
-        for &id in &self.routed {
-            if let Some(selection) = self.feeds.get_mut(&id) {
-                selection.feed.append(&bytes, unit);
-                if let Some(clock) = &mut selection.heartbeat {
-                    clock.appended(now);
+        let mut append = |id: FeedId, selection: &mut SelectionFeed<S>| {
+            selection.feed.append(&bytes, unit);
+            if let Some(clock) = &mut selection.heartbeat {
+                clock.appended(now);
+            }
+            mark_dirty(&mut self.dirty, id, selection);
+        };
+        if notice {
+            self.feeds.iter_mut().for_each(|(&id, selection)| append(id, selection));
+        } else {
+            for &id in &self.routed {
+                if let Some(selection) = self.feeds.get_mut(&id) {
+                    append(id, selection);
                 }
-                mark_dirty(&mut self.dirty, id, selection);
             }
         }
         if let Some(id) = kept {
@@ -497,14 +511,10 @@ impl<S: Clone> Registry<S> {
         }
     }
 
-    /// Finds the selections an event published to `topics` goes to, each once, in `routed`: every
-    /// one for a notice, and otherwise the candidates the routing index gives that admit it.
+    /// Finds the selections an event published to `topics` (not a notice) goes to, each once, in
+    /// `routed`: the candidates the routing index gives that admit it.
     fn route(&mut self, topics: &Topics) {
         self.routed.clear();
-        if topics.is_notice() {
-            self.routed.extend(self.feeds.keys());
-            return;
-        }
         self.routed_events += 1;
         let event = self.routed_events;
         self.routes.candidates(topics, &mut self.routed);
@@ -1009,7 +1019,7 @@ mod tests {
         let mut registry = registry(1, 1 << 24);
         registry.compress(6);
         let mut rng = SplitRng::new(3);
-        registry.publish(&Event::new().data("before anyone"), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("before anyone"), Topics::notice(), t0()).unwrap();
         let early = registry.join(1, None, Coding::Gzip, &Selection::all()).unwrap().key;
         let mut plain = Vec::new();
         let mut late = None;
@@ -1024,7 +1034,7 @@ mod tests {
             // Noise, so that units are large and the backlog passes the trimming threshold.
             let data: String = (0..rng.below(3000)).map(|_| char::from(b'!' + rng.below(90) as u8)).collect();
             let event = Event::new().data(data);
-            registry.publish(&event, &Topics::notice(), t0()).unwrap();
+            registry.publish(&event, Topics::notice(), t0()).unwrap();
             plain.extend_from_slice(&event.encode(None).unwrap());
         }
         let (late, late_from) = late.unwrap();
@@ -1207,7 +1217,7 @@ mod tests {
         for (data, topics) in [("1", Topics::new(["a"])), ("2", Topics::new(["b"])), ("3", Topics::new(["a"]))] {
             registry.publish(&Event::new().data(data).with_id(), &topics, t0()).unwrap();
         }
-        registry.publish(&Event::new().data("n").with_id(), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("n").with_id(), Topics::notice(), t0()).unwrap();
         let replayed = |joined: &Joined| data_of(Some(&joined.replay.events.iter().map(|e| text(e)).collect()));
         let resumed = registry.join(1, Some("5-2"), Coding::Identity, &a).unwrap();
         assert!(!resumed.replay.unknown_id, "the id of an event of topic b is a place all the same");
@@ -1353,7 +1363,7 @@ mod tests {
         clients.iter().for_each(|&key| assert!(catch_up(&mut registry, key).is_empty()));
         let just_before = t0() + interval - Duration::from_nanos(1);
         assert_eq!(registry.heartbeat(just_before), Heartbeat::DueAt(t0() + interval));
-        registry.publish(&Event::new().data("news"), &Topics::notice(), t0() + 10 * second).unwrap();
+        registry.publish(&Event::new().data("news"), Topics::notice(), t0() + 10 * second).unwrap();
         assert_eq!(registry.heartbeat(t0() + interval), Heartbeat::DueAt(t0() + 25 * second), "an event puts it off");
         round_taking_all(&mut registry);
         assert_eq!(registry.heartbeat(t0() + 25 * second), Heartbeat::Appended, "a whole interval of silence");
@@ -1423,7 +1433,7 @@ mod tests {
     fn a_stalled_client_is_dropped_and_counted_once() {
         let mut registry = registry(1, 1 << 20);
         let key = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap().key;
-        registry.publish(&Event::new().data("x"), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("x"), Topics::notice(), t0()).unwrap();
         let write_timeout = Duration::from_secs(10);
         let mut deadline = WriteDeadline::new(write_timeout, t0());
         let CatchUpStep::Write(bytes) = registry.catch_up_step(key, 4) else { panic!("bytes to write") };
@@ -1448,7 +1458,7 @@ mod tests {
             let mut registry: Registry<u32> = Registry::new(EPOCH, 1, 1, History::new(events, bytes), 1 << 20, 1);
             registry.set_live_shards(1);
             for id in ["1", "2", "3"] {
-                registry.publish(&Event::new().data("x").id(id), &Topics::notice(), t0()).unwrap();
+                registry.publish(&Event::new().data("x").id(id), Topics::notice(), t0()).unwrap();
             }
             let evicted = registry.join(1, Some("1"), Coding::Identity, &Selection::all()).unwrap();
             let kept = registry.join(2, Some("2"), Coding::Identity, &Selection::all()).unwrap();
@@ -1494,8 +1504,8 @@ mod tests {
     #[test]
     fn hub_ids_carry_the_epoch_and_ids_of_another_run_are_unknown() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("a").with_id(), &Topics::notice(), t0()).unwrap();
-        registry.publish(&Event::new().data("b").with_id(), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("a").with_id(), Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("b").with_id(), Topics::notice(), t0()).unwrap();
         let joined = registry.join(1, Some("5-1"), Coding::Identity, &Selection::all()).unwrap();
         assert!(!joined.replay.unknown_id);
         assert_eq!(joined.replay.events.iter().map(|e| text(e)).collect::<Vec<_>>(), ["id: 5-2\ndata: b\n\n"]);
@@ -1510,15 +1520,15 @@ mod tests {
     #[test]
     fn explicit_ids_never_take_the_form_of_the_hubs_own() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("a").with_id(), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("a").with_id(), Topics::notice(), t0()).unwrap();
         for own in ["5-1", "5-3", "5-0"] {
-            let refused = registry.publish(&Event::new().data("x").id(own), &Topics::notice(), t0());
+            let refused = registry.publish(&Event::new().data("x").id(own), Topics::notice(), t0());
             assert!(matches!(refused, Err(Error::InvalidField { field: "id", .. })), "{own}");
         }
         for other in ["3", "4-3", "5-", "5-x", "55-3", "5-3a", ""] {
-            registry.publish(&Event::new().data("y").id(other), &Topics::notice(), t0()).unwrap();
+            registry.publish(&Event::new().data("y").id(other), Topics::notice(), t0()).unwrap();
         }
-        registry.publish(&Event::new().data("b").with_id(), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("b").with_id(), Topics::notice(), t0()).unwrap();
         let joined = registry.join(1, Some("5-1"), Coding::Identity, &Selection::all()).unwrap();
         assert_eq!(joined.replay.events.len(), 7, "the six explicit ids kept (the empty one is not), then 5-2");
     }
@@ -1528,11 +1538,11 @@ mod tests {
     #[test]
     fn a_joining_client_gets_each_event_once_from_history_catch_up_or_flusher() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("kept").with_id(), &Topics::notice(), t0()).unwrap();
-        registry.publish(&Event::new().data("live only"), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("kept").with_id(), Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("live only"), Topics::notice(), t0()).unwrap();
         let Joined { key, replay } = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap();
         assert_eq!(replay.events.len(), 1, "only the event with an id is replayed");
-        registry.publish(&Event::new().data("while catching up"), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("while catching up"), Topics::notice(), t0()).unwrap();
 
         let mut round = Round::default();
         registry.start_round(0, &mut round);
@@ -1540,7 +1550,7 @@ mod tests {
         assert_eq!(registry.owner(key), Some(Owner::CatchUp));
         assert_eq!(text(&catch_up(&mut registry, key)), "data: while catching up\n\n");
 
-        registry.publish(&Event::new().data("live").with_id(), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("live").with_id(), Topics::notice(), t0()).unwrap();
         assert!(registry.has_work(0));
         registry.start_round(0, &mut round);
         assert_eq!(round.targets.len(), 1);
@@ -1557,14 +1567,14 @@ mod tests {
         let mut registry = registry(1, 1 << 20);
         let key = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap().key;
         catch_up(&mut registry, key);
-        registry.publish(&Event::new().data("0123456789"), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("0123456789"), Topics::notice(), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         round.targets[0].outcome = Written::Partial(4);
         registry.finish_round(&mut round);
         assert_eq!((round.handed_back, registry.queued()), (1, vec![key]));
         assert_eq!(registry.owner(key), Some(Owner::CatchUp), "nobody writes to it until a catch-up thread takes it");
-        registry.publish(&Event::new().data("more"), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("more"), Topics::notice(), t0()).unwrap();
         registry.start_round(0, &mut round);
         assert!(round.targets.is_empty(), "the flusher leaves a queued client alone");
 
@@ -1593,7 +1603,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("x"), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("x"), Topics::notice(), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         assert_eq!(round.targets.iter().map(|target| target.key).collect::<Vec<_>>(), keys);
@@ -1614,7 +1624,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("0123456789"), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("0123456789"), Topics::notice(), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         round.targets[0].outcome = Written::Partial(3);
@@ -1646,7 +1656,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("x"), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("x"), Topics::notice(), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         for target in &mut round.targets {
@@ -1684,7 +1694,7 @@ mod tests {
     fn waiting_clients_are_closed_only_when_no_catch_up_thread_runs() {
         let mut registry = limited_registry(1, 1 << 20, 4);
         let fill_up = |registry: &mut Registry<u32>| {
-            registry.publish(&Event::new().data("x"), &Topics::notice(), t0()).unwrap();
+            registry.publish(&Event::new().data("x"), Topics::notice(), t0()).unwrap();
             let mut round = Round::default();
             registry.start_round(0, &mut round);
             for target in &mut round.targets {
@@ -1739,7 +1749,7 @@ mod tests {
         let mut round = Round::default();
         let mut too_slow = Vec::new();
         for _ in 0..TRIM_BACKLOG_AT_BYTES / 1000 + 2 {
-            registry.publish(&Event::new().data(payload.as_str()), &Topics::notice(), t0()).unwrap();
+            registry.publish(&Event::new().data(payload.as_str()), Topics::notice(), t0()).unwrap();
             registry.start_round(0, &mut round);
             for target in &mut round.targets {
                 // The slow client's socket never takes a byte.
@@ -1770,9 +1780,9 @@ mod tests {
         let event_len = "data: x\n\n".len();
         let mut registry = registry(1, event_len);
         let key = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap().key;
-        registry.publish(&Event::new().data("x"), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("x"), Topics::notice(), t0()).unwrap();
         assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Write(b"data: x\n\n".to_vec()));
-        registry.publish(&Event::new().data("x"), &Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("x"), Topics::notice(), t0()).unwrap();
         assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Closed, "one byte past the bound");
     }
 
@@ -2108,7 +2118,7 @@ mod tests {
     /// Topics for a random event: none (a notice to everyone) or some of three, private or not.
     fn random_topics(rng: &mut SplitRng) -> Topics {
         if rng.below(4) == 0 {
-            return Topics::notice();
+            return Topics::notice().clone();
         }
         let mut topics: Vec<&str> = ["a", "b", "c"].into_iter().filter(|_| rng.below(2) == 0).collect();
         if topics.is_empty() {
