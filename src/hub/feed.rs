@@ -31,14 +31,14 @@ use std::collections::VecDeque;
 use super::backlog::Backlog;
 use crate::compress::gzip::Checksum;
 
-/// Backlog size past which dropping bytes every client has passed is always worth a walk of the
-/// clients: small enough to bound what sits idle, large enough that a burst of small events does
-/// not walk every client for every event.
+/// Bytes appended since the last trim past which dropping the bytes every client has passed is
+/// worth a walk of the clients, at most: small enough to bound what sits idle, large enough that
+/// a burst of small events does not walk every client for every event.
 pub(crate) const TRIM_BACKLOG_AT_BYTES: usize = 64 * 1024;
-/// Backlog bytes per reader past which a backlog with few readers is trimmed (up to
-/// [`TRIM_BACKLOG_AT_BYTES`]): a trim walks the readers, so a feed of many clients trims once per
-/// many bytes, and one of a few clients (a topic's) often, which keeps what an idle feed holds to
-/// a few bytes per client however many feeds there are.
+/// Bytes appended per reader since the last trim past which a backlog of few readers is trimmed
+/// (up to [`TRIM_BACKLOG_AT_BYTES`]): a trim walks the readers, so a walk costs one reader per 64
+/// bytes appended, whatever the feed, and an idle feed of a few clients (a topic's) holds a few
+/// bytes per client, however many feeds there are.
 const TRIM_BYTES_PER_READER: usize = 64;
 
 /// How a client's bytes are encoded: which backlog of the feed it reads.
@@ -96,6 +96,8 @@ pub(crate) struct Feed {
     gzip_checksum: Checksum,
     /// Per coding, the clients that read it.
     readers: [usize; 2],
+    /// Per coding, the backlog's end when it was last trimmed.
+    trimmed_at: [u64; 2],
 }
 
 impl Feed {
@@ -121,6 +123,10 @@ impl Feed {
 
     /// A client starts reading `coding` here, from now on.
     pub fn join(&mut self, coding: Coding) -> Place {
+        if self.readers[coding as usize] == 0 {
+            // Nothing was held while nobody read: bytes count towards a trim from here.
+            self.trimmed_at[coding as usize] = self.end(coding);
+        }
         self.readers[coding as usize] += 1;
         Place { offset: self.end(coding), checksum: self.gzip_checksum }
     }
@@ -182,18 +188,20 @@ impl Feed {
         Some(GzipRange { rest, checksum: joined.until(before) })
     }
 
-    /// Whether `coding`'s backlog holds enough to be worth trimming, for as many readers as it
-    /// has: the caller then finds the lowest cursor of its open readers, for
-    /// [`drop_before`](Self::drop_before).
+    /// Whether `coding`'s backlog has grown enough since it was last trimmed to be worth trimming,
+    /// for as many readers as it has: the caller then finds the lowest cursor of its open readers,
+    /// for [`drop_before`](Self::drop_before).
     pub fn wants_trim(&self, coding: Coding) -> bool {
         let readers = self.readers[coding as usize];
-        let threshold = readers.saturating_mul(TRIM_BYTES_PER_READER).clamp(1, TRIM_BACKLOG_AT_BYTES);
-        self.backlogs[coding as usize].held() >= threshold
+        let threshold = readers.saturating_mul(TRIM_BYTES_PER_READER).min(TRIM_BACKLOG_AT_BYTES) as u64;
+        let grown = self.end(coding) - self.trimmed_at[coding as usize];
+        readers > 0 && self.backlogs[coding as usize].held() > 0 && grown >= threshold
     }
 
     /// Drops `coding`'s bytes below `lowest`, the lowest cursor of its open readers (its end when
     /// it has none).
     pub fn drop_before(&mut self, coding: Coding, lowest: u64) {
+        self.trimmed_at[coding as usize] = self.end(coding);
         self.backlogs[coding as usize].drop_before(lowest);
         if coding == Coding::Gzip {
             // The unit holding the lowest cursor stays: a client inside it may end there.
@@ -242,12 +250,16 @@ mod tests {
         assert!(!feed.is_read(Coding::Gzip));
     }
 
-    /// A backlog is worth trimming once it holds a few bytes per reader, and always at
-    /// `TRIM_BACKLOG_AT_BYTES`: what an idle feed of a few clients holds stays small, and a feed of
-    /// many is walked once per many bytes.
+    /// A backlog is worth trimming once a few bytes per reader were appended since its last
+    /// trim, and always at `TRIM_BACKLOG_AT_BYTES`: what an idle feed of a few clients holds stays
+    /// small, a feed of many is walked once per many bytes, and one whose bytes a slow client
+    /// holds is not walked again until as many more come. A backlog nobody reads holds nothing,
+    /// and is never walked.
     #[test]
-    fn a_backlog_is_trimmed_past_a_few_bytes_per_reader() {
+    fn a_backlog_is_trimmed_once_a_few_bytes_per_reader_came_since_the_last_trim() {
         let mut feed = Feed::default();
+        feed.append(&[b'x'; 1000], None);
+        assert!(!feed.wants_trim(Coding::Identity), "no reader: nothing held");
         let readers = 3;
         for _ in 0..readers {
             feed.join(Coding::Identity);
@@ -257,6 +269,13 @@ mod tests {
         assert!(!feed.wants_trim(Coding::Identity), "one byte short");
         feed.append(b"x", None);
         assert!(feed.wants_trim(Coding::Identity), "at the threshold");
+        // A slow reader holds everything: the next walk waits for as many more bytes.
+        let start = feed.end(Coding::Identity) - threshold as u64;
+        feed.drop_before(Coding::Identity, start);
+        feed.append(&vec![b'x'; threshold - 1], None);
+        assert!(!feed.wants_trim(Coding::Identity));
+        feed.append(b"x", None);
+        assert!(feed.wants_trim(Coding::Identity));
         let mut crowded = Feed::default();
         for _ in 0..TRIM_BACKLOG_AT_BYTES {
             crowded.join(Coding::Identity);
