@@ -77,6 +77,7 @@ pub mod http;
 pub mod hub;
 mod jitter;
 pub mod json;
+pub mod mercure;
 pub mod parse;
 pub mod redis;
 pub mod server;

@@ -1,0 +1,5 @@
+//! A Mercure hub.
+
+mod namespace;
+pub mod publish;
+mod text;
