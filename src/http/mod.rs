@@ -4,6 +4,7 @@
 
 mod accept_encoding;
 mod chunked;
+mod cookie;
 mod framing;
 mod request;
 mod response;
@@ -11,6 +12,7 @@ mod url;
 
 pub use accept_encoding::choose_coding;
 pub use chunked::{ChunkedReader, DEFAULT_MAX_TRAILER_BYTES};
+pub use cookie::cookie_value;
 pub use framing::{BodyFramer, BodyFraming, Progress};
 pub(crate) use request::is_chunked;
 pub use request::{

@@ -1,5 +1,6 @@
 //! A Mercure hub.
 
+mod auth;
 mod namespace;
 pub mod publish;
 mod text;

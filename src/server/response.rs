@@ -181,6 +181,20 @@ impl Response {
     pub fn status(&self) -> u16 {
         self.status
     }
+
+    /// The value of the first header named `name` (matched without regard to case), if any:
+    /// for tests of handlers, and for code that adjusts a response made elsewhere.
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body of a plain response; `None` for a stream or a hub subscription.
+    pub fn body_bytes(&self) -> Option<&[u8]> {
+        match &self.body {
+            Body::Bytes(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
 }
 
 /// `status`, if it can be a request's final answer (200 to 599); panics otherwise.
