@@ -60,6 +60,9 @@
 //! - [`datastar`]: the Datastar SDK: patch the browser's DOM and signals over SSE.
 //! - [`shared_source`]: a browser script that shares one stream between every tab of a site.
 //! - [`json`]: a small JSON value, strict parser and compact writer.
+//! - [`jwt`]: JSON Web Tokens signed with HS256: verify, check claims, sign (a building block of
+//!   Mercure authorization; SHA-256, HMAC and base64url inside).
+//! - [`mercure`]: the Mercure protocol, so far what an access token grants ([`mercure::claims`]).
 //! - [`http`]: request-head parsing with limits, URL decoding, response heads (pure functions).
 //!
 //! Every limit (request head size, request time, bytes queued per client, history, connections)
@@ -77,6 +80,7 @@ pub mod http;
 pub mod hub;
 mod jitter;
 pub mod json;
+pub mod jwt;
 pub mod mercure;
 pub mod parse;
 pub mod redis;

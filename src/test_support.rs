@@ -33,3 +33,8 @@ impl SplitRng {
         (0..len).map(|_| alphabet[self.below(alphabet.len())]).collect()
     }
 }
+
+/// Lowercase hexadecimal, as test vectors print digests.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,6 +1,14 @@
-//! A Mercure hub.
+//! The Mercure protocol (<https://mercure.rocks>, the IETF draft `draft-dunglas-mercure-08`):
+//! publishers POST updates on topics to a hub, and the hub pushes each update over Server-Sent
+//! Events to the subscribers whose topic matchers select it; updates marked private reach only
+//! subscribers whose access token grants them.
+//!
+//! - [`claims`]: what a verified access token lets its holder publish and subscribe to (the token
+//!   itself is checked by [`crate::jwt`]).
+//! - [`publish`]: a publish request's form, read and checked.
 
 mod auth;
+pub mod claims;
 mod namespace;
 pub mod publish;
 mod text;
