@@ -13,9 +13,10 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bare_sse::compress::deflate::{Deflater, DEFAULT_LEVEL};
-use bare_sse::compress::gzip::GzipEncoder;
+use bare_sse::compress::{Gzip, WriteProfile, DEFAULT_LEVEL};
 use bare_sse::datastar::{self, ElementOptions};
+// The encoder alone, as a hub runs it for each event: not part of the API (see its module).
+use bare_sse::internals::{Deflater, GZIP_HEADER};
 use bare_sse::{Event, Hub, Server};
 
 /// Each fan-out event on the wire is this long before compression.
@@ -100,7 +101,7 @@ fn small_events(count: usize) -> Vec<Vec<u8>> {
 /// One gzip stream with its window kept across events: compressed size and MB/s.
 fn per_connection(events: &[Vec<u8>]) -> (usize, f64) {
     let started = Instant::now();
-    let mut encoder = GzipEncoder::new(DEFAULT_LEVEL);
+    let mut encoder = Gzip::new(DEFAULT_LEVEL).encoder();
     let mut out = Vec::new();
     for event in events {
         encoder.encode(event, &mut out);
@@ -147,7 +148,7 @@ fn fan_out(clients: usize, events: usize, gzip: bool) -> f64 {
     } else {
         burst.iter().map(Vec::len).sum()
     };
-    let prefix = if gzip { bare_sse::compress::gzip::HEADER.len() } else { 0 };
+    let prefix = if gzip { GZIP_HEADER.len() } else { 0 };
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--clients", &server.local_addr().to_string(), &clients.to_string()])
         .args([burst_bytes.to_string(), prefix.to_string(), (if gzip { "gzip" } else { "plain" }).to_string()])

@@ -136,6 +136,12 @@ impl Event {
 
     /// Checks every field without encoding. An event with no field at all is
     /// [`Error::EmptyEvent`]: it would put a lone blank line on the wire.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EmptyEvent`] for an event with no field; [`Error::InvalidField`] when the `event`
+    /// type holds CR or LF (field `event`), or an explicit id breaks [`check_event_id`]'s rule
+    /// (field `id`).
     pub fn validate(&self) -> Result<(), Error> {
         let Event { comment, event, id, retry_ms, data } = self;
         if comment.is_none() && event.is_none() && id.is_none() && retry_ms.is_none() && data.is_none() {
@@ -152,6 +158,11 @@ impl Event {
 
     /// Encodes the event to wire bytes. Fails on an invalid field, or if the event asked for the
     /// hub's next id (only a hub can number it).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`validate`](Self::validate), and [`Error::NoIdSource`] when the event asked for
+    /// the hub's next id ([`Event::with_id`]): only a hub can number it.
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
         if self.wants_next_id() {
             return Err(Error::NoIdSource);
@@ -203,6 +214,11 @@ impl Event {
 /// bare_sse::write_event(&mut out, &bare_sse::Event::new().data("hi")).unwrap();
 /// assert_eq!(out, b"data: hi\n\n");
 /// ```
+///
+/// # Errors
+///
+/// Those of [`Event::to_bytes`], and then nothing is written; [`Error::Io`] when the writer fails,
+/// and then part of the event may have been written.
 pub fn write_event(writer: &mut impl Write, event: &Event) -> Result<(), Error> {
     let bytes = event.to_bytes()?;
     write_and_flush(writer, &bytes)
@@ -216,6 +232,10 @@ pub fn write_event(writer: &mut impl Write, event: &Event) -> Result<(), Error> 
 /// bare_sse::write_comment(&mut out, "keep-alive").unwrap();
 /// assert_eq!(out, b": keep-alive\n");
 /// ```
+///
+/// # Errors
+///
+/// [`Error::Io`] when the writer fails; part of the comment may have been written then.
 pub fn write_comment(writer: &mut impl Write, text: &str) -> Result<(), Error> {
     let mut bytes = Vec::with_capacity(text.len() + 3);
     push_comment(&mut bytes, text);
@@ -237,6 +257,10 @@ pub const MAX_EVENT_ID_BYTES: usize = 1024;
 /// also inject a field into the stream; NUL makes clients ignore the id), no space or tab at either
 /// end (header parsing trims them), and at most [`MAX_EVENT_ID_BYTES`]. The empty id is valid: it
 /// tells the client to forget its last id.
+///
+/// # Errors
+///
+/// [`Error::InvalidField`] (field `id`), whose `reason` says which rule the id breaks.
 pub fn check_event_id(id: &str) -> Result<(), Error> {
     let refuse = |reason: &'static str| Err(Error::InvalidField { field: "id", reason });
     if id.len() > MAX_EVENT_ID_BYTES {

@@ -64,12 +64,20 @@
 //!   Mercure authorization; SHA-256, HMAC and base64url inside).
 //! - [`mercure`]: the Mercure protocol, so far what an access token grants ([`mercure::claims`]).
 //! - [`http`]: request-head parsing with limits, URL decoding, response heads (pure functions).
+//! - [`compress`]: write profiles, [`compress::Gzip`] among them, for compressed streams.
+//! - [`redis`]: the Redis client under the backplane (RESP2 and a blocking connection), usable on
+//!   its own.
+//! - [`topic`]: topics and the matchers that select them, as Mercure defines them (`match`,
+//!   `match_urlpattern`): a WHATWG URL parser, URL patterns matched in linear time, subscription
+//!   selectors and a cache of their results (pure).
 //!
 //! Every limit (request head size, request time, bytes queued per client, history, connections)
 //! has a default constant and a setter on [`HubBuilder`] or [`ServerBuilder`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Every public function that can fail or panic says when, in `# Errors` and `# Panics` sections.
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
 pub mod client;
 pub mod compress;
@@ -78,6 +86,8 @@ mod error;
 pub mod event;
 pub mod http;
 pub mod hub;
+#[doc(hidden)]
+pub mod internals;
 mod jitter;
 pub mod json;
 pub mod jwt;
@@ -89,8 +99,9 @@ pub mod shared_source;
 pub mod stream;
 #[cfg(test)]
 mod test_support;
+pub mod topic;
 
-pub use client::EventSource;
+pub use client::{ClientError, EventSource};
 pub use error::Error;
 pub use event::{check_event_id, write_comment, write_event, Event, MAX_EVENT_ID_BYTES};
 pub use hub::{Hub, HubBuilder, Stats};

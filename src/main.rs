@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bare_sse::client::{Error as ClientError, EventSource, Item};
+use bare_sse::client::{EventSource, Item};
 use bare_sse::json::Value;
 use bare_sse::parse::{classify_line, Line, LineSplitter, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES};
+use bare_sse::ClientError;
 use bare_sse::{shared_source, AllowOrigin, Event, Hub, Request, Response, Server};
 
 /// `eprintln!` that ignores a closed standard error instead of panicking.
@@ -376,7 +377,7 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     let heartbeat = (options.heartbeat_seconds > 0).then(|| Duration::from_secs(options.heartbeat_seconds));
     let mut hub = Hub::builder().history_events(options.history).heartbeat(heartbeat);
     if options.gzip {
-        hub = hub.gzip(bare_sse::compress::deflate::DEFAULT_LEVEL);
+        hub = hub.gzip(bare_sse::compress::DEFAULT_LEVEL);
     }
     if let Some(url) = &options.redis {
         hub = hub.redis(url, &options.stream).map_err(|e| Failure::Usage(format!("--redis: {e}"), Command::Serve))?;

@@ -64,6 +64,7 @@ pub struct MessageEvent {
 
 /// A limit the stream broke. The parser discards the offending line or event and goes on.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParseError {
     /// A line longer than the limit (bytes).
     LineTooLong(usize),
@@ -143,6 +144,11 @@ impl LineSplitter {
 
     /// Feeds bytes; `on_line` gets each completed line. A line over the limit is dropped and
     /// reported after all the bytes have been processed.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError::LineTooLong`] when a line was longer than the limit: it is dropped, the rest
+    /// of `bytes` is still split, and the splitter can go on being fed.
     pub fn feed(&mut self, mut bytes: &[u8], mut on_line: impl FnMut(&str)) -> Result<(), ParseError> {
         if bytes.is_empty() {
             return Ok(());
@@ -277,6 +283,12 @@ impl Parser {
 
     /// Feeds received bytes. Dispatched events wait in [`Parser::next_event`]. The first limit
     /// broken in these bytes is returned after all of them have been processed.
+    ///
+    /// # Errors
+    ///
+    /// The first limit these bytes broke, [`ParseError::LineTooLong`] or
+    /// [`ParseError::EventTooLarge`]: the offending line or event is dropped, and the parser can go
+    /// on being fed.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), ParseError> {
         let mut too_large = None;
         let event = &mut self.event;
@@ -432,6 +444,12 @@ impl<R: BufRead> EventReader<R> {
     }
 
     /// The next event, or `None` at the end of the stream.
+    ///
+    /// # Errors
+    ///
+    /// The reader's I/O error; and an `InvalidData` one, whose inner error
+    /// ([`get_ref`](io::Error::get_ref)) is the [`ParseError`], when the stream breaks a limit: the
+    /// offending line or event is dropped, and reading can go on.
     pub fn next_event(&mut self) -> io::Result<Option<MessageEvent>> {
         // The parser keeps events it has not handed out, so whole buffers can be fed at once.
         pull(&mut self.reader, &mut self.parser, Feed::Everything, Parser::next_event)
@@ -439,6 +457,10 @@ impl<R: BufRead> EventReader<R> {
 
     /// The next event or kept comment (see [`Parser::with_comments`]), or `None` at the end of
     /// the stream.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`next_event`](Self::next_event).
     pub fn next_received(&mut self) -> io::Result<Option<Received>> {
         pull(&mut self.reader, &mut self.parser, Feed::Everything, Parser::next_received)
     }
@@ -495,6 +517,10 @@ impl<R: BufRead> Iterator for EventReader<R> {
 ///
 /// Each call starts a fresh parser, so the last event id does not carry over from one call to the
 /// next; use [`EventReader`] to keep it.
+///
+/// # Errors
+///
+/// Those of [`EventReader::next_event`].
 pub fn read_event(reader: &mut impl BufRead) -> io::Result<Option<MessageEvent>> {
     // A CRLF split by the previous call leaves a lone LF here; a fresh parser reads it as an empty
     // line, which dispatches nothing, so no state needs to carry over.

@@ -52,6 +52,10 @@ pub struct EventWriter<W: Write> {
 
 impl<W: Write> EventWriter<W> {
     /// Writes the `200` stream head (with `extra_headers`) and returns a writer for the events.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the writer fails.
     pub fn start(mut writer: W, extra_headers: &[(&str, &str)]) -> Result<EventWriter<W>, Error> {
         let head = stream_response_head(extra_headers);
         writer.write_all(&head).and_then(|()| writer.flush()).map_err(|e| Error::io("writing the stream head", e))?;
@@ -64,11 +68,19 @@ impl<W: Write> EventWriter<W> {
     }
 
     /// Writes and flushes one event.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`write_event`](crate::write_event).
     pub fn send(&mut self, event: &Event) -> Result<(), Error> {
         crate::write_event(&mut self.writer, event)
     }
 
     /// Writes and flushes a comment.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`write_comment`](crate::write_comment).
     pub fn comment(&mut self, text: &str) -> Result<(), Error> {
         crate::write_comment(&mut self.writer, text)
     }

@@ -8,7 +8,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bare_sse::client::{Error, EventSource, Item, ReadyState};
+use bare_sse::client::{EventSource, Item, ReadyState};
+use bare_sse::ClientError;
 use bare_sse::{Event, Hub, Server};
 use common::READ_TIMEOUT;
 
@@ -165,7 +166,7 @@ fn follows_redirects_and_gives_up_after_the_limit() {
         socket.write_all(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /loop\r\n\r\n").unwrap();
     }
     let (first, second) = client.join().unwrap();
-    assert!(matches!(first, Some(Err(Error::TooManyRedirects(2)))), "{first:?}");
+    assert!(matches!(first, Some(Err(ClientError::TooManyRedirects(2)))), "{first:?}");
     assert!(second.is_none());
 }
 
@@ -377,7 +378,7 @@ fn a_trickling_response_head_has_a_deadline() {
 fn the_obvious_loop_survives_a_failed_attempt() {
     let peer = Peer::new();
     let url = peer.url("/");
-    let client = thread::spawn(move || -> Result<Vec<String>, Error> {
+    let client = thread::spawn(move || -> Result<Vec<String>, ClientError> {
         let mut seen = Vec::new();
         for event in quick(&url).build()? {
             let event = event?;
@@ -461,7 +462,7 @@ fn event_size_default_takes_large_events_and_the_limit_is_settable() {
     }
     let (received, limited) = client.join().unwrap();
     assert_eq!(received, 200_000);
-    assert!(matches!(limited, Some(Err(Error::GaveUp { .. }))), "{limited:?}");
+    assert!(matches!(limited, Some(Err(ClientError::GaveUp { .. }))), "{limited:?}");
 }
 
 /// The credential headers, in the spelling the tests send them.
@@ -545,7 +546,7 @@ fn a_redirect_from_https_to_http_is_refused() {
         socket.write_all(format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\n\r\n").as_bytes()).unwrap();
         let (refused, after) = client.join().unwrap();
         let Some(Err(error)) = refused else { panic!("{target}: {refused:?}") };
-        assert!(matches!(error, Error::InsecureRedirect { .. }) && error.is_fatal(), "{target}: {error:?}");
+        assert!(matches!(error, ClientError::InsecureRedirect { .. }) && error.is_fatal(), "{target}: {error:?}");
         assert!(error.to_string().contains(&location), "{target}: {error}");
         assert!(after.is_none(), "{target}: not retried");
         for peer in [&first, &second] {

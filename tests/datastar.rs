@@ -17,7 +17,7 @@ mod counter;
 use std::io::Read;
 use std::thread;
 
-use bare_sse::datastar::{self, DatastarStream, ElementOptions, SignalsError};
+use bare_sse::datastar::{self, DatastarStream, ElementOptions};
 use bare_sse::http::encode_query_component;
 use bare_sse::http::{parse_request_head, HeadLimits, Parsed};
 use bare_sse::parse::{MessageEvent, Parser};
@@ -98,7 +98,7 @@ fn bad_or_missing_signals_get_a_clear_400() {
     let invalid = agent().post(&base).send("{not json").unwrap();
     assert_eq!(invalid.status(), 400);
     let message = invalid.into_body().read_to_string().unwrap();
-    assert!(message.contains("not valid JSON") && message.contains("at byte 1"), "{message}");
+    assert!(message.contains("signals: invalid JSON at byte 1"), "{message}");
 }
 
 /// `HEAD` is a `GET` without the body: on a Datastar route that reads its signals from the query,
@@ -182,7 +182,7 @@ fn read_signals_by_method() {
     assert_eq!(datastar::read_signals(&empty_post).unwrap().to_string(), "{}", "no signals: an empty object");
     let invalid = request("PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n{x}");
     let error = datastar::read_signals(&invalid).unwrap_err();
-    assert!(matches!(&error, SignalsError::Invalid(e) if e.position == 1), "{error}");
+    assert!(matches!(&error, bare_sse::Error::InvalidJson { source, .. } if source.position == 1), "{error}");
 }
 
 #[test]

@@ -60,7 +60,10 @@ fn heartbeats_reach_clients_of_every_shard() {
 #[test]
 fn a_full_socket_resumes_as_soon_as_it_drains() {
     const EVENTS: usize = 400;
-    let hub = Hub::builder().heartbeat(None).build();
+    // The reader starts only once all 25 MiB are queued: on a machine loaded enough that queueing
+    // them takes longer than the default write timeout, the hub would rightly drop the client as
+    // stalled, which is not what this test is about.
+    let hub = Hub::builder().heartbeat(None).write_timeout(Duration::from_secs(600)).build();
     let server = Server::builder().hub(hub.clone()).start().unwrap();
     let mut reader = RawClient::stream(server.local_addr(), "/", "");
     assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));

@@ -700,7 +700,7 @@ mod faults {
         assert!(server.hub().wait_until_clients(|n| n == 1, READ_TIMEOUT));
         let batch: Vec<Event> = ["a", "b", "c"].iter().map(|data| Event::new().data(*data).with_id()).collect();
         let error = server.hub().send_new_events(&batch).unwrap_err();
-        assert!(matches!(error, bare_sse::Error::Redis { appended: 2, unknown: 0, .. }), "{error:?}");
+        assert!(matches!(error, bare_sse::Error::RedisPublish { appended: 2, unknown: 0, .. }), "{error:?}");
         let source = error.source().and_then(|source| source.downcast_ref::<RedisError>());
         assert!(matches!(source, Some(RedisError::Server(message)) if message.starts_with("OOM")), "{source:?}");
         assert!(server.hub().flush(READ_TIMEOUT), "flush waits for the appended ones");
@@ -708,7 +708,7 @@ mod faults {
         // The fourth XADD is answered, then none: one appended, two unknown.
         let error = server.hub().send_new_events(&batch).unwrap_err();
         assert!(
-            matches!(error, bare_sse::Error::Redis { appended: 1, unknown: 2, ref source, .. } if source.is_timeout()),
+            matches!(error, bare_sse::Error::RedisPublish { appended: 1, unknown: 2, ref source, .. } if source.is_timeout()),
             "{error:?}"
         );
         assert!(error.to_string().contains("may or may not"), "{error}");
@@ -738,13 +738,15 @@ mod faults {
         let batch: Vec<Event> =
             (0..20).map(|i| Event::new().data(format!("{i}:{}", "x".repeat(200 << 10))).with_id()).collect();
         let result = server.hub().send_new_events(&batch);
-        let appended =
-            match result {
-                Err(bare_sse::Error::Redis {
-                    appended, unknown: 0, source: RedisError::Server(ref message), ..
-                }) if message.starts_with("OOM") => appended,
-                other => panic!("{other:?}"),
-            };
+        let appended = match result {
+            Err(bare_sse::Error::RedisPublish {
+                appended,
+                unknown: 0,
+                source: RedisError::Server(ref message),
+                ..
+            }) if message.starts_with("OOM") => appended,
+            other => panic!("{other:?}"),
+        };
         assert!(appended > 0 && appended < batch.len(), "a batch cut in the middle: {appended} appended");
         assert_eq!(admin.command(&[b"XLEN", b"events"]).unwrap(), Value::Integer(appended as i64));
         assert!(server.hub().flush(READ_TIMEOUT));
@@ -824,7 +826,8 @@ mod faults {
         for thread in publishing {
             let (result, waited) = thread.join().unwrap();
             match result {
-                Err(bare_sse::Error::Redis { appended: 0, unknown: 0 | 1, ref source, .. }) if source.is_timeout() => {}
+                Err(bare_sse::Error::RedisPublish { appended: 0, unknown: 0 | 1, ref source, .. })
+                    if source.is_timeout() => {}
                 other => panic!("{other:?}"),
             }
             assert!(waited < BOUND, "a publisher waited {waited:?}");
@@ -980,7 +983,7 @@ mod faults {
         let started = Instant::now();
         let result = server.send_new_event(Event::new().data("x"));
         assert!(
-            matches!(&result, Err(bare_sse::Error::Redis { appended: 0, unknown: 1, source, .. }) if source.is_timeout()),
+            matches!(&result, Err(bare_sse::Error::RedisPublish { appended: 0, unknown: 1, source, .. }) if source.is_timeout()),
             "{result:?}"
         );
         assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());

@@ -3,11 +3,8 @@
 //! other unit; the output never grows past the stored-block bound.
 #![no_main]
 
-use bare_sse::compress::deflate::Deflater;
+use bare_sse::internals::Deflater;
 use libfuzzer_sys::fuzz_target;
-
-#[path = "../../tests/common/inflate.rs"]
-mod inflate;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&control, input)) = data.split_first() else { return };
@@ -23,13 +20,13 @@ fuzz_target!(|data: &[u8]| {
             deflater.compress(unit, &mut stream);
         }
         expected.extend_from_slice(unit);
-        assert_eq!(inflate::inflate(&stream).unwrap().data, expected);
+        assert_eq!(test_inflate::inflate(&stream).unwrap().data, expected);
     }
     // Per unit at most: a stored block header per 32 KiB piece (5 bytes) and the sync flush (5).
     let units = input.split(|&b| b == 0xFF).count();
     assert!(stream.len() <= input.len() + 10 * units + 5 * input.len().div_ceil(32 * 1024));
     Deflater::finish(&mut stream);
-    let all = inflate::inflate(&stream).unwrap();
+    let all = test_inflate::inflate(&stream).unwrap();
     assert!(all.finished);
     assert_eq!(all.data, expected);
 });

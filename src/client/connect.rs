@@ -7,7 +7,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::Error;
+use super::ClientError as Error;
 use super::{Config, Shared};
 use crate::http::{is_chunked, parse_response_head, ChunkedReader, Parsed, ResponseHead, Url, MAX_RESPONSE_HEAD_BYTES};
 use crate::parse::{EventReader, Parser};
@@ -27,6 +27,11 @@ pub struct Connection {
 
 impl Connection {
     /// A plain TCP connection.
+    ///
+    /// # Errors
+    ///
+    /// The `io::Error` of cloning the socket's handle (for example when the process has no file
+    /// descriptor left).
     pub fn tcp(socket: TcpStream) -> io::Result<Connection> {
         let socket_handle = socket.try_clone()?;
         Ok(Connection { stream: Box::new(socket), socket: Some(socket_handle) })

@@ -1,5 +1,6 @@
-//! Why the client could not connect or read a stream: apart from the crate's [`Error`](crate::Error),
-//! which is about events and the server's streams.
+//! Why the client could not connect or read a stream: [`ClientError`], apart from the crate's
+//! [`Error`](crate::Error), which is about events and the server's streams, and into which it
+//! converts.
 
 use std::fmt;
 use std::io;
@@ -7,10 +8,10 @@ use std::io;
 use crate::http::{ResponseHeadError, UrlError};
 
 /// A failure of the client: a URL or header it cannot use, an answer that is not an event stream,
-/// or the network. [`Error::is_fatal`] says whether reconnecting can help.
+/// or the network. [`ClientError::is_fatal`] says whether reconnecting can help.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ClientError {
     /// A URL the client cannot use: the one given, or a redirect's `Location`.
     InvalidUrl {
         /// The URL as given.
@@ -55,7 +56,7 @@ pub enum Error {
         /// Failed attempts in a row.
         attempts: u32,
         /// The last failure.
-        last: Box<Error>,
+        last: Box<ClientError>,
     },
     /// An I/O operation failed; `context` says which one.
     Io {
@@ -66,71 +67,73 @@ pub enum Error {
     },
 }
 
-impl Error {
+impl ClientError {
     /// Whether retrying cannot help: the client gives up on these, as a browser does (a bad URL, a
     /// non-200 status, a wrong content type, a redirect loop). Network failures and garbled
     /// responses are not fatal.
     pub fn is_fatal(&self) -> bool {
-        !matches!(self, Error::Io { .. } | Error::BadResponse(_))
+        !matches!(self, ClientError::Io { .. } | ClientError::BadResponse(_))
     }
 
-    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Error {
-        Error::Io { context: context.into(), source }
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> ClientError {
+        ClientError::Io { context: context.into(), source }
     }
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::InvalidUrl { url, reason } => write!(f, "cannot use URL {url:?}: {reason}"),
-            Error::TlsUnavailable { url } => {
+            ClientError::InvalidUrl { url, reason } => write!(f, "cannot use URL {url:?}: {reason}"),
+            ClientError::TlsUnavailable { url } => {
                 write!(f, "cannot open {url}: https needs a TLS connector (EventSourceBuilder::connector)")
             }
-            Error::InvalidHeader { name } => {
+            ClientError::InvalidHeader { name } => {
                 write!(f, "request header {name:?} contains a line break or is not a token")
             }
-            Error::Status(status) => {
+            ClientError::Status(status) => {
                 write!(f, "server answered {status}; an event stream needs 200 (not retrying)")
             }
-            Error::ContentType(found) => {
+            ClientError::ContentType(found) => {
                 write!(f, "server sent content type {found:?}, not text/event-stream (not retrying)")
             }
-            Error::TooManyRedirects(count) => write!(f, "more than {count} redirects"),
-            Error::RedirectWithoutLocation(status) => write!(f, "server answered {status} without a Location"),
-            Error::InsecureRedirect { from, to } => {
+            ClientError::TooManyRedirects(count) => write!(f, "more than {count} redirects"),
+            ClientError::RedirectWithoutLocation(status) => write!(f, "server answered {status} without a Location"),
+            ClientError::InsecureRedirect { from, to } => {
                 write!(f, "{from} redirected to {to}: refused, since it leaves https for plain http (not retrying)")
             }
-            Error::BadResponse(error) => write!(f, "bad response from server: {error}"),
-            Error::GaveUp { attempts: 1, last } => write!(f, "gave up after 1 failed attempt: {last}"),
-            Error::GaveUp { attempts, last } => write!(f, "gave up after {attempts} failed attempts in a row: {last}"),
-            Error::Io { context, source } => write!(f, "{context}: {source}"),
+            ClientError::BadResponse(error) => write!(f, "bad response from server: {error}"),
+            ClientError::GaveUp { attempts: 1, last } => write!(f, "gave up after 1 failed attempt: {last}"),
+            ClientError::GaveUp { attempts, last } => {
+                write!(f, "gave up after {attempts} failed attempts in a row: {last}")
+            }
+            ClientError::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }
 }
 
-impl std::error::Error for Error {
+impl std::error::Error for ClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::InvalidUrl { reason, .. } => Some(reason),
-            Error::BadResponse(error) => Some(error),
-            Error::GaveUp { last, .. } => Some(&**last),
-            Error::Io { source, .. } => Some(source),
+            ClientError::InvalidUrl { reason, .. } => Some(reason),
+            ClientError::BadResponse(error) => Some(error),
+            ClientError::GaveUp { last, .. } => Some(&**last),
+            ClientError::Io { source, .. } => Some(source),
             _ => None,
         }
     }
 }
 
-impl From<io::Error> for Error {
-    fn from(source: io::Error) -> Error {
-        Error::io("I/O", source)
+impl From<io::Error> for ClientError {
+    fn from(source: io::Error) -> ClientError {
+        ClientError::io("I/O", source)
     }
 }
 
-impl From<Error> for io::Error {
-    fn from(error: Error) -> io::Error {
+impl From<ClientError> for io::Error {
+    fn from(error: ClientError) -> io::Error {
         match error {
-            Error::Io { source, .. } => source,
-            other => io::Error::other(other.to_string()),
+            ClientError::Io { source, .. } => source,
+            other => io::Error::other(other),
         }
     }
 }
@@ -141,10 +144,20 @@ mod tests {
 
     #[test]
     fn giving_up_counts_its_attempts_in_words_that_fit_the_number() {
-        let last = || Box::new(Error::io("connecting", io::ErrorKind::ConnectionRefused.into()));
-        let once = Error::GaveUp { attempts: 1, last: last() }.to_string();
+        let last = || Box::new(ClientError::io("connecting", io::ErrorKind::ConnectionRefused.into()));
+        let once = ClientError::GaveUp { attempts: 1, last: last() }.to_string();
         assert!(once.starts_with("gave up after 1 failed attempt: connecting"), "{once}");
-        let thrice = Error::GaveUp { attempts: 3, last: last() }.to_string();
+        let thrice = ClientError::GaveUp { attempts: 3, last: last() }.to_string();
         assert!(thrice.starts_with("gave up after 3 failed attempts in a row: connecting"), "{thrice}");
+    }
+
+    /// A failure that is not an I/O one travels inside the `io::Error` whole, so that a caller can
+    /// take it back out and ask it, for example, whether it is fatal.
+    #[test]
+    fn a_failure_converted_to_io_stays_itself_inside() {
+        let io_error = io::Error::from(ClientError::Status(404));
+        let inside = io_error.get_ref().and_then(|inner| inner.downcast_ref::<ClientError>());
+        assert!(matches!(inside, Some(ClientError::Status(404))), "{io_error:?}");
+        assert!(inside.is_some_and(ClientError::is_fatal));
     }
 }

@@ -8,7 +8,7 @@
 //!     let event = event?; // only a failure that retrying cannot mend ends the loop
 //!     println!("{}: {}", event.event, event.data);
 //! }
-//! # Ok::<(), bare_sse::client::Error>(())
+//! # Ok::<(), bare_sse::ClientError>(())
 //! ```
 //!
 //! What it does, as a browser does:
@@ -20,15 +20,15 @@
 //!   up to 25% random jitter so that many clients do not come back at the same instant;
 //! - stops for good on `204 No Content` (the iterator ends), and on any other status than 200, or
 //!   a content type other than `text/event-stream`: those end the iterator with an error (one
-//!   that [`Error::is_fatal`] says will not go away by retrying);
+//!   that [`ClientError::is_fatal`] says will not go away by retrying);
 //! - follows redirects (up to [`EventSourceBuilder::max_redirects`]), without the credentials
 //!   once a redirect leads to another origin (see [`EventSourceBuilder::sensitive_header`]), and
-//!   never from `https` to plain `http` ([`Error::InsecureRedirect`]);
+//!   never from `https` to plain `http` ([`ClientError::InsecureRedirect`]);
 //! - reads close-delimited, length-delimited and chunked bodies.
 //!
 //! Iterating the client itself yields events, and only fatal errors:
 //! [`EventSourceBuilder::max_attempts`] turns a run of failed attempts into one
-//! ([`Error::GaveUp`]). [`EventSource::items`] yields everything else too, as [`Item`]s: the
+//! ([`ClientError::GaveUp`]). [`EventSource::items`] yields everything else too, as [`Item`]s: the
 //! connection opening, each failed attempt before the client retries it, and, with
 //! [`EventSourceBuilder::comments`], comment lines. [`EventSource::ready_state`] says whether it
 //! is connecting, open or closed.
@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 
 pub use connect::{Connection, Connector, ReadWrite};
 use connect::{Events, Opened};
-pub use error::Error;
+pub use error::ClientError;
 
 use crate::http::{is_valid_header, Url};
 use crate::jitter::Jitter;
@@ -176,7 +176,7 @@ impl EventSourceBuilder {
     }
 
     /// Gives up after this many connection attempts in a row have failed (default: never, as a
-    /// browser): the iterator then ends with [`Error::GaveUp`]. A connection that ends before
+    /// browser): the iterator then ends with [`ClientError::GaveUp`]. A connection that ends before
     /// any event counts as failed.
     pub fn max_attempts(mut self, attempts: u32) -> EventSourceBuilder {
         self.config.max_attempts = Some(attempts.max(1));
@@ -206,14 +206,21 @@ impl EventSourceBuilder {
     }
 
     /// Checks the settings. Nothing connects until the first event is asked for.
-    pub fn build(mut self) -> Result<EventSource, Error> {
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::InvalidUrl`] when the URL is not an absolute `http` or `https` URL, or
+    /// carries user info; [`ClientError::InvalidHeader`] when a header's name is not a token, or a
+    /// header's value or the last event id holds CR, LF or NUL. Failures to connect or read come
+    /// later, from the iterator.
+    pub fn build(mut self) -> Result<EventSource, ClientError> {
         self.config.url =
-            Url::parse(&self.url).map_err(|reason| Error::InvalidUrl { url: self.url.clone(), reason })?;
+            Url::parse(&self.url).map_err(|reason| ClientError::InvalidUrl { url: self.url.clone(), reason })?;
         if let Some(header) = self.config.headers.iter().find(|h| !is_valid_header(&h.name, &h.value)) {
-            return Err(Error::InvalidHeader { name: header.name.clone() });
+            return Err(ClientError::InvalidHeader { name: header.name.clone() });
         }
         if self.config.last_event_id.contains(['\r', '\n', '\0']) {
-            return Err(Error::InvalidHeader { name: "Last-Event-ID".to_string() });
+            return Err(ClientError::InvalidHeader { name: "Last-Event-ID".to_string() });
         }
         Ok(EventSource {
             last_event_id: self.config.last_event_id.clone(),
@@ -308,7 +315,12 @@ impl CloseHandle {
 
 impl EventSource {
     /// A client for `url` with default settings.
-    pub fn new(url: &str) -> Result<EventSource, Error> {
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::InvalidUrl`] when the URL is not an absolute `http` or `https` URL, or
+    /// carries user info. Failures to connect or read come later, from the iterator.
+    pub fn new(url: &str) -> Result<EventSource, ClientError> {
         EventSource::builder(url).build()
     }
 
@@ -385,7 +397,7 @@ impl EventSource {
         }
     }
 
-    fn connect(&mut self) -> Option<Result<(), Error>> {
+    fn connect(&mut self) -> Option<Result<(), ClientError>> {
         if self.attempts > 0 {
             let wait = self.reconnect_wait();
             if !self.shared.sleep_unless_closed(wait) {
@@ -424,7 +436,7 @@ pub enum Item {
     /// `attempt` counts the failures in a row.
     Retrying {
         /// What went wrong.
-        error: Error,
+        error: ClientError,
         /// Failures in a row, this one included.
         attempt: u32,
     },
@@ -460,7 +472,7 @@ impl EventSource {
         Items { source: self }
     }
 
-    fn next_item(&mut self) -> Option<Result<Item, Error>> {
+    fn next_item(&mut self) -> Option<Result<Item, ClientError>> {
         if self.finished || self.shared.closed.load(Ordering::SeqCst) {
             self.end_connection();
             return None;
@@ -505,17 +517,17 @@ impl EventSource {
         // half-received event. A connection that delivered an event is no failed attempt, though
         // the next one still waits the retry.
         self.end_connection();
-        Some(self.retrying(Error::io("reading the stream", ended), !self.delivered))
+        Some(self.retrying(ClientError::io("reading the stream", ended), !self.delivered))
     }
 
     /// A failure the client will retry, or, when it is a failed attempt past
     /// [`EventSourceBuilder::max_attempts`], the end.
-    fn retrying(&mut self, error: Error, failed_attempt: bool) -> Result<Item, Error> {
+    fn retrying(&mut self, error: ClientError, failed_attempt: bool) -> Result<Item, ClientError> {
         self.failures += 1;
         self.failed_attempts += u32::from(failed_attempt);
         if self.config.max_attempts.is_some_and(|max| self.failed_attempts >= max) {
             self.finished = true;
-            return Err(Error::GaveUp { attempts: self.failed_attempts, last: Box::new(error) });
+            return Err(ClientError::GaveUp { attempts: self.failed_attempts, last: Box::new(error) });
         }
         Ok(Item::Retrying { error, attempt: self.failures })
     }
@@ -527,18 +539,18 @@ pub struct Items<'a> {
 }
 
 impl Iterator for Items<'_> {
-    type Item = Result<Item, Error>;
+    type Item = Result<Item, ClientError>;
 
-    fn next(&mut self) -> Option<Result<Item, Error>> {
+    fn next(&mut self) -> Option<Result<Item, ClientError>> {
         self.source.next_item()
     }
 }
 
 /// Events, and only fatal errors: failures that retrying can mend are retried inside.
 impl Iterator for EventSource {
-    type Item = Result<MessageEvent, Error>;
+    type Item = Result<MessageEvent, ClientError>;
 
-    fn next(&mut self) -> Option<Result<MessageEvent, Error>> {
+    fn next(&mut self) -> Option<Result<MessageEvent, ClientError>> {
         loop {
             match self.next_item()? {
                 Ok(Item::Event(event)) => return Some(Ok(event)),
@@ -597,11 +609,11 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused_at_build() {
-        assert!(matches!(EventSource::new("ftp://x/"), Err(Error::InvalidUrl { .. })));
+        assert!(matches!(EventSource::new("ftp://x/"), Err(ClientError::InvalidUrl { .. })));
         let injected = EventSource::builder("http://x/").header("X", "a\r\nEvil: 1").build();
-        assert!(matches!(injected, Err(Error::InvalidHeader { .. })));
+        assert!(matches!(injected, Err(ClientError::InvalidHeader { .. })));
         let bad_name = EventSource::builder("http://x/").header("Bad Name", "v").build();
-        assert!(matches!(bad_name, Err(Error::InvalidHeader { .. })));
+        assert!(matches!(bad_name, Err(ClientError::InvalidHeader { .. })));
         assert!(EventSource::builder("http://x/").last_event_id("1\n").build().is_err());
     }
 }

@@ -1,25 +1,28 @@
-//! Compression written here, std only: CRC-32, a DEFLATE encoder, and gzip framing, for event
-//! streams that are compressed with a flush after every event; and write profiles, the
-//! transforms a response body passes through (see [`WriteProfile`]).
+//! Compressed streams: write profiles, the transforms a response body passes through (see
+//! [`WriteProfile`]), with [`Gzip`] among them, and the compression levels they and
+//! [`HubBuilder::gzip`](crate::HubBuilder::gzip) take.
+//!
+//! The compression itself is written here, std only, for event streams that are compressed with a
+//! flush after every event: CRC-32 (`crc32`), Huffman codes (`huffman`), a DEFLATE encoder
+//! (`deflate`) and gzip framing (`gzip`). Those are the crate's own workings, not part of its API:
+//! a program compresses through a write profile or a hub. (The fuzz targets and benchmarks drive
+//! the encoder through a hidden door, `bare_sse::internals`.)
 
-pub mod crc32;
-pub mod deflate;
-pub mod gzip;
+pub(crate) mod crc32;
+pub(crate) mod deflate;
+pub(crate) mod gzip;
 mod huffman;
 mod profile;
 
+pub use deflate::{DEFAULT_LEVEL, MAX_LEVEL};
 pub(crate) use profile::Offers;
 pub use profile::{BodyEncoder, Gzip, WriteProfile};
 
 #[cfg(test)]
-#[path = "../../tests/common/inflate.rs"]
-pub(crate) mod inflate;
-
-#[cfg(test)]
 mod tests {
     use super::deflate::Deflater;
-    use super::inflate::inflate;
     use crate::test_support::SplitRng as Rng;
+    use test_inflate::inflate;
 
     fn round_trip(level: u32, units: &[&[u8]]) -> Vec<u8> {
         let mut deflater = Deflater::new(level);

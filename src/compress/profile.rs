@@ -71,7 +71,8 @@ pub struct Gzip {
 }
 
 impl Gzip {
-    /// gzip at `level`, 0 (stored, no compression) to 9 (smallest); above 9 is 9.
+    /// gzip at `level`, 0 (stored, no compression) to [`MAX_LEVEL`] (9, smallest); above 9 is 9.
+    /// [`DEFAULT_LEVEL`] (6) trades speed and ratio evenly.
     pub fn new(level: u32) -> Gzip {
         Gzip { level: level.min(MAX_LEVEL) }
     }
@@ -88,7 +89,7 @@ impl Gzip {
 }
 
 impl Default for Gzip {
-    /// gzip at level 6.
+    /// gzip at [`DEFAULT_LEVEL`] (6).
     fn default() -> Gzip {
         Gzip::new(DEFAULT_LEVEL)
     }

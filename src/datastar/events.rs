@@ -198,6 +198,11 @@ impl<'a> From<&'a Value> for Signals<'a> {
 ///       data: elements <li>\ndata: elements   hi\ndata: elements </li>\n\n"
 /// );
 /// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidField`] when the selector or the view transition selector holds a line break
+/// (field `selector` or `viewTransitionSelector`), which would inject a line into the event.
 pub fn patch_elements(elements: &str, options: ElementOptions) -> Result<Event, Error> {
     let mut lines = Vec::new();
     if options.mode != Mode::Outer {
@@ -224,6 +229,10 @@ pub fn patch_elements(elements: &str, options: ElementOptions) -> Result<Event, 
 }
 
 /// Removes the elements that `selector` matches: a patch with [`Mode::Remove`] and no elements.
+///
+/// # Errors
+///
+/// [`Error::InvalidField`] (field `selector`) when `selector` holds a line break.
 pub fn remove_elements(selector: &str, options: ElementOptions) -> Result<Event, Error> {
     patch_elements("", options.selector(selector).mode(Mode::Remove))
 }
@@ -238,6 +247,10 @@ pub fn remove_elements(selector: &str, options: ElementOptions) -> Result<Event,
 ///     b"event: datastar-patch-signals\ndata: onlyIfMissing true\ndata: signals {\"a\": 1,\ndata: signals  \"b\": null}\n\n"
 /// );
 /// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidJson`] when `signals` is text that is not JSON; a [`Value`] always passes.
 pub fn patch_signals<'a>(signals: impl Into<Signals<'a>>, options: SignalOptions) -> Result<Event, Error> {
     let mut lines = Vec::new();
     if options.only_if_missing {
@@ -245,7 +258,8 @@ pub fn patch_signals<'a>(signals: impl Into<Signals<'a>>, options: SignalOptions
     }
     match signals.into() {
         Signals::Raw(text) => {
-            json::parse(text).map_err(|_| Error::InvalidField { field: "signals", reason: "it is not valid JSON" })?;
+            json::parse(text)
+                .map_err(|source| Error::InvalidJson { context: "the signals given to patch_signals", source })?;
             lines.extend(split_lines(text).map(|line| format!("signals {line}")));
         }
         Signals::Value(value) => lines.push(format!("signals {value}")),
@@ -254,9 +268,12 @@ pub fn patch_signals<'a>(signals: impl Into<Signals<'a>>, options: SignalOptions
 }
 
 /// Removes signals by dot path (`user.name`): a merge patch that sets each path to `null`.
+///
+/// # Errors
+///
+/// [`Error::InvalidSignalPath`] for the first path with an empty segment (`""`, `a..b`, `.a`).
 pub fn remove_signals(paths: &[&str], options: SignalOptions) -> Result<Event, Error> {
-    let patch = json::removal_patch(paths)
-        .map_err(|_| Error::InvalidField { field: "paths", reason: "a signal path has an empty segment" })?;
+    let patch = json::removal_patch(paths)?;
     patch_signals(&patch, options)
 }
 
@@ -355,7 +372,7 @@ mod tests {
         );
         assert!(matches!(
             patch_signals("{a: 1}", SignalOptions::new()),
-            Err(Error::InvalidField { field: "signals", .. })
+            Err(Error::InvalidJson { source, .. }) if source.position == 1
         ));
     }
 
@@ -365,7 +382,9 @@ mod tests {
             wire(remove_signals(&["user.name", "user.email", "count"], SignalOptions::new())),
             "event: datastar-patch-signals\ndata: signals {\"user\":{\"name\":null,\"email\":null},\"count\":null}\n\n"
         );
-        assert!(remove_signals(&["a..b"], SignalOptions::new()).is_err());
+        let error = remove_signals(&["a..b"], SignalOptions::new()).unwrap_err();
+        assert!(matches!(&error, Error::InvalidSignalPath(empty) if empty.path == "a..b"), "{error:?}");
+        assert!(error.to_string().contains("\"a..b\""), "the message names the path: {error}");
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub use events::{
     Signals,
 };
 pub use one_shot::{html_response, script_response, signals_response};
-pub use request::{is_datastar_request, read_signals, SignalsError};
+pub use request::{is_datastar_request, read_signals};
 pub use script::{
     console_error, console_log, dispatch_custom_event, execute_script, prefetch, redirect, replace_url,
     replace_url_query, CustomEventOptions, ScriptOptions,

@@ -24,6 +24,11 @@ use crate::Error;
 /// let response = html_response("<li>new</li>", ElementOptions::new().selector("#list").mode(Mode::Append)).unwrap();
 /// assert_eq!(response.status(), 200);
 /// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidField`] (field `selector`) when the selector holds CR, LF or NUL, which a header
+/// cannot.
 pub fn html_response(elements: &str, options: ElementOptions) -> Result<Response, Error> {
     let mut response = Response::html(elements).header("Cache-Control", "no-cache");
     if let Some(selector) = options.selector.as_deref().filter(|s| !s.is_empty()) {
@@ -50,10 +55,15 @@ pub fn html_response(elements: &str, options: ElementOptions) -> Result<Response
 /// assert_eq!(response.status(), 200);
 /// assert!(signals_response("{nope}", SignalOptions::new()).is_err());
 /// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidJson`] when `signals` is text that is not JSON; a [`Value`] always passes.
 pub fn signals_response<'a>(signals: impl Into<Signals<'a>>, options: SignalOptions) -> Result<Response, Error> {
     let body = match signals.into() {
         Signals::Raw(text) => {
-            json::parse(text).map_err(|_| Error::InvalidField { field: "signals", reason: "it is not valid JSON" })?;
+            json::parse(text)
+                .map_err(|source| Error::InvalidJson { context: "the signals given to signals_response", source })?;
             text.to_string()
         }
         Signals::Value(value) => value.to_string(),
@@ -73,6 +83,11 @@ pub fn signals_response<'a>(signals: impl Into<Signals<'a>>, options: SignalOpti
 /// let response = bare_sse::datastar::script_response("alert('hi')", &[("type", "module")]).unwrap();
 /// assert_eq!(response.status(), 200);
 /// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidField`] (field `attributes`) when an attribute's name is not a valid HTML
+/// attribute name. Values are sent as JSON, which escapes what a header cannot carry.
 pub fn script_response(script: &str, attributes: &[(&str, &str)]) -> Result<Response, Error> {
     let mut response = Response::new(200)
         .header("Content-Type", "text/javascript; charset=utf-8")

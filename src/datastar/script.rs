@@ -53,6 +53,11 @@ impl ScriptOptions {
 ///       data: elements <script type=\"module\" data-effect=\"el.remove()\">go()</script>\n\n"
 /// );
 /// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidField`] (field `attributes`) when an attribute's name in `options` is not a
+/// valid HTML attribute name. Values are escaped, and the script is sent as it is.
 pub fn execute_script(script: &str, options: ScriptOptions) -> Result<Event, Error> {
     let mut tag = String::from("<script");
     for (name, value) in &options.attributes {
@@ -71,22 +76,42 @@ pub fn execute_script(script: &str, options: ScriptOptions) -> Result<Event, Err
 }
 
 /// Sends the browser to `url`.
+///
+/// # Errors
+///
+/// None in practice: the text is escaped into a script without attributes. The `Result` is that of
+/// [`execute_script`], which this is built on.
 pub fn redirect(url: &str) -> Result<Event, Error> {
     execute_script(&format!("setTimeout(() => window.location = '{}')", escape_js_string(url)), ScriptOptions::new())
 }
 
 /// Changes the address bar to `url` without loading it.
+///
+/// # Errors
+///
+/// None in practice: the text is escaped into a script without attributes. The `Result` is that of
+/// [`execute_script`], which this is built on.
 pub fn replace_url(url: &str) -> Result<Event, Error> {
     let script = format!("window.history.replaceState({{}}, '', '{}')", escape_js_string(url));
     execute_script(&script, ScriptOptions::new())
 }
 
 /// Logs `message` in the browser's console.
+///
+/// # Errors
+///
+/// None in practice: the text is escaped into a script without attributes. The `Result` is that of
+/// [`execute_script`], which this is built on.
 pub fn console_log(message: &str) -> Result<Event, Error> {
     execute_script(&format!("console.log('{}')", escape_js_string(message)), ScriptOptions::new())
 }
 
 /// Logs `message` as an error in the browser's console.
+///
+/// # Errors
+///
+/// None in practice: the text is escaped into a script without attributes. The `Result` is that of
+/// [`execute_script`], which this is built on.
 pub fn console_error(message: &str) -> Result<Event, Error> {
     execute_script(&format!("console.error('{}')", escape_js_string(message)), ScriptOptions::new())
 }
@@ -103,6 +128,11 @@ pub fn console_error(message: &str) -> Result<Event, Error> {
 /// let wire = String::from_utf8(event.to_bytes().unwrap()).unwrap();
 /// assert!(wire.contains("window.history.replaceState({}, '', '/items?page=2\\x26q=a%20b%26c')"));
 /// ```
+///
+/// # Errors
+///
+/// None in practice: the path and the encoded query are escaped into a script without attributes.
+/// The `Result` is that of [`execute_script`], which this is built on.
 pub fn replace_url_query(request: &Request, params: &[(&str, &str)]) -> Result<Event, Error> {
     let target = &request.head().target;
     let path = target.split_once('?').map_or(target.as_str(), |(path, _)| path);
@@ -173,6 +203,10 @@ impl CustomEventOptions {
 /// assert!(wire.contains("document.querySelectorAll('#form')"));
 /// assert!(wire.contains("new CustomEvent('saved', {bubbles: true, cancelable: true, composed: true, detail: {\"id\":7}})"));
 /// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidField`] (field `name`) when `name` is empty.
 pub fn dispatch_custom_event(name: &str, detail: &Value, options: CustomEventOptions) -> Result<Event, Error> {
     if name.is_empty() {
         return Err(Error::InvalidField { field: "name", reason: "a custom event needs a name" });
@@ -202,6 +236,11 @@ pub fn dispatch_custom_event(name: &str, detail: &Value, options: CustomEventOpt
 /// let wire = String::from_utf8(event.to_bytes().unwrap()).unwrap();
 /// assert!(wire.contains(r#"<script type="speculationrules">{"prefetch":[{"source":"list","urls":["/next","/about"]}]}</script>"#));
 /// ```
+///
+/// # Errors
+///
+/// None in practice: the URLs are escaped into JSON in a script whose one attribute is valid. The
+/// `Result` is that of [`execute_script`], which this is built on.
 pub fn prefetch(urls: &[&str]) -> Result<Event, Error> {
     let urls = Value::Array(urls.iter().map(|&url| Value::from(url)).collect());
     let rule = Value::Object(vec![("source".into(), Value::from("list")), ("urls".into(), urls)]);

@@ -22,26 +22,81 @@ pub fn response(run: impl FnOnce(EventStream) + Send + 'static) -> Response {
 /// interleave, even from several threads.
 pub trait DatastarStream {
     /// Sends [`patch_elements`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`patch_elements`] (nothing is sent then), and [`Error::ClientGone`] once the
+    /// client has gone or the stream was closed.
     fn patch_elements(&self, elements: &str, options: ElementOptions) -> Result<(), Error>;
     /// Sends [`remove_elements`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`remove_elements`] (nothing is sent then), and [`Error::ClientGone`] once the
+    /// client has gone or the stream was closed.
     fn remove_elements(&self, selector: &str, options: ElementOptions) -> Result<(), Error>;
     /// Sends [`patch_signals`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`patch_signals`] (nothing is sent then), and [`Error::ClientGone`] once the client
+    /// has gone or the stream was closed.
     fn patch_signals<'a>(&self, signals: impl Into<Signals<'a>>, options: SignalOptions) -> Result<(), Error>;
     /// Sends [`remove_signals`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`remove_signals`] (nothing is sent then), and [`Error::ClientGone`] once the
+    /// client has gone or the stream was closed.
     fn remove_signals(&self, paths: &[&str], options: SignalOptions) -> Result<(), Error>;
     /// Sends [`execute_script`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`execute_script`] (nothing is sent then), and [`Error::ClientGone`] once the
+    /// client has gone or the stream was closed.
     fn execute_script(&self, script: &str, options: ScriptOptions) -> Result<(), Error>;
     /// Sends [`redirect`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`redirect`] (nothing is sent then), and [`Error::ClientGone`] once the client has
+    /// gone or the stream was closed.
     fn redirect(&self, url: &str) -> Result<(), Error>;
     /// Sends [`replace_url`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`replace_url`] (nothing is sent then), and [`Error::ClientGone`] once the client
+    /// has gone or the stream was closed.
     fn replace_url(&self, url: &str) -> Result<(), Error>;
     /// Sends [`console_log`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`console_log`] (nothing is sent then), and [`Error::ClientGone`] once the client
+    /// has gone or the stream was closed.
     fn console_log(&self, message: &str) -> Result<(), Error>;
     /// Sends [`console_error`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`console_error`] (nothing is sent then), and [`Error::ClientGone`] once the client
+    /// has gone or the stream was closed.
     fn console_error(&self, message: &str) -> Result<(), Error>;
     /// Sends [`dispatch_custom_event`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`dispatch_custom_event`] (nothing is sent then), and [`Error::ClientGone`] once
+    /// the client has gone or the stream was closed.
     fn dispatch_custom_event(&self, name: &str, detail: &Value, options: CustomEventOptions) -> Result<(), Error>;
     /// Sends [`prefetch`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`prefetch`] (nothing is sent then), and [`Error::ClientGone`] once the client has
+    /// gone or the stream was closed.
     fn prefetch(&self, urls: &[&str]) -> Result<(), Error>;
 }
 

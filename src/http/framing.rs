@@ -120,6 +120,11 @@ impl BodyFramer {
     /// Contract: after a call that took fewer bytes than offered, or that left a chunk open, the
     /// next call must offer the rest of the same payload first (more may follow it). A chunk that
     /// is open is finished before anything new starts.
+    ///
+    /// # Errors
+    ///
+    /// The writer's I/O error as it is (a non-blocking socket's `WouldBlock` included). Nothing of
+    /// `payload` was taken then, and the next call offers it again, as the contract above says.
     pub fn write_some(&mut self, out: &mut impl Write, payload: &[u8]) -> io::Result<Progress> {
         if self.framing == BodyFraming::UntilClose {
             let written = out.write(payload)?;
@@ -159,6 +164,11 @@ impl BodyFramer {
     /// Writes all of `payload` with as many blocking writes as it takes, and closes its chunk. When
     /// `payload` only continues a chunk that a partial write left open, the chunk is closed once
     /// its last payload byte is written (an empty `payload` then just closes it).
+    ///
+    /// # Errors
+    ///
+    /// The writer's I/O error (an `Interrupted` one is retried), or `WriteZero` when a write takes
+    /// no byte.
     pub fn write_all(&mut self, out: &mut impl Write, mut payload: &[u8]) -> io::Result<()> {
         while !payload.is_empty() || self.open.is_some_and(|chunk| chunk.payload_left == 0) {
             match self.write_some(out, payload) {

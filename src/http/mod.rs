@@ -24,4 +24,4 @@ pub use response::{
     stream_response_head_for, text_response, BodyRule, Persistence, ResponseHead, ResponseHeadError,
     MAX_RESPONSE_HEAD_BYTES,
 };
-pub use url::{encode_query_component, parse_query, percent_decode, DecodeError, Url, UrlError};
+pub use url::{encode_query_component, parse_query, percent_decode, PercentDecodeError, Url, UrlError};

@@ -155,6 +155,7 @@ pub enum Parsed<Head = RequestHead> {
 
 /// Why a request head was refused. [`RequestError::status`] gives the response code.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RequestError {
     /// The syntax is wrong (400). The text says where.
     Malformed(&'static str),
@@ -206,6 +207,13 @@ impl std::error::Error for RequestError {}
 ///     parse_request_head(b"GET /x?id=3 HTTP/1.1\r\nHost: a\r\n\r\n", &limits) else { panic!() };
 /// assert_eq!((head.path.as_str(), head.query_param("id"), consumed), ("/x", Some("3"), 33));
 /// ```
+///
+/// # Errors
+///
+/// A [`RequestError`], whose [`status`](RequestError::status) is the answer: `Malformed` (400) for
+/// bad syntax, `UriTooLong` (414) and `HeadTooLarge` (431) past the [`HeadLimits`],
+/// `VersionNotSupported` (505), `UnknownTransferCoding` (501). A head not complete yet is
+/// `Ok(Parsed::Partial)`, not an error.
 pub fn parse_request_head(input: &[u8], limits: &HeadLimits) -> Result<Parsed, RequestError> {
     let mut lines = Lines { input, at: 0 };
     let request_line = loop {

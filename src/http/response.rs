@@ -63,6 +63,11 @@ impl std::error::Error for ResponseHeadError {}
 /// assert_eq!((head.status, consumed), (204, 27));
 /// assert_eq!(parse_response_head(b"HTTP/1.1 200 OK\r\n"), Ok(Parsed::Partial));
 /// ```
+///
+/// # Errors
+///
+/// A [`ResponseHeadError`]: `BadStatusLine`, `NotHttp1`, `BadHeaderLine`, or `TooLarge` past
+/// [`MAX_RESPONSE_HEAD_BYTES`]. A head not complete yet is `Ok(Parsed::Partial)`.
 pub fn parse_response_head(input: &[u8]) -> Result<Parsed<ResponseHead>, ResponseHeadError> {
     let mut lines = Lines { input, at: 0 };
     let Some(status_line) = lines.next_line() else { return too_large_or_partial(input) };

@@ -4,25 +4,26 @@
 
 use std::fmt;
 
-/// Why a percent-encoded text could not be decoded.
+/// Why a percent-encoded text could not be decoded ([`percent_decode`], [`parse_query`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DecodeError {
+#[non_exhaustive]
+pub enum PercentDecodeError {
     /// A `%` not followed by two hex digits, at this byte offset.
     BadEscape(usize),
     /// The decoded bytes are not UTF-8.
     NotUtf8,
 }
 
-impl fmt::Display for DecodeError {
+impl fmt::Display for PercentDecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DecodeError::BadEscape(at) => write!(f, "`%` at byte {at} is not followed by two hex digits"),
-            DecodeError::NotUtf8 => f.write_str("percent-decoded bytes are not valid UTF-8"),
+            PercentDecodeError::BadEscape(at) => write!(f, "`%` at byte {at} is not followed by two hex digits"),
+            PercentDecodeError::NotUtf8 => f.write_str("percent-decoded bytes are not valid UTF-8"),
         }
     }
 }
 
-impl std::error::Error for DecodeError {}
+impl std::error::Error for PercentDecodeError {}
 
 /// Decodes `%XX` escapes; with `plus_is_space`, also `+` as a space (query strings and forms).
 ///
@@ -32,7 +33,12 @@ impl std::error::Error for DecodeError {}
 /// assert_eq!(percent_decode("/a+b%2Fc", false).unwrap(), "/a+b/c");
 /// assert!(percent_decode("%zz", false).is_err());
 /// ```
-pub fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, DecodeError> {
+///
+/// # Errors
+///
+/// [`PercentDecodeError::BadEscape`] for a `%` not followed by two hex digits, and
+/// [`PercentDecodeError::NotUtf8`] when the decoded bytes are not UTF-8.
+pub fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, PercentDecodeError> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut at = 0;
@@ -42,7 +48,7 @@ pub fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, DecodeE
                 let high = bytes.get(at + 1).and_then(|b| hex_value(*b));
                 let low = bytes.get(at + 2).and_then(|b| hex_value(*b));
                 let (Some(high), Some(low)) = (high, low) else {
-                    return Err(DecodeError::BadEscape(at));
+                    return Err(PercentDecodeError::BadEscape(at));
                 };
                 out.push(high << 4 | low);
                 at += 3;
@@ -57,7 +63,7 @@ pub fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, DecodeE
             }
         }
     }
-    String::from_utf8(out).map_err(|_| DecodeError::NotUtf8)
+    String::from_utf8(out).map_err(|_| PercentDecodeError::NotUtf8)
 }
 
 /// Percent-encodes text for a query name or value: every byte but the unreserved characters of
@@ -80,7 +86,11 @@ pub fn encode_query_component(text: &str) -> String {
 
 /// Splits a query string (`a=1&b=two`) into decoded name/value pairs, in order. A name without `=`
 /// has an empty value; empty pieces (`a=1&&b=2`) are skipped.
-pub fn parse_query(query: &str) -> Result<Vec<(String, String)>, DecodeError> {
+///
+/// # Errors
+///
+/// Those of [`percent_decode`], for the first name or value that does not decode.
+pub fn parse_query(query: &str) -> Result<Vec<(String, String)>, PercentDecodeError> {
     query
         .split('&')
         .filter(|piece| !piece.is_empty())
@@ -150,6 +160,12 @@ impl std::error::Error for UrlError {}
 
 impl Url {
     /// Parses an absolute URL. Only `http` and `https` are accepted; user info is refused.
+    ///
+    /// # Errors
+    ///
+    /// A [`UrlError`]: `NotAbsolute` without `scheme://`, `UnsupportedScheme` for a scheme other
+    /// than `http` and `https`, `UserInfo` for `user@`, `InvalidHost`, `InvalidPort`, or
+    /// `InvalidTarget` for a path or query with spaces or control characters.
     pub fn parse(text: &str) -> Result<Url, UrlError> {
         let Some((scheme, rest)) = split_scheme(text) else { return Err(UrlError::NotAbsolute) };
         let scheme = scheme.to_ascii_lowercase();
@@ -182,6 +198,11 @@ impl Url {
 
     /// Resolves a redirect's `Location` against this URL. A location with a scheme is absolute,
     /// and must be `http` or `https` (`javascript:` or `data:` is an error, not a relative path).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Url::parse`], for a location with a scheme (`javascript:` and `data:` are
+    /// `UnsupportedScheme`) or for the URL it resolves to.
     pub fn join(&self, location: &str) -> Result<Url, UrlError> {
         if split_scheme(location).is_some() {
             return Url::parse(location);
@@ -269,14 +290,14 @@ mod tests {
 
     #[test]
     fn rejects_truncated_or_non_hex_escapes() {
-        assert_eq!(percent_decode("abc%", false), Err(DecodeError::BadEscape(3)));
-        assert_eq!(percent_decode("%4", false), Err(DecodeError::BadEscape(0)));
-        assert_eq!(percent_decode("%g1", false), Err(DecodeError::BadEscape(0)));
+        assert_eq!(percent_decode("abc%", false), Err(PercentDecodeError::BadEscape(3)));
+        assert_eq!(percent_decode("%4", false), Err(PercentDecodeError::BadEscape(0)));
+        assert_eq!(percent_decode("%g1", false), Err(PercentDecodeError::BadEscape(0)));
     }
 
     #[test]
     fn rejects_invalid_utf8() {
-        assert_eq!(percent_decode("%ff", false), Err(DecodeError::NotUtf8));
+        assert_eq!(percent_decode("%ff", false), Err(PercentDecodeError::NotUtf8));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! - **Publishing** appends the event to the stream (`XADD ... MAXLEN ~ N`), and nothing else: the
 //!   call returns once Redis has it, or fails saying what became of each event (appended, refused,
-//!   or unknown when Redis stopped answering after they were sent: [`Error::Redis`]). The entry's
+//!   or unknown when Redis stopped answering after they were sent: [`Error::RedisPublish`]). The entry's
 //!   id (`<ms>-<seq>`) is the event's SSE `id:` when the event asked for one
 //!   ([`Event::with_id`]); events without one travel the same way and are delivered live only
 //!   (never replayed). Explicit ids are refused: Redis gives the ids. An event whose entry would be
@@ -264,7 +264,7 @@ impl Backplane {
 
     /// Appends events to the stream, pipelined in one round trip, all within the timeout. Fails,
     /// with nothing sent, on an invalid or too large event; otherwise the error says how many
-    /// events Redis appended and how many it may have ([`Error::Redis`]), and the appended ones
+    /// events Redis appended and how many it may have ([`Error::RedisPublish`]), and the appended ones
     /// count for `flush`.
     pub fn publish(&self, events: &[Event]) -> Result<(), Error> {
         if events.is_empty() {
@@ -275,12 +275,8 @@ impl Backplane {
             self.xadd_into(event, &mut request)?;
         }
         let deadline = Instant::now() + self.config.settings.timeout;
-        let failed = |appended: usize, unknown: usize, source: RedisError| Error::Redis {
-            context: "publishing to Redis".to_string(),
-            appended,
-            unknown,
-            source,
-        };
+        let failed =
+            |appended: usize, unknown: usize, source: RedisError| Error::RedisPublish { appended, unknown, source };
         let Some(mut turn) = self.publisher.turn(deadline) else {
             return Err(failed(0, 0, timed_out("turn on the publishing connection")));
         };

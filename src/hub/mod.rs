@@ -271,9 +271,26 @@ impl HubBuilder {
     }
 
     /// The epoch of the hub's ids (`<epoch>-<n>`; default: the time the hub is built, in Unix
-    /// milliseconds). Two runs that share an epoch share ids, so a browser could resume at the wrong
-    /// place across them: set it only to make ids predictable (in tests), or with a record of ids
-    /// that outlives the process.
+    /// milliseconds, past every epoch this process handed out before). For tests that compare ids,
+    /// or whole streams, with what they expect: with a fixed epoch the hub's first id is
+    /// `<epoch>-1` on every run.
+    ///
+    /// Not for a server in production: two runs that share an epoch share ids, and since the count
+    /// starts at 1 again, a browser's `Last-Event-ID` from the earlier run would be taken for an
+    /// event of this one and the browser would resume at the wrong place. With the default epoch
+    /// the hub knows an earlier run's id for what it is and sends the reset signal instead.
+    ///
+    /// ```
+    /// use bare_sse::{Event, EventSource, Hub, Server};
+    ///
+    /// let hub = Hub::builder().id_epoch(7).build();
+    /// hub.send_new_event(Event::new().data("first").with_id())?;
+    /// let server = Server::builder().port(0).hub(hub).start()?;
+    /// let mut events = EventSource::new(&format!("http://{}/", server.local_addr()))?;
+    /// assert_eq!(events.next().expect("a stream never ends on its own")?.last_event_id, "7-1");
+    /// server.stop();
+    /// # Ok::<(), bare_sse::Error>(())
+    /// ```
     pub fn id_epoch(mut self, epoch: u64) -> HubBuilder {
         self.id_epoch = Some(epoch);
         self
@@ -303,12 +320,17 @@ impl HubBuilder {
     /// order, and a client can resume on any of them. Fails only on a URL that cannot be used;
     /// the connection is made (and remade, with backoff) in the background.
     ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRedisUrl`] when `url` cannot be used, and [`Error::InvalidSetting`] when
+    /// `stream` is empty.
+    ///
     /// Publishing then appends to the stream and fails when Redis cannot be reached; ids come from
     /// Redis entries ([`Event::with_id`]; explicit ids are refused); events without ids are
     /// delivered live only. Servers on one stream should share the `redis_*` settings. See
     /// `src/hub/backplane.rs` for joining, resuming and faults.
     pub fn redis(mut self, url: &str, stream: &str) -> Result<HubBuilder, Error> {
-        let url = RedisUrl::parse(url).map_err(|e| Error::InvalidSetting(e.to_string()))?;
+        let url = RedisUrl::parse(url)?;
         if stream.is_empty() {
             return Err(Error::InvalidSetting("the Redis stream needs a name".into()));
         }
@@ -513,9 +535,17 @@ impl Hub {
     /// invalid, and then nothing is sent. On a hub backed by Redis ([`HubBuilder::redis`]), it
     /// returns once Redis has appended the event (a round trip), and every server's reader then
     /// delivers it; it also fails when Redis cannot be reached, refuses, or does not answer within
-    /// [`HubBuilder::redis_timeout`], and then [`Error::Redis`] says whether the event was appended
+    /// [`HubBuilder::redis_timeout`], and then [`Error::RedisPublish`] says whether the event was appended
     /// all the same (`appended: 1`) or may have been (`unknown: 1`: Redis stopped answering after
     /// it was sent, so sending it again may deliver it twice).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EmptyEvent`] or [`Error::InvalidField`] when the event is invalid (see
+    /// [`Event::validate`]) or its explicit id has the form of this hub's own ids. On a hub backed
+    /// by Redis, also [`Error::InvalidField`] for any explicit id and for an event larger than
+    /// [`HubBuilder::redis_max_entry_bytes`] (nothing is sent then), and [`Error::RedisPublish`] as
+    /// above.
     pub fn send_new_event(&self, event: impl Borrow<Event>) -> Result<(), Error> {
         self.send_new_events(std::slice::from_ref(event.borrow()))
     }
@@ -526,12 +556,16 @@ impl Hub {
     /// On a hub backed by Redis, the events go in one round trip (pipelined `XADD`s) within
     /// [`HubBuilder::redis_timeout`]. An invalid event, or one larger than the readers take
     /// ([`HubBuilder::redis_max_entry_bytes`]), fails the call before anything is sent. Otherwise a
-    /// failure is [`Error::Redis`], which says how many of the events Redis appended (`appended`:
+    /// failure is [`Error::RedisPublish`], which says how many of the events Redis appended (`appended`:
     /// they are delivered, and [`flush`](Self::flush) waits for them) and how many it may have
     /// (`unknown`: sent, but Redis stopped answering before it said; sending them again may deliver
     /// them twice). Redis runs every command of a batch even after refusing one; its usual
     /// refusals (out of memory, a key of the wrong type, no permission, a read-only replica) refuse
     /// the rest of the batch too, and then the appended events are the first `appended`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`send_new_event`](Self::send_new_event), for the first event that fails.
     pub fn send_new_events(&self, events: &[Event]) -> Result<(), Error> {
         let inner = self.inner();
         if let Some(backplane) = &inner.backplane {

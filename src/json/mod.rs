@@ -20,7 +20,7 @@ use std::fmt::{self, Write};
 
 mod parse;
 
-pub use parse::{parse, parse_bytes, parse_with_limits, ParseError};
+pub use parse::{parse, parse_bytes, parse_with_limits, JsonError};
 
 /// Deepest nesting of arrays and objects accepted, by default.
 pub const DEFAULT_MAX_DEPTH: usize = 128;
@@ -241,6 +241,10 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 /// let patch = bare_sse::json::removal_patch(&["user.name", "user.email", "count"]).unwrap();
 /// assert_eq!(patch.to_string(), r#"{"user":{"name":null,"email":null},"count":null}"#);
 /// ```
+///
+/// # Errors
+///
+/// [`EmptyPathSegment`] for the first path with an empty segment (`""`, `a..b`, `.a`).
 pub fn removal_patch(paths: &[&str]) -> Result<Value, EmptyPathSegment> {
     let mut patch = Value::Object(Vec::new());
     for path in paths {
@@ -270,6 +274,7 @@ pub fn removal_patch(paths: &[&str]) -> Result<Value, EmptyPathSegment> {
 
 /// A dot-separated path with an empty segment (`""`, `a..b`, `.a`), given to [`removal_patch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EmptyPathSegment {
     /// The path as given.
     pub path: String,
@@ -284,6 +289,10 @@ impl fmt::Display for EmptyPathSegment {
 impl std::error::Error for EmptyPathSegment {}
 
 /// Writes `text` as a JSON string: quotes, and escapes for `"`, `\` and control characters.
+///
+/// # Errors
+///
+/// The writer's `fmt::Error`; writing to a `String` never fails.
 pub fn write_string(out: &mut impl Write, text: &str) -> fmt::Result {
     out.write_char('"')?;
     for c in text.chars() {

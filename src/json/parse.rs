@@ -5,39 +5,55 @@ use std::fmt;
 
 use super::{Number, Value, DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH};
 
-/// Why a text is not the JSON this parser accepts, and where.
+/// Why a text is not the JSON this parser accepts, and where: its syntax is wrong, it is not
+/// UTF-8, or it is over the limits on size and depth.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
+#[non_exhaustive]
+pub struct JsonError {
     /// Byte offset in the input where the problem was found.
     pub position: usize,
     /// What is wrong.
     pub reason: &'static str,
 }
 
-impl fmt::Display for ParseError {
+impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "invalid JSON at byte {}: {}", self.position, self.reason)
     }
 }
 
-impl std::error::Error for ParseError {}
+impl std::error::Error for JsonError {}
 
 /// Parses a JSON text with the default limits.
-pub fn parse(text: &str) -> Result<Value, ParseError> {
+///
+/// # Errors
+///
+/// A [`JsonError`] with the byte position: a syntax error, nesting deeper than
+/// [`DEFAULT_MAX_DEPTH`], or a text longer than [`DEFAULT_MAX_BYTES`].
+pub fn parse(text: &str) -> Result<Value, JsonError> {
     parse_with_limits(text, DEFAULT_MAX_DEPTH, DEFAULT_MAX_BYTES)
 }
 
 /// Parses JSON bytes, which must be UTF-8.
-pub fn parse_bytes(bytes: &[u8]) -> Result<Value, ParseError> {
+///
+/// # Errors
+///
+/// Those of [`parse`], and a [`JsonError`] at the first byte that is not UTF-8.
+pub fn parse_bytes(bytes: &[u8]) -> Result<Value, JsonError> {
     let text =
-        std::str::from_utf8(bytes).map_err(|e| ParseError { position: e.valid_up_to(), reason: "not valid UTF-8" })?;
+        std::str::from_utf8(bytes).map_err(|e| JsonError { position: e.valid_up_to(), reason: "not valid UTF-8" })?;
     parse(text)
 }
 
 /// Parses a JSON text, refusing nesting deeper than `max_depth` and texts longer than `max_bytes`.
-pub fn parse_with_limits(text: &str, max_depth: usize, max_bytes: usize) -> Result<Value, ParseError> {
+///
+/// # Errors
+///
+/// A [`JsonError`] with the byte position: a syntax error, nesting deeper than `max_depth`, or a
+/// text longer than `max_bytes`.
+pub fn parse_with_limits(text: &str, max_depth: usize, max_bytes: usize) -> Result<Value, JsonError> {
     if text.len() > max_bytes {
-        return Err(ParseError { position: max_bytes, reason: "text is longer than the size limit" });
+        return Err(JsonError { position: max_bytes, reason: "text is longer than the size limit" });
     }
     let mut parser = JsonParser { bytes: text.as_bytes(), at: 0, depth: 0, max_depth };
     parser.skip_whitespace();
@@ -57,8 +73,8 @@ struct JsonParser<'a> {
 }
 
 impl JsonParser<'_> {
-    fn error(&self, reason: &'static str) -> ParseError {
-        ParseError { position: self.at, reason }
+    fn error(&self, reason: &'static str) -> JsonError {
+        JsonError { position: self.at, reason }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -71,7 +87,7 @@ impl JsonParser<'_> {
         }
     }
 
-    fn expect_literal(&mut self, literal: &'static str, value: Value) -> Result<Value, ParseError> {
+    fn expect_literal(&mut self, literal: &'static str, value: Value) -> Result<Value, JsonError> {
         if self.bytes[self.at..].starts_with(literal.as_bytes()) {
             self.at += literal.len();
             Ok(value)
@@ -80,7 +96,7 @@ impl JsonParser<'_> {
         }
     }
 
-    fn value(&mut self) -> Result<Value, ParseError> {
+    fn value(&mut self) -> Result<Value, JsonError> {
         match self.peek() {
             None => Err(self.error("unexpected end of text")),
             Some(b'n') => self.expect_literal("null", Value::Null),
@@ -94,7 +110,7 @@ impl JsonParser<'_> {
         }
     }
 
-    fn nested(&mut self, parse: fn(&mut Self) -> Result<Value, ParseError>) -> Result<Value, ParseError> {
+    fn nested(&mut self, parse: fn(&mut Self) -> Result<Value, JsonError>) -> Result<Value, JsonError> {
         if self.depth == self.max_depth {
             return Err(self.error("nested deeper than the depth limit"));
         }
@@ -105,7 +121,7 @@ impl JsonParser<'_> {
     }
 
     /// Parses a list between `open` and `close` separated by commas, calling `item` for each.
-    fn list(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Result<(), ParseError>) -> Result<(), ParseError> {
+    fn list(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Result<(), JsonError>) -> Result<(), JsonError> {
         self.at += 1; // the opening bracket
         self.skip_whitespace();
         if self.peek() == Some(close) {
@@ -128,7 +144,7 @@ impl JsonParser<'_> {
         }
     }
 
-    fn array(&mut self) -> Result<Value, ParseError> {
+    fn array(&mut self) -> Result<Value, JsonError> {
         let mut items = Vec::new();
         self.list(b']', |p| {
             items.push(p.value()?);
@@ -137,7 +153,7 @@ impl JsonParser<'_> {
         Ok(Value::Array(items))
     }
 
-    fn object(&mut self) -> Result<Value, ParseError> {
+    fn object(&mut self) -> Result<Value, JsonError> {
         let mut members: Vec<(String, Value)> = Vec::new();
         // Where each name sits in `members`: finding a repeated name by a linear search would make
         // an object's parse quadratic in its member count.
@@ -166,7 +182,7 @@ impl JsonParser<'_> {
         Ok(Value::Object(members))
     }
 
-    fn number(&mut self) -> Result<Value, ParseError> {
+    fn number(&mut self) -> Result<Value, JsonError> {
         let start = self.at;
         if self.peek() == Some(b'-') {
             self.at += 1;
@@ -202,7 +218,7 @@ impl JsonParser<'_> {
         }
     }
 
-    fn required_digits(&mut self) -> Result<(), ParseError> {
+    fn required_digits(&mut self) -> Result<(), JsonError> {
         if !self.peek().is_some_and(|c| c.is_ascii_digit()) {
             return Err(self.error("expected a digit"));
         }
@@ -210,7 +226,7 @@ impl JsonParser<'_> {
         Ok(())
     }
 
-    fn string(&mut self) -> Result<String, ParseError> {
+    fn string(&mut self) -> Result<String, JsonError> {
         self.at += 1; // the opening quote
         let mut out = String::new();
         loop {
@@ -235,7 +251,7 @@ impl JsonParser<'_> {
         }
     }
 
-    fn escape(&mut self) -> Result<char, ParseError> {
+    fn escape(&mut self) -> Result<char, JsonError> {
         let c = self.peek().ok_or_else(|| self.error("unterminated escape"))?;
         self.at += 1;
         Ok(match c {
@@ -253,7 +269,7 @@ impl JsonParser<'_> {
     }
 
     /// `\uXXXX`, with UTF-16 surrogate pairs joined; a lone surrogate is an error.
-    fn unicode_escape(&mut self) -> Result<char, ParseError> {
+    fn unicode_escape(&mut self) -> Result<char, JsonError> {
         let first = self.hex4()?;
         let code = match first {
             0xD800..=0xDBFF => {
@@ -273,7 +289,7 @@ impl JsonParser<'_> {
         char::from_u32(code).ok_or_else(|| self.error("invalid code point"))
     }
 
-    fn hex4(&mut self) -> Result<u32, ParseError> {
+    fn hex4(&mut self) -> Result<u32, JsonError> {
         let digits = self.bytes.get(self.at..self.at + 4).ok_or_else(|| self.error("short \\u escape"))?;
         let text = std::str::from_utf8(digits).map_err(|_| self.error("bad \\u escape"))?;
         if !text.bytes().all(|b| b.is_ascii_hexdigit()) {

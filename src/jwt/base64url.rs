@@ -51,6 +51,11 @@ pub fn encode(bytes: &[u8]) -> String {
 }
 
 /// The bytes that `text` encodes in base64url, without padding.
+///
+/// # Errors
+///
+/// A [`DecodeError`] with the position of the first character that is not base64url (padding
+/// and whitespace included), or for a length no encoding has, or trailing bits that are not zero.
 pub fn decode(text: &str) -> Result<Vec<u8>, DecodeError> {
     let text = text.as_bytes();
     let mut bytes = Vec::with_capacity(text.len() / 4 * 3 + 2);

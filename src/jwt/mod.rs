@@ -135,7 +135,7 @@ pub enum Error {
         /// The part ([`Part::Header`] or [`Part::Claims`]).
         part: Part,
         /// Where in the decoded part, and why.
-        error: json::ParseError,
+        error: json::JsonError,
     },
     /// The header names an algorithm other than HS256, `none` included.
     UnsupportedAlgorithm {
@@ -253,6 +253,10 @@ pub struct Hs256Key {
 impl Hs256Key {
     /// The key made of the bytes of `secret`; [`Error::KeyTooShort`] if it has fewer than
     /// [`MIN_HS256_KEY_BYTES`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooShort`] for a secret shorter than [`MIN_HS256_KEY_BYTES`].
     pub fn new(secret: impl Into<Vec<u8>>) -> Result<Hs256Key, Error> {
         let secret = secret.into();
         if secret.len() < MIN_HS256_KEY_BYTES {
@@ -404,6 +408,10 @@ impl Verifier {
 
     /// The claims of `token` if it passes every check at the time `now`, or the first check it
     /// fails (see the [module documentation](self) for the checks, in order).
+    ///
+    /// # Errors
+    ///
+    /// The [`Error`] of the first check the token fails.
     pub fn verify(&self, token: &str, now: SystemTime) -> Result<Claims, Error> {
         if token.len() > self.max_token_bytes {
             return Err(Error::TooLong { length: token.len(), limit: self.max_token_bytes });

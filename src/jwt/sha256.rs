@@ -95,7 +95,9 @@ impl Sha256 {
         }
         let mut blocks = bytes.chunks_exact(BLOCK_BYTES);
         for block in &mut blocks {
-            compress(&mut self.state, block.try_into().expect("chunks_exact gives whole blocks"));
+            let mut whole = [0; BLOCK_BYTES];
+            whole.copy_from_slice(block);
+            compress(&mut self.state, &whole);
         }
         let rest = blocks.remainder();
         self.buffer[..rest.len()].copy_from_slice(rest);

@@ -157,6 +157,10 @@ impl Grants {
     /// The grants of a verified token's claims; [`InvalidGrants`] if its `authorization_details`
     /// breaks a rule (see the [module documentation](self)), in which case the token must be
     /// refused as a whole.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidGrants`], naming the entry and the rule it breaks.
     pub fn from_claims(claims: &Claims) -> Result<Grants, InvalidGrants> {
         Grants::from_json(claims.as_json())
     }

@@ -7,7 +7,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use super::resp::{encode_command_into, Decoder, Limits, RespError, Value};
-use crate::http::percent_decode;
+use crate::http::{percent_decode, PercentDecodeError};
 
 /// Where a Redis server is, parsed from `redis://[[user]:password@]host[:port][/db]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -45,15 +45,20 @@ impl RedisUrl {
     /// assert_eq!((url.host.as_str(), url.port, url.db), ("127.0.0.1", 6380, 2));
     /// assert_eq!((url.username.as_deref(), url.password.as_deref()), (Some("app"), Some("s@cret")));
     /// ```
-    pub fn parse(text: &str) -> Result<RedisUrl, RedisError> {
-        let bad = |why: &str| RedisError::Url(format!("{text:?}: {why}"));
-        let rest = text.strip_prefix("redis://").ok_or_else(|| bad("only redis:// URLs (no TLS)"))?;
+    ///
+    /// # Errors
+    ///
+    /// A [`RedisUrlError`] that says what is wrong with the text: another scheme than `redis://`,
+    /// bad percent-encoding in the user name or password, no host, a port that is not a number
+    /// from 0 to 65535, or a path that is not a database number.
+    pub fn parse(text: &str) -> Result<RedisUrl, RedisUrlError> {
+        let rest = text.strip_prefix("redis://").ok_or(RedisUrlError::NotRedis)?;
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
         let (credentials, host_port) = match authority.rsplit_once('@') {
             Some((credentials, host_port)) => (Some(credentials), host_port),
             None => (None, authority),
         };
-        let decode = |part: &str| percent_decode(part, false).map_err(|_| bad("bad percent-encoding"));
+        let decode = |part: &str| percent_decode(part, false).map_err(RedisUrlError::PercentEncoding);
         let (username, password) = match credentials {
             None => (None, None),
             Some(credentials) => match credentials.split_once(':') {
@@ -66,25 +71,64 @@ impl RedisUrl {
         };
         let (host, port) = match host_port.rsplit_once(':') {
             Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
-                (host, port.parse().map_err(|_| bad("bad port"))?)
+                (host, port.parse().map_err(|_| RedisUrlError::InvalidPort)?)
             }
             _ => (host_port, 6379),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
-            return Err(bad("no host"));
+            return Err(RedisUrlError::NoHost);
         }
-        let db =
-            if path.is_empty() { 0 } else { path.parse().map_err(|_| bad("the path must be a database number"))? };
+        let db = if path.is_empty() { 0 } else { path.parse().map_err(|_| RedisUrlError::InvalidDatabase)? };
         Ok(RedisUrl { host: host.to_string(), port, username, password, db })
+    }
+}
+
+/// Why a text is not a Redis URL ([`RedisUrl::parse`]). Neither its message nor its `Debug`
+/// shows the URL, which may hold a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedisUrlError {
+    /// The text does not start with `redis://` (`rediss://`, Redis over TLS, is not supported).
+    NotRedis,
+    /// The user name or password holds a `%` that does not start a valid escape, or decodes to
+    /// bytes that are not UTF-8; the [`PercentDecodeError`] (also the
+    /// [`source`](std::error::Error::source)) says which.
+    PercentEncoding(PercentDecodeError),
+    /// Nothing names the host (`redis://`, `redis://:6379`).
+    NoHost,
+    /// The port is not a number from 0 to 65535.
+    InvalidPort,
+    /// The path is not a database number (`/0`, `/1`, ...).
+    InvalidDatabase,
+}
+
+impl fmt::Display for RedisUrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid Redis URL: ")?;
+        match self {
+            RedisUrlError::NotRedis => f.write_str("only redis:// URLs are supported (no TLS)"),
+            RedisUrlError::PercentEncoding(error) => write!(f, "in the user name or password, {error}"),
+            RedisUrlError::NoHost => f.write_str("no host"),
+            RedisUrlError::InvalidPort => f.write_str("the port is not a number from 0 to 65535"),
+            RedisUrlError::InvalidDatabase => f.write_str("the path must be a database number"),
+        }
+    }
+}
+
+impl std::error::Error for RedisUrlError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RedisUrlError::PercentEncoding(error) => Some(error),
+            _ => None,
+        }
     }
 }
 
 /// What can go wrong talking to Redis.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum RedisError {
-    /// A URL that cannot be used.
-    Url(String),
     /// The connection failed or broke, or Redis did not answer in time (kind `TimedOut`).
     Io(io::Error),
     /// The bytes received are not RESP, or a reply is over the limits.
@@ -106,7 +150,6 @@ impl RedisError {
 impl fmt::Display for RedisError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RedisError::Url(why) => write!(f, "bad Redis URL {why}"),
             RedisError::Io(error) => write!(f, "Redis connection: {error}"),
             RedisError::Protocol(error) => write!(f, "Redis protocol: {error}"),
             RedisError::Server(message) => write!(f, "Redis error reply: {message}"),
@@ -120,7 +163,7 @@ impl std::error::Error for RedisError {
         match self {
             RedisError::Io(error) => Some(error),
             RedisError::Protocol(error) => Some(error),
-            RedisError::Url(_) | RedisError::Server(_) | RedisError::UnexpectedReply(_) => None,
+            RedisError::Server(_) | RedisError::UnexpectedReply(_) => None,
         }
     }
 }
@@ -183,6 +226,13 @@ impl Connection {
     /// (the name's lookup aside: the system resolver has no timeout). Every command afterwards
     /// must be answered within `timeout` too. Replies are decoded with the default
     /// [`Limits`]; see [`set_limits`](Self::set_limits).
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Io`] when the host name does not resolve, no address takes the connection, or
+    /// the whole exchange takes longer than `timeout` (see [`RedisError::is_timeout`]);
+    /// [`RedisError::Server`] when Redis refuses `AUTH` or `SELECT`; [`RedisError::Protocol`] when
+    /// its replies are not RESP.
     pub fn open(url: &RedisUrl, timeout: Duration) -> Result<Connection, RedisError> {
         let deadline = Instant::now() + timeout;
         let addresses = (url.host.as_str(), url.port).to_socket_addrs()?;
@@ -232,17 +282,34 @@ impl Connection {
     }
 
     /// Another handle on the socket: shutting it down from another thread ends a blocking read.
+    ///
+    /// # Errors
+    ///
+    /// The `io::Error` of cloning the socket's handle (for example when the process has no file
+    /// descriptor left).
     pub fn socket_handle(&self) -> io::Result<TcpStream> {
         self.socket.try_clone()
     }
 
     /// Sends one command and returns its reply; an error reply is [`RedisError::Server`].
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Server`] for an error reply (the connection is still good); [`RedisError::Io`]
+    /// when the connection breaks or the reply is not whole within the timeout (see
+    /// [`RedisError::is_timeout`]); [`RedisError::Protocol`] for a reply that is not RESP or is
+    /// over the [`Limits`]. After an `Io` or `Protocol` error the connection cannot be trusted:
+    /// open another.
     pub fn command(&mut self, args: &[&[u8]]) -> Result<Value, RedisError> {
         self.command_by(args, Instant::now() + self.timeout)
     }
 
     /// Like [`command`](Self::command), for a command that may take up to `wait` to answer
     /// (`XREAD BLOCK`): the reply must be complete within that plus the ordinary timeout.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`command`](Self::command), against the longer deadline.
     pub fn command_waiting(&mut self, args: &[&[u8]], wait: Duration) -> Result<Value, RedisError> {
         self.command_by(args, Instant::now() + wait + self.timeout)
     }
@@ -261,6 +328,11 @@ impl Connection {
     /// Sends several commands in one write and reads all their replies, in order, all within
     /// the timeout. Error replies are returned as [`Value::Error`] in their place; a broken
     /// connection is an `Err`.
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Io`] or [`RedisError::Protocol`], as for [`command`](Self::command); error
+    /// replies are no error here. After an error, Redis may have run any part of the commands.
     pub fn pipeline(&mut self, commands: &[Vec<&[u8]>]) -> Result<Vec<Value>, RedisError> {
         let deadline = Instant::now() + self.timeout;
         let mut request = Vec::new();
@@ -323,5 +395,31 @@ mod tests {
         }
         let shown = format!("{:?}", RedisUrl::parse("redis://u:secret@h").unwrap());
         assert!(!shown.contains("secret"), "{shown}");
+    }
+
+    /// Each class of bad URL is its own variant, and no error shows the password, however the
+    /// URL is wrong: a message goes to logs and terminals.
+    #[test]
+    fn a_bad_url_says_what_is_wrong_and_never_shows_the_password() {
+        for (text, expected) in [
+            ("http://u:s3cret@h", RedisUrlError::NotRedis),
+            ("rediss://u:s3cret@h", RedisUrlError::NotRedis),
+            ("redis://u:s3cret@", RedisUrlError::NoHost),
+            ("redis://u:s3cret@:6379", RedisUrlError::NoHost),
+            ("redis://u:s3cret@h:x", RedisUrlError::InvalidPort),
+            ("redis://u:s3cret@h:65536", RedisUrlError::InvalidPort),
+            ("redis://u:s3cret@h/db", RedisUrlError::InvalidDatabase),
+            ("redis://u:s3cret%zz@h", RedisUrlError::PercentEncoding(PercentDecodeError::BadEscape(6))),
+            ("redis://u:s3cret%ff@h", RedisUrlError::PercentEncoding(PercentDecodeError::NotUtf8)),
+        ] {
+            let error = RedisUrl::parse(text).unwrap_err();
+            assert_eq!(error, expected, "{text}");
+            for shown in [error.to_string(), format!("{error:?}")] {
+                assert!(!shown.contains("s3cret"), "{text}: {shown}");
+            }
+        }
+        let error = RedisUrl::parse("redis://:pw%zz@h").unwrap_err();
+        let cause = std::error::Error::source(&error).and_then(|cause| cause.downcast_ref::<PercentDecodeError>());
+        assert_eq!(cause, Some(&PercentDecodeError::BadEscape(2)), "the decoding error is kept as the cause");
     }
 }

@@ -107,6 +107,7 @@ impl Default for Limits {
 
 /// Why bytes are not RESP.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RespError {
     /// A type byte that is not `+ - : $ *`.
     UnknownType(u8),
@@ -223,6 +224,12 @@ impl Decoder {
 
     /// The next complete reply, `None` until one is complete. After an error the stream cannot be
     /// trusted: the connection should be closed.
+    ///
+    /// # Errors
+    ///
+    /// [`RespError::UnknownType`] or [`RespError::Malformed`] when the bytes are not RESP, and
+    /// [`RespError::TooLarge`] when a reply is over the [`Limits`] (a bulk string or array too
+    /// large is dropped instead with [`Limits::discard_oversized`]).
     pub fn next_value(&mut self) -> Result<Option<Value>, RespError> {
         loop {
             let step = match self.dropping_bulk {

@@ -34,6 +34,12 @@ impl EventStream {
     }
 
     /// Sends one event. Fails on an invalid field (nothing is sent) or once the client is gone.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EmptyEvent`], [`Error::InvalidField`] or [`Error::NoIdSource`] (only a hub can
+    /// number an event) when the event cannot be encoded, and then nothing is sent;
+    /// [`Error::ClientGone`] once the client has gone or the stream was closed.
     pub fn send(&self, event: &Event) -> Result<(), Error> {
         let bytes = event.to_bytes()?;
         self.write(&bytes)
@@ -41,6 +47,11 @@ impl EventStream {
 
     /// Sends several events at once: all are encoded first (an invalid one sends none), then written
     /// together, so no other sender's event lands between them.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`send`](Self::send), for the first event that cannot be encoded (and then none is
+    /// sent), or [`Error::ClientGone`].
     pub fn send_batch(&self, events: &[Event]) -> Result<(), Error> {
         let mut bytes = Vec::new();
         for event in events {
@@ -50,6 +61,10 @@ impl EventStream {
     }
 
     /// Sends a comment, which clients ignore.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ClientGone`] once the client has gone or the stream was closed.
     pub fn comment(&self, text: &str) -> Result<(), Error> {
         let mut bytes = Vec::new();
         crate::write_comment(&mut bytes, text)?;
@@ -58,6 +73,11 @@ impl EventStream {
 
     /// Sends each event of `events` as it comes. Returns `Ok` when the source ends, or
     /// `Err(ClientGone)` as soon as a send finds the client gone.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`send`](Self::send), for the first event that fails; no event is taken from
+    /// `events` after it.
     pub fn send_iter<I>(&self, events: I) -> Result<(), Error>
     where
         I: IntoIterator,
@@ -69,6 +89,11 @@ impl EventStream {
     /// Sends each event received on `receiver` as it comes (the Raku `Supply`). Returns `Ok` when
     /// every sender has hung up, or `Err(ClientGone)` when the client leaves, noticed within about
     /// 100 ms even while the channel is quiet.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`send`](Self::send), for the first event that fails, and [`Error::ClientGone`]
+    /// when the client leaves while the channel is quiet.
     pub fn send_receiver(&self, receiver: &Receiver<Event>) -> Result<(), Error> {
         loop {
             match receiver.recv_timeout(RECEIVER_POLL) {

@@ -378,6 +378,12 @@ impl ServerBuilder {
     }
 
     /// Binds the listener and starts accepting connections.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] for CORS settings that cannot work together (credentials with any
+    /// origin); [`Error::Io`] when the address cannot be bound (in use, or not allowed) or the
+    /// accept thread cannot start.
     pub fn start(self) -> Result<Server, Error> {
         if let Some(problem) = self.cors.problem() {
             return Err(Error::InvalidSetting(problem.to_string()));
@@ -524,6 +530,10 @@ impl Server {
     }
 
     /// Sends an event to every client of the hub; see [`Hub::send_new_event`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Hub::send_new_event`].
     pub fn send_new_event(&self, event: impl std::borrow::Borrow<Event>) -> Result<(), Error> {
         self.shared.hub.send_new_event(event)
     }
@@ -539,7 +549,11 @@ impl Server {
     }
 
     /// Connections waiting for their next request now (persistent connections between requests):
-    /// the first to be closed when the server is full.
+    /// the first to be closed when the server is full. A gauge for operators, beside
+    /// [`connections`](Self::connections): how much of
+    /// [`max_connections`](ServerBuilder::max_connections) is held by keep-alive rather than by
+    /// requests and streams, and so whether
+    /// [`keep_alive_timeout`](ServerBuilder::keep_alive_timeout) suits the load.
     pub fn idle_connections(&self) -> usize {
         self.shared.lock_connections().idle.len()
     }
@@ -587,6 +601,10 @@ impl Server {
     }
 
     /// Sends a last event, waits briefly for it to reach the clients, then stops.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Hub::send_new_event`], for the last event; the server stops all the same.
     pub fn stop_with_event(&self, event: impl std::borrow::Borrow<Event>) -> Result<(), Error> {
         let sent = self.send_new_event(event);
         if sent.is_ok() {
@@ -851,6 +869,10 @@ fn wake_accept_loop(local_addr: SocketAddr, timeout: Duration) -> bool {
 /// server.stop();
 /// # Ok::<(), bare_sse::Error>(())
 /// ```
+///
+/// # Errors
+///
+/// [`Error::Io`] when the port is taken or cannot be bound (see [`ServerBuilder::start`]).
 pub fn start_sse_tcp_port(port: u16) -> Result<Server, Error> {
     Server::builder().port(port).start()
 }

@@ -49,6 +49,7 @@ impl Response {
     /// A response with this status and an empty body.
     ///
     /// # Panics
+    ///
     /// As [`with_status`](Self::with_status), for a status that cannot answer a request.
     pub fn new(status: u16) -> Response {
         Response {
@@ -76,6 +77,12 @@ impl Response {
     }
 
     /// `303 See Other` to `location`: after a POST, the browser fetches `location` with a GET.
+    ///
+    /// # Panics
+    ///
+    /// If `location` holds CR, LF or NUL, which would inject a header ([`header`](Self::header)'s
+    /// rule). For a location that comes from outside the program, use
+    /// `Response::new(303).try_header("Location", location)`.
     pub fn redirect(location: impl Into<String>) -> Response {
         Response::new(303).header("Location", location)
     }
@@ -136,6 +143,7 @@ impl Response {
     /// alone. The answer to `HEAD` is the head alone too, whatever the status.
     ///
     /// # Panics
+    ///
     /// If `status` cannot answer a request: not a three-digit HTTP status (100 to 599), or an
     /// interim one (1xx), which a client takes as the promise of another answer that would never
     /// come. A status is written by the program, so a wrong one is a bug, refused where it is set
@@ -148,6 +156,7 @@ impl Response {
     /// Adds a header.
     ///
     /// # Panics
+    ///
     /// If the name is not a token or the value holds CR, LF or NUL, which would inject a header.
     /// For a value that comes from outside the program, use [`Response::try_header`].
     pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Response {
@@ -159,6 +168,11 @@ impl Response {
 
     /// Adds a header, or refuses one whose name is not a token or whose value holds CR, LF or
     /// NUL ([`Error::InvalidField`](crate::Error::InvalidField), field `header`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidField`](crate::Error::InvalidField) (field `header`) when the name is not a
+    /// token or the value holds CR, LF or NUL.
     pub fn try_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Result<Response, crate::Error> {
         let (name, value) = (name.into(), value.into());
         if !crate::http::is_valid_header(&name, &value) {

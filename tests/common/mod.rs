@@ -4,7 +4,6 @@
 
 pub mod chromium;
 pub mod fake_redis;
-pub mod inflate;
 pub mod redis;
 
 use std::collections::HashMap;

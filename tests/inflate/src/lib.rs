@@ -1,13 +1,18 @@
-//! A small DEFLATE decoder (RFC 1951) and gzip reader (RFC 1952), written for the tests only: it
-//! checks the crate's encoder from the outside. It decodes bit by bit (slow and simple), and stops
-//! without error where the input ends between blocks, as a stream read so far does. Its length and
-//! distance tables are typed in from RFC 1951 again rather than taken from the encoder, so that a
-//! wrong entry there cannot check itself.
-#![allow(dead_code)] // each test binary uses part of it
+//! A small DEFLATE decoder (RFC 1951) and gzip reader (RFC 1952), written for bare-sse's tests
+//! only: it checks the crate's encoder from the outside, in the library's unit tests, the
+//! integration tests and the DEFLATE fuzz target. It decodes bit by bit (slow and simple), and
+//! stops without error where the input ends between blocks, as a stream read so far does. Its
+//! length and distance tables are typed in from RFC 1951 again rather than taken from the encoder,
+//! so that a wrong entry there cannot check itself.
+//!
+//! It is a package of its own (a path dev-dependency) so that all three share one copy and the
+//! library never ships it. It keeps no limit on what it writes out: feed it only the crate's own
+//! output.
 
 /// What decoding the input came to.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Inflated {
+    /// The bytes decoded.
     pub data: Vec<u8>,
     /// The final block was decoded.
     pub finished: bool,
