@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::auth::{presented_token, Denial, DEFAULT_COOKIE_NAME};
-use super::claims::{self, Action};
+use super::claims::{self, Action, Grants};
 use super::publish::{parse_update, Update};
 use super::page::STATUS_PAGE;
 use crate::hub::{Selection, Topics};
 use crate::json::Value;
 use crate::jwt::{self, Hs256Key, Verifier};
 use crate::server::{AllowOrigin, Handler, Request, Response, ServerBuilder};
-use crate::topic::TopicSelector;
+use crate::topic::{SelectorLimits, TopicSelector, UrlRecord};
 use crate::{Error, Event, Hub, HubBuilder};
 
 /// The hub's path, unless told another: the well-known URI the protocol registers.
@@ -273,15 +273,19 @@ impl Mercure {
             Ok(None) => return denied(Denial::NoToken),
             Err(denial) => return denied(denial),
         };
-        let Some(grants) = shared.publishers.as_ref().and_then(|v| verified_grants(v, token)) else {
+        let base = self.hub_url(request);
+        let Some(granted) = shared.publishers.as_ref().and_then(|v| verified_grants(v, token, Action::Publish, &base))
+        else {
             return denied(Denial::InvalidToken);
         };
         let update = match parse_update(request.body(), &shared.path) {
             Ok(update) => update,
             Err(error) => return plain(error.status(), &format!("{error}\n")),
         };
-        let base = self.hub_url(request);
-        if !update.topics.iter().all(|topic| grants.allows(Action::Publish, topic, &base)) {
+        // Every topic, canonical and alternate, must be granted: one that is not refuses the
+        // whole update.
+        let allowed = granted.is_some_and(|selector| update.topics.iter().all(|topic| selector.matches_any(&[topic])));
+        if !allowed {
             return denied(Denial::InsufficientScope);
         }
         match self.publish(&update) {
@@ -294,7 +298,8 @@ impl Mercure {
     fn subscribe_request(&self, request: &Request) -> Response {
         let shared = &self.shared;
         let base = self.hub_url(request);
-        let selector = match TopicSelector::from_query(request.query(), &base) {
+        let params = request.query().iter().map(|(name, value)| (name.as_str(), value.as_str()));
+        let selector = match TopicSelector::from_params(params, base.as_ref(), &SelectorLimits::default()) {
             Ok(selector) => selector,
             Err(error) => return plain(400, &format!("{error}\n")),
         };
@@ -309,9 +314,11 @@ impl Mercure {
             Ok(Some(token)) => {
                 let Some(verifier) = &shared.subscribers else { return denied(Denial::InvalidToken) };
                 let Ok(claims) = verifier.verify(token, SystemTime::now()) else { return denied(Denial::InvalidToken) };
-                let Ok(grants) = claims::grants(&claims, &base) else { return denied(Denial::InvalidToken) };
+                let Some(granted) = grants_for(&claims, Action::Subscribe, &base) else {
+                    return denied(Denial::InvalidToken);
+                };
                 expires_at = claims.expires_at();
-                if let Some(private) = grants.selector(Action::Subscribe) {
+                if let Some(private) = granted {
                     selection = selection.with_private(private);
                 }
             }
@@ -319,7 +326,8 @@ impl Mercure {
         // The header wins over the query parameter (which browsers need, since `EventSource`
         // cannot set headers on its first request).
         let last_event_id = request.header("last-event-id").or_else(|| request.query_param("last_event_id"));
-        let mut response = Response::hub(shared.hub.clone()).selection(selection).report_resume("Mercure-Last-Event-ID");
+        let mut response =
+            Response::hub_selection(shared.hub.clone(), selection).resume_header("Mercure-Last-Event-ID");
         if let Some(id) = last_event_id {
             response = response.resume_after(id);
         }
@@ -331,9 +339,9 @@ impl Mercure {
 
     /// The hub's URL as the request reached it: the base that relative topics and patterns
     /// resolve against.
-    fn hub_url(&self, request: &Request) -> String {
+    fn hub_url(&self, request: &Request) -> Option<UrlRecord> {
         let host = request.header("host").filter(|host| is_authority(host)).unwrap_or("localhost");
-        format!("http://{host}{}", self.shared.path)
+        UrlRecord::parse(&format!("http://{host}{}", self.shared.path), None).ok()
     }
 
     /// The URL of the hub's protected resource metadata: on the origin of the resource
@@ -348,10 +356,13 @@ impl Mercure {
 
     /// The protected resource metadata document (RFC 9728).
     fn metadata(&self, request: &Request) -> Response {
-        let resource = self.shared.audience.clone().unwrap_or_else(|| self.hub_url(request));
+        let resource = match &self.shared.audience {
+            Some(audience) => audience.clone(),
+            None => self.hub_url(request).map(|url| url.to_string()).unwrap_or_default(),
+        };
         let document = Value::Object(vec![
             ("resource".into(), resource.into()),
-            ("authorization_details_types_supported".into(), Value::Array(vec![claims::DETAIL_TYPE.into()])),
+            ("authorization_details_types_supported".into(), Value::Array(vec![claims::AUTHORIZATION_DETAIL_TYPE.into()])),
             ("bearer_methods_supported".into(), Value::Array(vec!["header".into()])),
             ("mercure_cookie".into(), self.shared.cookie_name.clone().into()),
         ]);
@@ -359,11 +370,35 @@ impl Mercure {
     }
 }
 
-/// A token's grants, when it is valid (`None` for every failure alike: the answer does not say
-/// which check failed).
-fn verified_grants(verifier: &Verifier, token: &str) -> Option<claims::Grants> {
+/// What a token grants for `action`, when it is valid: `Some(None)` when it grants nothing,
+/// `None` for every failure alike (the answer does not say which check failed).
+fn verified_grants(
+    verifier: &Verifier,
+    token: &str,
+    action: Action,
+    base: &Option<UrlRecord>,
+) -> Option<Option<TopicSelector>> {
     let claims = verifier.verify(token, SystemTime::now()).ok()?;
-    claims::grants(&claims, "").ok()
+    grants_for(&claims, action, base)
+}
+
+/// The topics a verified token's claims grant `action` on, as a selector (`Some(None)` when
+/// they grant none), or `None` when its grants are invalid: a broken entry, an unknown matcher
+/// type, a pattern that does not compile, more matchers or longer ones than a subscription may
+/// have. Any of these refuses the whole token.
+fn grants_for(claims: &jwt::Claims, action: Action, base: &Option<UrlRecord>) -> Option<Option<TopicSelector>> {
+    let grants = Grants::from_claims(claims).ok()?;
+    let params: Vec<(&str, &str)> = grants
+        .matchers(action)
+        .map(|matcher| match matcher {
+            claims::TopicMatcher::UrlPattern(pattern) => ("match_urlpattern", pattern.as_str()),
+            other => ("match", other.as_str()),
+        })
+        .collect();
+    if params.is_empty() {
+        return Some(None);
+    }
+    TopicSelector::from_params(params, base.as_ref(), &SelectorLimits::default()).ok().map(Some)
 }
 
 /// The path of the protected resource metadata of a hub at `path` (RFC 9728 §3.1: the

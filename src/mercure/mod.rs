@@ -11,4 +11,3 @@ mod auth;
 pub mod claims;
 mod namespace;
 pub mod publish;
-mod text;

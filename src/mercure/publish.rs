@@ -10,8 +10,8 @@
 use std::fmt;
 
 use super::namespace::is_reserved;
-use super::text::check_identifier;
 use crate::http::parse_query;
+use crate::topic::check_topic_text;
 
 /// Most `topic` fields in one update.
 pub const MAX_TOPICS_PER_UPDATE: usize = 64;
@@ -119,8 +119,14 @@ fn invalid(field: &'static str, reason: &'static str) -> PublishError {
     PublishError::Invalid { field, reason }
 }
 
+/// The character rule of topics, ids and types: no control character and no invisible Unicode
+/// format character.
+fn check_text(field: &'static str, value: &str) -> Result<(), PublishError> {
+    check_topic_text(value).map_err(|_| invalid(field, "it contains a control or an invisible format character"))
+}
+
 fn check_topic(topic: &str, hub_path: &str) -> Result<(), PublishError> {
-    check_identifier(topic).map_err(|reason| invalid("topic", reason))?;
+    check_text("topic", topic)?;
     if topic == "*" {
         return Err(invalid("topic", "`*` is the wildcard matcher, not a topic"));
     }
@@ -131,7 +137,7 @@ fn check_topic(topic: &str, hub_path: &str) -> Result<(), PublishError> {
 }
 
 fn checked_id(id: String) -> Result<String, PublishError> {
-    check_identifier(&id).map_err(|reason| invalid("id", reason))?;
+    check_text("id", &id)?;
     if id.starts_with('#') {
         return Err(invalid("id", "ids starting with `#` are the hub's own"));
     }
@@ -142,7 +148,7 @@ fn checked_id(id: String) -> Result<String, PublishError> {
 }
 
 fn checked_type(event_type: String) -> Result<String, PublishError> {
-    check_identifier(&event_type).map_err(|reason| invalid("type", reason))?;
+    check_text("type", &event_type)?;
     if event_type == "mercure" {
         return Err(invalid("type", "the type `mercure` is reserved for the hub's own events"));
     }
