@@ -8,12 +8,12 @@
 //!
 //! Run: `cargo run --example countdown`
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use bare_sse::http::{parse_request_head, response_head, HeadLimits, Parsed, RequestHead};
+use bare_sse::http::{response_head, HeadLimits, HeadRead, HeadReader, RequestHead, RequestHeads};
 use bare_sse::{write_event, Event};
 
 const START: u32 = 30;
@@ -77,20 +77,18 @@ fn serve(mut socket: TcpStream) -> std::io::Result<()> {
     Ok(()) // hang up: the browser reconnects after the retry delay
 }
 
+/// Reads a request head with the crate's head reader, within 10 seconds.
 fn read_head(socket: &mut TcpStream) -> std::io::Result<RequestHead> {
     socket.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut received = Vec::new();
-    let mut chunk = [0u8; 1024];
+    let mut reader = HeadReader::new(RequestHeads(HeadLimits::default()));
     loop {
-        match parse_request_head(&received, &HeadLimits::default()) {
-            Ok(Parsed::Complete { head, .. }) => return Ok(head),
-            Ok(Parsed::Partial) => {}
-            Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-        }
-        let n = socket.read(&mut chunk)?;
-        if n == 0 {
+        if reader.read_from(socket)? == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        received.extend_from_slice(&chunk[..n]);
+        match reader.poll() {
+            Ok(HeadRead::Complete { head, .. }) => return Ok(head),
+            Ok(HeadRead::Partial) => {}
+            Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        }
     }
 }

@@ -4,12 +4,12 @@
 //! Run: `cargo run --example embed [PORT]` (default 8124), then
 //! `curl -N http://127.0.0.1:8124/events` and `curl http://127.0.0.1:8124/`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bare_sse::http::{parse_request_head, HeadLimits, Parsed, RequestHead};
+use bare_sse::http::{HeadLimits, HeadRead, HeadReader, RequestHead, RequestHeads};
 use bare_sse::server::serve_request;
 use bare_sse::{Event, Hub, Request};
 
@@ -52,24 +52,20 @@ fn serve(port: u16) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Reads a request head with the crate's parser, within 5 seconds.
+/// Reads a request head with the crate's head reader, within 5 seconds.
 fn read_head(mut socket: TcpStream) -> std::io::Result<(RequestHead, TcpStream)> {
     socket.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let limits = HeadLimits::default();
-    let mut received = Vec::new();
-    let mut chunk = [0u8; 1024];
+    let mut reader = HeadReader::new(RequestHeads(HeadLimits::default()));
     loop {
-        let n = socket.read(&mut chunk)?;
-        if n == 0 {
+        if reader.read_from(&mut socket)? == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        received.extend_from_slice(&chunk[..n]);
-        match parse_request_head(&received, &limits) {
-            Ok(Parsed::Complete { head, .. }) => {
+        match reader.poll() {
+            Ok(HeadRead::Complete { head, .. }) => {
                 socket.set_read_timeout(None)?;
                 return Ok((head, socket));
             }
-            Ok(Parsed::Partial) => {}
+            Ok(HeadRead::Partial) => {}
             Err(error) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, error)),
         }
     }

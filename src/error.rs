@@ -109,12 +109,8 @@ impl Error {
     }
 }
 
-/// Whether an I/O error only means that a socket's read or write timeout expired (the peer may
-/// still be there, and the operation can be tried again), as opposed to a broken connection.
-/// `std` reports an expired socket timeout as `WouldBlock` on Unix and `TimedOut` on Windows.
-pub(crate) fn is_timeout(error: &io::Error) -> bool {
-    matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
-}
+/// Where the hub looks for it: it lives with the socket helpers.
+pub(crate) use crate::net::is_timeout;
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

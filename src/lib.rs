@@ -79,6 +79,7 @@
 // Every public function that can fail or panic says when, in `# Errors` and `# Panics` sections.
 #![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
+mod backoff;
 pub mod client;
 pub mod compress;
 pub mod datastar;
@@ -92,6 +93,7 @@ mod jitter;
 pub mod json;
 pub mod jwt;
 pub mod mercure;
+mod net;
 pub mod parse;
 pub mod redis;
 pub mod server;

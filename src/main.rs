@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use bare_sse::client::{EventSource, Item};
 use bare_sse::json::Value;
-use bare_sse::parse::{classify_line, Line, LineSplitter, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES};
+use bare_sse::parse::{
+    classify_line, Block, EventFields, Field, Line, LineSplitter, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES,
+};
 use bare_sse::ClientError;
-use bare_sse::{shared_source, AllowOrigin, Event, Hub, Request, Response, Server};
+use bare_sse::{shared_source, AllowOrigin, Event, Hub, MessageEvent, Request, Response, Server};
 
 /// `eprintln!` that ignores a closed standard error instead of panicking.
 macro_rules! note {
@@ -76,6 +78,8 @@ options:
                         shows what clients get, so with --lines, add --auto-id for a tab opened
                         later to see the lines sent before it
   --max-line-bytes N    longest input line (default 8388608); longer ones are reported and skipped
+  --max-event-bytes N   most data in one input event, its line ends counted (default 16777216);
+                        a larger event is reported and not sent
   --redis URL           share events with every server on the same Redis stream
                         (redis://[[user]:password@]host[:port][/db]); ids become stream entry ids,
                         so use --auto-id (or none) rather than `id:` lines
@@ -299,6 +303,7 @@ struct ServeOptions {
     lines: bool,
     page: bool,
     max_line_bytes: usize,
+    max_event_bytes: usize,
     redis: Option<String>,
     stream: String,
     gzip: bool,
@@ -308,9 +313,10 @@ struct ServeOptions {
     drain_seconds: Option<u64>,
 }
 
-impl ServeOptions {
-    fn parse(args: &[String]) -> Result<ServeOptions, Failure> {
-        let mut options = ServeOptions {
+/// What `serve` does with no options.
+impl Default for ServeOptions {
+    fn default() -> ServeOptions {
+        ServeOptions {
             port: 8122,
             bind: IpAddr::from([127, 0, 0, 1]),
             history: bare_sse::hub::DEFAULT_HISTORY_EVENTS,
@@ -322,13 +328,20 @@ impl ServeOptions {
             lines: false,
             page: false,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             redis: None,
             stream: "events".to_string(),
             gzip: false,
             metrics: None,
             exit_at_end: false,
             drain_seconds: None,
-        };
+        }
+    }
+}
+
+impl ServeOptions {
+    fn parse(args: &[String]) -> Result<ServeOptions, Failure> {
+        let mut options = ServeOptions::default();
         let mut args = Arguments::new(args, Command::Serve);
         while let Some(name) = args.next() {
             match name {
@@ -348,6 +361,7 @@ impl ServeOptions {
                 "--lines" => options.lines = args.flag(name)?,
                 "--page" => options.page = args.flag(name)?,
                 "--max-line-bytes" => options.max_line_bytes = args.number(name)?,
+                "--max-event-bytes" => options.max_event_bytes = args.number(name)?,
                 "--gzip" => options.gzip = args.flag(name)?,
                 "--metrics" => {
                     let path = args.value(name)?;
@@ -374,6 +388,38 @@ impl ServeOptions {
 }
 
 fn serve(options: &ServeOptions) -> Result<(), Failure> {
+    let hub = build_hub(options)?;
+    let server = start_server(options, &hub)?;
+    let mut publisher = Publisher::new(&hub, options.auto_id, options.redis.is_some());
+    let stdin = io::stdin().lock();
+    let read = if options.lines {
+        send_lines(stdin, &mut publisher, options.max_line_bytes)
+    } else {
+        send_events(stdin, &mut publisher, options.max_line_bytes, options.max_event_bytes)
+    };
+    read.map_err(|e| Failure::Runtime(format!("reading standard input: {e}"), exit::FAILURE))?;
+    if !options.exit_at_end {
+        // What the input held stays in history for clients that connect later, but only the
+        // events with ids: say so when some had none, since those clients will not see them.
+        if let Some(note) = publisher.without_id_note() {
+            note!("bare-sse: {note}");
+        }
+        note!("bare-sse: end of input; still serving (Ctrl-C to stop)");
+        loop {
+            std::thread::park();
+        }
+    }
+    if let Some(seconds) = options.drain_seconds {
+        drain(&server, seconds);
+        return Ok(());
+    }
+    hub.flush(Duration::from_secs(2));
+    server.stop();
+    Ok(())
+}
+
+/// The hub the options describe.
+fn build_hub(options: &ServeOptions) -> Result<Hub, Failure> {
     let heartbeat = (options.heartbeat_seconds > 0).then(|| Duration::from_secs(options.heartbeat_seconds));
     let mut hub = Hub::builder().history_events(options.history).heartbeat(heartbeat);
     if options.gzip {
@@ -382,7 +428,11 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     if let Some(url) = &options.redis {
         hub = hub.redis(url, &options.stream).map_err(|e| Failure::Usage(format!("--redis: {e}"), Command::Serve))?;
     }
-    let hub = hub.build();
+    Ok(hub.build())
+}
+
+/// Starts the server the options describe, on `hub`, and says where it serves what.
+fn start_server(options: &ServeOptions, hub: &Hub) -> Result<Server, Failure> {
     let mut builder = Server::builder()
         .hub(hub.clone())
         .bind(options.bind)
@@ -414,38 +464,17 @@ fn serve(options: &ServeOptions) -> Result<(), Failure> {
     if let Some(path) = &options.metrics {
         note!("bare-sse: metrics at http://{}{path}", server.local_addr());
     }
+    Ok(server)
+}
 
-    let stdin = io::stdin().lock();
-    let mut publisher = Publisher::new(&hub, options.auto_id, options.redis.is_some());
-    let read = if options.lines {
-        send_lines(stdin, &mut publisher, options.max_line_bytes)
-    } else {
-        send_events(stdin, &mut publisher, options.max_line_bytes)
-    };
-    read.map_err(|e| Failure::Runtime(format!("reading standard input: {e}"), exit::FAILURE))?;
-    if !options.exit_at_end {
-        // What the input held stays in history for clients that connect later, but only the
-        // events with ids: say so when some had none, since those clients will not see them.
-        if let Some(note) = publisher.without_id_note() {
-            note!("bare-sse: {note}");
-        }
-        note!("bare-sse: end of input; still serving (Ctrl-C to stop)");
-        loop {
-            std::thread::park();
-        }
-    }
-    if let Some(seconds) = options.drain_seconds {
-        let period = Duration::from_secs(seconds).min(bare_sse::server::MAX_DRAIN_PERIOD);
-        note!("bare-sse: end of input; draining: the streams end over {} s", period.as_secs());
-        // Each turn waits for the events published before it: no flush needed first.
-        let ended = server.drain(period);
-        let streams = if ended == 1 { "stream" } else { "streams" };
-        note!("bare-sse: drained: {ended} {streams} ended");
-        return Ok(());
-    }
-    hub.flush(Duration::from_secs(2));
-    server.stop();
-    Ok(())
+/// `--drain`: ends the streams over that many seconds (at most the server's longest drain).
+fn drain(server: &Server, seconds: u64) {
+    let period = Duration::from_secs(seconds).min(bare_sse::server::MAX_DRAIN_PERIOD);
+    note!("bare-sse: end of input; draining: the streams end over {} s", period.as_secs());
+    // Each turn waits for the events published before it: no flush needed first.
+    let ended = server.drain(period);
+    let streams = if ended == 1 { "stream" } else { "streams" };
+    note!("bare-sse: drained: {ended} {streams} ended");
 }
 
 /// Sends the events read from standard input to the hub, and counts what it sent.
@@ -535,71 +564,66 @@ fn read_input(mut input: impl Read, mut take: impl FnMut(&[u8])) -> io::Result<(
     }
 }
 
-/// The event being read from standard input.
-#[derive(Default)]
-struct PendingEvent {
-    data: Vec<String>,
-    event_type: Option<String>,
-    id: Option<String>,
-    retry: Option<u64>,
-    /// Line number of its first field, for error messages.
-    first_line: usize,
-}
-
-impl PendingEvent {
-    fn is_empty(&self) -> bool {
-        self.data.is_empty() && self.event_type.is_none() && self.id.is_none() && self.retry.is_none()
+/// The event a block of fields read from standard input makes: its id as given, or, without one,
+/// the hub's next id with `--auto-id`.
+fn event_from(block: Block, auto_id: bool) -> Event {
+    let mut event = Event::new();
+    if let Some(data) = block.data {
+        event = event.data(data);
     }
-
-    fn into_event(self, auto_id: bool) -> Event {
-        let mut event = Event::new();
-        if !self.data.is_empty() {
-            event = event.data(self.data.join("\n"));
-        }
-        if let Some(event_type) = self.event_type {
-            event = event.event(event_type);
-        }
-        if let Some(retry) = self.retry {
-            event = event.retry(Duration::from_millis(retry));
-        }
-        match self.id {
-            Some(id) => event.id(id),
-            None if auto_id => event.with_id(),
-            None => event,
-        }
+    if let Some(event_type) = block.event_type {
+        event = event.event(event_type);
+    }
+    if let Some(retry) = block.retry {
+        event = event.retry(retry);
+    }
+    match block.id {
+        Some(id) => event.id(id),
+        None if auto_id => event.with_id(),
+        None => event,
     }
 }
 
-/// Reads text/event-stream from `input` with the library's line rules, sending each event. Unlike a
-/// client, it reports fields it does not know rather than ignoring them, since here they are typos.
-fn send_events(input: impl Read, publisher: &mut Publisher<'_>, max_line_bytes: usize) -> io::Result<()> {
+/// Reads text/event-stream from `input` with the library's line and field rules, sending each
+/// event. Unlike a client, it reports the fields those rules ignore rather than passing over them,
+/// since here they are typos, and it sends an event that has fields but no data (a `retry:` alone,
+/// say), which a client would not see as an event.
+fn send_events(
+    input: impl Read,
+    publisher: &mut Publisher<'_>,
+    max_line_bytes: usize,
+    max_event_bytes: usize,
+) -> io::Result<()> {
     let mut splitter = LineSplitter::new(max_line_bytes);
-    let mut pending = PendingEvent::default();
+    let mut fields = EventFields::new(max_event_bytes);
+    // The line of the event's first field that counts, for messages about the event.
+    let mut first_line = 0;
     let mut line_number = 0;
     let mut on_line = |line: &str| {
         line_number += 1;
-        let field = match classify_line(line) {
-            Line::Blank if pending.is_empty() => return,
+        let (name, value) = match classify_line(line) {
+            Line::Blank if fields.is_empty() => return,
             Line::Blank => {
-                let pending = std::mem::take(&mut pending);
-                let first_line = pending.first_line;
-                return publisher.send(pending.into_event(publisher.auto_id), first_line);
+                let block = fields.end();
+                if !block.too_large {
+                    publisher.send(event_from(block, publisher.auto_id), first_line);
+                }
+                return;
             }
             Line::Comment(_) => return,
             Line::Field { name, value } => (name, value),
         };
-        if pending.is_empty() {
-            pending.first_line = line_number;
+        if fields.is_empty() {
+            first_line = line_number;
         }
-        match field {
-            ("data", value) => pending.data.push(value.to_string()),
-            ("event", value) => pending.event_type = Some(value.to_string()),
-            ("id", value) => pending.id = Some(value.to_string()),
-            ("retry", value) => match value.parse() {
-                Ok(retry) => pending.retry = Some(retry),
-                Err(_) => note!("bare-sse: line {line_number}: retry takes milliseconds, not `{value}`"),
-            },
-            (name, _) => note!("bare-sse: line {line_number}: unknown field `{name}` skipped"),
+        match fields.take(name, value) {
+            Ok(Field::IdWithNul(_)) => note!("bare-sse: line {line_number}: an id cannot hold NUL; line skipped"),
+            Ok(Field::BadRetry(value)) => {
+                note!("bare-sse: line {line_number}: retry takes milliseconds, not `{value}`")
+            }
+            Ok(Field::Unknown { name, .. }) => note!("bare-sse: line {line_number}: unknown field `{name}` skipped"),
+            Ok(_) => {}
+            Err(e) => note!("bare-sse: line {line_number}: {e}; event at line {first_line} not sent"),
         }
     };
     read_input(input, |bytes| {
@@ -673,17 +697,7 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
             Command::Listen,
         ));
     }
-    let mut builder = EventSource::builder(&options.url).max_event_bytes(options.max_event_bytes);
-    if let Some(id) = &options.last_event_id {
-        builder = builder.last_event_id(id.as_str());
-    }
-    for (name, value) in &options.headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    if let Some(attempts) = options.max_failures {
-        builder = builder.max_attempts(attempts);
-    }
-    let mut source = builder.build().map_err(|e| Failure::Usage(e.to_string(), Command::Listen))?;
+    let mut source = event_source(options)?;
     let timed_out = Arc::new(AtomicBool::new(false));
     if let Some(timeout) = options.timeout {
         let (closer, timed_out) = (source.close_handle(), Arc::clone(&timed_out));
@@ -708,23 +722,8 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
             Ok(_) => continue,
             Err(e) => return Err(Failure::Runtime(e.to_string(), exit_code_for(&e))),
         };
-        let printed = if options.json {
-            let mut fields =
-                vec![("type".to_string(), Value::from(event.event)), ("data".to_string(), Value::from(event.data))];
-            // The event's own id only: the last id of an earlier event would say that this one
-            // is kept in history, and could be resumed after, when it is not.
-            if let Some(id) = event.id {
-                fields.push(("id".to_string(), Value::from(id)));
-            }
-            writeln!(out, "{}", Value::Object(fields))
-        } else if event.event == "message" {
-            writeln!(out, "{}", event.data)
-        } else {
-            // A typed event (a reset, a Datastar patch) is not mistaken for data.
-            writeln!(out, "{}: {}", event.event, event.data)
-        };
         // A closed pipe (`bare-sse listen ... | head`) ends the listener quietly.
-        if printed.and_then(|()| out.flush()).is_err() || options.once {
+        if print_event(&mut out, event, options.json).is_err() || options.once {
             return Ok(());
         }
     }
@@ -732,6 +731,42 @@ fn listen(options: &ListenOptions) -> Result<(), Failure> {
         return Err(Failure::Runtime("--timeout passed".into(), exit::TIMEOUT));
     }
     Ok(())
+}
+
+/// The client the options describe.
+fn event_source(options: &ListenOptions) -> Result<EventSource, Failure> {
+    let mut builder = EventSource::builder(&options.url).max_event_bytes(options.max_event_bytes);
+    if let Some(id) = &options.last_event_id {
+        builder = builder.last_event_id(id.as_str());
+    }
+    for (name, value) in &options.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    if let Some(attempts) = options.max_failures {
+        builder = builder.max_attempts(attempts);
+    }
+    builder.build().map_err(|e| Failure::Usage(e.to_string(), Command::Listen))
+}
+
+/// Prints an event on a line of its own: its data, after its type when that is not `message`, or,
+/// with `json`, an object with its type, data and own id.
+fn print_event(out: &mut impl Write, event: MessageEvent, json: bool) -> io::Result<()> {
+    if json {
+        let mut fields =
+            vec![("type".to_string(), Value::from(event.event)), ("data".to_string(), Value::from(event.data))];
+        // The event's own id only: the last id of an earlier event would say that this one is kept
+        // in history, and could be resumed after, when it is not.
+        if let Some(id) = event.id {
+            fields.push(("id".to_string(), Value::from(id)));
+        }
+        writeln!(out, "{}", Value::Object(fields))?;
+    } else if event.event == "message" {
+        writeln!(out, "{}", event.data)?;
+    } else {
+        // A typed event (a reset, a Datastar patch) is not mistaken for data.
+        writeln!(out, "{}: {}", event.event, event.data)?;
+    }
+    out.flush()
 }
 
 /// Failures in a row after which `listen` says how to make it give up: the first one may be a

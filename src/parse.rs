@@ -1,7 +1,10 @@
 //! Reading an event stream: an incremental parser that follows the WHATWG rules exactly.
 //!
 //! [`Parser`] is pure: feed it byte slices as they arrive, in any split, and take the events it
-//! dispatches. [`EventReader`] and [`read_event`] wrap it for blocking readers.
+//! dispatches. [`EventReader`] and [`read_event`] wrap it for blocking readers. Beneath it,
+//! [`LineSplitter`] cuts lines, [`classify_line`] and [`Field`] read them, and [`EventFields`]
+//! gathers one event's fields as the stream wrote them, before the browser's dispatch rules: what
+//! a program needs that reads events to send them on rather than to show them (`bare-sse serve`).
 //!
 //! ```
 //! use bare_sse::parse::Parser;
@@ -121,6 +124,157 @@ pub fn classify_line(line: &str) -> Line<'_> {
     }
 }
 
+/// A field line, read by the event-stream rules: what it sets, or why the rules ignore it.
+///
+/// ```
+/// use bare_sse::parse::Field;
+/// use std::time::Duration;
+/// assert_eq!(Field::read("retry", "3000"), Field::Retry(Duration::from_secs(3)));
+/// assert_eq!(Field::read("retry", "+3000"), Field::BadRetry("+3000"));
+/// assert_eq!(Field::read("id", "a\0b"), Field::IdWithNul("a\0b"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field<'a> {
+    /// `data`: one line of the event's data.
+    Data(&'a str),
+    /// `event`: the event's type.
+    Event(&'a str),
+    /// `id`: the event's id, and the stream's last event id once the event ends (an empty one
+    /// resets it).
+    Id(&'a str),
+    /// `retry`: the reconnection time.
+    Retry(Duration),
+    /// An `id` that holds NUL: ignored.
+    IdWithNul(&'a str),
+    /// A `retry` whose value is not all ASCII digits, or too large a number: ignored.
+    BadRetry(&'a str),
+    /// Any other field name: ignored.
+    Unknown {
+        /// The field name.
+        name: &'a str,
+        /// The field value.
+        value: &'a str,
+    },
+}
+
+impl<'a> Field<'a> {
+    /// Reads the field `name: value` (as [`classify_line`] splits it).
+    pub fn read(name: &'a str, value: &'a str) -> Field<'a> {
+        match name {
+            "data" => Field::Data(value),
+            "event" => Field::Event(value),
+            "id" if value.contains('\0') => Field::IdWithNul(value),
+            "id" => Field::Id(value),
+            "retry" if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) => Field::BadRetry(value),
+            "retry" => value.parse().map_or(Field::BadRetry(value), |ms| Field::Retry(Duration::from_millis(ms))),
+            _ => Field::Unknown { name, value },
+        }
+    }
+}
+
+/// The fields of the event being received, from one blank line to the next: its data lines
+/// (within a size limit), type, own id and retry, as the stream gave them. The [`Parser`]
+/// dispatches its events from them, by the browser's rules; a program that reads events written
+/// as text to send them on (`bare-sse serve`) builds each event from them.
+///
+/// ```
+/// use bare_sse::parse::{EventFields, Field};
+///
+/// let mut fields = EventFields::new(1024);
+/// fields.take("data", "one").unwrap();
+/// assert!(matches!(fields.take("colour", "red"), Ok(Field::Unknown { .. })));
+/// fields.take("data", "two").unwrap();
+/// let block = fields.end();
+/// assert_eq!((block.data.as_deref(), block.id), (Some("one\ntwo"), None));
+/// assert!(fields.is_empty());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct EventFields {
+    max_event_bytes: usize,
+    /// The data lines so far, each followed by LF.
+    data: String,
+    /// The data passed the size limit: dropped, with every data line until the event ends.
+    too_large: bool,
+    event_type: Option<String>,
+    id: Option<String>,
+    retry: Option<Duration>,
+}
+
+/// One event's fields, as [`EventFields::end`] hands them over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Block {
+    /// The data lines joined with `\n`; `None` when the event had none (or they were dropped).
+    pub data: Option<String>,
+    /// The last `event` field's value.
+    pub event_type: Option<String>,
+    /// The last `id` field's value (one holding NUL is ignored).
+    pub id: Option<String>,
+    /// The last valid `retry` field's value.
+    pub retry: Option<Duration>,
+    /// The data passed the size limit, and was dropped.
+    pub too_large: bool,
+}
+
+impl EventFields {
+    /// Fields of events whose data may hold up to `max_event_bytes` (its line ends counted).
+    pub fn new(max_event_bytes: usize) -> EventFields {
+        EventFields { max_event_bytes, ..EventFields::default() }
+    }
+
+    /// Takes the field `name: value` and says what it was. A data line that takes the data past
+    /// the limit is [`ParseError::EventTooLarge`]: the data is dropped, and so are the event's
+    /// later data lines.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError::EventTooLarge`] for a data line past the event's limit.
+    pub fn take<'a>(&mut self, name: &'a str, value: &'a str) -> Result<Field<'a>, ParseError> {
+        let field = Field::read(name, value);
+        match field {
+            Field::Data(_) if self.too_large => {}
+            Field::Data(line) => {
+                if self.data.len() + line.len() + 1 > self.max_event_bytes {
+                    self.data.clear();
+                    self.too_large = true;
+                    return Err(ParseError::EventTooLarge(self.max_event_bytes));
+                }
+                self.data.push_str(line);
+                self.data.push('\n');
+            }
+            Field::Event(event_type) => self.event_type = Some(event_type.to_string()),
+            Field::Id(id) => self.id = Some(id.to_string()),
+            Field::Retry(retry) => self.retry = Some(retry),
+            Field::IdWithNul(_) | Field::BadRetry(_) | Field::Unknown { .. } => {}
+        }
+        Ok(field)
+    }
+
+    /// Whether no field has counted since the last event ended (ignored ones do not).
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+            && !self.too_large
+            && self.event_type.is_none()
+            && self.id.is_none()
+            && self.retry.is_none()
+    }
+
+    /// Ends the event (a blank line came): its fields, handed over, and none kept for the next.
+    pub fn end(&mut self) -> Block {
+        let mut data = std::mem::take(&mut self.data);
+        let data = (!data.is_empty()).then(|| {
+            data.pop(); // the LF after the last data line
+            data
+        });
+        Block {
+            data,
+            event_type: self.event_type.take(),
+            id: self.id.take(),
+            retry: self.retry.take(),
+            too_large: std::mem::take(&mut self.too_large),
+        }
+    }
+}
+
 /// Splits a byte stream into lines by the event-stream rules: BOM at the start, CRLF / CR / LF
 /// line ends (also across slices), UTF-8 with replacement, and a line-length limit.
 #[derive(Debug, Clone)]
@@ -219,17 +373,10 @@ pub struct Parser {
     event: EventBuffers,
 }
 
-/// What the parser accumulates from fields between dispatches.
+/// What the parser keeps between dispatches: the event being received, and the stream's state.
 #[derive(Debug, Clone, Default)]
 struct EventBuffers {
-    max_event_bytes: usize,
-    /// The current event broke the size limit; drop fields until it ends.
-    skipping_event: bool,
-    data: String,
-    event_type: String,
-    id_buffer: String,
-    /// The event being received has an `id:` field of its own (`id_buffer` holds it).
-    has_own_id: bool,
+    fields: EventFields,
     last_event_id: String,
     retry: Option<Duration>,
     /// Keep comment lines for [`Parser::next_received`] (off: they are dropped, as a browser does).
@@ -263,7 +410,7 @@ impl Parser {
     pub fn with_limits(max_line_bytes: usize, max_event_bytes: usize) -> Parser {
         Parser {
             lines: LineSplitter::new(max_line_bytes),
-            event: EventBuffers { max_event_bytes, ..EventBuffers::default() },
+            event: EventBuffers { fields: EventFields::new(max_event_bytes), ..EventBuffers::default() },
         }
     }
 
@@ -277,7 +424,6 @@ impl Parser {
     pub fn resume_from(self, last_event_id: impl Into<String>) -> Parser {
         let mut parser = self;
         parser.event.last_event_id = last_event_id.into();
-        parser.event.id_buffer.clone_from(&parser.event.last_event_id);
         parser
     }
 
@@ -335,73 +481,43 @@ impl Parser {
     /// ready for a new connection (keeping the last event id and retry).
     pub fn finish(&mut self) {
         self.lines.finish();
-        let event = &mut self.event;
-        event.data.clear();
-        event.event_type.clear();
-        event.id_buffer.clone_from(&event.last_event_id);
-        event.has_own_id = false;
-        event.skipping_event = false;
+        self.event.fields.end();
     }
 }
 
 impl EventBuffers {
     fn take_line(&mut self, line: Line<'_>) -> Result<(), ParseError> {
-        let (name, value) = match line {
-            Line::Blank => {
-                self.dispatch();
-                return Ok(());
-            }
+        match line {
+            Line::Blank => self.dispatch(),
             Line::Comment(text) => {
                 if self.keep_comments {
                     let text = text.strip_prefix(' ').unwrap_or(text);
                     self.ready.push_back(Received::Comment(text.to_string()));
                 }
-                return Ok(());
             }
-            Line::Field { name, value } => (name, value),
-        };
-        match name {
-            "data" if !self.skipping_event => {
-                if self.data.len() + value.len() + 1 > self.max_event_bytes {
-                    self.data.clear();
-                    self.skipping_event = true;
-                    return Err(ParseError::EventTooLarge(self.max_event_bytes));
-                }
-                self.data.push_str(value);
-                self.data.push('\n');
-            }
-            "event" => value.clone_into(&mut self.event_type),
-            "id" if !value.contains('\0') => {
-                value.clone_into(&mut self.id_buffer);
-                self.has_own_id = true;
-            }
-            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
-                if let Ok(milliseconds) = value.parse() {
-                    self.retry = Some(Duration::from_millis(milliseconds));
+            // The reconnection time is the stream's as soon as its line is read.
+            Line::Field { name, value } => {
+                if let Field::Retry(retry) = self.fields.take(name, value)? {
+                    self.retry = Some(retry);
                 }
             }
-            _ => {}
         }
         Ok(())
     }
 
+    /// The blank line: the event's id becomes the stream's last id, and an event with data fires.
     fn dispatch(&mut self) {
-        self.last_event_id.clone_from(&self.id_buffer);
-        let has_own_id = std::mem::take(&mut self.has_own_id);
-        let skipped = std::mem::take(&mut self.skipping_event);
-        if self.data.is_empty() || skipped {
-            self.data.clear();
-            self.event_type.clear();
-            return;
+        let Block { data, event_type, id, too_large, .. } = self.fields.end();
+        if let Some(id) = &id {
+            self.last_event_id.clone_from(id);
         }
-        self.data.pop(); // the LF after the last data line
-        let event =
-            if self.event_type.is_empty() { "message".to_string() } else { std::mem::take(&mut self.event_type) };
+        let Some(data) = data.filter(|_| !too_large) else { return };
+        let event = event_type.filter(|event_type| !event_type.is_empty()).unwrap_or_else(|| "message".to_string());
         self.ready.push_back(Received::Event(MessageEvent {
             event,
-            data: std::mem::take(&mut self.data),
+            data,
             last_event_id: self.last_event_id.clone(),
-            id: has_own_id.then(|| self.last_event_id.clone()),
+            id,
         }));
     }
 }
@@ -773,6 +889,57 @@ mod tests {
         assert!(parser.next_event().is_none(), "the large event was dropped whole");
         parser.feed(b"data: ok\n\n").unwrap();
         assert_eq!(parser.next_event().unwrap().data, "ok");
+    }
+
+    /// Each field as the rules read it: what the parser takes, and what it passes over and why.
+    #[test]
+    fn fields_are_read_by_the_rules() {
+        assert_eq!(Field::read("data", ""), Field::Data(""));
+        assert_eq!(Field::read("event", "x"), Field::Event("x"));
+        assert_eq!(Field::read("id", ""), Field::Id(""));
+        assert_eq!(Field::read("id", "\0"), Field::IdWithNul("\0"));
+        assert_eq!(Field::read("retry", "0"), Field::Retry(Duration::ZERO));
+        for bad in ["", "+1", "-1", " 1", "1.5", "99999999999999999999999"] {
+            assert_eq!(Field::read("retry", bad), Field::BadRetry(bad), "{bad:?}");
+        }
+        assert_eq!(Field::read("Data", "x"), Field::Unknown { name: "Data", value: "x" }, "names are case-sensitive");
+    }
+
+    /// An event's fields: the last of each kind counts, ignored fields leave it empty, data past
+    /// the limit (on one line or over several) is dropped with the rest of the event's data while
+    /// its other fields stay, and an ended event leaves nothing behind.
+    #[test]
+    fn event_fields_keep_the_last_of_each_and_bound_the_data() {
+        let mut fields = EventFields::new(6);
+        fields.take("colour", "red").unwrap();
+        fields.take("retry", "soon").unwrap();
+        fields.take("id", "a\0").unwrap();
+        assert!(fields.is_empty(), "ignored fields do not count");
+        for (name, value) in [("id", "1"), ("id", "2"), ("event", "e"), ("retry", "5"), ("data", "ab"), ("data", "c")] {
+            fields.take(name, value).unwrap();
+        }
+        let block = fields.end();
+        let expected = Block {
+            data: Some("ab\nc".to_string()),
+            event_type: Some("e".to_string()),
+            id: Some("2".to_string()),
+            retry: Some(Duration::from_millis(5)),
+            too_large: false,
+        };
+        assert_eq!(block, expected);
+        assert!(fields.is_empty() && fields.end() == Block::default());
+
+        fields.take("data", "abc").unwrap();
+        assert_eq!(fields.take("data", "de"), Err(ParseError::EventTooLarge(6)), "7 bytes with the line ends");
+        assert_eq!(fields.take("data", "f"), Ok(Field::Data("f")), "dropped without another error");
+        fields.take("id", "3").unwrap();
+        let block = fields.end();
+        assert_eq!((block.data, block.id.as_deref(), block.too_large), (None, Some("3"), true));
+        assert_eq!(fields.take("data", "abcdef"), Err(ParseError::EventTooLarge(6)), "one line past it");
+        assert!(!fields.is_empty(), "an event dropped for its size still ends with its blank line");
+        fields.end();
+        fields.take("data", "abcde").unwrap();
+        assert_eq!(fields.end().data.as_deref(), Some("abcde"), "at the limit");
     }
 
     #[test]

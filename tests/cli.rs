@@ -221,9 +221,30 @@ fn bad_input_lines_are_reported_and_skipped() {
     serving.send("foo: bar\nretry: soon\nid: 5\ndata: ok\n\nid: bad\0id\ndata: x\n\n");
     assert!(line_containing(&serving.stderr, "line 1").contains("unknown field `foo`"));
     assert!(line_containing(&serving.stderr, "line 2").contains("retry"));
-    assert!(line_containing(&serving.stderr, "line 6").contains("NUL"), "the event with a NUL id is refused");
+    assert!(line_containing(&serving.stderr, "line 6").contains("NUL"), "the id line with a NUL is skipped");
     let listening = Listening::start(&serving.url, &[]);
     assert_eq!(listening.line(), "ok", "the good event went out (kept for late joiners by its id)");
+    assert!(serving.finish().success());
+}
+
+/// An input event's data is bounded as a client's is: at the limit (its line ends counted) it is
+/// sent, one byte past it, on one line or across several, it is reported and not sent, and the
+/// events after it go out as usual.
+#[test]
+fn input_events_past_the_event_limit_are_reported_and_not_sent() {
+    let mut serving = Serving::start(&["--auto-id", "--max-event-bytes", "16"]);
+    let at_limit = "a".repeat(15);
+    let past = "b".repeat(16);
+    serving.send(&format!(
+        "data: {at_limit}\n\ndata: {past}\n\nevent: split\ndata: ccccccc\ndata: dddddddd\n\ndata: after\n\n"
+    ));
+    let first = line_containing(&serving.stderr, "line 3");
+    assert!(first.contains("event larger than 16 bytes") && first.contains("not sent"), "{first}");
+    let second = line_containing(&serving.stderr, "line 7");
+    assert!(second.contains("event at line 5 not sent"), "{second}");
+    let listening = Listening::start(&serving.url, &[]);
+    assert_eq!(listening.line(), at_limit);
+    assert_eq!(listening.line(), "after", "the events past the limit were not sent");
     assert!(serving.finish().success());
 }
 

@@ -356,3 +356,17 @@ fn past_the_limit_a_slow_request_head_gets_408() {
     slow.send("GET / HT");
     assert_eq!(slow.head().status, 408);
 }
+
+/// Past the connection limit, a client that sends its request and then shuts its side of the
+/// connection (as `printf ... | nc -N` does) still gets its answer: the end of its bytes comes
+/// after the head, which is answered first.
+#[test]
+fn past_the_limit_a_request_followed_by_its_senders_end_is_answered() {
+    let server = Server::builder().max_connections(0).start().unwrap();
+    for _ in 0..20 {
+        let mut client = RawClient::connect(server.local_addr());
+        client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        client.socket.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(client.head().status, 503);
+    }
+}

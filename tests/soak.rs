@@ -108,86 +108,25 @@ fn run_round(seed: u64) {
     let stop_at = (rng.below(3) == 0).then(|| rng.below(total));
     let progress = Arc::new(Progress::default());
 
-    let reference_seen = Arc::new(Mutex::new(Vec::<Seen>::new()));
     let mut reference = RawClient::stream(addr, "/", "");
     assert!(hub.wait_until_clients(|n| n == 1, READ_TIMEOUT));
+    let reference_seen = Arc::new(Mutex::new(Vec::<Seen>::new()));
     let reference_thread = {
         let seen = Arc::clone(&reference_seen);
-        thread::spawn(move || {
-            while let Some(block) = reference.try_next_block() {
-                let event = Seen::from(block);
-                let end = event.data == END;
-                seen.lock().unwrap().push(event);
-                if end {
-                    break;
-                }
-            }
-        })
+        thread::spawn(move || read_to_the_end(&mut reference, None, None, |event| seen.lock().unwrap().push(event)))
     };
-
-    let plans: Vec<Plan> = (0..CLIENTS)
-        .map(|_| Plan {
-            join_after: rng.below(total),
-            resume: match rng.below(4) {
-                0 | 1 => Resume::Start,
-                2 => Resume::FromSeen(rng.below(total / 2)),
-                _ => Resume::Unknown,
-            },
-            leave_after: (rng.below(3) == 0).then(|| rng.below(total)),
-            slow: (rng.below(3) == 0).then(|| Duration::from_micros(200 + rng.below(800) as u64)),
-        })
-        .collect();
-    let clients: Vec<_> = plans
+    let clients: Vec<_> = random_plans(&mut rng, total)
         .into_iter()
         .map(|plan| {
             let (progress, reference_seen) = (Arc::clone(&progress), Arc::clone(&reference_seen));
-            thread::spawn(move || {
-                progress.wait_for(plan.join_after);
-                let resume_id = match plan.resume {
-                    Resume::Start => None,
-                    Resume::Unknown => Some("unknown".to_string()),
-                    Resume::FromSeen(at) => {
-                        reference_seen.lock().unwrap().iter().take(at + 1).rev().find_map(|e| e.id.clone())
-                    }
-                };
-                let header = resume_id.as_ref().map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
-                let mut received = Vec::new();
-                // The server may have stopped before this client connected or was answered.
-                let client = RawClient::try_get(addr, "/", &header);
-                if let Some(mut client) = client {
-                    if client.try_head().is_none_or(|head| head.status != 200) {
-                        return (plan, resume_id, received);
-                    }
-                    while let Some(block) = client.try_next_block() {
-                        let event = Seen::from(block);
-                        let end = event.data == END;
-                        received.push(event);
-                        if end || plan.leave_after.is_some_and(|count| received.len() >= count) {
-                            break;
-                        }
-                        if let Some(pause) = plan.slow.filter(|_| received.len() < 50) {
-                            thread::sleep(pause);
-                        }
-                    }
-                }
-                (plan, resume_id, received)
-            })
+            thread::spawn(move || run_client(addr, plan, &progress, &reference_seen))
         })
         .collect();
-
     let publishers: Vec<_> = (0..PUBLISHERS)
         .map(|publisher| {
             let (hub, progress) = (hub.clone(), Arc::clone(&progress));
-            let mut rng = Rng::new(seed * 100 + publisher as u64);
-            thread::spawn(move || {
-                for n in 0..EVENTS_PER_PUBLISHER {
-                    let padding = "p".repeat(rng.below(4000));
-                    let event = Event::new().data(format!("{publisher}-{n}-{padding}"));
-                    let event = if rng.below(2) == 0 { event.with_id() } else { event };
-                    hub.send_new_event(event).unwrap();
-                    progress.advance();
-                }
-            })
+            let rng = Rng::new(seed * 100 + publisher as u64);
+            thread::spawn(move || publish(&hub, publisher, rng, &progress))
         })
         .collect();
 
@@ -211,6 +150,81 @@ fn run_round(seed: u64) {
     let position: HashMap<&str, usize> = reference.iter().enumerate().map(|(at, e)| (e.data.as_str(), at)).collect();
     for (plan, resume_id, received) in results {
         check_client(seed, &reference, &position, &plan, resume_id.as_deref(), &received, stopped);
+    }
+}
+
+/// What each client of a round sets out to do, drawn from `rng`.
+fn random_plans(rng: &mut Rng, total: usize) -> Vec<Plan> {
+    (0..CLIENTS)
+        .map(|_| Plan {
+            join_after: rng.below(total),
+            resume: match rng.below(4) {
+                0 | 1 => Resume::Start,
+                2 => Resume::FromSeen(rng.below(total / 2)),
+                _ => Resume::Unknown,
+            },
+            leave_after: (rng.below(3) == 0).then(|| rng.below(total)),
+            slow: (rng.below(3) == 0).then(|| Duration::from_micros(200 + rng.below(800) as u64)),
+        })
+        .collect()
+}
+
+/// One client's run as its plan says: it joins once that many events are published, resuming as
+/// planned, and reads. Returns the plan, the id it resumed from, and what it received.
+fn run_client(
+    addr: std::net::SocketAddr,
+    plan: Plan,
+    progress: &Progress,
+    reference_seen: &Mutex<Vec<Seen>>,
+) -> (Plan, Option<String>, Vec<Seen>) {
+    progress.wait_for(plan.join_after);
+    let resume_id = match plan.resume {
+        Resume::Start => None,
+        Resume::Unknown => Some("unknown".to_string()),
+        Resume::FromSeen(at) => reference_seen.lock().unwrap().iter().take(at + 1).rev().find_map(|e| e.id.clone()),
+    };
+    let header = resume_id.as_ref().map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
+    let mut received = Vec::new();
+    // The server may have stopped before this client connected or was answered.
+    if let Some(mut client) = RawClient::try_get(addr, "/", &header) {
+        if client.try_head().is_some_and(|head| head.status == 200) {
+            read_to_the_end(&mut client, plan.leave_after, plan.slow, |event| received.push(event));
+        }
+    }
+    (plan, resume_id, received)
+}
+
+/// Reads events until `end`, the stream's end, or, with `leave_after`, that many events; with
+/// `slow`, pausing that long after each of the first 50.
+fn read_to_the_end(
+    client: &mut RawClient,
+    leave_after: Option<usize>,
+    slow: Option<Duration>,
+    mut take: impl FnMut(Seen),
+) {
+    let mut read = 0;
+    while let Some(block) = client.try_next_block() {
+        let event = Seen::from(block);
+        let end = event.data == END;
+        take(event);
+        read += 1;
+        if end || leave_after.is_some_and(|count| read >= count) {
+            break;
+        }
+        if let Some(pause) = slow.filter(|_| read < 50) {
+            thread::sleep(pause);
+        }
+    }
+}
+
+/// One publisher's events, some with ids and all padded at random, each counted as published.
+fn publish(hub: &Hub, publisher: usize, mut rng: Rng, progress: &Progress) {
+    for n in 0..EVENTS_PER_PUBLISHER {
+        let padding = "p".repeat(rng.below(4000));
+        let event = Event::new().data(format!("{publisher}-{n}-{padding}"));
+        let event = if rng.below(2) == 0 { event.with_id() } else { event };
+        hub.send_new_event(event).unwrap();
+        progress.advance();
     }
 }
 

@@ -2,14 +2,15 @@
 //! (keeping credentials to their origin, and refusing a way from https to http), and set up the
 //! body reader for whichever framing the server chose.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::{self, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::ClientError as Error;
-use super::{Config, Shared};
-use crate::http::{is_chunked, parse_response_head, ChunkedReader, Parsed, ResponseHead, Url, MAX_RESPONSE_HEAD_BYTES};
+use super::Config;
+use crate::http::{is_chunked, ChunkedReader, HeadReader, ResponseHead, ResponseHeads, Url, MAX_RESPONSE_HEAD_BYTES};
+use crate::net::{dial, read_head_by, HeadError, Stop};
 use crate::parse::{EventReader, Parser};
 
 /// Anything a connection can be: a `TcpStream`, or a TLS stream over one.
@@ -50,25 +51,17 @@ pub(super) enum Opened {
     NoContent,
 }
 
-/// Dials TCP to the URL's host, trying each address it resolves to.
+/// Dials TCP to the URL's host, trying each address it resolves to, all within `timeout`.
 pub(super) fn dial_tcp(url: &Url, timeout: Duration) -> io::Result<Connection> {
     if url.scheme != "http" {
         return Err(io::Error::new(io::ErrorKind::Unsupported, "https needs a TLS connector"));
     }
-    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
-    for address in (url.host.as_str(), url.port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&address, timeout) {
-            Ok(socket) => {
-                socket.set_nodelay(true)?;
-                return Connection::tcp(socket);
-            }
-            Err(e) => last_error = e,
-        }
-    }
-    Err(last_error)
+    Connection::tcp(dial(&url.host, url.port, Instant::now() + timeout)?)
 }
 
-pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Result<Opened, Error> {
+/// Opens the stream: requests it, following redirects, until a server answers with the stream,
+/// `204`, or an error.
+pub(super) fn open(config: &Config, closing: &Stop, last_event_id: &str) -> Result<Opened, Error> {
     let mut url = config.url.clone();
     let mut method = config.method.as_str();
     let mut body = config.body.as_deref();
@@ -77,48 +70,13 @@ pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Res
     // where it goes.
     let mut left_origin = false;
     for _ in 0..=config.max_redirects {
-        if url.scheme == "https" && config.connector.is_none() {
-            return Err(Error::TlsUnavailable { url: url.to_string() });
-        }
-        let connection = match &config.connector {
-            Some(connector) => connector(&url, config.connect_timeout),
-            None => dial_tcp(&url, config.connect_timeout),
-        }
-        .map_err(|e| Error::io(format!("connecting to {url}"), e))?;
-        let Connection { mut stream, socket } = connection;
-        // The whole response head must arrive within the connect timeout, however it trickles in.
-        let deadline = Instant::now() + config.connect_timeout;
-        if let Some(socket) = &socket {
-            socket.set_read_timeout(Some(config.connect_timeout)).map_err(|e| Error::io("setting a timeout", e))?;
-        }
-        shared.set_socket(socket.as_ref());
         let request = request_bytes(config, &url, method, body, last_event_id, !left_origin);
-        stream.write_all(&request).and_then(|()| stream.flush()).map_err(|e| Error::io("sending the request", e))?;
-        let mut reader = BufReader::new(stream);
-        let head = read_head(&mut reader, socket.as_ref(), deadline)?;
+        let Answer { head, body: reader, socket } = request_head(config, closing, &url, &request)?;
         match head.status {
-            200 => {
-                check_content_type(&head)?;
-                if let Some(socket) = &socket {
-                    socket.set_read_timeout(config.read_timeout).map_err(|e| Error::io("setting a timeout", e))?;
-                }
-                let body = body_reader(&head, reader);
-                let limit = config.max_event_bytes;
-                let mut parser = Parser::with_limits(limit, limit).resume_from(last_event_id);
-                if config.comments {
-                    parser = parser.with_comments();
-                }
-                return Ok(Opened::Stream(Box::new(EventReader::with_parser(BufReader::new(body), parser))));
-            }
+            200 => return event_reader(config, &head, reader, socket.as_ref(), last_event_id).map(Opened::Stream),
             204 => return Ok(Opened::NoContent),
             301 | 302 | 303 | 307 | 308 => {
-                let location = head.header("location").ok_or(Error::RedirectWithoutLocation(head.status))?;
-                let next =
-                    url.join(location).map_err(|reason| Error::InvalidUrl { url: location.to_string(), reason })?;
-                if url.scheme == "https" && next.scheme == "http" {
-                    // The request, credentials and all, would go in the clear.
-                    return Err(Error::InsecureRedirect { from: url.to_string(), to: next.to_string() });
-                }
+                let next = redirect_target(&url, &head)?;
                 left_origin |= !same_origin(&url, &next);
                 url = next;
                 // As browsers do: 303 always, and 301/302 after a POST, continue with a GET.
@@ -131,6 +89,73 @@ pub(super) fn open(config: &Config, shared: &Shared, last_event_id: &str) -> Res
         }
     }
     Err(Error::TooManyRedirects(config.max_redirects))
+}
+
+/// A server's answer, its head read.
+struct Answer {
+    head: ResponseHead,
+    /// The body, unframed: the bytes read after the head first.
+    body: Box<dyn Read + Send>,
+    /// The TCP socket underneath, if there is one.
+    socket: Option<TcpStream>,
+}
+
+/// Connects to `url`, sends `request` and reads the response head, all within the connect timeout
+/// (the head however it trickles in).
+fn request_head(config: &Config, closing: &Stop, url: &Url, request: &[u8]) -> Result<Answer, Error> {
+    if url.scheme == "https" && config.connector.is_none() {
+        return Err(Error::TlsUnavailable { url: url.to_string() });
+    }
+    let connection = match &config.connector {
+        Some(connector) => connector(url, config.connect_timeout),
+        None => dial_tcp(url, config.connect_timeout),
+    }
+    .map_err(|e| Error::io(format!("connecting to {url}"), e))?;
+    let Connection { mut stream, socket } = connection;
+    let deadline = Instant::now() + config.connect_timeout;
+    if let Some(socket) = &socket {
+        socket.set_read_timeout(Some(config.connect_timeout)).map_err(|e| Error::io("setting a timeout", e))?;
+    }
+    closing.watch(socket.as_ref());
+    stream.write_all(request).and_then(|()| stream.flush()).map_err(|e| Error::io("sending the request", e))?;
+    let mut head_reader = HeadReader::new(ResponseHeads);
+    let (head, rest) = read_head_by(&mut head_reader, &mut stream, socket.as_ref(), deadline).map_err(|e| match e {
+        HeadError::Refused(error) => Error::BadResponse(error),
+        HeadError::Io(e) => Error::io("reading the response head", e),
+    })?;
+    Ok(Answer { head, body: Box::new(io::Cursor::new(rest).chain(stream)), socket })
+}
+
+/// The events of a `200` answer with an event stream: the body, unframed, through a parser that
+/// goes on from the last event id. Reads from then on wait at most the read timeout.
+fn event_reader(
+    config: &Config,
+    head: &ResponseHead,
+    reader: Box<dyn Read + Send>,
+    socket: Option<&TcpStream>,
+    last_event_id: &str,
+) -> Result<Box<Events>, Error> {
+    check_content_type(head)?;
+    if let Some(socket) = socket {
+        socket.set_read_timeout(config.read_timeout).map_err(|e| Error::io("setting a timeout", e))?;
+    }
+    let limit = config.max_event_bytes;
+    let mut parser = Parser::with_limits(limit, limit).resume_from(last_event_id);
+    if config.comments {
+        parser = parser.with_comments();
+    }
+    Ok(Box::new(EventReader::with_parser(BufReader::new(body_reader(head, reader)), parser)))
+}
+
+/// Where a redirect leads, refusing a way from https to plain http: the request, credentials and
+/// all, would go in the clear.
+fn redirect_target(url: &Url, head: &ResponseHead) -> Result<Url, Error> {
+    let location = head.header("location").ok_or(Error::RedirectWithoutLocation(head.status))?;
+    let next = url.join(location).map_err(|reason| Error::InvalidUrl { url: location.to_string(), reason })?;
+    if url.scheme == "https" && next.scheme == "http" {
+        return Err(Error::InsecureRedirect { from: url.to_string(), to: next.to_string() });
+    }
+    Ok(next)
 }
 
 /// Whether two URLs have the same origin (scheme, host and port), which is where credentials
@@ -169,37 +194,6 @@ fn request_bytes(
     bytes
 }
 
-/// Reads the response head by `deadline`: before each read, the socket's read timeout is set to
-/// what is left (a connector without a socket is checked between reads).
-fn read_head(reader: &mut impl BufRead, socket: Option<&TcpStream>, deadline: Instant) -> Result<ResponseHead, Error> {
-    let mut received = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Error::io("reading the response head", io::ErrorKind::TimedOut.into()));
-        }
-        if let Some(socket) = socket {
-            socket.set_read_timeout(Some(left)).map_err(|e| Error::io("setting a timeout", e))?;
-        }
-        let available = reader.fill_buf().map_err(|e| Error::io("reading the response head", e))?;
-        if available.is_empty() {
-            return Err(Error::io("reading the response head", io::ErrorKind::UnexpectedEof.into()));
-        }
-        let before = received.len();
-        received.extend_from_slice(available);
-        match parse_response_head(&received).map_err(Error::BadResponse)? {
-            Parsed::Complete { head, consumed } => {
-                reader.consume(consumed - before);
-                return Ok(head);
-            }
-            Parsed::Partial => {
-                let taken = available.len();
-                reader.consume(taken);
-            }
-        }
-    }
-}
-
 fn check_content_type(head: &ResponseHead) -> Result<(), Error> {
     let content_type = head.header("content-type").unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
@@ -211,9 +205,9 @@ fn check_content_type(head: &ResponseHead) -> Result<(), Error> {
 }
 
 /// Chunked, length-delimited, or (neither) delimited by the connection closing.
-fn body_reader(head: &ResponseHead, reader: BufReader<Box<dyn ReadWrite>>) -> Box<dyn Read + Send> {
+fn body_reader(head: &ResponseHead, reader: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
     if head.header("transfer-encoding").is_some_and(is_chunked) {
-        return Box::new(ChunkedReader::with_trailer_limit(reader, MAX_RESPONSE_HEAD_BYTES));
+        return Box::new(ChunkedReader::with_trailer_limit(BufReader::new(reader), MAX_RESPONSE_HEAD_BYTES));
     }
     match head.header("content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
         Some(length) => Box::new(reader.take(length)),

@@ -41,16 +41,16 @@ mod connect;
 mod error;
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 pub use connect::{Connection, Connector, ReadWrite};
 use connect::{Events, Opened};
 pub use error::ClientError;
 
+use crate::backoff::Backoff;
 use crate::http::{is_valid_header, Url};
-use crate::jitter::Jitter;
+use crate::net::Stop;
 use crate::parse::Received;
 use crate::MessageEvent;
 
@@ -141,8 +141,9 @@ impl EventSourceBuilder {
         self
     }
 
-    /// Time allowed to connect, and then again to receive the whole response head (default
-    /// [`DEFAULT_CONNECT_TIMEOUT`]; kept between 1 ms and [`MAX_RECONNECT_WAIT`]).
+    /// Time allowed to connect (to whichever address of the host answers, in all), and then again
+    /// to receive the whole response head (default [`DEFAULT_CONNECT_TIMEOUT`]; kept between 1 ms
+    /// and [`MAX_RECONNECT_WAIT`]).
     pub fn connect_timeout(mut self, timeout: Duration) -> EventSourceBuilder {
         self.config.connect_timeout = timeout.clamp(Duration::from_millis(1), MAX_RECONNECT_WAIT);
         self
@@ -228,12 +229,11 @@ impl EventSourceBuilder {
             config: self.config,
             events: None,
             attempts: 0,
-            failures: 0,
+            backoff: Backoff::new(),
             failed_attempts: 0,
             delivered: false,
             finished: false,
-            shared: Arc::new(Shared::default()),
-            jitter: Jitter::seeded(),
+            closing: Arc::new(Stop::default()),
         })
     }
 }
@@ -246,70 +246,29 @@ pub struct EventSource {
     events: Option<Box<Events>>,
     /// Connection attempts made so far.
     attempts: u64,
-    /// Failures in a row (a stream's end counts): what the reconnection wait doubles by.
-    failures: u32,
+    /// Failures in a row (a stream's end counts), and the reconnection wait they call for.
+    backoff: Backoff,
     /// Connection attempts in a row that failed or delivered no event: what `max_attempts` counts.
     failed_attempts: u32,
     /// The current connection has delivered an event: its end is then no failed attempt.
     delivered: bool,
     /// A 204 or a fatal error ended the stream for good.
     finished: bool,
-    shared: Arc<Shared>,
-    jitter: Jitter,
-}
-
-/// What [`CloseHandle`] shares with its [`EventSource`].
-#[derive(Default)]
-struct Shared {
-    closed: AtomicBool,
-    /// The current connection's socket, to shut it down on close.
-    socket: Mutex<Option<std::net::TcpStream>>,
-    /// Wakes a reconnection wait on close.
-    woken: Condvar,
-}
-
-impl Shared {
-    fn set_socket(&self, socket: Option<&std::net::TcpStream>) {
-        let mut current = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
-        *current = socket.and_then(|s| s.try_clone().ok());
-        if self.closed.load(Ordering::SeqCst) {
-            if let Some(socket) = current.as_ref() {
-                let _ = socket.shutdown(std::net::Shutdown::Both);
-            }
-        }
-    }
-
-    /// Sleeps for `wait` unless closed meanwhile; returns whether it is still open.
-    fn sleep_unless_closed(&self, wait: Duration) -> bool {
-        let deadline = Instant::now() + wait;
-        let mut guard = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
-        while !self.closed.load(Ordering::SeqCst) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return true;
-            }
-            guard = self.woken.wait_timeout(guard, left).unwrap_or_else(PoisonError::into_inner).0;
-        }
-        false
-    }
+    /// Reaches the current connection's socket and a reconnection wait, from a [`CloseHandle`].
+    closing: Arc<Stop>,
 }
 
 /// Closes an [`EventSource`] from another thread.
 #[derive(Clone)]
 pub struct CloseHandle {
-    shared: Arc<Shared>,
+    closing: Arc<Stop>,
 }
 
 impl CloseHandle {
     /// Ends the stream: a blocked read returns, a reconnection wait ends, and the iterator yields
     /// `None` from then on.
     pub fn close(&self) {
-        self.shared.closed.store(true, Ordering::SeqCst);
-        let socket = self.shared.socket.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(socket) = socket.as_ref() {
-            let _ = socket.shutdown(std::net::Shutdown::Both);
-        }
-        self.shared.woken.notify_all();
+        self.closing.stop();
     }
 }
 
@@ -359,7 +318,7 @@ impl EventSource {
 
     /// A handle that closes this client from another thread.
     pub fn close_handle(&self) -> CloseHandle {
-        CloseHandle { shared: Arc::clone(&self.shared) }
+        CloseHandle { closing: Arc::clone(&self.closing) }
     }
 
     /// Closes the client.
@@ -369,18 +328,11 @@ impl EventSource {
 
     /// How long to wait before the next attempt: the reconnection time (kept between
     /// [`MIN_RECONNECT_WAIT`] and [`MAX_RECONNECT_WAIT`]), doubled per failure in a row up to the
-    /// cap, plus up to 25% jitter. A connection that ended before any event counts as a failure.
+    /// cap, plus up to 25% jitter (the crate's one backoff policy). A connection that ended before
+    /// any event counts as a failure.
     fn reconnect_wait(&mut self) -> Duration {
         let retry = self.retry.clamp(MIN_RECONNECT_WAIT, MAX_RECONNECT_WAIT);
-        // The exponent stops at 16: by then the doubled wait is far past any sensible cap, and
-        // the power stays far from overflowing.
-        let doubling = 2u32.saturating_pow(self.failures.saturating_sub(1).min(16));
-        let wait = if self.failures == 0 {
-            retry
-        } else {
-            retry.saturating_mul(doubling).min(self.config.max_backoff.max(retry))
-        };
-        wait + wait.mul_f64(0.25 * self.jitter.next_fraction())
+        self.backoff.wait(retry, self.config.max_backoff)
     }
 
     /// Takes the state a finished connection leaves behind: its last id and retry.
@@ -400,12 +352,12 @@ impl EventSource {
     fn connect(&mut self) -> Option<Result<(), ClientError>> {
         if self.attempts > 0 {
             let wait = self.reconnect_wait();
-            if !self.shared.sleep_unless_closed(wait) {
+            if self.closing.sleep(wait) {
                 return None;
             }
         }
         self.attempts += 1;
-        match connect::open(&self.config, &self.shared, &self.last_event_id) {
+        match connect::open(&self.config, &self.closing, &self.last_event_id) {
             Ok(Opened::Stream(events)) => {
                 self.events = Some(events);
                 Some(Ok(()))
@@ -456,7 +408,7 @@ pub enum ReadyState {
 impl EventSource {
     /// Where the client is: connecting, open, or closed for good.
     pub fn ready_state(&self) -> ReadyState {
-        if self.finished || self.shared.closed.load(Ordering::SeqCst) {
+        if self.finished || self.closing.is_stopped() {
             ReadyState::Closed
         } else if self.events.is_some() {
             ReadyState::Open
@@ -473,7 +425,7 @@ impl EventSource {
     }
 
     fn next_item(&mut self) -> Option<Result<Item, ClientError>> {
-        if self.finished || self.shared.closed.load(Ordering::SeqCst) {
+        if self.finished || self.closing.is_stopped() {
             self.end_connection();
             return None;
         }
@@ -485,7 +437,7 @@ impl EventSource {
                 }
                 Err(error) if error.is_fatal() => Some(Err(error)),
                 // A close during the attempt cut it short: the end asked for, not a failure.
-                Err(_) if self.shared.closed.load(Ordering::SeqCst) => None,
+                Err(_) if self.closing.is_stopped() => None,
                 Err(error) => Some(self.retrying(error, true)),
             };
         };
@@ -493,7 +445,7 @@ impl EventSource {
         if let Some(retry) = events.parser().retry() {
             self.retry = retry;
         }
-        if !matches!(outcome, Ok(Some(_))) && self.shared.closed.load(Ordering::SeqCst) {
+        if !matches!(outcome, Ok(Some(_))) && self.closing.is_stopped() {
             // The close cut the read short (the body seems to end, a chunked one inside its
             // framing): that is the end the program asked for, not a failure to report or retry.
             self.end_connection();
@@ -503,7 +455,7 @@ impl EventSource {
             Ok(Some(Received::Event(event))) => {
                 // Only a stream that delivers ends a run of failures: one that the server closes
                 // at once, again and again, is backed off like a refused connection.
-                self.failures = 0;
+                self.backoff.succeeded();
                 self.failed_attempts = 0;
                 self.delivered = true;
                 self.last_event_id.clone_from(&event.last_event_id);
@@ -523,13 +475,13 @@ impl EventSource {
     /// A failure the client will retry, or, when it is a failed attempt past
     /// [`EventSourceBuilder::max_attempts`], the end.
     fn retrying(&mut self, error: ClientError, failed_attempt: bool) -> Result<Item, ClientError> {
-        self.failures += 1;
+        self.backoff.failed();
         self.failed_attempts += u32::from(failed_attempt);
         if self.config.max_attempts.is_some_and(|max| self.failed_attempts >= max) {
             self.finished = true;
             return Err(ClientError::GaveUp { attempts: self.failed_attempts, last: Box::new(error) });
         }
-        Ok(Item::Retrying { error, attempt: self.failures })
+        Ok(Item::Retrying { error, attempt: self.backoff.failures() })
     }
 }
 
@@ -572,9 +524,9 @@ mod tests {
             .max_backoff(Duration::from_millis(700))
             .build()
             .unwrap();
-        let mut waits = Vec::new();
-        for failures in 0..6 {
-            source.failures = failures;
+        let mut waits = vec![source.reconnect_wait()];
+        for _ in 1..6 {
+            source.backoff.failed();
             waits.push(source.reconnect_wait());
         }
         let base = [100, 100, 200, 400, 700, 700];
@@ -591,20 +543,14 @@ mod tests {
         let floor = source.reconnect_wait();
         assert!(floor >= MIN_RECONNECT_WAIT && floor <= MIN_RECONNECT_WAIT.mul_f64(1.25), "{floor:?}");
         source.retry = Duration::from_millis(u64::MAX);
-        source.failures = 30;
+        for _ in 0..30 {
+            source.backoff.failed();
+        }
         let ceiling = source.reconnect_wait();
         assert!(
             ceiling >= MAX_RECONNECT_WAIT && ceiling <= MAX_RECONNECT_WAIT.mul_f64(1.25),
             "no overflow: {ceiling:?}"
         );
-    }
-
-    #[test]
-    fn jitter_stays_in_range_and_varies() {
-        let mut jitter = Jitter::seeded();
-        let values: Vec<f64> = (0..100).map(|_| jitter.next_fraction()).collect();
-        assert!(values.iter().all(|v| (0.0..1.0).contains(v)));
-        assert!(values.windows(2).any(|w| w[0] != w[1]));
     }
 
     #[test]

@@ -15,9 +15,25 @@ pub(super) fn code_lengths(frequencies: &[u32], max_bits: u8) -> Vec<u8> {
     }
     // Ascending by frequency; ties by symbol, so that the result does not depend on sort stability.
     symbols.sort_unstable_by_key(|&s| (frequencies[s], s));
-    let leaves = symbols.len();
+    let weights: Vec<u64> = symbols.iter().map(|&s| u64::from(frequencies[s])).collect();
+    let count = codes_per_length(&leaf_depths(&weights), max_bits);
+    // The least frequent symbols get the longest codes.
+    let mut next = 0;
+    for len in (1..=usize::from(max_bits)).rev() {
+        for _ in 0..count[len] {
+            lengths[symbols[next]] = len as u8;
+            next += 1;
+        }
+    }
+    lengths
+}
+
+/// The depth of each leaf in a Huffman tree over these weights (ascending, two or more): each
+/// step joins the two lightest nodes.
+fn leaf_depths(weights: &[u64]) -> Vec<u8> {
+    let leaves = weights.len();
     let nodes = 2 * leaves - 1;
-    let mut weight: Vec<u64> = symbols.iter().map(|&s| u64::from(frequencies[s])).collect();
+    let mut weight = weights.to_vec();
     weight.resize(nodes, 0);
     let mut parent = vec![0usize; nodes];
     // Two queues: leaves in ascending order, and internal nodes, which are made in ascending order.
@@ -43,11 +59,17 @@ pub(super) fn code_lengths(frequencies: &[u32], max_bits: u8) -> Vec<u8> {
     for node in (0..nodes - 1).rev() {
         depth[node] = depth[parent[node]].saturating_add(1);
     }
-    // Count codes per length, pushing lengths over the limit down to it, then restore the Kraft
-    // equality (the sum of 2^-length is 1) by lengthening codes until it holds.
+    depth.truncate(leaves);
+    depth
+}
+
+/// How many codes of each length (index 1 to `max_bits`) a code with these leaf depths has once no
+/// code is longer than `max_bits`: lengths over the limit are pushed down to it, and the Kraft
+/// equality (the sum of 2^-length is 1) is then restored by lengthening codes until it holds.
+fn codes_per_length(depths: &[u8], max_bits: u8) -> Vec<u32> {
     let max = usize::from(max_bits);
     let mut count = vec![0u32; max + 1];
-    for &d in &depth[..leaves] {
+    for &d in depths {
         count[usize::from(d).min(max)] += 1;
     }
     let kraft = |count: &[u32]| -> u64 { (1..=max).map(|len| u64::from(count[len]) << (max - len)).sum() };
@@ -61,15 +83,7 @@ pub(super) fn code_lengths(frequencies: &[u32], max_bits: u8) -> Vec<u8> {
         }
         total = kraft(&count);
     }
-    // The least frequent symbols get the longest codes.
-    let mut next = 0;
-    for len in (1..=max).rev() {
-        for _ in 0..count[len] {
-            lengths[symbols[next]] = len as u8;
-            next += 1;
-        }
-    }
-    lengths
+    count
 }
 
 /// The canonical codes for `lengths`, bit-reversed so that they can be written LSB first.

@@ -77,6 +77,16 @@ pub enum ContentType {
     Form,
 }
 
+impl ContentType {
+    /// The option's value, as Datastar spells it.
+    fn name(self) -> &'static str {
+        match self {
+            ContentType::Json => "json",
+            ContentType::Form => "form",
+        }
+    }
+}
+
 /// Whether a new request of an element cancels the one still running (Datastar's default), or
 /// lets both run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +95,16 @@ pub enum RequestCancellation {
     Auto,
     /// Requests run side by side.
     Disabled,
+}
+
+impl RequestCancellation {
+    /// The option's value, as Datastar spells it.
+    fn name(self) -> &'static str {
+        match self {
+            RequestCancellation::Auto => "auto",
+            RequestCancellation::Disabled => "disabled",
+        }
+    }
 }
 
 /// When Datastar reopens a request (its `retry` option).
@@ -100,6 +120,18 @@ pub enum Retry {
     Always,
     /// Never.
     Never,
+}
+
+impl Retry {
+    /// The option's value, as Datastar spells it.
+    fn name(self) -> &'static str {
+        match self {
+            Retry::Auto => "auto",
+            Retry::Error => "error",
+            Retry::Always => "always",
+            Retry::Never => "never",
+        }
+    }
 }
 
 /// Options of a backend action, written as the object literal Datastar reads. Only the options
@@ -215,11 +247,7 @@ impl fmt::Display for ActionOptions {
         let regex = |pattern: &str| format!("new RegExp({})", text(pattern));
         let mut fields: Vec<String> = Vec::new();
         if let Some(content_type) = self.content_type {
-            let name = match content_type {
-                ContentType::Json => "json",
-                ContentType::Form => "form",
-            };
-            fields.push(format!("contentType: '{name}'"));
+            fields.push(format!("contentType: '{}'", content_type.name()));
         }
         let filters: Vec<String> = [("include", &self.include), ("exclude", &self.exclude)]
             .into_iter()
@@ -240,13 +268,7 @@ impl fmt::Display for ActionOptions {
             fields.push(format!("openWhenHidden: {enabled}"));
         }
         if let Some(retry) = self.retry {
-            let name = match retry {
-                Retry::Auto => "auto",
-                Retry::Error => "error",
-                Retry::Always => "always",
-                Retry::Never => "never",
-            };
-            fields.push(format!("retry: '{name}'"));
+            fields.push(format!("retry: '{}'", retry.name()));
         }
         if let Some(wait) = self.retry_interval {
             fields.push(format!("retryInterval: {}", wait.as_millis()));
@@ -261,11 +283,7 @@ impl fmt::Display for ActionOptions {
             fields.push(format!("retryMaxCount: {count}"));
         }
         if let Some(cancellation) = self.request_cancellation {
-            let name = match cancellation {
-                RequestCancellation::Auto => "auto",
-                RequestCancellation::Disabled => "disabled",
-            };
-            fields.push(format!("requestCancellation: '{name}'"));
+            fields.push(format!("requestCancellation: '{}'", cancellation.name()));
         }
         write!(f, "{{{}}}", fields.join(", "))
     }

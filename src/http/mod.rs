@@ -1,11 +1,13 @@
-//! The HTTP/1.1 pieces bare-sse needs, written here: request-head parsing with limits, URL
-//! decoding, and response heads. Everything in this module is pure (bytes in, values out); the
-//! server owns the sockets and the clocks.
+//! The HTTP/1.1 pieces bare-sse needs, written here: request-head parsing with limits, a head
+//! reader that takes the bytes as they arrive, URL decoding, and response heads. Everything in
+//! this module is pure (bytes in, values out); the server and the client own the sockets and the
+//! clocks.
 
 mod accept_encoding;
 mod chunked;
 mod cookie;
 mod framing;
+mod head;
 mod request;
 mod response;
 mod url;
@@ -14,6 +16,7 @@ pub use accept_encoding::choose_coding;
 pub use chunked::{ChunkedReader, DEFAULT_MAX_TRAILER_BYTES};
 pub use cookie::cookie_value;
 pub use framing::{BodyFramer, BodyFraming, Progress};
+pub use head::{HeadParser, HeadRead, HeadReader, RequestHeads, ResponseHeads, READ_CHUNK_BYTES};
 pub(crate) use request::is_chunked;
 pub use request::{
     is_valid_header, parse_request_head, HeadLimits, Parsed, RequestError, RequestHead, Version, DEFAULT_MAX_HEADERS,

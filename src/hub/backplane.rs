@@ -45,15 +45,15 @@
 //! once per new kind of failure: nothing else would tell an operator that Redis misbehaves.
 
 use std::fmt::Display;
-use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::registry::RESET_EVENT_TYPE;
 use super::Inner;
-use crate::jitter::Jitter;
+use crate::backoff::Backoff;
+use crate::net::Stop;
 use crate::redis::resp::{encode_command_into, Limits, Value};
-use crate::redis::{Connection, RedisError, RedisUrl};
+use crate::redis::{time_left, timed_out, Connection, RedisError, RedisUrl};
 use crate::{Error, Event};
 
 /// Entries kept in the stream, by default (`XADD ... MAXLEN ~`).
@@ -81,6 +81,7 @@ const RANGE_PAGE: usize = 1000;
 /// follows the stream is normally within milliseconds of it; past this, the client gets the reset
 /// event rather than a wait that looks like a hang.
 const READER_CATCH_UP_TIMEOUT: Duration = Duration::from_secs(2);
+/// The reader's wait after a first failure, and the most it doubles to while failures go on.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Room in a reply for what surrounds the largest entry: the reply's headers, the entry's id, and
@@ -224,8 +225,8 @@ impl Drop for Turn<'_> {
     }
 }
 
-/// The Redis side of a hub: the publishing and replaying connections, the reader's socket (to
-/// interrupt its blocking read when the hub goes), and its stop signal.
+/// The Redis side of a hub: the publishing and replaying connections, and the reader's stop (which
+/// interrupts its blocking read, or its wait to reconnect, when the hub goes).
 pub(crate) struct Backplane {
     config: RedisConfig,
     publisher: SharedConnection,
@@ -233,9 +234,7 @@ pub(crate) struct Backplane {
     last_published: Mutex<Option<EntryId>>,
     /// For reading the entries a resuming client missed.
     replayer: SharedConnection,
-    reader_socket: Mutex<Option<TcpStream>>,
-    stopped: Mutex<bool>,
-    stop: Condvar,
+    reader_stop: Stop,
 }
 
 impl Backplane {
@@ -245,18 +244,13 @@ impl Backplane {
             publisher: SharedConnection::new(),
             last_published: Mutex::new(None),
             replayer: SharedConnection::new(),
-            reader_socket: Mutex::new(None),
-            stopped: Mutex::new(false),
-            stop: Condvar::new(),
+            reader_stop: Stop::default(),
         }
     }
 
     /// A new connection, open within what is left until `deadline`, decoding with `limits`.
     fn open(&self, deadline: Instant, limits: Limits) -> Result<Connection, RedisError> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(timed_out("connection to Redis"));
-        }
+        let left = time_left(deadline, "connection to Redis")?;
         let mut connection = Connection::open(&self.config.url, left)?;
         connection.set_limits(limits);
         Ok(connection)
@@ -448,33 +442,21 @@ impl Backplane {
 
     /// Stops the reader: no new connection, and the blocking read in progress ends.
     pub fn stop(&self) {
-        *lock(&self.stopped) = true;
-        self.stop.notify_all();
-        if let Some(socket) = lock(&self.reader_socket).take() {
-            let _ = socket.shutdown(Shutdown::Both);
-        }
+        self.reader_stop.stop();
     }
 
     fn is_stopped(&self) -> bool {
-        *lock(&self.stopped)
+        self.reader_stop.is_stopped()
     }
 
     /// Waits `delay`, or less if the hub stops; returns whether it stopped.
     fn pause(&self, delay: Duration) -> bool {
-        let stopped = lock(&self.stopped);
-        let (stopped, _) =
-            self.stop.wait_timeout_while(stopped, delay, |s| !*s).unwrap_or_else(PoisonError::into_inner);
-        *stopped
+        self.reader_stop.sleep(delay)
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The error for a wait that ran out: a `TimedOut` I/O error saying what did not come.
-fn timed_out(what: &str) -> RedisError {
-    RedisError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no {what} in time")))
 }
 
 /// Reports on standard error, as the command line does: the only way a library thread that has no
@@ -615,8 +597,7 @@ fn event_of(fields: &[Value]) -> Option<(Event, bool)> {
 /// The reader: follows the stream and publishes every entry into the local hub, until the hub
 /// goes. Runs on its own thread.
 pub(super) fn read_stream(inner: &Arc<Inner>, backplane: &Backplane) {
-    let mut reader = Reader { inner, backplane, last: None, backoff: MIN_BACKOFF, reported: None };
-    let mut jitter = Jitter::seeded();
+    let mut reader = Reader { inner, backplane, last: None, backoff: Backoff::new(), reported: None };
     while !backplane.is_stopped() {
         let Err(error) = reader.follow() else { return };
         {
@@ -631,10 +612,10 @@ pub(super) fn read_stream(inner: &Arc<Inner>, backplane: &Backplane) {
         reader.report_failure(&error);
         // Every failure waits, however it came (refused, a bad reply, a reply that never came):
         // a server that accepts connections and then fails them must not get a storm of them.
-        if backplane.pause(spread(reader.backoff, &mut jitter)) {
+        reader.backoff.failed();
+        if backplane.pause(reader.backoff.wait(MIN_BACKOFF, MAX_BACKOFF)) {
             return;
         }
-        reader.backoff = (reader.backoff * 2).min(MAX_BACKOFF);
     }
 }
 
@@ -644,9 +625,9 @@ struct Reader<'a> {
     backplane: &'a Backplane,
     /// The last entry published here; `None` until a first connection has found where to start.
     last: Option<EntryId>,
-    /// The wait before the next connection: it doubles with each failure, and starts again only
-    /// once a read has succeeded.
-    backoff: Duration,
+    /// The failures in a row, which the wait before the next connection doubles with: they count
+    /// again from none only once a read has succeeded.
+    backoff: Backoff,
     /// The last failure reported, so that one that repeats is reported once.
     reported: Option<String>,
 }
@@ -655,38 +636,50 @@ impl Reader<'_> {
     /// Connects, finds where to go on, and reads until the connection fails (`Err`) or the hub
     /// stops (`Ok`).
     fn follow(&mut self) -> Result<(), RedisError> {
-        let (inner, backplane) = (self.inner, self.backplane);
+        let backplane = self.backplane;
         let config = &backplane.config;
-        let stream = config.stream.as_bytes();
-        let timeout = config.settings.timeout;
-        let mut redis = backplane.open(Instant::now() + timeout, config.read_limits())?;
-        if let Ok(socket) = redis.socket_handle() {
-            *lock(&backplane.reader_socket) = Some(socket);
-        }
+        let mut redis = backplane.open(Instant::now() + config.settings.timeout, config.read_limits())?;
+        backplane.reader_stop.watch(redis.socket_handle().ok().as_ref());
         if backplane.is_stopped() {
             return Ok(());
         }
-        let mut last = match self.last {
-            None => {
-                let (end, tail) = self.history_tail(&mut redis)?;
-                publish_locally(inner, &config.stream, EntryId::START, &tail, false);
-                end
-            }
-            Some(last) => match resume_point(&mut redis, stream, last, timeout)? {
-                Resume::From(id) => id,
-                Resume::AfterLoss(id) => {
-                    publish_locally(inner, &config.stream, last, &[], true);
-                    id
-                }
-            },
-        };
+        let last = self.start_point(&mut redis)?;
         {
-            let mut state = inner.lock();
+            let mut state = self.inner.lock();
             state.redis_last = Some(last.to_string());
             state.following = true;
-            inner.progress.notify_all();
+            self.inner.progress.notify_all();
         }
         self.last = Some(last);
+        self.read_after(&mut redis, last)
+    }
+
+    /// Where this connection reads from: after the stream's tail, once that has filled the local
+    /// history, on the first connection; after the last entry published here on the next, with
+    /// the reset event first when entries after it may be lost.
+    fn start_point(&self, redis: &mut Connection) -> Result<EntryId, RedisError> {
+        let config = &self.backplane.config;
+        match self.last {
+            None => {
+                let (end, tail) = self.history_tail(redis)?;
+                publish_locally(self.inner, &config.stream, EntryId::START, &tail, false);
+                Ok(end)
+            }
+            Some(last) => match resume_point(redis, config.stream.as_bytes(), last, config.settings.timeout)? {
+                Resume::From(id) => Ok(id),
+                Resume::AfterLoss(id) => {
+                    publish_locally(self.inner, &config.stream, last, &[], true);
+                    Ok(id)
+                }
+            },
+        }
+    }
+
+    /// Reads the entries after `last` as they come, publishing each here, until the connection
+    /// fails (`Err`) or the hub stops (`Ok`).
+    fn read_after(&mut self, redis: &mut Connection, mut last: EntryId) -> Result<(), RedisError> {
+        let config = &self.backplane.config;
+        let stream = config.stream.as_bytes();
         let (count, block) = (READ_COUNT.to_string(), READ_BLOCK.as_millis().to_string());
         loop {
             let after = last.to_string();
@@ -702,9 +695,9 @@ impl Reader<'_> {
                     stream,
                     after.as_bytes(),
                 ],
-                asked + READ_BLOCK + timeout,
+                asked + READ_BLOCK + config.settings.timeout,
             )?;
-            if backplane.is_stopped() {
+            if self.backplane.is_stopped() {
                 return Ok(());
             }
             let Some((entries, in_reply)) = xread_entries(&reply, stream)? else {
@@ -717,9 +710,9 @@ impl Reader<'_> {
                 continue;
             };
             check_ascending(&entries, last)?;
-            let lost = self.missed_trimmed(&mut redis, last, in_reply)?;
+            let lost = self.missed_trimmed(redis, last, in_reply)?;
             self.read_succeeded();
-            publish_locally(inner, &config.stream, last, &entries, lost);
+            publish_locally(self.inner, &config.stream, last, &entries, lost);
             if let Some(newest) = entries.last() {
                 last = newest.id();
                 self.last = Some(last);
@@ -728,7 +721,7 @@ impl Reader<'_> {
     }
 
     fn read_succeeded(&mut self) {
-        self.backoff = MIN_BACKOFF;
+        self.backoff.succeeded();
         self.reported = None;
     }
 
@@ -855,11 +848,6 @@ fn resume_point(redis: &mut Connection, stream: &[u8], last: EntryId, timeout: D
     let reply = redis.command_by(&[b"XREVRANGE", stream, b"+", b"-", b"COUNT", b"1"], Instant::now() + timeout)?;
     let end = entries_of(&reply)?.0.first().map(Entry::id);
     Ok(Resume::AfterLoss(if end > Some(last) { last } else { EntryId::START }))
-}
-
-/// `wait` give or take 25%, so that servers that lost Redis together do not all come back at once.
-fn spread(wait: Duration, jitter: &mut Jitter) -> Duration {
-    wait.mul_f64(0.75 + 0.5 * jitter.next_fraction())
 }
 
 /// Waits until this server's reader has published entry `id` here, while it follows the stream,
@@ -1063,14 +1051,5 @@ mod tests {
     fn no_replay_for_an_id_past_the_readers_position() {
         let backplane = Backplane::new(config(DEFAULT_REDIS_MAX_ENTRY_BYTES));
         assert!(matches!(backplane.replay("7-1", "7-0", usize::MAX), Ok(None)));
-    }
-
-    #[test]
-    fn jitter_stays_within_a_quarter() {
-        let mut jitter = Jitter::seeded();
-        for _ in 0..1000 {
-            let wait = spread(Duration::from_millis(1000), &mut jitter);
-            assert!(wait >= Duration::from_millis(750) && wait <= Duration::from_millis(1250), "{wait:?}");
-        }
     }
 }

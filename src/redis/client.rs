@@ -3,11 +3,12 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::resp::{encode_command_into, Decoder, Limits, RespError, Value};
 use crate::http::{percent_decode, PercentDecodeError};
+use crate::net::{dial, DeadlineReader};
 
 /// Where a Redis server is, parsed from `redis://[[user]:password@]host[:port][/db]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -181,13 +182,13 @@ impl From<RespError> for RedisError {
 }
 
 /// The error for a deadline that passed: what was being waited for, as a `TimedOut` I/O error.
-fn timed_out(what: &str) -> RedisError {
+pub(crate) fn timed_out(what: &str) -> RedisError {
     RedisError::Io(io::Error::new(io::ErrorKind::TimedOut, format!("no {what} in time")))
 }
 
 /// The time left until `deadline`, or the timeout error when none is left (a zero socket timeout
 /// would mean "wait forever").
-fn time_left(deadline: Instant, what: &str) -> Result<Duration, RedisError> {
+pub(crate) fn time_left(deadline: Instant, what: &str) -> Result<Duration, RedisError> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Err(timed_out(what));
@@ -235,21 +236,10 @@ impl Connection {
     /// its replies are not RESP.
     pub fn open(url: &RedisUrl, timeout: Duration) -> Result<Connection, RedisError> {
         let deadline = Instant::now() + timeout;
-        let addresses = (url.host.as_str(), url.port).to_socket_addrs()?;
-        let mut last_error = RedisError::Io(io::Error::new(io::ErrorKind::NotFound, "the host has no address"));
-        for address in addresses {
-            let left = time_left(deadline, "connection")?;
-            match TcpStream::connect_timeout(&address, left) {
-                Ok(socket) => {
-                    socket.set_nodelay(true)?;
-                    let mut connection = Connection { socket, decoder: Decoder::default(), timeout };
-                    connection.hello(url, deadline)?;
-                    return Ok(connection);
-                }
-                Err(error) => last_error = socket_error(error, "connection"),
-            }
-        }
-        Err(last_error)
+        let socket = dial(&url.host, url.port, deadline).map_err(|error| socket_error(error, "connection"))?;
+        let mut connection = Connection { socket, decoder: Decoder::default(), timeout };
+        connection.hello(url, deadline)?;
+        Ok(connection)
     }
 
     fn hello(&mut self, url: &RedisUrl, deadline: Instant) -> Result<(), RedisError> {
@@ -366,8 +356,7 @@ impl Connection {
             if let Some(value) = self.decoder.next_value()? {
                 return Ok(value);
             }
-            self.socket.set_read_timeout(Some(time_left(deadline, "complete reply")?))?;
-            let read = match self.socket.read(&mut buffer) {
+            let read = match DeadlineReader::new(&self.socket, deadline).read(&mut buffer) {
                 Ok(0) => return Err(RedisError::Io(io::ErrorKind::UnexpectedEof.into())),
                 Ok(read) => read,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,

@@ -39,4 +39,5 @@
 mod client;
 pub mod resp;
 
+pub(crate) use client::{time_left, timed_out};
 pub use client::{Connection, RedisError, RedisUrl, RedisUrlError};

@@ -14,6 +14,7 @@
 
 use std::fmt;
 use std::io::Write;
+use std::ops::Range;
 
 /// A reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,6 +184,16 @@ impl Default for Decoder {
     }
 }
 
+/// What became of an item's header line.
+enum Placed {
+    /// Removed, with the dropped array the item is in.
+    Dropped,
+    /// Replaced by the discarded mark: the item is too large to keep.
+    Discarded,
+    /// Kept: the item is framed.
+    Kept,
+}
+
 /// An item framed by one step of the framing pass.
 enum Step {
     /// More bytes are needed.
@@ -263,87 +274,102 @@ impl Decoder {
             return Err(RespError::UnknownType(kind));
         }
         let Some(line_end) = self.line_end(start)? else { return Ok(Step::Incomplete) };
+        let header = start..line_end + 2;
         let line = &self.buffer[start + 1..line_end];
-        let after_line = line_end + 2;
-        let dropping = self.dropping_array.is_some();
         match kind {
-            b'+' | b'-' | b':' => {
+            b'$' => match parse_length(line)? {
+                Some(length) => self.frame_bulk(header, length),
+                None => Ok(self.keep_or_drop(header.start, header.end)),
+            },
+            b'*' => match parse_length(line)? {
+                None | Some(0) => Ok(self.keep_or_drop(header.start, header.end)),
+                Some(count) => self.frame_array(header, count),
+            },
+            _ => {
                 if kind == b':' {
                     parse_integer(line)?;
                 }
-                if dropping {
-                    self.buffer.drain(start..after_line);
-                } else if after_line > self.limits.max_reply_bytes {
-                    self.discard(start, after_line, "reply")?;
-                } else {
-                    self.framed = after_line;
-                }
-                Ok(Step::Item)
+                self.frame_line(header)
             }
-            b'$' => {
-                let Some(length) = parse_length(line)? else {
-                    return Ok(self.keep_or_drop(start, after_line));
-                };
-                let too_large = if length > self.limits.max_bulk_bytes {
-                    Some("bulk string")
-                } else if after_line.saturating_add(length).saturating_add(2) > self.limits.max_reply_bytes {
-                    Some("reply")
-                } else {
-                    None
-                };
-                match too_large {
-                    _ if dropping => {
-                        self.buffer.drain(start..after_line);
-                    }
-                    Some(what) => self.discard(start, after_line, what)?,
-                    None => {
-                        if self.buffer.len() < after_line + length + 2 {
-                            return Ok(Step::Incomplete);
-                        }
-                        if &self.buffer[after_line + length..after_line + length + 2] != b"\r\n" {
-                            return Err(RespError::Malformed("a bulk string without its CR LF"));
-                        }
-                        self.framed = after_line + length + 2;
-                        return Ok(Step::Item);
-                    }
-                }
-                // Dropped: its payload goes as it arrives, never all in memory.
-                self.dropping_bulk = Some(length);
-                Ok(Step::Opened)
+        }
+    }
+
+    /// A simple string, error or integer: its line is the whole item.
+    fn frame_line(&mut self, line: Range<usize>) -> Result<Step, RespError> {
+        let too_large = (line.end > self.limits.max_reply_bytes).then_some("reply");
+        if let Placed::Kept = self.place_header(line.clone(), too_large)? {
+            self.framed = line.end;
+        }
+        Ok(Step::Item)
+    }
+
+    /// A bulk string of `length` bytes, whose header line is `header`: kept once its payload has
+    /// arrived, or dropped as its payload arrives.
+    fn frame_bulk(&mut self, header: Range<usize>, length: usize) -> Result<Step, RespError> {
+        let too_large = if length > self.limits.max_bulk_bytes {
+            Some("bulk string")
+        } else if header.end.saturating_add(length).saturating_add(2) > self.limits.max_reply_bytes {
+            Some("reply")
+        } else {
+            None
+        };
+        if let Placed::Kept = self.place_header(header.clone(), too_large)? {
+            let payload_end = header.end + length;
+            if self.buffer.len() < payload_end + 2 {
+                return Ok(Step::Incomplete);
             }
-            _ => {
-                let count = match parse_length(line)? {
-                    None | Some(0) => return Ok(self.keep_or_drop(start, after_line)),
-                    Some(count) => count,
-                };
-                if self.open_arrays.len() >= self.limits.max_depth {
-                    return Err(RespError::TooLarge("nesting"));
-                }
-                let too_large = if count > self.limits.max_array_items {
-                    Some("array")
-                } else if self.reply_items.saturating_add(count) > self.limits.max_reply_items {
-                    Some("reply items")
-                } else if after_line > self.limits.max_reply_bytes {
-                    Some("reply")
-                } else {
-                    None
-                };
-                match too_large {
-                    _ if dropping => {
-                        self.buffer.drain(start..after_line);
-                    }
-                    Some(what) => {
-                        self.discard(start, after_line, what)?;
-                        self.dropping_array = Some(self.open_arrays.len());
-                    }
-                    None => {
-                        self.reply_items += count;
-                        self.framed = after_line;
-                    }
-                }
-                self.open_arrays.push(count);
-                Ok(Step::Opened)
+            if &self.buffer[payload_end..payload_end + 2] != b"\r\n" {
+                return Err(RespError::Malformed("a bulk string without its CR LF"));
             }
+            self.framed = payload_end + 2;
+            return Ok(Step::Item);
+        }
+        // Dropped: its payload goes as it arrives, never all in memory.
+        self.dropping_bulk = Some(length);
+        Ok(Step::Opened)
+    }
+
+    /// An array of `count` items, whose header line is `header`: its items are framed next, kept
+    /// or dropped with it.
+    fn frame_array(&mut self, header: Range<usize>, count: usize) -> Result<Step, RespError> {
+        if self.open_arrays.len() >= self.limits.max_depth {
+            return Err(RespError::TooLarge("nesting"));
+        }
+        let too_large = if count > self.limits.max_array_items {
+            Some("array")
+        } else if self.reply_items.saturating_add(count) > self.limits.max_reply_items {
+            Some("reply items")
+        } else if header.end > self.limits.max_reply_bytes {
+            Some("reply")
+        } else {
+            None
+        };
+        match self.place_header(header.clone(), too_large)? {
+            Placed::Kept => {
+                self.reply_items += count;
+                self.framed = header.end;
+            }
+            Placed::Discarded => self.dropping_array = Some(self.open_arrays.len()),
+            Placed::Dropped => {}
+        }
+        self.open_arrays.push(count);
+        Ok(Step::Opened)
+    }
+
+    /// What becomes of an item's header line: removed inside a dropped array, replaced by the
+    /// discarded mark when the item is too large (`too_large` says for which limit; an error
+    /// unless the limits discard), or kept, for the caller to frame.
+    fn place_header(&mut self, header: Range<usize>, too_large: Option<&'static str>) -> Result<Placed, RespError> {
+        if self.dropping_array.is_some() {
+            self.buffer.drain(header);
+            return Ok(Placed::Dropped);
+        }
+        match too_large {
+            Some(what) => {
+                self.discard(header.start, header.end, what)?;
+                Ok(Placed::Discarded)
+            }
+            None => Ok(Placed::Kept),
         }
     }
 

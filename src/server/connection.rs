@@ -23,7 +23,7 @@
 //! Connections past the connection limit never get here: the overflow answerer answers them.
 
 use std::io::{self, BufReader, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -32,31 +32,23 @@ use std::time::{Duration, Instant};
 use super::event_stream::EventStream;
 use super::hub_client::{self, Joining, NotStarted};
 use super::late_watch::LateWatch;
+use super::linger::linger;
 use super::response::{Body, Response};
 use super::router::Routed;
 use super::stream_socket::{StreamSocket, Watched};
 use super::{Request, Shared, StreamBody};
-use crate::compress::BodyEncoder;
-use crate::error::is_timeout;
+use crate::compress::{BodyEncoder, Offers};
 use crate::http::{
-    complete_response, parse_request_head, stream_response_head_for, text_response, BodyFraming, BodyRule,
-    ChunkedReader, Parsed, Persistence, RequestHead, Version,
+    complete_response, stream_response_head_for, text_response, BodyFraming, BodyRule, ChunkedReader, HeadReader,
+    Persistence, RequestHead, RequestHeads, Version, READ_CHUNK_BYTES,
 };
+use crate::net::is_timeout;
+use crate::net::{read_head_by, DeadlineReader, HeadError};
 use crate::Hub;
 
 /// How long writing a short, complete answer (an error, a page) may make no progress: such a
 /// client is either reading or gone.
 const ANSWER_WRITE_TIMEOUT: Duration = Duration::from_millis(500);
-/// After a complete answer, how long the server keeps reading (and discarding) what the client
-/// still sends, so that closing does not reset the connection before the client reads the answer.
-pub(super) const CLOSE_LINGER: Duration = Duration::from_millis(500);
-/// Most bytes discarded while lingering: enough for the rest of a refused request head or body.
-pub(super) const CLOSE_LINGER_BYTES: usize = 64 * 1024;
-/// How much of the request head one `read` asks for. More than 1 KiB on purpose: glibc keeps
-/// freed blocks of up to about 1 KiB in a cache of the thread that freed them, and a streaming
-/// connection's thread then holds that cache, resident, for as long as the stream lasts. A larger
-/// buffer goes back to the shared heap when it is freed (measured: 1 KiB less per idle client).
-const READ_CHUNK_BYTES: usize = 2048;
 
 /// Why no request came.
 enum NoRequest {
@@ -310,44 +302,21 @@ fn read_request(
 /// holds the bytes already read (the start of a pipelined request, or none). Returns the head and
 /// the bytes received after it.
 fn read_head(
-    mut socket: &TcpStream,
+    socket: &TcpStream,
     limits: &crate::http::HeadLimits,
-    mut received: Vec<u8>,
+    received: Vec<u8>,
     deadline: Instant,
 ) -> Result<(RequestHead, Vec<u8>), NoRequest> {
-    // Bytes read with an earlier request may hold a whole head already.
-    let mut start = 0;
-    loop {
-        // The head is parsed again from its start, so parse only when it can have changed its
-        // answer: a line ended (or a CR came), or the limit is passed. A client that sends a
-        // byte at a time then costs a parse per line, not per byte.
-        let new_bytes = &received[start..];
-        let line_ended = new_bytes.iter().any(|&b| b == b'\n' || b == b'\r');
-        if line_ended || received.len() > limits.max_head_bytes {
-            match parse_request_head(&received, limits) {
-                Ok(Parsed::Complete { head, consumed }) => return Ok((head, received.split_off(consumed))),
-                Ok(Parsed::Partial) => {}
-                Err(error) => return Err(NoRequest::refused(error.status(), error.to_string())),
-            }
+    // The head is read straight into the reader's heap buffer: a buffer on the stack would stay in
+    // this thread's resident stack pages for as long as its stream lasts.
+    let mut reader = HeadReader::starting_with(RequestHeads(*limits), received);
+    read_head_by(&mut reader, &mut &*socket, Some(socket), deadline).map_err(|error| match error {
+        HeadError::Refused(error) => NoRequest::refused(error.status(), error.to_string()),
+        HeadError::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
+            NoRequest::refused(408, "request head not received in time")
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(NoRequest::refused(408, "request head not received in time"));
-        }
-        socket.set_read_timeout(Some(left)).map_err(|_| NoRequest::Gone)?;
-        // Read straight into the heap buffer: a buffer on the stack would stay in this thread's
-        // resident stack pages for as long as its stream lasts.
-        start = received.len();
-        received.resize(start + READ_CHUNK_BYTES, 0);
-        let read = socket.read(&mut received[start..]);
-        received.truncate(start + *read.as_ref().unwrap_or(&0));
-        match read {
-            Ok(0) => return Err(NoRequest::Gone),
-            Ok(_) => {}
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return Err(NoRequest::Gone),
-        }
-    }
+        HeadError::Io(_) => NoRequest::Gone,
+    })
 }
 
 /// Reads the body declared by `Content-Length`, or sent chunked, up to the body limit; `received`
@@ -373,7 +342,7 @@ fn read_body(
         let _ = socket.set_write_timeout(Some(ANSWER_WRITE_TIMEOUT));
         socket.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").map_err(|_| NoRequest::Gone)?;
     }
-    let raw = io::Cursor::new(received).chain(DeadlineReader { socket, deadline });
+    let raw = io::Cursor::new(received).chain(DeadlineReader::new(socket, deadline));
     let mut body = Vec::new();
     let (read, ahead) = if chunked {
         let max_trailer_bytes = config.head_limits.max_head_bytes;
@@ -403,24 +372,6 @@ fn read_body(
     }
 }
 
-/// Reads from the socket with the read timeout set to what is left of the request deadline.
-struct DeadlineReader<'a> {
-    socket: &'a TcpStream,
-    deadline: Instant,
-}
-
-impl Read for DeadlineReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        self.socket.set_read_timeout(Some(left))?;
-        let mut socket = self.socket;
-        socket.read(buf)
-    }
-}
-
 /// What answering a handler's response came to.
 enum Responded {
     /// A complete response was sent.
@@ -443,39 +394,16 @@ fn respond(
     mut exchange: Exchange,
 ) -> Responded {
     let config = &shared.config;
+    let Response { status, headers: handler_headers, body, keep_alive, write_profiles } = response;
     let cors = config.cors.headers(request.header("origin"));
-    // Room for the negotiation's headers too: a vector outgrown step by step leaves each smaller
-    // buffer in this thread's allocator cache, where it stays while a stream runs on the thread.
-    let mut headers = Vec::with_capacity(cors.len() + response.headers.len() + 3);
-    headers.extend(pairs(&cors));
-    for (name, value) in &response.headers {
-        if FRAMING_HEADERS.iter().any(|framing| name.eq_ignore_ascii_case(framing)) {
-            if name.eq_ignore_ascii_case("connection")
-                && value.split(',').any(|o| o.trim().eq_ignore_ascii_case("close"))
-            {
-                exchange.persistence = Persistence::Close;
-            }
-            continue;
-        }
-        headers.push((name.as_str(), value.as_str()));
-    }
+    let mut headers = response_headers(&cors, &handler_headers, &mut exchange.persistence);
     // What may follow the head is decided in one place, for every kind of answer.
-    let rule = BodyRule::for_response(Some(request.method()), response.status);
-    let body = match response.body {
-        Body::Bytes(bytes) => {
-            shared.metrics.answered(response.status);
-            let persistence = exchange.persistence;
-            let out = complete_response(Some(request.method()), response.status, persistence, &headers, &bytes);
-            return Responded::Complete(send_complete(socket, &out, persistence, exchange.ahead));
-        }
+    let rule = BodyRule::for_response(Some(request.method()), status);
+    let body = match body {
+        Body::Bytes(bytes) => return send_whole(shared, socket, request, status, &headers, &bytes, exchange),
         // A stream with a status that has no body (204, 304) is its head alone: the closure never
         // runs, and the hub gets no client.
-        _ if rule == BodyRule::Bodiless => {
-            shared.metrics.answered(response.status);
-            let persistence = exchange.persistence;
-            let out = complete_response(Some(request.method()), response.status, persistence, &headers, &[]);
-            return Responded::Complete(send_complete(socket, &out, persistence, exchange.ahead));
-        }
+        _ if rule == BodyRule::Bodiless => return send_whole(shared, socket, request, status, &headers, &[], exchange),
         streaming => streaming,
     };
     // A draining server starts no stream: it tells the client to come back later, or to stop.
@@ -483,40 +411,18 @@ fn respond(
         return Responded::Complete(send_complete(socket, &answer, Persistence::Close, exchange.ahead));
     }
     let framing = BodyFraming::for_version(request.version());
-    // A per-connection stream's body may pass through a write profile the client accepts.
-    let mut encoder = None;
-    let mut offers = response.write_profiles;
+    let mut offers = write_profiles;
     offers.0.extend(config.write_profiles.0.iter().cloned());
-    let coding;
-    let mut hub_gzip = false;
-    // Every `Accept-Encoding` line counts: a later `gzip;q=0` refuses what an earlier line took.
-    let accept_encoding = request.head().header_list("accept-encoding");
-    match &body {
-        Body::Stream(_) if !offers.is_empty() => {
-            headers.push(("Vary", "Accept-Encoding"));
-            if let Some(profile) = offers.negotiate(accept_encoding.as_deref()) {
-                coding = profile.content_coding().to_string();
-                headers.push(("Content-Encoding", &coding));
-                encoder = Some(profile.encoder());
-            }
-        }
-        // A hub that compresses has every event compressed once already.
-        Body::Hub(hub) if hub.compresses() => {
-            headers.push(("Vary", "Accept-Encoding"));
-            hub_gzip = crate::http::choose_coding(accept_encoding.as_deref(), &["gzip"]).is_some();
-            if hub_gzip {
-                headers.push(("Content-Encoding", "gzip"));
-            }
-        }
-        _ => {}
+    let coding = stream_coding(request, &body, &offers);
+    if coding.varies {
+        headers.push(("Vary", "Accept-Encoding"));
     }
-    // A stream's connection stays open after it only if the stream can end: a chunked body, not a
-    // hub. The head alone (the answer to HEAD) streams nothing, so nothing stops its connection
-    // from staying open but the framing, whose head on HTTP/1.0 says `Connection: close`.
+    if let Some(content_coding) = &coding.content_coding {
+        headers.push(("Content-Encoding", content_coding));
+    }
+    // The answer to HEAD: the head a GET gets, and no body, not even the last chunk.
     let streams_nothing = !rule.sends_body();
-    let persists = framing == BodyFraming::Chunked
-        && exchange.persistence != Persistence::Close
-        && (streams_nothing || matches!(body, Body::Stream(_)));
+    let persists = stream_persists(framing, exchange.persistence, streams_nothing, &body);
     if !persists {
         exchange.persistence = Persistence::Close;
         if framing == BodyFraming::Chunked {
@@ -524,26 +430,128 @@ fn respond(
         }
     }
     // Datastar asks for `Connection: keep-alive` on its streams.
-    let head = stream_response_head_for(response.status, framing, response.keep_alive && persists, &headers);
+    let head = stream_response_head_for(status, framing, keep_alive && persists, &headers);
     if streams_nothing {
-        shared.metrics.answered(response.status);
-        // The answer to HEAD: the head a GET gets, and no body, not even the last chunk.
+        shared.metrics.answered(status);
         return Responded::Complete(send_complete(socket, &head, exchange.persistence, exchange.ahead));
     }
     let intro = config.retry.map(retry_line).unwrap_or_default();
-    let source = match body {
+    let source = stream_source(socket, request, body, exchange, coding);
+    Responded::Stream(StreamStart { status, framing, head, intro, source })
+}
+
+/// The response's header fields: the CORS ones, then the handler's, less those that frame the
+/// message, which the server writes itself (a handler's `Connection: close` still closes the
+/// connection, through `persistence`).
+fn response_headers<'a>(
+    cors: &'a [(&'static str, String)],
+    handler_headers: &'a [(String, String)],
+    persistence: &mut Persistence,
+) -> Vec<(&'a str, &'a str)> {
+    // Room for the negotiation's headers too: a vector outgrown step by step leaves each smaller
+    // buffer in this thread's allocator cache, where it stays while a stream runs on the thread.
+    let mut headers = Vec::with_capacity(cors.len() + handler_headers.len() + 3);
+    headers.extend(pairs(cors));
+    for (name, value) in handler_headers {
+        if FRAMING_HEADERS.iter().any(|framing| name.eq_ignore_ascii_case(framing)) {
+            if name.eq_ignore_ascii_case("connection")
+                && value.split(',').any(|o| o.trim().eq_ignore_ascii_case("close"))
+            {
+                *persistence = Persistence::Close;
+            }
+            continue;
+        }
+        headers.push((name.as_str(), value.as_str()));
+    }
+    headers
+}
+
+/// Sends a response whose body is `body`, all of it at once.
+fn send_whole(
+    shared: &Shared,
+    socket: &TcpStream,
+    request: &Request,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    exchange: Exchange,
+) -> Responded {
+    shared.metrics.answered(status);
+    let persistence = exchange.persistence;
+    let out = complete_response(Some(request.method()), status, persistence, headers, body);
+    Responded::Complete(send_complete(socket, &out, persistence, exchange.ahead))
+}
+
+/// The content coding of a stream's body.
+struct StreamCoding {
+    /// The answer depends on `Accept-Encoding`: a coding was on offer.
+    varies: bool,
+    /// The coding chosen, for `Content-Encoding`.
+    content_coding: Option<String>,
+    /// A per-connection stream's encoder for the chosen write profile.
+    encoder: Option<Box<dyn BodyEncoder>>,
+    /// A hub client gets the hub's gzip-compressed events.
+    hub_gzip: bool,
+}
+
+/// Chooses the coding of a stream's body from what the client accepts (every `Accept-Encoding`
+/// line counts: a later `gzip;q=0` refuses what an earlier line took): for a per-connection
+/// stream, one of the write profiles on offer; for a hub that compresses (every event compressed
+/// once already), gzip or nothing.
+fn stream_coding(request: &Request, body: &Body, offers: &Offers) -> StreamCoding {
+    let accept_encoding = request.head().header_list("accept-encoding");
+    let mut coding = StreamCoding { varies: false, content_coding: None, encoder: None, hub_gzip: false };
+    match body {
+        Body::Stream(_) if !offers.is_empty() => {
+            coding.varies = true;
+            if let Some(profile) = offers.negotiate(accept_encoding.as_deref()) {
+                coding.content_coding = Some(profile.content_coding().to_string());
+                coding.encoder = Some(profile.encoder());
+            }
+        }
+        Body::Hub(hub) if hub.compresses() => {
+            coding.varies = true;
+            coding.hub_gzip = crate::http::choose_coding(accept_encoding.as_deref(), &["gzip"]).is_some();
+            coding.content_coding = coding.hub_gzip.then(|| "gzip".to_string());
+        }
+        _ => {}
+    }
+    coding
+}
+
+/// Whether a stream's connection stays open after it: only if the stream can end (a chunked body,
+/// not a hub) and the exchange allows it. The head alone (the answer to HEAD) streams nothing, so
+/// nothing stops its connection from staying open but the framing, whose head on HTTP/1.0 says
+/// `Connection: close`.
+fn stream_persists(framing: BodyFraming, persistence: Persistence, streams_nothing: bool, body: &Body) -> bool {
+    framing == BodyFraming::Chunked
+        && persistence != Persistence::Close
+        && (streams_nothing || matches!(body, Body::Stream(_)))
+}
+
+/// Where a stream's events come from: a hub it joins (with what its lifecycle hooks are told), or
+/// the handler's closure.
+fn stream_source(
+    socket: &TcpStream,
+    request: &Request,
+    body: Body,
+    exchange: Exchange,
+    coding: StreamCoding,
+) -> StreamSource {
+    match body {
         Body::Hub(hub) => {
             let last_event_id = last_event_id(request).map(str::to_string);
             // What the hub's lifecycle hooks are told: kept for the stream's life, so only for a
             // hub that has hooks.
             let peer_addr = || socket.peer_addr().ok();
             let client = hub.has_hooks().then(|| Box::new(request.client_info(peer_addr(), last_event_id.clone())));
-            StreamSource::Hub { hub, joining: Joining { last_event_id, gzip: hub_gzip, client } }
+            StreamSource::Hub { hub, joining: Joining { last_event_id, gzip: coding.hub_gzip, client } }
         }
-        Body::Stream(run) => StreamSource::PerConnection(PerConnectionStream { run, exchange, encoder }),
-        Body::Bytes(_) => unreachable!("plain bodies were answered above"),
-    };
-    Responded::Stream(StreamStart { status: response.status, framing, head, intro, source })
+        Body::Stream(run) => {
+            StreamSource::PerConnection(PerConnectionStream { run, exchange, encoder: coding.encoder })
+        }
+        Body::Bytes(_) => unreachable!("`respond` sends a plain body before any stream starts"),
+    }
 }
 
 /// Sends a complete response, then closes the connection or keeps it for the next request.
@@ -644,26 +652,11 @@ fn last_event_id(request: &Request) -> Option<&str> {
     header.or_else(query).filter(|id| !id.is_empty())
 }
 
-/// Writes a complete response and closes the connection gracefully: shut the write side (the
-/// client sees the end), then read and drop what the client still sends for a moment, since
-/// closing with unread input would reset the connection and could destroy the answer in flight.
+/// Writes a complete response and closes the connection gracefully (see `linger`): closing with
+/// unread input would reset the connection and could destroy the answer in flight.
 fn answer(mut socket: &TcpStream, response: &[u8]) {
     let _ = socket.set_write_timeout(Some(ANSWER_WRITE_TIMEOUT));
-    if socket.write_all(response).is_err() {
-        return;
-    }
-    let _ = socket.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + CLOSE_LINGER;
-    let mut discarded = [0u8; 1024];
-    let mut total = 0;
-    while total < CLOSE_LINGER_BYTES {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        match socket.read(&mut discarded) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => total += n,
-        }
+    if socket.write_all(response).is_ok() {
+        linger(socket);
     }
 }

@@ -21,6 +21,7 @@ mod drain;
 mod event_stream;
 mod hub_client;
 mod late_watch;
+mod linger;
 mod metrics;
 mod overflow;
 mod request;

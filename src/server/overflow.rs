@@ -12,20 +12,22 @@
 //! request (`Accept: text/event-stream`, as EventSource and Datastar send), `200` with
 //! `retry: <overload_retry>` and the end of the body; to anything else, `503` with `Retry-After`.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::connection::{borrowed, CLOSE_LINGER, CLOSE_LINGER_BYTES};
+use super::connection::borrowed;
 use super::drain::come_back_later;
+use super::linger::Linger;
 use super::{ServerBuilder, Shared};
-use crate::error::is_timeout;
-use crate::http::{parse_request_head, text_response, Parsed, RequestHead};
+use crate::http::{text_response, HeadRead, HeadReader, RequestHead, RequestHeads};
+use crate::net::{read_head_arrived, HeadError};
 
 /// Connections the answerer holds at once; past it, new ones are closed unread. Each costs a
-/// socket and a request buffer for at most [`HEAD_DEADLINE`] plus [`CLOSE_LINGER`].
+/// socket and a request head's buffer for at most [`HEAD_DEADLINE`] plus
+/// [`CLOSE_LINGER`](super::linger::CLOSE_LINGER).
 pub(super) const MAX_HELD: usize = 4096;
 /// Connections waiting in the channel between the accept loop and the answerer.
 pub(super) const QUEUE: usize = 1024;
@@ -39,23 +41,22 @@ const TICK: Duration = Duration::from_millis(5);
 /// One connection the answerer holds.
 struct Held {
     socket: TcpStream,
-    received: Vec<u8>,
     phase: Phase,
 }
 
 enum Phase {
-    /// Reading the request head until this instant.
-    Reading(Instant),
-    /// Answered; discarding what the client still sends until `until`, or up to
-    /// [`CLOSE_LINGER_BYTES`].
-    Lingering { until: Instant, discarded: usize },
+    /// Reading the request head until `deadline`.
+    Reading { head: HeadReader<RequestHeads>, deadline: Instant },
+    /// Answered; discarding what the client still sends until it can be closed.
+    Lingering(Linger),
 }
 
 /// Runs the overflow answerer until the accept loop drops its end of the channel or the server
 /// stops.
 pub(super) fn run(shared: &Arc<Shared>, arrivals: &Receiver<TcpStream>) {
     let mut held: Vec<Held> = Vec::new();
-    let mut buffer = vec![0u8; 4096];
+    // What lingering connections read and drop, one after another.
+    let mut discarded = vec![0u8; 4096];
     loop {
         if shared.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             return;
@@ -76,61 +77,40 @@ pub(super) fn run(shared: &Arc<Shared>, arrivals: &Receiver<TcpStream>) {
         let more = std::iter::from_fn(|| arrivals.try_recv().ok());
         for socket in first.into_iter().chain(more) {
             if held.len() < MAX_HELD && socket.set_nonblocking(true).is_ok() {
-                held.push(Held { socket, received: Vec::new(), phase: Phase::Reading(now + HEAD_DEADLINE) });
+                let head = HeadReader::new(RequestHeads(shared.config.head_limits));
+                held.push(Held { socket, phase: Phase::Reading { head, deadline: now + HEAD_DEADLINE } });
             }
         }
-        held.retain_mut(|connection| connection.step(shared, &mut buffer, Instant::now()));
+        held.retain_mut(|connection| connection.step(shared, &mut discarded, Instant::now()));
     }
 }
 
 impl Held {
     /// Moves the connection on as far as it can go without waiting; false when it is done.
-    fn step(&mut self, shared: &Shared, buffer: &mut [u8], now: Instant) -> bool {
+    fn step(&mut self, shared: &Shared, discarded: &mut [u8], now: Instant) -> bool {
         let config = &shared.config;
-        match self.phase {
-            Phase::Reading(deadline) => {
-                loop {
-                    match (&self.socket).read(buffer) {
-                        Ok(0) => return false,
-                        Ok(n) => self.received.extend_from_slice(&buffer[..n]),
-                        Err(e) if is_timeout(&e) => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(_) => return false,
+        match &mut self.phase {
+            Phase::Reading { head, deadline } => {
+                let (status, answer) = match read_head_arrived(head, &self.socket) {
+                    Ok(HeadRead::Complete { head, .. }) => over_capacity_answer(config, &head),
+                    Ok(HeadRead::Partial) if now < *deadline => return true,
+                    Ok(HeadRead::Partial) => {
+                        (408, text_response(None, 408, &[], "request head not received in time\n"))
                     }
-                    if self.received.len() > config.head_limits.max_head_bytes {
-                        break;
+                    Err(HeadError::Refused(error)) => {
+                        (error.status(), text_response(None, error.status(), &[], &format!("{error}\n")))
                     }
-                }
-                let (status, answer) = match parse_request_head(&self.received, &config.head_limits) {
-                    Ok(Parsed::Complete { head, .. }) => over_capacity_answer(config, &head),
-                    Ok(Parsed::Partial) if now < deadline => return true,
-                    Ok(Parsed::Partial) => (408, text_response(None, 408, &[], "request head not received in time\n")),
-                    Err(error) => (error.status(), text_response(None, error.status(), &[], &format!("{error}\n"))),
+                    Err(HeadError::Io(_)) => return false,
                 };
                 shared.metrics.answered(status);
                 // A fresh connection's send buffer is empty, so a short answer goes out whole.
                 if (&self.socket).write_all(&answer).is_err() {
                     return false;
                 }
-                let _ = self.socket.shutdown(Shutdown::Write);
-                self.received = Vec::new();
-                self.phase = Phase::Lingering { until: now + CLOSE_LINGER, discarded: 0 };
+                self.phase = Phase::Lingering(Linger::start(&self.socket, now));
                 true
             }
-            Phase::Lingering { until, ref mut discarded } => loop {
-                match (&self.socket).read(buffer) {
-                    Ok(0) => return false,
-                    Ok(n) => {
-                        *discarded += n;
-                        if *discarded > CLOSE_LINGER_BYTES {
-                            return false;
-                        }
-                    }
-                    Err(e) if is_timeout(&e) => return now < until,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => return false,
-                }
-            },
+            Phase::Lingering(linger) => linger.discard(&self.socket, discarded, false),
         }
     }
 }

@@ -31,10 +31,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::compress::BodyEncoder;
-use crate::error::is_timeout;
 use crate::http::{BodyFramer, BodyFraming};
 use crate::hub::registry::Written;
 use crate::hub::Ending;
+use crate::net::is_timeout;
 
 /// The comment a per-connection stream sends after a silence. No blank line follows it, so it
 /// never ends an event block on its own (see the hub's heartbeat).
@@ -43,6 +43,18 @@ const HEARTBEAT_COMMENT: &[u8] = b": keep-alive\n";
 /// returned the start of a next request, the watch reads no more until the body ends; the rest
 /// waits in the socket.
 const WATCH_READ_BYTES: usize = 1024;
+
+/// What the departure watch does next.
+enum Look {
+    /// The body of a persistent stream has ended: hand the connection back.
+    Finished,
+    /// The stream is closed.
+    Closed,
+    /// Silence has lasted a heartbeat interval, and no write is in progress.
+    HeartbeatDue,
+    /// Wait this long (`None`: with no timeout) for the client.
+    Wait(Option<Duration>),
+}
 
 /// How a departure watch ended.
 pub(crate) enum Watched {
@@ -575,35 +587,16 @@ impl StreamSocket {
     /// the stream began (pipelined); with them, the watch does not read, and notices the end at once.
     pub fn watch(&self, heartbeat: Option<Duration>, mut ahead: Vec<u8>) -> Watched {
         loop {
-            let wait = {
-                let state = self.lock();
-                if state.finished {
-                    return Watched::Finished(ahead);
-                }
-                if state.closed {
-                    break;
-                }
-                match heartbeat {
-                    None => None,
-                    Some(interval) => {
-                        let since_write = state.last_write.elapsed();
-                        if !state.writing && since_write >= interval {
-                            drop(state);
-                            // Not waiting for the turn: if another thread took it meanwhile, the
-                            // next look sees it writing.
-                            let sent = self.with_turn(false, Some(self.write_timeout), |body, mut socket| {
-                                body.write_all(&mut socket, HEARTBEAT_COMMENT)
-                            });
-                            if let Some(Err(_)) = sent {
-                                break;
-                            }
-                            continue;
-                        }
-                        // A write in progress (perhaps blocked on a full socket) is not silence:
-                        // look again a whole interval later rather than retry the heartbeat at once.
-                        Some(if state.writing { interval } else { interval - since_write })
+            let wait = match self.look(heartbeat) {
+                Look::Finished => return Watched::Finished(ahead),
+                Look::Closed => break,
+                Look::HeartbeatDue => {
+                    if !self.send_heartbeat() {
+                        break;
                     }
+                    continue;
                 }
+                Look::Wait(wait) => wait,
             };
             if !ahead.is_empty() {
                 // The next request has begun: read no more of it until this body has ended, but
@@ -611,41 +604,75 @@ impl StreamSocket {
                 self.wait_finished_or_closed(wait);
                 continue;
             }
-            // A read that starts while a hub's flusher has the socket non-blocking would return at
-            // once, and the watch would spin: switch it back first, then look at the state again.
-            // (On Linux a read that has started blocking stays blocked whatever the mode becomes;
-            // if a flusher switches it between this look and the read, or a woken read sees the
-            // new mode, the read returns `WouldBlock`, and the next look sees the flag.)
-            if self.lock().nonblocking {
-                if self.make_reads_block().is_err() {
-                    break;
-                }
-                continue;
-            }
-            if self.socket.set_read_timeout(wait).is_err() {
+            if !self.read_for_departure(wait, &mut ahead) {
                 break;
-            }
-            let read = if self.persistent {
-                // What arrives is the next request's start: kept, in the heap.
-                ahead.resize(WATCH_READ_BYTES, 0);
-                let read = (&*self.socket).read(&mut ahead);
-                ahead.truncate(*read.as_ref().unwrap_or(&0));
-                read
-            } else {
-                // Dropped: a small buffer, within the stack pages the thread holds anyway (an idle
-                // hub client waits here for as long as it is connected).
-                let mut discarded = [0u8; 256];
-                (&*self.socket).read(&mut discarded)
-            };
-            match read {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
             }
         }
         self.close();
         Watched::Closed
+    }
+
+    /// What the departure watch does next, as the stream's state says.
+    fn look(&self, heartbeat: Option<Duration>) -> Look {
+        let state = self.lock();
+        if state.finished {
+            return Look::Finished;
+        }
+        if state.closed {
+            return Look::Closed;
+        }
+        let Some(interval) = heartbeat else { return Look::Wait(None) };
+        let since_write = state.last_write.elapsed();
+        if !state.writing && since_write >= interval {
+            return Look::HeartbeatDue;
+        }
+        // A write in progress (perhaps blocked on a full socket) is not silence: look again a
+        // whole interval later rather than retry the heartbeat at once.
+        Look::Wait(Some(if state.writing { interval } else { interval - since_write }))
+    }
+
+    /// Sends a heartbeat comment; false when the write failed. Not waiting for the turn: if another
+    /// thread took it meanwhile, the next look sees it writing.
+    fn send_heartbeat(&self) -> bool {
+        let sent = self.with_turn(false, Some(self.write_timeout), |body, mut socket| {
+            body.write_all(&mut socket, HEARTBEAT_COMMENT)
+        });
+        !matches!(sent, Some(Err(_)))
+    }
+
+    /// Reads the socket for up to `wait` (`None`: for as long as it takes), to notice the client
+    /// leave; false once it has, or the socket failed. What a persistent stream's client sends is
+    /// the next request's start, kept in `ahead`; what any other client sends means nothing
+    /// (clients send nothing on an event stream), and is dropped.
+    fn read_for_departure(&self, wait: Option<Duration>, ahead: &mut Vec<u8>) -> bool {
+        // A read that starts while a hub's flusher has the socket non-blocking would return at
+        // once, and the watch would spin: switch it back first, then look at the state again.
+        // (On Linux a read that has started blocking stays blocked whatever the mode becomes;
+        // if a flusher switches it between this look and the read, or a woken read sees the
+        // new mode, the read returns `WouldBlock`, and the next look sees the flag.)
+        if self.lock().nonblocking {
+            return self.make_reads_block().is_ok();
+        }
+        if self.socket.set_read_timeout(wait).is_err() {
+            return false;
+        }
+        let read = if self.persistent {
+            // Kept, in the heap.
+            ahead.resize(WATCH_READ_BYTES, 0);
+            let read = (&*self.socket).read(ahead);
+            ahead.truncate(*read.as_ref().unwrap_or(&0));
+            read
+        } else {
+            // Dropped: a small buffer, within the stack pages the thread holds anyway (an idle
+            // hub client waits here for as long as it is connected).
+            let mut discarded = [0u8; 256];
+            (&*self.socket).read(&mut discarded)
+        };
+        match read {
+            Ok(0) => false,
+            Ok(_) => true,
+            Err(e) => is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted,
+        }
     }
 
     /// Blocks until the stream is finished or closed, or until `timeout`.

@@ -385,32 +385,6 @@ impl MiniStream {
 
     /// The answer of a well-behaved Redis holding this stream.
     pub fn answer(&self, call: &Call) -> Answer {
-        let range = |start: &str, end: &str, count: usize, reverse: bool| {
-            let bound = |text: &str, open: (u64, u64)| match text {
-                "-" => ((0, 0), true),
-                "+" => ((u64::MAX, u64::MAX), true),
-                text => match text.strip_prefix('(') {
-                    Some(id) => (parse_id(id).unwrap(), false),
-                    None => (parse_id(text).unwrap_or(open), true),
-                },
-            };
-            let ((low, low_inclusive), (high, high_inclusive)) = if reverse {
-                (bound(end, (0, 0)), bound(start, (0, 0)))
-            } else {
-                (bound(start, (0, 0)), bound(end, (0, 0)))
-            };
-            let state = self.lock();
-            let within = |id: &(u64, u64)| {
-                (*id > low || (low_inclusive && *id == low)) && (*id < high || (high_inclusive && *id == high))
-            };
-            let mut entries: Vec<Vec<u8>> =
-                state.entries.iter().filter(|(id, _)| within(id)).map(|(_, entry)| entry.clone()).collect();
-            if reverse {
-                entries.reverse();
-            }
-            entries.truncate(count);
-            Answer::Bytes(reply::array(entries))
-        };
         let count_after = |at: usize| {
             if call.arg(at).eq_ignore_ascii_case("COUNT") {
                 call.arg(at + 1).parse().unwrap()
@@ -421,55 +395,90 @@ impl MiniStream {
         match call.name().as_str() {
             "AUTH" | "SELECT" => Answer::Bytes(reply::ok()),
             "PING" => Answer::Bytes(b"+PONG\r\n".to_vec()),
-            "XRANGE" => range(&call.arg(2), &call.arg(3), count_after(4), false),
-            "XREVRANGE" => range(&call.arg(2), &call.arg(3), count_after(4), true),
-            "XADD" => {
-                let max_len: usize = call.arg(4).parse().unwrap();
-                let fields: Vec<(String, String)> = call.args[6..]
-                    .chunks(2)
-                    .map(|pair| (String::from_utf8_lossy(&pair[0]).into(), String::from_utf8_lossy(&pair[1]).into()))
-                    .collect();
-                let mut state = self.lock();
-                let id = (state.entries.last().map_or(1, |((ms, _), _)| ms + 1), 0);
-                let text = format!("{}-{}", id.0, id.1);
-                let pairs: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-                state.entries.push((id, reply::entry(&text, &pairs)));
-                let excess = state.entries.len().saturating_sub(max_len);
-                state.entries.drain(..excess);
-                self.shared.1.notify_all();
-                Answer::Bytes(reply::bulk(text))
-            }
+            "XRANGE" => self.range(&call.arg(2), &call.arg(3), count_after(4), false),
+            "XREVRANGE" => self.range(&call.arg(2), &call.arg(3), count_after(4), true),
+            "XADD" => self.xadd(call),
+            // XREAD COUNT n BLOCK ms STREAMS stream after
             "XREAD" => {
-                // XREAD COUNT n BLOCK ms STREAMS stream after
-                let (count, block) = (count_after(1), Duration::from_millis(call.arg(4).parse().unwrap()));
-                let (stream, after) = (call.arg(6), parse_id(&call.arg(7)).unwrap_or((0, 0)));
-                let deadline = Instant::now() + block;
-                let mut state = self.lock();
-                loop {
-                    if !state.reads_held {
-                        if let Some(scripted) = state.scripted.pop_front() {
-                            return Answer::Bytes(scripted);
-                        }
-                        let entries: Vec<Vec<u8>> = state
-                            .entries
-                            .iter()
-                            .filter(|(id, _)| *id > after)
-                            .take(count)
-                            .map(|(_, entry)| entry.clone())
-                            .collect();
-                        if !entries.is_empty() {
-                            return Answer::Bytes(reply::xread(&stream, entries));
-                        }
-                    }
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() && !state.reads_held {
-                        return Answer::Bytes(reply::nil());
-                    }
-                    let wait = if state.reads_held { Duration::from_millis(100) } else { left };
-                    state = self.shared.1.wait_timeout(state, wait).unwrap_or_else(PoisonError::into_inner).0;
-                }
+                let block = Duration::from_millis(call.arg(4).parse().unwrap());
+                self.xread(&call.arg(6), parse_id(&call.arg(7)).unwrap_or((0, 0)), count_after(1), block)
             }
             other => Answer::Bytes(reply::error(&format!("ERR unknown command '{other}'"))),
+        }
+    }
+
+    /// `XRANGE` from `start` to `end` (`XREVRANGE`, `reverse`, from `end` down to `start`), at most
+    /// `count` entries.
+    fn range(&self, start: &str, end: &str, count: usize, reverse: bool) -> Answer {
+        let bound = |text: &str| match text {
+            "-" => ((0, 0), true),
+            "+" => ((u64::MAX, u64::MAX), true),
+            text => match text.strip_prefix('(') {
+                Some(id) => (parse_id(id).unwrap(), false),
+                None => (parse_id(text).unwrap_or((0, 0)), true),
+            },
+        };
+        let ((low, low_inclusive), (high, high_inclusive)) =
+            if reverse { (bound(end), bound(start)) } else { (bound(start), bound(end)) };
+        let within = |id: &(u64, u64)| {
+            (*id > low || (low_inclusive && *id == low)) && (*id < high || (high_inclusive && *id == high))
+        };
+        let state = self.lock();
+        let mut entries: Vec<Vec<u8>> =
+            state.entries.iter().filter(|(id, _)| within(id)).map(|(_, entry)| entry.clone()).collect();
+        if reverse {
+            entries.reverse();
+        }
+        entries.truncate(count);
+        Answer::Bytes(reply::array(entries))
+    }
+
+    /// `XADD stream MAXLEN ~ n * field value ...`: the next id, and the stream trimmed to exactly
+    /// `n`.
+    fn xadd(&self, call: &Call) -> Answer {
+        let max_len: usize = call.arg(4).parse().unwrap();
+        let fields: Vec<(String, String)> = call.args[6..]
+            .chunks(2)
+            .map(|pair| (String::from_utf8_lossy(&pair[0]).into(), String::from_utf8_lossy(&pair[1]).into()))
+            .collect();
+        let mut state = self.lock();
+        let id = (state.entries.last().map_or(1, |((ms, _), _)| ms + 1), 0);
+        let text = format!("{}-{}", id.0, id.1);
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        state.entries.push((id, reply::entry(&text, &pairs)));
+        let excess = state.entries.len().saturating_sub(max_len);
+        state.entries.drain(..excess);
+        self.shared.1.notify_all();
+        Answer::Bytes(reply::bulk(text))
+    }
+
+    /// `XREAD BLOCK`: a scripted reply, or up to `count` entries after `after`, waiting up to
+    /// `block` for one (and for as long as reads are held).
+    fn xread(&self, stream: &str, after: (u64, u64), count: usize, block: Duration) -> Answer {
+        let deadline = Instant::now() + block;
+        let mut state = self.lock();
+        loop {
+            if !state.reads_held {
+                if let Some(scripted) = state.scripted.pop_front() {
+                    return Answer::Bytes(scripted);
+                }
+                let entries: Vec<Vec<u8>> = state
+                    .entries
+                    .iter()
+                    .filter(|(id, _)| *id > after)
+                    .take(count)
+                    .map(|(_, entry)| entry.clone())
+                    .collect();
+                if !entries.is_empty() {
+                    return Answer::Bytes(reply::xread(stream, entries));
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() && !state.reads_held {
+                return Answer::Bytes(reply::nil());
+            }
+            let wait = if state.reads_held { Duration::from_millis(100) } else { left };
+            state = self.shared.1.wait_timeout(state, wait).unwrap_or_else(PoisonError::into_inner).0;
         }
     }
 }

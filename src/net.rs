@@ -1,0 +1,367 @@
+//! Blocking-socket pieces that the server, the client and the Redis side share, each written once:
+//!
+//! - [`is_timeout`]: a socket's timeout expired, as opposed to a broken connection;
+//! - [`dial`]: connecting to a host, whichever of its addresses answers, by a deadline (the
+//!   client, Redis);
+//! - [`Stop`]: a stop that reaches a thread that dials again after failures wherever it waits,
+//!   between attempts or in a blocking read (the client's close, the Redis reader's stop);
+//! - [`DeadlineReader`]: reading by a deadline however the bytes trickle in (request heads and
+//!   bodies, response heads, Redis replies);
+//! - [`read_head_by`] and [`read_head_arrived`]: the socket side of reading an HTTP head, by a
+//!   deadline (the server's connections, the client) or from what has arrived on a non-blocking
+//!   socket (the overflow answerer). [`HeadReader`](crate::http::HeadReader) decides what the
+//!   bytes mean; these own the waiting.
+
+use std::io::{self, Read};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::http::{HeadParser, HeadRead, HeadReader};
+
+/// Whether an I/O error only means that a socket's read or write timeout expired (the peer may
+/// still be there, and the operation can be tried again), as opposed to a broken connection.
+/// `std` reports an expired socket timeout as `WouldBlock` on Unix and `TimedOut` on Windows; a
+/// non-blocking socket with nothing to give says `WouldBlock` too.
+pub(crate) fn is_timeout(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// Connects to `host:port`, trying each address the name resolves to in turn, all by `deadline`
+/// (the lookup aside: the system resolver has no timeout). The socket sends small writes at once
+/// (no Nagle: an event, a command, must not wait for more). Fails with the last address's error,
+/// or `TimedOut` once the deadline has passed.
+pub(crate) fn dial(host: &str, port: u16, deadline: Instant) -> io::Result<TcpStream> {
+    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "the host resolved to no address");
+    for address in (host, port).to_socket_addrs()? {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        match TcpStream::connect_timeout(&address, left) {
+            Ok(socket) => {
+                socket.set_nodelay(true)?;
+                return Ok(socket);
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
+}
+
+/// A stop for a thread that keeps a connection to a peer, dialling again after failures (the
+/// client's reconnection, the Redis backplane's reader): it reaches the thread wherever it waits,
+/// in a sleep between attempts (woken at once) or in a blocking read (its socket shut down).
+#[derive(Debug, Default)]
+pub(crate) struct Stop {
+    state: Mutex<StopState>,
+    woken: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct StopState {
+    stopped: bool,
+    /// The socket the thread's blocking reads wait on, if any.
+    socket: Option<TcpStream>,
+}
+
+impl Stop {
+    /// Stops: a sleep ends, the socket is shut down (a blocking read on it returns), and every
+    /// later [`watch`](Self::watch) shuts its socket down at once.
+    pub fn stop(&self) {
+        let mut state = self.lock();
+        state.stopped = true;
+        if let Some(socket) = &state.socket {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+        self.woken.notify_all();
+    }
+
+    /// Whether [`stop`](Self::stop) has been called.
+    pub fn is_stopped(&self) -> bool {
+        self.lock().stopped
+    }
+
+    /// The socket the thread's blocking reads now wait on (`None`: none): shut down by a stop, at
+    /// once if the stop came already, so that a stop between connecting and this call is not lost.
+    pub fn watch(&self, socket: Option<&TcpStream>) {
+        let mut state = self.lock();
+        state.socket = socket.and_then(|socket| socket.try_clone().ok());
+        if let (true, Some(socket)) = (state.stopped, &state.socket) {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Sleeps for `wait`, or until a stop; returns whether it stopped.
+    pub fn sleep(&self, wait: Duration) -> bool {
+        let state = self.lock();
+        let wait_while_running = self.woken.wait_timeout_while(state, wait, |state| !state.stopped);
+        wait_while_running.unwrap_or_else(PoisonError::into_inner).0.stopped
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StopState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Why no head was read.
+#[derive(Debug)]
+pub(crate) enum HeadError<E> {
+    /// The head broke the protocol or a limit: the parser's error.
+    Refused(E),
+    /// The deadline passed first (`TimedOut`), the peer closed the connection first
+    /// (`UnexpectedEof`), or the connection failed.
+    Io(io::Error),
+}
+
+/// A head read by a deadline: the head and the bytes received after it, or why no head came.
+pub(crate) type HeadAndRest<P> = Result<(<P as HeadParser>::Head, Vec<u8>), HeadError<<P as HeadParser>::Error>>;
+
+/// Reads from `source` waiting at most until `deadline` in all, however the bytes trickle in.
+/// Before each read, `socket` (the one under `source`, when there is one) gets the time left as
+/// its read timeout, and a read that timeout ends is tried again while time is left; a source
+/// without a socket is checked between reads only. Past the deadline, a read fails with
+/// `TimedOut`.
+pub(crate) struct DeadlineReader<'a, R> {
+    source: R,
+    socket: Option<&'a TcpStream>,
+    deadline: Instant,
+}
+
+impl<'a> DeadlineReader<'a, &'a TcpStream> {
+    /// Reads from `socket` by `deadline`.
+    pub fn new(socket: &'a TcpStream, deadline: Instant) -> DeadlineReader<'a, &'a TcpStream> {
+        DeadlineReader { source: socket, socket: Some(socket), deadline }
+    }
+}
+
+impl<'a, R: Read> DeadlineReader<'a, R> {
+    /// Reads from `source`, which `socket` (if any) is under, by `deadline`.
+    pub fn over(source: R, socket: Option<&'a TcpStream>, deadline: Instant) -> DeadlineReader<'a, R> {
+        DeadlineReader { source, socket, deadline }
+    }
+}
+
+impl<R: Read> Read for DeadlineReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            let Some(socket) = self.socket else { return self.source.read(buf) };
+            socket.set_read_timeout(Some(left))?;
+            match self.source.read(buf) {
+                // The timeout set above ended the read: the deadline, checked again, decides.
+                Err(e) if is_timeout(&e) => {}
+                read => return read,
+            }
+        }
+    }
+}
+
+/// Reads until the head is complete, waiting for bytes until `deadline` at the latest, as
+/// [`DeadlineReader`] does. Returns the head and the bytes received after it.
+pub(crate) fn read_head_by<P: HeadParser>(
+    reader: &mut HeadReader<P>,
+    source: &mut impl Read,
+    socket: Option<&TcpStream>,
+    deadline: Instant,
+) -> HeadAndRest<P> {
+    match read_head(reader, &mut DeadlineReader::over(source, socket, deadline), Arrived::Wait)? {
+        HeadRead::Complete { head, rest } => Ok((head, rest)),
+        // The loop stops with the head partial only when it takes what has arrived; were it to
+        // here, the head did not come in time.
+        HeadRead::Partial => Err(HeadError::Io(io::ErrorKind::TimedOut.into())),
+    }
+}
+
+/// Reads what has arrived on a non-blocking `socket`: the head if it is complete, or `Partial`
+/// when no more bytes are there yet.
+pub(crate) fn read_head_arrived<P: HeadParser>(
+    reader: &mut HeadReader<P>,
+    socket: &TcpStream,
+) -> Result<HeadRead<P::Head>, HeadError<P::Error>> {
+    read_head(reader, &mut &*socket, Arrived::IsAll)
+}
+
+/// Whether the bytes that have arrived are all a read loop gets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arrived {
+    /// No: the source waits for more (up to its deadline).
+    Wait,
+    /// Yes: the source is a non-blocking socket, and a read that would block ends the loop.
+    IsAll,
+}
+
+/// The loop: parse what came (when it can have changed the answer), then read.
+fn read_head<P: HeadParser>(
+    reader: &mut HeadReader<P>,
+    source: &mut impl Read,
+    arrived: Arrived,
+) -> Result<HeadRead<P::Head>, HeadError<P::Error>> {
+    loop {
+        if let complete @ HeadRead::Complete { .. } = reader.poll().map_err(HeadError::Refused)? {
+            return Ok(complete);
+        }
+        match reader.read_from(source) {
+            Ok(0) => return Err(HeadError::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if arrived == Arrived::IsAll && is_timeout(&e) => return Ok(HeadRead::Partial),
+            Err(e) => return Err(HeadError::Io(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{HeadLimits, RequestError, RequestHeads, ResponseHeads};
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    /// The client's and Redis's dial: the first address that answers, without Nagle; a refused one
+    /// is its error; a deadline that has passed is `TimedOut`, whatever the addresses.
+    #[test]
+    fn dialling_connects_or_says_why_not() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let socket = dial("127.0.0.1", port, deadline).unwrap();
+        assert!(socket.nodelay().unwrap());
+        assert_eq!(socket.peer_addr().unwrap(), listener.local_addr().unwrap());
+        drop(listener);
+        let refused = dial("127.0.0.1", port, deadline).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+        let late = dial("127.0.0.1", port, Instant::now()).unwrap_err();
+        assert_eq!(late.kind(), io::ErrorKind::TimedOut);
+    }
+
+    /// A stop wakes a sleep at once, cuts a blocking read, and shuts a socket watched after it.
+    #[test]
+    fn a_stop_reaches_a_sleep_a_read_and_a_later_socket() {
+        let stop = std::sync::Arc::new(Stop::default());
+        assert!(!stop.sleep(Duration::from_millis(1)), "a sleep with no stop runs its course");
+        let (_peer, socket) = pair();
+        stop.watch(Some(&socket));
+        let sleeper = {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || stop.sleep(Duration::from_secs(600)))
+        };
+        let reader = std::thread::spawn(move || (&socket).read(&mut [0u8; 16]));
+        stop.stop();
+        assert!(sleeper.join().unwrap(), "the sleep ends with the stop");
+        assert!(matches!(reader.join().unwrap(), Ok(0)), "the read returns: its socket is shut down");
+        assert!(stop.is_stopped() && stop.sleep(Duration::from_secs(600)), "and no sleep starts after it");
+        let (_peer, later) = pair();
+        stop.watch(Some(&later));
+        assert!(matches!((&later).read(&mut [0u8; 16]), Ok(0)), "a socket watched after the stop");
+    }
+
+    /// A connected pair: (the peer that writes, the socket the head is read from).
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        (peer, listener.accept().unwrap().0)
+    }
+
+    fn requests() -> HeadReader<RequestHeads> {
+        HeadReader::new(RequestHeads(HeadLimits::default()))
+    }
+
+    /// The server's and the client's case: a head that trickles in a byte at a time, with the
+    /// next message's start behind it, is read whole by the deadline.
+    #[test]
+    fn a_head_that_trickles_in_is_read_with_the_bytes_after_it() {
+        let (mut peer, socket) = pair();
+        let writer = std::thread::spawn(move || {
+            for byte in b"HTTP/1.1 204 No Content\r\nX: 1\r\n\r\nnext" {
+                peer.write_all(&[*byte]).unwrap();
+            }
+            peer
+        });
+        let mut reader = HeadReader::new(ResponseHeads);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (head, mut rest) = read_head_by(&mut reader, &mut &socket, Some(&socket), deadline).unwrap();
+        let _peer = writer.join().unwrap();
+        while rest.len() < 4 {
+            let mut more = [0u8; 4];
+            let n = (&socket).read(&mut more).unwrap();
+            rest.extend_from_slice(&more[..n]);
+        }
+        assert_eq!((head.status, head.header("x"), rest.as_slice()), (204, Some("1"), &b"next"[..]));
+    }
+
+    /// A source with no socket (a connector's TLS stream) is read the same way, and a flood of
+    /// head bytes is refused at the limit, having read one byte past it.
+    #[test]
+    fn a_source_without_a_socket_and_a_flood_past_the_limit() {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut reader = requests();
+        let (head, rest) = read_head_by(&mut reader, &mut &b"GET /x HTTP/1.0\r\n\r\nmore"[..], None, deadline).unwrap();
+        assert_eq!((head.path.as_str(), rest.as_slice()), ("/x", &b"more"[..]));
+        let mut reader = HeadReader::new(RequestHeads(HeadLimits { max_head_bytes: 5000, ..HeadLimits::default() }));
+        let refused = read_head_by(&mut reader, &mut io::repeat(b'a'), None, deadline);
+        assert!(matches!(refused, Err(HeadError::Refused(RequestError::UriTooLong))), "{refused:?}");
+        assert_eq!(reader.received(), 5001);
+    }
+
+    /// A peer that stops halfway: the read ends at the deadline, not before and not long after.
+    #[test]
+    fn a_head_that_stops_coming_times_out_at_the_deadline() {
+        let (mut peer, socket) = pair();
+        peer.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+        let wait = Duration::from_millis(300);
+        let started = Instant::now();
+        let result = read_head_by(&mut requests(), &mut &socket, Some(&socket), started + wait);
+        let waited = started.elapsed();
+        assert!(matches!(&result, Err(HeadError::Io(e)) if e.kind() == io::ErrorKind::TimedOut), "{result:?}");
+        assert!(waited >= wait && waited < wait + Duration::from_secs(5), "{waited:?}");
+    }
+
+    #[test]
+    fn a_peer_that_leaves_mid_head_is_an_unexpected_end() {
+        let (mut peer, socket) = pair();
+        peer.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+        drop(peer);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let result = read_head_by(&mut requests(), &mut &socket, Some(&socket), deadline);
+        assert!(matches!(&result, Err(HeadError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof), "{result:?}");
+    }
+
+    /// The overflow answerer's case: a non-blocking socket gives what has arrived, `Partial` until
+    /// the head is whole, and never waits.
+    #[test]
+    fn a_non_blocking_read_takes_what_has_arrived() {
+        let (mut peer, socket) = pair();
+        socket.set_nonblocking(true).unwrap();
+        let mut reader = requests();
+        assert!(matches!(read_head_arrived(&mut reader, &socket), Ok(HeadRead::Partial)));
+        peer.write_all(b"GET /a HTTP/1.1\r\n").unwrap();
+        // Waits for the bytes to arrive: each call reads what is there and returns at once.
+        while reader.received() < 17 {
+            assert!(matches!(read_head_arrived(&mut reader, &socket), Ok(HeadRead::Partial)));
+            std::thread::yield_now();
+        }
+        peer.write_all(b"Host: a\r\n\r\n").unwrap();
+        let head = loop {
+            match read_head_arrived(&mut reader, &socket) {
+                Ok(HeadRead::Complete { head, .. }) => break head,
+                Ok(HeadRead::Partial) => std::thread::yield_now(),
+                Err(error) => panic!("{error:?}"),
+            }
+        };
+        assert_eq!(head.path, "/a");
+        drop(peer);
+        let mut reader = requests();
+        let gone = loop {
+            match read_head_arrived(&mut reader, &socket) {
+                Ok(HeadRead::Partial) => std::thread::yield_now(),
+                other => break other,
+            }
+        };
+        assert!(matches!(&gone, Err(HeadError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof), "{gone:?}");
+    }
+}
