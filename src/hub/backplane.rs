@@ -49,7 +49,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::registry::RESET_EVENT_TYPE;
-use super::Inner;
+use super::shared::{Inner, State};
 use crate::backoff::Backoff;
 use crate::net::Stop;
 use crate::redis::resp::{encode_command_into, Limits, Value};
@@ -871,18 +871,19 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
     let mut reports = Vec::new();
     {
         let mut state = inner.lock();
+        let now = Instant::now();
         if lost {
             reports.push(format!(
                 "entries of Redis stream {stream:?} after {after} may be lost (trimmed before they were \
                  read, or Redis restarted without them); clients get the reset event"
             ));
-            announce_loss(&mut state, after);
+            announce_loss(&mut state, after, now);
         }
         let mut previous = after;
         for entry in entries {
             match entry {
                 Entry::Event { id, event: Some((event, _)) } => {
-                    let _ = state.registry.publish_assigned(event, Some(&id.to_string()));
+                    let _ = state.registry.publish_assigned(event, Some(&id.to_string()), now);
                 }
                 Entry::Event { .. } => {}
                 Entry::TooLarge(id) => {
@@ -890,13 +891,12 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
                         "entry {id} of Redis stream {stream:?} is larger than this server reads \
                          (HubBuilder::redis_max_entry_bytes): skipped; clients get the reset event"
                     ));
-                    announce_loss(&mut state, previous);
+                    announce_loss(&mut state, previous, now);
                 }
             }
             previous = entry.id();
             state.redis_last = Some(previous.to_string());
         }
-        state.last_append = Instant::now();
         inner.wake_flushers(&state);
         inner.signal_progress(&state);
     }
@@ -905,9 +905,9 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
 
 /// Tells every client that events after `last` may have been missed (the reset event, with that
 /// id), and forgets the history, whose ids are no longer safe resume points.
-fn announce_loss(state: &mut super::State, last: EntryId) {
+fn announce_loss(state: &mut State, last: EntryId, now: Instant) {
     state.registry.clear_history();
-    let _ = state.registry.publish(&Event::new().event(RESET_EVENT_TYPE).data(last.to_string()));
+    let _ = state.registry.publish(&Event::new().event(RESET_EVENT_TYPE).data(last.to_string()), now);
 }
 
 #[cfg(test)]

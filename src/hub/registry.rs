@@ -1,9 +1,14 @@
-//! The hub's state and policy, with no sockets and no threads: the backlog, the history, the id
-//! counter, and every subscriber's cursor and owner. Every method runs under the hub's lock and
-//! returns at once; the threads in [`super`] do the waiting and the I/O.
+//! The hub's state and policy, with no sockets, no threads and no clock: the feed (the bytes sent,
+//! in `feed.rs`), the history, the id counter, and every subscriber's cursor and owner. Every
+//! method runs under the hub's lock and returns at once; the threads in [`super`] do the waiting
+//! and the I/O, and pass the time in where a rule depends on it.
 //!
 //! Because nothing here touches a socket, the subscriber type is a parameter: the hub stores its
 //! clients' sinks here, and the tests store plain labels.
+//!
+//! Not here: the bytes themselves (the feed, `feed.rs`, with the backlog and history it is made
+//! of), the rules of time (`timing.rs`, which the heartbeat rule here is told the time through),
+//! and everything that waits (the runtime: `flusher.rs`, `catch_up.rs`, `subscription.rs`).
 //!
 //! # Invariants
 //!
@@ -23,39 +28,27 @@
 //!   partial write's count), so when a client passes from its flusher to a catch-up thread and
 //!   back, no byte is lost or sent twice, and bytes go out in the backlog's order. (The socket's
 //!   framer likewise resumes a chunk where the last writer left it.)
-//! - **Nothing freed that a client needs.** Backlog bytes are dropped only below the lowest cursor
-//!   of an open subscriber, and a subscriber more than `max_queued_bytes` behind is closed first.
+//! - **Nothing freed that a client needs.** Feed bytes are dropped only below the lowest cursor of
+//!   an open subscriber, and a subscriber more than `max_queued_bytes` behind is closed first.
 //! - **Every shard with clients has a flusher.** Clients join only shards below `live_shards`, and
 //!   a shard's flusher, once started, lives as long as the hub.
-//! - **One backlog per coding.** A hub that compresses keeps two backlogs, the plain bytes and
-//!   the same events compressed once each, and every client reads one of them, chosen when it
-//!   joins. Cursors are offsets in the client's own backlog. Every event is appended to both in
-//!   the same step, so the two carry the same events in the same order.
-//! - **Every gzip client's trailer can be found.** Each compressed unit in the gzip backlog has a
-//!   record of the checksum of the plain bytes before it (a running checksum over every unit
-//!   appended while someone read them), kept as long as any byte of the unit is held; a gzip
-//!   client records the running checksum where it joined. The checksum of what a client received
-//!   from the backlog is then the difference of two running checksums: nothing is computed per
-//!   client as events go out.
+//! - **One backlog per coding, and every gzip client's trailer can be found**: the feed's
+//!   invariants, stated in `feed.rs`. Cursors are offsets in the backlog of the client's coding.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
 
-use super::backlog::Backlog;
+use super::feed::{Coding, Feed, GzipRange};
 use super::history::{History, Replay};
+use super::sink::Written;
+use super::timing::HeartbeatClock;
 use crate::compress::deflate::Deflater;
 use crate::compress::gzip::Checksum;
+use crate::event::HEARTBEAT_COMMENT;
 use crate::{Error, Event};
 
 /// The type of the event sent to a client that resumes from an id the hub no longer has.
 pub const RESET_EVENT_TYPE: &str = "bare-sse-reset";
-/// The heartbeat: a comment line, which every client ignores. No blank line follows it, so it never
-/// ends an event block on its own: a client that turns every blank line into an event (as some
-/// libraries do when a `retry:` came first) sees no empty event.
-pub(crate) const HEARTBEAT_BYTES: &[u8] = b": keep-alive\n";
-/// Backlog size past which dropping bytes every client has passed is worth a walk of the clients:
-/// small enough to bound what sits idle, large enough that a burst of small events does not walk
-/// every client for every event.
-const TRIM_BACKLOG_AT_BYTES: usize = 64 * 1024;
 
 /// Counters readable from a hub at any time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -98,16 +91,6 @@ pub(crate) enum Owner {
     Flusher,
 }
 
-/// How a client's bytes are encoded: which backlog it reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Coding {
-    /// The events as they are.
-    Identity = 0,
-    /// Each event compressed once, as DEFLATE units that refer to nothing before them and end on a
-    /// byte boundary, so that they can follow a gzip header (and each other) in any client's stream.
-    Gzip = 1,
-}
-
 /// Compresses every event once, for the clients that read compressed bytes.
 struct Compressor {
     deflater: Deflater,
@@ -119,7 +102,7 @@ impl Compressor {
     fn new(level: u32) -> Compressor {
         let mut deflater = Deflater::new(level);
         let mut heartbeat = Vec::new();
-        deflater.compress_independent(HEARTBEAT_BYTES, &mut heartbeat);
+        deflater.compress_independent(HEARTBEAT_COMMENT, &mut heartbeat);
         Compressor { deflater, heartbeat }
     }
 
@@ -160,25 +143,6 @@ impl<S> Subscriber<S> {
     }
 }
 
-/// Where a compressed unit starts in the gzip backlog, and the running checksum of the plain bytes
-/// of the units before it.
-#[derive(Debug, Clone, Copy)]
-struct UnitStart {
-    offset: u64,
-    before: Checksum,
-}
-
-/// How a gzip client's stream can end after the backlog bytes it received.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct GzipRange {
-    /// The rest of the unit the client is inside, if its last write stopped in one: sent before
-    /// the end, so that the end follows a whole unit.
-    pub rest: Vec<u8>,
-    /// The checksum of the plain bytes of the backlog from where the client joined to the end of
-    /// that unit.
-    pub checksum: Checksum,
-}
-
 /// A client that has just joined.
 #[derive(Debug)]
 pub(crate) struct Joined {
@@ -195,6 +159,18 @@ pub(crate) enum CatchUpStep {
     CaughtUp,
     /// The client is gone or was dropped.
     Closed,
+}
+
+/// What the heartbeat rule says at a given time ([`Registry::heartbeat`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Heartbeat {
+    /// A heartbeat was appended for every client: the flushers have bytes to write.
+    Appended,
+    /// The next heartbeat is due at this time, unless something is appended before.
+    DueAt(Instant),
+    /// None is due: the hub sends no heartbeats, or has no client to send one to (a client that
+    /// joins wakes shard 0's flusher to ask again).
+    NotNeeded,
 }
 
 /// The catch-up threads, as the registry counts them: the threads themselves live in [`super`].
@@ -272,17 +248,6 @@ impl Key {
     }
 }
 
-/// How a write that must not wait went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Written {
-    /// Everything.
-    All,
-    /// The socket filled up after this many bytes.
-    Partial(usize),
-    /// The connection is broken.
-    Failed,
-}
-
 /// The state behind a hub's lock.
 #[derive(Debug)]
 pub(crate) struct Registry<S> {
@@ -292,18 +257,10 @@ pub(crate) struct Registry<S> {
     id_prefix: String,
     next_id: u64,
     history: History,
-    /// Per coding: the plain bytes, and (when the hub compresses) the compressed ones.
-    backlogs: [Backlog; 2],
+    /// The bytes sent, in each coding; the clients' cursors point into it.
+    feed: Feed,
     /// Present when the hub compresses.
     compressor: Option<Compressor>,
-    /// Where each unit held in the gzip backlog starts, oldest first: the unit holding the lowest
-    /// cursor, and every one after it.
-    gzip_units: VecDeque<UnitStart>,
-    /// The running checksum of the plain bytes of every unit appended to the gzip backlog while
-    /// someone read it: the checksum at its end.
-    gzip_checksum: Checksum,
-    /// Per coding, the clients that read it.
-    readers: [usize; 2],
     /// Per shard, its clients by number: the order they joined in, which is the order a round
     /// writes to them (so a flood of new clients never delays the ones already there).
     shards: Vec<BTreeMap<u64, Subscriber<S>>>,
@@ -320,6 +277,8 @@ pub(crate) struct Registry<S> {
     /// skipped when its turn comes.
     catch_up_queue: VecDeque<Key>,
     catch_up_threads: CatchUpThreads,
+    /// When the next heartbeat is due; `None` when the hub sends none.
+    heartbeat: Option<HeartbeatClock>,
     stats: Stats,
 }
 
@@ -337,11 +296,8 @@ impl<S: Clone> Registry<S> {
             id_prefix: format!("{epoch}-"),
             next_id: 1,
             history,
-            backlogs: [Backlog::default(), Backlog::default()],
+            feed: Feed::default(),
             compressor: None,
-            gzip_units: VecDeque::new(),
-            gzip_checksum: Checksum::default(),
-            readers: [0; 2],
             shards: (0..shards).map(|_| BTreeMap::new()).collect(),
             seen_end: vec![[0; 2]; shards],
             live_shards: 0,
@@ -350,6 +306,7 @@ impl<S: Clone> Registry<S> {
             max_queued_bytes: max_queued_bytes as u64,
             catch_up_queue: VecDeque::new(),
             catch_up_threads: CatchUpThreads { running: 0, starting: 0, busy: 0, max: max_catch_up_threads.max(1) },
+            heartbeat: None,
             stats: Stats::default(),
         }
     }
@@ -365,9 +322,29 @@ impl<S: Clone> Registry<S> {
         self.compressor.is_some()
     }
 
-    /// Encodes and appends an event (and, when the hub compresses, compresses it once); an event
-    /// with an id is also kept in history. Fails, changing nothing, when a field is invalid.
-    pub fn publish(&mut self, event: &Event) -> Result<(), Error> {
+    /// Sends a heartbeat after each `interval` of silence, counted from `now` (see
+    /// [`heartbeat`](Self::heartbeat)). Set before the first client joins.
+    pub fn send_heartbeats(&mut self, interval: Duration, now: Instant) {
+        self.heartbeat = Some(HeartbeatClock::new(interval, now));
+    }
+
+    /// The heartbeat rule, at `now`: when the hub has clients and has appended nothing for them for
+    /// a whole heartbeat interval, appends a heartbeat comment for every client. Asked by shard 0's
+    /// flusher each time it would go to sleep; it sleeps until the time returned.
+    pub fn heartbeat(&mut self, now: Instant) -> Heartbeat {
+        let Some(clock) = self.heartbeat.filter(|_| self.subscriber_count() > 0) else {
+            return Heartbeat::NotNeeded;
+        };
+        if !clock.is_due(now) {
+            return Heartbeat::DueAt(clock.due_at());
+        }
+        self.append_heartbeat(now);
+        Heartbeat::Appended
+    }
+
+    /// Encodes and appends an event at `now` (and, when the hub compresses, compresses it once); an
+    /// event with an id is also kept in history. Fails, changing nothing, when a field is invalid.
+    pub fn publish(&mut self, event: &Event, now: Instant) -> Result<(), Error> {
         let (bytes, id) = if event.wants_next_id() {
             let id = format!("{}{}", self.id_prefix, self.next_id);
             let bytes = event.encode(Some(&id))?;
@@ -382,34 +359,35 @@ impl<S: Clone> Registry<S> {
             }
             (event.encode(None)?, event.given_id().map(str::to_string))
         };
-        self.append_event(bytes, id.filter(|id| !id.is_empty()));
+        self.append_event(bytes, id.filter(|id| !id.is_empty()), now);
         Ok(())
     }
 
     /// Appends an event whose id was given elsewhere (a backplane's entry id), or that has none,
     /// without the checks that keep explicit ids apart from this hub's own: `id` is set only on
     /// an event that asked for one ([`Event::with_id`]), and then it is kept in history.
-    pub fn publish_assigned(&mut self, event: &Event, id: Option<&str>) -> Result<(), Error> {
+    pub fn publish_assigned(&mut self, event: &Event, id: Option<&str>, now: Instant) -> Result<(), Error> {
         let id = id.filter(|_| event.wants_next_id());
         let bytes = event.encode(id)?;
-        self.append_event(bytes, id.map(str::to_string));
+        self.append_event(bytes, id.map(str::to_string), now);
         Ok(())
     }
 
     /// Appends an encoded event to every client's backlog (compressed once when the hub
     /// compresses and someone reads it now or may from history later), and keeps it in history
-    /// under `kept` when given.
-    fn append_event(&mut self, bytes: Vec<u8>, kept: Option<String>) {
+    /// under `kept` when given. The silence that a heartbeat ends starts again at `now`.
+    fn append_event(&mut self, bytes: Vec<u8>, kept: Option<String>, now: Instant) {
         self.stats.events_sent += 1;
+        if let Some(clock) = &mut self.heartbeat {
+            clock.appended(now);
+        }
         let compressed = match &mut self.compressor {
-            Some(compressor) if self.readers[Coding::Gzip as usize] > 0 || kept.is_some() => {
-                Some(compressor.compress(&bytes))
-            }
+            Some(compressor) if self.feed.is_read(Coding::Gzip) || kept.is_some() => Some(compressor.compress(&bytes)),
             _ => None,
         };
         // Once per event, for every gzip client's trailer.
         let compressed = compressed.map(|compressed| (compressed, Checksum::of(&bytes)));
-        self.append(&bytes, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
+        self.feed.append(&bytes, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
         if let Some(id) = kept {
             self.history.keep(id, bytes.into(), compressed.map(|(unit, checksum)| (unit.into(), checksum.crc)));
         }
@@ -427,39 +405,13 @@ impl<S: Clone> Registry<S> {
         id.strip_prefix(self.id_prefix.as_str()).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     }
 
-    /// Appends a heartbeat comment for every client.
-    pub fn append_heartbeat(&mut self) {
-        let compressed = self.compressor.as_ref().map(|c| (c.heartbeat.clone(), Checksum::of(HEARTBEAT_BYTES)));
-        self.append(HEARTBEAT_BYTES, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
-    }
-
-    /// Appends to each backlog its form of the same bytes (the compressed one with the checksum of
-    /// its plain bytes); a backlog nobody reads only advances.
-    fn append(&mut self, plain: &[u8], compressed: Option<(&[u8], Checksum)>) {
-        let plain_backlog = &mut self.backlogs[Coding::Identity as usize];
-        if self.readers[Coding::Identity as usize] > 0 {
-            plain_backlog.append(plain);
-        } else {
-            plain_backlog.skip(plain.len());
+    /// Appends a heartbeat comment for every client, at `now`.
+    fn append_heartbeat(&mut self, now: Instant) {
+        if let Some(clock) = &mut self.heartbeat {
+            clock.appended(now);
         }
-        let backlog = &mut self.backlogs[Coding::Gzip as usize];
-        match compressed {
-            Some((unit, checksum)) if self.readers[Coding::Gzip as usize] > 0 => {
-                self.gzip_units.push_back(UnitStart { offset: backlog.end(), before: self.gzip_checksum });
-                self.gzip_checksum = self.gzip_checksum.then(checksum);
-                backlog.append(unit);
-            }
-            // Nobody reads the compressed backlog: the units skipped are in nobody's stream, so the
-            // running checksum leaves them out.
-            Some((unit, _)) => {
-                backlog.skip(unit.len());
-                self.gzip_units.clear();
-            }
-            None => {
-                backlog.skip(0);
-                self.gzip_units.clear();
-            }
-        }
+        let compressed = self.compressor.as_ref().map(|c| (c.heartbeat.clone(), Checksum::of(HEARTBEAT_COMMENT)));
+        self.feed.append(HEARTBEAT_COMMENT, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
     }
 
     /// Registers a client, owned by its connection, and takes its history snapshot in the same
@@ -474,18 +426,17 @@ impl<S: Clone> Registry<S> {
         let id = self.next_subscriber;
         self.next_subscriber += 1;
         let key = Key { id, shard: self.shard_for_new_client() };
-        let cursor = self.backlogs[coding as usize].end();
+        let place = self.feed.join(coding);
         let subscriber = Subscriber {
             sink,
             coding,
-            start: cursor,
-            start_checksum: self.gzip_checksum,
-            cursor,
+            start: place.offset,
+            start_checksum: place.checksum,
+            cursor: place.offset,
             owner: Owner::CatchUp,
             closed: false,
         };
         self.shards[key.shard].insert(id, subscriber);
-        self.readers[coding as usize] += 1;
         Some(Joined { key, replay })
     }
 
@@ -503,7 +454,7 @@ impl<S: Clone> Registry<S> {
     pub fn leave(&mut self, key: Key) {
         if let Some(sub) = self.shards[key.shard].remove(&key.id) {
             self.stats.disconnects += 1;
-            self.readers[sub.coding as usize] -= 1;
+            self.feed.leave(sub.coding);
         }
     }
 
@@ -512,22 +463,10 @@ impl<S: Clone> Registry<S> {
     /// cursor, never behind). `None` when it is not an open gzip client, or `received` is past
     /// the backlog's end.
     ///
-    /// Invariant relied on: the cursor is at or before `start + received`, and units are dropped
-    /// only once wholly below the lowest cursor, so the unit holding that offset is still here.
+    /// Invariant relied on: the cursor is at or before `start + received` (see the feed's).
     pub fn gzip_range(&self, key: Key, received: u64) -> Option<GzipRange> {
         let sub = self.shards[key.shard].get(&key.id).filter(|s| !s.closed && s.coding == Coding::Gzip)?;
-        let backlog = &self.backlogs[Coding::Gzip as usize];
-        let at = sub.start.checked_add(received).filter(|&at| at <= backlog.end() && at >= sub.cursor)?;
-        // The first unit that starts at or after `at`: the client is inside the one before it (or
-        // exactly at its start); past the last one, its end is the backlog's.
-        let next = self.gzip_units.partition_point(|unit| unit.offset < at);
-        let (end, before) = match self.gzip_units.get(next) {
-            Some(unit) => (unit.offset, unit.before),
-            None => (backlog.end(), self.gzip_checksum),
-        };
-        let rest = backlog.since(at);
-        let rest = rest[..usize::try_from(end - at).ok()?.min(rest.len())].to_vec();
-        Some(GzipRange { rest, checksum: sub.start_checksum.until(before) })
+        self.feed.gzip_range(sub.start_checksum, sub.cursor, sub.start.checked_add(received)?)
     }
 
     /// What a connection-owned client writes next. At most `max_bytes` are copied per step.
@@ -535,8 +474,7 @@ impl<S: Clone> Registry<S> {
         let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) else {
             return CatchUpStep::Closed;
         };
-        let backlog = &self.backlogs[sub.coding as usize];
-        let end = backlog.end();
+        let end = self.feed.end(sub.coding);
         debug_assert_eq!(sub.owner, Owner::CatchUp, "only the owner catches up");
         if end - sub.cursor > self.max_queued_bytes {
             sub.give_up_as_slow(&mut self.stats);
@@ -545,16 +483,16 @@ impl<S: Clone> Registry<S> {
         if sub.cursor == end {
             return CatchUpStep::CaughtUp;
         }
-        let pending = backlog.since(sub.cursor);
+        let pending = self.feed.since(sub.coding, sub.cursor);
         CatchUpStep::Write(pending[..pending.len().min(max_bytes)].to_vec())
     }
 
     /// Gives a caught-up client to its flusher. False when bytes arrived since `catch_up_step` said
     /// it was caught up, or when it was closed: the connection goes on (or stops) catching up.
     pub fn hand_to_flusher(&mut self, key: Key) -> bool {
-        let backlogs = &self.backlogs;
+        let feed = &self.feed;
         match self.shards[key.shard].get_mut(&key.id) {
-            Some(sub) if !sub.closed && sub.cursor == backlogs[sub.coding as usize].end() => {
+            Some(sub) if !sub.closed && sub.cursor == feed.end(sub.coding) => {
                 sub.owner = Owner::Flusher;
                 true
             }
@@ -658,13 +596,13 @@ impl<S: Clone> Registry<S> {
 
     /// Whether the backlog has bytes this shard's flusher has not handled.
     pub fn has_work(&self, shard: usize) -> bool {
-        (0..2).any(|coding| self.backlogs[coding].end() > self.seen_end[shard][coding])
+        Coding::ALL.into_iter().any(|coding| self.feed.end(coding) > self.seen_end[shard][coding as usize])
     }
 
     /// Starts a round for `shard`: picks the flusher-owned clients that are behind, closes those
     /// too far behind, and copies the bytes from the lowest cursor to the end into `round`.
     pub fn start_round(&mut self, shard: usize, round: &mut Round<S>) {
-        let end = [self.backlogs[0].end(), self.backlogs[1].end()];
+        let end = self.feed.ends();
         self.seen_end[shard] = end;
         round.end = end;
         round.targets.clear();
@@ -684,9 +622,9 @@ impl<S: Clone> Registry<S> {
             }
         }
         round.from = from;
-        for ((bytes, backlog), from) in round.bytes.iter_mut().zip(&self.backlogs).zip(from) {
+        for ((bytes, coding), from) in round.bytes.iter_mut().zip(Coding::ALL).zip(from) {
             bytes.clear();
-            bytes.extend_from_slice(backlog.since(from));
+            bytes.extend_from_slice(self.feed.since(coding, from));
         }
     }
 
@@ -736,27 +674,20 @@ impl<S: Clone> Registry<S> {
 
     /// Whether every open client has everything appended so far.
     pub fn all_flushed(&self) -> bool {
-        let backlogs = &self.backlogs;
-        let flushed = |sub: &Subscriber<S>| sub.closed || sub.cursor == backlogs[sub.coding as usize].end();
+        let feed = &self.feed;
+        let flushed = |sub: &Subscriber<S>| sub.closed || sub.cursor == feed.end(sub.coding);
         self.shards.iter().flat_map(BTreeMap::values).all(flushed)
     }
 
-    /// Drops the backlog bytes that every open client has passed, once there are enough of them.
+    /// Drops the feed's bytes that every open client has passed, once there are enough of them.
     fn trim_backlog(&mut self) {
-        for coding in [Coding::Identity, Coding::Gzip] {
-            let backlog = &self.backlogs[coding as usize];
-            if backlog.held() < TRIM_BACKLOG_AT_BYTES {
+        for coding in Coding::ALL {
+            if !self.feed.wants_trim(coding) {
                 continue;
             }
             let readers = self.shards.iter().flat_map(BTreeMap::values).filter(|s| !s.closed && s.coding == coding);
-            let lowest = readers.map(|s| s.cursor).min().unwrap_or(backlog.end());
-            self.backlogs[coding as usize].drop_before(lowest);
-            if coding == Coding::Gzip {
-                // The unit holding the lowest cursor stays: a client inside it may end there.
-                while self.gzip_units.get(1).is_some_and(|unit| unit.offset <= lowest) {
-                    self.gzip_units.pop_front();
-                }
-            }
+            let lowest = readers.map(|s| s.cursor).min().unwrap_or(self.feed.end(coding));
+            self.feed.drop_before(coding, lowest);
         }
     }
 
@@ -793,7 +724,7 @@ impl<S: Clone> Registry<S> {
     /// Bytes the backlog holds (for tests of its bounds).
     #[cfg(test)]
     fn backlog_held(&self) -> usize {
-        self.backlogs[0].held()
+        self.feed.held(Coding::Identity)
     }
 
     /// Who owns a client (for tests of the one-writer rule).
@@ -812,9 +743,17 @@ impl<S: Clone> Registry<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::feed::TRIM_BACKLOG_AT_BYTES;
+    use crate::hub::timing::WriteDeadline;
     use crate::test_support::SplitRng;
 
     const EPOCH: u64 = 5;
+
+    /// An instant to start the tests' clocks from: time here only moves when a test adds to it.
+    fn t0() -> Instant {
+        static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *T0.get_or_init(Instant::now)
+    }
 
     /// A registry whose clients are spread evenly over `shards` shards.
     fn registry(shards: usize, max_queued_bytes: usize) -> Registry<u32> {
@@ -863,7 +802,7 @@ mod tests {
         let mut registry = registry(1, 1 << 24);
         registry.compress(6);
         let mut rng = SplitRng::new(3);
-        registry.publish(&Event::new().data("before anyone")).unwrap();
+        registry.publish(&Event::new().data("before anyone"), t0()).unwrap();
         let early = registry.join(1, None, Coding::Gzip).unwrap().key;
         let mut plain = Vec::new();
         let mut late = None;
@@ -872,13 +811,13 @@ mod tests {
                 late = Some((registry.join(2, None, Coding::Gzip).unwrap().key, plain.len()));
             }
             if i % 7 == 3 {
-                registry.append_heartbeat();
-                plain.extend_from_slice(HEARTBEAT_BYTES);
+                registry.append_heartbeat(t0());
+                plain.extend_from_slice(HEARTBEAT_COMMENT);
             }
             // Noise, so that units are large and the backlog passes the trimming threshold.
             let data: String = (0..rng.below(3000)).map(|_| char::from(b'!' + rng.below(90) as u8)).collect();
             let event = Event::new().data(data);
-            registry.publish(&event).unwrap();
+            registry.publish(&event, t0()).unwrap();
             plain.extend_from_slice(&event.encode(None).unwrap());
         }
         let (late, late_from) = late.unwrap();
@@ -909,20 +848,20 @@ mod tests {
         let CatchUpStep::Write(first) = registry.catch_up_step(late, 7000) else { panic!("bytes to write") };
         registry.advance(late, first.len());
         let late_cursor = registry.shards[0][&late.id].cursor;
-        assert!(registry.gzip_units.iter().all(|unit| unit.offset != late_cursor), "inside a unit");
-        registry.append_heartbeat();
-        plain.extend_from_slice(HEARTBEAT_BYTES);
+        assert!(registry.feed.unit_offsets().iter().all(|&offset| offset != late_cursor), "inside a unit");
+        registry.append_heartbeat(t0());
+        plain.extend_from_slice(HEARTBEAT_COMMENT);
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         let early_rest = round.bytes_for(0).to_vec();
         registry.finish_round(&mut round);
-        let gzip_backlog = &registry.backlogs[Coding::Gzip as usize];
-        assert_eq!(gzip_backlog.held() as u64, gzip_backlog.end() - late_cursor, "trimmed to the late cursor");
+        let gzip_end = registry.feed.end(Coding::Gzip);
+        assert_eq!(registry.feed.held(Coding::Gzip) as u64, gzip_end - late_cursor, "trimmed to the late cursor");
         let early_stream = [early_stream, early_rest].concat();
         assert_eq!(ends_cleanly(&registry, early, &early_stream, 0, &plain), plain.len());
         // Its socket may be ahead of its cursor (a flusher's write not yet counted): every count
         // from the cursor on ends cleanly.
-        let late_stream = [&first[..], gzip_backlog.since(late_cursor)].concat();
+        let late_stream = [&first[..], registry.feed.since(Coding::Gzip, late_cursor)].concat();
         let mut received = first.len();
         while received < late_stream.len() {
             ends_cleanly(&registry, late, &late_stream[..received], late_from, &plain);
@@ -933,6 +872,135 @@ mod tests {
         assert!(registry.gzip_range(late, late_stream.len() as u64 + 1).is_none(), "past the end");
         let plain_client = registry.join(3, None, Coding::Identity).unwrap().key;
         assert!(registry.gzip_range(plain_client, 0).is_none(), "not a gzip client");
+    }
+
+    /// Runs a round of shard 0 in which every client's socket takes everything; returns what each
+    /// client was written, in the order they joined.
+    fn round_taking_all(registry: &mut Registry<u32>) -> Vec<(u32, Vec<u8>)> {
+        let mut round = Round::default();
+        registry.start_round(0, &mut round);
+        let written = (0..round.targets.len()).map(|i| (round.targets[i].sink, round.bytes_for(i).to_vec())).collect();
+        registry.finish_round(&mut round);
+        written
+    }
+
+    /// The heartbeat rule, with time driven by hand: a heartbeat is due a whole interval after the
+    /// last bytes appended, only while there are clients, and every client gets it.
+    #[test]
+    fn a_heartbeat_goes_to_every_client_after_a_whole_interval_of_silence() {
+        let interval = Duration::from_secs(15);
+        let second = Duration::from_secs(1);
+        let mut registry = registry(1, 1 << 20);
+        registry.send_heartbeats(interval, t0());
+        assert_eq!(registry.heartbeat(t0() + 99 * interval), Heartbeat::NotNeeded, "no client, no heartbeat");
+        let clients = [1, 2].map(|sink| registry.join(sink, None, Coding::Identity).unwrap().key);
+        clients.iter().for_each(|&key| assert!(catch_up(&mut registry, key).is_empty()));
+        let just_before = t0() + interval - Duration::from_nanos(1);
+        assert_eq!(registry.heartbeat(just_before), Heartbeat::DueAt(t0() + interval));
+        registry.publish(&Event::new().data("news"), t0() + 10 * second).unwrap();
+        assert_eq!(registry.heartbeat(t0() + interval), Heartbeat::DueAt(t0() + 25 * second), "an event puts it off");
+        round_taking_all(&mut registry);
+        assert_eq!(registry.heartbeat(t0() + 25 * second), Heartbeat::Appended, "a whole interval of silence");
+        let written = round_taking_all(&mut registry);
+        assert_eq!(written, [(1, HEARTBEAT_COMMENT.to_vec()), (2, HEARTBEAT_COMMENT.to_vec())]);
+        assert_eq!(registry.heartbeat(t0() + 25 * second), Heartbeat::DueAt(t0() + 40 * second), "one per interval");
+        assert_eq!(registry.heartbeat(t0() + 40 * second), Heartbeat::Appended);
+        assert_eq!(registry.stats().events_sent, 1, "heartbeats are not events");
+
+        let mut silent = Registry::<u32>::new(EPOCH, 1, 1, History::new(10, 1000), 1000, 1);
+        silent.set_live_shards(1);
+        silent.join(1, None, Coding::Identity).unwrap();
+        assert_eq!(silent.heartbeat(t0() + 99 * interval), Heartbeat::NotNeeded, "heartbeats off");
+    }
+
+    /// A client that never reads, with time driven by hand: its catch-up thread waits on its full
+    /// socket, and even heartbeats alone (one per interval, all the hub sends) put it further
+    /// behind, until it is more than `max_queued_bytes` behind and the next round drops it, and
+    /// counts it as slow.
+    #[test]
+    fn a_client_that_never_reads_is_dropped_once_heartbeats_alone_put_it_too_far_behind() {
+        let interval = Duration::from_secs(15);
+        let bound = 10 * HEARTBEAT_COMMENT.len();
+        let mut registry = registry(1, bound);
+        registry.send_heartbeats(interval, t0());
+        let key = registry.join(1, None, Coding::Identity).unwrap().key;
+        catch_up(&mut registry, key);
+        let mut round = Round::default();
+        let mut now = t0();
+        for beat in 1.. {
+            now += interval;
+            assert_eq!(registry.heartbeat(now), Heartbeat::Appended, "heartbeat {beat}");
+            registry.start_round(0, &mut round);
+            if beat == 1 {
+                // Its socket takes nothing: a catch-up thread takes it, and waits on the socket.
+                round.targets[0].outcome = Written::Partial(0);
+                registry.finish_round(&mut round);
+                assert!(registry.start_catch_up_thread());
+                registry.catch_up_thread_started();
+                assert_eq!(registry.next_catch_up().map(|(key, _)| key), Some(key));
+                continue;
+            }
+            assert!(round.targets.is_empty(), "its catch-up thread is its one writer");
+            let dropped = round.to_close.clone();
+            registry.finish_round(&mut round);
+            if beat * HEARTBEAT_COMMENT.len() <= bound {
+                assert!(
+                    dropped.is_empty(),
+                    "heartbeat {beat}: {} bytes behind, within the bound",
+                    beat * HEARTBEAT_COMMENT.len()
+                );
+                continue;
+            }
+            assert_eq!((beat, dropped), (11, vec![1]), "dropped at the first heartbeat past the bound");
+            break;
+        }
+        assert_eq!(registry.stats().dropped_slow, 1);
+        assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Closed, "its catch-up thread lets it go");
+        assert_eq!(registry.heartbeat(now + interval), Heartbeat::Appended, "still registered until it leaves");
+        registry.leave(key);
+        assert_eq!(registry.heartbeat(now + 2 * interval), Heartbeat::NotNeeded);
+    }
+
+    /// What the runtime does when a writer's deadline passes (`timing.rs` decides when): the
+    /// client is dropped and counted as slow once, and its writer's next step finds it closed.
+    #[test]
+    fn a_stalled_client_is_dropped_and_counted_once() {
+        let mut registry = registry(1, 1 << 20);
+        let key = registry.join(1, None, Coding::Identity).unwrap().key;
+        registry.publish(&Event::new().data("x"), t0()).unwrap();
+        let write_timeout = Duration::from_secs(10);
+        let mut deadline = WriteDeadline::new(write_timeout, t0());
+        let CatchUpStep::Write(bytes) = registry.catch_up_step(key, 4) else { panic!("bytes to write") };
+        // The socket takes the first write, then nothing.
+        registry.advance(key, bytes.len());
+        deadline.progressed(t0() + Duration::from_secs(3));
+        assert!(deadline.wait(t0() + Duration::from_secs(12)).is_some(), "not yet: 9 s without progress");
+        assert_eq!(deadline.wait(t0() + Duration::from_secs(13)), None, "10 s without progress");
+        registry.stalled(key);
+        registry.stalled(key);
+        assert_eq!(registry.stats().dropped_slow, 1);
+        assert_eq!(registry.catch_up_step(key, 4), CatchUpStep::Closed);
+        assert!(!registry.hand_to_flusher(key), "a closed client never goes back to a flusher");
+    }
+
+    /// History eviction by count and by bytes, seen by a client that resumes: an evicted id is
+    /// unknown (the reset, then the whole history), a kept one resumes after it.
+    #[test]
+    fn an_id_evicted_from_history_is_unknown_to_a_resuming_client() {
+        let event_len = Event::new().data("x").id("1").to_bytes().unwrap().len();
+        for (events, bytes) in [(2, 1 << 20), (100, 2 * event_len)] {
+            let mut registry: Registry<u32> = Registry::new(EPOCH, 1, 1, History::new(events, bytes), 1 << 20, 1);
+            registry.set_live_shards(1);
+            for id in ["1", "2", "3"] {
+                registry.publish(&Event::new().data("x").id(id), t0()).unwrap();
+            }
+            let evicted = registry.join(1, Some("1"), Coding::Identity).unwrap();
+            let kept = registry.join(2, Some("2"), Coding::Identity).unwrap();
+            assert!(evicted.replay.unknown_id, "limits ({events}, {bytes}): the oldest went");
+            assert_eq!(evicted.replay.events.len(), 2, "the whole history instead");
+            assert!(!kept.replay.unknown_id && kept.replay.events.len() == 1, "resumed after 2");
+            assert_eq!(registry.stats().history_len, 2);
+        }
     }
 
     #[test]
@@ -969,8 +1037,8 @@ mod tests {
     #[test]
     fn hub_ids_carry_the_epoch_and_ids_of_another_run_are_unknown() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("a").with_id()).unwrap();
-        registry.publish(&Event::new().data("b").with_id()).unwrap();
+        registry.publish(&Event::new().data("a").with_id(), t0()).unwrap();
+        registry.publish(&Event::new().data("b").with_id(), t0()).unwrap();
         let joined = registry.join(1, Some("5-1"), Coding::Identity).unwrap();
         assert!(!joined.replay.unknown_id);
         assert_eq!(joined.replay.events.iter().map(|e| text(e)).collect::<Vec<_>>(), ["id: 5-2\ndata: b\n\n"]);
@@ -985,15 +1053,15 @@ mod tests {
     #[test]
     fn explicit_ids_never_take_the_form_of_the_hubs_own() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("a").with_id()).unwrap();
+        registry.publish(&Event::new().data("a").with_id(), t0()).unwrap();
         for own in ["5-1", "5-3", "5-0"] {
-            let refused = registry.publish(&Event::new().data("x").id(own));
+            let refused = registry.publish(&Event::new().data("x").id(own), t0());
             assert!(matches!(refused, Err(Error::InvalidField { field: "id", .. })), "{own}");
         }
         for other in ["3", "4-3", "5-", "5-x", "55-3", "5-3a", ""] {
-            registry.publish(&Event::new().data("y").id(other)).unwrap();
+            registry.publish(&Event::new().data("y").id(other), t0()).unwrap();
         }
-        registry.publish(&Event::new().data("b").with_id()).unwrap();
+        registry.publish(&Event::new().data("b").with_id(), t0()).unwrap();
         let joined = registry.join(1, Some("5-1"), Coding::Identity).unwrap();
         assert_eq!(joined.replay.events.len(), 7, "the six explicit ids kept (the empty one is not), then 5-2");
     }
@@ -1003,11 +1071,11 @@ mod tests {
     #[test]
     fn a_joining_client_gets_each_event_once_from_history_catch_up_or_flusher() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("kept").with_id()).unwrap();
-        registry.publish(&Event::new().data("live only")).unwrap();
+        registry.publish(&Event::new().data("kept").with_id(), t0()).unwrap();
+        registry.publish(&Event::new().data("live only"), t0()).unwrap();
         let Joined { key, replay } = registry.join(1, None, Coding::Identity).unwrap();
         assert_eq!(replay.events.len(), 1, "only the event with an id is replayed");
-        registry.publish(&Event::new().data("while catching up")).unwrap();
+        registry.publish(&Event::new().data("while catching up"), t0()).unwrap();
 
         let mut round = Round::default();
         registry.start_round(0, &mut round);
@@ -1015,7 +1083,7 @@ mod tests {
         assert_eq!(registry.owner(key), Some(Owner::CatchUp));
         assert_eq!(text(&catch_up(&mut registry, key)), "data: while catching up\n\n");
 
-        registry.publish(&Event::new().data("live").with_id()).unwrap();
+        registry.publish(&Event::new().data("live").with_id(), t0()).unwrap();
         assert!(registry.has_work(0));
         registry.start_round(0, &mut round);
         assert_eq!(round.targets.len(), 1);
@@ -1032,14 +1100,14 @@ mod tests {
         let mut registry = registry(1, 1 << 20);
         let key = registry.join(1, None, Coding::Identity).unwrap().key;
         catch_up(&mut registry, key);
-        registry.publish(&Event::new().data("0123456789")).unwrap();
+        registry.publish(&Event::new().data("0123456789"), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         round.targets[0].outcome = Written::Partial(4);
         registry.finish_round(&mut round);
         assert_eq!((round.handed_back, registry.queued()), (1, vec![key]));
         assert_eq!(registry.owner(key), Some(Owner::CatchUp), "nobody writes to it until a catch-up thread takes it");
-        registry.publish(&Event::new().data("more")).unwrap();
+        registry.publish(&Event::new().data("more"), t0()).unwrap();
         registry.start_round(0, &mut round);
         assert!(round.targets.is_empty(), "the flusher leaves a queued client alone");
 
@@ -1068,7 +1136,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("x")).unwrap();
+        registry.publish(&Event::new().data("x"), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         assert_eq!(round.targets.iter().map(|target| target.key).collect::<Vec<_>>(), keys);
@@ -1088,7 +1156,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("0123456789")).unwrap();
+        registry.publish(&Event::new().data("0123456789"), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         round.targets[0].outcome = Written::Partial(3);
@@ -1119,7 +1187,7 @@ mod tests {
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("x")).unwrap();
+        registry.publish(&Event::new().data("x"), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         for target in &mut round.targets {
@@ -1157,7 +1225,7 @@ mod tests {
     fn waiting_clients_are_closed_only_when_no_catch_up_thread_runs() {
         let mut registry = limited_registry(1, 1 << 20, 4);
         let fill_up = |registry: &mut Registry<u32>| {
-            registry.publish(&Event::new().data("x")).unwrap();
+            registry.publish(&Event::new().data("x"), t0()).unwrap();
             let mut round = Round::default();
             registry.start_round(0, &mut round);
             for target in &mut round.targets {
@@ -1211,7 +1279,7 @@ mod tests {
         let mut round = Round::default();
         let mut too_slow = Vec::new();
         for _ in 0..TRIM_BACKLOG_AT_BYTES / 1000 + 2 {
-            registry.publish(&Event::new().data(payload.as_str())).unwrap();
+            registry.publish(&Event::new().data(payload.as_str()), t0()).unwrap();
             registry.start_round(0, &mut round);
             for target in &mut round.targets {
                 // The slow client's socket never takes a byte.
@@ -1242,9 +1310,9 @@ mod tests {
         let event_len = "data: x\n\n".len();
         let mut registry = registry(1, event_len);
         let key = registry.join(1, None, Coding::Identity).unwrap().key;
-        registry.publish(&Event::new().data("x")).unwrap();
+        registry.publish(&Event::new().data("x"), t0()).unwrap();
         assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Write(b"data: x\n\n".to_vec()));
-        registry.publish(&Event::new().data("x")).unwrap();
+        registry.publish(&Event::new().data("x"), t0()).unwrap();
         assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Closed, "one byte past the bound");
     }
 
@@ -1296,7 +1364,7 @@ mod tests {
                             1 => Event::new().data(data.clone()).with_id(),
                             _ => Event::new().data(data.clone()).id(format!("given{}", plain_events.len())),
                         };
-                        registry.publish(&event).unwrap();
+                        registry.publish(&event, t0()).unwrap();
                         let id = if event.wants_next_id() {
                             next_auto += 1;
                             Some(format!("{EPOCH}-{}", next_auto - 1))

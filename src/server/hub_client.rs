@@ -3,17 +3,17 @@
 //!
 //! The hub writes to the socket through the [`Sink`] its [`StreamSocket`] implements: its flushers
 //! with non-blocking writes, and, when the socket fills up, one of the hub's catch-up threads with
-//! blocking writes until the client has everything (see `src/hub/mod.rs`). The connection thread
+//! writes that wait until the client has everything (see `src/hub/catch_up.rs`; the contract is
+//! `src/hub/sink.rs`). The connection thread
 //! does neither: it is blocked in `read`, which is what notices a departing client at once and
 //! costs nothing while it waits. So a client costs this one thread, and one catch-up thread only
 //! while its socket is full.
 
-use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::stream_socket::StreamSocket;
-use crate::hub::registry::Written;
-use crate::hub::{ClientInfo, Ending, Sink};
+use crate::hub::{ClientInfo, Ending, Sink, Written};
 use crate::Hub;
 
 /// Why a hub stream did not start.
@@ -74,8 +74,8 @@ impl Sink for StreamSocket {
         StreamSocket::write_now(self, bytes)
     }
 
-    fn write_blocking(&self, bytes: &[u8]) -> io::Result<()> {
-        StreamSocket::write_blocking(self, bytes)
+    fn write_waiting(&self, bytes: &[u8], wait: Duration) -> Written {
+        StreamSocket::write_waiting(self, bytes, wait)
     }
 
     fn close(&self) {
@@ -185,8 +185,9 @@ mod tests {
             }
         });
         let open = taken % payload.len();
-        stream.write_blocking(&payload[open..]).expect("the rest of the open chunk, waiting for room");
-        stream.write_blocking(&rest).expect("a write larger than the socket, waiting for room");
+        let wait = Duration::from_secs(10);
+        assert_eq!(stream.write_waiting(&payload[open..], wait), Written::All, "the rest of the open chunk, waiting");
+        assert_eq!(stream.write_waiting(&rest, wait), Written::All, "a write larger than the socket, waiting for room");
         stream.close();
         let wire = reader.join().unwrap();
         let mut expected = Vec::new();
@@ -196,6 +197,34 @@ mod tests {
         }
         framer.write_all(&mut expected, &payload).unwrap();
         framer.write_all(&mut expected, &rest).unwrap();
+        assert!(wire == expected, "{} bytes on the wire, {} expected", wire.len(), expected.len());
+    }
+
+    /// A catch-up writes the rest of a chunk a flusher's write left open in slices of any size
+    /// (its copies of the backlog are at most 64 KiB, the flusher's chunk may be far longer), some
+    /// empty: each slice continues the chunk and returns once written, the last one closes it, and
+    /// the client gets every byte once, in one chunk.
+    #[test]
+    fn the_rest_of_an_open_chunk_goes_out_in_slices_of_any_size() {
+        let (stream, mut client) = hub_client();
+        // Far more than the socket holds, so that the flusher's write stops inside it.
+        let payload: Vec<u8> = (0..16 * 1024 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+        let Written::Partial(taken) = stream.write_now(&payload) else { panic!("the socket filled up") };
+        let reader = std::thread::spawn(move || {
+            let mut wire = Vec::new();
+            client.read_to_end(&mut wire).map(|_| wire)
+        });
+        let mut rng = crate::test_support::SplitRng::new(7);
+        let mut rest = &payload[taken..];
+        while !rest.is_empty() {
+            let slice = rng.below(100_000).min(rest.len());
+            let written = stream.write_waiting(&rest[..slice], Duration::from_secs(10));
+            assert_eq!(written, Written::All, "{} bytes left", rest.len());
+            rest = &rest[slice..];
+        }
+        stream.close();
+        let wire = reader.join().unwrap().unwrap();
+        let expected = [format!("{:x}\r\n", payload.len()).as_bytes(), &payload, b"\r\n"].concat();
         assert!(wire == expected, "{} bytes on the wire, {} expected", wire.len(), expected.len());
     }
 
