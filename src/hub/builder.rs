@@ -122,9 +122,10 @@ impl HubBuilder {
         self
     }
 
-    /// Sends a comment after this much silence (default [`DEFAULT_HEARTBEAT`]); `None` turns
-    /// heartbeats off. Heartbeats keep proxies from closing idle streams and reveal dead peers.
-    /// The interval is kept between [`MIN_HEARTBEAT`] and [`MAX_HEARTBEAT`].
+    /// Sends a comment after this much silence (default [`DEFAULT_HEARTBEAT`]): silence of what
+    /// a client receives, so a client of a quiet topic gets heartbeats however busy other topics
+    /// are. `None` turns heartbeats off. Heartbeats keep proxies from closing idle streams and
+    /// reveal dead peers. The interval is kept between [`MIN_HEARTBEAT`] and [`MAX_HEARTBEAT`].
     pub fn heartbeat(mut self, interval: Option<Duration>) -> HubBuilder {
         self.heartbeat = interval.map(clamp_heartbeat);
         self

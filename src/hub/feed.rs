@@ -1,13 +1,15 @@
-//! A feed: the bytes a hub's clients read, addressed by offset, in each coding a client may read
-//! ([`Coding`]): the plain bytes, and, when the hub compresses, the same events compressed once
-//! each. Every client of the feed holds a cursor into the backlog of its coding (kept with the
-//! client in the registry, `registry.rs`, which decides who writes it and when); the feed appends,
+//! A feed: the bytes the clients of one selection read (every client of a hub without topics),
+//! addressed by offset, in each coding a client may read ([`Coding`]): the plain bytes, and, when
+//! the hub compresses, the same events compressed once each. Every client of the feed holds a
+//! cursor into the backlog of its coding (kept with the client, `selection_feed.rs`; the registry,
+//! `registry.rs`, decides who writes it and when); the feed appends,
 //! hands out the bytes past a cursor, and drops the bytes below the lowest cursor it is given.
 //! It also keeps what a gzip client's clean end needs: where each compressed unit starts, and the
 //! running checksum of the plain bytes before it.
 //!
-//! Not here: the clients, their cursors and owners, and the policy (the registry's); the
-//! compression itself (the registry compresses each event once and appends both forms).
+//! Not here: the clients, their cursors and owners, and the policy (the registry's); which events
+//! a feed gets (the registry routes them); the compression itself (the registry compresses each
+//! event once and appends the same forms to every feed that gets it).
 //!
 //! # Invariants
 //!
@@ -29,10 +31,15 @@ use std::collections::VecDeque;
 use super::backlog::Backlog;
 use crate::compress::gzip::Checksum;
 
-/// Backlog size past which dropping bytes every client has passed is worth a walk of the clients:
-/// small enough to bound what sits idle, large enough that a burst of small events does not walk
-/// every client for every event.
+/// Backlog size past which dropping bytes every client has passed is always worth a walk of the
+/// clients: small enough to bound what sits idle, large enough that a burst of small events does
+/// not walk every client for every event.
 pub(crate) const TRIM_BACKLOG_AT_BYTES: usize = 64 * 1024;
+/// Backlog bytes per reader past which a backlog with few readers is trimmed (up to
+/// [`TRIM_BACKLOG_AT_BYTES`]): a trim walks the readers, so a feed of many clients trims once per
+/// many bytes, and one of a few clients (a topic's) often, which keeps what an idle feed holds to
+/// a few bytes per client however many feeds there are.
+const TRIM_BYTES_PER_READER: usize = 64;
 
 /// How a client's bytes are encoded: which backlog of the feed it reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,10 +182,13 @@ impl Feed {
         Some(GzipRange { rest, checksum: joined.until(before) })
     }
 
-    /// Whether `coding`'s backlog holds enough to be worth trimming: the caller then finds the
-    /// lowest cursor of its open readers, for [`drop_before`](Self::drop_before).
+    /// Whether `coding`'s backlog holds enough to be worth trimming, for as many readers as it
+    /// has: the caller then finds the lowest cursor of its open readers, for
+    /// [`drop_before`](Self::drop_before).
     pub fn wants_trim(&self, coding: Coding) -> bool {
-        self.backlogs[coding as usize].held() >= TRIM_BACKLOG_AT_BYTES
+        let readers = self.readers[coding as usize];
+        let threshold = readers.saturating_mul(TRIM_BYTES_PER_READER).clamp(1, TRIM_BACKLOG_AT_BYTES);
+        self.backlogs[coding as usize].held() >= threshold
     }
 
     /// Drops `coding`'s bytes below `lowest`, the lowest cursor of its open readers (its end when
@@ -230,6 +240,31 @@ mod tests {
         assert_eq!((feed.held(Coding::Identity), feed.end(Coding::Identity)), (0, 5));
         feed.leave(Coding::Gzip);
         assert!(!feed.is_read(Coding::Gzip));
+    }
+
+    /// A backlog is worth trimming once it holds a few bytes per reader, and always at
+    /// `TRIM_BACKLOG_AT_BYTES`: what an idle feed of a few clients holds stays small, and a feed of
+    /// many is walked once per many bytes.
+    #[test]
+    fn a_backlog_is_trimmed_past_a_few_bytes_per_reader() {
+        let mut feed = Feed::default();
+        let readers = 3;
+        for _ in 0..readers {
+            feed.join(Coding::Identity);
+        }
+        let threshold = readers * TRIM_BYTES_PER_READER;
+        feed.append(&vec![b'x'; threshold - 1], None);
+        assert!(!feed.wants_trim(Coding::Identity), "one byte short");
+        feed.append(b"x", None);
+        assert!(feed.wants_trim(Coding::Identity), "at the threshold");
+        let mut crowded = Feed::default();
+        for _ in 0..TRIM_BACKLOG_AT_BYTES {
+            crowded.join(Coding::Identity);
+        }
+        crowded.append(&vec![b'x'; TRIM_BACKLOG_AT_BYTES - 1], None);
+        assert!(!crowded.wants_trim(Coding::Identity));
+        crowded.append(b"x", None);
+        assert!(crowded.wants_trim(Coding::Identity), "never more than TRIM_BACKLOG_AT_BYTES");
     }
 
     /// Trimming below a reader that stopped inside a unit keeps that unit whole, so the reader can

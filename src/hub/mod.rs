@@ -4,8 +4,9 @@
 //! # How an event travels
 //!
 //! 1. [`Hub::send_new_event`] encodes the event once, appends the bytes to the backlog (one shared
-//!    log of everything sent) and, if it has an id, keeps it in the history. That is all the
-//!    publishing thread does: it never touches a socket, so a slow client cannot slow it down.
+//!    log of everything sent; with topics, one per feed: see below) and, if it has an id, keeps it
+//!    in the history. That is all the publishing thread does: it never touches a socket, so a slow
+//!    client cannot slow it down.
 //! 2. Flusher threads (one per core by default) wake up, and each walks its shard of the clients,
 //!    writing to each one everything between that client's cursor and the end of the backlog in a
 //!    single write. A burst published while a flusher was busy goes out as one write.
@@ -16,6 +17,30 @@
 //!    flusher. A client that stops reading is dropped once a write makes no progress for
 //!    [`HubBuilder::write_timeout`], or once it is [`HubBuilder::max_queued_bytes`] behind. It can
 //!    resume with `Last-Event-ID`.
+//!
+//! # Topics
+//!
+//! Two rules say who receives an event:
+//!
+//! - An event sent with [`Hub::send_new_event`] has no topic: it is a hub-wide notice, and reaches
+//!   **every** client, whatever it subscribed to. So do the hub's own events (the reset event, a
+//!   server's drain). A hub used without topics works as it always has.
+//! - An event published with [`Hub::publish_to`] has [`Topics`], and reaches the clients whose
+//!   [`Selection`] admits it: [`Selection::all`] (what [`Response::hub`](crate::Response::hub)
+//!   subscribes to) takes every public event, [`Selection::topics`] those with a topic its
+//!   selector selects. A private event reaches only clients whose selection also has a private
+//!   selector that selects one of its topics ([`Selection::with_private`]); nobody else, ever.
+//!
+//! Either way a client gets each event once (however many of its topics it selects), in the
+//! order events were published. Ids are one sequence for the whole hub, so a `Last-Event-ID` is a
+//! place in it: a resuming client is sent the kept events after it that its selection admits.
+//! The server subscribes a client to a selection with
+//! [`Response::selection`](crate::Response::selection).
+//!
+//! Clients with equal selections share one *feed* (one backlog of what that selection admits, per
+//! coding); an event is encoded and compressed once, and appended to each feed that admits it,
+//! found through an index of topics (see `routing.rs`), so publishing to one topic costs what its
+//! clients cost, not what the whole hub's do.
 //!
 //! # What a slow client costs
 //!
@@ -56,7 +81,9 @@
 //! | file | what lives there |
 //! |---|---|
 //! | `registry.rs` | **the core**: the state behind the lock and its policy — clients, their cursors and owners, the catch-up queue and the count of its threads, ids, rounds, the slow-client rule. No sockets, no threads; unit-tested there, against a model over seeded random interleavings |
-//! | `feed.rs` | the bytes the clients read, in each coding (plain, and gzip when the hub compresses), addressed by offset, with what a gzip client's end needs; each client's cursor points into it |
+//! | `feed.rs` | the bytes a feed's clients read, in each coding (plain, and gzip when the hub compresses), addressed by offset, with what a gzip client's end needs; each client's cursor points into its feed's |
+//! | `selection_feed.rs` | the clients that share one [`Selection`], per shard, with their feed and its heartbeat clock |
+//! | `topics.rs`, `routing.rs` | [`Topics`] and [`Selection`] and the rule that joins them; which feeds an event goes to (an index of exact topics, a bounded cache for patterns) |
 //! | `backlog.rs`, `history.rs` | the core's two logs: one coding's bytes (an append-only log, addressed by offset), and the events kept for late joiners |
 //! | `timing.rs` | the core's rules of time: when a heartbeat is due, when a waiting write has stalled, when an idle catch-up thread ends; each is told the time, none reads the clock |
 //! | `sink.rs` | the contract with the server: what the hub needs of a client's connection |
@@ -92,10 +119,13 @@ mod gzip_ending;
 mod history;
 pub mod hooks;
 mod registry;
+mod routing;
+mod selection_feed;
 mod shared;
 mod sink;
 mod subscription;
 mod timing;
+mod topics;
 
 use std::borrow::Borrow;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -114,10 +144,12 @@ pub use builder::{
 };
 pub use hooks::ClientInfo;
 pub use registry::{Stats, RESET_EVENT_TYPE};
+pub use routing::MAX_CACHED_TOPICS;
 use shared::Inner;
 pub(crate) use sink::{Ending, Sink, Written};
 pub(crate) use subscription::Subscription;
 pub use timing::CATCH_UP_LINGER;
+pub use topics::{Selection, Topics, MAX_TOPICS_PER_EVENT, MAX_TOPIC_BYTES};
 
 /// A hub: the registry of clients, the history, the id counter. Cheap to clone (all clones are the
 /// same hub); it can be served on several ports at once and outlives any server that serves it.
@@ -212,19 +244,57 @@ impl Hub {
     pub fn send_new_events(&self, events: &[Event]) -> Result<(), Error> {
         let inner = self.inner();
         if let Some(backplane) = &inner.backplane {
-            return backplane.publish(events);
+            return backplane.publish(events, &Topics::notice()).map(drop);
         }
         let mut state = inner.lock();
-        let now = Instant::now();
+        let (now, notice) = (Instant::now(), Topics::notice());
         let mut result = Ok(());
         for event in events {
-            result = state.registry.publish(event, now);
+            result = state.registry.publish(event, &notice, now).map(drop);
             if result.is_err() {
                 break;
             }
         }
         inner.wake_flushers(&state);
         result
+    }
+
+    /// Publishes an event to `topics`: it reaches the clients whose [`Selection`] admits it (a
+    /// private event, only those whose selection has a private selector for one of its topics),
+    /// each once however many of its topics they select, in publishing order with every other
+    /// event. Returns the id the event got: the hub's next id ([`Event::with_id`]; on a hub backed
+    /// by Redis, the entry's id), its explicit id ([`Event::id`]), or `None`. An event with an id
+    /// is kept in history with its topics, and replayed to the clients whose selection admits it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidField`] (field `topic`) when the topics are not ones a publisher may send
+    /// ([`Topics::new`] says which), and then nothing is sent; otherwise those of
+    /// [`send_new_event`](Self::send_new_event).
+    ///
+    /// ```
+    /// use bare_sse::hub::Topics;
+    /// use bare_sse::{Event, Hub};
+    ///
+    /// let hub = Hub::builder().id_epoch(7).build();
+    /// let book = Topics::new(["/books/1"]);
+    /// let id = hub.publish_to(&book, Event::new().data("new title").with_id()).unwrap();
+    /// assert_eq!(id.as_deref(), Some("7-1"));
+    /// let nowhere = Topics::new(Vec::<String>::new());
+    /// assert!(hub.publish_to(&nowhere, Event::new().data("x")).is_err(), "at least one topic");
+    /// ```
+    pub fn publish_to(&self, topics: &Topics, event: impl Borrow<Event>) -> Result<Option<String>, Error> {
+        topics.check()?;
+        let event = event.borrow();
+        let inner = self.inner();
+        if let Some(backplane) = &inner.backplane {
+            let ids = backplane.publish(std::slice::from_ref(event), topics)?;
+            return Ok(ids.into_iter().next().filter(|_| event.wants_next_id()));
+        }
+        let mut state = inner.lock();
+        let id = state.registry.publish(event, topics, Instant::now())?;
+        inner.wake_flushers(&state);
+        Ok(id)
     }
 
     /// For a hub backed by Redis: waits until its reader is connected and following the stream, or

@@ -90,12 +90,13 @@ impl Inner {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Wakes the flushers asleep on shards with clients, after bytes were appended. A flusher
-    /// whose shard has no clients has nothing to write, so few clients cost one wake-up per event,
-    /// and a burst costs none: busy flushers look for more before they sleep.
+    /// Wakes the flushers asleep on shards with work, after bytes were appended. A flusher whose
+    /// shard has no client the bytes are for has nothing to write, so few clients (or an event for
+    /// few) cost one wake-up per event, and a burst costs none: busy flushers look for more before
+    /// they sleep.
     pub(super) fn wake_flushers(&self, state: &State) {
         for (shard, work) in self.work.iter().enumerate() {
-            if state.asleep[shard] && state.registry.has_clients(shard) {
+            if state.asleep[shard] && state.registry.has_work(shard) {
                 work.notify_one();
             }
         }

@@ -18,20 +18,23 @@ use super::hooks::Presence;
 use super::registry::{Key, RESET_EVENT_TYPE};
 use super::shared::Inner;
 use super::sink::{SharedSink, Sink};
+use super::topics::Selection;
 use super::Hub;
 use crate::compress::deflate::Deflater;
 use crate::compress::gzip::{self, Checksum};
 use crate::Event;
 
 impl Hub {
-    /// Registers a client and takes its history snapshot in one step. The client is owned by its
-    /// connection until [`Subscription::start`] has sent it what it missed. With `gzip` (on a hub
-    /// that compresses), the client reads the compressed events.
+    /// Registers a client that receives what `selection` admits, and takes its history snapshot
+    /// in one step. The client is owned by its connection until [`Subscription::start`] has sent
+    /// it what it missed. With `gzip` (on a hub that compresses), the client reads the compressed
+    /// events.
     pub(crate) fn subscribe(
         &self,
         sink: SharedSink,
         last_event_id: Option<&str>,
         gzip: bool,
+        selection: &Selection,
     ) -> io::Result<Subscription> {
         let inner = self.inner();
         inner.start_flushers()?;
@@ -42,8 +45,8 @@ impl Hub {
         let gzip = coding == Coding::Gzip;
         let joined = {
             let mut state = inner.lock();
-            let joined =
-                state.registry.join(sink, last_event_id, coding).map(|joined| (joined, state.redis_last.clone()));
+            let joined = state.registry.join(sink, last_event_id, coding, selection);
+            let joined = joined.map(|joined| (joined, state.redis_last.clone()));
             inner.signal_progress(&state);
             // Shard 0's flusher sends the heartbeats; asleep with no clients, it has no deadline:
             // let it compute one.
@@ -61,7 +64,8 @@ impl Hub {
         // Resuming from an entry this server's history does not hold: the stream may.
         if let (Some(backplane), Some(after), Some(through)) = (&inner.backplane, last_event_id, redis_last) {
             if joined.replay.unknown_id {
-                if let Ok(Some(events)) = backplane.replay(after, &through, inner.config.max_queued_bytes) {
+                let most_bytes = inner.config.max_queued_bytes;
+                if let Ok(Some(events)) = backplane.replay(after, &through, most_bytes, selection) {
                     if gzip {
                         joined.replay.checksums = events.iter().map(|bytes| Checksum::of(bytes)).collect();
                     }
@@ -78,8 +82,9 @@ impl Hub {
         if reset.is_some() {
             inner.counters.reset_sent();
         }
+        let resumed = last_event_id.is_some() && reset.is_none();
         let replay = Some(joined.replay);
-        Ok(Subscription { inner: Arc::clone(inner), key: joined.key, replay, reset, gzip, presence: None })
+        Ok(Subscription { inner: Arc::clone(inner), key: joined.key, replay, reset, gzip, resumed, presence: None })
     }
 }
 
@@ -103,6 +108,9 @@ pub(crate) struct Subscription {
     reset: Option<Event>,
     /// The client reads compressed bytes: its stream starts with a gzip header.
     gzip: bool,
+    /// The client's last event id was found (in history, or in the Redis stream): it gets what
+    /// came after it, and no reset event.
+    pub(super) resumed: bool,
     /// Set when the hub's hooks were told the client joined: dropped after the client is
     /// unregistered, it tells them it left (see `hooks.rs`).
     pub(super) presence: Option<Presence>,
@@ -149,6 +157,12 @@ impl Subscription {
         }
         drop(replay);
         catch_up.run(sink)
+    }
+
+    /// Whether the client's last event id was found (in history, or in the Redis stream): it is
+    /// sent what came after it, and no reset event.
+    pub fn resumed(&self) -> bool {
+        self.resumed
     }
 
     /// Unregisters the client.

@@ -33,7 +33,7 @@ use super::event_stream::EventStream;
 use super::hub_client::{self, Joining, NotStarted};
 use super::late_watch::LateWatch;
 use super::linger::linger;
-use super::response::{Body, Response};
+use super::response::{Body, HubStream, Response};
 use super::router::Routed;
 use super::stream_socket::{StreamSocket, Watched};
 use super::{Request, Shared, StreamBody};
@@ -509,7 +509,7 @@ fn stream_coding(request: &Request, body: &Body, offers: &Offers) -> StreamCodin
                 coding.encoder = Some(profile.encoder());
             }
         }
-        Body::Hub(hub) if hub.compresses() => {
+        Body::Hub(stream) if stream.hub.compresses() => {
             coding.varies = true;
             coding.hub_gzip = crate::http::choose_coding(accept_encoding.as_deref(), &["gzip"]).is_some();
             coding.content_coding = coding.hub_gzip.then(|| "gzip".to_string());
@@ -539,13 +539,15 @@ fn stream_source(
     coding: StreamCoding,
 ) -> StreamSource {
     match body {
-        Body::Hub(hub) => {
+        Body::Hub(HubStream { hub, selection, resume_header }) => {
             let last_event_id = last_event_id(request).map(str::to_string);
             // What the hub's lifecycle hooks are told: kept for the stream's life, so only for a
             // hub that has hooks.
             let peer_addr = || socket.peer_addr().ok();
             let client = hub.has_hooks().then(|| Box::new(request.client_info(peer_addr(), last_event_id.clone())));
-            StreamSource::Hub { hub, joining: Joining { last_event_id, gzip: coding.hub_gzip, client } }
+            let selection = Box::new(selection);
+            let joining = Joining { last_event_id, gzip: coding.hub_gzip, selection, resume_header, client };
+            StreamSource::Hub { hub, joining }
         }
         Body::Stream(run) => {
             StreamSource::PerConnection(PerConnectionStream { run, exchange, encoder: coding.encoder })

@@ -12,8 +12,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::response::RESUMED_FROM_THE_EARLIEST;
 use super::stream_socket::StreamSocket;
-use crate::hub::{ClientInfo, Ending, Sink, Written};
+use crate::hub::{ClientInfo, Ending, Selection, Sink, Written};
 use crate::Hub;
 
 /// Why a hub stream did not start.
@@ -28,6 +29,12 @@ pub(super) struct Joining {
     pub last_event_id: Option<String>,
     /// The client reads the hub's compressed events.
     pub gzip: bool,
+    /// What the client receives. Boxed: a stream waiting to start carries it, and most
+    /// selections are every event's.
+    pub selection: Box<Selection>,
+    /// The name of a header, added to the head once the client has joined, that says where the
+    /// stream resumes.
+    pub resume_header: Option<String>,
     /// What the hub's lifecycle hooks are told; made only for a hub that has hooks. Boxed: a
     /// stream waiting to start carries it, and most streams have none.
     pub client: Option<Box<ClientInfo>>,
@@ -49,9 +56,18 @@ pub(super) fn stream_from_hub(
     started: impl FnOnce(),
 ) -> Result<(), NotStarted> {
     let sink: Arc<dyn Sink> = stream.clone();
-    let subscribed = hub.subscribe(sink, joining.last_event_id.as_deref(), joining.gzip);
+    let subscribed = hub.subscribe(sink, joining.last_event_id.as_deref(), joining.gzip, &joining.selection);
+    // Its feed keeps the selection: an idle client keeps no copy.
+    drop(joining.selection);
     let mut subscription = subscribed.map_err(|_| NotStarted::HubUnavailable)?;
     joined();
+    let head = match joining.resume_header {
+        Some(name) => {
+            let resumed_after = joining.last_event_id.as_deref().filter(|_| subscription.resumed());
+            with_header(head, &name, resumed_after.unwrap_or(RESUMED_FROM_THE_EARLIEST))
+        }
+        None => head,
+    };
     subscription.announce(joining.client.map(|client| *client));
     // The client is owned by this thread until `start` hands it to its flusher, so the head goes out
     // before any event.
@@ -67,6 +83,16 @@ pub(super) fn stream_from_hub(
     subscription.leave();
     stream.close();
     Ok(())
+}
+
+/// `head` (a whole response head) with one more header line, before the blank line that ends it.
+///
+/// Invariant relied on: `name` is a token and `value` holds no CR, LF or NUL (a header name
+/// checked where it was set, an event id the hub found, or a constant).
+fn with_header(mut head: Vec<u8>, name: &str, value: &str) -> Vec<u8> {
+    let end = head.len().saturating_sub(2);
+    head.splice(end..end, format!("{name}: {value}\r\n").into_bytes());
+    head
 }
 
 impl Sink for StreamSocket {

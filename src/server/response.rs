@@ -6,8 +6,18 @@ use std::sync::Arc;
 
 use super::event_stream::EventStream;
 use crate::compress::{Offers, WriteProfile};
+use crate::hub::Selection;
 use crate::json::Value;
 use crate::Hub;
+
+/// A hub stream's settings, as a handler's [`Response::hub`] and its setters made them.
+pub(crate) struct HubStream {
+    pub hub: Hub,
+    /// What the client receives.
+    pub selection: Selection,
+    /// The name of a header that says where the stream resumes ([`Response::report_resume`]).
+    pub resume_header: Option<String>,
+}
 
 /// A handler's answer.
 ///
@@ -42,7 +52,7 @@ pub(crate) enum Body {
     /// Run on the connection's thread with the client's stream.
     Stream(Box<dyn FnOnce(EventStream) + Send>),
     /// Subscribe the client to a hub, with history and resume.
-    Hub(Hub),
+    Hub(HubStream),
 }
 
 impl Response {
@@ -111,8 +121,10 @@ impl Response {
         }
     }
 
-    /// Subscribes the client to `hub`, with its history and `Last-Event-ID` resume.
+    /// Subscribes the client to `hub`, with its history and `Last-Event-ID` resume: to every
+    /// event, or to those of a [`selection`](Self::selection).
     pub fn hub(hub: Hub) -> Response {
+        let hub = HubStream { hub, selection: Selection::all(), resume_header: None };
         Response {
             status: 200,
             headers: Vec::new(),
@@ -120,6 +132,52 @@ impl Response {
             keep_alive: false,
             write_profiles: Offers::default(),
         }
+    }
+
+    /// For a hub stream: the client receives the events `selection` admits (those of some topics,
+    /// the private ones the client may read, and every hub-wide notice), with the history and
+    /// `Last-Event-ID` resume of those events. By default, [`Selection::all`]. A handler builds
+    /// the selection from the request. Ignored for other responses.
+    ///
+    /// ```
+    /// use bare_sse::hub::Selection;
+    /// use bare_sse::server::{Request, Response};
+    /// use bare_sse::topic::{SelectorLimits, TopicSelector};
+    /// use bare_sse::Hub;
+    ///
+    /// let hub = Hub::new();
+    /// // `/books?match=urn:book:1&match_urlpattern=https://example.com/books/:id`: those topics.
+    /// let handler = move |request: &Request| {
+    ///     let params = request.query().iter().map(|(name, value)| (name.as_str(), value.as_str()));
+    ///     match TopicSelector::from_params(params, None, &SelectorLimits::default()) {
+    ///         Ok(selector) => Response::hub(hub.clone()).selection(Selection::topics(selector)),
+    ///         Err(error) => Response::text(format!("{error}\n")).with_status(400),
+    ///     }
+    /// };
+    /// # let _ = handler;
+    /// ```
+    pub fn selection(mut self, selection: Selection) -> Response {
+        if let Body::Hub(hub) = &mut self.body {
+            hub.selection = selection;
+        }
+        self
+    }
+
+    /// For a hub stream: the response head gets a header `name` that says where the stream
+    /// resumes, known once the client has joined: the client's last event id when the hub found
+    /// it (in its history, or its Redis stream) and sends what came after it, or `earliest` when
+    /// the stream starts with the earliest events kept (a first connection, or an id the hub does
+    /// not hold, which also gets the reset event). Ignored for other responses.
+    ///
+    /// # Panics
+    /// If `name` is not a header name (a token), as [`header`](Self::header) does.
+    pub fn report_resume(mut self, name: impl Into<String>) -> Response {
+        let name = name.into();
+        assert!(crate::http::is_valid_header(&name, RESUMED_FROM_THE_EARLIEST), "{name:?} is not a header name");
+        if let Body::Hub(hub) = &mut self.body {
+            hub.resume_header = Some(name);
+        }
+        self
     }
 
     /// Frames a stream as a chunked body with `Connection: keep-alive` when the client speaks
@@ -211,6 +269,9 @@ impl Response {
     }
 }
 
+/// What [`Response::report_resume`]'s header says when the stream resumes from no id.
+pub(crate) const RESUMED_FROM_THE_EARLIEST: &str = "earliest";
+
 /// `status`, if it can be a request's final answer (200 to 599); panics otherwise.
 fn final_status(status: u16) -> u16 {
     assert!((100..=599).contains(&status), "HTTP status {status}: an HTTP status is 100 to 599");
@@ -251,5 +312,8 @@ mod tests {
         }
         assert_eq!((Response::new(200).status(), Response::new(599).status()), (200, 599));
         assert!(std::panic::catch_unwind(|| Response::text("x").header("X", "a\nb")).is_err());
+        let hub = || Response::hub(crate::Hub::new());
+        assert!(std::panic::catch_unwind(|| hub().report_resume("Bad Name")).is_err());
+        assert!(std::panic::catch_unwind(|| hub().report_resume("Mercure-Last-Event-ID")).is_ok());
     }
 }
