@@ -67,9 +67,7 @@ impl Running {
 
 /// A token of the standard issuer and audience with these grants, expiring at `exp`.
 fn token_until(grants: &str, exp: u64) -> String {
-    let claims = format!(
-        r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{exp},"authorization_details":[{grants}]}}"#
-    );
+    let claims = format!(r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{exp},"authorization_details":[{grants}]}}"#);
     jwt::sign_hs256(&Hs256Key::new(KEY).unwrap(), jwt::ACCESS_TOKEN_TYPE, &json::parse(&claims).unwrap())
 }
 
@@ -78,9 +76,7 @@ fn token(grants: &str) -> String {
 }
 
 fn grant(action: &str, matcher: &str) -> String {
-    format!(
-        r#"{{"type":"https://mercure.rocks/authorization-detail","actions":["{action}"],"topics":[{matcher}]}}"#
-    )
+    format!(r#"{{"type":"https://mercure.rocks/authorization-detail","actions":["{action}"],"topics":[{matcher}]}}"#)
 }
 
 fn publisher() -> String {
@@ -194,7 +190,8 @@ fn refusals_are_the_statuses_and_challenges_the_spec_names() {
     assert_eq!(status, 401);
     let challenge = challenge.unwrap();
     assert!(challenge.starts_with("Bearer") && !challenge.contains("error="), "{challenge}");
-    assert!(challenge.contains("resource_metadata=\"https://localhost/.well-known/oauth-protected-resource/.well-known/mercure\""));
+    assert!(challenge
+        .contains("resource_metadata=\"https://localhost/.well-known/oauth-protected-resource/.well-known/mercure\""));
 
     let wrong_key = jwt::sign_hs256(
         &Hs256Key::new("another key of at least thirty-two bytes").unwrap(),
@@ -257,7 +254,8 @@ fn malformed_publications_and_subscriptions_get_400_or_413() {
     ] {
         assert_eq!(hub.publish(Some(&publisher()), form).0, 400, "{form}");
     }
-    let too_many: String = (0..=bare_sse::mercure::publish::MAX_TOPICS_PER_UPDATE).map(|n| format!("topic=t{n}&")).collect();
+    let too_many: String =
+        (0..=bare_sse::mercure::publish::MAX_TOPICS_PER_UPDATE).map(|n| format!("topic=t{n}&")).collect();
     assert_eq!(hub.publish(Some(&publisher()), &too_many).0, 413);
 
     for query in ["", "match_regex=a", "MATCH_x=a", "matchy=a", "match_urlpattern=(a%7C", "match=a%00b", "topic=a"] {
@@ -284,8 +282,11 @@ fn a_subscriber_resumes_after_its_last_event_id_and_is_told_where() {
     assert_eq!(by_query.next_block().data(), "3");
     assert_eq!(by_query.next_block().data(), "4");
 
-    let mut header_wins =
-        RawClient::get(hub.addr(), &format!("{HUB}?match=t&last_event_id={first}"), &format!("Last-Event-ID: {third}\r\n"));
+    let mut header_wins = RawClient::get(
+        hub.addr(),
+        &format!("{HUB}?match=t&last_event_id={first}"),
+        &format!("Last-Event-ID: {third}\r\n"),
+    );
     assert_eq!(header_wins.head().header("mercure-last-event-id"), Some(third.as_str()));
     assert_eq!(header_wins.next_block().data(), "4");
 
@@ -312,10 +313,8 @@ fn a_subscribers_connection_ends_by_its_tokens_expiry() {
 fn the_protected_resource_metadata_names_the_resource_and_the_cookie() {
     // "Protected Resource Metadata": `resource` is required.
     let hub = Running::standard();
-    let mut response = agent()
-        .get(&format!("http://{}/.well-known/oauth-protected-resource{HUB}", hub.addr()))
-        .call()
-        .unwrap();
+    let mut response =
+        agent().get(&format!("http://{}/.well-known/oauth-protected-resource{HUB}", hub.addr())).call().unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let document = json::parse(&response.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(document.get("resource"), Some(&Value::from(AUDIENCE)));

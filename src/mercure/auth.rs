@@ -50,7 +50,8 @@ impl Denial {
         if let Some(url) = resource_metadata {
             parameters.push(format!("resource_metadata=\"{url}\""));
         }
-        let challenge = if parameters.is_empty() { "Bearer".to_string() } else { format!("Bearer {}", parameters.join(", ")) };
+        let challenge =
+            if parameters.is_empty() { "Bearer".to_string() } else { format!("Bearer {}", parameters.join(", ")) };
         Response::new(status)
             .header("WWW-Authenticate", challenge)
             .header("Content-Type", "text/plain; charset=utf-8")

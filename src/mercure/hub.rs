@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use super::auth::{presented_token, Denial, DEFAULT_COOKIE_NAME};
 use super::claims::{self, Action, Grants};
-use super::publish::{parse_update, Update};
 use super::page::STATUS_PAGE;
+use super::publish::{parse_update, Update};
 use crate::hub::{Selection, Topics};
 use crate::json::Value;
 use crate::jwt::{self, Hs256Key, Verifier};
@@ -213,7 +213,7 @@ impl Mercure {
     ///
     /// # Errors
     ///
-    /// What [`Hub::send_new_event_to`] returns for an update the hub cannot take (an invalid
+    /// What [`Hub::publish_to`] returns for an update the hub cannot take (an invalid
     /// field, or a Redis backplane that failed).
     pub fn publish(&self, update: &Update) -> Result<String, Error> {
         let mut event = Event::new();
@@ -229,11 +229,11 @@ impl Mercure {
         // A Redis-backed hub numbers every update itself (the protocol lets a hub replace a
         // publisher's id); ids are cursors in one sequence.
         event = match &update.id {
-            Some(id) if !self.shared.hub.numbers_every_event() => event.id(id.clone()),
+            Some(id) if !self.shared.hub.is_backed_by_redis() => event.id(id.clone()),
             _ => event.with_id(),
         };
         let topics = Topics::new(update.topics.iter().cloned()).private(update.private);
-        let id = self.shared.hub.send_new_event_to(&topics, &event)?;
+        let id = self.shared.hub.publish_to(&topics, &event)?;
         Ok(id.unwrap_or_default())
     }
 
@@ -326,10 +326,10 @@ impl Mercure {
         // The header wins over the query parameter (which browsers need, since `EventSource`
         // cannot set headers on its first request).
         let last_event_id = request.header("last-event-id").or_else(|| request.query_param("last_event_id"));
-        let mut response =
-            Response::hub_selection(shared.hub.clone(), selection).resume_header("Mercure-Last-Event-ID");
+        let mut response = Response::hub(shared.hub.clone()).selection(selection);
         if let Some(id) = last_event_id {
-            response = response.resume_after(id);
+            // The response says where the stream resumes whenever the request named a cursor.
+            response = response.resume_after(id).report_resume("Mercure-Last-Event-ID");
         }
         if let Some(expires_at) = expires_at {
             response = response.end_at(expires_at);
@@ -362,7 +362,10 @@ impl Mercure {
         };
         let document = Value::Object(vec![
             ("resource".into(), resource.into()),
-            ("authorization_details_types_supported".into(), Value::Array(vec![claims::AUTHORIZATION_DETAIL_TYPE.into()])),
+            (
+                "authorization_details_types_supported".into(),
+                Value::Array(vec![claims::AUTHORIZATION_DETAIL_TYPE.into()]),
+            ),
             ("bearer_methods_supported".into(), Value::Array(vec!["header".into()])),
             ("mercure_cookie".into(), self.shared.cookie_name.clone().into()),
         ]);

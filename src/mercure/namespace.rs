@@ -28,7 +28,9 @@ fn resolved_path(reference: &str, base_path: &str) -> String {
         None => (false, without_fragment),
     };
     let path_and_query = match rest.strip_prefix("//").or_else(|| rest.strip_prefix("\\\\")) {
-        Some(authority_and_path) => &authority_and_path[authority_and_path.find(['/', '\\', '?']).unwrap_or(authority_and_path.len())..],
+        Some(authority_and_path) => {
+            &authority_and_path[authority_and_path.find(['/', '\\', '?']).unwrap_or(authority_and_path.len())..]
+        }
         None => rest,
     };
     let path = path_and_query.split('?').next().unwrap_or("");

@@ -10,7 +10,7 @@
 //! while its socket is full.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::response::RESUMED_FROM_THE_EARLIEST;
 use super::stream_socket::StreamSocket;
@@ -35,6 +35,8 @@ pub(super) struct Joining {
     /// The name of a header, added to the head once the client has joined, that says where the
     /// stream resumes.
     pub resume_header: Option<String>,
+    /// When the stream is closed if the client is still there.
+    pub ends_at: Option<Instant>,
     /// What the hub's lifecycle hooks are told; made only for a hub that has hooks. Boxed: a
     /// stream waiting to start carries it, and most streams have none.
     pub client: Option<Box<ClientInfo>>,
@@ -76,7 +78,10 @@ pub(super) fn stream_from_hub(
     drop((head, intro));
     if running {
         started();
-        let _ = stream.watch(None, Vec::new());
+        let _ = match joining.ends_at {
+            Some(deadline) => stream.watch_until(deadline),
+            None => stream.watch(None, Vec::new()),
+        };
     }
     // Once closed, the socket takes no more writes: a catch-up thread still holding the client
     // fails its write at once and lets it go.
