@@ -293,8 +293,12 @@ fn a_subscriber_resumes_after_its_last_event_id_and_is_told_where() {
     let mut unknown = RawClient::get(hub.addr(), &format!("{HUB}?match=t&last_event_id=never-seen"), "");
     assert_eq!(unknown.head().header("mercure-last-event-id"), Some("earliest"));
 
+    // Without a cursor, no replay: the first event is the next one published.
     let mut no_cursor = RawClient::get(hub.addr(), &format!("{HUB}?match=t"), "");
     assert_eq!(no_cursor.head().header("mercure-last-event-id"), None);
+    assert!(hub.hub().wait_until_clients(|n| n == 4, READ_TIMEOUT));
+    publish("t", "5");
+    assert_eq!(no_cursor.next_block().data(), "5");
 }
 
 #[test]

@@ -540,7 +540,7 @@ fn stream_source(
 ) -> StreamSource {
     match body {
         Body::Hub(stream) => {
-            let HubStream { hub, selection, resume_header, resume_after, ends_at } = *stream;
+            let HubStream { hub, selection, resume_header, resume_after, ends_at, history } = *stream;
             let last_event_id = resume_after.or_else(|| last_event_id(request).map(str::to_string));
             // A wall-clock time, as a point on the clock the watch waits by.
             let ends_at =
@@ -550,7 +550,8 @@ fn stream_source(
             let peer_addr = || socket.peer_addr().ok();
             let client = hub.has_hooks().then(|| Box::new(request.client_info(peer_addr(), last_event_id.clone())));
             let selection = Box::new(selection);
-            let joining = Joining { last_event_id, gzip: coding.hub_gzip, selection, resume_header, ends_at, client };
+            let joining =
+                Joining { last_event_id, gzip: coding.hub_gzip, selection, resume_header, ends_at, history, client };
             StreamSource::Hub { hub, joining }
         }
         Body::Stream(run) => {

@@ -37,6 +37,8 @@ pub(super) struct Joining {
     pub resume_header: Option<String>,
     /// When the stream is closed if the client is still there.
     pub ends_at: Option<Instant>,
+    /// Whether a client with no last event id gets the history.
+    pub history: bool,
     /// What the hub's lifecycle hooks are told; made only for a hub that has hooks. Boxed: a
     /// stream waiting to start carries it, and most streams have none.
     pub client: Option<Box<ClientInfo>>,
@@ -62,6 +64,9 @@ pub(super) fn stream_from_hub(
     // Its feed keeps the selection: an idle client keeps no copy.
     drop(joining.selection);
     let mut subscription = subscribed.map_err(|_| NotStarted::HubUnavailable)?;
+    if !joining.history && joining.last_event_id.is_none() {
+        subscription.skip_history();
+    }
     joined();
     let head = match joining.resume_header {
         Some(name) => {

@@ -23,6 +23,8 @@ pub(crate) struct HubStream {
     pub resume_after: Option<String>,
     /// When the stream must end ([`Response::end_at`]).
     pub ends_at: Option<SystemTime>,
+    /// Whether a client that names no last event id gets the history ([`Response::without_history`]).
+    pub history: bool,
 }
 
 /// A handler's answer.
@@ -137,6 +139,7 @@ impl Response {
             resume_header: None,
             resume_after: None,
             ends_at: None,
+            history: true,
         });
         Response {
             status: 200,
@@ -199,6 +202,17 @@ impl Response {
     pub fn resume_after(mut self, id: impl Into<String>) -> Response {
         if let Body::Hub(hub) = &mut self.body {
             hub.resume_after = Some(id.into());
+        }
+        self
+    }
+
+    /// For a hub stream: a client that names no last event id gets only the events published
+    /// from now on, none of the history (a client that names one still resumes after it). Mercure
+    /// subscribers expect this: only a cursor asks for what was published before. Ignored for
+    /// other responses.
+    pub fn without_history(mut self) -> Response {
+        if let Body::Hub(hub) = &mut self.body {
+            hub.history = false;
         }
         self
     }
