@@ -1,8 +1,9 @@
 //! The Mercure hub: a [`Hub`] with topics, behind the protocol's subscribe (`GET`) and publish
 //! (`POST`) endpoints, with JWT authorization.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::auth::{presented_token, Denial, DEFAULT_COOKIE_NAME};
 use super::claims::{self, Action, Grants};
@@ -157,6 +158,8 @@ impl MercureBuilder {
             audience: self.audience.clone(),
             path: self.path.clone(),
             hub: self.hub.build(),
+            epoch: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis()),
+            next_id: AtomicU64::new(1),
         };
         Ok(Mercure { shared: Arc::new(shared) })
     }
@@ -194,6 +197,10 @@ struct Shared {
     audience: Option<String>,
     path: String,
     hub: Hub,
+    /// When the hub was built, in Unix milliseconds: generated ids of another run differ.
+    epoch: u128,
+    /// The number of the next generated id.
+    next_id: AtomicU64,
 }
 
 impl Mercure {
@@ -226,11 +233,17 @@ impl Mercure {
         if let Some(retry) = update.retry {
             event = event.retry(std::time::Duration::from_millis(retry));
         }
-        // A Redis-backed hub numbers every update itself (the protocol lets a hub replace a
-        // publisher's id); ids are cursors in one sequence.
+        // A Redis-backed hub numbers every update itself, with the stream's entry ids (the
+        // protocol lets a hub replace a publisher's id). Otherwise an update without an id gets a
+        // fragment (`#<epoch>-<n>`), as the protocol asks of generated ids: no publisher's id
+        // starts with `#`, so the two never meet.
         event = match &update.id {
-            Some(id) if !self.shared.hub.is_backed_by_redis() => event.id(id.clone()),
-            _ => event.with_id(),
+            _ if self.shared.hub.is_backed_by_redis() => event.with_id(),
+            Some(id) => event.id(id.clone()),
+            None => {
+                let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+                event.id(format!("#{}-{n}", self.shared.epoch))
+            }
         };
         let topics = Topics::new(update.topics.iter().cloned()).private(update.private);
         let id = self.shared.hub.publish_to(&topics, &event)?;
