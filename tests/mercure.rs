@@ -343,3 +343,13 @@ fn credentialed_cors_is_for_listed_origins_only() {
     let mut other = RawClient::get(hub.addr(), &format!("{HUB}?match=t"), "Origin: https://evil.example\r\n");
     assert_eq!(other.head().header("access-control-allow-origin"), None);
 }
+
+#[test]
+fn a_stream_opens_with_a_comment_once_the_subscriber_has_joined() {
+    // "Subscription": a comment is a keep-alive; sent first, it shows the stream open at once.
+    let hub = Running::standard();
+    let mut client = RawClient::get(hub.addr(), &format!("{HUB}?match=t"), "");
+    assert_eq!(client.head().status, 200);
+    assert_eq!(client.read_through("\n"), ":\n");
+    assert_eq!(hub.hub().clients(), 1);
+}

@@ -340,7 +340,7 @@ impl Mercure {
         // cannot set headers on its first request).
         let last_event_id = request.header("last-event-id").or_else(|| request.query_param("last_event_id"));
         // Without a cursor, a subscriber gets what is published from now on.
-        let mut response = Response::hub(shared.hub.clone()).selection(selection).without_history();
+        let mut response = Response::hub(shared.hub.clone()).selection(selection).without_history().opening_comment();
         if let Some(id) = last_event_id {
             // The response says where the stream resumes whenever the request named a cursor.
             response = response.resume_after(id).report_resume("Mercure-Last-Event-ID");

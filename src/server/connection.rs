@@ -435,10 +435,18 @@ fn respond(
         shared.metrics.answered(status);
         return Responded::Complete(send_complete(socket, &head, exchange.persistence, exchange.ahead));
     }
-    let intro = config.retry.map(retry_line).unwrap_or_default();
+    let mut intro = config.retry.map(retry_line).unwrap_or_default();
+    if matches!(&body, Body::Hub(hub) if hub.opening_comment) {
+        intro.extend_from_slice(OPENING_COMMENT);
+    }
     let source = stream_source(socket, request, body, exchange, coding);
     Responded::Stream(StreamStart { status, framing, head, intro, source })
 }
+
+/// The comment a hub stream opens with when its handler asks ([`Response::opening_comment`]).
+///
+/// [`Response::opening_comment`]: super::Response::opening_comment
+const OPENING_COMMENT: &[u8] = b":\n";
 
 /// The response's header fields: the CORS ones, then the handler's, less those that frame the
 /// message, which the server writes itself (a handler's `Connection: close` still closes the
@@ -540,7 +548,7 @@ fn stream_source(
 ) -> StreamSource {
     match body {
         Body::Hub(stream) => {
-            let HubStream { hub, selection, resume_header, resume_after, ends_at, history } = *stream;
+            let HubStream { hub, selection, resume_header, resume_after, ends_at, history, .. } = *stream;
             let last_event_id = resume_after.or_else(|| last_event_id(request).map(str::to_string));
             // A wall-clock time, as a point on the clock the watch waits by.
             let ends_at =

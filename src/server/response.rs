@@ -25,6 +25,8 @@ pub(crate) struct HubStream {
     pub ends_at: Option<SystemTime>,
     /// Whether a client that names no last event id gets the history ([`Response::without_history`]).
     pub history: bool,
+    /// Whether the body starts with a comment line ([`Response::opening_comment`]).
+    pub opening_comment: bool,
 }
 
 /// A handler's answer.
@@ -140,6 +142,7 @@ impl Response {
             resume_after: None,
             ends_at: None,
             history: true,
+            opening_comment: false,
         });
         Response {
             status: 200,
@@ -213,6 +216,17 @@ impl Response {
     pub fn without_history(mut self) -> Response {
         if let Body::Hub(hub) = &mut self.body {
             hub.history = false;
+        }
+        self
+    }
+
+    /// For a hub stream: the body starts with an empty comment line (`:`), sent with the head once
+    /// the client has joined, so that a client (and any proxy between) sees the stream open at
+    /// once rather than at the first event or heartbeat, and knows it will miss nothing published
+    /// from then on. Ignored for other responses.
+    pub fn opening_comment(mut self) -> Response {
+        if let Body::Hub(hub) = &mut self.body {
+            hub.opening_comment = true;
         }
         self
     }
