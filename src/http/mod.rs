@@ -5,6 +5,7 @@
 
 mod accept_encoding;
 mod chunked;
+mod cookie;
 mod framing;
 mod head;
 mod request;
@@ -13,6 +14,7 @@ mod url;
 
 pub use accept_encoding::choose_coding;
 pub use chunked::{ChunkedReader, DEFAULT_MAX_TRAILER_BYTES};
+pub use cookie::cookie_value;
 pub use framing::{BodyFramer, BodyFraming, Progress};
 pub use head::{HeadParser, HeadRead, HeadReader, RequestHeads, ResponseHeads, READ_CHUNK_BYTES};
 pub(crate) use request::is_chunked;

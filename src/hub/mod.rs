@@ -259,6 +259,12 @@ impl Hub {
         result
     }
 
+    /// Whether the hub's events go through a Redis stream ([`HubBuilder::redis`]), which numbers
+    /// every event itself.
+    pub(crate) fn is_backed_by_redis(&self) -> bool {
+        self.inner().backplane.is_some()
+    }
+
     /// Publishes an event to `topics`: it reaches the clients whose [`Selection`] admits it (a
     /// private event, only those whose selection has a private selector for one of its topics),
     /// each once however many of its topics they select, in publishing order with every other

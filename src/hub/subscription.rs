@@ -117,6 +117,16 @@ pub(crate) struct Subscription {
 }
 
 impl Subscription {
+    /// Sends the client none of the history it joined with: it starts with the events published
+    /// from now on. Its cursor was set at the backlog's end when it joined, so nothing is missed
+    /// and nothing is sent twice; a reset event, if one is due, still goes out.
+    pub fn skip_history(&mut self) {
+        if let Some(replay) = &mut self.replay {
+            replay.events.clear();
+            replay.checksums.clear();
+        }
+    }
+
     /// Sends `intro` (the stream's first bytes), the reset event if the client's last id was
     /// unknown, its history, and then the backlog, with blocking writes; then hands the client to
     /// its flusher. Fails when the client is gone, stalled or was dropped.

@@ -10,7 +10,7 @@
 //! while its socket is full.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::response::RESUMED_FROM_THE_EARLIEST;
 use super::stream_socket::StreamSocket;
@@ -35,6 +35,10 @@ pub(super) struct Joining {
     /// The name of a header, added to the head once the client has joined, that says where the
     /// stream resumes.
     pub resume_header: Option<String>,
+    /// When the stream is closed if the client is still there.
+    pub ends_at: Option<Instant>,
+    /// Whether a client with no last event id gets the history.
+    pub history: bool,
     /// What the hub's lifecycle hooks are told; made only for a hub that has hooks. Boxed: a
     /// stream waiting to start carries it, and most streams have none.
     pub client: Option<Box<ClientInfo>>,
@@ -60,6 +64,9 @@ pub(super) fn stream_from_hub(
     // Its feed keeps the selection: an idle client keeps no copy.
     drop(joining.selection);
     let mut subscription = subscribed.map_err(|_| NotStarted::HubUnavailable)?;
+    if !joining.history && joining.last_event_id.is_none() {
+        subscription.skip_history();
+    }
     joined();
     let head = match joining.resume_header {
         Some(name) => {
@@ -76,7 +83,10 @@ pub(super) fn stream_from_hub(
     drop((head, intro));
     if running {
         started();
-        let _ = stream.watch(None, Vec::new());
+        let _ = match joining.ends_at {
+            Some(deadline) => stream.watch_until(deadline),
+            None => stream.watch(None, Vec::new()),
+        };
     }
     // Once closed, the socket takes no more writes: a catch-up thread still holding the client
     // fails its write at once and lets it go.

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::event_stream::EventStream;
 use crate::compress::{Offers, WriteProfile};
@@ -17,6 +18,15 @@ pub(crate) struct HubStream {
     pub selection: Selection,
     /// The name of a header that says where the stream resumes ([`Response::report_resume`]).
     pub resume_header: Option<String>,
+    /// The id the client resumes after, when the handler chose it ([`Response::resume_after`]);
+    /// else the request's `Last-Event-ID`.
+    pub resume_after: Option<String>,
+    /// When the stream must end ([`Response::end_at`]).
+    pub ends_at: Option<SystemTime>,
+    /// Whether a client that names no last event id gets the history ([`Response::without_history`]).
+    pub history: bool,
+    /// Whether the body starts with a comment line ([`Response::opening_comment`]).
+    pub opening_comment: bool,
 }
 
 /// A handler's answer.
@@ -51,8 +61,9 @@ pub(crate) enum Body {
     Bytes(Vec<u8>),
     /// Run on the connection's thread with the client's stream.
     Stream(Box<dyn FnOnce(EventStream) + Send>),
-    /// Subscribe the client to a hub, with history and resume.
-    Hub(HubStream),
+    /// Subscribe the client to a hub, with history and resume. Boxed: its settings are many times
+    /// the size of the other bodies.
+    Hub(Box<HubStream>),
 }
 
 impl Response {
@@ -124,7 +135,15 @@ impl Response {
     /// Subscribes the client to `hub`, with its history and `Last-Event-ID` resume: to every
     /// event, or to those of a [`selection`](Self::selection).
     pub fn hub(hub: Hub) -> Response {
-        let hub = HubStream { hub, selection: Selection::all(), resume_header: None };
+        let hub = Box::new(HubStream {
+            hub,
+            selection: Selection::all(),
+            resume_header: None,
+            resume_after: None,
+            ends_at: None,
+            history: true,
+            opening_comment: false,
+        });
         Response {
             status: 200,
             headers: Vec::new(),
@@ -176,6 +195,48 @@ impl Response {
         assert!(crate::http::is_valid_header(&name, RESUMED_FROM_THE_EARLIEST), "{name:?} is not a header name");
         if let Body::Hub(hub) = &mut self.body {
             hub.resume_header = Some(name);
+        }
+        self
+    }
+
+    /// For a hub stream: resumes after `id` instead of the request's `Last-Event-ID` (a handler
+    /// that takes the last id from elsewhere too, such as a query parameter for a browser's first
+    /// connection, which cannot carry the header). Ignored for other responses.
+    pub fn resume_after(mut self, id: impl Into<String>) -> Response {
+        if let Body::Hub(hub) = &mut self.body {
+            hub.resume_after = Some(id.into());
+        }
+        self
+    }
+
+    /// For a hub stream: a client that names no last event id gets only the events published
+    /// from now on, none of the history (a client that names one still resumes after it). Mercure
+    /// subscribers expect this: only a cursor asks for what was published before. Ignored for
+    /// other responses.
+    pub fn without_history(mut self) -> Response {
+        if let Body::Hub(hub) = &mut self.body {
+            hub.history = false;
+        }
+        self
+    }
+
+    /// For a hub stream: the body starts with an empty comment line (`:`), sent with the head once
+    /// the client has joined, so that a client (and any proxy between) sees the stream open at
+    /// once rather than at the first event or heartbeat, and knows it will miss nothing published
+    /// from then on. Ignored for other responses.
+    pub fn opening_comment(mut self) -> Response {
+        if let Body::Hub(hub) = &mut self.body {
+            hub.opening_comment = true;
+        }
+        self
+    }
+
+    /// For a hub stream: the connection is closed at `time` if the client is still there (for a
+    /// client whose right to the stream ends then, as when its access token expires). A time
+    /// already past closes it as soon as it has joined. Ignored for other responses.
+    pub fn end_at(mut self, time: SystemTime) -> Response {
+        if let Body::Hub(hub) = &mut self.body {
+            hub.ends_at = Some(time);
         }
         self
     }
@@ -252,6 +313,20 @@ impl Response {
     /// The status code.
     pub fn status(&self) -> u16 {
         self.status
+    }
+
+    /// The value of the first header named `name` (matched without regard to case), if any:
+    /// for tests of handlers, and for code that adjusts a response made elsewhere.
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body of a plain response; `None` for a stream or a hub subscription.
+    pub fn body_bytes(&self) -> Option<&[u8]> {
+        match &self.body {
+            Body::Bytes(bytes) => Some(bytes),
+            _ => None,
+        }
     }
 }
 

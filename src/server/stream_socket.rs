@@ -606,6 +606,29 @@ impl StreamSocket {
         Watched::Closed
     }
 
+    /// As [`watch`](Self::watch) for a stream with no heartbeat of its own (a hub's client), but
+    /// the stream is closed at `deadline` if the client has not left by then: for a stream whose
+    /// right to go on ends at a known time (its access token expires).
+    pub fn watch_until(&self, deadline: Instant) -> Watched {
+        let mut ahead = Vec::new();
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            match self.look(None) {
+                Look::Finished => return Watched::Finished(ahead),
+                Look::Closed => break,
+                Look::HeartbeatDue | Look::Wait(_) => {}
+            }
+            if !self.read_for_departure(Some(deadline - now), &mut ahead) {
+                break;
+            }
+        }
+        self.close();
+        Watched::Closed
+    }
+
     /// What the departure watch does next, as the stream's state says.
     fn look(&self, heartbeat: Option<Duration>) -> Look {
         let state = self.lock();
