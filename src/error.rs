@@ -109,9 +109,6 @@ impl Error {
     }
 }
 
-/// Where the hub looks for it: it lives with the socket helpers.
-pub(crate) use crate::net::is_timeout;
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

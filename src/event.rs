@@ -242,6 +242,13 @@ pub fn write_comment(writer: &mut impl Write, text: &str) -> Result<(), Error> {
     write_and_flush(writer, &bytes)
 }
 
+/// The heartbeat, as bytes: the comment `: keep-alive` (what `write_comment(w, "keep-alive")`
+/// writes), sent by a hub and by a per-connection stream after a silence; every client ignores it.
+/// No blank line follows it, so it never ends an event block on its own: a client that turns
+/// every blank line into an event (as some libraries do when a `retry:` came first) sees no empty
+/// event.
+pub(crate) const HEARTBEAT_COMMENT: &[u8] = b": keep-alive\n";
+
 fn write_and_flush(writer: &mut impl Write, bytes: &[u8]) -> Result<(), Error> {
     let wrote = writer.write_all(bytes).and_then(|()| writer.flush());
     wrote.map_err(|e: io::Error| Error::io("writing an event", e))
@@ -332,6 +339,14 @@ mod tests {
 
     fn wire(event: &Event) -> String {
         String::from_utf8(event.to_bytes().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_heartbeat_is_a_comment_line_and_ends_no_event() {
+        let mut written = Vec::new();
+        write_comment(&mut written, "keep-alive").unwrap();
+        assert_eq!(HEARTBEAT_COMMENT, written, "the bytes write_comment gives");
+        assert!(!HEARTBEAT_COMMENT.ends_with(b"\n\n"), "no blank line after it");
     }
 
     #[test]

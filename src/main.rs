@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bare_sse::client::{EventSource, Item};
 use bare_sse::json::Value;
+use bare_sse::mercure::Mercure;
 use bare_sse::parse::{
     classify_line, Block, EventFields, Field, Line, LineSplitter, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES,
 };
@@ -30,6 +31,7 @@ enum Command {
     None,
     Serve,
     Listen,
+    Mercure,
 }
 
 impl Command {
@@ -37,9 +39,10 @@ impl Command {
     /// stays in sight rather than above a screen of help.
     fn usage_line(self) -> &'static str {
         match self {
-            Command::None => "usage: bare-sse serve|listen [options] (`bare-sse --help` says more)",
+            Command::None => "usage: bare-sse serve|listen|mercure [options] (`bare-sse --help` says more)",
             Command::Serve => "usage: bare-sse serve [options] (`bare-sse serve --help` lists them)",
             Command::Listen => "usage: bare-sse listen URL [options] (`bare-sse listen --help` lists them)",
+            Command::Mercure => "usage: bare-sse mercure [options] (`bare-sse mercure --help` lists them)",
         }
     }
 }
@@ -47,6 +50,7 @@ impl Command {
 const USAGE: &str = "\
 usage: bare-sse serve [options]      send events read from standard input to every client
        bare-sse listen URL [options] print the events of a stream
+       bare-sse mercure [options]    run a Mercure hub (publish with POST, subscribe by topic)
        bare-sse <command> --help     the options of a command
        bare-sse --version            the version";
 
@@ -199,6 +203,8 @@ fn run(args: &[String]) -> Result<(), Failure> {
         "--version" | "-V" => print_help(concat!("bare-sse ", env!("CARGO_PKG_VERSION"))),
         "serve" if wants_help => print_help(SERVE_HELP),
         "listen" if wants_help => print_help(LISTEN_HELP),
+        "mercure" if wants_help => print_help(MERCURE_HELP),
+        "mercure" => mercure(&MercureOptions::parse(rest)?),
         "serve" => serve(&ServeOptions::parse(rest)?),
         "listen" => listen(&ListenOptions::parse(rest)?),
         other => Err(Failure::Usage(format!("unknown command `{other}`"), Command::None)),
@@ -803,6 +809,142 @@ fn exit_code_for(error: &ClientError) -> u8 {
         ClientError::ContentType(_) => exit::CONTENT_TYPE,
         ClientError::GaveUp { .. } => exit::UNREACHABLE,
         _ => exit::FAILURE,
+    }
+}
+
+const MERCURE_HELP: &str = "\
+usage: bare-sse mercure [options]
+
+Runs a Mercure hub (the protocol of mercure.rocks, draft 08) at /.well-known/mercure: publishers
+POST updates on topics, subscribers GET a stream of the topics they match (`match=TOPIC`,
+`match_urlpattern=PATTERN`), and private updates reach only subscribers whose token allows them.
+Tokens are JWTs signed with HS256 (the only algorithm supported), of type at+jwt, whose
+authorization_details grant `publish` and `subscribe` on topics.
+
+options:
+  --port P                  port to listen on (default 3000; 0 picks a free one)
+  --bind ADDR               address to listen on (default 127.0.0.1)
+  --jwt-key K               the key of publishers' and subscribers' tokens
+  --publisher-jwt-key K     the key of publishers' tokens (env MERCURE_PUBLISHER_JWT_KEY)
+  --subscriber-jwt-key K    the key of subscribers' tokens (env MERCURE_SUBSCRIBER_JWT_KEY)
+  --audience AUD            the hub's resource identifier, required in every token's aud
+                            (e.g. https://example.com/.well-known/mercure)
+  --issuer ISS              the issuer every token's iss must name
+  --anonymous               subscribers without a token receive public updates
+  --cors-origin ORIGIN      a page origin that may use the hub from a browser, with cookies
+                            (repeat for several)
+  --history N               updates kept for subscribers that resume (default 1000)
+  --heartbeat SECS          comment sent after SECS of silence (default 15; 0: none)
+  --redis URL --stream KEY  share updates with other hubs through a Redis stream
+
+Keys are at least 32 bytes. Without a publisher key nobody can publish; without a subscriber key
+no subscriber can present a token, so none receives private updates. The hub stops when the
+process is interrupted.";
+
+/// The options of `bare-sse mercure`.
+struct MercureOptions {
+    port: u16,
+    bind: IpAddr,
+    publisher_key: Option<String>,
+    subscriber_key: Option<String>,
+    audience: Option<String>,
+    issuer: Option<String>,
+    anonymous: bool,
+    cors_origins: Vec<String>,
+    history: usize,
+    heartbeat_seconds: u64,
+    redis: Option<String>,
+    stream: Option<String>,
+}
+
+impl MercureOptions {
+    fn parse(args: &[String]) -> Result<MercureOptions, Failure> {
+        let env_key = |name: &str| std::env::var(name).ok().filter(|key| !key.is_empty());
+        let mut options = MercureOptions {
+            port: 3000,
+            bind: IpAddr::from([127, 0, 0, 1]),
+            publisher_key: env_key("MERCURE_PUBLISHER_JWT_KEY"),
+            subscriber_key: env_key("MERCURE_SUBSCRIBER_JWT_KEY"),
+            audience: None,
+            issuer: None,
+            anonymous: false,
+            cors_origins: Vec::new(),
+            history: bare_sse::hub::DEFAULT_HISTORY_EVENTS,
+            heartbeat_seconds: 15,
+            redis: None,
+            stream: None,
+        };
+        let mut args = Arguments::new(args, Command::Mercure);
+        while let Some(name) = args.next() {
+            match name {
+                "--port" => options.port = args.number(name)?,
+                "--bind" => {
+                    let text = args.value(name)?;
+                    options.bind = text
+                        .parse()
+                        .map_err(|_| args.usage_error(format!("--bind takes an IP address, not `{text}`")))?;
+                }
+                "--jwt-key" => {
+                    let key = args.value(name)?.to_string();
+                    options.publisher_key = Some(key.clone());
+                    options.subscriber_key = Some(key);
+                }
+                "--publisher-jwt-key" => options.publisher_key = Some(args.value(name)?.to_string()),
+                "--subscriber-jwt-key" => options.subscriber_key = Some(args.value(name)?.to_string()),
+                "--audience" => options.audience = Some(args.value(name)?.to_string()),
+                "--issuer" => options.issuer = Some(args.value(name)?.to_string()),
+                "--anonymous" => options.anonymous = args.flag(name)?,
+                "--cors-origin" => options.cors_origins.push(args.value(name)?.to_string()),
+                "--history" => options.history = args.number(name)?,
+                "--heartbeat" => options.heartbeat_seconds = args.number(name)?,
+                "--redis" => options.redis = Some(args.value(name)?.to_string()),
+                "--stream" => options.stream = Some(args.value(name)?.to_string()),
+                other => return Err(args.usage_error(format!("unknown option `{other}`"))),
+            }
+        }
+        if options.redis.is_some() != options.stream.is_some() {
+            return Err(args.usage_error("--redis and --stream go together".to_string()));
+        }
+        Ok(options)
+    }
+}
+
+/// `bare-sse mercure`: builds the hub the options describe and serves it until interrupted.
+fn mercure(options: &MercureOptions) -> Result<(), Failure> {
+    let usage = |message: String| Failure::Usage(message, Command::Mercure);
+    let heartbeat = (options.heartbeat_seconds > 0).then(|| Duration::from_secs(options.heartbeat_seconds));
+    let mut hub = Hub::builder().history_events(options.history).heartbeat(heartbeat);
+    if let (Some(url), Some(stream)) = (&options.redis, &options.stream) {
+        hub = hub.redis(url, stream).map_err(|e| usage(format!("--redis: {e}")))?;
+    }
+    let mut builder = Mercure::builder().hub(hub).anonymous(options.anonymous);
+    if let Some(key) = &options.publisher_key {
+        builder = builder.publisher_jwt_key(key.as_bytes());
+    }
+    if let Some(key) = &options.subscriber_key {
+        builder = builder.subscriber_jwt_key(key.as_bytes());
+    }
+    if let Some(audience) = &options.audience {
+        builder = builder.audience(audience.as_str());
+    }
+    if let Some(issuer) = &options.issuer {
+        builder = builder.issuer(issuer.as_str());
+    }
+    for origin in &options.cors_origins {
+        builder = builder.cors_origin(origin.as_str());
+    }
+    let hub = builder.build().map_err(|e| usage(e.to_string()))?;
+    if options.publisher_key.is_none() {
+        note!("bare-sse: no publisher key (--jwt-key or --publisher-jwt-key): nobody can publish");
+    }
+    if options.audience.is_none() {
+        note!("bare-sse: no --audience: tokens are not checked for this hub's resource identifier");
+    }
+    let server = Server::builder().hub(hub.hub().clone()).bind(options.bind).port(options.port);
+    let server = hub.install(server).start().map_err(|e| Failure::Runtime(e.to_string(), exit::FAILURE))?;
+    note!("bare-sse: Mercure hub at http://{}{}", server.local_addr(), bare_sse::mercure::DEFAULT_PATH);
+    loop {
+        std::thread::park();
     }
 }
 

@@ -1,15 +1,18 @@
-//! Socket helpers shared by the transports: telling a socket timeout from a broken connection,
-//! dialling a host by a deadline (the client, Redis), a stop that reaches a thread wherever it waits for a peer,
-//! a socket that sets its timeouts only when they change ([`TimedSocket`], a server connection's),
-//! bytes held back to go out with the next write ([`HeldFirst`]), reading by a deadline (request heads
-//! and bodies, response heads, Redis replies), and the socket side of reading an HTTP head, shared
-//! by the server (requests, on a thread per connection or on the overflow answerer's non-blocking
-//! sockets) and the client (responses).
+//! Blocking-socket pieces that the server, the client and the Redis side share, each written once:
 //!
-//! [`HeadReader`](crate::http::HeadReader) decides what the bytes mean; the loop here owns the
-//! waiting: it reads until the head is complete, refused, or the peer leaves, and either waits
-//! for bytes until a deadline ([`DeadlineReader`]) or takes only what has arrived (a non-blocking
-//! socket).
+//! - [`is_timeout`]: a socket's timeout expired, as opposed to a broken connection;
+//! - [`dial`]: connecting to a host, whichever of its addresses answers, by a deadline (the
+//!   client, Redis);
+//! - [`Stop`]: a stop that reaches a thread that dials again after failures wherever it waits,
+//!   between attempts or in a blocking read (the client's close, the Redis reader's stop);
+//! - [`TimedSocket`]: a server connection's socket, which sets its timeouts only when they change;
+//! - [`HeldFirst`]: bytes held back (a response head) to leave with the next write, in one call;
+//! - [`DeadlineReader`]: reading by a deadline however the bytes trickle in (request heads and
+//!   bodies, response heads, Redis replies);
+//! - [`read_head_by`] and [`read_head_arrived`]: the socket side of reading an HTTP head, by a
+//!   deadline (the server's connections, the client) or from what has arrived on a non-blocking
+//!   socket (the overflow answerer). [`HeadReader`](crate::http::HeadReader) decides what the
+//!   bytes mean; these own the waiting.
 
 use std::cell::Cell;
 use std::io::{self, IoSlice, Read, Write};

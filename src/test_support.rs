@@ -38,3 +38,11 @@ impl SplitRng {
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A topic selector of exact topics (`*` for every topic), as a subscription's `match`
+/// parameters give them.
+pub(crate) fn selector(topics: &[&str]) -> crate::topic::TopicSelector {
+    let params = topics.iter().map(|topic| ("match", *topic));
+    crate::topic::TopicSelector::from_params(params, None, &crate::topic::SelectorLimits::default())
+        .expect("valid matchers")
+}

@@ -105,6 +105,26 @@ fn a_join_and_its_leave_carry_what_the_request_carried() {
     record.check_paired();
 }
 
+/// A join says whether the client was resumed after its last id: not on a first connection, nor
+/// with an id the hub does not hold (the client gets the reset event instead).
+#[test]
+fn a_join_says_whether_the_client_was_resumed() {
+    let record = Arc::new(Record::default());
+    let hub = record.hooks(Hub::builder().id_epoch(7)).build();
+    hub.send_new_event(Event::new().data("kept").with_id()).unwrap();
+    let server = Server::builder().hub(hub).start().unwrap();
+    let mut clients = Vec::new();
+    for (last_id, resumed) in [(None, false), (Some("7-1"), true), (Some("6-1"), false)] {
+        let header = last_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
+        clients.push(RawClient::stream(server.local_addr(), "/", &header));
+        // The head came after the join: the hook has run.
+        let join = record.seen.lock().unwrap().joins.last().unwrap().clone();
+        assert_eq!((join.last_event_id(), join.resumed()), (last_id, resumed));
+    }
+    server.stop();
+    record.check_paired();
+}
+
 /// Hooks run with no lock of the hub held: they can read its counters and publish to it. An event
 /// `on_join` publishes reaches the joining client after its history; one `on_leave` publishes
 /// reaches those who stay, not the one leaving.

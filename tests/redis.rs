@@ -349,6 +349,76 @@ mod backplane {
         }
     }
 
+    /// A server whose hub is backed by the stream `events` on `redis`, with every public event on
+    /// `/` and, on `/x`, the events of topic `x`, its private ones included, with a head that says
+    /// where the stream resumes.
+    fn topic_server_on(redis: &RedisServer, history: usize) -> Server {
+        use bare_sse::hub::Selection;
+        use bare_sse::server::{Request, Response};
+        use bare_sse::topic::{SelectorLimits, TopicSelector};
+        let hub = Hub::builder().redis(&redis.url(), "events").unwrap().history_events(history).build();
+        let of_x = hub.clone();
+        let select = move |_: &Request| {
+            let x = || TopicSelector::from_params([("match", "x")], None, &SelectorLimits::default()).unwrap();
+            Response::hub(of_x.clone())
+                .selection(Selection::topics(x()).with_private(x()))
+                .report_resume("Resumes-After")
+        };
+        Server::builder().hub(hub).path("/").route("/x", select).start().unwrap()
+    }
+
+    /// Events of topics travel through the stream with their topics and private flag: a topic
+    /// subscriber that moves to a server whose history does not reach its last id is replayed from
+    /// the stream exactly the events of its topic it missed, private ones included, none twice and
+    /// none of another topic; a client of every public event never gets a private one.
+    #[test]
+    fn a_topic_subscriber_moving_between_servers_misses_nothing_and_gets_nothing_twice() {
+        use bare_sse::hub::Topics;
+        let Some(redis) = RedisServer::start() else { return };
+        let (a, b) = (topic_server_on(&redis, 1000), topic_server_on(&redis, 2));
+        wait_until_following(&[&a, &b]);
+        let mut moving = RawClient::stream(a.local_addr(), "/x", "");
+        let mut public_on_b = RawClient::stream(b.local_addr(), "/", "");
+        assert!(a.hub().wait_until_clients(|n| n == 1, READ_TIMEOUT));
+        assert!(b.hub().wait_until_clients(|n| n == 1, READ_TIMEOUT));
+        // Topics and privacy of the events, in turn.
+        let kinds = [("x", false), ("y", false), ("x", true), ("x y", false), ("y", true), ("y x", true)];
+        let publish = |server: &Server, n: usize| {
+            let (topics, private) = kinds[n % kinds.len()];
+            let topics = Topics::new(topics.split(' ')).private(private);
+            server.hub().publish_to(&topics, Event::new().data(n.to_string()).with_id()).unwrap();
+        };
+        let of_x = |range: std::ops::Range<usize>| range.filter(|n| kinds[n % 6].0.contains('x')).collect::<Vec<_>>();
+        let public = |range: std::ops::Range<usize>| range.filter(|n| !kinds[n % 6].1).collect::<Vec<_>>();
+        let read = |client: &mut RawClient, expected: &[usize]| {
+            let mut last_id = String::new();
+            for n in expected {
+                let (id, data) = data_of(client);
+                assert_eq!(data, n.to_string());
+                last_id = id;
+            }
+            last_id
+        };
+        for n in 0..12 {
+            publish(&a, n);
+        }
+        let last_id = read(&mut moving, &of_x(0..12));
+        read(&mut public_on_b, &public(0..12));
+        drop(moving);
+        for n in 12..24 {
+            publish(&b, n);
+        }
+        // B's reader has them all once its client has: the client then moves there.
+        read(&mut public_on_b, &public(12..24));
+        let mut moved = RawClient::get(b.local_addr(), "/x", &format!("Last-Event-ID: {last_id}\r\n"));
+        assert_eq!(moved.head().header("resumes-after"), Some(last_id.as_str()), "resumed, from the stream");
+        read(&mut moved, &of_x(12..24));
+        assert_eq!(b.hub().stats().resumed_from_redis, 1, "from the stream: B's history holds two events");
+        a.send_new_event(Event::new().data("live").with_id()).unwrap();
+        assert_eq!(data_of(&mut moved).1, "live", "then live, with nothing twice or of topic y before it");
+        assert_eq!(data_of(&mut public_on_b).1, "live", "and no private event before it");
+    }
+
     /// Ten thousand events published on three servers while clients move between them at
     /// random, resuming by `Last-Event-ID`: every client ends with every event once, in order.
     #[test]

@@ -1,9 +1,11 @@
 //! The HTTP/1.1 pieces bare-sse needs, written here: request-head parsing with limits, a head
-//! reader that takes the bytes as they arrive, URL decoding, and response heads. Everything in this module is pure (bytes in, values out); the
-//! server owns the sockets and the clocks.
+//! reader that takes the bytes as they arrive, URL decoding, and response heads. Everything in
+//! this module is pure (bytes in, values out); the server and the client own the sockets and the
+//! clocks.
 
 mod accept_encoding;
 mod chunked;
+mod cookie;
 mod framing;
 mod head;
 mod request;
@@ -12,6 +14,7 @@ mod url;
 
 pub use accept_encoding::choose_coding;
 pub use chunked::{ChunkedReader, DEFAULT_MAX_TRAILER_BYTES};
+pub use cookie::cookie_value;
 pub use framing::{BodyFramer, BodyFraming, Progress};
 pub use head::{HeadParser, HeadRead, HeadReader, RequestHeads, ResponseHeads, READ_CHUNK_BYTES};
 pub(crate) use request::is_chunked;

@@ -2,6 +2,9 @@
 //! offset. Each client keeps a cursor (the offset of the next byte it needs); publishing is an
 //! append, and sending is "write everything between the cursor and the end". Bytes that every
 //! client has passed are dropped from the front.
+//!
+//! Not here: the cursors (the registry's) and which bytes may go (the feed, `feed.rs`, which holds
+//! one backlog per coding).
 
 #[derive(Debug, Default)]
 pub(crate) struct Backlog {

@@ -8,7 +8,9 @@
 //!   id (`<ms>-<seq>`) is the event's SSE `id:` when the event asked for one
 //!   ([`Event::with_id`]); events without one travel the same way and are delivered live only
 //!   (never replayed). Explicit ids are refused: Redis gives the ids. An event whose entry would be
-//!   larger than the readers take is refused before anything is sent.
+//!   larger than the readers take is refused before anything is sent. An event published to
+//!   topics carries them as `topic` fields, one per topic in order, and a private one a `private`
+//!   field.
 //! - **Every server runs one reader** (`XREAD BLOCK` from the last entry it saw) that publishes
 //!   each entry into its local hub. So every server delivers the same events in the same order,
 //!   the publishing server included, and the local history is a cache of the stream. A reader
@@ -18,8 +20,9 @@
 //! - **Joining.** A client's `Last-Event-ID` is an entry id. If the local history has it, the
 //!   local hub resumes it as always. If not (the client was on another server, or the cache
 //!   moved on), the entries after it up to the last one the reader has published are read from
-//!   the stream (`XRANGE`): the client joins the local fan-out at that same entry, under the hub's
-//!   lock, so the hand-over has no gap and no duplicate. An id the stream does not hold (trimmed,
+//!   the stream (`XRANGE`), those its selection admits are kept for it, and the client joins the
+//!   local fan-out at that same entry, under the hub's lock, so the hand-over has no gap and no
+//!   duplicate. An id the stream does not hold (trimmed,
 //!   or of another stream) gets the reset event and what the local history holds; so does a
 //!   client whose replay Redis does not answer within the timeout, or that holds an entry too
 //!   large to read, or more than `max_queued_bytes` (the replay is held for the client until it
@@ -49,7 +52,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::registry::RESET_EVENT_TYPE;
-use super::Inner;
+use super::shared::{Inner, State};
+use super::topics::{Selection, Topics, MAX_TOPICS_PER_EVENT};
 use crate::backoff::Backoff;
 use crate::net::Stop;
 use crate::redis::resp::{encode_command_into, Limits, Value};
@@ -86,7 +90,8 @@ const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Room in a reply for what surrounds the largest entry: the reply's headers, the entry's id, and
 /// each field's length line. A bare-sse entry has at most five fields, about 50 bytes of framing
-/// each; other writers' entries with many small fields may not fit, and are skipped.
+/// each, and one field per topic (at most [`MAX_TOPICS_PER_EVENT`], about 20 bytes of framing
+/// each); other writers' entries with many small fields may not fit, and are skipped.
 const ENTRY_FRAMING_BYTES: usize = 4096;
 
 /// The stream fields of an entry.
@@ -96,6 +101,11 @@ const FIELD_RETRY: &[u8] = b"r";
 const FIELD_DATA: &[u8] = b"d";
 /// Present (`1`) on events that asked for an id: they are kept and replayed.
 const FIELD_KEEP: &[u8] = b"k";
+/// One field per topic, in the order given (a topic may hold any character but a control one,
+/// so no separator inside one field would be safe). None on a hub-wide notice.
+const FIELD_TOPIC: &[u8] = b"topic";
+/// Present (`1`) on private events.
+const FIELD_PRIVATE: &[u8] = b"private";
 
 /// How a hub uses its stream: the settings of [`HubBuilder`](super::HubBuilder)'s `redis_*`
 /// setters, kept apart from the stream's address so that they can be set in any order.
@@ -256,17 +266,17 @@ impl Backplane {
         Ok(connection)
     }
 
-    /// Appends events to the stream, pipelined in one round trip, all within the timeout. Fails,
-    /// with nothing sent, on an invalid or too large event; otherwise the error says how many
-    /// events Redis appended and how many it may have ([`Error::RedisPublish`]), and the appended ones
-    /// count for `flush`.
-    pub fn publish(&self, events: &[Event]) -> Result<(), Error> {
+    /// Appends events published to `topics` to the stream, pipelined in one round trip, all
+    /// within the timeout; returns their entry ids. Fails, with nothing sent, on an invalid or too
+    /// large event; otherwise the error says how many events Redis appended and how many it may
+    /// have ([`Error::RedisPublish`]), and the appended ones count for `flush`.
+    pub fn publish(&self, events: &[Event], topics: &Topics) -> Result<Vec<String>, Error> {
         if events.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut request = Vec::new();
         for event in events {
-            self.xadd_into(event, &mut request)?;
+            self.xadd_into(event, topics, &mut request)?;
         }
         let deadline = Instant::now() + self.config.settings.timeout;
         let failed =
@@ -305,7 +315,7 @@ impl Backplane {
         self.note_published(&appended);
         match refused {
             Some(refusal) => Err(failed(appended.len(), 0, refusal)),
-            None => Ok(()),
+            None => Ok(appended.iter().map(EntryId::to_string).collect()),
         }
     }
 
@@ -322,9 +332,9 @@ impl Backplane {
         lock(&self.last_published).map(|id| id.to_string())
     }
 
-    /// Appends the `XADD` command for one event to `request`, or refuses the event: invalid, with
-    /// an explicit id, or larger than the readers take.
-    fn xadd_into(&self, event: &Event, request: &mut Vec<u8>) -> Result<(), Error> {
+    /// Appends the `XADD` command for one event published to `topics` to `request`, or refuses
+    /// the event: invalid, with an explicit id, or larger than the readers take.
+    fn xadd_into(&self, event: &Event, topics: &Topics, request: &mut Vec<u8>) -> Result<(), Error> {
         event.validate()?;
         if event.given_id().is_some() {
             return Err(Error::InvalidField {
@@ -341,7 +351,12 @@ impl Backplane {
             (FIELD_DATA, data.map(str::as_bytes)),
             (FIELD_KEEP, event.wants_next_id().then_some(&b"1"[..])),
         ];
-        let fields: Vec<(&[u8], &[u8])> = fields.into_iter().filter_map(|(name, value)| Some((name, value?))).collect();
+        let mut fields: Vec<(&[u8], &[u8])> =
+            fields.into_iter().filter_map(|(name, value)| Some((name, value?))).collect();
+        fields.extend(topics.as_slice().iter().map(|topic| (FIELD_TOPIC, topic.as_bytes())));
+        if topics.is_private() {
+            fields.push((FIELD_PRIVATE, b"1"));
+        }
         let entry_bytes: usize = fields.iter().map(|(name, value)| name.len() + value.len()).sum();
         if entry_bytes > self.config.settings.max_entry_bytes {
             return Err(Error::InvalidField {
@@ -361,13 +376,20 @@ impl Backplane {
         Ok(())
     }
 
-    /// The kept events after entry `after`, through entry `through`, from the stream, encoded with
-    /// their ids, all within the timeout (the wait for the replaying connection included).
+    /// The kept events after entry `after`, through entry `through`, that `selection` admits,
+    /// from the stream, encoded with their ids, all within the timeout (the wait for the
+    /// replaying connection included).
     /// `None` when the stream does not hold `after` (trimmed, or never of this stream), when
     /// `after` comes after `through`, when an entry between them is too large to read (the
     /// client would miss it), or when they come to more than `most_bytes` (held for the client
     /// until they are written: a client that far behind would be dropped anyway).
-    pub fn replay(&self, after: &str, through: &str, most_bytes: usize) -> Result<Option<Vec<Vec<u8>>>, RedisError> {
+    pub fn replay(
+        &self,
+        after: &str,
+        through: &str,
+        most_bytes: usize,
+        selection: &Selection,
+    ) -> Result<Option<Vec<Vec<u8>>>, RedisError> {
         let (Some(after), Some(through)) = (EntryId::parse(after), EntryId::parse(through)) else {
             return Ok(None);
         };
@@ -379,7 +401,7 @@ impl Backplane {
         let deadline = Instant::now() + self.config.settings.timeout;
         let mut turn = self.replayer.turn(deadline).ok_or_else(|| timed_out("turn on the replaying connection"))?;
         let redis = turn.connection(|| self.open(deadline, self.config.read_limits()))?;
-        let result = self.replay_on(redis, after, through, most_bytes, deadline);
+        let result = self.replay_on(redis, (after, through), most_bytes, selection, deadline);
         if result.is_err() {
             turn.discard();
         }
@@ -389,9 +411,9 @@ impl Backplane {
     fn replay_on(
         &self,
         redis: &mut Connection,
-        after: EntryId,
-        through: EntryId,
+        (after, through): (EntryId, EntryId),
         most_bytes: usize,
+        selection: &Selection,
         deadline: Instant,
     ) -> Result<Option<Vec<Vec<u8>>>, RedisError> {
         let stream = self.config.stream.as_bytes();
@@ -416,10 +438,10 @@ impl Backplane {
             for entry in &entries {
                 match entry {
                     Entry::TooLarge(_) => return Ok(None),
-                    // Kept events only; an entry that is not one of ours is skipped, as the reader
-                    // skips it.
-                    Entry::Event { id, event: Some((event, true)) } => {
-                        if let Ok(encoded) = event.encode(Some(&id.to_string())) {
+                    // Kept events its selection admits only; an entry that is not one of ours is
+                    // skipped, as the reader skips it.
+                    Entry::Event { id, event: Some(carried) } if carried.keep && selection.admits(&carried.topics) => {
+                        if let Ok(encoded) = carried.event.encode(Some(&id.to_string())) {
                             bytes += encoded.len();
                             if bytes > most_bytes {
                                 return Ok(None);
@@ -510,9 +532,9 @@ fn holds(redis: &mut Connection, stream: &[u8], id: EntryId, deadline: Instant) 
 /// A stream entry as read.
 #[derive(Debug)]
 enum Entry {
-    /// The event it carries with whether it is kept; `None` for an entry that does not describe a
-    /// valid event (written by something other than bare-sse), which is skipped.
-    Event { id: EntryId, event: Option<(Event, bool)> },
+    /// The event it carries; `None` for an entry that does not describe a valid event (written by
+    /// something other than bare-sse), which is skipped.
+    Event { id: EntryId, event: Option<Carried> },
     /// An entry larger than the read limits: its fields were read and dropped.
     TooLarge(EntryId),
 }
@@ -572,10 +594,19 @@ fn check_ascending(entries: &[Entry], mut after: EntryId) -> Result<(), RedisErr
     Ok(())
 }
 
-/// The event an entry's fields describe, and whether it is kept; `None` when they do not make an
-/// event a local publish would accept.
-fn event_of(fields: &[Value]) -> Option<(Event, bool)> {
+/// What an entry carries: an event, whether it is kept, and the topics it was published to.
+#[derive(Debug)]
+struct Carried {
+    event: Event,
+    keep: bool,
+    topics: Topics,
+}
+
+/// The event an entry's fields describe; `None` when they do not make an event (with its topics)
+/// a local publish would accept.
+fn event_of(fields: &[Value]) -> Option<Carried> {
     let (mut comment, mut event_type, mut retry, mut data, mut keep) = (None, None, None, None, false);
+    let (mut topics, mut private) = (Vec::new(), false);
     for pair in fields.chunks(2) {
         let [name, value] = pair else { return None };
         let text = || value.as_str().map(str::to_string);
@@ -585,13 +616,24 @@ fn event_of(fields: &[Value]) -> Option<(Event, bool)> {
             FIELD_RETRY => retry = Some(value.as_str()?.parse().ok()?),
             FIELD_DATA => data = Some(text()?),
             FIELD_KEEP => keep = true,
+            // Counted as they come: an entry with more topics than a publish takes is refused
+            // before they are all kept.
+            FIELD_TOPIC if topics.len() < MAX_TOPICS_PER_EVENT => topics.push(text()?),
+            FIELD_TOPIC => return None,
+            FIELD_PRIVATE => private = true,
             _ => {}
         }
     }
     let event = Event::from_carried_fields(comment, event_type, retry, data);
     let event = if keep { event.with_id() } else { event };
     event.validate().ok()?;
-    Some((event, keep))
+    let topics = match (Topics::new(topics).private(private), private) {
+        // A private event without topics would be a notice to everyone.
+        (topics, true) if topics.is_notice() => return None,
+        (topics, _) if topics.is_notice() => topics,
+        (topics, _) => topics.check().ok().map(|()| topics)?,
+    };
+    Some(Carried { event, keep, topics })
 }
 
 /// The reader: follows the stream and publishes every entry into the local hub, until the hub
@@ -777,8 +819,9 @@ impl Reader<'_> {
                 end = end.or(Some(id));
                 let size = match &entry {
                     Entry::TooLarge(_) => break 'pages,
-                    Entry::Event { event: Some((event, true)), .. } => {
-                        event.encode(Some(&id.to_string())).map_or(0, |bytes| bytes.len())
+                    Entry::Event { event: Some(carried), .. } if carried.keep => {
+                        let encoded = carried.event.encode(Some(&id.to_string()));
+                        encoded.map_or(0, |bytes| bytes.len() + carried.topics.text_bytes())
                     }
                     Entry::Event { .. } => continue,
                 };
@@ -871,18 +914,20 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
     let mut reports = Vec::new();
     {
         let mut state = inner.lock();
+        let now = Instant::now();
         if lost {
             reports.push(format!(
                 "entries of Redis stream {stream:?} after {after} may be lost (trimmed before they were \
                  read, or Redis restarted without them); clients get the reset event"
             ));
-            announce_loss(&mut state, after);
+            announce_loss(&mut state, after, now);
         }
         let mut previous = after;
         for entry in entries {
             match entry {
-                Entry::Event { id, event: Some((event, _)) } => {
-                    let _ = state.registry.publish_assigned(event, Some(&id.to_string()));
+                Entry::Event { id, event: Some(carried) } => {
+                    let id = Some(id.to_string());
+                    let _ = state.registry.publish_assigned(&carried.event, id.as_deref(), &carried.topics, now);
                 }
                 Entry::Event { .. } => {}
                 Entry::TooLarge(id) => {
@@ -890,13 +935,12 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
                         "entry {id} of Redis stream {stream:?} is larger than this server reads \
                          (HubBuilder::redis_max_entry_bytes): skipped; clients get the reset event"
                     ));
-                    announce_loss(&mut state, previous);
+                    announce_loss(&mut state, previous, now);
                 }
             }
             previous = entry.id();
             state.redis_last = Some(previous.to_string());
         }
-        state.last_append = Instant::now();
         inner.wake_flushers(&state);
         inner.signal_progress(&state);
     }
@@ -905,9 +949,10 @@ fn publish_locally(inner: &Inner, stream: &str, after: EntryId, entries: &[Entry
 
 /// Tells every client that events after `last` may have been missed (the reset event, with that
 /// id), and forgets the history, whose ids are no longer safe resume points.
-fn announce_loss(state: &mut super::State, last: EntryId) {
+fn announce_loss(state: &mut State, last: EntryId, now: Instant) {
     state.registry.clear_history();
-    let _ = state.registry.publish(&Event::new().event(RESET_EVENT_TYPE).data(last.to_string()));
+    let reset = Event::new().event(RESET_EVENT_TYPE).data(last.to_string());
+    let _ = state.registry.publish(&reset, Topics::notice(), now);
 }
 
 #[cfg(test)]
@@ -934,9 +979,14 @@ mod tests {
 
     /// The `XADD` commands a backplane would send for `events`, decoded.
     fn xadds(backplane: &Backplane, events: &[Event]) -> Result<Vec<Value>, Error> {
+        xadds_to(backplane, events, Topics::notice())
+    }
+
+    /// The same, for events published to `topics`.
+    fn xadds_to(backplane: &Backplane, events: &[Event], topics: &Topics) -> Result<Vec<Value>, Error> {
         let mut request = Vec::new();
         for event in events {
-            backplane.xadd_into(event, &mut request)?;
+            backplane.xadd_into(event, topics, &mut request)?;
         }
         let mut decoder = Decoder::default();
         decoder.feed(&request);
@@ -958,13 +1008,47 @@ mod tests {
         let event = Event::new().event("t").data("a\nb").retry(Duration::from_millis(7)).comment("c").with_id();
         let backplane = Backplane::new(config(DEFAULT_REDIS_MAX_ENTRY_BYTES));
         let command = xadds(&backplane, std::slice::from_ref(&event)).unwrap();
-        let (back, keep) = event_of(&command[0].as_array().unwrap()[6..]).unwrap();
-        assert!(keep);
-        assert_eq!(back.encode(Some("1-1")).unwrap(), event.encode(Some("1-1")).unwrap());
+        let back = event_of(&command[0].as_array().unwrap()[6..]).unwrap();
+        assert!(back.keep && back.topics.is_notice());
+        assert_eq!(back.event.encode(Some("1-1")).unwrap(), event.encode(Some("1-1")).unwrap());
         let given = Event::new().data("x").id("mine");
         assert!(xadds(&backplane, &[given]).is_err(), "Redis gives the ids");
         let bare = event_of(&[bulk("k"), bulk("1")]).unwrap();
-        assert_eq!(bare.0.encode(Some("1-1")).unwrap(), b"id: 1-1\n\n", "an event of an id alone is an event");
+        assert_eq!(bare.event.encode(Some("1-1")).unwrap(), b"id: 1-1\n\n", "an event of an id alone is an event");
+    }
+
+    /// Topics travel as one field each, in order, and the private flag as a field of its own;
+    /// they come back the same.
+    #[test]
+    fn topics_travel_as_one_field_each_and_come_back_the_same() {
+        let backplane = Backplane::new(config(DEFAULT_REDIS_MAX_ENTRY_BYTES));
+        let event = Event::new().data("x").with_id();
+        for topics in [Topics::new(["b", "a b", "b"]), Topics::new(["/é"]).private(true)] {
+            let command = xadds_to(&backplane, std::slice::from_ref(&event), &topics).unwrap();
+            let fields = &command[0].as_array().unwrap()[6..];
+            let names: Vec<_> = fields.chunks(2).map(|pair| pair[0].as_str().unwrap().to_string()).collect();
+            assert_eq!(names.iter().filter(|name| *name == "topic").count(), topics.as_slice().len());
+            let back = event_of(fields).unwrap();
+            assert_eq!((back.topics, back.keep), (topics, true));
+        }
+    }
+
+    /// Topic fields from Redis pass the checks of a publish: no control character, at most
+    /// `MAX_TOPICS_PER_EVENT` of them, none empty, and a private event has one.
+    #[test]
+    fn topics_from_redis_pass_the_checks_of_a_publish() {
+        let with = |extra: &[&str]| {
+            let pairs: Vec<&str> = ["d", "x"].iter().chain(extra).copied().collect();
+            event_of(fields(&pairs).as_array().unwrap())
+        };
+        assert!(with(&["topic", "a"]).is_some());
+        for bad in [&["topic", "a\nb"][..], &["topic", ""], &["topic", "\u{85}"], &["private", "1"]] {
+            assert!(with(bad).is_none(), "{bad:?}");
+        }
+        let most: Vec<&str> = (0..MAX_TOPICS_PER_EVENT).flat_map(|_| ["topic", "t"]).collect();
+        assert!(with(&most).is_some(), "at the limit");
+        let over: Vec<&str> = most.iter().copied().chain(["topic", "t"]).collect();
+        assert!(with(&over).is_none(), "one topic over");
     }
 
     /// Entry fields are checked as a local publish checks an event: a type with a line break, a
@@ -1050,6 +1134,6 @@ mod tests {
     #[test]
     fn no_replay_for_an_id_past_the_readers_position() {
         let backplane = Backplane::new(config(DEFAULT_REDIS_MAX_ENTRY_BYTES));
-        assert!(matches!(backplane.replay("7-1", "7-0", usize::MAX), Ok(None)));
+        assert!(matches!(backplane.replay("7-1", "7-0", usize::MAX, &Selection::all()), Ok(None)));
     }
 }

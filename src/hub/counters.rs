@@ -8,7 +8,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::registry::{Round, Stats, Written};
+use super::registry::{Round, Stats};
+use super::sink::Written;
 use super::{Hub, HubBuilder};
 
 /// Counters bumped outside the hub's lock. Relaxed ordering: each is a count on its own, read for

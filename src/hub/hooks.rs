@@ -74,6 +74,7 @@ pub struct ClientInfo {
     headers: Vec<(String, String)>,
     peer_addr: Option<SocketAddr>,
     last_event_id: Option<String>,
+    resumed: bool,
 }
 
 impl ClientInfo {
@@ -85,7 +86,7 @@ impl ClientInfo {
         peer_addr: Option<SocketAddr>,
         last_event_id: Option<String>,
     ) -> ClientInfo {
-        ClientInfo { id: 0, path, query, headers, peer_addr, last_event_id }
+        ClientInfo { id: 0, path, query, headers, peer_addr, last_event_id, resumed: false }
     }
 
     /// A number the hub gives each client it registers, unique within the hub (0, 1, 2, ... in the
@@ -129,6 +130,13 @@ impl ClientInfo {
     /// `last_event_id` query parameter), or `None` for a first connection.
     pub fn last_event_id(&self) -> Option<&str> {
         self.last_event_id.as_deref()
+    }
+
+    /// Whether the client was resumed after its [`last_event_id`](Self::last_event_id): the hub
+    /// found it (in its history, or in its Redis stream) and sends what came after it. False for
+    /// a first connection, and for a client sent the reset event instead.
+    pub fn resumed(&self) -> bool {
+        self.resumed
     }
 }
 
@@ -201,6 +209,7 @@ impl Subscription {
         let hooks = &self.inner.config.hooks;
         let Some(mut client) = client.filter(|_| hooks.any()) else { return };
         client.id = self.key.number();
+        client.resumed = self.resumed;
         // Armed first, so that a panicking `on_join` still gets its leave.
         let presence = self.presence.insert(Presence { on_leave: hooks.on_leave.clone(), client });
         if let Some(on_join) = &hooks.on_join {

@@ -1,9 +1,31 @@
-//! The hub's state and policy, with no sockets and no threads: the backlog, the history, the id
-//! counter, and every subscriber's cursor and owner. Every method runs under the hub's lock and
-//! returns at once; the threads in [`super`] do the waiting and the I/O.
+//! The hub's state and policy, with no sockets, no threads and no clock: the selections of its
+//! clients (each with its feed, the bytes sent to them, in `feed.rs`), the routing of events to
+//! them, the history, the id counter, and every subscriber's cursor and owner. Every method runs
+//! under the hub's lock and returns at once; the threads in [`super`] do the waiting and the I/O,
+//! and pass the time in where a rule depends on it.
 //!
 //! Because nothing here touches a socket, the subscriber type is a parameter: the hub stores its
 //! clients' sinks here, and the tests store plain labels.
+//!
+//! Not here: the bytes themselves (the feed, `feed.rs`, with the backlog and history it is made
+//! of), a selection's clients and feed as a unit (`selection_feed.rs`), which events a selection
+//! admits (`topics.rs`) and the index that finds the selections an event may go to
+//! (`routing.rs`), the rules of time (`timing.rs`, which the heartbeat rule here is told the time
+//! through), and everything that waits (the runtime: `flusher.rs`, `catch_up.rs`,
+//! `subscription.rs`).
+//!
+//! # Selections and their feeds
+//!
+//! Clients with equal [`Selection`]s share a feed: every event the selection admits is appended
+//! to it once, and each of them reads it from its own cursor. An event published to topics is
+//! appended to the feeds of the selections that admit it, found through the routing index, so its
+//! cost follows the clients it reaches, not all of them; an event without topics (a hub-wide
+//! notice) goes to every feed, and a heartbeat to every feed silent for a whole interval. A hub
+//! whose clients all share one selection has one feed, and the paths below are those of a hub
+//! without topics.
+//!
+//! Each shard keeps a list of the selections whose feeds got bytes since its flusher last looked
+//! (each in it at most once), and a round walks only those selections' clients in the shard.
 //!
 //! # Invariants
 //!
@@ -16,53 +38,55 @@
 //!   one catch-up thread runs; when the last one ends (or none could be started), the clients
 //!   still waiting are closed rather than left stranded. Catch-up threads never number more than
 //!   `max_catch_up_threads`.
-//! - **Every event exactly once.** A joining client's cursor is set to the end of the backlog in
-//!   the same step that takes its history snapshot, so every event is either in the snapshot or
-//!   after the cursor: never both, never neither. Cursors only move forward, by bytes written:
+//! - **Every event exactly once, in order.** A client reads its selection's feed, for its whole
+//!   life. A joining client's cursor is set to the end of that feed's backlog in the same step
+//!   that takes its history snapshot (filtered by the rule, [`Selection::admits`], that routes
+//!   events to its feed), so every event its selection admits is either in the snapshot or after
+//!   the cursor: never both, never neither. An event is appended to a feed at most once, however
+//!   many of its topics the selection selects, and feeds get events in the order they are
+//!   published. Cursors only move forward, by bytes written:
 //!   every write starts at the writer's cursor, and moves it by exactly what the socket took (a
 //!   partial write's count), so when a client passes from its flusher to a catch-up thread and
 //!   back, no byte is lost or sent twice, and bytes go out in the backlog's order. (The socket's
 //!   framer likewise resumes a chunk where the last writer left it.)
-//! - **Nothing freed that a client needs.** Backlog bytes are dropped only below the lowest cursor
-//!   of an open subscriber, and a subscriber more than `max_queued_bytes` behind is closed first.
+//! - **No flusher misses bytes.** A feed that gets bytes puts its selection in the list of every
+//!   shard where it has clients; a round takes the selection out of its shard's list before it
+//!   reads the feed's end, and writes every client its flusher owns up to that end. A client its
+//!   flusher does not own gets the bytes from its owner, and is handed back only once it has
+//!   everything.
+//! - **Nothing freed that a client needs.** A feed's bytes are dropped only below the lowest
+//!   cursor of its open clients, and a subscriber more than `max_queued_bytes` behind is closed
+//!   first. A selection goes with its last client; ids are never reused, so a key, a queued client
+//!   or a shard's list that names a removed selection finds nothing.
 //! - **Every shard with clients has a flusher.** Clients join only shards below `live_shards`, and
 //!   a shard's flusher, once started, lives as long as the hub.
-//! - **One backlog per coding.** A hub that compresses keeps two backlogs, the plain bytes and
-//!   the same events compressed once each, and every client reads one of them, chosen when it
-//!   joins. Cursors are offsets in the client's own backlog. Every event is appended to both in
-//!   the same step, so the two carry the same events in the same order.
-//! - **Every gzip client's trailer can be found.** Each compressed unit in the gzip backlog has a
-//!   record of the checksum of the plain bytes before it (a running checksum over every unit
-//!   appended while someone read them), kept as long as any byte of the unit is held; a gzip
-//!   client records the running checksum where it joined. The checksum of what a client received
-//!   from the backlog is then the difference of two running checksums: nothing is computed per
-//!   client as events go out.
+//! - **One backlog per coding, and every gzip client's trailer can be found**: the feed's
+//!   invariants, stated in `feed.rs`. Cursors are offsets in the backlog of the client's coding.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
-use super::backlog::Backlog;
+use super::feed::{Coding, GzipRange};
 use super::history::{History, Replay};
+use super::routing::Routes;
+use super::selection_feed::{FeedId, SelectionFeed, Subscriber};
+use super::sink::Written;
+use super::timing::HeartbeatClock;
+use super::topics::{Selection, Topics};
 use crate::compress::deflate::Deflater;
 use crate::compress::gzip::Checksum;
+use crate::event::HEARTBEAT_COMMENT;
 use crate::{Error, Event};
 
 /// The type of the event sent to a client that resumes from an id the hub no longer has.
 pub const RESET_EVENT_TYPE: &str = "bare-sse-reset";
-/// The heartbeat: a comment line, which every client ignores. No blank line follows it, so it never
-/// ends an event block on its own: a client that turns every blank line into an event (as some
-/// libraries do when a `retry:` came first) sees no empty event.
-pub(crate) const HEARTBEAT_BYTES: &[u8] = b": keep-alive\n";
-/// Backlog size past which dropping bytes every client has passed is worth a walk of the clients:
-/// small enough to bound what sits idle, large enough that a burst of small events does not walk
-/// every client for every event.
-const TRIM_BACKLOG_AT_BYTES: usize = 64 * 1024;
 
 /// Counters readable from a hub at any time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Clients connected now.
     pub clients: usize,
-    /// Events published with `send_new_event` since the hub was made.
+    /// Events published (with `send_new_event`, or to topics) since the hub was made.
     pub events_sent: u64,
     /// Clients disconnected for slowness: more than `max_queued_bytes` behind, or a write that made
     /// no progress for `write_timeout`.
@@ -98,16 +122,6 @@ pub(crate) enum Owner {
     Flusher,
 }
 
-/// How a client's bytes are encoded: which backlog it reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Coding {
-    /// The events as they are.
-    Identity = 0,
-    /// Each event compressed once, as DEFLATE units that refer to nothing before them and end on a
-    /// byte boundary, so that they can follow a gzip header (and each other) in any client's stream.
-    Gzip = 1,
-}
-
 /// Compresses every event once, for the clients that read compressed bytes.
 struct Compressor {
     deflater: Deflater,
@@ -119,7 +133,7 @@ impl Compressor {
     fn new(level: u32) -> Compressor {
         let mut deflater = Deflater::new(level);
         let mut heartbeat = Vec::new();
-        deflater.compress_independent(HEARTBEAT_BYTES, &mut heartbeat);
+        deflater.compress_independent(HEARTBEAT_COMMENT, &mut heartbeat);
         Compressor { deflater, heartbeat }
     }
 
@@ -134,49 +148,6 @@ impl std::fmt::Debug for Compressor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Compressor")
     }
-}
-
-#[derive(Debug)]
-struct Subscriber<S> {
-    sink: S,
-    /// The backlog this client reads.
-    coding: Coding,
-    /// Offset in that backlog where this client joined.
-    start: u64,
-    /// For a gzip client, the running checksum of the plain bytes at `start`.
-    start_checksum: Checksum,
-    /// Offset in that backlog of the next byte this client needs.
-    cursor: u64,
-    owner: Owner,
-    /// The hub gave up on this client; it stays registered until its connection leaves.
-    closed: bool,
-}
-
-impl<S> Subscriber<S> {
-    /// Too far behind, or stalled: the client is dropped, and counted.
-    fn give_up_as_slow(&mut self, stats: &mut Stats) {
-        self.closed = true;
-        stats.dropped_slow += 1;
-    }
-}
-
-/// Where a compressed unit starts in the gzip backlog, and the running checksum of the plain bytes
-/// of the units before it.
-#[derive(Debug, Clone, Copy)]
-struct UnitStart {
-    offset: u64,
-    before: Checksum,
-}
-
-/// How a gzip client's stream can end after the backlog bytes it received.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct GzipRange {
-    /// The rest of the unit the client is inside, if its last write stopped in one: sent before
-    /// the end, so that the end follows a whole unit.
-    pub rest: Vec<u8>,
-    /// The checksum of the plain bytes of the backlog from where the client joined to the end of
-    /// that unit.
-    pub checksum: Checksum,
 }
 
 /// A client that has just joined.
@@ -197,6 +168,19 @@ pub(crate) enum CatchUpStep {
     Closed,
 }
 
+/// What the heartbeat rule says at a given time ([`Registry::heartbeat`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Heartbeat {
+    /// A heartbeat was appended for the clients of every feed silent for a whole interval: the
+    /// flushers have bytes to write.
+    Appended,
+    /// The next heartbeat is due at this time, unless something is appended before.
+    DueAt(Instant),
+    /// None is due: the hub sends no heartbeats, or has no client to send one to (a client that
+    /// joins wakes shard 0's flusher to ask again).
+    NotNeeded,
+}
+
 /// The catch-up threads, as the registry counts them: the threads themselves live in [`super`].
 #[derive(Debug)]
 struct CatchUpThreads {
@@ -211,15 +195,15 @@ struct CatchUpThreads {
     max: usize,
 }
 
-/// One flusher round: per backlog, the bytes between the lowest cursor and the end, and the
-/// clients to write.
+/// One flusher round: per feed with bytes to send and coding, the bytes between the lowest cursor
+/// and the end, and the clients to write.
 #[derive(Debug)]
 pub(crate) struct Round<S> {
-    /// Per coding, the backlog end this round writes up to.
-    pub end: [u64; 2],
-    /// Per coding, the backlog offset of `bytes[coding][0]`.
-    pub from: [u64; 2],
-    pub bytes: [Vec<u8>; 2],
+    /// The bytes of every segment, one after the other.
+    bytes: Vec<u8>,
+    segments: Vec<Segment>,
+    /// The feeds the round looked at: trimmed when it ends.
+    feeds: Vec<FeedId>,
     pub targets: Vec<Target<S>>,
     /// Clients the round gave up on (too far behind, or a failed write): the flusher closes them.
     pub to_close: Vec<S>,
@@ -228,10 +212,28 @@ pub(crate) struct Round<S> {
     pub handed_back: usize,
 }
 
+/// The bytes of one backlog (one feed's, in one coding) a round writes: from the lowest cursor of
+/// its targets to the end the round saw.
+#[derive(Debug)]
+struct Segment {
+    /// The backlog offset of the segment's first byte.
+    from: u64,
+    /// The backlog end the round writes up to.
+    end: u64,
+    /// Where the segment starts in the round's bytes.
+    at: usize,
+}
+
 impl<S> Default for Round<S> {
     fn default() -> Round<S> {
-        let (targets, to_close) = (Vec::new(), Vec::new());
-        Round { end: [0; 2], from: [0; 2], bytes: [Vec::new(), Vec::new()], targets, to_close, handed_back: 0 }
+        Round {
+            bytes: Vec::new(),
+            segments: Vec::new(),
+            feeds: Vec::new(),
+            targets: Vec::new(),
+            to_close: Vec::new(),
+            handed_back: 0,
+        }
     }
 }
 
@@ -240,29 +242,32 @@ impl<S> Default for Round<S> {
 pub(crate) struct Target<S> {
     pub key: Key,
     pub sink: S,
-    pub coding: Coding,
     pub cursor: u64,
     pub outcome: Written,
+    /// The round's segment this client's bytes are in.
+    segment: usize,
     /// The outcome was applied before the round finished ([`Registry::finish_target`]).
     applied: bool,
 }
 
 impl<S> Round<S> {
-    /// The bytes target `index` needs, out of the round's. Its cursor is at or past `from`, the
-    /// lowest cursor of the round in its backlog.
+    /// The bytes target `index` needs, out of the round's. Its cursor is at or past the start of
+    /// its segment, the lowest cursor of the round in its backlog.
     pub fn bytes_for(&self, index: usize) -> &[u8] {
         let target = &self.targets[index];
-        let coding = target.coding as usize;
-        let skip = usize::try_from(target.cursor - self.from[coding]).unwrap_or(usize::MAX);
-        self.bytes[coding].get(skip..).unwrap_or(&[])
+        let segment = &self.segments[target.segment];
+        let skip = usize::try_from(target.cursor - segment.from).unwrap_or(usize::MAX);
+        let len = usize::try_from(segment.end - segment.from).unwrap_or(usize::MAX);
+        self.bytes.get(segment.at + skip.min(len)..segment.at + len).unwrap_or(&[])
     }
 }
 
-/// A client's key in the registry: its number and the shard it was put in.
+/// A client's key in the registry: its number, the shard it was put in, and its feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Key {
     id: u64,
     shard: usize,
+    feed: FeedId,
 }
 
 impl Key {
@@ -270,17 +275,6 @@ impl Key {
     pub fn number(&self) -> u64 {
         self.id
     }
-}
-
-/// How a write that must not wait went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Written {
-    /// Everything.
-    All,
-    /// The socket filled up after this many bytes.
-    Partial(usize),
-    /// The connection is broken.
-    Failed,
 }
 
 /// The state behind a hub's lock.
@@ -292,23 +286,24 @@ pub(crate) struct Registry<S> {
     id_prefix: String,
     next_id: u64,
     history: History,
-    /// Per coding: the plain bytes, and (when the hub compresses) the compressed ones.
-    backlogs: [Backlog; 2],
     /// Present when the hub compresses.
     compressor: Option<Compressor>,
-    /// Where each unit held in the gzip backlog starts, oldest first: the unit holding the lowest
-    /// cursor, and every one after it.
-    gzip_units: VecDeque<UnitStart>,
-    /// The running checksum of the plain bytes of every unit appended to the gzip backlog while
-    /// someone read it: the checksum at its end.
-    gzip_checksum: Checksum,
-    /// Per coding, the clients that read it.
-    readers: [usize; 2],
-    /// Per shard, its clients by number: the order they joined in, which is the order a round
-    /// writes to them (so a flood of new clients never delays the ones already there).
-    shards: Vec<BTreeMap<u64, Subscriber<S>>>,
-    /// Per shard and coding, the backlog end its flusher has handled.
-    seen_end: Vec<[u64; 2]>,
+    /// Every selection with clients, in the order they were made.
+    feeds: BTreeMap<FeedId, SelectionFeed<S>>,
+    /// Each selection's number.
+    feed_ids: HashMap<Selection, FeedId>,
+    next_feed: FeedId,
+    /// Which selections an event published to topics may go to.
+    routes: Routes,
+    /// The selections the event being published goes to (kept to reuse its memory).
+    routed: Vec<FeedId>,
+    /// Events routed so far: each event's number, stamped on the selections it was routed to.
+    routed_events: u64,
+    /// Per shard, the selections whose feeds got bytes since its flusher last looked, each once:
+    /// the flusher's work.
+    dirty: Vec<Vec<FeedId>>,
+    /// Per shard, its clients.
+    shard_clients: Vec<usize>,
     /// Shards that have a running flusher; clients join only these.
     live_shards: usize,
     /// Clients a shard takes before the next live shard is given new ones.
@@ -320,7 +315,19 @@ pub(crate) struct Registry<S> {
     /// skipped when its turn comes.
     catch_up_queue: VecDeque<Key>,
     catch_up_threads: CatchUpThreads,
+    /// The heartbeat rule's state; `None` when the hub sends none.
+    heartbeats: Option<Heartbeats>,
     stats: Stats,
+}
+
+/// What the heartbeat rule keeps besides each selection's own clock.
+#[derive(Debug, Clone, Copy)]
+struct Heartbeats {
+    /// Where a new selection's silence starts: when the last bytes were appended for any client.
+    clock: HeartbeatClock,
+    /// No selection's heartbeat is due before this: a lower bound of their clocks' due times
+    /// (which only move later), made exact each time the rule looks at every selection.
+    earliest_due: Instant,
 }
 
 impl<S: Clone> Registry<S> {
@@ -337,19 +344,22 @@ impl<S: Clone> Registry<S> {
             id_prefix: format!("{epoch}-"),
             next_id: 1,
             history,
-            backlogs: [Backlog::default(), Backlog::default()],
             compressor: None,
-            gzip_units: VecDeque::new(),
-            gzip_checksum: Checksum::default(),
-            readers: [0; 2],
-            shards: (0..shards).map(|_| BTreeMap::new()).collect(),
-            seen_end: vec![[0; 2]; shards],
+            feeds: BTreeMap::new(),
+            feed_ids: HashMap::new(),
+            next_feed: 0,
+            routes: Routes::default(),
+            routed: Vec::new(),
+            routed_events: 0,
+            dirty: vec![Vec::new(); shards],
+            shard_clients: vec![0; shards],
             live_shards: 0,
             clients_per_flusher: clients_per_flusher.max(1),
             next_subscriber: 0,
             max_queued_bytes: max_queued_bytes as u64,
             catch_up_queue: VecDeque::new(),
             catch_up_threads: CatchUpThreads { running: 0, starting: 0, busy: 0, max: max_catch_up_threads.max(1) },
+            heartbeats: None,
             stats: Stats::default(),
         }
     }
@@ -365,9 +375,57 @@ impl<S: Clone> Registry<S> {
         self.compressor.is_some()
     }
 
-    /// Encodes and appends an event (and, when the hub compresses, compresses it once); an event
-    /// with an id is also kept in history. Fails, changing nothing, when a field is invalid.
-    pub fn publish(&mut self, event: &Event) -> Result<(), Error> {
+    /// Sends a heartbeat after each `interval` of silence, counted from `now` (see
+    /// [`heartbeat`](Self::heartbeat)). Set before the first client joins.
+    pub fn send_heartbeats(&mut self, interval: Duration, now: Instant) {
+        let clock = HeartbeatClock::new(interval, now);
+        self.heartbeats = Some(Heartbeats { clock, earliest_due: clock.due_at() });
+    }
+
+    /// The heartbeat rule, at `now`: when the hub has clients, appends a heartbeat comment for the
+    /// clients of every selection that has been sent nothing for a whole heartbeat interval (so a
+    /// quiet topic's clients get one however busy other topics are). Asked by shard 0's flusher
+    /// each time it would go to sleep; it sleeps until the time returned. Looks at every selection
+    /// only when one may be due.
+    pub fn heartbeat(&mut self, now: Instant) -> Heartbeat {
+        let Some(heartbeats) = self.heartbeats.as_mut().filter(|_| self.shard_clients.iter().any(|&n| n > 0)) else {
+            return Heartbeat::NotNeeded;
+        };
+        if now < heartbeats.earliest_due {
+            return Heartbeat::DueAt(heartbeats.earliest_due);
+        }
+        let compressed = self.compressor.as_ref().map(|c| (&c.heartbeat[..], Checksum::of(HEARTBEAT_COMMENT)));
+        let mut appended = false;
+        // After this, every selection's next heartbeat is due after `now`.
+        let mut earliest_due: Option<Instant> = None;
+        for (&id, selection) in &mut self.feeds {
+            let Some(mut clock) = selection.heartbeat else { continue };
+            if clock.is_due(now) {
+                clock.appended(now);
+                selection.heartbeat = Some(clock);
+                selection.feed.append(HEARTBEAT_COMMENT, compressed);
+                mark_dirty(&mut self.dirty, id, selection);
+                appended = true;
+            }
+            earliest_due = Some(earliest_due.map_or(clock.due_at(), |due| due.min(clock.due_at())));
+        }
+        if appended {
+            heartbeats.clock.appended(now);
+        }
+        heartbeats.earliest_due = earliest_due.unwrap_or_else(|| heartbeats.clock.due_at());
+        if appended {
+            Heartbeat::Appended
+        } else {
+            Heartbeat::DueAt(heartbeats.earliest_due)
+        }
+    }
+
+    /// Encodes an event published at `now` to `topics` (a notice: to every client) and appends it
+    /// to the feeds of the selections that admit it (and, when the hub compresses, compresses it
+    /// once); an event with an id is also kept in history. Returns its id, if it has one. Fails,
+    /// changing nothing, when a field is invalid. The topics were checked ([`Topics::check`]) by
+    /// the caller, outside the lock.
+    pub fn publish(&mut self, event: &Event, topics: &Topics, now: Instant) -> Result<Option<String>, Error> {
         let (bytes, id) = if event.wants_next_id() {
             let id = format!("{}{}", self.id_prefix, self.next_id);
             let bytes = event.encode(Some(&id))?;
@@ -382,37 +440,94 @@ impl<S: Clone> Registry<S> {
             }
             (event.encode(None)?, event.given_id().map(str::to_string))
         };
-        self.append_event(bytes, id.filter(|id| !id.is_empty()));
-        Ok(())
+        let id = id.filter(|id| !id.is_empty());
+        self.append_event(bytes, id.clone(), topics, now);
+        Ok(id)
     }
 
-    /// Appends an event whose id was given elsewhere (a backplane's entry id), or that has none,
-    /// without the checks that keep explicit ids apart from this hub's own: `id` is set only on
-    /// an event that asked for one ([`Event::with_id`]), and then it is kept in history.
-    pub fn publish_assigned(&mut self, event: &Event, id: Option<&str>) -> Result<(), Error> {
+    /// Appends an event published at `now` to `topics` (checked by the caller) whose id was
+    /// given elsewhere (a backplane's entry id), or that has none, without the checks that keep
+    /// explicit ids apart from this hub's own: `id` is set only on an event that asked for one
+    /// ([`Event::with_id`]), and then it is kept in history.
+    pub fn publish_assigned(
+        &mut self,
+        event: &Event,
+        id: Option<&str>,
+        topics: &Topics,
+        now: Instant,
+    ) -> Result<(), Error> {
         let id = id.filter(|_| event.wants_next_id());
         let bytes = event.encode(id)?;
-        self.append_event(bytes, id.map(str::to_string));
+        self.append_event(bytes, id.map(str::to_string), topics, now);
         Ok(())
     }
 
-    /// Appends an encoded event to every client's backlog (compressed once when the hub
-    /// compresses and someone reads it now or may from history later), and keeps it in history
-    /// under `kept` when given.
-    fn append_event(&mut self, bytes: Vec<u8>, kept: Option<String>) {
+    /// Appends an encoded event to the feeds of the selections that admit it (compressed once
+    /// when the hub compresses and someone reads it now or may from history later), and keeps it
+    /// in history under `kept` when given. The silence that a heartbeat ends starts again at
+    /// `now` for those selections' clients.
+    fn append_event(&mut self, bytes: Vec<u8>, kept: Option<String>, topics: &Topics, now: Instant) {
+        debug_assert!(topics.is_notice() || topics.check().is_ok(), "the caller checks topics");
         self.stats.events_sent += 1;
+        if let Some(heartbeats) = &mut self.heartbeats {
+            heartbeats.clock.appended(now);
+        }
+        // A notice goes to every selection, walked in place: a hub without topics looks nothing up.
+        let notice = topics.is_notice();
+        if !notice {
+            self.route(topics);
+        }
+        let feeds = &self.feeds;
+        let gzip_read = || match notice {
+            true => feeds.values().any(|selection| selection.feed.is_read(Coding::Gzip)),
+            false => self.routed.iter().any(|id| feeds.get(id).is_some_and(|s| s.feed.is_read(Coding::Gzip))),
+        };
         let compressed = match &mut self.compressor {
-            Some(compressor) if self.readers[Coding::Gzip as usize] > 0 || kept.is_some() => {
-                Some(compressor.compress(&bytes))
-            }
+            Some(compressor) if kept.is_some() || gzip_read() => Some(compressor.compress(&bytes)),
             _ => None,
         };
         // Once per event, for every gzip client's trailer.
         let compressed = compressed.map(|compressed| (compressed, Checksum::of(&bytes)));
-        self.append(&bytes, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
-        if let Some(id) = kept {
-            self.history.keep(id, bytes.into(), compressed.map(|(unit, checksum)| (unit.into(), checksum.crc)));
+        let unit = compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum));
+        let mut append = |id: FeedId, selection: &mut SelectionFeed<S>| {
+            selection.feed.append(&bytes, unit);
+            if let Some(clock) = &mut selection.heartbeat {
+                clock.appended(now);
+            }
+            mark_dirty(&mut self.dirty, id, selection);
+        };
+        if notice {
+            self.feeds.iter_mut().for_each(|(&id, selection)| append(id, selection));
+        } else {
+            for &id in &self.routed {
+                if let Some(selection) = self.feeds.get_mut(&id) {
+                    append(id, selection);
+                }
+            }
         }
+        if let Some(id) = kept {
+            let compressed = compressed.map(|(unit, checksum)| (unit.into(), checksum.crc));
+            self.history.keep(id, bytes.into(), compressed, topics.clone());
+        }
+    }
+
+    /// Finds the selections an event published to `topics` (not a notice) goes to, each once, in
+    /// `routed`: the candidates the routing index gives that admit it.
+    fn route(&mut self, topics: &Topics) {
+        self.routed.clear();
+        self.routed_events += 1;
+        let event = self.routed_events;
+        self.routes.candidates(topics, &mut self.routed);
+        let feeds = &mut self.feeds;
+        self.routed.retain(|id| {
+            let Some(selection) = feeds.get_mut(id) else { return false };
+            // Looked at already for this event: through another of its topics.
+            if selection.stamp == event {
+                return false;
+            }
+            selection.stamp = event;
+            selection.selection.admits(topics)
+        });
     }
 
     /// Forgets the history: after a backplane lost events, no kept id is a safe resume point.
@@ -427,116 +542,112 @@ impl<S: Clone> Registry<S> {
         id.strip_prefix(self.id_prefix.as_str()).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     }
 
-    /// Appends a heartbeat comment for every client.
-    pub fn append_heartbeat(&mut self) {
-        let compressed = self.compressor.as_ref().map(|c| (c.heartbeat.clone(), Checksum::of(HEARTBEAT_BYTES)));
-        self.append(HEARTBEAT_BYTES, compressed.as_ref().map(|(unit, checksum)| (&unit[..], *checksum)));
-    }
-
-    /// Appends to each backlog its form of the same bytes (the compressed one with the checksum of
-    /// its plain bytes); a backlog nobody reads only advances.
-    fn append(&mut self, plain: &[u8], compressed: Option<(&[u8], Checksum)>) {
-        let plain_backlog = &mut self.backlogs[Coding::Identity as usize];
-        if self.readers[Coding::Identity as usize] > 0 {
-            plain_backlog.append(plain);
-        } else {
-            plain_backlog.skip(plain.len());
-        }
-        let backlog = &mut self.backlogs[Coding::Gzip as usize];
-        match compressed {
-            Some((unit, checksum)) if self.readers[Coding::Gzip as usize] > 0 => {
-                self.gzip_units.push_back(UnitStart { offset: backlog.end(), before: self.gzip_checksum });
-                self.gzip_checksum = self.gzip_checksum.then(checksum);
-                backlog.append(unit);
-            }
-            // Nobody reads the compressed backlog: the units skipped are in nobody's stream, so the
-            // running checksum leaves them out.
-            Some((unit, _)) => {
-                backlog.skip(unit.len());
-                self.gzip_units.clear();
-            }
-            None => {
-                backlog.skip(0);
-                self.gzip_units.clear();
-            }
-        }
-    }
-
-    /// Registers a client, owned by its connection, and takes its history snapshot in the same
-    /// step. `None` when no shard has a flusher yet. A hub that does not compress gives every
-    /// client the plain bytes.
-    pub fn join(&mut self, sink: S, last_event_id: Option<&str>, coding: Coding) -> Option<Joined> {
+    /// Registers a client with `selection`, owned by its connection, and takes its history
+    /// snapshot (what `selection` admits) in the same step. `None` when no shard has a flusher
+    /// yet. A hub that does not compress gives every client the plain bytes.
+    pub fn join(
+        &mut self,
+        sink: S,
+        last_event_id: Option<&str>,
+        coding: Coding,
+        selection: &Selection,
+    ) -> Option<Joined> {
         if self.live_shards == 0 {
             return None;
         }
         let coding = if self.compresses() { coding } else { Coding::Identity };
-        let replay = self.history.after(last_event_id, coding == Coding::Gzip);
+        let replay = self.history.after(last_event_id, coding == Coding::Gzip, selection);
         let id = self.next_subscriber;
         self.next_subscriber += 1;
-        let key = Key { id, shard: self.shard_for_new_client() };
-        let cursor = self.backlogs[coding as usize].end();
+        let shard = self.shard_for_new_client();
+        let feed_id = match self.feed_ids.get(selection) {
+            Some(&feed_id) => feed_id,
+            None => self.add_selection(selection),
+        };
+        let selection = self.feeds.get_mut(&feed_id)?;
+        let place = selection.feed.join(coding);
         let subscriber = Subscriber {
             sink,
             coding,
-            start: cursor,
-            start_checksum: self.gzip_checksum,
-            cursor,
+            start: place.offset,
+            start_checksum: place.checksum,
+            cursor: place.offset,
             owner: Owner::CatchUp,
             closed: false,
         };
-        self.shards[key.shard].insert(id, subscriber);
-        self.readers[coding as usize] += 1;
-        Some(Joined { key, replay })
+        selection.members[shard].insert(id, subscriber);
+        selection.member_count += 1;
+        self.shard_clients[shard] += 1;
+        Some(Joined { key: Key { id, shard, feed: feed_id }, replay })
+    }
+
+    /// Makes a selection with no clients and an empty feed, silent since the hub's last bytes,
+    /// and routes events to it from now on.
+    fn add_selection(&mut self, selection: &Selection) -> FeedId {
+        let feed_id = self.next_feed;
+        self.next_feed += 1;
+        let clock = self.heartbeats.map(|heartbeats| heartbeats.clock);
+        if let (Some(heartbeats), Some(clock)) = (&mut self.heartbeats, clock) {
+            heartbeats.earliest_due = heartbeats.earliest_due.min(clock.due_at());
+        }
+        self.feeds.insert(feed_id, SelectionFeed::new(selection.clone(), self.shard_clients.len(), clock));
+        self.feed_ids.insert(selection.clone(), feed_id);
+        self.routes.add(feed_id, selection);
+        feed_id
     }
 
     /// The shard a new client joins: the first live one with fewer than `clients_per_flusher`
     /// clients, or else the live one with the fewest. So a few clients share one flusher, which
     /// each event then wakes alone, and many are spread evenly.
     fn shard_for_new_client(&self) -> usize {
-        let live = &self.shards[..self.live_shards];
+        let live = &self.shard_clients[..self.live_shards];
         live.iter()
-            .position(|clients| clients.len() < self.clients_per_flusher)
-            .unwrap_or_else(|| (0..live.len()).min_by_key(|&shard| live[shard].len()).unwrap_or(0))
+            .position(|&clients| clients < self.clients_per_flusher)
+            .unwrap_or_else(|| (0..live.len()).min_by_key(|&shard| live[shard]).unwrap_or(0))
     }
 
-    /// Unregisters a client.
+    /// The subscriber a key names, if it is still registered.
+    fn subscriber_mut(&mut self, key: Key) -> Option<&mut Subscriber<S>> {
+        self.feeds.get_mut(&key.feed)?.members[key.shard].get_mut(&key.id)
+    }
+
+    /// Unregisters a client; its selection goes with its last client.
     pub fn leave(&mut self, key: Key) {
-        if let Some(sub) = self.shards[key.shard].remove(&key.id) {
-            self.stats.disconnects += 1;
-            self.readers[sub.coding as usize] -= 1;
+        let Some(selection) = self.feeds.get_mut(&key.feed) else { return };
+        let Some(sub) = selection.members[key.shard].remove(&key.id) else { return };
+        self.stats.disconnects += 1;
+        self.shard_clients[key.shard] -= 1;
+        selection.feed.leave(sub.coding);
+        selection.member_count -= 1;
+        if selection.member_count == 0 {
+            if let Some(selection) = self.feeds.remove(&key.feed) {
+                self.feed_ids.remove(&selection.selection);
+                self.routes.remove(key.feed, &selection.selection);
+            }
         }
     }
 
-    /// How gzip client `key`'s stream ends once it has received `received` bytes of the gzip
-    /// backlog (counted from where it joined; its socket's count, which may be ahead of its
+    /// How gzip client `key`'s stream ends once it has received `received` bytes of its feed's
+    /// gzip backlog (counted from where it joined; its socket's count, which may be ahead of its
     /// cursor, never behind). `None` when it is not an open gzip client, or `received` is past
     /// the backlog's end.
     ///
-    /// Invariant relied on: the cursor is at or before `start + received`, and units are dropped
-    /// only once wholly below the lowest cursor, so the unit holding that offset is still here.
+    /// Invariant relied on: the cursor is at or before `start + received` (see the feed's).
     pub fn gzip_range(&self, key: Key, received: u64) -> Option<GzipRange> {
-        let sub = self.shards[key.shard].get(&key.id).filter(|s| !s.closed && s.coding == Coding::Gzip)?;
-        let backlog = &self.backlogs[Coding::Gzip as usize];
-        let at = sub.start.checked_add(received).filter(|&at| at <= backlog.end() && at >= sub.cursor)?;
-        // The first unit that starts at or after `at`: the client is inside the one before it (or
-        // exactly at its start); past the last one, its end is the backlog's.
-        let next = self.gzip_units.partition_point(|unit| unit.offset < at);
-        let (end, before) = match self.gzip_units.get(next) {
-            Some(unit) => (unit.offset, unit.before),
-            None => (backlog.end(), self.gzip_checksum),
-        };
-        let rest = backlog.since(at);
-        let rest = rest[..usize::try_from(end - at).ok()?.min(rest.len())].to_vec();
-        Some(GzipRange { rest, checksum: sub.start_checksum.until(before) })
+        let selection = self.feeds.get(&key.feed)?;
+        let sub = selection.members[key.shard].get(&key.id).filter(|s| !s.closed && s.coding == Coding::Gzip)?;
+        selection.feed.gzip_range(sub.start_checksum, sub.cursor, sub.start.checked_add(received)?)
     }
 
     /// What a connection-owned client writes next. At most `max_bytes` are copied per step.
     pub fn catch_up_step(&mut self, key: Key, max_bytes: usize) -> CatchUpStep {
-        let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) else {
+        let Some(SelectionFeed { members, feed, .. }) = self.feeds.get_mut(&key.feed) else {
             return CatchUpStep::Closed;
         };
-        let backlog = &self.backlogs[sub.coding as usize];
-        let end = backlog.end();
+        let Some(sub) = members[key.shard].get_mut(&key.id).filter(|s| !s.closed) else {
+            return CatchUpStep::Closed;
+        };
+        let end = feed.end(sub.coding);
         debug_assert_eq!(sub.owner, Owner::CatchUp, "only the owner catches up");
         if end - sub.cursor > self.max_queued_bytes {
             sub.give_up_as_slow(&mut self.stats);
@@ -545,16 +656,16 @@ impl<S: Clone> Registry<S> {
         if sub.cursor == end {
             return CatchUpStep::CaughtUp;
         }
-        let pending = backlog.since(sub.cursor);
+        let pending = feed.since(sub.coding, sub.cursor);
         CatchUpStep::Write(pending[..pending.len().min(max_bytes)].to_vec())
     }
 
     /// Gives a caught-up client to its flusher. False when bytes arrived since `catch_up_step` said
     /// it was caught up, or when it was closed: the connection goes on (or stops) catching up.
     pub fn hand_to_flusher(&mut self, key: Key) -> bool {
-        let backlogs = &self.backlogs;
-        match self.shards[key.shard].get_mut(&key.id) {
-            Some(sub) if !sub.closed && sub.cursor == backlogs[sub.coding as usize].end() => {
+        let Some(SelectionFeed { members, feed, .. }) = self.feeds.get_mut(&key.feed) else { return false };
+        match members[key.shard].get_mut(&key.id) {
+            Some(sub) if !sub.closed && sub.cursor == feed.end(sub.coding) => {
                 sub.owner = Owner::Flusher;
                 true
             }
@@ -563,16 +674,17 @@ impl<S: Clone> Registry<S> {
     }
 
     /// The catching-up thread wrote `count` more bytes. (The backlog is trimmed by flusher rounds,
-    /// not here: a catch-up write would otherwise walk every client.)
+    /// not here: a catch-up write would otherwise walk every client of its selection.)
     pub fn advance(&mut self, key: Key, count: usize) {
-        if let Some(sub) = self.shards[key.shard].get_mut(&key.id) {
+        if let Some(sub) = self.subscriber_mut(key) {
             sub.cursor += count as u64;
         }
     }
 
     /// A write to this client made no progress for the write timeout: it is dropped.
     pub fn stalled(&mut self, key: Key) {
-        if let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) {
+        let Some(selection) = self.feeds.get_mut(&key.feed) else { return };
+        if let Some(sub) = selection.members[key.shard].get_mut(&key.id).filter(|s| !s.closed) {
             sub.give_up_as_slow(&mut self.stats);
         }
     }
@@ -583,10 +695,11 @@ impl<S: Clone> Registry<S> {
     /// skipped.
     pub fn next_catch_up(&mut self) -> Option<(Key, S)> {
         while let Some(key) = self.catch_up_queue.pop_front() {
-            if let Some(sub) = self.shards[key.shard].get(&key.id).filter(|s| !s.closed) {
+            if let Some(sub) = self.subscriber_mut(key).filter(|s| !s.closed) {
                 debug_assert_eq!(sub.owner, Owner::CatchUp, "a queued client is nobody else's");
+                let sink = sub.sink.clone();
                 self.catch_up_threads.busy += 1;
-                return Some((key, sub.sink.clone()));
+                return Some((key, sink));
             }
         }
         None
@@ -642,8 +755,9 @@ impl<S: Clone> Registry<S> {
             return Vec::new();
         }
         let mut stranded = Vec::new();
-        for key in self.catch_up_queue.drain(..) {
-            if let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) {
+        let queue = std::mem::take(&mut self.catch_up_queue);
+        for key in queue {
+            if let Some(sub) = self.subscriber_mut(key).filter(|s| !s.closed) {
                 sub.closed = true;
                 stranded.push(sub.sink.clone());
             }
@@ -651,43 +765,65 @@ impl<S: Clone> Registry<S> {
         stranded
     }
 
-    /// Whether the shard has clients: only then is its flusher woken for new bytes.
-    pub fn has_clients(&self, shard: usize) -> bool {
-        !self.shards[shard].is_empty()
-    }
-
-    /// Whether the backlog has bytes this shard's flusher has not handled.
+    /// Whether some selection's feed has bytes this shard's flusher has not handled.
     pub fn has_work(&self, shard: usize) -> bool {
-        (0..2).any(|coding| self.backlogs[coding].end() > self.seen_end[shard][coding])
+        !self.dirty[shard].is_empty()
     }
 
-    /// Starts a round for `shard`: picks the flusher-owned clients that are behind, closes those
-    /// too far behind, and copies the bytes from the lowest cursor to the end into `round`.
+    /// Starts a round for `shard`: for each selection whose feed got bytes since the last round,
+    /// picks its flusher-owned clients in the shard that are behind, closes those too far behind,
+    /// and copies the feed's bytes from the lowest cursor to the end into `round`.
     pub fn start_round(&mut self, shard: usize, round: &mut Round<S>) {
-        let end = [self.backlogs[0].end(), self.backlogs[1].end()];
-        self.seen_end[shard] = end;
-        round.end = end;
+        round.bytes.clear();
+        round.segments.clear();
+        round.feeds.clear();
         round.targets.clear();
         round.to_close.clear();
         round.handed_back = 0;
-        let mut from = end;
-        for (&id, sub) in self.shards[shard].iter_mut().filter(|(_, s)| !s.closed) {
-            let coding = sub.coding as usize;
-            if end[coding] - sub.cursor > self.max_queued_bytes {
-                sub.give_up_as_slow(&mut self.stats);
-                round.to_close.push(sub.sink.clone());
-            } else if sub.owner == Owner::Flusher && sub.cursor < end[coding] {
-                from[coding] = from[coding].min(sub.cursor);
-                let key = Key { id, shard };
-                let (sink, coding, cursor) = (sub.sink.clone(), sub.coding, sub.cursor);
-                round.targets.push(Target { key, sink, coding, cursor, outcome: Written::All, applied: false });
+        let mut dirty = std::mem::take(&mut self.dirty[shard]);
+        for &feed_id in &dirty {
+            // A selection removed since it got bytes has nobody to write to.
+            let Some(selection) = self.feeds.get_mut(&feed_id) else { continue };
+            selection.dirty[shard] = false;
+            round.feeds.push(feed_id);
+            let end = selection.feed.ends();
+            let mut from = end;
+            let first_target = round.targets.len();
+            for (&id, sub) in selection.members[shard].iter_mut().filter(|(_, s)| !s.closed) {
+                let coding = sub.coding as usize;
+                if end[coding] - sub.cursor > self.max_queued_bytes {
+                    sub.give_up_as_slow(&mut self.stats);
+                    round.to_close.push(sub.sink.clone());
+                } else if sub.owner == Owner::Flusher && sub.cursor < end[coding] {
+                    from[coding] = from[coding].min(sub.cursor);
+                    round.targets.push(Target {
+                        key: Key { id, shard, feed: feed_id },
+                        sink: sub.sink.clone(),
+                        cursor: sub.cursor,
+                        outcome: Written::All,
+                        // The coding, for now: its segment once the segments are made.
+                        segment: coding,
+                        applied: false,
+                    });
+                }
+            }
+            let mut segment_of = [0; 2];
+            for coding in Coding::ALL {
+                let at = coding as usize;
+                if from[at] < end[at] {
+                    segment_of[at] = round.segments.len();
+                    round.segments.push(Segment { from: from[at], end: end[at], at: round.bytes.len() });
+                    round.bytes.extend_from_slice(selection.feed.since(coding, from[at]));
+                }
+            }
+            for target in &mut round.targets[first_target..] {
+                target.segment = segment_of[target.segment];
             }
         }
-        round.from = from;
-        for ((bytes, backlog), from) in round.bytes.iter_mut().zip(&self.backlogs).zip(from) {
-            bytes.clear();
-            bytes.extend_from_slice(backlog.since(from));
-        }
+        // The list's memory is kept for the shard's next bytes (none came meanwhile: nothing is
+        // appended here).
+        dirty.clear();
+        self.dirty[shard] = dirty;
     }
 
     /// Applies the outcome of target `index` of a round in progress, if its socket filled up: the
@@ -699,7 +835,8 @@ impl<S: Clone> Registry<S> {
             return false;
         }
         target.applied = true;
-        self.apply(target, round.end, &mut round.to_close)
+        let end = round.segments[target.segment].end;
+        self.apply(target, end, &mut round.to_close)
     }
 
     /// Applies a round's outcomes (those [`finish_target`](Self::finish_target) has not): clients
@@ -709,17 +846,23 @@ impl<S: Clone> Registry<S> {
     /// connected) would keep their sockets open.
     pub fn finish_round(&mut self, round: &mut Round<S>) {
         for target in round.targets.drain(..).filter(|target| !target.applied) {
-            round.handed_back += usize::from(self.apply(&target, round.end, &mut round.to_close));
+            let end = round.segments[target.segment].end;
+            round.handed_back += usize::from(self.apply(&target, end, &mut round.to_close));
         }
-        self.trim_backlog();
+        for feed_id in &round.feeds {
+            if let Some(selection) = self.feeds.get_mut(feed_id) {
+                selection.trim();
+            }
+        }
     }
 
-    /// Applies one target's outcome; returns whether the client joined the catch-up queue.
-    fn apply(&mut self, target: &Target<S>, end: [u64; 2], to_close: &mut Vec<S>) -> bool {
+    /// Applies one target's outcome (`end`: the end of its segment); returns whether the client
+    /// joined the catch-up queue.
+    fn apply(&mut self, target: &Target<S>, end: u64, to_close: &mut Vec<S>) -> bool {
         let key = target.key;
-        let Some(sub) = self.shards[key.shard].get_mut(&key.id).filter(|s| !s.closed) else { return false };
+        let Some(sub) = self.subscriber_mut(key).filter(|s| !s.closed) else { return false };
         match target.outcome {
-            Written::All => sub.cursor = end[sub.coding as usize],
+            Written::All => sub.cursor = end,
             Written::Partial(written) => {
                 sub.cursor = target.cursor + written as u64;
                 sub.owner = Owner::CatchUp;
@@ -736,28 +879,10 @@ impl<S: Clone> Registry<S> {
 
     /// Whether every open client has everything appended so far.
     pub fn all_flushed(&self) -> bool {
-        let backlogs = &self.backlogs;
-        let flushed = |sub: &Subscriber<S>| sub.closed || sub.cursor == backlogs[sub.coding as usize].end();
-        self.shards.iter().flat_map(BTreeMap::values).all(flushed)
-    }
-
-    /// Drops the backlog bytes that every open client has passed, once there are enough of them.
-    fn trim_backlog(&mut self) {
-        for coding in [Coding::Identity, Coding::Gzip] {
-            let backlog = &self.backlogs[coding as usize];
-            if backlog.held() < TRIM_BACKLOG_AT_BYTES {
-                continue;
-            }
-            let readers = self.shards.iter().flat_map(BTreeMap::values).filter(|s| !s.closed && s.coding == coding);
-            let lowest = readers.map(|s| s.cursor).min().unwrap_or(backlog.end());
-            self.backlogs[coding as usize].drop_before(lowest);
-            if coding == Coding::Gzip {
-                // The unit holding the lowest cursor stays: a client inside it may end there.
-                while self.gzip_units.get(1).is_some_and(|unit| unit.offset <= lowest) {
-                    self.gzip_units.pop_front();
-                }
-            }
-        }
+        self.feeds.values().all(|selection| {
+            let flushed = |sub: &Subscriber<S>| sub.closed || sub.cursor == selection.feed.end(sub.coding);
+            selection.all_members().all(flushed)
+        })
     }
 
     /// Shards that have a running flusher.
@@ -768,15 +893,15 @@ impl<S: Clone> Registry<S> {
     /// Records that flushers now run for the first `count` shards. Clients already joined keep the
     /// shard they were given (it is part of their [`Key`]).
     pub fn set_live_shards(&mut self, count: usize) {
-        self.live_shards = count.min(self.shards.len());
+        self.live_shards = count.min(self.shard_clients.len());
     }
 
     pub fn shard_count(&self) -> usize {
-        self.shards.len()
+        self.shard_clients.len()
     }
 
     pub fn subscriber_count(&self) -> usize {
-        self.shards.iter().map(BTreeMap::len).sum()
+        self.shard_clients.iter().sum()
     }
 
     /// The counters kept here; those kept outside the lock (`counters.rs`) are left at zero for
@@ -790,16 +915,27 @@ impl<S: Clone> Registry<S> {
         }
     }
 
-    /// Bytes the backlog holds (for tests of its bounds).
+    /// Bytes the plain backlogs hold (for tests of their bounds).
     #[cfg(test)]
     fn backlog_held(&self) -> usize {
-        self.backlogs[0].held()
+        self.feeds.values().map(|selection| selection.feed.held(Coding::Identity)).sum()
     }
 
     /// Who owns a client (for tests of the one-writer rule).
     #[cfg(test)]
     fn owner(&self, key: Key) -> Option<Owner> {
-        self.shards[key.shard].get(&key.id).map(|sub| sub.owner)
+        self.feeds.get(&key.feed)?.members[key.shard].get(&key.id).map(|sub| sub.owner)
+    }
+
+    /// Appends a heartbeat for every client, whatever the rule says (for tests that place one
+    /// among events).
+    #[cfg(test)]
+    fn append_heartbeat(&mut self) {
+        let compressed = self.compressor.as_ref().map(|c| (&c.heartbeat[..], Checksum::of(HEARTBEAT_COMMENT)));
+        for (&id, selection) in &mut self.feeds {
+            selection.feed.append(HEARTBEAT_COMMENT, compressed);
+            mark_dirty(&mut self.dirty, id, selection);
+        }
     }
 
     /// Clients waiting in the catch-up queue, as keys (for tests).
@@ -809,12 +945,32 @@ impl<S: Clone> Registry<S> {
     }
 }
 
+/// Puts a selection whose feed just got bytes in the list of every shard where it has clients,
+/// once.
+fn mark_dirty<S>(dirty: &mut [Vec<FeedId>], id: FeedId, selection: &mut SelectionFeed<S>) {
+    for (shard, list) in dirty.iter_mut().enumerate() {
+        if !selection.dirty[shard] && !selection.members[shard].is_empty() {
+            selection.dirty[shard] = true;
+            list.push(id);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::feed::TRIM_BACKLOG_AT_BYTES;
+    use crate::hub::timing::WriteDeadline;
     use crate::test_support::SplitRng;
+    use crate::topic::TopicSelector;
 
     const EPOCH: u64 = 5;
+
+    /// An instant to start the tests' clocks from: time here only moves when a test adds to it.
+    fn t0() -> Instant {
+        static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *T0.get_or_init(Instant::now)
+    }
 
     /// A registry whose clients are spread evenly over `shards` shards.
     fn registry(shards: usize, max_queued_bytes: usize) -> Registry<u32> {
@@ -863,22 +1019,22 @@ mod tests {
         let mut registry = registry(1, 1 << 24);
         registry.compress(6);
         let mut rng = SplitRng::new(3);
-        registry.publish(&Event::new().data("before anyone")).unwrap();
-        let early = registry.join(1, None, Coding::Gzip).unwrap().key;
+        registry.publish(&Event::new().data("before anyone"), Topics::notice(), t0()).unwrap();
+        let early = registry.join(1, None, Coding::Gzip, &Selection::all()).unwrap().key;
         let mut plain = Vec::new();
         let mut late = None;
         for i in 0..60 {
             if i == 20 {
-                late = Some((registry.join(2, None, Coding::Gzip).unwrap().key, plain.len()));
+                late = Some((registry.join(2, None, Coding::Gzip, &Selection::all()).unwrap().key, plain.len()));
             }
             if i % 7 == 3 {
                 registry.append_heartbeat();
-                plain.extend_from_slice(HEARTBEAT_BYTES);
+                plain.extend_from_slice(HEARTBEAT_COMMENT);
             }
             // Noise, so that units are large and the backlog passes the trimming threshold.
             let data: String = (0..rng.below(3000)).map(|_| char::from(b'!' + rng.below(90) as u8)).collect();
             let event = Event::new().data(data);
-            registry.publish(&event).unwrap();
+            registry.publish(&event, Topics::notice(), t0()).unwrap();
             plain.extend_from_slice(&event.encode(None).unwrap());
         }
         let (late, late_from) = late.unwrap();
@@ -908,21 +1064,28 @@ mod tests {
         // up to the late one's cursor.
         let CatchUpStep::Write(first) = registry.catch_up_step(late, 7000) else { panic!("bytes to write") };
         registry.advance(late, first.len());
-        let late_cursor = registry.shards[0][&late.id].cursor;
-        assert!(registry.gzip_units.iter().all(|unit| unit.offset != late_cursor), "inside a unit");
+        let late_cursor = registry.feeds[&late.feed].members[0][&late.id].cursor;
+        fn feed(registry: &Registry<u32>, key: Key) -> &crate::hub::feed::Feed {
+            &registry.feeds[&key.feed].feed
+        }
+        assert!(feed(&registry, late).unit_offsets().iter().all(|&offset| offset != late_cursor), "inside a unit");
         registry.append_heartbeat();
-        plain.extend_from_slice(HEARTBEAT_BYTES);
+        plain.extend_from_slice(HEARTBEAT_COMMENT);
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         let early_rest = round.bytes_for(0).to_vec();
         registry.finish_round(&mut round);
-        let gzip_backlog = &registry.backlogs[Coding::Gzip as usize];
-        assert_eq!(gzip_backlog.held() as u64, gzip_backlog.end() - late_cursor, "trimmed to the late cursor");
+        let gzip_end = feed(&registry, late).end(Coding::Gzip);
+        assert_eq!(
+            feed(&registry, late).held(Coding::Gzip) as u64,
+            gzip_end - late_cursor,
+            "trimmed to the late cursor"
+        );
         let early_stream = [early_stream, early_rest].concat();
         assert_eq!(ends_cleanly(&registry, early, &early_stream, 0, &plain), plain.len());
         // Its socket may be ahead of its cursor (a flusher's write not yet counted): every count
         // from the cursor on ends cleanly.
-        let late_stream = [&first[..], gzip_backlog.since(late_cursor)].concat();
+        let late_stream = [&first[..], feed(&registry, late).since(Coding::Gzip, late_cursor)].concat();
         let mut received = first.len();
         while received < late_stream.len() {
             ends_cleanly(&registry, late, &late_stream[..received], late_from, &plain);
@@ -931,23 +1094,395 @@ mod tests {
         assert_eq!(ends_cleanly(&registry, late, &late_stream, late_from, &plain), plain.len() - late_from);
         assert!(registry.gzip_range(late, 100).is_none(), "bytes below its cursor are gone");
         assert!(registry.gzip_range(late, late_stream.len() as u64 + 1).is_none(), "past the end");
-        let plain_client = registry.join(3, None, Coding::Identity).unwrap().key;
+        let plain_client = registry.join(3, None, Coding::Identity, &Selection::all()).unwrap().key;
         assert!(registry.gzip_range(plain_client, 0).is_none(), "not a gzip client");
+    }
+
+    fn selector(topics: &[&str]) -> TopicSelector {
+        crate::test_support::selector(topics)
+    }
+
+    /// Joins a client with `selection`, labelled `label`, and gives it to its flusher.
+    fn join_selecting(registry: &mut Registry<u32>, label: u32, selection: &Selection) -> Key {
+        let key = registry.join(label, None, Coding::Identity, selection).unwrap().key;
+        assert!(catch_up(registry, key).is_empty());
+        key
+    }
+
+    /// Runs one round on every shard, adding what each client is sent to `received`, by label.
+    fn run_rounds(registry: &mut Registry<u32>, received: &mut BTreeMap<u32, String>) {
+        let mut round = Round::default();
+        for shard in 0..registry.shard_count() {
+            registry.start_round(shard, &mut round);
+            for index in 0..round.targets.len() {
+                received.entry(round.targets[index].sink).or_default().push_str(&text(round.bytes_for(index)));
+            }
+            registry.finish_round(&mut round);
+        }
+    }
+
+    /// The data lines of what a client was sent, one letter each, in order.
+    fn data_of(stream: Option<&String>) -> String {
+        stream.map_or("", String::as_str).lines().filter_map(|line| line.strip_prefix("data: ")).collect()
+    }
+
+    /// Exact topics, two topics on one feed, the wildcard, a topic nobody selects and a notice:
+    /// each client gets the events its selection admits, each once (an event on two of a feed's
+    /// topics too), in publishing order, and clients with equal selections share a feed.
+    #[test]
+    fn events_reach_the_clients_that_select_them_once_and_in_order() {
+        let mut registry = registry(2, 1 << 20);
+        let selections = [
+            Selection::all(),
+            Selection::topics(selector(&["a"])),
+            Selection::topics(selector(&["b"])),
+            Selection::topics(selector(&["a", "b"])),
+            Selection::topics(selector(&["*"])),
+            Selection::topics(selector(&["a"])),
+            Selection::topics(selector(&["z"])),
+        ];
+        for (label, selection) in selections.iter().enumerate() {
+            join_selecting(&mut registry, label as u32, selection);
+        }
+        assert_eq!(registry.feeds.len(), 6, "the two clients of topic a share a feed");
+        for (data, topics) in
+            [("1", &["a"][..]), ("2", &["b"]), ("3", &["a", "b"]), ("4", &["c"]), ("n", &[]), ("5", &["b", "a", "b"])]
+        {
+            registry.publish(&Event::new().data(data), &Topics::new(topics.iter().copied()), t0()).unwrap();
+        }
+        let mut received = BTreeMap::new();
+        run_rounds(&mut registry, &mut received);
+        let expected = ["1234n5", "13n5", "23n5", "123n5", "1234n5", "13n5", "n"];
+        for (label, expected) in expected.iter().enumerate() {
+            assert_eq!(data_of(received.get(&(label as u32))), *expected, "client {label}");
+        }
+        assert!(registry.all_flushed());
+    }
+
+    /// A URL pattern routes like the wildcard, through the pattern cache: its client gets the events
+    /// of the topics the pattern matches, and no other.
+    #[test]
+    fn a_url_pattern_client_gets_the_topics_its_pattern_matches() {
+        use crate::topic::{SelectorLimits, TopicSelector};
+        let mut registry = registry(1, 1 << 20);
+        let query = "match_urlpattern=https%3A%2F%2Fexample.com%2Fbooks%2F%3Aid&match=urn%3Ax";
+        let books = TopicSelector::from_query(query, None, &SelectorLimits::default()).unwrap();
+        join_selecting(&mut registry, 1, &Selection::topics(books));
+        for (data, topic) in [
+            ("1", "https://example.com/books/1"),
+            ("2", "https://example.com/authors/1"),
+            ("3", "urn:x"),
+            ("4", "https://example.com/books/2"),
+            ("5", "https://example.com/books/1"),
+        ] {
+            registry.publish(&Event::new().data(data), &Topics::new([topic]), t0()).unwrap();
+        }
+        let mut received = BTreeMap::new();
+        run_rounds(&mut registry, &mut received);
+        assert_eq!(data_of(received.get(&1)), "1345");
+    }
+
+    /// A private event reaches only the clients with a private selector that selects one of its
+    /// topics, and (for a selection of topics) that subscribe to one of them.
+    #[test]
+    fn a_private_event_reaches_only_clients_with_a_matching_private_selector() {
+        let mut registry = registry(1, 1 << 20);
+        let selections = [
+            Selection::all(),
+            Selection::topics(selector(&["a"])),
+            Selection::topics(selector(&["a"])).with_private(selector(&["b"])),
+            Selection::topics(selector(&["a"])).with_private(selector(&["a"])),
+            Selection::all().with_private(selector(&["*"])),
+            Selection::topics(selector(&["b"])).with_private(selector(&["*"])),
+        ];
+        for (label, selection) in selections.iter().enumerate() {
+            join_selecting(&mut registry, label as u32, selection);
+        }
+        registry.publish(&Event::new().data("p"), &Topics::new(["a"]).private(true), t0()).unwrap();
+        registry.publish(&Event::new().data("q"), &Topics::new(["a"]), t0()).unwrap();
+        let mut received = BTreeMap::new();
+        run_rounds(&mut registry, &mut received);
+        for (label, expected) in ["q", "q", "q", "pq", "pq", ""].iter().enumerate() {
+            assert_eq!(data_of(received.get(&(label as u32))), *expected, "client {label}");
+        }
+    }
+
+    /// A joining client is replayed the kept events its selection admits after its last id, a
+    /// place in the hub's one sequence; an unknown id gets all that its selection admits, and is
+    /// reported unknown (the reset event).
+    #[test]
+    fn a_resume_replays_what_the_selection_admits() {
+        let mut registry = registry(1, 1 << 20);
+        let a = Selection::topics(selector(&["a"]));
+        for (data, topics) in [("1", Topics::new(["a"])), ("2", Topics::new(["b"])), ("3", Topics::new(["a"]))] {
+            registry.publish(&Event::new().data(data).with_id(), &topics, t0()).unwrap();
+        }
+        registry.publish(&Event::new().data("n").with_id(), Topics::notice(), t0()).unwrap();
+        let replayed = |joined: &Joined| data_of(Some(&joined.replay.events.iter().map(|e| text(e)).collect()));
+        let resumed = registry.join(1, Some("5-2"), Coding::Identity, &a).unwrap();
+        assert!(!resumed.replay.unknown_id, "the id of an event of topic b is a place all the same");
+        assert_eq!(replayed(&resumed), "3n");
+        let unknown = registry.join(2, Some("4-2"), Coding::Identity, &a).unwrap();
+        assert!(unknown.replay.unknown_id);
+        assert_eq!(replayed(&unknown), "13n");
+        let everything = registry.join(3, Some("5-1"), Coding::Identity, &Selection::all()).unwrap();
+        assert_eq!(replayed(&everything), "23n");
+    }
+
+    /// A feed is made with its first member and removed with its last, out of the routing index:
+    /// an event for it then goes nowhere, and a later client of the same selection gets a new feed.
+    #[test]
+    fn feeds_come_and_go_with_their_members() {
+        let mut registry = registry(1, 1 << 20);
+        let a = Selection::topics(selector(&["a"]));
+        let first = join_selecting(&mut registry, 1, &a);
+        let second = join_selecting(&mut registry, 2, &a);
+        join_selecting(&mut registry, 3, &Selection::topics(selector(&["b"])));
+        assert_eq!(first.feed, second.feed);
+        registry.leave(first);
+        registry.publish(&Event::new().data("x"), &Topics::new(["a"]), t0()).unwrap();
+        assert_eq!(registry.routed, [second.feed], "the feed stays with a member");
+        let mut received = BTreeMap::new();
+        run_rounds(&mut registry, &mut received);
+        assert_eq!(data_of(received.get(&2)), "x");
+        registry.leave(second);
+        assert_eq!(registry.feeds.len(), 1);
+        assert!(!registry.feed_ids.contains_key(&a));
+        registry.publish(&Event::new().data("y"), &Topics::new(["a"]), t0()).unwrap();
+        assert!(registry.routed.is_empty(), "nobody subscribes to topic a");
+        assert!(!registry.has_work(0));
+        let third = join_selecting(&mut registry, 4, &a);
+        assert!(third.feed > second.feed, "feed ids are never reused");
+    }
+
+    /// A round walks only the feeds that got bytes, and only their members in its shard: an event
+    /// of one topic wakes no flusher that has none of its clients.
+    #[test]
+    fn a_round_looks_only_at_the_feeds_that_got_bytes() {
+        let mut registry = registry(2, 1 << 20);
+        let a = join_selecting(&mut registry, 1, &Selection::topics(selector(&["a"])));
+        let b = join_selecting(&mut registry, 2, &Selection::topics(selector(&["b"])));
+        let other_a = join_selecting(&mut registry, 3, &Selection::topics(selector(&["a"])));
+        assert_eq!((a.shard, b.shard, other_a.shard), (0, 1, 0));
+        registry.publish(&Event::new().data("x"), &Topics::new(["a"]), t0()).unwrap();
+        assert!(registry.has_work(0) && !registry.has_work(1));
+        let mut round = Round::default();
+        registry.start_round(0, &mut round);
+        assert_eq!(round.targets.iter().map(|target| target.key).collect::<Vec<_>>(), [a, other_a]);
+        registry.finish_round(&mut round);
+        assert!(!registry.has_work(0) && registry.all_flushed());
+    }
+
+    /// The cache of topics to pattern feeds stays within its bound (it starts again when full),
+    /// and is forgotten when a pattern feed comes or goes: a pattern client that joins after a
+    /// topic was cached still gets that topic's events.
+    #[test]
+    fn the_pattern_cache_is_bounded_and_forgotten_when_pattern_feeds_change() {
+        use super::super::routing::MAX_CACHED_TOPICS;
+        let mut registry = registry(1, 1 << 20);
+        join_selecting(&mut registry, 1, &Selection::topics(selector(&["*"])));
+        join_selecting(&mut registry, 2, &Selection::topics(selector(&["exact"])));
+        for n in 0..MAX_CACHED_TOPICS {
+            registry.publish(&Event::new().data("x"), &Topics::new([format!("t{n}")]), t0()).unwrap();
+        }
+        assert_eq!(registry.routes.cached_topics(), MAX_CACHED_TOPICS, "at the limit");
+        registry.publish(&Event::new().data("x"), &Topics::new(["one more"]), t0()).unwrap();
+        assert_eq!(registry.routes.cached_topics(), 1, "past it, the cache starts again");
+        registry.publish(&Event::new().data("x"), &Topics::new(["t0"]), t0()).unwrap();
+        assert_eq!(registry.routes.cached_topics(), 2);
+        registry.publish(&Event::new().data("e"), &Topics::new(["exact"]), t0()).unwrap();
+        assert_eq!(registry.routes.cached_topics(), 3, "exact topics are cached for pattern feeds too");
+        let mut received = BTreeMap::new();
+        run_rounds(&mut registry, &mut received);
+        let late =
+            join_selecting(&mut registry, 3, &Selection::topics(selector(&["*"])).with_private(selector(&["*"])));
+        assert_eq!(registry.routes.cached_topics(), 0, "a new pattern feed");
+        registry.publish(&Event::new().data("y"), &Topics::new(["t0"]), t0()).unwrap();
+        run_rounds(&mut registry, &mut received);
+        assert_eq!(data_of(received.get(&3)), "y", "the new pattern feed gets a topic cached before it came");
+        assert_eq!(data_of(received.get(&2)), "e");
+        registry.leave(late);
+        assert_eq!(registry.routes.cached_topics(), 0, "a pattern feed gone");
+    }
+
+    /// Each feed gets a heartbeat after its own silence: the clients of a quiet topic get one
+    /// every interval while another topic is busy, and those of the busy topic get none. (A hub
+    /// with one feed gets them after the hub's silence, as before topics.)
+    #[test]
+    fn each_feed_gets_a_heartbeat_after_its_own_silence() {
+        let at = |second: u64| t0() + Duration::from_secs(second);
+        let interval = Duration::from_secs(15);
+        let mut registry = registry(1, 1 << 20);
+        registry.send_heartbeats(interval, t0());
+        join_selecting(&mut registry, 1, &Selection::topics(selector(&["busy"])));
+        join_selecting(&mut registry, 2, &Selection::topics(selector(&["quiet"])));
+        let mut received = BTreeMap::new();
+        let mut heartbeats: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+        for second in 1..=60 {
+            if second % 10 == 0 {
+                registry.publish(&Event::new().data("x"), &Topics::new(["busy"]), at(second)).unwrap();
+            }
+            // What shard 0's flusher does when it would sleep.
+            match registry.heartbeat(at(second)) {
+                Heartbeat::Appended => assert!(registry.has_work(0)),
+                Heartbeat::DueAt(due) => assert!(due > at(second), "the next one is in the future"),
+                Heartbeat::NotNeeded => panic!("it has clients"),
+            }
+            let before = received.clone();
+            run_rounds(&mut registry, &mut received);
+            for (&label, text) in &received {
+                let count = |text: &str| text.matches(": keep-alive").count();
+                let new = count(text) - before.get(&label).map_or(0, |text: &String| count(text));
+                heartbeats.entry(label).or_default().extend(std::iter::repeat_n(second, new));
+            }
+        }
+        assert_eq!(heartbeats[&1], [], "the busy topic's client: never silent for 15 s");
+        assert_eq!(heartbeats[&2], [15, 30, 45, 60], "the quiet topic's client");
+    }
+
+    /// Runs a round of shard 0 in which every client's socket takes everything; returns what each
+    /// client was written, in the order they joined.
+    fn round_taking_all(registry: &mut Registry<u32>) -> Vec<(u32, Vec<u8>)> {
+        let mut round = Round::default();
+        registry.start_round(0, &mut round);
+        let written = (0..round.targets.len()).map(|i| (round.targets[i].sink, round.bytes_for(i).to_vec())).collect();
+        registry.finish_round(&mut round);
+        written
+    }
+
+    /// The heartbeat rule, with time driven by hand: a heartbeat is due a whole interval after the
+    /// last bytes appended, only while there are clients, and every client gets it.
+    #[test]
+    fn a_heartbeat_goes_to_every_client_after_a_whole_interval_of_silence() {
+        let interval = Duration::from_secs(15);
+        let second = Duration::from_secs(1);
+        let mut registry = registry(1, 1 << 20);
+        registry.send_heartbeats(interval, t0());
+        assert_eq!(registry.heartbeat(t0() + 99 * interval), Heartbeat::NotNeeded, "no client, no heartbeat");
+        let clients = [1, 2].map(|sink| registry.join(sink, None, Coding::Identity, &Selection::all()).unwrap().key);
+        clients.iter().for_each(|&key| assert!(catch_up(&mut registry, key).is_empty()));
+        let just_before = t0() + interval - Duration::from_nanos(1);
+        assert_eq!(registry.heartbeat(just_before), Heartbeat::DueAt(t0() + interval));
+        registry.publish(&Event::new().data("news"), Topics::notice(), t0() + 10 * second).unwrap();
+        assert_eq!(registry.heartbeat(t0() + interval), Heartbeat::DueAt(t0() + 25 * second), "an event puts it off");
+        round_taking_all(&mut registry);
+        assert_eq!(registry.heartbeat(t0() + 25 * second), Heartbeat::Appended, "a whole interval of silence");
+        let written = round_taking_all(&mut registry);
+        assert_eq!(written, [(1, HEARTBEAT_COMMENT.to_vec()), (2, HEARTBEAT_COMMENT.to_vec())]);
+        assert_eq!(registry.heartbeat(t0() + 25 * second), Heartbeat::DueAt(t0() + 40 * second), "one per interval");
+        assert_eq!(registry.heartbeat(t0() + 40 * second), Heartbeat::Appended);
+        assert_eq!(registry.stats().events_sent, 1, "heartbeats are not events");
+
+        let mut silent = Registry::<u32>::new(EPOCH, 1, 1, History::new(10, 1000), 1000, 1);
+        silent.set_live_shards(1);
+        silent.join(1, None, Coding::Identity, &Selection::all()).unwrap();
+        assert_eq!(silent.heartbeat(t0() + 99 * interval), Heartbeat::NotNeeded, "heartbeats off");
+    }
+
+    /// A client that never reads, with time driven by hand: its catch-up thread waits on its full
+    /// socket, and even heartbeats alone (one per interval, all the hub sends) put it further
+    /// behind, until it is more than `max_queued_bytes` behind and the next round drops it, and
+    /// counts it as slow.
+    #[test]
+    fn a_client_that_never_reads_is_dropped_once_heartbeats_alone_put_it_too_far_behind() {
+        let interval = Duration::from_secs(15);
+        let bound = 10 * HEARTBEAT_COMMENT.len();
+        let mut registry = registry(1, bound);
+        registry.send_heartbeats(interval, t0());
+        let key = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap().key;
+        catch_up(&mut registry, key);
+        let mut round = Round::default();
+        let mut now = t0();
+        for beat in 1.. {
+            now += interval;
+            assert_eq!(registry.heartbeat(now), Heartbeat::Appended, "heartbeat {beat}");
+            registry.start_round(0, &mut round);
+            if beat == 1 {
+                // Its socket takes nothing: a catch-up thread takes it, and waits on the socket.
+                round.targets[0].outcome = Written::Partial(0);
+                registry.finish_round(&mut round);
+                assert!(registry.start_catch_up_thread());
+                registry.catch_up_thread_started();
+                assert_eq!(registry.next_catch_up().map(|(key, _)| key), Some(key));
+                continue;
+            }
+            assert!(round.targets.is_empty(), "its catch-up thread is its one writer");
+            let dropped = round.to_close.clone();
+            registry.finish_round(&mut round);
+            if beat * HEARTBEAT_COMMENT.len() <= bound {
+                assert!(
+                    dropped.is_empty(),
+                    "heartbeat {beat}: {} bytes behind, within the bound",
+                    beat * HEARTBEAT_COMMENT.len()
+                );
+                continue;
+            }
+            assert_eq!((beat, dropped), (11, vec![1]), "dropped at the first heartbeat past the bound");
+            break;
+        }
+        assert_eq!(registry.stats().dropped_slow, 1);
+        assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Closed, "its catch-up thread lets it go");
+        assert_eq!(registry.heartbeat(now + interval), Heartbeat::Appended, "still registered until it leaves");
+        registry.leave(key);
+        assert_eq!(registry.heartbeat(now + 2 * interval), Heartbeat::NotNeeded);
+    }
+
+    /// What the runtime does when a writer's deadline passes (`timing.rs` decides when): the
+    /// client is dropped and counted as slow once, and its writer's next step finds it closed.
+    #[test]
+    fn a_stalled_client_is_dropped_and_counted_once() {
+        let mut registry = registry(1, 1 << 20);
+        let key = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap().key;
+        registry.publish(&Event::new().data("x"), Topics::notice(), t0()).unwrap();
+        let write_timeout = Duration::from_secs(10);
+        let mut deadline = WriteDeadline::new(write_timeout, t0());
+        let CatchUpStep::Write(bytes) = registry.catch_up_step(key, 4) else { panic!("bytes to write") };
+        // The socket takes the first write, then nothing.
+        registry.advance(key, bytes.len());
+        deadline.progressed(t0() + Duration::from_secs(3));
+        assert!(deadline.wait(t0() + Duration::from_secs(12)).is_some(), "not yet: 9 s without progress");
+        assert_eq!(deadline.wait(t0() + Duration::from_secs(13)), None, "10 s without progress");
+        registry.stalled(key);
+        registry.stalled(key);
+        assert_eq!(registry.stats().dropped_slow, 1);
+        assert_eq!(registry.catch_up_step(key, 4), CatchUpStep::Closed);
+        assert!(!registry.hand_to_flusher(key), "a closed client never goes back to a flusher");
+    }
+
+    /// History eviction by count and by bytes, seen by a client that resumes: an evicted id is
+    /// unknown (the reset, then the whole history), a kept one resumes after it.
+    #[test]
+    fn an_id_evicted_from_history_is_unknown_to_a_resuming_client() {
+        let event_len = Event::new().data("x").id("1").to_bytes().unwrap().len();
+        for (events, bytes) in [(2, 1 << 20), (100, 2 * event_len)] {
+            let mut registry: Registry<u32> = Registry::new(EPOCH, 1, 1, History::new(events, bytes), 1 << 20, 1);
+            registry.set_live_shards(1);
+            for id in ["1", "2", "3"] {
+                registry.publish(&Event::new().data("x").id(id), Topics::notice(), t0()).unwrap();
+            }
+            let evicted = registry.join(1, Some("1"), Coding::Identity, &Selection::all()).unwrap();
+            let kept = registry.join(2, Some("2"), Coding::Identity, &Selection::all()).unwrap();
+            assert!(evicted.replay.unknown_id, "limits ({events}, {bytes}): the oldest went");
+            assert_eq!(evicted.replay.events.len(), 2, "the whole history instead");
+            assert!(!kept.replay.unknown_id && kept.replay.events.len() == 1, "resumed after 2");
+            assert_eq!(registry.stats().history_len, 2);
+        }
     }
 
     #[test]
     fn no_flusher_no_join() {
         let mut registry: Registry<u32> = Registry::new(EPOCH, 2, 1, History::new(10, 1000), 1000, 1);
-        assert!(registry.join(1, None, Coding::Identity).is_none());
+        assert!(registry.join(1, None, Coding::Identity, &Selection::all()).is_none());
         registry.set_live_shards(1);
-        assert!(registry.join(1, None, Coding::Identity).is_some());
+        assert!(registry.join(1, None, Coding::Identity, &Selection::all()).is_some());
     }
 
     #[test]
     fn clients_fill_one_flusher_before_the_next_and_then_spread_evenly() {
         let mut registry: Registry<u32> = Registry::new(EPOCH, 3, 2, History::new(10, 1000), 1000, 1);
         registry.set_live_shards(2);
-        let join = |registry: &mut Registry<u32>, n| registry.join(n, None, Coding::Identity).unwrap().key;
+        let join =
+            |registry: &mut Registry<u32>, n| registry.join(n, None, Coding::Identity, &Selection::all()).unwrap().key;
         let keys: Vec<Key> = (0..4).map(|n| join(&mut registry, n)).collect();
         assert_eq!(keys.iter().map(|k| k.shard).collect::<Vec<_>>(), [0, 0, 1, 1], "two per flusher, live shards only");
         // Room again in the second: it takes the next client.
@@ -963,19 +1498,19 @@ mod tests {
             registry.leave(key);
         }
         assert_eq!(join(&mut registry, 6).shard, 0);
-        assert!(registry.has_clients(0) && !registry.has_clients(1) && !registry.has_clients(2));
+        assert_eq!(registry.shard_clients, [2, 0, 0], "the fifth client and this one");
     }
 
     #[test]
     fn hub_ids_carry_the_epoch_and_ids_of_another_run_are_unknown() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("a").with_id()).unwrap();
-        registry.publish(&Event::new().data("b").with_id()).unwrap();
-        let joined = registry.join(1, Some("5-1"), Coding::Identity).unwrap();
+        registry.publish(&Event::new().data("a").with_id(), Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("b").with_id(), Topics::notice(), t0()).unwrap();
+        let joined = registry.join(1, Some("5-1"), Coding::Identity, &Selection::all()).unwrap();
         assert!(!joined.replay.unknown_id);
         assert_eq!(joined.replay.events.iter().map(|e| text(e)).collect::<Vec<_>>(), ["id: 5-2\ndata: b\n\n"]);
         // The same number from an earlier run (another epoch) is not this run's event 1.
-        let from_earlier_run = registry.join(2, Some("4-1"), Coding::Identity).unwrap();
+        let from_earlier_run = registry.join(2, Some("4-1"), Coding::Identity, &Selection::all()).unwrap();
         assert!(from_earlier_run.replay.unknown_id);
         assert_eq!(from_earlier_run.replay.events.len(), 2);
     }
@@ -985,16 +1520,16 @@ mod tests {
     #[test]
     fn explicit_ids_never_take_the_form_of_the_hubs_own() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("a").with_id()).unwrap();
+        registry.publish(&Event::new().data("a").with_id(), Topics::notice(), t0()).unwrap();
         for own in ["5-1", "5-3", "5-0"] {
-            let refused = registry.publish(&Event::new().data("x").id(own));
+            let refused = registry.publish(&Event::new().data("x").id(own), Topics::notice(), t0());
             assert!(matches!(refused, Err(Error::InvalidField { field: "id", .. })), "{own}");
         }
         for other in ["3", "4-3", "5-", "5-x", "55-3", "5-3a", ""] {
-            registry.publish(&Event::new().data("y").id(other)).unwrap();
+            registry.publish(&Event::new().data("y").id(other), Topics::notice(), t0()).unwrap();
         }
-        registry.publish(&Event::new().data("b").with_id()).unwrap();
-        let joined = registry.join(1, Some("5-1"), Coding::Identity).unwrap();
+        registry.publish(&Event::new().data("b").with_id(), Topics::notice(), t0()).unwrap();
+        let joined = registry.join(1, Some("5-1"), Coding::Identity, &Selection::all()).unwrap();
         assert_eq!(joined.replay.events.len(), 7, "the six explicit ids kept (the empty one is not), then 5-2");
     }
 
@@ -1003,11 +1538,11 @@ mod tests {
     #[test]
     fn a_joining_client_gets_each_event_once_from_history_catch_up_or_flusher() {
         let mut registry = registry(1, 1 << 20);
-        registry.publish(&Event::new().data("kept").with_id()).unwrap();
-        registry.publish(&Event::new().data("live only")).unwrap();
-        let Joined { key, replay } = registry.join(1, None, Coding::Identity).unwrap();
+        registry.publish(&Event::new().data("kept").with_id(), Topics::notice(), t0()).unwrap();
+        registry.publish(&Event::new().data("live only"), Topics::notice(), t0()).unwrap();
+        let Joined { key, replay } = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap();
         assert_eq!(replay.events.len(), 1, "only the event with an id is replayed");
-        registry.publish(&Event::new().data("while catching up")).unwrap();
+        registry.publish(&Event::new().data("while catching up"), Topics::notice(), t0()).unwrap();
 
         let mut round = Round::default();
         registry.start_round(0, &mut round);
@@ -1015,7 +1550,7 @@ mod tests {
         assert_eq!(registry.owner(key), Some(Owner::CatchUp));
         assert_eq!(text(&catch_up(&mut registry, key)), "data: while catching up\n\n");
 
-        registry.publish(&Event::new().data("live").with_id()).unwrap();
+        registry.publish(&Event::new().data("live").with_id(), Topics::notice(), t0()).unwrap();
         assert!(registry.has_work(0));
         registry.start_round(0, &mut round);
         assert_eq!(round.targets.len(), 1);
@@ -1030,16 +1565,16 @@ mod tests {
     #[test]
     fn a_full_socket_hands_the_client_back_at_the_byte_it_stopped() {
         let mut registry = registry(1, 1 << 20);
-        let key = registry.join(1, None, Coding::Identity).unwrap().key;
+        let key = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap().key;
         catch_up(&mut registry, key);
-        registry.publish(&Event::new().data("0123456789")).unwrap();
+        registry.publish(&Event::new().data("0123456789"), Topics::notice(), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         round.targets[0].outcome = Written::Partial(4);
         registry.finish_round(&mut round);
         assert_eq!((round.handed_back, registry.queued()), (1, vec![key]));
         assert_eq!(registry.owner(key), Some(Owner::CatchUp), "nobody writes to it until a catch-up thread takes it");
-        registry.publish(&Event::new().data("more")).unwrap();
+        registry.publish(&Event::new().data("more"), Topics::notice(), t0()).unwrap();
         registry.start_round(0, &mut round);
         assert!(round.targets.is_empty(), "the flusher leaves a queued client alone");
 
@@ -1062,13 +1597,13 @@ mod tests {
     fn a_round_writes_clients_in_the_order_they_joined() {
         let mut registry = registry(1, 1 << 20);
         let mut keys: Vec<Key> =
-            (0..6).map(|label| registry.join(label, None, Coding::Identity).unwrap().key).collect();
+            (0..6).map(|label| registry.join(label, None, Coding::Identity, &Selection::all()).unwrap().key).collect();
         registry.leave(keys.remove(2));
-        keys.push(registry.join(6, None, Coding::Identity).unwrap().key);
+        keys.push(registry.join(6, None, Coding::Identity, &Selection::all()).unwrap().key);
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("x")).unwrap();
+        registry.publish(&Event::new().data("x"), Topics::notice(), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         assert_eq!(round.targets.iter().map(|target| target.key).collect::<Vec<_>>(), keys);
@@ -1084,11 +1619,12 @@ mod tests {
     #[test]
     fn a_full_socket_goes_to_the_catch_up_queue_before_the_round_ends() {
         let mut registry = registry(1, 1 << 20);
-        let keys: Vec<Key> = (0..3).map(|label| registry.join(label, None, Coding::Identity).unwrap().key).collect();
+        let keys: Vec<Key> =
+            (0..3).map(|label| registry.join(label, None, Coding::Identity, &Selection::all()).unwrap().key).collect();
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("0123456789")).unwrap();
+        registry.publish(&Event::new().data("0123456789"), Topics::notice(), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         round.targets[0].outcome = Written::Partial(3);
@@ -1115,11 +1651,12 @@ mod tests {
     #[test]
     fn catch_up_threads_never_exceed_the_limit_and_waiting_clients_are_taken_in_order() {
         let mut registry = limited_registry(1, 1 << 20, 2);
-        let keys: Vec<Key> = (0..5).map(|label| registry.join(label, None, Coding::Identity).unwrap().key).collect();
+        let keys: Vec<Key> =
+            (0..5).map(|label| registry.join(label, None, Coding::Identity, &Selection::all()).unwrap().key).collect();
         for &key in &keys {
             catch_up(&mut registry, key);
         }
-        registry.publish(&Event::new().data("x")).unwrap();
+        registry.publish(&Event::new().data("x"), Topics::notice(), t0()).unwrap();
         let mut round = Round::default();
         registry.start_round(0, &mut round);
         for target in &mut round.targets {
@@ -1157,7 +1694,7 @@ mod tests {
     fn waiting_clients_are_closed_only_when_no_catch_up_thread_runs() {
         let mut registry = limited_registry(1, 1 << 20, 4);
         let fill_up = |registry: &mut Registry<u32>| {
-            registry.publish(&Event::new().data("x")).unwrap();
+            registry.publish(&Event::new().data("x"), Topics::notice(), t0()).unwrap();
             let mut round = Round::default();
             registry.start_round(0, &mut round);
             for target in &mut round.targets {
@@ -1166,7 +1703,8 @@ mod tests {
             registry.finish_round(&mut round);
             round.handed_back
         };
-        let keys: Vec<Key> = (0..3).map(|label| registry.join(label, None, Coding::Identity).unwrap().key).collect();
+        let keys: Vec<Key> =
+            (0..3).map(|label| registry.join(label, None, Coding::Identity, &Selection::all()).unwrap().key).collect();
         for &key in &keys {
             catch_up(&mut registry, key);
         }
@@ -1203,15 +1741,15 @@ mod tests {
     #[test]
     fn a_client_too_far_behind_is_closed_and_the_backlog_freed() {
         let mut registry = registry(1, TRIM_BACKLOG_AT_BYTES);
-        let slow = registry.join(1, None, Coding::Identity).unwrap().key;
-        let fast = registry.join(2, None, Coding::Identity).unwrap().key;
+        let slow = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap().key;
+        let fast = registry.join(2, None, Coding::Identity, &Selection::all()).unwrap().key;
         catch_up(&mut registry, slow);
         catch_up(&mut registry, fast);
         let payload = "x".repeat(1000);
         let mut round = Round::default();
         let mut too_slow = Vec::new();
         for _ in 0..TRIM_BACKLOG_AT_BYTES / 1000 + 2 {
-            registry.publish(&Event::new().data(payload.as_str())).unwrap();
+            registry.publish(&Event::new().data(payload.as_str()), Topics::notice(), t0()).unwrap();
             registry.start_round(0, &mut round);
             for target in &mut round.targets {
                 // The slow client's socket never takes a byte.
@@ -1241,16 +1779,18 @@ mod tests {
     fn exactly_at_the_queue_bound_a_client_stays() {
         let event_len = "data: x\n\n".len();
         let mut registry = registry(1, event_len);
-        let key = registry.join(1, None, Coding::Identity).unwrap().key;
-        registry.publish(&Event::new().data("x")).unwrap();
+        let key = registry.join(1, None, Coding::Identity, &Selection::all()).unwrap().key;
+        registry.publish(&Event::new().data("x"), Topics::notice(), t0()).unwrap();
         assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Write(b"data: x\n\n".to_vec()));
-        registry.publish(&Event::new().data("x")).unwrap();
+        registry.publish(&Event::new().data("x"), Topics::notice(), t0()).unwrap();
         assert_eq!(registry.catch_up_step(key, 100), CatchUpStep::Closed, "one byte past the bound");
     }
 
     /// The hub's promise, checked against a model over thousands of seeded random steps: every
-    /// client receives its history snapshot and then every byte appended after it joined, exactly
-    /// once and in order, whatever the interleaving of publishing, joining, leaving, flusher rounds
+    /// client receives its history snapshot and then every event its selection admits that was
+    /// published after it joined, exactly once and in order, whatever the selections (every
+    /// event, some topics, patterns, private selectors), the topics of events (none, several,
+    /// private or not), and the interleaving of publishing, joining, leaving, flusher rounds
     /// (each write of a round a step of its own, with full sockets handed over at once or when the
     /// round ends), and catch-up threads that start, take waiting clients, end when none waits,
     /// or cannot be started. After every step: each client has one writer at most (no catch-up
@@ -1259,7 +1799,7 @@ mod tests {
     /// some catch-up thread runs.
     ///
     /// Odd seeds use a compressing registry, whose clients read plain or compressed bytes at
-    /// random: each coding has its own log in the model, and compressed clients' bytes must also
+    /// random: compressed clients' bytes must be the events compressed one by one, and also
     /// decode to the plain events.
     #[test]
     fn every_client_gets_every_byte_once_in_order_under_random_interleavings() {
@@ -1278,10 +1818,8 @@ mod tests {
                 Deflater::new(6).compress_independent(bytes, &mut out);
                 out
             };
-            let mut logs: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
-            // What each compressed client should decode to: the plain events after its join.
-            let mut plain_events: Vec<Vec<u8>> = Vec::new();
-            let mut ids: Vec<(String, Vec<u8>)> = Vec::new();
+            let mut published = 0;
+            let mut ids: Vec<(String, Vec<u8>, Topics)> = Vec::new();
             let mut clients: Vec<Model> = Vec::new();
             let mut threads: Vec<ModelThread> = Vec::new();
             // Per shard, the round its flusher is in the middle of, and the next target to write.
@@ -1290,13 +1828,15 @@ mod tests {
             for _ in 0..600 {
                 match rng.below(12) {
                     0..=2 => {
-                        let data = format!("e{}", plain_events.len());
+                        let data = format!("e{published}");
                         let event = match rng.below(3) {
                             0 => Event::new().data(data.clone()),
                             1 => Event::new().data(data.clone()).with_id(),
-                            _ => Event::new().data(data.clone()).id(format!("given{}", plain_events.len())),
+                            _ => Event::new().data(data.clone()).id(format!("given{published}")),
                         };
-                        registry.publish(&event).unwrap();
+                        published += 1;
+                        let topics = random_topics(&mut rng);
+                        registry.publish(&event, &topics, t0()).unwrap();
                         let id = if event.wants_next_id() {
                             next_auto += 1;
                             Some(format!("{EPOCH}-{}", next_auto - 1))
@@ -1304,15 +1844,13 @@ mod tests {
                             event.given_id().map(str::to_string)
                         };
                         let bytes = event.encode(id.as_deref()).unwrap();
-                        for coding in [Coding::Identity, Coding::Gzip] {
-                            if clients.iter().any(|c| !c.left && c.coding == coding) {
-                                let form = if coding == Coding::Gzip { compress(&bytes) } else { bytes.clone() };
-                                logs[coding as usize].extend_from_slice(&form);
-                            }
+                        for client in clients.iter_mut().filter(|c| !c.left && c.selection.admits(&topics)) {
+                            let form = if client.coding == Coding::Gzip { compress(&bytes) } else { bytes.clone() };
+                            client.expected.extend_from_slice(&form);
+                            client.expected_plain.extend_from_slice(&bytes);
                         }
-                        plain_events.push(bytes.clone());
                         if let Some(id) = id {
-                            ids.push((id, bytes));
+                            ids.push((id, bytes, topics));
                         }
                     }
                     3 => {
@@ -1323,22 +1861,23 @@ mod tests {
                         };
                         let label = clients.len() as u32;
                         let coding = if compressing && rng.below(2) == 0 { Coding::Gzip } else { Coding::Identity };
-                        let joined = registry.join(label, resume.as_deref(), coding).unwrap();
-                        let after = resume.as_ref().and_then(|r| ids.iter().rposition(|(id, _)| id == r));
-                        let kept = &ids[after.map_or(0, |at| at + 1)..];
+                        let selection = random_selection(&mut rng);
+                        let joined = registry.join(label, resume.as_deref(), coding, &selection).unwrap();
+                        let after = resume.as_ref().and_then(|r| ids.iter().rposition(|(id, ..)| id == r));
+                        let kept = ids[after.map_or(0, |at| at + 1)..].iter().filter(|e| selection.admits(&e.2));
                         let expected: Vec<u8> = match coding {
-                            Coding::Identity => kept.iter().flat_map(|e| e.1.clone()).collect(),
-                            Coding::Gzip => kept.iter().flat_map(|e| compress(&e.1)).collect(),
+                            Coding::Identity => kept.flat_map(|e| e.1.clone()).collect(),
+                            Coding::Gzip => kept.flat_map(|e| compress(&e.1)).collect(),
                         };
                         let replayed: Vec<u8> = joined.replay.events.iter().flat_map(|e| e.to_vec()).collect();
                         assert_eq!(replayed, expected, "seed {seed}: history after {resume:?}");
                         assert_eq!(joined.replay.unknown_id, resume.is_some() && after.is_none());
-                        // While the client was alone the log was not kept: its view starts here.
                         clients.push(Model {
                             key: joined.key,
                             coding,
-                            from: logs[coding as usize].len(),
-                            from_event: plain_events.len(),
+                            selection,
+                            expected: Vec::new(),
+                            expected_plain: Vec::new(),
                             received: Vec::new(),
                             joining: true,
                             left: false,
@@ -1449,9 +1988,8 @@ mod tests {
                 }
                 check_writers(&registry, &threads, max_threads, seed);
                 for client in clients.iter().filter(|c| !c.left) {
-                    let log = &logs[client.coding as usize];
-                    let expected = &log[client.from..client.from + client.received.len()];
-                    assert_eq!(client.received, expected, "seed {seed}: a client's bytes are the log's, in order");
+                    let expected = &client.expected[..client.received.len()];
+                    assert_eq!(client.received, expected, "seed {seed}: a client's bytes are its events', in order");
                 }
             }
             // Drain: the rounds in progress finish, then every client still connected ends with the
@@ -1512,11 +2050,10 @@ mod tests {
                 check_writers(&registry, &threads, max_threads, seed);
             }
             for client in clients.iter().filter(|c| !c.left && !c.closed) {
-                let log = &logs[client.coding as usize];
-                assert_eq!(text(&client.received), text(&log[client.from..]), "seed {seed}");
+                assert_eq!(text(&client.received), text(&client.expected), "seed {seed}");
                 if client.coding == Coding::Gzip {
                     let decoded = test_inflate::inflate(&client.received).unwrap();
-                    assert_eq!(decoded.data, plain_events[client.from_event..].concat(), "seed {seed}: it decodes");
+                    assert_eq!(decoded.data, client.expected_plain, "seed {seed}: it decodes");
                 }
             }
         }
@@ -1578,14 +2115,41 @@ mod tests {
         assert!(queued.is_empty() || !threads.is_empty(), "seed {seed}: clients wait with no thread coming");
     }
 
+    /// Topics for a random event: none (a notice to everyone) or some of three, private or not.
+    fn random_topics(rng: &mut SplitRng) -> Topics {
+        if rng.below(4) == 0 {
+            return Topics::notice().clone();
+        }
+        let mut topics: Vec<&str> = ["a", "b", "c"].into_iter().filter(|_| rng.below(2) == 0).collect();
+        if topics.is_empty() {
+            topics.push(["a", "b", "c"][rng.below(3)]);
+        }
+        Topics::new(topics).private(rng.below(4) == 0)
+    }
+
+    /// A random selection: every event, exact topics, the wildcard, with private selectors or not.
+    fn random_selection(rng: &mut SplitRng) -> Selection {
+        match rng.below(8) {
+            0 => Selection::all(),
+            1 => Selection::topics(selector(&["a"])),
+            2 => Selection::topics(selector(&["b", "a"])),
+            3 => Selection::topics(selector(&["*"])),
+            4 => Selection::topics(selector(&["a"])).with_private(selector(&["a"])),
+            5 => Selection::all().with_private(selector(&["*"])),
+            6 => Selection::topics(selector(&["c", "*"])).with_private(selector(&["b"])),
+            _ => Selection::topics(selector(&["c"])),
+        }
+    }
+
     /// A client as the model sees it.
     struct Model {
         key: Key,
         coding: Coding,
-        /// Offset in the model's log of its coding where the client joined.
-        from: usize,
-        /// How many events had been published when it joined.
-        from_event: usize,
+        selection: Selection,
+        /// The events its selection admits since it joined, in its coding.
+        expected: Vec<u8>,
+        /// The same events, plain (what a compressed client's bytes decode to).
+        expected_plain: Vec<u8>,
         received: Vec<u8>,
         /// Its connection is still sending what it missed when it joined.
         joining: bool,

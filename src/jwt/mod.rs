@@ -330,6 +330,8 @@ pub struct Verifier {
     /// Trusted keys, each for one issuer or, with `None`, for tokens of any issuer.
     keys: Vec<(Option<String>, Hs256Key)>,
     audience: Option<String>,
+    /// With no audience: accept a token whatever its `aud` says.
+    any_audience: bool,
     token_type: Option<String>,
     leeway: Duration,
     max_token_bytes: usize,
@@ -353,6 +355,7 @@ impl Verifier {
         Verifier {
             keys: vec![(issuer, key)],
             audience: None,
+            any_audience: false,
             token_type: None,
             leeway: DEFAULT_LEEWAY,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
@@ -373,6 +376,14 @@ impl Verifier {
     /// audience, a token that has an `aud` claim is refused.
     pub fn audience(mut self, audience: impl Into<String>) -> Verifier {
         self.audience = Some(audience.into());
+        self
+    }
+
+    /// Accepts a token whatever its `aud` names (a string or an array of strings is still
+    /// required where there is one), for a verifier that has no identity of its own to check
+    /// for. A verifier told its [`audience`](Self::audience) checks it instead.
+    pub fn any_audience(mut self) -> Verifier {
+        self.any_audience = true;
         self
     }
 
@@ -488,6 +499,7 @@ impl Verifier {
         }
         let audience_is_ours = match (claims.get("aud"), &self.audience) {
             (None, None) => true,
+            (Some(Value::String(_)), None) if self.any_audience => true,
             (None, Some(_)) => return Err(Error::MissingClaim { name: "aud" }),
             (Some(Value::String(audience)), ours) => ours.as_ref() == Some(audience),
             (Some(Value::Array(audiences)), ours) => {
@@ -497,7 +509,7 @@ impl Verifier {
                         name: "aud",
                         reason: "it must be a string or an array of strings",
                     })?;
-                    found |= ours.as_deref() == Some(audience);
+                    found |= ours.as_deref() == Some(audience) || (ours.is_none() && self.any_audience);
                 }
                 found
             }

@@ -470,6 +470,21 @@ fn a_verifier_without_an_audience_refuses_tokens_that_have_one() {
     assert!(verify(&verifier(), &hs256(r#"{"exp":1767225600}"#)).is_ok());
 }
 
+#[test]
+fn a_verifier_of_any_audience_takes_any_named_one_but_still_checks_its_form() {
+    let verifier = verifier().any_audience();
+    for aud in [r#""x""#, r#"["x","y"]"#] {
+        assert!(verify(&verifier, &hs256(&format!(r#"{{"aud":{aud},"exp":1767225600}}"#))).is_ok(), "{aud}");
+    }
+    assert!(verify(&verifier, &hs256(r#"{"exp":1767225600}"#)).is_ok());
+    assert_eq!(verify(&verifier, &hs256(r#"{"aud":[],"exp":1767225600}"#)), Err(Error::WrongAudience));
+    let numeric = verify(&verifier, &hs256(r#"{"aud":1,"exp":1767225600}"#));
+    assert!(matches!(numeric, Err(Error::InvalidClaim { name: "aud", .. })));
+    // Told its audience, it checks it.
+    let named = verifier.audience("hub");
+    assert_eq!(verify(&named, &hs256(r#"{"aud":"x","exp":1767225600}"#)), Err(Error::WrongAudience));
+}
+
 // --- Order --------------------------------------------------------------------------------------
 
 #[test]

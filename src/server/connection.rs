@@ -27,13 +27,13 @@ use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::event_stream::EventStream;
 use super::hub_client::{self, Joining, NotStarted};
 use super::late_watch::{LateWatch, WatchEnding};
 use super::linger::linger;
-use super::response::{Body, Response};
+use super::response::{Body, HubStream, Response};
 use super::router::Routed;
 use super::stream_socket::{StreamSocket, Watched};
 use super::{Request, Shared, StreamBody};
@@ -453,10 +453,18 @@ fn respond(
         shared.metrics.answered(status);
         return Responded::Complete(send_complete(socket, &head, exchange.persistence, exchange.ahead));
     }
-    let intro = config.retry.map(retry_line).unwrap_or_default();
+    let mut intro = config.retry.map(retry_line).unwrap_or_default();
+    if matches!(&body, Body::Hub(hub) if hub.opening_comment) {
+        intro.extend_from_slice(OPENING_COMMENT);
+    }
     let source = stream_source(socket, request, body, exchange, coding);
     Responded::Stream(StreamStart { status, framing, head, intro, source })
 }
+
+/// The comment a hub stream opens with when its handler asks ([`Response::opening_comment`]).
+///
+/// [`Response::opening_comment`]: super::Response::opening_comment
+const OPENING_COMMENT: &[u8] = b":\n";
 
 /// The response's header fields: the CORS ones, then the handler's, less those that frame the
 /// message, which the server writes itself (a handler's `Connection: close` still closes the
@@ -527,7 +535,7 @@ fn stream_coding(request: &Request, body: &Body, offers: &Offers) -> StreamCodin
                 coding.encoder = Some(profile.encoder());
             }
         }
-        Body::Hub(hub) if hub.compresses() => {
+        Body::Hub(stream) if stream.hub.compresses() => {
             coding.varies = true;
             coding.hub_gzip = crate::http::choose_coding(accept_encoding.as_deref(), &["gzip"]).is_some();
             coding.content_coding = coding.hub_gzip.then(|| "gzip".to_string());
@@ -557,13 +565,20 @@ fn stream_source(
     coding: StreamCoding,
 ) -> StreamSource {
     match body {
-        Body::Hub(hub) => {
-            let last_event_id = last_event_id(request).map(str::to_string);
+        Body::Hub(stream) => {
+            let HubStream { hub, selection, resume_header, resume_after, ends_at, history, .. } = *stream;
+            let last_event_id = resume_after.or_else(|| last_event_id(request).map(str::to_string));
+            // A wall-clock time, as a point on the clock the watch waits by.
+            let ends_at =
+                ends_at.map(|time| Instant::now() + time.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO));
             // What the hub's lifecycle hooks are told: kept for the stream's life, so only for a
             // hub that has hooks.
             let peer_addr = || socket.peer_addr().ok();
             let client = hub.has_hooks().then(|| Box::new(request.client_info(peer_addr(), last_event_id.clone())));
-            StreamSource::Hub { hub, joining: Joining { last_event_id, gzip: coding.hub_gzip, client } }
+            let selection = Box::new(selection);
+            let joining =
+                Joining { last_event_id, gzip: coding.hub_gzip, selection, resume_header, ends_at, history, client };
+            StreamSource::Hub { hub, joining }
         }
         Body::Stream(run) => {
             StreamSource::PerConnection(PerConnectionStream { run, exchange, encoder: coding.encoder })

@@ -3,17 +3,18 @@
 //!
 //! The hub writes to the socket through the [`Sink`] its [`StreamSocket`] implements: its flushers
 //! with non-blocking writes, and, when the socket fills up, one of the hub's catch-up threads with
-//! blocking writes until the client has everything (see `src/hub/mod.rs`). The connection thread
+//! writes that wait until the client has everything (see `src/hub/catch_up.rs`; the contract is
+//! `src/hub/sink.rs`). The connection thread
 //! does neither: it is blocked in `read`, which is what notices a departing client at once and
 //! costs nothing while it waits. So a client costs this one thread, and one catch-up thread only
 //! while its socket is full.
 
-use std::io;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use super::response::RESUMED_FROM_THE_EARLIEST;
 use super::stream_socket::StreamSocket;
-use crate::hub::registry::Written;
-use crate::hub::{ClientInfo, Ending, Sink};
+use crate::hub::{ClientInfo, Ending, Selection, Sink, Written};
 use crate::Hub;
 
 /// Why a hub stream did not start.
@@ -28,6 +29,16 @@ pub(super) struct Joining {
     pub last_event_id: Option<String>,
     /// The client reads the hub's compressed events.
     pub gzip: bool,
+    /// What the client receives. Boxed: a stream waiting to start carries it, and most
+    /// selections are every event's.
+    pub selection: Box<Selection>,
+    /// The name of a header, added to the head once the client has joined, that says where the
+    /// stream resumes.
+    pub resume_header: Option<String>,
+    /// When the stream is closed if the client is still there.
+    pub ends_at: Option<Instant>,
+    /// Whether a client with no last event id gets the history.
+    pub history: bool,
     /// What the hub's lifecycle hooks are told; made only for a hub that has hooks. Boxed: a
     /// stream waiting to start carries it, and most streams have none.
     pub client: Option<Box<ClientInfo>>,
@@ -49,9 +60,21 @@ pub(super) fn stream_from_hub(
     started: impl FnOnce(),
 ) -> Result<(), NotStarted> {
     let sink: Arc<dyn Sink> = stream.clone();
-    let subscribed = hub.subscribe(sink, joining.last_event_id.as_deref(), joining.gzip);
+    let subscribed = hub.subscribe(sink, joining.last_event_id.as_deref(), joining.gzip, &joining.selection);
+    // Its feed keeps the selection: an idle client keeps no copy.
+    drop(joining.selection);
     let mut subscription = subscribed.map_err(|_| NotStarted::HubUnavailable)?;
+    if !joining.history && joining.last_event_id.is_none() {
+        subscription.skip_history();
+    }
     joined();
+    let head = match joining.resume_header {
+        Some(name) => {
+            let resumed_after = joining.last_event_id.as_deref().filter(|_| subscription.resumed());
+            with_header(head, &name, resumed_after.unwrap_or(RESUMED_FROM_THE_EARLIEST))
+        }
+        None => head,
+    };
     subscription.announce(joining.client.map(|client| *client));
     // The client is owned by this thread until `start` hands it to its flusher, so the head goes out
     // before any event.
@@ -60,7 +83,10 @@ pub(super) fn stream_from_hub(
     drop((head, intro));
     if running {
         started();
-        let _ = stream.watch(None, Vec::new());
+        let _ = match joining.ends_at {
+            Some(deadline) => stream.watch_until(deadline),
+            None => stream.watch(None, Vec::new()),
+        };
     }
     // Once closed, the socket takes no more writes: a catch-up thread still holding the client
     // fails its write at once and lets it go.
@@ -69,13 +95,23 @@ pub(super) fn stream_from_hub(
     Ok(())
 }
 
+/// `head` (a whole response head) with one more header line, before the blank line that ends it.
+///
+/// Invariant relied on: `name` is a token and `value` holds no CR, LF or NUL (a header name
+/// checked where it was set, an event id the hub found, or a constant).
+fn with_header(mut head: Vec<u8>, name: &str, value: &str) -> Vec<u8> {
+    let end = head.len().saturating_sub(2);
+    head.splice(end..end, format!("{name}: {value}\r\n").into_bytes());
+    head
+}
+
 impl Sink for StreamSocket {
     fn write_now(&self, bytes: &[u8]) -> Written {
         StreamSocket::write_now(self, bytes)
     }
 
-    fn write_blocking(&self, bytes: &[u8]) -> io::Result<()> {
-        StreamSocket::write_blocking(self, bytes)
+    fn write_waiting(&self, bytes: &[u8], wait: Duration) -> Written {
+        StreamSocket::write_waiting(self, bytes, wait)
     }
 
     fn close(&self) {
@@ -185,8 +221,9 @@ mod tests {
             }
         });
         let open = taken % payload.len();
-        stream.write_blocking(&payload[open..]).expect("the rest of the open chunk, waiting for room");
-        stream.write_blocking(&rest).expect("a write larger than the socket, waiting for room");
+        let wait = Duration::from_secs(10);
+        assert_eq!(stream.write_waiting(&payload[open..], wait), Written::All, "the rest of the open chunk, waiting");
+        assert_eq!(stream.write_waiting(&rest, wait), Written::All, "a write larger than the socket, waiting for room");
         stream.close();
         let wire = reader.join().unwrap();
         let mut expected = Vec::new();
@@ -196,6 +233,34 @@ mod tests {
         }
         framer.write_all(&mut expected, &payload).unwrap();
         framer.write_all(&mut expected, &rest).unwrap();
+        assert!(wire == expected, "{} bytes on the wire, {} expected", wire.len(), expected.len());
+    }
+
+    /// A catch-up writes the rest of a chunk a flusher's write left open in slices of any size
+    /// (its copies of the backlog are at most 64 KiB, the flusher's chunk may be far longer), some
+    /// empty: each slice continues the chunk and returns once written, the last one closes it, and
+    /// the client gets every byte once, in one chunk.
+    #[test]
+    fn the_rest_of_an_open_chunk_goes_out_in_slices_of_any_size() {
+        let (stream, mut client) = hub_client();
+        // Far more than the socket holds, so that the flusher's write stops inside it.
+        let payload: Vec<u8> = (0..16 * 1024 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+        let Written::Partial(taken) = stream.write_now(&payload) else { panic!("the socket filled up") };
+        let reader = std::thread::spawn(move || {
+            let mut wire = Vec::new();
+            client.read_to_end(&mut wire).map(|_| wire)
+        });
+        let mut rng = crate::test_support::SplitRng::new(7);
+        let mut rest = &payload[taken..];
+        while !rest.is_empty() {
+            let slice = rng.below(100_000).min(rest.len());
+            let written = stream.write_waiting(&rest[..slice], Duration::from_secs(10));
+            assert_eq!(written, Written::All, "{} bytes left", rest.len());
+            rest = &rest[slice..];
+        }
+        stream.close();
+        let wire = reader.join().unwrap().unwrap();
+        let expected = [format!("{:x}\r\n", payload.len()).as_bytes(), &payload, b"\r\n"].concat();
         assert!(wire == expected, "{} bytes on the wire, {} expected", wire.len(), expected.len());
     }
 

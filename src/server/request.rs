@@ -51,6 +51,13 @@ impl Request {
         self.head.header_list(name)
     }
 
+    /// The value of the cookie `name`, from the request's `Cookie` header(s), if it is there (see
+    /// [`cookie_value`](crate::http::cookie_value)).
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        let mut headers = self.head.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("cookie"));
+        headers.find_map(|(_, value)| crate::http::cookie_value(value, name))
+    }
+
     /// Every header, in order.
     pub fn headers(&self) -> &[(String, String)] {
         &self.head.headers

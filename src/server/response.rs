@@ -3,11 +3,31 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::event_stream::EventStream;
 use crate::compress::{Offers, WriteProfile};
+use crate::hub::Selection;
 use crate::json::Value;
 use crate::Hub;
+
+/// A hub stream's settings, as a handler's [`Response::hub`] and its setters made them.
+pub(crate) struct HubStream {
+    pub hub: Hub,
+    /// What the client receives.
+    pub selection: Selection,
+    /// The name of a header that says where the stream resumes ([`Response::report_resume`]).
+    pub resume_header: Option<String>,
+    /// The id the client resumes after, when the handler chose it ([`Response::resume_after`]);
+    /// else the request's `Last-Event-ID`.
+    pub resume_after: Option<String>,
+    /// When the stream must end ([`Response::end_at`]).
+    pub ends_at: Option<SystemTime>,
+    /// Whether a client that names no last event id gets the history ([`Response::without_history`]).
+    pub history: bool,
+    /// Whether the body starts with a comment line ([`Response::opening_comment`]).
+    pub opening_comment: bool,
+}
 
 /// A handler's answer.
 ///
@@ -41,8 +61,9 @@ pub(crate) enum Body {
     Bytes(Vec<u8>),
     /// Run on the connection's thread with the client's stream.
     Stream(Box<dyn FnOnce(EventStream) + Send>),
-    /// Subscribe the client to a hub, with history and resume.
-    Hub(Hub),
+    /// Subscribe the client to a hub, with history and resume. Boxed: its settings are many times
+    /// the size of the other bodies.
+    Hub(Box<HubStream>),
 }
 
 impl Response {
@@ -111,8 +132,18 @@ impl Response {
         }
     }
 
-    /// Subscribes the client to `hub`, with its history and `Last-Event-ID` resume.
+    /// Subscribes the client to `hub`, with its history and `Last-Event-ID` resume: to every
+    /// event, or to those of a [`selection`](Self::selection).
     pub fn hub(hub: Hub) -> Response {
+        let hub = Box::new(HubStream {
+            hub,
+            selection: Selection::all(),
+            resume_header: None,
+            resume_after: None,
+            ends_at: None,
+            history: true,
+            opening_comment: false,
+        });
         Response {
             status: 200,
             headers: Vec::new(),
@@ -120,6 +151,94 @@ impl Response {
             keep_alive: false,
             write_profiles: Offers::default(),
         }
+    }
+
+    /// For a hub stream: the client receives the events `selection` admits (those of some topics,
+    /// the private ones the client may read, and every hub-wide notice), with the history and
+    /// `Last-Event-ID` resume of those events. By default, [`Selection::all`]. A handler builds
+    /// the selection from the request. Ignored for other responses.
+    ///
+    /// ```
+    /// use bare_sse::hub::Selection;
+    /// use bare_sse::server::{Request, Response};
+    /// use bare_sse::topic::{SelectorLimits, TopicSelector};
+    /// use bare_sse::Hub;
+    ///
+    /// let hub = Hub::new();
+    /// // `/books?match=urn:book:1&match_urlpattern=https://example.com/books/:id`: those topics.
+    /// let handler = move |request: &Request| {
+    ///     let params = request.query().iter().map(|(name, value)| (name.as_str(), value.as_str()));
+    ///     match TopicSelector::from_params(params, None, &SelectorLimits::default()) {
+    ///         Ok(selector) => Response::hub(hub.clone()).selection(Selection::topics(selector)),
+    ///         Err(error) => Response::text(format!("{error}\n")).with_status(400),
+    ///     }
+    /// };
+    /// # let _ = handler;
+    /// ```
+    pub fn selection(mut self, selection: Selection) -> Response {
+        if let Body::Hub(hub) = &mut self.body {
+            hub.selection = selection;
+        }
+        self
+    }
+
+    /// For a hub stream: the response head gets a header `name` that says where the stream
+    /// resumes, known once the client has joined: the client's last event id when the hub found
+    /// it (in its history, or its Redis stream) and sends what came after it, or `earliest` when
+    /// the stream starts with the earliest events kept (a first connection, or an id the hub does
+    /// not hold, which also gets the reset event). Ignored for other responses.
+    ///
+    /// # Panics
+    /// If `name` is not a header name (a token), as [`header`](Self::header) does.
+    pub fn report_resume(mut self, name: impl Into<String>) -> Response {
+        let name = name.into();
+        assert!(crate::http::is_valid_header(&name, RESUMED_FROM_THE_EARLIEST), "{name:?} is not a header name");
+        if let Body::Hub(hub) = &mut self.body {
+            hub.resume_header = Some(name);
+        }
+        self
+    }
+
+    /// For a hub stream: resumes after `id` instead of the request's `Last-Event-ID` (a handler
+    /// that takes the last id from elsewhere too, such as a query parameter for a browser's first
+    /// connection, which cannot carry the header). Ignored for other responses.
+    pub fn resume_after(mut self, id: impl Into<String>) -> Response {
+        if let Body::Hub(hub) = &mut self.body {
+            hub.resume_after = Some(id.into());
+        }
+        self
+    }
+
+    /// For a hub stream: a client that names no last event id gets only the events published
+    /// from now on, none of the history (a client that names one still resumes after it). Mercure
+    /// subscribers expect this: only a cursor asks for what was published before. Ignored for
+    /// other responses.
+    pub fn without_history(mut self) -> Response {
+        if let Body::Hub(hub) = &mut self.body {
+            hub.history = false;
+        }
+        self
+    }
+
+    /// For a hub stream: the body starts with an empty comment line (`:`), sent with the head once
+    /// the client has joined, so that a client (and any proxy between) sees the stream open at
+    /// once rather than at the first event or heartbeat, and knows it will miss nothing published
+    /// from then on. Ignored for other responses.
+    pub fn opening_comment(mut self) -> Response {
+        if let Body::Hub(hub) = &mut self.body {
+            hub.opening_comment = true;
+        }
+        self
+    }
+
+    /// For a hub stream: the connection is closed at `time` if the client is still there (for a
+    /// client whose right to the stream ends then, as when its access token expires). A time
+    /// already past closes it as soon as it has joined. Ignored for other responses.
+    pub fn end_at(mut self, time: SystemTime) -> Response {
+        if let Body::Hub(hub) = &mut self.body {
+            hub.ends_at = Some(time);
+        }
+        self
     }
 
     /// Frames a stream as a chunked body with `Connection: keep-alive` when the client speaks
@@ -195,7 +314,24 @@ impl Response {
     pub fn status(&self) -> u16 {
         self.status
     }
+
+    /// The value of the first header named `name` (matched without regard to case), if any:
+    /// for tests of handlers, and for code that adjusts a response made elsewhere.
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body of a plain response; `None` for a stream or a hub subscription.
+    pub fn body_bytes(&self) -> Option<&[u8]> {
+        match &self.body {
+            Body::Bytes(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
 }
+
+/// What [`Response::report_resume`]'s header says when the stream resumes from no id.
+pub(crate) const RESUMED_FROM_THE_EARLIEST: &str = "earliest";
 
 /// `status`, if it can be a request's final answer (200 to 599); panics otherwise.
 fn final_status(status: u16) -> u16 {
@@ -237,5 +373,8 @@ mod tests {
         }
         assert_eq!((Response::new(200).status(), Response::new(599).status()), (200, 599));
         assert!(std::panic::catch_unwind(|| Response::text("x").header("X", "a\nb")).is_err());
+        let hub = || Response::hub(crate::Hub::new());
+        assert!(std::panic::catch_unwind(|| hub().report_resume("Bad Name")).is_err());
+        assert!(std::panic::catch_unwind(|| hub().report_resume("Mercure-Last-Event-ID")).is_ok());
     }
 }

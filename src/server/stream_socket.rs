@@ -6,9 +6,10 @@
 //!   [`BodyFramer`] remembers where a partial write stopped, so whoever writes next resumes there;
 //! - **one writer at a time**: a write turn, taken and given back under a short lock that is never
 //!   held across I/O, so that closing, heartbeats and departure checks never wait on a stalled write;
-//! - **the socket's mode**: blocking writes give up after the write timeout of no progress; writes
-//!   that must not wait (a hub's flusher) switch the socket to non-blocking mode, so a full socket
-//!   returns at once. The mode belongs to the whole socket, reads included, so only the holder of
+//! - **the socket's mode**: blocking writes give up after the write timeout of no progress (a hub's
+//!   catch-up writes, after the wait the hub gives them: the hub decides when its client has
+//!   stalled); writes that must not wait (a hub's flusher) switch the socket to non-blocking mode,
+//!   so a full socket returns at once. The mode belongs to the whole socket, reads included, so only the holder of
 //!   the write turn changes it, and the departure watch switches it back (taking the turn) before
 //!   it reads;
 //! - **ending the body**, once, between writes: the last chunk (after the encoder's end, or the
@@ -31,14 +32,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::compress::BodyEncoder;
+use crate::event::HEARTBEAT_COMMENT;
 use crate::http::{BodyFramer, BodyFraming};
-use crate::hub::registry::Written;
-use crate::hub::Ending;
+use crate::hub::{Ending, Written};
 use crate::net::{is_timeout, HeldFirst};
 
-/// The comment a per-connection stream sends after a silence. No blank line follows it, so it
-/// never ends an event block on its own (see the hub's heartbeat).
-const HEARTBEAT_COMMENT: &[u8] = b": keep-alive\n";
+/// The shortest send timeout set on a socket: a zero one would mean "none" to the operating system.
+const MIN_SEND_TIMEOUT: Duration = Duration::from_millis(1);
 /// How much one read of the departure watch asks for. On a persistent stream, once a read has
 /// returned the start of a next request, the watch reads no more until the body ends; the rest
 /// waits in the socket.
@@ -325,30 +325,24 @@ impl StreamSocket {
     /// client, one writer at a time, so that thread is the departure watch switching the socket
     /// back to blocking reads, and the client's next writer is one that may wait for the turn.
     pub fn write_now(&self, payload: &[u8]) -> Written {
-        let outcome = self.with_turn_in(false, Mode::NonBlocking, |body, mut socket| {
-            // A hub's bytes are encoded once for every client: never through a response's encoder.
-            let framer = &mut body.framer;
-            let mut written = 0;
-            while written < payload.len() || !framer.between_chunks() {
-                match framer.write_some(&mut socket, &payload[written..]) {
-                    Ok(progress) => {
-                        written += progress.taken;
-                        // A write that stopped short of what it was offered met a full socket.
-                        if progress.short {
-                            return Ok(Written::Partial(written));
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if is_timeout(&e) => return Ok(Written::Partial(written)),
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(Written::All)
-        });
-        match outcome {
+        match self.with_turn_in(false, Mode::NonBlocking, |body, socket| write_until_full(body, socket, payload)) {
             Ok(Ok(written)) => written,
             Err(Refused::Busy) => Written::Partial(0),
             Err(Refused::Over) | Ok(Err(_)) => Written::Failed,
+        }
+    }
+
+    /// Writes as much of `payload` as the socket takes, waiting for the write turn, and for room in
+    /// the socket at most `wait` at a time: a hub's catch-up, which decides from the outcome
+    /// whether its client has stalled. The socket is blocking, with about `wait` as its send
+    /// timeout (see [`send_timeout_for`]).
+    pub fn write_waiting(&self, payload: &[u8], wait: Duration) -> Written {
+        let send_timeout = send_timeout_for(wait);
+        match self.with_turn_in(true, Mode::Blocking(Some(send_timeout)), |body, socket| {
+            write_until_full(body, socket, payload)
+        }) {
+            Ok(Ok(written)) => written,
+            Err(_) | Ok(Err(_)) => Written::Failed,
         }
     }
 
@@ -659,6 +653,29 @@ impl StreamSocket {
         Watched::Closed
     }
 
+    /// As [`watch`](Self::watch) for a stream with no heartbeat of its own (a hub's client), but
+    /// the stream is closed at `deadline` if the client has not left by then: for a stream whose
+    /// right to go on ends at a known time (its access token expires).
+    pub fn watch_until(&self, deadline: Instant) -> Watched {
+        let mut ahead = Vec::new();
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            match self.look(None) {
+                Look::Finished => return Watched::Finished(ahead),
+                Look::Closed => break,
+                Look::HeartbeatDue | Look::Wait(_) => {}
+            }
+            if !self.read_for_departure(Some(deadline - now), &mut ahead) {
+                break;
+            }
+        }
+        self.close();
+        Watched::Closed
+    }
+
     /// What the departure watch does next, as the stream's state says.
     fn look(&self, heartbeat: Option<Duration>) -> Look {
         let state = self.lock();
@@ -669,13 +686,10 @@ impl StreamSocket {
             return Look::Closed;
         }
         let Some(interval) = heartbeat else { return Look::Wait(None) };
-        let since_write = state.last_write.elapsed();
-        if !state.writing && since_write >= interval {
-            return Look::HeartbeatDue;
+        match heartbeat_wait(interval, state.last_write, state.writing, Instant::now()) {
+            None => Look::HeartbeatDue,
+            wait => Look::Wait(wait),
         }
-        // A write in progress (perhaps blocked on a full socket) is not silence: look again a
-        // whole interval later rather than retry the heartbeat at once.
-        Look::Wait(Some(if state.writing { interval } else { interval - since_write }))
     }
 
     /// Sends a heartbeat comment; false when the write failed. Not waiting for the turn: if another
@@ -735,6 +749,60 @@ impl StreamSocket {
         };
         state.waiting -= 1;
     }
+}
+
+/// Writes `payload` until it is all written and its chunk closed, or until the socket takes less
+/// than it is offered: full, in non-blocking mode, or after its send timeout in blocking mode. When
+/// a chunk a write left open is longer than `payload` (a catch-up writes the rest of a flusher's
+/// chunk in slices), the whole of `payload` continues it, and the chunk stays open for the next
+/// slice. A hub's bytes are encoded once for every client: they never pass through a response's
+/// encoder.
+fn write_until_full(body: &mut BodyWriter, mut socket: &TcpStream, payload: &[u8]) -> io::Result<Written> {
+    let framer = &mut body.framer;
+    let mut written = 0;
+    while written < payload.len() || !framer.between_chunks() {
+        match framer.write_some(&mut socket, &payload[written..]) {
+            Ok(progress) => {
+                written += progress.taken;
+                // A write that stopped short of what it was offered met a full socket.
+                if progress.short {
+                    return Ok(Written::Partial(written));
+                }
+                // All of it went, with its chunk's end if the chunk ends with it: a chunk still open
+                // goes on past this payload, and the next write brings the rest.
+                if written == payload.len() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) => return Ok(Written::Partial(written)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Written::All)
+}
+
+/// The send timeout for a write that may wait `wait`: `wait` rounded up to whole milliseconds (at
+/// least [`MIN_SEND_TIMEOUT`]: a zero one would mean "no timeout" to the operating system). A
+/// hub's waits differ by microseconds from one write to the next (the rest of its deadline, read
+/// at each write), and rounded up they are the stream's write timeout itself while the client
+/// keeps taking bytes: the socket keeps the timeout it has, and no write pays a system call to
+/// change it. The verdict it gives is at most a millisecond late, within the kernel's own timer
+/// tick.
+fn send_timeout_for(wait: Duration) -> Duration {
+    let millis = wait.as_nanos().div_ceil(1_000_000);
+    Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX)).max(MIN_SEND_TIMEOUT)
+}
+
+/// The heartbeat rule of a per-connection stream, at `now`: `None` when a heartbeat is due (no
+/// write for a whole `interval` since `last_write`, and none in progress), or else how long the
+/// departure watch waits before it looks again. A write in progress (perhaps blocked on a full
+/// socket) is not silence: the watch looks again a whole interval later rather than retry at once.
+fn heartbeat_wait(interval: Duration, last_write: Instant, writing: bool, now: Instant) -> Option<Duration> {
+    if writing {
+        return Some(interval);
+    }
+    Some(interval.saturating_sub(now.saturating_duration_since(last_write))).filter(|left| !left.is_zero())
 }
 
 /// Ends the body (see [`BodyWriter::end`]) if a write has not stopped inside a chunk: the end
@@ -807,6 +875,33 @@ mod tests {
 
     fn chunk(payload: &[u8]) -> Vec<u8> {
         [format!("{:x}\r\n", payload.len()).as_bytes(), payload, b"\r\n"].concat()
+    }
+
+    /// Waits a few microseconds short of the write timeout (a hub's deadline read at each write)
+    /// give the socket the write timeout itself, which it has already: no system call per write.
+    /// None is ever zero.
+    #[test]
+    fn send_timeouts_are_whole_milliseconds_and_never_zero() {
+        let ten_seconds = Duration::from_secs(10);
+        let waits = [ten_seconds, ten_seconds - Duration::from_micros(3), ten_seconds - Duration::from_micros(999)];
+        assert_eq!(waits.map(send_timeout_for), [ten_seconds; 3]);
+        assert_eq!(send_timeout_for(ten_seconds - Duration::from_micros(1001)), Duration::from_millis(9999));
+        assert_eq!(send_timeout_for(Duration::from_micros(10)), MIN_SEND_TIMEOUT);
+        assert_eq!(send_timeout_for(Duration::ZERO), MIN_SEND_TIMEOUT);
+        assert_eq!(send_timeout_for(Duration::MAX), Duration::from_millis(u64::MAX), "no overflow");
+    }
+
+    /// The per-connection heartbeat rule, with time driven by hand.
+    #[test]
+    fn a_stream_heartbeat_is_due_after_a_whole_interval_without_a_write() {
+        let (interval, second) = (Duration::from_secs(15), Duration::from_secs(1));
+        let last_write = Instant::now();
+        assert_eq!(heartbeat_wait(interval, last_write, false, last_write), Some(interval));
+        assert_eq!(heartbeat_wait(interval, last_write, false, last_write + 10 * second), Some(5 * second));
+        assert_eq!(heartbeat_wait(interval, last_write, false, last_write + interval), None, "due");
+        assert_eq!(heartbeat_wait(interval, last_write, false, last_write + 60 * second), None);
+        let writing = heartbeat_wait(interval, last_write, true, last_write + 60 * second);
+        assert_eq!(writing, Some(interval), "a write in progress is not silence: look again later");
     }
 
     /// Asked for while another thread's write is blocked on a client that does not read yet, the

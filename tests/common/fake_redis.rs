@@ -433,7 +433,8 @@ impl MiniStream {
         Answer::Bytes(reply::array(entries))
     }
 
-    /// `XADD stream MAXLEN ~ n * field value ...`: the next id, and the stream trimmed to exactly `n`.
+    /// `XADD stream MAXLEN ~ n * field value ...`: the next id, and the stream trimmed to exactly
+    /// `n`.
     fn xadd(&self, call: &Call) -> Answer {
         let max_len: usize = call.arg(4).parse().unwrap();
         let fields: Vec<(String, String)> = call.args[6..]
@@ -451,8 +452,8 @@ impl MiniStream {
         Answer::Bytes(reply::bulk(text))
     }
 
-    /// `XREAD BLOCK`: a scripted reply, or up to `count` entries after `after`, waiting up to `block`
-    /// for one (and for as long as reads are held).
+    /// `XREAD BLOCK`: a scripted reply, or up to `count` entries after `after`, waiting up to
+    /// `block` for one (and for as long as reads are held).
     fn xread(&self, stream: &str, after: (u64, u64), count: usize, block: Duration) -> Answer {
         let deadline = Instant::now() + block;
         let mut state = self.lock();
