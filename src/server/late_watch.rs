@@ -35,14 +35,19 @@ pub const STARTER_LINGER: Duration = Duration::from_secs(5);
 
 /// One stream's watch, started late or never.
 pub(super) struct LateWatch {
-    stream: Arc<StreamSocket>,
     heartbeat: Option<Duration>,
     slot: Mutex<Slot>,
 }
 
 enum Slot {
-    /// Not started: the bytes of a next request read with this one, for the watcher.
-    Waiting(Vec<u8>),
+    /// Not started: the stream, and the bytes of a next request read with this one, for the
+    /// watcher. The stream leaves the slot when the watch starts or ends, so that a watch still
+    /// queued after its stream has ended holds nothing of it: the stream is freed by the thread
+    /// that ran it, not later by the starter.
+    Waiting {
+        stream: Arc<StreamSocket>,
+        ahead: Vec<u8>,
+    },
     Started(JoinHandle<Watched>),
     /// The stream's closure returned (or the watch could not start).
     Done,
@@ -50,7 +55,7 @@ enum Slot {
 
 impl LateWatch {
     pub fn new(stream: Arc<StreamSocket>, heartbeat: Option<Duration>, ahead: Vec<u8>) -> Arc<LateWatch> {
-        Arc::new(LateWatch { stream, heartbeat, slot: Mutex::new(Slot::Waiting(ahead)) })
+        Arc::new(LateWatch { heartbeat, slot: Mutex::new(Slot::Waiting { stream, ahead }) })
     }
 
     fn lock(&self) -> MutexGuard<'_, Slot> {
@@ -61,31 +66,38 @@ impl LateWatch {
     /// be had, the stream is closed: a stream nobody watches could wait for a departure forever.
     /// The slot stays locked while the thread is spawned, so that [`end`](Self::end) sees either
     /// no watcher or one it can join; only this stream's own thread can wait for that lock.
-    fn start(self: &Arc<LateWatch>) {
+    fn start(&self) {
         let mut slot = self.lock();
-        let ahead = match &mut *slot {
-            Slot::Waiting(ahead) => std::mem::take(ahead),
-            Slot::Started(_) | Slot::Done => return,
-        };
-        let watch = Arc::clone(self);
+        let Slot::Waiting { stream, ahead } = std::mem::replace(&mut *slot, Slot::Done) else { return };
+        let (watched, heartbeat) = (Arc::clone(&stream), self.heartbeat);
         let spawned = thread::Builder::new()
             .name("bare-sse-stream-watcher".to_string())
             .stack_size(super::USER_CODE_STACK_BYTES)
             .spawn(move || {
                 // The stream has lasted: its client sees it begin, even before its first event.
-                if watch.stream.send_held_head().is_err() {
-                    watch.stream.close();
+                if watched.send_held_head().is_err() {
+                    watched.close();
                 }
-                watch.stream.watch(watch.heartbeat, ahead)
+                watched.watch(heartbeat, ahead)
             });
         match spawned {
             Ok(watcher) => *slot = Slot::Started(watcher),
             Err(_) => {
-                *slot = Slot::Done;
                 drop(slot);
-                self.stream.close();
+                stream.close();
             }
         }
+    }
+
+    /// Closes the stream if its watch has not started: the server is stopping, and a closure
+    /// waiting for its client to leave must not wait for a watch that never comes.
+    fn close_unwatched(&self) {
+        let stream = match &*self.lock() {
+            Slot::Waiting { stream, .. } => Arc::clone(stream),
+            Slot::Started(_) | Slot::Done => return,
+        };
+        // Outside the lock: closing runs the stream's `on_close` callbacks.
+        stream.close();
     }
 
     /// The stream's closure has returned and the stream is finished or closed: says how the watch
@@ -95,8 +107,8 @@ impl LateWatch {
         let slot = std::mem::replace(&mut *self.lock(), Slot::Done);
         match slot {
             Slot::Started(watcher) => WatchEnding::Watcher(watcher),
-            Slot::Waiting(ahead) if self.stream.is_kept_open() => WatchEnding::Over(Watched::Finished(ahead)),
-            Slot::Waiting(_) | Slot::Done => WatchEnding::Over(Watched::Closed),
+            Slot::Waiting { stream, ahead } if stream.is_kept_open() => WatchEnding::Over(Watched::Finished(ahead)),
+            Slot::Waiting { .. } | Slot::Done => WatchEnding::Over(Watched::Closed),
         }
     }
 }
@@ -159,7 +171,7 @@ impl WatchStarter {
         let mut state = self.lock();
         if state.stopped {
             drop(state);
-            watch.stream.close();
+            watch.close_unwatched();
             return;
         }
         let was_empty = state.queue.is_empty();
@@ -239,7 +251,7 @@ impl WatchStarter {
         };
         self.wake.notify_all();
         for (_, watch) in pending {
-            watch.stream.close();
+            watch.close_unwatched();
         }
         if let Some(thread) = thread {
             let _ = thread.join();
@@ -317,6 +329,18 @@ mod tests {
         }
         watch.start();
         assert!(matches!(*watch.lock(), Slot::Done), "an ended watch never starts");
+    }
+
+    /// A watch that ended before it started, though still queued, holds nothing of its stream:
+    /// the stream is freed by the thread that ran it, not by the starter when the watch is due.
+    #[test]
+    fn a_watch_that_ended_unstarted_lets_its_stream_go() {
+        let (socket, _client) = stream();
+        let queued = LateWatch::new(Arc::clone(&socket), None, Vec::new());
+        assert_eq!(Arc::strong_count(&socket), 2);
+        assert!(socket.finish());
+        assert!(matches!(queued.end().join(), Watched::Finished(_)));
+        assert_eq!(Arc::strong_count(&socket), 1, "only this test holds the stream now");
     }
 
     #[test]
