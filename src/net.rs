@@ -169,16 +169,17 @@ impl<W: Write> Write for HeldFirst<'_, W> {
         self.write_vectored(&[IoSlice::new(buf)])
     }
 
-    /// Offers what is held and then `bufs` in one call, and again while some of what is held is
-    /// left (each call makes progress, or fails, or the writer takes nothing and this returns 0);
-    /// returns how much of `bufs` was taken. Only a write that took exactly what was held is
-    /// followed by a call for `bufs` alone.
+    /// Offers what is held and then `bufs` (the first three: a chunk's size line, payload and end)
+    /// in one call, and again while some of what is held is left (each call makes progress, or
+    /// fails, or the writer takes nothing and this returns 0); returns how much of `bufs` was
+    /// taken. Only a write that took exactly what was held is followed by a call for `bufs` alone.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         while !self.held.is_empty() {
-            let mut parts = Vec::with_capacity(1 + bufs.len());
-            parts.push(IoSlice::new(self.held));
-            parts.extend_from_slice(bufs);
-            let written = self.out.write_vectored(&parts)?;
+            let mut parts = [IoSlice::new(&[]); 4];
+            parts[0] = IoSlice::new(self.held);
+            let offered = bufs.len().min(parts.len() - 1);
+            parts[1..=offered].copy_from_slice(&bufs[..offered]);
+            let written = self.out.write_vectored(&parts[..=offered])?;
             if written == 0 {
                 return Ok(0);
             }

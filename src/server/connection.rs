@@ -93,37 +93,50 @@ pub(super) fn serve(shared: &Shared, socket: &Arc<TcpStream>, id: u64) {
     let socket = &TimedSocket::new(Arc::clone(socket));
     let config = &shared.config;
     let mut received = Vec::new();
+    // What the keep-alive wait reads into, kept from one request to the next: a new one each time
+    // would be an allocation too large for the allocator's per-thread cache, its costliest kind.
+    let mut read_buffer = Vec::new();
     let mut deadline = Instant::now() + config.request_timeout;
     for count in 1.. {
         let last = count >= config.max_requests_per_connection || shared.stopping.load(Ordering::SeqCst);
         let next = match exchange(shared, socket, received, deadline, last) {
-            Next::Stream(stream) => stream.run_on(shared, socket, id),
+            Next::Stream(stream) => {
+                // A hub stream lasts, and its connection closes after it: it keeps no buffer.
+                if stream.is_hub() {
+                    read_buffer = Vec::new();
+                }
+                stream.run_on(shared, socket, id)
+            }
             next => next,
         };
         match next {
             Next::Request(ahead) => received = ahead,
             Next::Close | Next::Stream(_) => return,
         }
-        if received.is_empty() && !wait_for_request(shared, socket, id, &mut received) {
-            return;
+        if received.is_empty() {
+            match wait_for_request(shared, socket, id, &mut read_buffer) {
+                Some(first_bytes) => received = first_bytes,
+                None => return,
+            }
         }
         deadline = Instant::now() + config.request_timeout;
     }
 }
 
 /// Waits up to the keep-alive timeout for the first bytes of the next request, as an idle
-/// connection that the server may close to make room. Returns whether they came.
-fn wait_for_request(shared: &Shared, socket: &TimedSocket, id: u64, received: &mut Vec<u8>) -> bool {
+/// connection that the server may close to make room. Returns them, read through `buffer`, if
+/// they came.
+fn wait_for_request(shared: &Shared, socket: &TimedSocket, id: u64, buffer: &mut Vec<u8>) -> Option<Vec<u8>> {
     let ticket = shared.begin_idle(id);
-    let read = socket.set_read_timeout(shared.config.keep_alive_timeout).and_then(|()| {
-        received.resize(READ_CHUNK_BYTES, 0);
-        let read = (&**socket).read(received);
-        received.truncate(*read.as_ref().unwrap_or(&0));
-        read
-    });
+    buffer.resize(READ_CHUNK_BYTES, 0);
+    let read = socket.set_read_timeout(shared.config.keep_alive_timeout).and_then(|()| (&**socket).read(buffer));
     // Taking the ticket back first: a connection closed to make room must not go on, even if a
     // request arrived at the same moment.
-    shared.end_idle(ticket) && matches!(read, Ok(n) if n > 0)
+    let kept = shared.end_idle(ticket);
+    match read {
+        Ok(n) if n > 0 && kept => Some(buffer[..n].to_vec()),
+        _ => None,
+    }
 }
 
 /// Reads one request (whose first bytes may be in `received` already), answers it, and says what
@@ -213,6 +226,12 @@ enum StreamSource {
 }
 
 impl StreamStart {
+    /// Whether the stream is a hub's: one that lasts until the client leaves or the server stops,
+    /// after which the connection closes.
+    fn is_hub(&self) -> bool {
+        matches!(self.source, StreamSource::Hub { .. })
+    }
+
     /// Runs the stream of a request read by someone else to its end, on the socket that
     /// [`handle`] answered it on.
     pub(super) fn run(self, shared: &Shared, socket: &Arc<TcpStream>, id: u64) -> Next {
