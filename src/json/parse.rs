@@ -5,6 +5,11 @@ use std::fmt;
 
 use super::{Number, Value, DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH};
 
+/// Up to this many members, an object finds a repeated name by searching its members; past it,
+/// by an index of their names. The search costs at most this many comparisons a member, and the
+/// index an allocation per name, which most objects (a form's signals) need not pay.
+const SEARCHED_MEMBERS: usize = 16;
+
 /// Why a text is not the JSON this parser accepts, and where: its syntax is wrong, it is not
 /// UTF-8, or it is over the limits on size and depth.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,9 +160,10 @@ impl JsonParser<'_> {
 
     fn object(&mut self) -> Result<Value, JsonError> {
         let mut members: Vec<(String, Value)> = Vec::new();
-        // Where each name sits in `members`: finding a repeated name by a linear search would make
-        // an object's parse quadratic in its member count.
-        let mut positions: HashMap<String, usize> = HashMap::new();
+        // Where each name sits in `members`, once there are more than a few: finding a repeated
+        // name by a linear search would make a large object's parse quadratic in its member count.
+        // A small object (the usual one: a form's signals) is searched, and costs no index.
+        let mut positions: Option<HashMap<String, usize>> = None;
         self.list(b'}', |p| {
             if p.peek() != Some(b'"') {
                 return Err(p.error("expected a member name in double quotes"));
@@ -170,11 +176,21 @@ impl JsonParser<'_> {
             p.at += 1;
             p.skip_whitespace();
             let value = p.value()?;
-            match positions.get(&name) {
-                Some(&at) => members[at].1 = value,
+            let at = match &positions {
+                Some(positions) => positions.get(&name).copied(),
+                None => members.iter().position(|(member, _)| *member == name),
+            };
+            match at {
+                Some(at) => members[at].1 = value,
                 None => {
-                    positions.insert(name.clone(), members.len());
+                    if let Some(positions) = &mut positions {
+                        positions.insert(name.clone(), members.len());
+                    }
                     members.push((name, value));
+                    if positions.is_none() && members.len() > SEARCHED_MEMBERS {
+                        let names = members.iter().enumerate().map(|(at, (name, _))| (name.clone(), at));
+                        positions = Some(names.collect());
+                    }
                 }
             }
             Ok(())
@@ -328,6 +344,27 @@ mod tests {
     #[test]
     fn repeated_member_keeps_first_position_and_last_value() {
         assert_eq!(round_trip(r#"{"a":1,"b":2,"a":3}"#), r#"{"a":3,"b":2}"#);
+    }
+
+    /// Whether an object's names are searched or indexed, and across the change from one to the
+    /// other, a repeated name keeps its first position and its last value.
+    #[test]
+    fn repeated_members_of_small_and_large_objects() {
+        for count in [1, SEARCHED_MEMBERS - 1, SEARCHED_MEMBERS, SEARCHED_MEMBERS + 1, 3 * SEARCHED_MEMBERS] {
+            let names: Vec<String> = (0..count).map(|k| format!("n{k}")).collect();
+            // Each name, then each again with a new value, then the first once more.
+            let mut text: Vec<String> = names.iter().map(|name| format!("\"{name}\":0")).collect();
+            text.extend(names.iter().map(|name| format!("\"{name}\":1")));
+            text.push("\"n0\":2".to_string());
+            let value = parse(&format!("{{{}}}", text.join(","))).unwrap();
+            let members = value.as_object().unwrap();
+            let names_parsed: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
+            assert_eq!(names_parsed, names.iter().map(String::as_str).collect::<Vec<_>>(), "{count} names");
+            let values: Vec<i64> = members.iter().map(|(_, value)| value.as_i64().unwrap()).collect();
+            let mut expected = vec![1; count];
+            expected[0] = 2;
+            assert_eq!(values, expected, "{count} names");
+        }
     }
 
     #[test]
