@@ -5,6 +5,11 @@
 //! each server's CPU time per request (Linux), which a machine shared with other work disturbs
 //! less than the rate.
 //!
+//! bare-sse answers the action two ways: **stream**, the event on a `datastar::response` stream
+//! (what the axum peer answers, and what an action that sends events as it goes uses), and
+//! **one-shot**, `datastar::signals_response` (a plain JSON response that Datastar applies as the
+//! same patch), for an action whose answer is complete when its handler returns.
+//!
 //! Run: `cargo run --release --example bench_datastar` (options: `--connections 50,200`,
 //! `--seconds 8`, `--runs 3`, `--no-axum`).
 //!
@@ -24,7 +29,7 @@ use std::time::Duration;
 use bare_sse::datastar::{self, DatastarStream, SignalOptions};
 use bare_sse::http::{parse_response_head, ChunkedReader, Parsed};
 use bare_sse::json::Value;
-use bare_sse::server::Request;
+use bare_sse::server::{Request, Response};
 use bare_sse::Server;
 
 /// The axum peer's project.
@@ -32,8 +37,10 @@ const AXUM_PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/axum_peer"
 /// The signals each action sends: about 100 bytes, as a small form's.
 const SIGNALS: &str =
     r#"{"count":41,"user":{"name":"Ada Lovelace","email":"ada@example.com"},"filter":"open","page":3}"#;
-/// The event both servers answer with, for `SIGNALS`.
+/// The event both servers' streams answer with, for `SIGNALS`.
 const EXPECTED_EVENT: &str = "event: datastar-patch-signals\ndata: signals {\"count\":42}\n\n";
+/// The patch bare-sse's one-shot response answers with, for `SIGNALS`.
+const EXPECTED_SIGNALS: &str = "{\"count\":42}";
 /// Clock ticks per second in `/proc/<pid>/stat` (`USER_HZ`, 100 on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
 
@@ -50,15 +57,21 @@ fn main() {
     let script = std::env::temp_dir().join(format!("bench-datastar-{}.lua", std::process::id()));
     std::fs::write(&script, wrk_script()).expect("write wrk's script");
 
-    let mut servers = vec![("bare-sse", Peer::start_bare_sse())];
-    if settings.axum {
-        match Peer::start_axum() {
-            Ok(axum) => servers.push(("axum 0.8", axum)),
-            Err(why) => eprintln!("axum peer left out: {why}"),
-        }
+    let bare_sse = Peer::start_bare_sse();
+    let axum = if settings.axum {
+        Peer::start_axum().map_err(|why| eprintln!("axum peer left out: {why}")).ok()
+    } else {
+        None
+    };
+    let mut targets = vec![
+        Target { name: "bare-sse, stream", server: &bare_sse, path: "/action", answer: Answer::Event },
+        Target { name: "bare-sse, one-shot", server: &bare_sse, path: "/one-shot", answer: Answer::Json },
+    ];
+    if let Some(axum) = &axum {
+        targets.push(Target { name: "axum 0.8, stream", server: axum, path: "/action", answer: Answer::Event });
     }
-    for (name, server) in &servers {
-        check_action(server.addr).unwrap_or_else(|why| panic!("{name} answered wrongly: {why}"));
+    for target in &targets {
+        check_action(target).unwrap_or_else(|why| panic!("{} answered wrongly: {why}", target.name));
     }
 
     println!("load average before: {}", load_average());
@@ -66,30 +79,35 @@ fn main() {
     println!("| connections | run | server | requests/s | p50 | p99 | CPU per request |");
     println!("|---|---|---|---|---|---|---|");
     for &connections in &settings.connections {
-        let mut ratios = Vec::new();
+        // Each bare-sse way's rate over axum's (the last target), run by run.
+        let mut ratios = vec![Vec::new(); targets.len()];
         for run in 1..=settings.runs {
-            let mut order: Vec<usize> = (0..servers.len()).collect();
+            let mut order: Vec<usize> = (0..targets.len()).collect();
             if run % 2 == 0 {
                 order.reverse();
             }
-            let mut rates = vec![0.0; servers.len()];
+            let mut rates = vec![0.0; targets.len()];
             for index in order {
-                let (name, server) = &servers[index];
-                let load = run_wrk(&script, server, connections, settings.seconds);
+                let target = &targets[index];
+                let load = run_wrk(&script, target, connections, settings.seconds);
                 let cpu = load.cpu_per_request.map_or("–".to_string(), |cpu| format!("{cpu:.1} µs"));
-                println!("| {connections} | {run} | {name} | {:.0} | {} | {} | {cpu} |", load.rate, load.p50, load.p99);
+                let (name, rate, p50, p99) = (target.name, load.rate, &load.p50, &load.p99);
+                println!("| {connections} | {run} | {name} | {rate:.0} | {p50} | {p99} | {cpu} |");
                 if load.errors > 0 {
                     println!("  ({} errors or non-2xx answers)", load.errors);
                 }
                 rates[index] = load.rate;
             }
-            if rates.len() == 2 && rates[1] > 0.0 {
-                ratios.push(rates[0] / rates[1]);
+            if let (Some(_), Some(&axum_rate)) = (&axum, rates.last()) {
+                for (index, rate) in rates.iter().enumerate().take(targets.len() - 1) {
+                    ratios[index].push(rate / axum_rate);
+                }
             }
         }
-        if !ratios.is_empty() {
+        for (target, ratios) in targets.iter().zip(ratios).filter(|(_, ratios)| !ratios.is_empty()) {
             let shown: Vec<String> = ratios.iter().map(|ratio| format!("{ratio:.2}")).collect();
-            println!("{connections} connections, bare-sse / axum: {} (median {:.2})", shown.join(", "), median(ratios));
+            let median = median(ratios);
+            println!("{connections} connections, {} / axum: {} (median {median:.2})", target.name, shown.join(", "));
         }
     }
     println!("load average after: {}", load_average());
@@ -130,15 +148,23 @@ fn usage(problem: &str) -> ! {
     std::process::exit(2);
 }
 
-/// The action, as a bare-sse user writes it: read the signals, answer with one patch on a stream.
+/// The action, as a bare-sse user writes it: read the signals, answer with one patch, on a stream
+/// (`/action`) or as a one-shot response (`/one-shot`).
 fn serve_bare_sse() {
+    let count = |request: &Request| {
+        datastar::read_signals(request).ok().and_then(|signals| signals.get("count")?.as_i64()).unwrap_or(0)
+    };
+    let patch = |count: i64| Value::Object(vec![("count".into(), Value::from(count + 1))]);
     let server = Server::builder()
-        .route_method("POST", "/action", |request: &Request| {
-            let count = datastar::read_signals(request).ok().and_then(|s| s.get("count")?.as_i64()).unwrap_or(0);
+        .route_method("POST", "/action", move |request: &Request| {
+            let count = count(request);
             datastar::response(move |stream| {
-                let patch = Value::Object(vec![("count".into(), Value::from(count + 1))]);
-                let _ = stream.patch_signals(&patch, SignalOptions::new());
+                let _ = stream.patch_signals(&patch(count), SignalOptions::new());
             })
+        })
+        .route_method("POST", "/one-shot", move |request: &Request| {
+            datastar::signals_response(&patch(count(request)), SignalOptions::new())
+                .unwrap_or_else(|_| Response::new(500))
         })
         .max_connections(100_000)
         .start()
@@ -153,6 +179,22 @@ fn wrk_script() -> String {
         "wrk.method = \"POST\"\nwrk.body = '{SIGNALS}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
          wrk.headers[\"Datastar-Request\"] = \"true\"\n"
     )
+}
+
+/// What a benchmark run loads: a server, and the path of its action.
+struct Target<'a> {
+    name: &'static str,
+    server: &'a Peer,
+    path: &'static str,
+    answer: Answer,
+}
+
+/// What the action's answer is.
+enum Answer {
+    /// [`EXPECTED_EVENT`] on a chunked event stream.
+    Event,
+    /// [`EXPECTED_SIGNALS`], a one-shot JSON response.
+    Json,
 }
 
 /// A server in a child process.
@@ -217,9 +259,10 @@ struct Load {
     cpu_per_request: Option<f64>,
 }
 
-/// Loads `server` with wrk for `seconds` on `connections` connections.
-fn run_wrk(script: &std::path::Path, server: &Peer, connections: usize, seconds: u64) -> Load {
-    let url = format!("http://{}/action", server.addr);
+/// Loads `target` with wrk for `seconds` on `connections` connections.
+fn run_wrk(script: &std::path::Path, target: &Target, connections: usize, seconds: u64) -> Load {
+    let server = target.server;
+    let url = format!("http://{}{}", server.addr, target.path);
     let cpu_before = server.cpu_seconds();
     let output = Command::new("wrk")
         .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
@@ -273,14 +316,15 @@ fn load_average() -> String {
     text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
-/// Sends the action once and reads its whole answer, checking the event.
-fn check_action(addr: SocketAddr) -> Result<(), String> {
-    let socket = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+/// Sends the action once and reads its whole answer, checking it.
+fn check_action(target: &Target) -> Result<(), String> {
+    let socket = TcpStream::connect(target.server.addr).map_err(|e| e.to_string())?;
     socket.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
     let mut reader = BufReader::new(socket);
     let request = format!(
-        "POST /action HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nDatastar-Request: true\r\n\
+        "POST {} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nDatastar-Request: true\r\n\
          Content-Length: {}\r\n\r\n{SIGNALS}",
+        target.path,
         SIGNALS.len()
     );
     reader.get_mut().write_all(request.as_bytes()).map_err(|e| e.to_string())?;
@@ -295,12 +339,20 @@ fn check_action(addr: SocketAddr) -> Result<(), String> {
         return Err(format!("status {}", head.status));
     }
     let mut text = String::new();
-    if head.header("transfer-encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked")) {
-        ChunkedReader::new(&mut reader).read_to_string(&mut text).map_err(|e| e.to_string())?;
-    } else {
-        return Err("the body is not chunked".into());
-    }
-    if text != EXPECTED_EVENT {
+    let chunked = head.header("transfer-encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked"));
+    let length = head.header("content-length").and_then(|length| length.parse().ok());
+    let expected = match (&target.answer, chunked, length) {
+        (Answer::Event, true, _) => {
+            ChunkedReader::new(&mut reader).read_to_string(&mut text).map_err(|e| e.to_string())?;
+            EXPECTED_EVENT
+        }
+        (Answer::Json, false, Some(length)) => {
+            (&mut reader).take(length).read_to_string(&mut text).map_err(|e| e.to_string())?;
+            EXPECTED_SIGNALS
+        }
+        _ => return Err(format!("a body framed otherwise than expected: {head:?}")),
+    };
+    if text != expected {
         return Err(format!("the body was {text:?}"));
     }
     Ok(())
