@@ -10,6 +10,19 @@
 //! written HTTP/1.1 server on `std::net`, and a hub that keeps events with ids and fans every event
 //! out to every client.
 //!
+//! # Layers
+//!
+//! Each module imports only from the layers below it, and none from a higher one:
+//!
+//! 1. **protocol, pure:** `event`, `parse`, `http`, `json`, `jwt`, `topic`, `redis::resp`,
+//!    `compress` (bytes in, values out; no I/O);
+//! 2. **the hub's core:** `hub`'s registry, feeds, routing, history and timing (no sockets, no
+//!    threads, no clock: the time is an argument);
+//! 3. **the hub's runtime:** its lock, flusher and catch-up threads, and the Redis backplane; the
+//!    contract with a client's connection (`hub::sink`) is the hub's, implemented by the server;
+//! 4. **transport:** `server`, `client`, and the socket helpers they share;
+//! 5. **faces:** `datastar`, `mercure`, `shared_source`, and the `bare-sse` command line.
+//!
 //! # Quick start
 //!
 //! ```

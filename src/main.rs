@@ -289,6 +289,12 @@ impl<'a> Arguments<'a> {
         }
     }
 
+    /// An IP address (`127.0.0.1`, `::1`, `0.0.0.0`).
+    fn ip_address(&mut self, name: &str) -> Result<IpAddr, Failure> {
+        let text = self.value(name)?;
+        text.parse().map_err(|_| self.usage_error(format!("{name} takes an IP address, not `{text}`")))
+    }
+
     fn flag(&mut self, name: &str) -> Result<bool, Failure> {
         match self.pending_value.take() {
             None => Ok(true),
@@ -352,12 +358,7 @@ impl ServeOptions {
         while let Some(name) = args.next() {
             match name {
                 "--port" => options.port = args.number(name)?,
-                "--bind" => {
-                    let text = args.value(name)?;
-                    options.bind = text
-                        .parse()
-                        .map_err(|_| args.usage_error(format!("--bind takes an IP address, not `{text}`")))?;
-                }
+                "--bind" => options.bind = args.ip_address(name)?,
                 "--history" => options.history = args.number(name)?,
                 "--heartbeat" => options.heartbeat_seconds = args.number(name)?,
                 "--retry" => options.retry_ms = Some(args.number(name)?),
@@ -878,12 +879,7 @@ impl MercureOptions {
         while let Some(name) = args.next() {
             match name {
                 "--port" => options.port = args.number(name)?,
-                "--bind" => {
-                    let text = args.value(name)?;
-                    options.bind = text
-                        .parse()
-                        .map_err(|_| args.usage_error(format!("--bind takes an IP address, not `{text}`")))?;
-                }
+                "--bind" => options.bind = args.ip_address(name)?,
                 "--jwt-key" => {
                     let key = args.value(name)?.to_string();
                     options.publisher_key = Some(key.clone());

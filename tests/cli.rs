@@ -295,8 +295,12 @@ fn metrics_option_serves_the_counters_and_keeps_the_stream_on_every_other_path()
 /// would scroll the error away.
 #[test]
 fn usage_errors_exit_2_with_the_error_and_a_short_usage() {
-    let cases: [(&[&str], &str, &str); 8] = [
+    let cases: [(&[&str], &str, &str); 12] = [
         (&["serve", "--port", "x"], "--port takes a whole number", "bare-sse serve --help"),
+        (&["mercure", "--bind", "nowhere"], "--bind takes an IP address", "bare-sse mercure --help"),
+        (&["mercure", "--jwt-key", "short"], "at least 32", "bare-sse mercure --help"),
+        (&["mercure", "--redis", "redis://127.0.0.1:1"], "--redis and --stream go together", "bare-sse mercure --help"),
+        (&["mercure", "--cors-origin", "*"], "cannot be `*`", "bare-sse mercure --help"),
         (&["serve", "--drain", "5"], "--drain needs --exit-at-end", "bare-sse serve --help"),
         (&["serve", "--bogus"], "unknown option `--bogus`", "bare-sse serve --help"),
         (&["listen"], "listen needs a URL", "bare-sse listen --help"),

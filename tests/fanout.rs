@@ -71,16 +71,19 @@ fn a_full_socket_resumes_as_soon_as_it_drains() {
     for i in 0..EVENTS {
         hub.send_new_event(Event::new().id(i.to_string()).data(payload.as_str())).unwrap();
     }
-    let mut longest_pause = Duration::ZERO;
+    let mut long_pauses = Vec::new();
     let mut last = Instant::now();
     for i in 0..EVENTS {
         assert_eq!(reader.next_block().get("id"), Some(i.to_string().as_str()));
-        longest_pause = longest_pause.max(last.elapsed());
+        if last.elapsed() >= Duration::from_millis(700) {
+            long_pauses.push(last.elapsed());
+        }
         last = Instant::now();
     }
-    // A polled hand-back paused about a second per hand-back; a signalled one takes milliseconds.
-    // The bound leaves a loaded machine a wide margin below the second.
-    assert!(longest_pause < Duration::from_millis(700), "longest pause between events: {longest_pause:?}");
+    // A polled hand-back paused about a second at every hand-back, and 25 MiB through a socket
+    // that holds about 4 MiB is handed back several times; a signalled one takes milliseconds. One
+    // long pause is allowed for a loaded machine that deschedules the reader once.
+    assert!(long_pauses.len() <= 1, "pauses of 700 ms or more between events: {long_pauses:?}");
     assert_eq!(hub.stats().dropped_slow, 0);
 }
 

@@ -353,3 +353,47 @@ fn a_stream_opens_with_a_comment_once_the_subscriber_has_joined() {
     assert_eq!(client.read_through("\n"), ":\n");
     assert_eq!(hub.hub().clients(), 1);
 }
+
+#[test]
+fn two_hubs_on_one_redis_stream_hand_a_subscriber_over_with_its_private_updates() {
+    // "Reconnection, State Reconciliation": a subscriber that moves to another hub of the same
+    // stream with its last id gets exactly what it missed, private updates it may read included.
+    let Some(redis) = common::redis::RedisServer::start() else { return };
+    let on_redis = |history: usize| {
+        let hub = Hub::builder().history_events(history).redis(&redis.url(), "mercure").unwrap();
+        Running::start(Mercure::builder().jwt_key(KEY).audience(AUDIENCE).issuer(ISSUER).hub(hub))
+    };
+    // B keeps two updates in history: the moving subscriber's replay comes from the stream.
+    let (a, b) = (on_redis(1000), on_redis(2));
+    for running in [&a, &b] {
+        assert!(running.hub().wait_until_following(READ_TIMEOUT));
+    }
+    let reader = token(&grant("subscribe", r#"{"match":"t"}"#));
+    let auth = format!("Authorization: Bearer {reader}\r\n");
+    let mut moving = a.subscribe("match=t", &auth);
+    let forms = ["topic=t&data=0", "topic=u&data=1", "topic=t&data=2&private", "topic=t&topic=u&data=3"];
+    let mut last_id = String::new();
+    for form in forms {
+        assert_eq!(a.publish(Some(&publisher()), form).0, 200, "{form}");
+    }
+    for expected in ["0", "2", "3"] {
+        let block = moving.next_block();
+        assert_eq!(block.data(), expected);
+        last_id = block.get("id").unwrap().to_string();
+    }
+    drop(moving);
+    let mut watcher = b.subscribe("match=t", &auth);
+    for form in ["topic=t&data=4&private", "topic=u&data=5", "topic=t&data=6", "topic=t&data=7", "topic=t&data=8"] {
+        assert_eq!(b.publish(Some(&publisher()), form).0, 200, "{form}");
+    }
+    // B's reader has them all once its own subscriber has.
+    for expected in ["4", "6", "7", "8"] {
+        assert_eq!(watcher.next_block().data(), expected);
+    }
+    let mut moved = RawClient::get(b.addr(), &format!("{HUB}?match=t"), &format!("{auth}Last-Event-ID: {last_id}\r\n"));
+    assert_eq!(moved.head().header("mercure-last-event-id"), Some(last_id.as_str()));
+    for expected in ["4", "6", "7", "8"] {
+        assert_eq!(moved.next_block().data(), expected, "exactly what it missed, in order, once");
+    }
+    assert_eq!(b.hub().stats().resumed_from_redis, 1);
+}

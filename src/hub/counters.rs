@@ -6,7 +6,6 @@
 //! Also here: the hub's name, which labels it in a server's metrics.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use super::registry::{Round, Stats};
 use super::sink::Written;
@@ -84,10 +83,5 @@ impl Hub {
     /// The name given to [`HubBuilder::name`], if any.
     pub fn name(&self) -> Option<&str> {
         self.inner().config.name.as_deref()
-    }
-
-    /// Whether `other` is a clone of this hub (the same clients, history and counters).
-    pub(crate) fn same_hub(&self, other: &Hub) -> bool {
-        Arc::ptr_eq(&self.handle, &other.handle)
     }
 }

@@ -235,7 +235,7 @@ impl Drop for Open<'_> {
 fn label_hubs(routes: &[(String, Hub)]) -> Vec<(String, Hub)> {
     let mut hubs: Vec<(String, Hub)> = Vec::new();
     for (path, hub) in routes {
-        if hubs.iter().any(|(_, known)| known.same_hub(hub)) {
+        if hubs.iter().any(|(_, known)| known.is_same(hub)) {
             continue;
         }
         let wanted = hub.name().unwrap_or(path);
