@@ -113,6 +113,8 @@ pub mod server;
 pub mod shared_source;
 pub mod stream;
 #[cfg(test)]
+mod test_inflate;
+#[cfg(test)]
 mod test_support;
 pub mod topic;
 

@@ -456,7 +456,7 @@ fn gzip_option_compresses_for_clients_that_accept_it() {
     let mut zipped = common::RawClient::get(address, "/", "Accept-Encoding: gzip\r\n");
     assert_eq!(zipped.head().header("content-encoding"), Some("gzip"));
     zipped.read_body_until(|body| {
-        test_inflate::gunzip(body).is_ok_and(|(data, _)| {
+        common::test_inflate::gunzip(body).is_ok_and(|(data, _)| {
             let text = String::from_utf8_lossy(&data);
             text.contains("data: one\n\n") && text.ends_with("data: two\n\n")
         })

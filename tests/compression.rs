@@ -11,8 +11,8 @@ use bare_sse::compress::Gzip;
 use bare_sse::datastar::{self, DatastarStream, ElementOptions};
 use bare_sse::server::{Request, Response};
 use bare_sse::{Event, Server};
+use common::test_inflate::gunzip;
 use common::{RawClient, READ_TIMEOUT};
-use test_inflate::gunzip;
 
 /// A server whose `/stream` sends an event each time the test says so, then ends.
 fn stepped_server() -> (Server, mpsc::Sender<Option<String>>) {

@@ -19,8 +19,8 @@ use bare_sse::client::EventSource;
 use bare_sse::compress::Gzip;
 use bare_sse::server::{Drain, DrainAnswer};
 use bare_sse::{Event, Hub, Request, Response, Server};
+use common::test_inflate::gunzip;
 use common::{RawClient, READ_TIMEOUT};
-use test_inflate::gunzip;
 
 /// What a drained client received: the data of its events, in order, and the `retry:` it was told
 /// last, which must be the last line of its body.

@@ -10,8 +10,8 @@ use bare_sse::compress::Gzip;
 use bare_sse::datastar::{self, DatastarStream, SignalOptions};
 use bare_sse::server::{Request, Response};
 use bare_sse::{start_sse_tcp_port, Event, Hub, Server};
+use common::test_inflate::gunzip;
 use common::{eventually, RawClient, READ_TIMEOUT};
-use test_inflate::gunzip;
 
 #[test]
 fn a_client_that_leaves_is_noticed_without_any_send() {

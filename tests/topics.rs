@@ -11,8 +11,8 @@ use bare_sse::hub::{Selection, Topics, RESET_EVENT_TYPE};
 use bare_sse::server::{Request, Response};
 use bare_sse::topic::{SelectorLimits, TopicSelector};
 use bare_sse::{Event, Hub, Server};
+use common::test_inflate::gunzip;
 use common::{RawClient, READ_TIMEOUT};
-use test_inflate::gunzip;
 
 /// A selector of exact topics (`*`: every topic).
 fn selector<'a>(topics: impl IntoIterator<Item = &'a str>) -> TopicSelector {

@@ -6,6 +6,11 @@
 use bare_sse::internals::Deflater;
 use libfuzzer_sys::fuzz_target;
 
+/// The tests' DEFLATE decoder, the one the library's own tests use.
+#[path = "../../src/test_inflate.rs"]
+#[allow(dead_code)] // this target decodes raw DEFLATE only, not the gzip reader beside it
+mod test_inflate;
+
 fuzz_target!(|data: &[u8]| {
     let Some((&control, input)) = data.split_first() else { return };
     let level = u32::from(control % 10);

@@ -88,7 +88,7 @@ impl GzipEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use test_inflate::gunzip;
+    use crate::test_inflate::gunzip;
 
     #[test]
     fn a_stream_decodes_unit_by_unit_and_ends_with_a_checked_trailer() {

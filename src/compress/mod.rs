@@ -21,8 +21,8 @@ pub use profile::{BodyEncoder, Gzip, WriteProfile};
 #[cfg(test)]
 mod tests {
     use super::deflate::Deflater;
+    use crate::test_inflate::inflate;
     use crate::test_support::SplitRng as Rng;
-    use test_inflate::inflate;
 
     fn round_trip(level: u32, units: &[&[u8]]) -> Vec<u8> {
         let mut deflater = Deflater::new(level);

@@ -1015,7 +1015,7 @@ mod tests {
     #[test]
     fn a_gzip_clients_end_is_found_wherever_its_bytes_stopped() {
         use crate::compress::gzip::HEADER;
-        use test_inflate::gunzip;
+        use crate::test_inflate::gunzip;
         let mut registry = registry(1, 1 << 24);
         registry.compress(6);
         let mut rng = SplitRng::new(3);
@@ -2052,7 +2052,7 @@ mod tests {
             for client in clients.iter().filter(|c| !c.left && !c.closed) {
                 assert_eq!(text(&client.received), text(&client.expected), "seed {seed}");
                 if client.coding == Coding::Gzip {
-                    let decoded = test_inflate::inflate(&client.received).unwrap();
+                    let decoded = crate::test_inflate::inflate(&client.received).unwrap();
                     assert_eq!(decoded.data, client.expected_plain, "seed {seed}: it decodes");
                 }
             }

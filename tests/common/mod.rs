@@ -5,6 +5,9 @@
 pub mod chromium;
 pub mod fake_redis;
 pub mod redis;
+/// The tests' DEFLATE and gzip decoder, the one the library's own tests use.
+#[path = "../../src/test_inflate.rs"]
+pub mod test_inflate;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

@@ -5,9 +5,10 @@
 //! length and distance tables are typed in from RFC 1951 again rather than taken from the encoder,
 //! so that a wrong entry there cannot check itself.
 //!
-//! It is a package of its own (a path dev-dependency) so that all three share one copy and the
-//! library never ships it. It keeps no limit on what it writes out: feed it only the crate's own
-//! output.
+//! One copy serves all three: the library compiles it only for its own tests (`cfg(test)`), and
+//! the integration tests (`tests/common`) and the fuzz target include this file as a module of
+//! their own, so the library never ships it and the crate keeps `ureq` as its only
+//! dev-dependency. It keeps no limit on what it writes out: feed it only the crate's own output.
 
 /// What decoding the input came to.
 #[derive(Debug, PartialEq, Eq)]
