@@ -188,7 +188,9 @@ impl HubBuilder {
 /// released the hub's lock.
 pub(crate) struct Presence {
     on_leave: Option<Hook>,
-    client: ClientInfo,
+    /// Boxed as the server made it: a subscription, held by its connection thread for the
+    /// client's life, stays small.
+    client: Box<ClientInfo>,
 }
 
 impl Drop for Presence {
@@ -205,7 +207,7 @@ impl Subscription {
     /// without it, or without hooks, nothing happens.
     ///
     /// [`Hub::has_hooks`]: super::Hub::has_hooks
-    pub(crate) fn announce(&mut self, client: Option<ClientInfo>) {
+    pub(crate) fn announce(&mut self, client: Option<Box<ClientInfo>>) {
         let hooks = &self.inner.config.hooks;
         let Some(mut client) = client.filter(|_| hooks.any()) else { return };
         client.id = self.key.number();

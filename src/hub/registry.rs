@@ -583,6 +583,11 @@ impl<S: Clone> Registry<S> {
 
     /// Makes a selection with no clients and an empty feed, silent since the hub's last bytes,
     /// and routes events to it from now on.
+    ///
+    /// Never inlined: it runs for a selection's first client only, and its frame would widen
+    /// every join's (a connection thread keeps the stack pages it touched while its client is
+    /// idle).
+    #[inline(never)]
     fn add_selection(&mut self, selection: &Selection) -> FeedId {
         let feed_id = self.next_feed;
         self.next_feed += 1;

@@ -62,23 +62,12 @@ impl Hub {
             inner.counters.resumed_from_history();
         }
         // Resuming from an entry this server's history does not hold: the stream may.
-        if let (Some(backplane), Some(after), Some(through)) = (&inner.backplane, last_event_id, redis_last) {
+        if let (Some(after), Some(through)) = (last_event_id, redis_last) {
             if joined.replay.unknown_id {
-                let most_bytes = inner.config.max_queued_bytes;
-                if let Ok(Some(events)) = backplane.replay(after, &through, most_bytes, selection) {
-                    if gzip {
-                        joined.replay.checksums = events.iter().map(|bytes| Checksum::of(bytes)).collect();
-                    }
-                    joined.replay.events = events.into_iter().map(|bytes| compressed_if(gzip, bytes).into()).collect();
-                    joined.replay.unknown_id = false;
-                    inner.counters.resumed_from_redis();
-                }
+                resume_from_backplane(inner, after, &through, selection, gzip, &mut joined.replay);
             }
         }
-        let reset = joined
-            .replay
-            .unknown_id
-            .then(|| Event::new().event(RESET_EVENT_TYPE).data(last_event_id.unwrap_or_default()));
+        let reset = joined.replay.unknown_id.then(|| reset_event(last_event_id.unwrap_or_default()));
         if reset.is_some() {
             inner.counters.reset_sent();
         }
@@ -86,6 +75,39 @@ impl Hub {
         let replay = Some(joined.replay);
         Ok(Subscription { inner: Arc::clone(inner), key: joined.key, replay, reset, gzip, resumed, presence: None })
     }
+}
+
+/// Fills `replay` with the entries of the hub's Redis stream after `after`, through `through`,
+/// when the stream still holds them.
+///
+/// Never inlined: a rare path, whose frame would otherwise widen every join's, and the stack
+/// pages a connection thread touches while its client joins stay resident while it is idle.
+#[inline(never)]
+fn resume_from_backplane(
+    inner: &Inner,
+    after: &str,
+    through: &str,
+    selection: &Selection,
+    gzip: bool,
+    replay: &mut Replay,
+) {
+    let Some(backplane) = &inner.backplane else { return };
+    let most_bytes = inner.config.max_queued_bytes;
+    if let Ok(Some(events)) = backplane.replay(after, through, most_bytes, selection) {
+        if gzip {
+            replay.checksums = events.iter().map(|bytes| Checksum::of(bytes)).collect();
+        }
+        replay.events = events.into_iter().map(|bytes| compressed_if(gzip, bytes).into()).collect();
+        replay.unknown_id = false;
+        inner.counters.resumed_from_redis();
+    }
+}
+
+/// The reset event for a client whose last event id the hub does not hold. Never inlined, as
+/// `resume_from_backplane` is not.
+#[inline(never)]
+fn reset_event(last_event_id: &str) -> Box<Event> {
+    Box::new(Event::new().event(RESET_EVENT_TYPE).data(last_event_id))
 }
 
 /// An event's bytes for a client that reads compressed bytes: a stored unit (for the few events
@@ -105,7 +127,8 @@ pub(crate) struct Subscription {
     pub(super) inner: Arc<Inner>,
     pub(super) key: Key,
     replay: Option<Replay>,
-    reset: Option<Event>,
+    /// Boxed: few clients get one, and the subscription is held for the client's whole life.
+    reset: Option<Box<Event>>,
     /// The client reads compressed bytes: its stream starts with a gzip header.
     gzip: bool,
     /// The client's last event id was found (in history, or in the Redis stream): it gets what
@@ -134,6 +157,10 @@ impl Subscription {
     /// Each history event is written straight from the history's shared bytes, so a joining client
     /// that does not read holds no copy of the history: what it costs is bounded by the socket's
     /// buffers, which the kernel holds, and its place in the shared backlog.
+    ///
+    /// Never inlined: what it holds while it writes is gone before the client's thread waits,
+    /// idle, for the client to leave, keeping the stack pages it touched.
+    #[inline(never)]
     pub fn start(&mut self, sink: &dyn Sink, intro: &[u8]) -> io::Result<()> {
         let mut catch_up = CatchUp::new(&self.inner, self.key);
         let mut first = intro.to_vec();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::response::RESUMED_FROM_THE_EARLIEST;
 use super::stream_socket::StreamSocket;
-use crate::hub::{ClientInfo, Ending, Selection, Sink, Written};
+use crate::hub::{ClientInfo, Ending, Selection, Sink, Subscription, Written};
 use crate::Hub;
 
 /// Why a hub stream did not start.
@@ -50,6 +50,9 @@ pub(super) struct Joining {
 /// the answer then, so a hub that cannot take the client never counts as answered).
 /// `started` is called once the client has had its first bytes and history, and belongs to its
 /// flusher: from then on a drain may end it.
+///
+/// Never inlined: the caller's frame stays small (see `run_hub_stream` in `connection.rs`).
+#[inline(never)]
 pub(super) fn stream_from_hub(
     hub: &Hub,
     stream: Arc<StreamSocket>,
@@ -59,6 +62,35 @@ pub(super) fn stream_from_hub(
     joined: impl FnOnce(),
     started: impl FnOnce(),
 ) -> Result<(), NotStarted> {
+    let ends_at = joining.ends_at;
+    let (mut subscription, head) = join(hub, &stream, head, joining, joined)?;
+    // The client is owned by this thread until `start` hands it to its flusher, so the head goes out
+    // before any event.
+    let running = stream.write_head(&head).is_ok() && subscription.start(&*stream, &intro).is_ok();
+    // An idle client keeps nothing it no longer needs.
+    drop((head, intro));
+    if running {
+        started();
+        let _ = match ends_at {
+            Some(deadline) => stream.watch_until(deadline),
+            None => stream.watch(None, Vec::new()),
+        };
+    }
+    // Once closed, the socket takes no more writes: a catch-up thread still holding the client
+    // fails its write at once and lets it go.
+    subscription.leave();
+    stream.close();
+    Ok(())
+}
+
+/// Joins the client to `hub`, and completes its head.
+fn join(
+    hub: &Hub,
+    stream: &Arc<StreamSocket>,
+    head: Vec<u8>,
+    joining: Joining,
+    joined: impl FnOnce(),
+) -> Result<(Subscription, Vec<u8>), NotStarted> {
     let sink: Arc<dyn Sink> = stream.clone();
     let subscribed = hub.subscribe(sink, joining.last_event_id.as_deref(), joining.gzip, &joining.selection);
     // Its feed keeps the selection: an idle client keeps no copy.
@@ -75,30 +107,17 @@ pub(super) fn stream_from_hub(
         }
         None => head,
     };
-    subscription.announce(joining.client.map(|client| *client));
-    // The client is owned by this thread until `start` hands it to its flusher, so the head goes out
-    // before any event.
-    let running = stream.write_head(&head).is_ok() && subscription.start(&*stream, &intro).is_ok();
-    // An idle client keeps nothing it no longer needs.
-    drop((head, intro));
-    if running {
-        started();
-        let _ = match joining.ends_at {
-            Some(deadline) => stream.watch_until(deadline),
-            None => stream.watch(None, Vec::new()),
-        };
-    }
-    // Once closed, the socket takes no more writes: a catch-up thread still holding the client
-    // fails its write at once and lets it go.
-    subscription.leave();
-    stream.close();
-    Ok(())
+    subscription.announce(joining.client);
+    Ok((subscription, head))
 }
 
 /// `head` (a whole response head) with one more header line, before the blank line that ends it.
 ///
 /// Invariant relied on: `name` is a token and `value` holds no CR, LF or NUL (a header name
-/// checked where it was set, an event id the hub found, or a constant).
+/// checked where it was set, an event id the hub found, or a constant). Never inlined: few
+/// streams use it, and an idle stream keeps the stack pages its thread touched (see
+/// `run_hub_stream` in `connection.rs`).
+#[inline(never)]
 fn with_header(mut head: Vec<u8>, name: &str, value: &str) -> Vec<u8> {
     let end = head.len().saturating_sub(2);
     head.splice(end..end, format!("{name}: {value}\r\n").into_bytes());

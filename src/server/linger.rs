@@ -71,6 +71,9 @@ impl Linger {
 }
 
 /// Lingers on a blocking socket whose last answer has been written, until it can be closed.
+///
+/// Never inlined: its buffer must not widen the frame of a caller that goes on serving.
+#[inline(never)]
 pub(super) fn linger(socket: &TcpStream) {
     // Within the stack pages the thread holds anyway: the thread is about to end.
     let mut discarded = [0u8; 1024];

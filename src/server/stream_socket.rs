@@ -274,7 +274,9 @@ impl StreamSocket {
         self.lock().send_timeout
     }
 
-    /// Writes the response head: raw bytes, before the framed body.
+    /// Writes the response head: raw bytes, before the framed body. Never inlined: its frame is
+    /// gone before the stream's thread waits, idle, keeping the stack pages it touched.
+    #[inline(never)]
     pub fn write_head(&self, head: &[u8]) -> io::Result<()> {
         let write = |body: &mut BodyWriter, mut socket: &TcpStream| {
             socket.write_all(head)?;
