@@ -32,9 +32,10 @@ fn answer_test_request(request: &Request) -> Response {
     let events =
         datastar::read_signals(request).map_err(|e| e.to_string()).and_then(|input| events_from_test_input(&input));
     match events {
-        Ok(events) => datastar::response(move |stream| {
-            let _ = stream.send_iter(&events);
-        }),
+        // Every event is known now: they leave in one write, with the head and the body's end.
+        Ok(events) => {
+            datastar::events_response(&events).unwrap_or_else(|e| Response::text(format!("{e}\n")).with_status(400))
+        }
         Err(message) => Response::text(format!("{message}\n")).with_status(400),
     }
 }

@@ -99,6 +99,36 @@ fn datastar_responses_are_compressed_when_the_server_offers_gzip() {
     assert!(text.ends_with(&format!("data: elements <ul id=\"list\">{}</ul>\n\n", "<li>item</li>".repeat(80))));
 }
 
+/// An answer of events complete at once is compressed whole: one gzip member, its length in
+/// `Content-Length`, decoded to the events; a client that does not accept gzip gets them plain.
+#[test]
+fn answers_of_events_are_compressed_whole_when_the_client_accepts_the_profile() {
+    let events: Vec<Event> = (0..5)
+        .map(|i| datastar::patch_elements(&"<li>item</li>".repeat(i * 20), ElementOptions::new()).unwrap())
+        .collect();
+    let expected: Vec<u8> = events.iter().flat_map(|event| event.to_bytes().unwrap()).collect();
+    let answer = events.clone();
+    let server = Server::builder()
+        .write_profile(Gzip::default().shared())
+        .route("/ds", move |_: &Request| datastar::events_response(&answer).unwrap())
+        .start()
+        .unwrap();
+    // Without gzip: the events as they are, and the connection serves the next request.
+    let mut client = RawClient::connect(server.local_addr());
+    client.send("GET /ds HTTP/1.1\r\nHost: x\r\n\r\n");
+    let head = client.head();
+    assert_eq!((head.header("content-encoding"), head.header("vary")), (None, Some("Accept-Encoding")));
+    assert_eq!(client.read_to_end().into_bytes(), expected);
+    client.send("GET /ds HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
+    let head = client.head();
+    assert_eq!((head.header("content-encoding"), head.header("vary")), (Some("gzip"), Some("Accept-Encoding")));
+    let length: usize = head.header("content-length").unwrap().parse().unwrap();
+    let body = client.read_body_to_end();
+    assert_eq!(body.len(), length);
+    assert_eq!(gunzip(&body).unwrap(), (expected.clone(), true));
+    assert!(length * 4 < expected.len(), "{length} compressed bytes for {}", expected.len());
+}
+
 /// Decodes a gzip stream with Python's zlib (wbits 31: a gzip member, its header checked), and
 /// with `must_end`, checks its trailer too; `None` (with the reason printed) without Python.
 fn python_zlib_gunzip(body: &[u8], must_end: bool) -> Option<String> {

@@ -54,7 +54,8 @@ fn sdk_test_server_answers_get_with_the_events_described() {
     assert_eq!(headers["content-type"], "text/event-stream; charset=utf-8");
     assert_eq!(headers["cache-control"], "no-cache");
     assert_eq!(headers["connection"], "keep-alive");
-    assert_eq!(headers["transfer-encoding"], "chunked");
+    // Every event is known when the handler returns: one complete response.
+    assert_eq!(headers["content-length"], EXPECTED.len().to_string());
     assert_eq!(response.body_mut().read_to_string().unwrap(), EXPECTED);
 }
 
@@ -73,7 +74,17 @@ fn sdk_test_server_answers_post_with_a_json_body() {
 
 #[test]
 fn each_event_is_its_own_chunk_and_http10_gets_a_close_delimited_body() {
-    let server = sdk_test_server::routes(Server::builder()).start().unwrap();
+    // The SDK test server's events, sent one by one on a stream.
+    let server = Server::builder()
+        .route("/test", |request: &Request| {
+            let input = datastar::read_signals(request).unwrap();
+            let events = sdk_test_server::events_from_test_input(&input).unwrap();
+            datastar::response(move |stream| {
+                let _ = stream.send_iter(&events);
+            })
+        })
+        .start()
+        .unwrap();
     let one = r#"{"events":[{"type":"patchSignals","signals":{"a":1}}]}"#;
     let mut client = RawClient::connect(server.local_addr());
     client.send(&format!("GET /test?datastar={} HTTP/1.1\r\nHost: x\r\n\r\n", encode_query_component(one)));

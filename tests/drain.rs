@@ -224,6 +224,7 @@ fn requests_for_a_stream_during_a_drain_are_told_to_come_back_later() {
                     stream.wait_closed(None);
                 })
             })
+            .route("/saved", |_: &Request| Response::events(&[Event::new().data("saved")]).unwrap())
             .start()
             .unwrap(),
     );
@@ -260,6 +261,10 @@ fn requests_for_a_stream_during_a_drain_are_told_to_come_back_later() {
     let mut page = RawClient::get(address, "/", "");
     assert_eq!(page.head().status, 200);
     assert_eq!(page.read_to_end(), "<p>still here</p>");
+    // An answer of events complete at once is no stream: it is answered as a page is.
+    let mut saved = RawClient::get(address, "/saved", "");
+    assert_eq!(saved.head().status, 200);
+    assert_eq!(saved.read_to_end(), "data: saved\n\n");
 
     server.stop();
     let ended = draining.join().unwrap();

@@ -1,7 +1,7 @@
 //! Persistent HTTP/1.1 connections, over raw sockets: several requests on one connection,
 //! pipelining, bodies the handler leaves unread, the keep-alive timeout, `Connection: close`,
-//! HTTP/1.0 with and without `keep-alive`, the request limit, streams that end, and idle
-//! connections closed to make room when the server is full.
+//! HTTP/1.0 with and without `keep-alive`, the request limit, streams that end, answers of events
+//! complete at once, and idle connections closed to make room when the server is full.
 
 mod common;
 
@@ -15,7 +15,8 @@ use common::{RawClient, READ_TIMEOUT};
 
 /// A server with a few routes: `/echo` answers with the request's method, path and body;
 /// `/ignore` answers without looking at the body; `/ds` is a Datastar action (a stream that
-/// ends); `/events` is a hub.
+/// ends); `/ds-events` is the same action answered with its events complete
+/// (`datastar::events_response`); `/events` is a hub.
 fn server(builder: ServerBuilder) -> (Server, Hub) {
     let hub = Hub::new();
     let server = builder
@@ -29,6 +30,11 @@ fn server(builder: ServerBuilder) -> (Server, Hub) {
             datastar::response(move |stream| {
                 let _ = stream.patch_signals(format!("{{\"n\":{}}}", count + 1).as_str(), SignalOptions::new());
             })
+        })
+        .route("/ds-events", |request: &Request| {
+            let count = datastar::read_signals(request).ok().and_then(|s| s.get("n")?.as_i64()).unwrap_or(0);
+            let patch = datastar::patch_signals(format!("{{\"n\":{}}}", count + 1).as_str(), SignalOptions::new());
+            datastar::events_response(&[patch.unwrap(), Event::new().event("done").data("ok")]).unwrap()
         })
         .route_hub("/events", hub.clone())
         .start()
@@ -193,6 +199,60 @@ fn datastar_streams_that_end_keep_the_connection() {
     client.send(&get("/echo"));
     assert_eq!(response(&mut client).2, "GET /echo ");
     assert_eq!(server.connections(), 1);
+}
+
+/// An answer whose events are complete when the handler returns is one complete response: an
+/// event stream's head with a `Content-Length`, no chunks, and the connection serves the next
+/// request; on HTTP/1.0 too when the client asks to keep it; `HEAD` gets the head alone.
+#[test]
+fn answers_of_events_complete_at_once_have_a_length_and_keep_the_connection() {
+    let (server, _hub) = server(Server::builder().stream_heartbeat(None));
+    let expected =
+        |n: i64| format!("event: datastar-patch-signals\ndata: signals {{\"n\":{n}}}\n\nevent: done\ndata: ok\n\n");
+    let mut client = RawClient::connect(server.local_addr());
+    for n in 0..20 {
+        client.send(&post("/ds-events", &format!("{{\"n\":{n}}}")));
+        let head = client.head();
+        let body = client.read_to_end();
+        assert_eq!((head.status, head.header("connection")), (200, Some("keep-alive")));
+        assert_eq!(head.header("content-type"), Some("text/event-stream; charset=utf-8"));
+        assert_eq!((head.header("cache-control"), head.header("transfer-encoding")), (Some("no-cache"), None));
+        assert_eq!(head.header("content-length"), Some(expected(n + 1).len().to_string().as_str()));
+        assert_eq!(body, expected(n + 1));
+    }
+    client.send("HEAD /ds-events HTTP/1.1\r\nHost: x\r\n\r\n");
+    let head = client.head_keeping_framing();
+    assert_eq!((head.status, head.header("content-length")), (200, Some(expected(1).len().to_string().as_str())));
+    client.send(&get("/echo"));
+    assert_eq!(response(&mut client).2, "GET /echo ");
+    assert_eq!(server.connections(), 1);
+
+    let mut old = RawClient::connect(server.local_addr());
+    old.send("GET /ds-events HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_eq!(response(&mut old), (200, Some("keep-alive".to_string()), expected(1)));
+    old.send("GET /ds-events HTTP/1.0\r\n\r\n");
+    assert_eq!(response(&mut old), (200, Some("close".to_string()), expected(1)));
+    assert!(closed_by_server(&mut old));
+}
+
+/// The server's `retry` line opens an answer of events as it opens a stream, and a `204` is its
+/// head alone.
+#[test]
+fn answers_of_events_carry_the_retry_line_and_a_bodiless_status_drops_them() {
+    let server = Server::builder()
+        .retry(Some(Duration::from_millis(1500)))
+        .route("/events", |_: &Request| Response::events(&[Event::new().data("one")]).unwrap())
+        .route("/none", |_: &Request| Response::events(&[Event::new().data("one")]).unwrap().with_status(204))
+        .start()
+        .unwrap();
+    let mut client = RawClient::connect(server.local_addr());
+    client.send(&get("/events"));
+    assert_eq!(response(&mut client), (200, None, "retry: 1500\ndata: one\n\n".to_string()));
+    client.send(&get("/none"));
+    let head = client.head();
+    assert_eq!((head.status, head.header("content-length"), client.read_to_end().as_str()), (204, None, ""));
+    client.send(&get("/events"));
+    assert_eq!(response(&mut client).2, "retry: 1500\ndata: one\n\n");
 }
 
 #[test]

@@ -27,8 +27,10 @@
 //! [`Event`](crate::Event)s, so a hub can broadcast them to every page too; [`DatastarStream`] offers the same
 //! operations as methods of a per-connection [`EventStream`](crate::EventStream).
 //!
-//! Answers that need no stream can be one-shot responses ([`html_response`],
-//! [`signals_response`], [`script_response`]); the browser library applies them as one event.
+//! An answer whose events are all known when the handler returns is [`events_response`]: one
+//! write, and no stream to run. Answers of one patch can also be one-shot responses
+//! ([`html_response`], [`signals_response`], [`script_response`]), which the browser library
+//! applies as one event.
 //!
 //! # Reconnecting
 //!
@@ -66,7 +68,7 @@ pub use script::{
     console_error, console_log, dispatch_custom_event, execute_script, prefetch, redirect, replace_url,
     replace_url_query, CustomEventOptions, ScriptOptions,
 };
-pub use stream::{response, DatastarStream};
+pub use stream::{events_response, response, DatastarStream};
 
 /// The event that patches HTML elements into the DOM.
 pub const PATCH_ELEMENTS: &str = "datastar-patch-elements";

@@ -1,5 +1,6 @@
-//! Datastar responses that stream: [`response`], and the event builders as methods of an
-//! [`EventStream`].
+//! Datastar event-stream responses: [`response`], whose events leave as they are sent, with the
+//! event builders as methods of an [`EventStream`]; and [`events_response`], for events all
+//! known when the handler returns.
 
 use super::{
     console_error, console_log, dispatch_custom_event, execute_script, patch_elements, patch_signals, prefetch,
@@ -8,7 +9,7 @@ use super::{
 };
 use crate::json::Value;
 use crate::server::Response;
-use crate::{Error, EventStream};
+use crate::{Error, Event, EventStream};
 
 /// A Datastar stream response: `run` gets the client's [`EventStream`] to send Datastar events on. On
 /// HTTP/1.1 it carries `Connection: keep-alive`, as the specification asks, with a chunked body
@@ -16,6 +17,32 @@ use crate::{Error, EventStream};
 /// connection.
 pub fn response(run: impl FnOnce(EventStream) + Send + 'static) -> Response {
     Response::stream(run).keep_alive()
+}
+
+/// A Datastar answer whose events are all known when the handler returns, such as an action's
+/// that reads the signals, updates its state and answers with a patch: the head, the events and
+/// the body's end leave in one write, and no stream runs (see [`Response::events`]). It carries
+/// `Connection: keep-alive` on HTTP/1.1, as [`response`] does.
+///
+/// ```
+/// use bare_sse::datastar::{self, ElementOptions, SignalOptions};
+/// use bare_sse::server::{Request, Response};
+///
+/// fn save(request: &Request) -> Result<Response, bare_sse::Error> {
+///     let _signals = datastar::read_signals(request)?;
+///     datastar::events_response(&[
+///         datastar::patch_signals(r#"{"saved": true}"#, SignalOptions::new())?,
+///         datastar::patch_elements("<p id=\"status\">Saved</p>", ElementOptions::new())?,
+///     ])
+/// }
+/// # let _ = save;
+/// ```
+///
+/// # Errors
+///
+/// That of [`Response::events`], for an event that cannot be encoded.
+pub fn events_response<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<Response, Error> {
+    Response::events(events).map(Response::keep_alive)
 }
 
 /// Datastar operations as methods of a [`EventStream`]. Sends are serialised: whole events never

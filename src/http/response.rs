@@ -1,7 +1,6 @@
 //! Response heads: writing them (server side) and parsing them (client side).
 
 use std::fmt;
-use std::io::Write;
 
 use super::request::{parse_header_line, Lines, Parsed};
 
@@ -143,8 +142,11 @@ pub fn response_head(status: u16, headers: &[(&str, &str)]) -> Vec<u8> {
     // buffer in the thread's allocator cache, and a stream may then run on that thread for days.
     let fields: usize = headers.iter().map(|(name, value)| name.len() + value.len() + 4).sum();
     let mut out = Vec::with_capacity("HTTP/1.1 000 \r\n".len() + reason.len() + fields + 2);
-    // Writing to a vector cannot fail.
-    let _ = write!(out, "HTTP/1.1 {status} {reason}\r\n");
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(decimal(u64::from(status), &mut [0; 20]).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
     for (name, value) in headers {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
@@ -153,6 +155,23 @@ pub fn response_head(status: u16, headers: &[(&str, &str)]) -> Vec<u8> {
     }
     out.extend_from_slice(b"\r\n");
     out
+}
+
+/// `n` in decimal, written into `buffer`. By hand rather than with `write!` or `to_string`: the
+/// formatting machinery takes several hundred bytes of stack, and every answer's head is written
+/// on a connection thread, whose deepest call sets how many stack pages it keeps while idle.
+pub(crate) fn decimal(mut n: u64, buffer: &mut [u8; 20]) -> &str {
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written: this is never the default.
+    std::str::from_utf8(&buffer[start..]).unwrap_or_default()
 }
 
 /// What follows a response's head: decided here, and only here, for every response the server
@@ -244,15 +263,31 @@ pub fn stream_response_head(extra: &[(&str, &str)]) -> Vec<u8> {
 }
 
 fn stream_head(status: u16, framing: &[(&str, &str)], extra: &[(&str, &str)]) -> Vec<u8> {
+    let mut headers = standard_fields(extra);
+    headers.extend_from_slice(framing);
+    headers.extend_from_slice(extra);
+    response_head(status, &headers)
+}
+
+/// The fields every event stream's head carries, less those `extra` names.
+fn standard_fields<'a>(extra: &[(&str, &str)]) -> Vec<(&'a str, &'a str)> {
     const STANDARD: [(&str, &str); 3] = [
         ("Content-Type", "text/event-stream; charset=utf-8"),
         ("Cache-Control", "no-cache"),
         ("X-Accel-Buffering", "no"),
     ];
     let named_in_extra = |name: &str| extra.iter().any(|(other, _)| other.eq_ignore_ascii_case(name));
-    let standard = STANDARD.iter().filter(|(name, _)| !named_in_extra(name));
-    let headers: Vec<(&str, &str)> = standard.chain(framing).chain(extra).copied().collect();
-    response_head(status, &headers)
+    let mut fields = Vec::with_capacity(STANDARD.len() + extra.len() + 2);
+    fields.extend(STANDARD.into_iter().filter(|(name, _)| !named_in_extra(name)));
+    fields
+}
+
+/// An event stream's standard fields (those `extra` does not name), then `extra`: the fields of a
+/// complete response whose body is events.
+pub(crate) fn with_event_stream_fields<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut fields = standard_fields(extra);
+    fields.extend_from_slice(extra);
+    fields
 }
 
 /// A complete response with a short text body and `Connection: close`: how the server answers
@@ -301,7 +336,8 @@ pub fn complete_response(
     body: &[u8],
 ) -> Vec<u8> {
     let rule = BodyRule::for_response(request_method, status);
-    let length = body.len().to_string();
+    let mut digits = [0; 20];
+    let length = decimal(body.len() as u64, &mut digits);
     let mut all: Vec<(&str, &str)> = Vec::with_capacity(headers.len() + 2);
     match persistence {
         Persistence::Close => all.push(("Connection", "close")),
@@ -309,7 +345,7 @@ pub fn complete_response(
         Persistence::KeepAliveHttp10 => all.push(("Connection", "keep-alive")),
     }
     if rule.has_framing_fields() {
-        all.push(("Content-Length", &length));
+        all.push(("Content-Length", length));
     }
     all.extend_from_slice(headers);
     let mut out = response_head(status, &all);

@@ -39,8 +39,8 @@ use super::stream_socket::{StreamSocket, Watched};
 use super::{Request, Shared, StreamBody};
 use crate::compress::{BodyEncoder, Offers};
 use crate::http::{
-    complete_response, stream_response_head_for, text_response, BodyFraming, BodyRule, ChunkedReader, HeadReader,
-    Persistence, RequestHead, RequestHeads, Version, READ_CHUNK_BYTES,
+    complete_response, stream_response_head_for, text_response, with_event_stream_fields, BodyFraming, BodyRule,
+    ChunkedReader, HeadReader, Persistence, RequestHead, RequestHeads, Version, READ_CHUNK_BYTES,
 };
 use crate::net::{is_timeout, read_head_by, DeadlineReader, HeadError, TimedSocket};
 use crate::Hub;
@@ -149,16 +149,23 @@ fn wait_for_request(shared: &Shared, socket: &TimedSocket, id: u64, buffer: &mut
 fn exchange(shared: &Shared, socket: &TimedSocket, received: Vec<u8>, deadline: Instant, last: bool) -> Next {
     match read_request(shared, socket, received, deadline, last) {
         Ok(Routing::Handle { request, handler, persistence, ahead }) => {
-            handle_on(shared, socket, request, &*handler, Exchange { persistence, ahead })
+            handle_on(shared, socket, &request, &*handler, Exchange { persistence, ahead })
         }
         Ok(Routing::Answered(next)) => next,
         Err(NoRequest::Gone) => Next::Close,
         Err(NoRequest::Refused { status, message, method }) => {
-            shared.metrics.answered(status);
-            answer(socket, &text_response(method.as_deref(), status, &[], &format!("{message}\n")));
+            refuse(shared, socket, method.as_deref(), status, &message);
             Next::Close
         }
     }
+}
+
+/// Answers a request that was refused, and closes the connection. Never inlined, as `answer` is
+/// not.
+#[inline(never)]
+fn refuse(shared: &Shared, socket: &TimedSocket, method: Option<&str>, status: u16, message: &str) {
+    shared.metrics.answered(status);
+    answer(socket, &text_response(method, status, &[], &format!("{message}\n")));
 }
 
 /// How one request's answer treats its connection.
@@ -185,25 +192,25 @@ pub(super) fn handle(
     handler: &dyn super::Handler,
     exchange: Exchange,
 ) -> Next {
-    handle_on(shared, &TimedSocket::new(Arc::clone(socket)), request, handler, exchange)
+    handle_on(shared, &TimedSocket::new(Arc::clone(socket)), &request, handler, exchange)
 }
 
 /// Calls `handler` for a request that has been read, and sends its answer or returns its stream.
 fn handle_on(
     shared: &Shared,
     socket: &TimedSocket,
-    request: Request,
+    request: &Request,
     handler: &dyn super::Handler,
     exchange: Exchange,
 ) -> Next {
-    let Ok(response) = catch_unwind(AssertUnwindSafe(|| handler.handle(&request))) else {
+    let Ok(response) = catch_unwind(AssertUnwindSafe(|| handler.handle(request))) else {
         shared.metrics.answered(500);
         answer(socket, &text_response(Some(request.method()), 500, &[], "the handler failed\n"));
         return Next::Close;
     };
-    // The request, the handler's response and the headers are dropped before a stream starts, so
-    // that an idle stream holds nothing of them for its whole life.
-    match respond(shared, socket, &request, response, exchange) {
+    // The handler's response and the headers are dropped before a stream starts (the request, by
+    // the caller, which owns it), so that an idle stream holds nothing of them for its whole life.
+    match respond(shared, socket, request, response, exchange) {
         Responded::Complete(next) => next,
         Responded::Stream(stream) => Next::Stream(Box::new(stream)),
     }
@@ -244,16 +251,7 @@ impl StreamStart {
         match source {
             // A hub stream lasts until the client leaves or the server stops: it always closes.
             StreamSource::Hub { hub, joining } => {
-                let stream = Arc::new(StreamSocket::new(Arc::clone(socket.shared()), framing, hub.write_timeout()));
-                let tracked = shared.track_stream(id, &stream, StreamBody::Hub { hub: hub.clone() });
-                let joined = || shared.metrics.answered(status);
-                let on_started = || tracked.started();
-                let started = hub_client::stream_from_hub(&hub, stream, head, intro, joining, joined, on_started);
-                if let Err(NotStarted::HubUnavailable) = started {
-                    shared.metrics.answered(503);
-                    // Only a request whose answer has a body starts a stream: the body is sent.
-                    answer(socket, &text_response(None, 503, &[], "cannot start a stream now\n"));
-                }
+                run_hub_stream(shared, socket, id, status, framing, head, intro, hub, joining);
                 Next::Close
             }
             StreamSource::PerConnection(stream) => {
@@ -264,10 +262,50 @@ impl StreamStart {
     }
 }
 
+/// Joins `hub` and streams it to the client until it leaves or the server stops.
+///
+/// Never inlined, as `exchange` is not: the stack pages an idle stream keeps resident are those
+/// of the deepest call its thread ever made, so the frames of paths that exclude each other (a hub
+/// stream, a per-connection stream, a complete answer) are kept apart rather than merged into one
+/// frame as wide as all of them.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn run_hub_stream(
+    shared: &Shared,
+    socket: &TimedSocket,
+    id: u64,
+    status: u16,
+    framing: BodyFraming,
+    head: Vec<u8>,
+    intro: Vec<u8>,
+    hub: Hub,
+    joining: Joining,
+) {
+    let stream = on_the_heap(|| StreamSocket::new(Arc::clone(socket.shared()), framing, hub.write_timeout()));
+    let tracked = shared.track_stream(id, &stream, StreamBody::Hub { hub: hub.clone() });
+    let joined = || shared.metrics.answered(status);
+    let on_started = || tracked.started();
+    let started = hub_client::stream_from_hub(&hub, stream, head, intro, joining, joined, on_started);
+    if let Err(NotStarted::HubUnavailable) = started {
+        shared.metrics.answered(503);
+        // Only a request whose answer has a body starts a stream: the body is sent.
+        answer(socket, &text_response(None, 503, &[], "cannot start a stream now\n"));
+    }
+}
+
+/// A stream's socket, made on the heap by a call of its own: made by the caller, its fields would
+/// take a slot in the caller's frame, which stays on the stack for the stream's whole life.
+#[inline(never)]
+fn on_the_heap(make: impl FnOnce() -> StreamSocket) -> Arc<StreamSocket> {
+    Arc::new(make())
+}
+
 /// What reading and routing a request came to.
 enum Routing {
     /// A request for this handler.
-    Handle { request: Request, handler: Arc<dyn super::Handler>, persistence: Persistence, ahead: Vec<u8> },
+    /// The request is boxed: it passes through several frames of the connection thread, whose
+    /// deepest call sets the stack pages an idle connection keeps.
+    Handle { request: Box<Request>, handler: Arc<dyn super::Handler>, persistence: Persistence, ahead: Vec<u8> },
     /// A preflight, 404 or 405 was sent.
     Answered(Next),
 }
@@ -281,6 +319,9 @@ fn persistence_for(head: &RequestHead, last: bool) -> Persistence {
     }
 }
 
+/// Reads a request's head and body, and finds its handler, or answers it at once (a preflight, a
+/// 404, a 405). Never inlined: its frame is gone before the handler runs (see `run_hub_stream`).
+#[inline(never)]
 fn read_request(
     shared: &Shared,
     socket: &TimedSocket,
@@ -301,38 +342,84 @@ fn read_request(
     if has_body && !matches!(routed, Some(Routed::Found(_))) {
         persistence = Persistence::Close;
     }
-    let answered = |status: u16, headers: &[(&str, &str)], body: &str, ahead: Vec<u8>| {
+    let unrouted = match routed {
+        Some(Routed::Found(handler)) => {
+            let handler = Arc::clone(handler);
+            let (request, ahead) = read_handled(socket, head, ahead, config, deadline)?;
+            return Ok(Routing::Handle { request, handler, persistence, ahead });
+        }
+        None => Unrouted::Preflight,
+        Some(Routed::NotFound) => Unrouted::NotFound,
+        Some(Routed::MethodNotAllowed(allowed)) => Unrouted::MethodNotAllowed(allowed),
+    };
+    Ok(Routing::Answered(answer_unrouted(shared, socket, &head, unrouted, persistence, ahead)))
+}
+
+/// A request for a handler, its body read; with the bytes read after it. Never inlined: the
+/// request is made on the heap by a frame that is gone before the handler runs, and is not on
+/// the stack while the head is parsed (see `run_hub_stream`).
+#[inline(never)]
+fn read_handled(
+    socket: &TimedSocket,
+    head: RequestHead,
+    ahead: Vec<u8>,
+    config: &super::ServerBuilder,
+    deadline: Instant,
+) -> Result<(Box<Request>, Vec<u8>), NoRequest> {
+    let (body, ahead) = read_body(socket, &head, ahead, config, deadline).map_err(|e| e.of_method(&head.method))?;
+    Ok((Box::new(Request::new(head, body)), ahead))
+}
+
+/// A request no handler takes.
+enum Unrouted {
+    /// A CORS preflight (`OPTIONS`) for a path whose routes do not take `OPTIONS` themselves.
+    Preflight,
+    NotFound,
+    /// Routes match the path, but none takes the method; these are the ones they take.
+    MethodNotAllowed(Vec<String>),
+}
+
+/// The server's own answer to a request no handler takes: a preflight, a 404 or a 405. Never
+/// inlined: its frame is not part of a handled request's (see `run_hub_stream`).
+#[inline(never)]
+fn answer_unrouted(
+    shared: &Shared,
+    socket: &TimedSocket,
+    head: &RequestHead,
+    unrouted: Unrouted,
+    persistence: Persistence,
+    ahead: Vec<u8>,
+) -> Next {
+    let config = &shared.config;
+    let answered = |status: u16, headers: &[(&str, &str)], body: &str| {
         shared.metrics.answered(status);
         let mut headers = headers.to_vec();
         if !body.is_empty() {
             headers.push(("Content-Type", "text/plain; charset=utf-8"));
         }
         let response = complete_response(Some(&head.method), status, persistence, &headers, body.as_bytes());
-        Ok(Routing::Answered(send_complete(socket, &response, persistence, ahead)))
+        send_complete(socket, &response, persistence, ahead)
     };
-    // Only the refusals below need the CORS headers now; a handled request's response adds its own.
+    // Only these refusals need the CORS headers now; a handled request's response adds its own.
     let cors = || config.cors.headers(head.header("origin"));
-    let handler = match routed {
-        None => {
+    match unrouted {
+        Unrouted::Preflight => {
             let methods =
                 shared.router.methods_for(&head.path, head.header("access-control-request-method")).join(", ");
             let requested_headers = head.header_list("access-control-request-headers");
             let headers = config.cors.preflight_headers(head.header("origin"), &methods, requested_headers.as_deref());
-            return answered(204, &borrowed(&headers), "", ahead);
+            answered(204, &borrowed(&headers), "")
         }
-        Some(Routed::Found(handler)) => Arc::clone(handler),
-        Some(Routed::NotFound) => return answered(404, &borrowed(&cors()), "not found\n", ahead),
-        Some(Routed::MethodNotAllowed(mut allowed)) => {
+        Unrouted::MethodNotAllowed(mut allowed) => {
             allowed.push("OPTIONS".to_string());
             let allow = allowed.join(", ");
             let cors = cors();
             let mut headers = borrowed(&cors);
             headers.push(("Allow", &allow));
-            return answered(405, &headers, "method not allowed\n", ahead);
+            answered(405, &headers, "method not allowed\n")
         }
-    };
-    let (body, ahead) = read_body(socket, &head, ahead, config, deadline).map_err(|e| e.of_method(&head.method))?;
-    Ok(Routing::Handle { request: Request::new(head, body), handler, persistence, ahead })
+        Unrouted::NotFound => answered(404, &borrowed(&cors()), "not found\n"),
+    }
 }
 
 /// Reads until the request head is complete, refusing it as soon as it breaks a limit. `received`
@@ -358,6 +445,9 @@ fn read_head(
 
 /// Reads the body declared by `Content-Length`, or sent chunked, up to the body limit; `received`
 /// holds the bytes already read after the head. Returns the body and the bytes read after it.
+///
+/// Never inlined: its decoders' frame is needed only while a body is read (see `run_hub_stream`).
+#[inline(never)]
 fn read_body(
     socket: &TimedSocket,
     head: &RequestHead,
@@ -433,18 +523,50 @@ fn respond(
     let config = &shared.config;
     let Response { status, headers: handler_headers, body, keep_alive, write_profiles } = response;
     let cors = config.cors.headers(request.header("origin"));
-    let mut headers = response_headers(&cors, &handler_headers, &mut exchange.persistence);
+    let headers = response_headers(&cors, &handler_headers, &mut exchange.persistence);
     // What may follow the head is decided in one place, for every kind of answer.
     let rule = BodyRule::for_response(Some(request.method()), status);
-    let body = match body {
-        Body::Bytes(bytes) => return send_whole(shared, socket, request, status, &headers, &bytes, exchange),
+    match body {
+        Body::Bytes(bytes) => send_whole(shared, socket, request, status, &headers, &bytes, exchange),
         // A stream with a status that has no body (204, 304) is its head alone: the closure never
         // runs, and the hub gets no client.
-        _ if rule == BodyRule::Bodiless => return send_whole(shared, socket, request, status, &headers, &[], exchange),
-        streaming => streaming,
-    };
-    // A draining server starts no stream: it tells the client to come back later, or to stop.
-    if let Some(answer) = shared.drain_answer(request) {
+        _ if rule == BodyRule::Bodiless => send_whole(shared, socket, request, status, &headers, &[], exchange),
+        body => {
+            let answer = StreamAnswer { status, headers, body, keep_alive, write_profiles, rule };
+            start_stream(shared, socket, request, answer, exchange)
+        }
+    }
+}
+
+/// A handler's answer whose body is events: a stream, or events complete at once.
+struct StreamAnswer<'a> {
+    status: u16,
+    headers: Vec<(&'a str, &'a str)>,
+    body: Body,
+    /// [`Response::keep_alive`].
+    keep_alive: bool,
+    write_profiles: Offers,
+    rule: BodyRule,
+}
+
+/// Negotiates an answer of events (its coding, framing and persistence), and sends it if it is
+/// complete, or returns the stream to start.
+///
+/// Never inlined: its frame is gone before a stream runs, and an idle stream keeps the stack
+/// pages its thread touched (see `run_hub_stream`).
+#[inline(never)]
+fn start_stream(
+    shared: &Shared,
+    socket: &TimedSocket,
+    request: &Request,
+    answer: StreamAnswer,
+    mut exchange: Exchange,
+) -> Responded {
+    let config = &shared.config;
+    let StreamAnswer { status, mut headers, body, keep_alive, write_profiles, rule } = answer;
+    // A draining server starts no stream: it tells the client to come back later, or to stop. An
+    // answer complete at once is no stream.
+    if let Some(answer) = shared.drain_answer(request).filter(|_| !matches!(body, Body::Events(_))) {
         return Responded::Complete(send_complete(socket, &answer, Persistence::Close, exchange.ahead));
     }
     let framing = BodyFraming::for_version(request.version());
@@ -457,6 +579,13 @@ fn respond(
     if let Some(content_coding) = &coding.content_coding {
         headers.push(("Content-Encoding", content_coding));
     }
+    let body = match body {
+        Body::Events(events) => {
+            let events = CompleteEvents { events, keep_alive, encoder: coding.encoder };
+            return events.send(shared, socket, request, status, headers, exchange);
+        }
+        streaming => streaming,
+    };
     // The answer to HEAD: the head a GET gets, and no body, not even the last chunk.
     let streams_nothing = !rule.sends_body();
     let persists = stream_persists(framing, exchange.persistence, streams_nothing, &body);
@@ -512,6 +641,9 @@ fn response_headers<'a>(
 }
 
 /// Sends a response whose body is `body`, all of it at once.
+///
+/// Never inlined, so that its frame is not part of a stream's (see `run_hub_stream`).
+#[inline(never)]
 fn send_whole(
     shared: &Shared,
     socket: &TimedSocket,
@@ -525,6 +657,52 @@ fn send_whole(
     let persistence = exchange.persistence;
     let out = complete_response(Some(request.method()), status, persistence, headers, body);
     Responded::Complete(send_complete(socket, &out, persistence, exchange.ahead))
+}
+
+/// An [`events`](super::Response::events) answer: events complete when the handler returned.
+struct CompleteEvents {
+    events: Vec<u8>,
+    /// The handler asked for `Connection: keep-alive`, as Datastar's specification does.
+    keep_alive: bool,
+    /// The write profile's encoder, if the client accepts one on offer.
+    encoder: Option<Box<dyn BodyEncoder>>,
+}
+
+impl CompleteEvents {
+    /// Sends the answer as one complete response in one write: an event stream's head with a
+    /// `Content-Length`, then the server's `retry` line and the events, encoded with the write
+    /// profile if one was chosen. So the connection can serve the next request at once, with no
+    /// stream to run and no body end to write after the events. Never inlined, so that its frame
+    /// is not part of a stream's (see `run_hub_stream`).
+    #[inline(never)]
+    fn send(
+        self,
+        shared: &Shared,
+        socket: &TimedSocket,
+        request: &Request,
+        status: u16,
+        mut headers: Vec<(&str, &str)>,
+        exchange: Exchange,
+    ) -> Responded {
+        let CompleteEvents { events, keep_alive, encoder } = self;
+        let mut body = match shared.config.retry {
+            Some(retry) => [retry_line(retry), events].concat(),
+            None => events,
+        };
+        if let Some(mut encoder) = encoder {
+            let mut encoded = Vec::with_capacity(body.len() / 2 + 32);
+            encoder.encode(&body, &mut encoded);
+            encoder.finish(&mut encoded);
+            body = encoded;
+        }
+        // HTTP/1.1 keeps the connection by default; the field is what Datastar asks to see.
+        // `complete_response` writes the HTTP/1.0 one itself.
+        if keep_alive && exchange.persistence == Persistence::KeepOpen {
+            headers.push(("Connection", "keep-alive"));
+        }
+        let headers = with_event_stream_fields(&headers);
+        send_whole(shared, socket, request, status, &headers, &body, exchange)
+    }
 }
 
 /// The content coding of a stream's body.
@@ -547,7 +725,7 @@ fn stream_coding(request: &Request, body: &Body, offers: &Offers) -> StreamCodin
     let accept_encoding = request.head().header_list("accept-encoding");
     let mut coding = StreamCoding { varies: false, content_coding: None, encoder: None, hub_gzip: false };
     match body {
-        Body::Stream(_) if !offers.is_empty() => {
+        Body::Stream(_) | Body::Events(_) if !offers.is_empty() => {
             coding.varies = true;
             if let Some(profile) = offers.negotiate(accept_encoding.as_deref()) {
                 coding.content_coding = Some(profile.content_coding().to_string());
@@ -575,7 +753,9 @@ fn stream_persists(framing: BodyFraming, persistence: Persistence, streams_nothi
 }
 
 /// Where a stream's events come from: a hub it joins (with what its lifecycle hooks are told), or
-/// the handler's closure.
+/// the handler's closure. Never inlined: its frame is not part of the caller's (see
+/// `run_hub_stream`).
+#[inline(never)]
 fn stream_source(
     socket: &TimedSocket,
     request: &Request,
@@ -602,7 +782,7 @@ fn stream_source(
         Body::Stream(run) => {
             StreamSource::PerConnection(PerConnectionStream { run, exchange, encoder: coding.encoder })
         }
-        Body::Bytes(_) => unreachable!("`respond` sends a plain body before any stream starts"),
+        Body::Bytes(_) | Body::Events(_) => unreachable!("`respond` sends a complete body before any stream starts"),
     }
 }
 
@@ -653,6 +833,9 @@ impl PerConnectionStream {
     /// whichever comes first. Then the connection closes, or, if the closure returned and the
     /// connection persists, the body ends and the connection is handed back for the next request
     /// once the watcher, if any, lets it go.
+    ///
+    /// Never inlined, so that its frame is not part of a hub stream's (see `run_hub_stream`).
+    #[inline(never)]
     fn run(
         self,
         shared: &Shared,
@@ -665,13 +848,15 @@ impl PerConnectionStream {
         let config = &shared.config;
         let PerConnectionStream { run, exchange: Exchange { persistence, ahead }, encoder } = self;
         let persistent = persistence != Persistence::Close;
-        let stream = Arc::new(StreamSocket::with_persistence(
-            Arc::clone(socket.shared()),
-            framing,
-            config.stream_write_timeout,
-            persistent,
-            encoder,
-        ));
+        let stream = on_the_heap(|| {
+            StreamSocket::with_persistence(
+                Arc::clone(socket.shared()),
+                framing,
+                config.stream_write_timeout,
+                persistent,
+                encoder,
+            )
+        });
         // The stream sets the socket's send timeout through a record of its own while it runs.
         stream.assume_send_timeout(socket.send_timeout());
         let tracked = shared.track_stream(id, &stream, StreamBody::PerConnection);
@@ -724,7 +909,9 @@ fn last_event_id(request: &Request) -> Option<&str> {
 }
 
 /// Writes a complete response and closes the connection gracefully (see `linger`): closing with
-/// unread input would reset the connection and could destroy the answer in flight.
+/// unread input would reset the connection and could destroy the answer in flight. Never inlined:
+/// the connection ends after it, and its frame must not widen those of callers that go on.
+#[inline(never)]
 fn answer(socket: &TimedSocket, response: &[u8]) {
     let _ = socket.set_send_timeout(ANSWER_WRITE_TIMEOUT);
     if (&**socket).write_all(response).is_ok() {

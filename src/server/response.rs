@@ -9,7 +9,7 @@ use super::event_stream::EventStream;
 use crate::compress::{Offers, WriteProfile};
 use crate::hub::Selection;
 use crate::json::Value;
-use crate::Hub;
+use crate::{Event, Hub};
 
 /// A hub stream's settings, as a handler's [`Response::hub`] and its setters made them.
 pub(crate) struct HubStream {
@@ -64,6 +64,8 @@ pub(crate) enum Body {
     /// Subscribe the client to a hub, with history and resume. Boxed: its settings are many times
     /// the size of the other bodies.
     Hub(Box<HubStream>),
+    /// An event stream complete when the handler returns: these events, already encoded.
+    Events(Vec<u8>),
 }
 
 impl Response {
@@ -130,6 +132,43 @@ impl Response {
             keep_alive: false,
             write_profiles: Offers::default(),
         }
+    }
+
+    /// An event stream whose events are all known when the handler returns: the head, the events
+    /// and the body's end leave in one write, and the connection serves the next request (an
+    /// answer such as a Datastar action's, complete at once). The body is `text/event-stream`
+    /// with a `Content-Length`, so HTTP/1.0 clients that keep their connection open can too. The
+    /// server's `retry` line and a [`write_profile`](Self::write_profile) apply as to a stream.
+    ///
+    /// An answer whose events come one by one while the handler works is a
+    /// [`stream`](Self::stream): each of its events leaves as it is sent.
+    ///
+    /// ```
+    /// use bare_sse::server::Response;
+    /// use bare_sse::Event;
+    ///
+    /// let events = [Event::new().event("saved").data("ok"), Event::new().data("done")];
+    /// let response = Response::events(&events).unwrap();
+    /// assert_eq!(response.status(), 200);
+    /// assert!(Response::events(&[Event::new().event("two\nlines")]).is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// That of [`Event::to_bytes`](crate::Event::to_bytes), for the first event that cannot be
+    /// encoded.
+    pub fn events<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<Response, crate::Error> {
+        let mut bytes = Vec::new();
+        for event in events {
+            bytes.extend_from_slice(&event.to_bytes()?);
+        }
+        Ok(Response {
+            status: 200,
+            headers: Vec::new(),
+            body: Body::Events(bytes),
+            keep_alive: false,
+            write_profiles: Offers::default(),
+        })
     }
 
     /// Subscribes the client to `hub`, with its history and `Last-Event-ID` resume: to every
@@ -242,15 +281,16 @@ impl Response {
     }
 
     /// Frames a stream as a chunked body with `Connection: keep-alive` when the client speaks
-    /// HTTP/1.1 (HTTP/1.0 clients still get a body that ends with the connection).
+    /// HTTP/1.1 (HTTP/1.0 clients still get a body that ends with the connection); an
+    /// [`events`](Self::events) answer says `Connection: keep-alive` too.
     pub(crate) fn keep_alive(mut self) -> Response {
         self.keep_alive = true;
         self
     }
 
-    /// Offers a write profile (for example [`Gzip`](crate::compress::Gzip)) for this stream's body,
-    /// before any the server offers: used if the request's `Accept-Encoding` accepts its coding.
-    /// Plain bodies and hub streams are not encoded. Mind the BREACH rule in
+    /// Offers a write profile (for example [`Gzip`](crate::compress::Gzip)) for this stream's body
+    /// (or an [`events`](Self::events) answer's), before any the server offers: used if the
+    /// request's `Accept-Encoding` accepts its coding. Plain bodies and hub streams are not encoded. Mind the BREACH rule in
     /// [`compress`](crate::compress).
     pub fn write_profile(mut self, profile: Arc<dyn WriteProfile>) -> Response {
         self.write_profiles.0.push(profile);
@@ -321,10 +361,12 @@ impl Response {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
-    /// The body of a plain response; `None` for a stream or a hub subscription.
+    /// The body of a plain response; `None` for a stream or a hub subscription. For an
+    /// [`events`](Self::events) answer, the events as they are encoded (before the server's
+    /// `retry` line and any write profile).
     pub fn body_bytes(&self) -> Option<&[u8]> {
         match &self.body {
-            Body::Bytes(bytes) => Some(bytes),
+            Body::Bytes(bytes) | Body::Events(bytes) => Some(bytes),
             _ => None,
         }
     }
@@ -346,6 +388,7 @@ impl fmt::Debug for Response {
             Body::Bytes(bytes) => format!("{} bytes", bytes.len()),
             Body::Stream(_) => "stream".to_string(),
             Body::Hub(_) => "hub".to_string(),
+            Body::Events(bytes) => format!("{} bytes of events", bytes.len()),
         };
         f.debug_struct("Response")
             .field("status", &self.status)
