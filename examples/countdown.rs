@@ -86,7 +86,7 @@ fn read_head(socket: &mut TcpStream) -> std::io::Result<RequestHead> {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         match reader.poll() {
-            Ok(HeadRead::Complete { head, .. }) => return Ok(head),
+            Ok(HeadRead::Complete { head, .. }) => return Ok(*head),
             Ok(HeadRead::Partial) => {}
             Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
         }

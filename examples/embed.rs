@@ -63,7 +63,7 @@ fn read_head(mut socket: TcpStream) -> std::io::Result<(RequestHead, TcpStream)>
         match reader.poll() {
             Ok(HeadRead::Complete { head, .. }) => {
                 socket.set_read_timeout(None)?;
-                return Ok((head, socket));
+                return Ok((*head, socket));
             }
             Ok(HeadRead::Partial) => {}
             Err(error) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, error)),

@@ -52,20 +52,25 @@ pub trait HeadParser {
     fn parse(&self, input: &[u8]) -> Result<Parsed<Self::Head>, Self::Error>;
 }
 
-/// Request heads, within these limits ([`parse_request_head`]).
+/// Request heads, within these limits ([`parse_request_head`]). Each is boxed: a server reads
+/// them on a connection thread, through several calls, whose deepest sets the stack pages an
+/// idle connection keeps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RequestHeads(pub HeadLimits);
 
 impl HeadParser for RequestHeads {
-    type Head = RequestHead;
+    type Head = Box<RequestHead>;
     type Error = RequestError;
 
     fn max_head_bytes(&self) -> usize {
         self.0.max_head_bytes
     }
 
-    fn parse(&self, input: &[u8]) -> Result<Parsed<RequestHead>, RequestError> {
-        parse_request_head(input, &self.0)
+    fn parse(&self, input: &[u8]) -> Result<Parsed<Box<RequestHead>>, RequestError> {
+        Ok(match parse_request_head(input, &self.0)? {
+            Parsed::Complete { head, consumed } => Parsed::Complete { head: Box::new(head), consumed },
+            Parsed::Partial => Parsed::Partial,
+        })
     }
 }
 

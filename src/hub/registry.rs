@@ -289,7 +289,7 @@ pub(crate) struct Registry<S> {
     /// Present when the hub compresses.
     compressor: Option<Compressor>,
     /// Every selection with clients, in the order they were made.
-    feeds: BTreeMap<FeedId, SelectionFeed<S>>,
+    feeds: BTreeMap<FeedId, Box<SelectionFeed<S>>>,
     /// Each selection's number.
     feed_ids: HashMap<Selection, FeedId>,
     next_feed: FeedId,
@@ -595,10 +595,24 @@ impl<S: Clone> Registry<S> {
         if let (Some(heartbeats), Some(clock)) = (&mut self.heartbeats, clock) {
             heartbeats.earliest_due = heartbeats.earliest_due.min(clock.due_at());
         }
-        self.feeds.insert(feed_id, SelectionFeed::new(selection.clone(), self.shard_clients.len(), clock));
+        self.insert_feed(feed_id, selection, clock);
+        self.index_selection(feed_id, selection);
+        feed_id
+    }
+
+    /// Adds the selection's feed. Never inlined, as `add_selection` is not; apart from
+    /// `index_selection`, so that their frames are never on the stack at once.
+    #[inline(never)]
+    fn insert_feed(&mut self, feed_id: FeedId, selection: &Selection, clock: Option<HeartbeatClock>) {
+        self.feeds.insert(feed_id, Box::new(SelectionFeed::new(selection.clone(), self.shard_clients.len(), clock)));
+    }
+
+    /// Finds the selection's feed by its selection, and routes events to it. Never inlined (see
+    /// `insert_feed`).
+    #[inline(never)]
+    fn index_selection(&mut self, feed_id: FeedId, selection: &Selection) {
         self.feed_ids.insert(selection.clone(), feed_id);
         self.routes.add(feed_id, selection);
-        feed_id
     }
 
     /// The shard a new client joins: the first live one with fewer than `clients_per_flusher`
@@ -646,7 +660,7 @@ impl<S: Clone> Registry<S> {
 
     /// What a connection-owned client writes next. At most `max_bytes` are copied per step.
     pub fn catch_up_step(&mut self, key: Key, max_bytes: usize) -> CatchUpStep {
-        let Some(SelectionFeed { members, feed, .. }) = self.feeds.get_mut(&key.feed) else {
+        let Some(SelectionFeed { members, feed, .. }) = self.feeds.get_mut(&key.feed).map(|feed| &mut **feed) else {
             return CatchUpStep::Closed;
         };
         let Some(sub) = members[key.shard].get_mut(&key.id).filter(|s| !s.closed) else {
@@ -668,7 +682,9 @@ impl<S: Clone> Registry<S> {
     /// Gives a caught-up client to its flusher. False when bytes arrived since `catch_up_step` said
     /// it was caught up, or when it was closed: the connection goes on (or stops) catching up.
     pub fn hand_to_flusher(&mut self, key: Key) -> bool {
-        let Some(SelectionFeed { members, feed, .. }) = self.feeds.get_mut(&key.feed) else { return false };
+        let Some(SelectionFeed { members, feed, .. }) = self.feeds.get_mut(&key.feed).map(|feed| &mut **feed) else {
+            return false;
+        };
         match members[key.shard].get_mut(&key.id) {
             Some(sub) if !sub.closed && sub.cursor == feed.end(sub.coding) => {
                 sub.owner = Owner::Flusher;

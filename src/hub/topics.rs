@@ -123,6 +123,13 @@ impl Topics {
 /// (the wildcard however it was given), with the same base URL.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
+    /// Shared: a selection is cloned for each client that joins with it, and its feed and the
+    /// hub's index of feeds keep copies, so a clone is a count, not a copy of every matcher.
+    parts: Arc<SelectionParts>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct SelectionParts {
     /// `None`: every topic.
     topics: Option<TopicSelector>,
     /// The private events the subscriber may receive: `None`, none.
@@ -165,7 +172,7 @@ impl SelectorKey {
 
 impl PartialEq for Selection {
     fn eq(&self, other: &Selection) -> bool {
-        self.key == other.key
+        Arc::ptr_eq(&self.parts, &other.parts) || self.parts.key == other.parts.key
     }
 }
 
@@ -173,7 +180,7 @@ impl Eq for Selection {}
 
 impl Hash for Selection {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.key.hash(state);
+        self.parts.key.hash(state);
     }
 }
 
@@ -186,21 +193,22 @@ impl Selection {
     /// The public events with a topic that `selector` selects.
     pub fn topics(selector: TopicSelector) -> Selection {
         let key = [Some(SelectorKey::of(&selector)), None];
-        Selection { topics: Some(selector), private: None, key }
+        Selection { parts: Arc::new(SelectionParts { topics: Some(selector), private: None, key }) }
     }
 
     /// Also the private events with a topic that `selector` selects, and (for a selection of
     /// [`topics`](Self::topics)) a topic that the subscription's selector selects. Without it, no
     /// private event is ever sent.
     pub fn with_private(mut self, selector: TopicSelector) -> Selection {
-        self.key[1] = Some(SelectorKey::of(&selector));
-        self.private = Some(selector);
+        let parts = Arc::make_mut(&mut self.parts);
+        parts.key[1] = Some(SelectorKey::of(&selector));
+        parts.private = Some(selector);
         self
     }
 
     /// The topics subscribed to: `None` for every topic.
     pub fn subscribed(&self) -> Option<&TopicSelector> {
-        self.topics.as_ref()
+        self.parts.topics.as_ref()
     }
 
     /// Whether an event published to `topics` reaches a subscriber with this selection.
@@ -208,8 +216,9 @@ impl Selection {
         if topics.is_notice() {
             return true;
         }
-        let subscribed = self.topics.as_ref().is_none_or(|selector| selector.matches_any(&topics.topics));
-        subscribed && (!topics.private || self.private.as_ref().is_some_and(|p| p.matches_any(&topics.topics)))
+        let parts = &*self.parts;
+        let subscribed = parts.topics.as_ref().is_none_or(|selector| selector.matches_any(&topics.topics));
+        subscribed && (!topics.private || parts.private.as_ref().is_some_and(|p| p.matches_any(&topics.topics)))
     }
 }
 

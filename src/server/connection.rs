@@ -361,13 +361,13 @@ fn read_request(
 #[inline(never)]
 fn read_handled(
     socket: &TimedSocket,
-    head: RequestHead,
+    head: Box<RequestHead>,
     ahead: Vec<u8>,
     config: &super::ServerBuilder,
     deadline: Instant,
 ) -> Result<(Box<Request>, Vec<u8>), NoRequest> {
     let (body, ahead) = read_body(socket, &head, ahead, config, deadline).map_err(|e| e.of_method(&head.method))?;
-    Ok((Box::new(Request::new(head, body)), ahead))
+    Ok((Box::new(Request::new(*head, body)), ahead))
 }
 
 /// A request no handler takes.
@@ -430,7 +430,7 @@ fn read_head(
     limits: &crate::http::HeadLimits,
     received: Vec<u8>,
     deadline: Instant,
-) -> Result<(RequestHead, Vec<u8>), NoRequest> {
+) -> Result<(Box<RequestHead>, Vec<u8>), NoRequest> {
     // The head is read straight into the reader's heap buffer: a buffer on the stack would stay in
     // this thread's resident stack pages for as long as its stream lasts.
     let mut reader = HeadReader::starting_with(RequestHeads(*limits), received);
