@@ -5,10 +5,12 @@
 //! each server's CPU time per request (Linux), which a machine shared with other work disturbs
 //! less than the rate.
 //!
-//! bare-sse answers the action two ways: **stream**, the event on a `datastar::response` stream
-//! (what the axum peer answers, and what an action that sends events as it goes uses), and
-//! **one-shot**, `datastar::signals_response` (a plain JSON response that Datastar applies as the
-//! same patch), for an action whose answer is complete when its handler returns.
+//! bare-sse answers the action three ways: **stream**, the event on a `datastar::response` stream
+//! (what an action that sends events as it goes uses: each event leaves as it is sent, and the
+//! body's end when the closure returns); **events**, `datastar::events_response`, the same event
+//! stream complete when the handler returns, in one write (what the axum peer answers: `Sse`
+//! over a stream that is ready at once); and **one-shot**, `datastar::signals_response` (a plain
+//! JSON response that Datastar applies as the same patch).
 //!
 //! Run: `cargo run --release --example bench_datastar` (options: `--connections 50,200`,
 //! `--seconds 8`, `--runs 3`, `--no-axum`).
@@ -65,6 +67,7 @@ fn main() {
     };
     let mut targets = vec![
         Target { name: "bare-sse, stream", server: &bare_sse, path: "/action", answer: Answer::Event },
+        Target { name: "bare-sse, events", server: &bare_sse, path: "/events", answer: Answer::Event },
         Target { name: "bare-sse, one-shot", server: &bare_sse, path: "/one-shot", answer: Answer::Json },
     ];
     if let Some(axum) = &axum {
@@ -149,7 +152,7 @@ fn usage(problem: &str) -> ! {
 }
 
 /// The action, as a bare-sse user writes it: read the signals, answer with one patch, on a stream
-/// (`/action`) or as a one-shot response (`/one-shot`).
+/// (`/action`), as events complete at once (`/events`) or as a one-shot response (`/one-shot`).
 fn serve_bare_sse() {
     let count = |request: &Request| {
         datastar::read_signals(request).ok().and_then(|signals| signals.get("count")?.as_i64()).unwrap_or(0)
@@ -161,6 +164,10 @@ fn serve_bare_sse() {
             datastar::response(move |stream| {
                 let _ = stream.patch_signals(&patch(count), SignalOptions::new());
             })
+        })
+        .route_method("POST", "/events", move |request: &Request| {
+            let event = datastar::patch_signals(&patch(count(request)), SignalOptions::new());
+            event.and_then(|event| datastar::events_response(&[event])).unwrap_or_else(|_| Response::new(500))
         })
         .route_method("POST", "/one-shot", move |request: &Request| {
             datastar::signals_response(&patch(count(request)), SignalOptions::new())
@@ -191,7 +198,7 @@ struct Target<'a> {
 
 /// What the action's answer is.
 enum Answer {
-    /// [`EXPECTED_EVENT`] on a chunked event stream.
+    /// [`EXPECTED_EVENT`] on an event stream (chunked, or with a length).
     Event,
     /// [`EXPECTED_SIGNALS`], a one-shot JSON response.
     Json,
@@ -344,6 +351,10 @@ fn check_action(target: &Target) -> Result<(), String> {
     let expected = match (&target.answer, chunked, length) {
         (Answer::Event, true, _) => {
             ChunkedReader::new(&mut reader).read_to_string(&mut text).map_err(|e| e.to_string())?;
+            EXPECTED_EVENT
+        }
+        (Answer::Event, false, Some(length)) => {
+            (&mut reader).take(length).read_to_string(&mut text).map_err(|e| e.to_string())?;
             EXPECTED_EVENT
         }
         (Answer::Json, false, Some(length)) => {
