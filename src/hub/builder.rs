@@ -147,7 +147,9 @@ impl HubBuilder {
 
     /// Clients one flusher takes before new clients go to the next (default
     /// [`DEFAULT_CLIENTS_PER_FLUSHER`]; at least 1). Once every flusher has this many, new clients
-    /// go to the one with the fewest. 1 spreads clients evenly from the first.
+    /// go to the one with the fewest. 1 spreads clients evenly from the first. The clients of one
+    /// selection (a topic's) go to that selection's own flusher while they are fewer than this,
+    /// so that an event on a topic wakes one flusher.
     pub fn clients_per_flusher(mut self, count: usize) -> HubBuilder {
         self.clients_per_flusher = count.max(1);
         self

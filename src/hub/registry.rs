@@ -559,11 +559,11 @@ impl<S: Clone> Registry<S> {
         let replay = self.history.after(last_event_id, coding == Coding::Gzip, selection);
         let id = self.next_subscriber;
         self.next_subscriber += 1;
-        let shard = self.shard_for_new_client();
         let feed_id = match self.feed_ids.get(selection) {
             Some(&feed_id) => feed_id,
             None => self.add_selection(selection),
         };
+        let shard = self.shard_for_new_client(feed_id);
         let selection = self.feeds.get_mut(&feed_id)?;
         let place = selection.feed.join(coding);
         let subscriber = Subscriber {
@@ -615,11 +615,20 @@ impl<S: Clone> Registry<S> {
         self.routes.add(feed_id, selection);
     }
 
-    /// The shard a new client joins: the first live one with fewer than `clients_per_flusher`
-    /// clients, or else the live one with the fewest. So a few clients share one flusher, which
-    /// each event then wakes alone, and many are spread evenly.
-    fn shard_for_new_client(&self) -> usize {
+    /// The shard a new client of feed `feed_id` joins. While the feed has fewer than
+    /// `clients_per_flusher` clients, its *home*: the feed's number modulo the live shards. So
+    /// the clients of a topic share one flusher, and an event on it wakes that one alone, while
+    /// many topics are spread over every flusher. Past that, the first live shard with fewer than
+    /// `clients_per_flusher` clients, or else the live one with the fewest. So a few clients of
+    /// one selection (a hub without topics) share one flusher, which each event then wakes alone,
+    /// and many are spread evenly.
+    fn shard_for_new_client(&self, feed_id: FeedId) -> usize {
         let live = &self.shard_clients[..self.live_shards];
+        let small = self.feeds.get(&feed_id).is_some_and(|feed| feed.member_count < self.clients_per_flusher);
+        if small && !live.is_empty() {
+            // The remainder is below the number of live shards, a `usize`.
+            return (feed_id % live.len() as u64) as usize;
+        }
         live.iter()
             .position(|&clients| clients < self.clients_per_flusher)
             .unwrap_or_else(|| (0..live.len()).min_by_key(|&shard| live[shard]).unwrap_or(0))
@@ -1520,6 +1529,32 @@ mod tests {
         }
         assert_eq!(join(&mut registry, 6).shard, 0);
         assert_eq!(registry.shard_clients, [2, 0, 0], "the fifth client and this one");
+    }
+
+    /// A topic's clients share their feed's home flusher while they are fewer than
+    /// `clients_per_flusher`, whatever order they join in, so that an event on the topic wakes one
+    /// flusher; topics alternate between flushers; past that, the feed's clients are placed as any
+    /// client is.
+    #[test]
+    fn a_topics_clients_share_one_flusher_until_there_are_many() {
+        let mut registry: Registry<u32> = Registry::new(EPOCH, 2, 3, History::new(10, 1000), 1000, 1);
+        registry.set_live_shards(2);
+        let topics = [Selection::topics(selector(&["a"])), Selection::topics(selector(&["b"]))];
+        // Joined in turn, as clients of many pages arrive: a, b, a, b, a, b.
+        let shards: Vec<(usize, usize)> = (0..6)
+            .map(|n| {
+                let key = registry.join(n, None, Coding::Identity, &topics[n as usize % 2]).unwrap().key;
+                (n as usize % 2, key.shard)
+            })
+            .collect();
+        // Feed 0 (`a`) is at home on flusher 0, feed 1 (`b`) on flusher 1.
+        assert_eq!(shards, [(0, 0), (1, 1), (0, 0), (1, 1), (0, 0), (1, 1)]);
+        // Feed 2 (every event) is at home on flusher 0 too: now 4 clients there, 3 on flusher 1.
+        assert_eq!(registry.join(9, None, Coding::Identity, &Selection::all()).unwrap().key.shard, 0);
+        // A fourth client of `a`: its feed has three, as many as one flusher takes before the
+        // next is used, so it goes where there are fewest clients.
+        assert_eq!(registry.join(10, None, Coding::Identity, &topics[0]).unwrap().key.shard, 1);
+        assert_eq!(registry.shard_clients, [4, 4]);
     }
 
     #[test]
