@@ -277,6 +277,10 @@ impl Mercure {
         }
     }
 
+    /// Never inlined, nor is `subscribe_request`: a subscriber's connection thread keeps the stack
+    /// pages it touched for as long as it is subscribed, and a publisher's frame must not be
+    /// among them.
+    #[inline(never)]
     fn publish_request(&self, request: &Request) -> Response {
         let shared = &self.shared;
         let resource_metadata = self.resource_metadata_url(request);
@@ -308,6 +312,7 @@ impl Mercure {
         }
     }
 
+    #[inline(never)]
     fn subscribe_request(&self, request: &Request) -> Response {
         let shared = &self.shared;
         let base = self.hub_url(request);
@@ -316,25 +321,13 @@ impl Mercure {
             Ok(selector) => selector,
             Err(error) => return plain(400, &format!("{error}\n")),
         };
-        let resource_metadata = self.resource_metadata_url(request);
-        let denied = |denial: Denial| denial.response(resource_metadata.as_deref());
+        let (private, expires_at) = match self.subscriber_grants(request, &base) {
+            Ok(grants) => grants,
+            Err(denial) => return denial.response(self.resource_metadata_url(request).as_deref()),
+        };
         let mut selection = Selection::topics(selector);
-        let mut expires_at = None;
-        match presented_token(request, &shared.cookie_name) {
-            Err(denial) => return denied(denial),
-            Ok(None) if !shared.anonymous => return denied(Denial::NoToken),
-            Ok(None) => {}
-            Ok(Some(token)) => {
-                let Some(verifier) = &shared.subscribers else { return denied(Denial::InvalidToken) };
-                let Ok(claims) = verifier.verify(token, SystemTime::now()) else { return denied(Denial::InvalidToken) };
-                let Some(granted) = grants_for(&claims, Action::Subscribe, &base) else {
-                    return denied(Denial::InvalidToken);
-                };
-                expires_at = claims.expires_at();
-                if let Some(private) = granted {
-                    selection = selection.with_private(private);
-                }
-            }
+        if let Some(private) = private {
+            selection = selection.with_private(private);
         }
         // The header wins over the query parameter (which browsers need, since `EventSource`
         // cannot set headers on its first request).
@@ -351,8 +344,30 @@ impl Mercure {
         response
     }
 
+    /// What a subscriber's token grants: the private topics it may receive, and when the token
+    /// expires; no token, where anonymous subscribers are allowed, grants neither. Never inlined
+    /// (see `publish_request`).
+    #[inline(never)]
+    fn subscriber_grants(
+        &self,
+        request: &Request,
+        base: &Option<UrlRecord>,
+    ) -> Result<(Option<TopicSelector>, Option<SystemTime>), Denial> {
+        let shared = &self.shared;
+        let token = match presented_token(request, &shared.cookie_name)? {
+            None if !shared.anonymous => return Err(Denial::NoToken),
+            None => return Ok((None, None)),
+            Some(token) => token,
+        };
+        let verifier = shared.subscribers.as_ref().ok_or(Denial::InvalidToken)?;
+        let claims = verifier.verify(token, SystemTime::now()).map_err(|_| Denial::InvalidToken)?;
+        let granted = grants_for(&claims, Action::Subscribe, base).ok_or(Denial::InvalidToken)?;
+        Ok((granted, claims.expires_at()))
+    }
+
     /// The hub's URL as the request reached it: the base that relative topics and patterns
-    /// resolve against.
+    /// resolve against. Never inlined (see `publish_request`).
+    #[inline(never)]
     fn hub_url(&self, request: &Request) -> Option<UrlRecord> {
         let host = request.header("host").filter(|host| is_authority(host)).unwrap_or("localhost");
         UrlRecord::parse(&format!("http://{host}{}", self.shared.path), None).ok()

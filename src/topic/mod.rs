@@ -171,14 +171,24 @@ impl TopicMatcher {
         if value == "*" {
             return Ok(TopicMatcher::Wildcard(matcher_type));
         }
-        Ok(match matcher_type {
-            MatcherType::Exact => TopicMatcher::Exact(value.to_string()),
-            MatcherType::UrlPattern => {
-                let pattern = UrlPattern::parse_with_limits(value, base_url, &limits.pattern_limits())
-                    .map_err(|error| SelectorError::InvalidPattern { pattern: value.to_string(), error })?;
-                TopicMatcher::UrlPattern { source: value.to_string(), pattern: Arc::new(pattern) }
-            }
-        })
+        match matcher_type {
+            MatcherType::Exact => Ok(TopicMatcher::Exact(value.to_string())),
+            MatcherType::UrlPattern => TopicMatcher::compile_pattern(value, base_url, limits),
+        }
+    }
+
+    /// A URL pattern's matcher. Never inlined: the compiler's frame is not part of an exact
+    /// topic's parse, which a server runs on a subscriber's connection thread, whose deepest
+    /// call sets the stack pages it keeps while the subscriber is idle.
+    #[inline(never)]
+    fn compile_pattern(
+        value: &str,
+        base_url: Option<&UrlRecord>,
+        limits: &SelectorLimits,
+    ) -> Result<TopicMatcher, SelectorError> {
+        let pattern = UrlPattern::parse_with_limits(value, base_url, &limits.pattern_limits())
+            .map_err(|error| SelectorError::InvalidPattern { pattern: value.to_string(), error })?;
+        Ok(TopicMatcher::UrlPattern { source: value.to_string(), pattern: Arc::new(pattern) })
     }
 
     /// The matcher's type.
