@@ -303,9 +303,7 @@ fn on_the_heap(make: impl FnOnce() -> StreamSocket) -> Arc<StreamSocket> {
 /// What reading and routing a request came to.
 enum Routing {
     /// A request for this handler.
-    /// The request is boxed: it passes through several frames of the connection thread, whose
-    /// deepest call sets the stack pages an idle connection keeps.
-    Handle { request: Box<Request>, handler: Arc<dyn super::Handler>, persistence: Persistence, ahead: Vec<u8> },
+    Handle { request: Request, handler: Arc<dyn super::Handler>, persistence: Persistence, ahead: Vec<u8> },
     /// A preflight, 404 or 405 was sent.
     Answered(Next),
 }
@@ -355,9 +353,8 @@ fn read_request(
     Ok(Routing::Answered(answer_unrouted(shared, socket, &head, unrouted, persistence, ahead)))
 }
 
-/// A request for a handler, its body read; with the bytes read after it. Never inlined: the
-/// request is made on the heap by a frame that is gone before the handler runs, and is not on
-/// the stack while the head is parsed (see `run_hub_stream`).
+/// A request for a handler, its body read; with the bytes read after it. Never inlined: its
+/// frame is not on the stack while the head is parsed (see `run_hub_stream`).
 #[inline(never)]
 fn read_handled(
     socket: &TimedSocket,
@@ -365,9 +362,9 @@ fn read_handled(
     ahead: Vec<u8>,
     config: &super::ServerBuilder,
     deadline: Instant,
-) -> Result<(Box<Request>, Vec<u8>), NoRequest> {
+) -> Result<(Request, Vec<u8>), NoRequest> {
     let (body, ahead) = read_body(socket, &head, ahead, config, deadline).map_err(|e| e.of_method(&head.method))?;
-    Ok((Box::new(Request::new(*head, body)), ahead))
+    Ok((Request::with_boxed_head(head, body), ahead))
 }
 
 /// A request no handler takes.

@@ -8,13 +8,20 @@ use crate::hub::ClientInfo;
 /// An HTTP request as a [`Handler`](super::Handler) sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
-    head: RequestHead,
+    /// Boxed as the head reader hands it over: a request is small to move through the frames of
+    /// the connection thread, whose deepest call sets the stack pages an idle connection keeps.
+    head: Box<RequestHead>,
     body: Vec<u8>,
 }
 
 impl Request {
     /// A request from a parsed head and its body (handlers can be tested with these).
     pub fn new(head: RequestHead, body: Vec<u8>) -> Request {
+        Request::with_boxed_head(Box::new(head), body)
+    }
+
+    /// A request from a head the head reader boxed.
+    pub(crate) fn with_boxed_head(head: Box<RequestHead>, body: Vec<u8>) -> Request {
         Request { head, body }
     }
 
