@@ -204,6 +204,16 @@ impl Event {
     }
 }
 
+/// Several events encoded one after the other, all or none: the first that cannot be encoded is
+/// the error (see [`Event::to_bytes`]).
+pub(crate) fn encode_all<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    for event in events {
+        bytes.extend_from_slice(&event.to_bytes()?);
+    }
+    Ok(bytes)
+}
+
 /// Writes one event to any writer: the encoder the hub uses, for servers bare-sse does not run.
 ///
 /// The event is encoded fully before the first byte is written, so an invalid field writes

@@ -563,7 +563,8 @@ fn start_stream(
     let StreamAnswer { status, mut headers, body, keep_alive, write_profiles, rule } = answer;
     // A draining server starts no stream: it tells the client to come back later, or to stop. An
     // answer complete at once is no stream.
-    if let Some(answer) = shared.drain_answer(request).filter(|_| !matches!(body, Body::Events(_))) {
+    let streams = !matches!(body, Body::Events(_));
+    if let Some(answer) = streams.then(|| shared.drain_answer(request)).flatten() {
         return Responded::Complete(send_complete(socket, &answer, Persistence::Close, exchange.ahead));
     }
     let framing = BodyFraming::for_version(request.version());

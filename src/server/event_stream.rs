@@ -53,11 +53,7 @@ impl EventStream {
     /// Those of [`send`](Self::send), for the first event that cannot be encoded (and then none is
     /// sent), or [`Error::ClientGone`].
     pub fn send_batch(&self, events: &[Event]) -> Result<(), Error> {
-        let mut bytes = Vec::new();
-        for event in events {
-            bytes.extend_from_slice(&event.to_bytes()?);
-        }
-        self.write(&bytes)
+        self.write(&crate::event::encode_all(events)?)
     }
 
     /// Sends a comment, which clients ignore.

@@ -158,14 +158,10 @@ impl Response {
     /// That of [`Event::to_bytes`](crate::Event::to_bytes), for the first event that cannot be
     /// encoded.
     pub fn events<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<Response, crate::Error> {
-        let mut bytes = Vec::new();
-        for event in events {
-            bytes.extend_from_slice(&event.to_bytes()?);
-        }
         Ok(Response {
             status: 200,
             headers: Vec::new(),
-            body: Body::Events(bytes),
+            body: Body::Events(crate::event::encode_all(events)?),
             keep_alive: false,
             write_profiles: Offers::default(),
         })
