@@ -153,11 +153,7 @@ fn wait_until_blocked(count: usize) -> Vec<(String, u64)> {
 /// failure message, to find what went deep).
 fn depth_below_top(smaps: &str, address: u64) -> Option<u64> {
     use std::io::{Read, Seek, SeekFrom};
-    let end = smaps.lines().find_map(|line| {
-        let (start, end) = line.split_whitespace().next()?.split_once('-')?;
-        let (start, end) = (u64::from_str_radix(start, 16).ok()?, u64::from_str_radix(end, 16).ok()?);
-        (start..end).contains(&address).then_some(end)
-    })?;
+    let (_, end) = mapping_holding(smaps, address)?;
     let mut memory = std::fs::File::open("/proc/self/mem").ok()?;
     let mut top = vec![0u8; 64 * 1024];
     memory.seek(SeekFrom::Start(end - top.len() as u64)).ok()?;
@@ -168,20 +164,23 @@ fn depth_below_top(smaps: &str, address: u64) -> Option<u64> {
 
 /// The resident size (`Rss`) of the mapping of `/proc/self/smaps` that holds `address`, in KiB.
 fn resident_kib_of_mapping_holding(smaps: &str, address: u64) -> Option<u64> {
-    let mut holds = false;
-    for line in smaps.lines() {
-        let range = line.split_whitespace().next().and_then(|first| first.split_once('-'));
-        if let Some((start, end)) = range.filter(|_| !line.contains(':') || line.contains(" 00:00 ")) {
-            if let (Ok(start), Ok(end)) = (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16)) {
-                holds = (start..end).contains(&address);
-                continue;
-            }
-        }
-        if holds {
-            if let Some(kib) = line.strip_prefix("Rss:") {
-                return kib.trim().trim_end_matches("kB").trim().parse().ok();
-            }
-        }
-    }
-    None
+    let (header, _) = mapping_holding(smaps, address)?;
+    let fields = smaps.lines().skip(header + 1).take_while(|line| mapping_range(line).is_none());
+    let rss = fields.into_iter().find_map(|line| line.strip_prefix("Rss:"))?;
+    rss.trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+/// The line of `smaps` that opens the mapping holding `address`, and the mapping's end.
+fn mapping_holding(smaps: &str, address: u64) -> Option<(usize, u64)> {
+    smaps.lines().enumerate().find_map(|(at, line)| {
+        let (start, end) = mapping_range(line)?;
+        (start..end).contains(&address).then_some((at, end))
+    })
+}
+
+/// The address range of a line that opens a mapping (`start-end perms ...`); `None` for the
+/// lines of its fields (`Rss:   8 kB`).
+fn mapping_range(line: &str) -> Option<(u64, u64)> {
+    let (start, end) = line.split_whitespace().next()?.split_once('-')?;
+    Some((u64::from_str_radix(start, 16).ok()?, u64::from_str_radix(end, 16).ok()?))
 }
