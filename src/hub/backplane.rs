@@ -627,11 +627,16 @@ fn event_of(fields: &[Value]) -> Option<Carried> {
     let event = Event::from_carried_fields(comment, event_type, retry, data);
     let event = if keep { event.with_id() } else { event };
     event.validate().ok()?;
-    let topics = match (Topics::new(topics).private(private), private) {
+    let topics = if topics.is_empty() {
         // A private event without topics would be a notice to everyone.
-        (topics, true) if topics.is_notice() => return None,
-        (topics, _) if topics.is_notice() => topics,
-        (topics, _) => topics.check().ok().map(|()| topics)?,
+        if private {
+            return None;
+        }
+        Topics::notice().clone()
+    } else {
+        let topics = Topics::new(topics).private(private);
+        topics.check().ok()?;
+        topics
     };
     Some(Carried { event, keep, topics })
 }

@@ -158,7 +158,10 @@ impl Feed {
                 backlog.skip(unit.len());
                 self.gzip_units.clear();
             }
+            // Invariant relied on: the registry compresses an event whenever a feed it appends to has
+            // a gzip reader (`gzip_read`), so no compressed form means no gzip reader to lose it.
             None => {
+                debug_assert_eq!(self.readers[Coding::Gzip as usize], 0, "a gzip reader got no compressed event");
                 backlog.skip(0);
                 self.gzip_units.clear();
             }

@@ -512,7 +512,8 @@ impl<S: Clone> Registry<S> {
     }
 
     /// Finds the selections an event published to `topics` (not a notice) goes to, each once, in
-    /// `routed`: the candidates the routing index gives that admit it.
+    /// `routed`: the candidates the routing index gives (each selects one of the topics) that its
+    /// privacy admits.
     fn route(&mut self, topics: &Topics) {
         self.routed.clear();
         self.routed_events += 1;
@@ -526,7 +527,8 @@ impl<S: Clone> Registry<S> {
                 return false;
             }
             selection.stamp = event;
-            selection.selection.admits(topics)
+            // A candidate selects one of the topics already: only the private gate is left.
+            selection.selection.admits_privacy(topics)
         });
     }
 
@@ -591,9 +593,13 @@ impl<S: Clone> Registry<S> {
     fn add_selection(&mut self, selection: &Selection) -> FeedId {
         let feed_id = self.next_feed;
         self.next_feed += 1;
+        // The new feed's clock is the hub's. Invariant relied on: the hub's clock is appended to
+        // whenever any feed's is (`publish`, `heartbeat`), so no feed is due after it, and the
+        // earliest due time the flusher sleeps until is never after the new feed's: a join needs
+        // not wake it (`Hub::subscribe` wakes it only for a hub's first client).
         let clock = self.heartbeats.map(|heartbeats| heartbeats.clock);
-        if let (Some(heartbeats), Some(clock)) = (&mut self.heartbeats, clock) {
-            heartbeats.earliest_due = heartbeats.earliest_due.min(clock.due_at());
+        if let (Some(heartbeats), Some(clock)) = (&self.heartbeats, clock) {
+            debug_assert!(heartbeats.earliest_due <= clock.due_at(), "a feed due before the flusher wakes");
         }
         self.insert_feed(feed_id, selection, clock);
         self.index_selection(feed_id, selection);
@@ -1305,34 +1311,45 @@ mod tests {
 
     /// The cache of topics to pattern feeds stays within its bound (it starts again when full),
     /// and is forgotten when a pattern feed comes or goes: a pattern client that joins after a
-    /// topic was cached still gets that topic's events.
+    /// topic was cached still gets that topic's events. A wildcard feed is routed every event,
+    /// with no cache.
     #[test]
     fn the_pattern_cache_is_bounded_and_forgotten_when_pattern_feeds_change() {
         use super::super::routing::MAX_CACHED_TOPICS;
+        use crate::topic::{SelectorLimits, TopicSelector};
+        let pattern = || {
+            let query = "match_urlpattern=https%3A%2F%2Fexample.com%2F%3Aname";
+            TopicSelector::from_query(query, None, &SelectorLimits::default()).unwrap()
+        };
+        let topic = |name: &str| format!("https://example.com/{name}");
         let mut registry = registry(1, 1 << 20);
-        join_selecting(&mut registry, 1, &Selection::topics(selector(&["*"])));
+        let everything = join_selecting(&mut registry, 0, &Selection::topics(selector(&["*"])));
+        registry.publish(&Event::new().data("w"), &Topics::new([topic("w")]), t0()).unwrap();
+        assert_eq!(registry.routes.cached_topics(), 0, "the wildcard needs no cache");
+        join_selecting(&mut registry, 1, &Selection::topics(pattern()));
         join_selecting(&mut registry, 2, &Selection::topics(selector(&["exact"])));
         for n in 0..MAX_CACHED_TOPICS {
-            registry.publish(&Event::new().data("x"), &Topics::new([format!("t{n}")]), t0()).unwrap();
+            registry.publish(&Event::new().data("x"), &Topics::new([topic(&format!("t{n}"))]), t0()).unwrap();
         }
         assert_eq!(registry.routes.cached_topics(), MAX_CACHED_TOPICS, "at the limit");
-        registry.publish(&Event::new().data("x"), &Topics::new(["one more"]), t0()).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::new([topic("one-more")]), t0()).unwrap();
         assert_eq!(registry.routes.cached_topics(), 1, "past it, the cache starts again");
-        registry.publish(&Event::new().data("x"), &Topics::new(["t0"]), t0()).unwrap();
+        registry.publish(&Event::new().data("x"), &Topics::new([topic("t0")]), t0()).unwrap();
         assert_eq!(registry.routes.cached_topics(), 2);
         registry.publish(&Event::new().data("e"), &Topics::new(["exact"]), t0()).unwrap();
         assert_eq!(registry.routes.cached_topics(), 3, "exact topics are cached for pattern feeds too");
         let mut received = BTreeMap::new();
         run_rounds(&mut registry, &mut received);
-        let late =
-            join_selecting(&mut registry, 3, &Selection::topics(selector(&["*"])).with_private(selector(&["*"])));
+        let late = join_selecting(&mut registry, 3, &Selection::topics(pattern()).with_private(pattern()));
         assert_eq!(registry.routes.cached_topics(), 0, "a new pattern feed");
-        registry.publish(&Event::new().data("y"), &Topics::new(["t0"]), t0()).unwrap();
+        registry.publish(&Event::new().data("y"), &Topics::new([topic("t0")]), t0()).unwrap();
         run_rounds(&mut registry, &mut received);
         assert_eq!(data_of(received.get(&3)), "y", "the new pattern feed gets a topic cached before it came");
         assert_eq!(data_of(received.get(&2)), "e");
+        assert_eq!(data_of(received.get(&0)).len(), MAX_CACHED_TOPICS + 5, "the wildcard client gets every event");
         registry.leave(late);
         assert_eq!(registry.routes.cached_topics(), 0, "a pattern feed gone");
+        registry.leave(everything);
     }
 
     /// Each feed gets a heartbeat after its own silence: the clients of a quiet topic get one

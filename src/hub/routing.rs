@@ -3,9 +3,9 @@
 //! topic, and, for feeds whose selectors hold patterns, a bounded cache from topic to the pattern
 //! feeds that select it.
 //!
-//! The candidates are a superset: the registry then applies each candidate's whole rule
-//! ([`Selection::admits`], with its private gate) once per event. A hub-wide notice goes to every
-//! feed, and needs no routing.
+//! Every candidate selects one of the event's topics (a feed may come once per topic it selects);
+//! the registry then applies only the private gate ([`Selection::admits_privacy`]) once per
+//! event. A hub-wide notice goes to every feed, and needs no routing.
 
 use std::collections::HashMap;
 
@@ -20,8 +20,8 @@ pub const MAX_CACHED_TOPICS: usize = 4096;
 
 #[derive(Debug, Default)]
 pub(super) struct Routes {
-    /// Feeds that subscribe to every topic ([`Selection::all`], with or without a private
-    /// selector).
+    /// Feeds that subscribe to every topic ([`Selection::all`], or a selector holding the
+    /// wildcard, with or without a private selector).
     every_topic: Vec<FeedId>,
     /// Per exact topic, the feeds whose selector names it.
     exact: HashMap<String, Vec<FeedId>>,
@@ -35,7 +35,7 @@ pub(super) struct Routes {
 impl Routes {
     /// A feed with this selection was made.
     pub fn add(&mut self, feed: FeedId, selection: &Selection) {
-        let Some(selector) = selection.subscribed() else {
+        let Some(selector) = selection.subscribed().filter(|selector| !selects_every_topic(selector)) else {
             self.every_topic.push(feed);
             return;
         };
@@ -52,7 +52,7 @@ impl Routes {
 
     /// The feed with this selection was removed.
     pub fn remove(&mut self, feed: FeedId, selection: &Selection) {
-        let Some(selector) = selection.subscribed() else {
+        let Some(selector) = selection.subscribed().filter(|selector| !selects_every_topic(selector)) else {
             self.every_topic.retain(|&id| id != feed);
             return;
         };
@@ -104,4 +104,9 @@ impl Routes {
     pub fn cached_topics(&self) -> usize {
         self.cache.len()
     }
+}
+/// Whether a selector selects every topic: it holds the wildcard. Such a feed is routed every
+/// event, as one without a selector is, rather than matched as a pattern against each topic.
+fn selects_every_topic(selector: &TopicSelector) -> bool {
+    selector.matchers().iter().any(|matcher| matches!(matcher, TopicMatcher::Wildcard(_)))
 }

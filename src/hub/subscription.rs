@@ -49,8 +49,9 @@ impl Hub {
             let joined = joined.map(|joined| (joined, state.redis_last.clone()));
             inner.signal_progress(&state);
             // Shard 0's flusher sends the heartbeats; asleep with no clients, it has no deadline:
-            // let it compute one.
-            if state.asleep[0] && inner.config.heartbeat.is_some() {
+            // for a hub's first client, let it compute one. With clients, it sleeps until the
+            // earliest due time, which a join never brings forward (see `Registry::add_selection`).
+            if state.asleep[0] && inner.config.heartbeat.is_some() && state.registry.subscriber_count() == 1 {
                 inner.work[0].notify_one();
             }
             joined

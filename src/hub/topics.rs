@@ -216,9 +216,15 @@ impl Selection {
         if topics.is_notice() {
             return true;
         }
-        let parts = &*self.parts;
-        let subscribed = parts.topics.as_ref().is_none_or(|selector| selector.matches_any(&topics.topics));
-        subscribed && (!topics.private || parts.private.as_ref().is_some_and(|p| p.matches_any(&topics.topics)))
+        let subscribed = self.parts.topics.as_ref().is_none_or(|selector| selector.matches_any(&topics.topics));
+        subscribed && self.admits_privacy(topics)
+    }
+
+    /// The private half of [`admits`](Self::admits): a public event passes; a private one only
+    /// if the private selector selects one of its topics. For a selection already known to select
+    /// one of the event's topics (the hub's routing finds only such).
+    pub(crate) fn admits_privacy(&self, topics: &Topics) -> bool {
+        !topics.private || self.parts.private.as_ref().is_some_and(|p| p.matches_any(&topics.topics))
     }
 }
 
