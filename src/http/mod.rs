@@ -28,4 +28,5 @@ pub use response::{
     stream_response_head_for, text_response, BodyRule, Persistence, ResponseHead, ResponseHeadError,
     MAX_RESPONSE_HEAD_BYTES,
 };
+pub(crate) use url::split_scheme;
 pub use url::{encode_query_component, parse_query, percent_decode, PercentDecodeError, Url, UrlError};

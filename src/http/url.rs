@@ -241,7 +241,7 @@ impl std::fmt::Display for Url {
 
 /// Splits `scheme:rest` when the text starts with a scheme: a letter, then letters, digits, `+`,
 /// `-` or `.`, then `:` (RFC 3986 §3.1). A relative reference has none.
-fn split_scheme(text: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_scheme(text: &str) -> Option<(&str, &str)> {
     let (scheme, rest) = text.split_once(':')?;
     let mut bytes = scheme.bytes();
     let first_is_letter = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());

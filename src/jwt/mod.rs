@@ -497,25 +497,18 @@ impl Verifier {
         if numeric_date(claims, "nbf")?.is_some_and(|not_before| now + leeway < not_before) {
             return Err(Error::NotYetValid);
         }
-        let audience_is_ours = match (claims.get("aud"), &self.audience) {
-            (None, None) => true,
-            (Some(Value::String(_)), None) if self.any_audience => true,
-            (None, Some(_)) => return Err(Error::MissingClaim { name: "aud" }),
-            (Some(Value::String(audience)), ours) => ours.as_ref() == Some(audience),
-            (Some(Value::Array(audiences)), ours) => {
-                let mut found = false;
-                for audience in audiences {
-                    let audience = audience.as_str().ok_or(Error::InvalidClaim {
-                        name: "aud",
-                        reason: "it must be a string or an array of strings",
-                    })?;
-                    found |= ours.as_deref() == Some(audience) || (ours.is_none() && self.any_audience);
-                }
-                found
+        // One of ours: the configured audience, or any audience when told so.
+        let accepts = |audience: &str| self.audience.as_deref().map_or(self.any_audience, |ours| ours == audience);
+        let not_strings = Error::InvalidClaim { name: "aud", reason: "it must be a string or an array of strings" };
+        let audience_is_ours = match claims.get("aud") {
+            None if self.audience.is_some() => return Err(Error::MissingClaim { name: "aud" }),
+            None => true,
+            Some(Value::String(audience)) => accepts(audience),
+            Some(Value::Array(audiences)) => {
+                let audiences: Option<Vec<&str>> = audiences.iter().map(Value::as_str).collect();
+                audiences.ok_or(not_strings)?.into_iter().any(accepts)
             }
-            (Some(_), _) => {
-                return Err(Error::InvalidClaim { name: "aud", reason: "it must be a string or an array of strings" })
-            }
+            Some(_) => return Err(not_strings),
         };
         if !audience_is_ours {
             return Err(Error::WrongAudience);

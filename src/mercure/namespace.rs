@@ -47,10 +47,7 @@ fn resolved_path(reference: &str, base_path: &str) -> String {
 
 /// The text after `scheme:` when `text` starts with a scheme (RFC 3986 §3.1).
 fn split_scheme(text: &str) -> Option<&str> {
-    let (scheme, rest) = text.split_once(':')?;
-    let mut bytes = scheme.bytes();
-    let first_is_letter = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
-    (first_is_letter && bytes.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))).then_some(rest)
+    crate::http::split_scheme(text).map(|(_, rest)| rest)
 }
 
 /// Decodes percent-encoded unreserved characters, turns backslashes into slashes and removes dot

@@ -388,10 +388,8 @@ impl UrlPattern {
         UrlPattern::create(processed, limits)
     }
 
-    fn create(mut init: UrlPatternInit, limits: &PatternLimits) -> Result<UrlPattern, UrlPatternError> {
-        for component in UrlComponent::ALL {
-            init.slot(component).get_or_insert_with(|| "*".to_string());
-        }
+    fn create(init: UrlPatternInit, limits: &PatternLimits) -> Result<UrlPattern, UrlPatternError> {
+        // A component the init leaves out matches anything.
         let text = |component| init.get(component).unwrap_or("*");
         let protocol = text(UrlComponent::Protocol);
         let mut port = text(UrlComponent::Port);

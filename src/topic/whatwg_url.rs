@@ -104,7 +104,7 @@ impl UrlRecord {
     pub fn parse(input: &str, base: Option<&UrlRecord>) -> Result<UrlRecord, UrlParseError> {
         let mut url = UrlRecord::empty();
         let trimmed = input.trim_matches(|c: char| c <= ' ');
-        Parser::run(trimmed, base, &mut url, None)?;
+        Parser::run_from(trimmed, base, &mut url, None, State::SchemeStart)?;
         Ok(url)
     }
 
@@ -310,15 +310,6 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn run(
-        input: &str,
-        base: Option<&'a UrlRecord>,
-        url: &mut UrlRecord,
-        state_override: Option<Override>,
-    ) -> Result<(), UrlParseError> {
-        Parser::run_from(input, base, url, state_override, State::SchemeStart)
-    }
-
     fn run_from(
         input: &str,
         base: Option<&'a UrlRecord>,

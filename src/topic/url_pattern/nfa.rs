@@ -192,7 +192,8 @@ impl Simulation<'_> {
                     self.stack.push(*first);
                 }
                 State::Assert(assertion, next) => {
-                    let is_word = |c: Option<char>| c.is_some_and(|c| CharSet::word().contains(c));
+                    // `\w`'s set (`CharSet::word`), without building it per character.
+                    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
                     let holds = match assertion {
                         Assertion::Start => before.is_none(),
                         Assertion::End => after.is_none(),

@@ -203,11 +203,8 @@ fn punycode_encode(label: &[char], out: &mut String) -> Option<()> {
 
 /// Whether a domain's last label is a number, which makes the whole host an IPv4 address.
 fn ends_in_number(domain: &str) -> bool {
-    let mut labels: Vec<&str> = domain.split('.').collect();
-    if labels.len() > 1 && labels.last() == Some(&"") {
-        labels.pop();
-    }
-    let last = labels.last().copied().unwrap_or("");
+    // The last label, an empty one after a final dot left out (every topic's host comes here).
+    let last = domain.strip_suffix('.').unwrap_or(domain).rsplit('.').next().unwrap_or("");
     if !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) {
         return true;
     }
