@@ -346,50 +346,41 @@ pub(crate) fn read_head_by<P: HeadParser, S: LimitRead + ?Sized>(
     socket: Option<&S>,
     deadline: Instant,
 ) -> HeadAndRest<P> {
-    match read_head(reader, &mut DeadlineReader::over(source, socket, deadline), Arrived::Wait)? {
-        HeadRead::Complete { head, rest } => Ok((head, rest)),
-        // The loop stops with the head partial only when it takes what has arrived; were it to
-        // here, the head did not come in time.
-        HeadRead::Partial => Err(HeadError::Io(io::ErrorKind::TimedOut.into())),
+    let mut source = DeadlineReader::over(source, socket, deadline);
+    loop {
+        if let HeadRead::Complete { head, rest } = reader.poll().map_err(HeadError::Refused)? {
+            return Ok((head, rest));
+        }
+        // Past the deadline, the reader's error is a timeout.
+        match reader.read_from(&mut source) {
+            Ok(0) => return Err(HeadError::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(HeadError::Io(e)),
+        }
     }
 }
 
 /// Reads what has arrived on a non-blocking `socket`: the head if it is complete, or `Partial`
-/// when no more bytes are there yet.
+/// when no more bytes are there yet. Reads go through `scratch`, which the caller keeps for all
+/// its connections: a reader's own buffer would be zero-filled for every read, and the overflow
+/// answerer reads each held connection every few milliseconds, mostly to find nothing.
 pub(crate) fn read_head_arrived<P: HeadParser>(
     reader: &mut HeadReader<P>,
     socket: &TcpStream,
+    scratch: &mut [u8],
 ) -> Result<HeadRead<P::Head>, HeadError<P::Error>> {
-    read_head(reader, &mut &*socket, Arrived::IsAll)
-}
-
-/// Whether the bytes that have arrived are all a read loop gets.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Arrived {
-    /// No: the source waits for more (up to its deadline).
-    Wait,
-    /// Yes: the source is a non-blocking socket, and a read that would block ends the loop.
-    IsAll,
-}
-
-/// The loop: parse what came (when it can have changed the answer), then read.
-fn read_head<P: HeadParser>(
-    reader: &mut HeadReader<P>,
-    source: &mut impl Read,
-    arrived: Arrived,
-) -> Result<HeadRead<P::Head>, HeadError<P::Error>> {
-    loop {
-        if let complete @ HeadRead::Complete { .. } = reader.poll().map_err(HeadError::Refused)? {
-            return Ok(complete);
-        }
-        match reader.read_from(source) {
+    let mut read = reader.poll().map_err(HeadError::Refused)?;
+    while let HeadRead::Partial = read {
+        read = match (&*socket).read(scratch) {
             Ok(0) => return Err(HeadError::Io(io::ErrorKind::UnexpectedEof.into())),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if arrived == Arrived::IsAll && is_timeout(&e) => return Ok(HeadRead::Partial),
+            Ok(n) => reader.feed(&scratch[..n]).map_err(HeadError::Refused)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => HeadRead::Partial,
+            Err(e) if is_timeout(&e) => return Ok(HeadRead::Partial),
             Err(e) => return Err(HeadError::Io(e)),
-        }
+        };
     }
+    Ok(read)
 }
 
 #[cfg(test)]
@@ -622,16 +613,16 @@ mod tests {
         let (mut peer, socket) = pair();
         socket.set_nonblocking(true).unwrap();
         let mut reader = requests();
-        assert!(matches!(read_head_arrived(&mut reader, &socket), Ok(HeadRead::Partial)));
+        assert!(matches!(read_head_arrived(&mut reader, &socket, &mut [0; 64]), Ok(HeadRead::Partial)));
         peer.write_all(b"GET /a HTTP/1.1\r\n").unwrap();
         // Waits for the bytes to arrive: each call reads what is there and returns at once.
         while reader.received() < 17 {
-            assert!(matches!(read_head_arrived(&mut reader, &socket), Ok(HeadRead::Partial)));
+            assert!(matches!(read_head_arrived(&mut reader, &socket, &mut [0; 64]), Ok(HeadRead::Partial)));
             std::thread::yield_now();
         }
         peer.write_all(b"Host: a\r\n\r\n").unwrap();
         let head = loop {
-            match read_head_arrived(&mut reader, &socket) {
+            match read_head_arrived(&mut reader, &socket, &mut [0; 64]) {
                 Ok(HeadRead::Complete { head, .. }) => break head,
                 Ok(HeadRead::Partial) => std::thread::yield_now(),
                 Err(error) => panic!("{error:?}"),
@@ -641,7 +632,7 @@ mod tests {
         drop(peer);
         let mut reader = requests();
         let gone = loop {
-            match read_head_arrived(&mut reader, &socket) {
+            match read_head_arrived(&mut reader, &socket, &mut [0; 64]) {
                 Ok(HeadRead::Partial) => std::thread::yield_now(),
                 other => break other,
             }

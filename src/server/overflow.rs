@@ -55,8 +55,9 @@ enum Phase {
 /// stops.
 pub(super) fn run(shared: &Arc<Shared>, arrivals: &Receiver<TcpStream>) {
     let mut held: Vec<Held> = Vec::new();
-    // What lingering connections read and drop, one after another.
-    let mut discarded = vec![0u8; 4096];
+    // What held connections read, one after another: the heads they send (kept by their
+    // readers), then what they send after the answer (dropped).
+    let mut scratch = vec![0u8; 4096];
     loop {
         if shared.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             return;
@@ -81,17 +82,17 @@ pub(super) fn run(shared: &Arc<Shared>, arrivals: &Receiver<TcpStream>) {
                 held.push(Held { socket, phase: Phase::Reading { head, deadline: now + HEAD_DEADLINE } });
             }
         }
-        held.retain_mut(|connection| connection.step(shared, &mut discarded, Instant::now()));
+        held.retain_mut(|connection| connection.step(shared, &mut scratch, Instant::now()));
     }
 }
 
 impl Held {
     /// Moves the connection on as far as it can go without waiting; false when it is done.
-    fn step(&mut self, shared: &Shared, discarded: &mut [u8], now: Instant) -> bool {
+    fn step(&mut self, shared: &Shared, scratch: &mut [u8], now: Instant) -> bool {
         let config = &shared.config;
         match &mut self.phase {
             Phase::Reading { head, deadline } => {
-                let (status, answer) = match read_head_arrived(head, &self.socket) {
+                let (status, answer) = match read_head_arrived(head, &self.socket, scratch) {
                     Ok(HeadRead::Complete { head, .. }) => over_capacity_answer(config, &head),
                     Ok(HeadRead::Partial) if now < *deadline => return true,
                     Ok(HeadRead::Partial) => {
@@ -110,7 +111,7 @@ impl Held {
                 self.phase = Phase::Lingering(Linger::start(&self.socket, now));
                 true
             }
-            Phase::Lingering(linger) => linger.discard(&self.socket, discarded, false),
+            Phase::Lingering(linger) => linger.discard(&self.socket, scratch, false),
         }
     }
 }
