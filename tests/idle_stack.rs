@@ -64,6 +64,7 @@ fn every_idle_connection_keeps_two_stack_pages() {
     let selections = [selection("a"), selection("b")];
     let server = Server::builder()
         .stream_heartbeat(None)
+        .retry(Some(std::time::Duration::from_millis(1500)))
         .route("/page", |_: &Request| Response::html("<p>hi</p>"))
         .route("/events", |_: &Request| Response::events(&[Event::new().data("one")]).unwrap())
         .route("/stream", |_: &Request| {

@@ -22,11 +22,11 @@ pub use request::{
     is_valid_header, parse_request_head, HeadLimits, Parsed, RequestError, RequestHead, Version, DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_HEAD_BYTES,
 };
-pub(crate) use response::with_event_stream_fields;
 pub use response::{
     complete_response, parse_response_head, reason_phrase, response_head, stream_response_head,
     stream_response_head_for, text_response, BodyRule, Persistence, ResponseHead, ResponseHeadError,
     MAX_RESPONSE_HEAD_BYTES,
 };
+pub(crate) use response::{decimal, with_event_stream_fields};
 pub(crate) use url::split_scheme;
 pub use url::{encode_query_component, parse_query, percent_decode, PercentDecodeError, Url, UrlError};

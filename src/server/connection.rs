@@ -766,8 +766,10 @@ fn stream_source(
             let HubStream { hub, selection, resume_header, resume_after, ends_at, history, .. } = *stream;
             let last_event_id = resume_after.or_else(|| last_event_id(request).map(str::to_string));
             // A wall-clock time, as a point on the clock the watch waits by.
-            let ends_at =
-                ends_at.map(|time| Instant::now() + time.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO));
+            // One too far to represent (a token valid for centuries) is no end.
+            let ends_at = ends_at.and_then(|time| {
+                Instant::now().checked_add(time.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+            });
             // What the hub's lifecycle hooks are told: kept for the stream's life, so only for a
             // hub that has hooks.
             let peer_addr = || socket.peer_addr().ok();
@@ -801,7 +803,10 @@ fn send_complete(socket: &TimedSocket, response: &[u8], persistence: Persistence
 /// A `retry:` line with no blank line after it: browsers take it as it is read, and it joins the
 /// block of the first event, so no client sees an event made of a `retry:` alone.
 pub(super) fn retry_line(retry: Duration) -> Vec<u8> {
-    format!("retry: {}\n", retry.as_millis()).into_bytes()
+    // Written without `format!` (see `http::decimal`): a stream's start runs on the connection
+    // thread, within the two stack pages it keeps.
+    let millis = u64::try_from(retry.as_millis()).unwrap_or(u64::MAX);
+    [&b"retry: "[..], crate::http::decimal(millis, &mut [0; 20]).as_bytes(), b"\n"].concat()
 }
 
 /// Header pairs as the response writers take them.
@@ -858,9 +863,10 @@ impl PerConnectionStream {
         // The stream sets the socket's send timeout through a record of its own while it runs.
         stream.assume_send_timeout(socket.send_timeout());
         let tracked = shared.track_stream(id, &stream, StreamBody::PerConnection);
-        // The head waits for the first event, to leave with it (or with the body's end) in one
-        // write; a stream that lasts without writing gets it from its watch.
-        if stream.hold_head(head).is_err() || (!intro.is_empty() && stream.write_blocking(intro).is_err()) {
+        // The head (with the `retry:` line, if any) waits for the first event, to leave with it
+        // (or with the body's end) in one write; a stream that lasts without writing gets it
+        // from its watch.
+        if stream.hold_head(head, intro).is_err() {
             stream.close();
             return Next::Close;
         }

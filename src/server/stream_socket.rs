@@ -175,17 +175,8 @@ struct BodyWriter {
 impl BodyWriter {
     /// Writes one flush unit with blocking writes.
     fn write_all(&mut self, socket: &mut &TcpStream, payload: &[u8]) -> io::Result<()> {
-        let mut out = HeldFirst::new(&mut self.held_head, *socket);
-        match &mut self.encoder {
-            None => self.framer.write_all(&mut out, payload),
-            Some(encoder) => {
-                self.encoded.clear();
-                encoder.encode(payload, &mut self.encoded);
-                let result = self.framer.write_all(&mut out, &self.encoded);
-                self.encoded = Vec::new(); // an idle stream keeps no buffer
-                result
-            }
-        }
+        let BodyWriter { held_head, framer, encoder, encoded, .. } = self;
+        write_coded(framer, encoder, encoded, &mut HeldFirst::new(held_head, *socket), payload)
     }
 
     /// Ends the body: `last` (plain body bytes, coded as the body is), the encoder's end, or the
@@ -212,6 +203,22 @@ impl BodyWriter {
         // An unframed body's end is nothing: the head alone, if still held.
         out.write_held()
     }
+}
+
+/// Writes one flush unit to `out`, through the body's encoder, if it has one, and its framing.
+fn write_coded(
+    framer: &mut BodyFramer,
+    encoder: &mut Option<Box<dyn BodyEncoder>>,
+    encoded: &mut Vec<u8>,
+    out: &mut impl Write,
+    payload: &[u8],
+) -> io::Result<()> {
+    let Some(encoder) = encoder else { return framer.write_all(out, payload) };
+    encoded.clear();
+    encoder.encode(payload, encoded);
+    let result = framer.write_all(out, encoded);
+    *encoded = Vec::new(); // an idle stream keeps no buffer
+    result
 }
 
 impl StreamSocket {
@@ -286,19 +293,26 @@ impl StreamSocket {
         self.with_turn(true, Some(self.write_timeout), write).unwrap_or_else(|| Err(gone()))
     }
 
-    /// Holds the response head back, to leave with the body's first write (an event, a heartbeat,
-    /// the body's end) in one system call: a short stream's whole answer (a Datastar action's)
-    /// is then one write for its head and first event and one for its end, instead of three. Not
-    /// for a hub client, whose writes may not wait (a per-connection stream's watch sends a head
-    /// still held once the stream has lasted: [`send_held_head`](Self::send_held_head)).
-    pub fn hold_head(&self, head: Vec<u8>) -> io::Result<()> {
+    /// Holds the response head back, with the body's first bytes `intro` (a `retry:` line, or
+    /// nothing), framed and coded as any write, to leave with the body's first write (an event, a
+    /// heartbeat, the body's end) in one system call: a short stream's whole answer (a Datastar
+    /// action's) is then one write for its head and first event and one for its end, instead of
+    /// three or four. Not for a hub client, whose writes may not wait (a per-connection stream's
+    /// watch sends a head still held once the stream has lasted:
+    /// [`send_held_head`](Self::send_held_head)).
+    pub fn hold_head(&self, head: Vec<u8>, intro: &[u8]) -> io::Result<()> {
         let mut state = self.lock();
         // Nothing has written yet; only a stop's end can have come first.
         if state.closed || state.finished || state.end_requested || state.writing {
             return Err(gone());
         }
-        state.body.held_head = head;
-        state.body.head_written = true;
+        let BodyWriter { held_head, framer, encoder, encoded, head_written, .. } = &mut state.body;
+        *held_head = head;
+        *head_written = true;
+        if !intro.is_empty() {
+            // Into the held bytes: a write to a vector cannot fail.
+            write_coded(framer, encoder, encoded, held_head, intro)?;
+        }
         Ok(())
     }
 
@@ -760,6 +774,9 @@ impl StreamSocket {
 /// slice. A hub's bytes are encoded once for every client: they never pass through a response's
 /// encoder.
 fn write_until_full(body: &mut BodyWriter, mut socket: &TcpStream, payload: &[u8]) -> io::Result<Written> {
+    // Invariant relied on: only a per-connection stream holds its head (`hold_head`), and only
+    // a hub client's writers come here; a hub client's head went out before its first write.
+    debug_assert!(body.held_head.is_empty(), "a held head would be skipped");
     let framer = &mut body.framer;
     let mut written = 0;
     while written < payload.len() || !framer.between_chunks() {
@@ -983,7 +1000,7 @@ mod tests {
             let server = Arc::new(listener.accept().unwrap().0);
             let stream =
                 StreamSocket::with_persistence(server, BodyFraming::Chunked, Duration::from_secs(10), true, None);
-            stream.hold_head(HEAD.to_vec()).unwrap();
+            stream.hold_head(HEAD.to_vec(), b"").unwrap();
             match how {
                 "event" => {
                     stream.write_blocking(event).unwrap();
@@ -1003,6 +1020,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The body's first bytes (a `retry:` line) wait with the held head, framed as a chunk of
+    /// their own, and all leave with the first event in one write.
+    #[test]
+    fn first_body_bytes_wait_with_the_held_head() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let server = Arc::new(listener.accept().unwrap().0);
+        let stream = StreamSocket::with_persistence(server, BodyFraming::Chunked, Duration::from_secs(10), true, None);
+        let (intro, event) = (&b"retry: 1500\n"[..], &b"data: a\n\n"[..]);
+        stream.hold_head(HEAD.to_vec(), intro).unwrap();
+        stream.write_blocking(event).unwrap();
+        let mut buffer = vec![0u8; 4096];
+        let n = client.read(&mut buffer).unwrap();
+        assert_eq!(&buffer[..n], [HEAD, &chunk(intro), &chunk(event)].concat());
     }
 
     /// Before its head, a response has no body to end: the connection just closes.
