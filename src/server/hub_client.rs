@@ -71,10 +71,7 @@ pub(super) fn stream_from_hub(
     drop((head, intro));
     if running {
         started();
-        let _ = match ends_at {
-            Some(deadline) => stream.watch_until(deadline),
-            None => stream.watch(None, Vec::new()),
-        };
+        let _ = stream.watch(None, Vec::new(), ends_at);
     }
     // Once closed, the socket takes no more writes: a catch-up thread still holding the client
     // fails its write at once and lets it go.
@@ -300,7 +297,7 @@ mod tests {
             let stream = Arc::clone(&stream);
             std::thread::Builder::new()
                 .name(WATCH.to_string())
-                .spawn(move || done.send(matches!(stream.watch(None, Vec::new()), Watched::Closed)).unwrap())
+                .spawn(move || done.send(matches!(stream.watch(None, Vec::new(), None), Watched::Closed)).unwrap())
                 .unwrap()
         };
         let asleep_for_a_while = || {

@@ -78,7 +78,7 @@ impl LateWatch {
                 if watched.send_held_head().is_err() {
                     watched.close();
                 }
-                watched.watch(heartbeat, ahead)
+                watched.watch(heartbeat, ahead, None)
             });
         match spawned {
             Ok(watcher) => *slot = Slot::Started(watcher),

@@ -642,8 +642,15 @@ impl StreamSocket {
     /// noticed when the read in progress returns: at once if the client sends its next request,
     /// at the next heartbeat time otherwise. `ahead` holds bytes of the next request read before
     /// the stream began (pipelined); with them, the watch does not read, and notices the end at once.
-    pub fn watch(&self, heartbeat: Option<Duration>, mut ahead: Vec<u8>) -> Watched {
+    ///
+    /// With `until`, the stream is closed then if the client has not left by then: for a stream
+    /// whose right to go on ends at a known time (its access token expires).
+    pub fn watch(&self, heartbeat: Option<Duration>, mut ahead: Vec<u8>, until: Option<Instant>) -> Watched {
         loop {
+            let left = match until.map(|until| until.saturating_duration_since(Instant::now())) {
+                Some(Duration::ZERO) => break,
+                left => left,
+            };
             let wait = match self.look(heartbeat) {
                 Look::Finished => return Watched::Finished(ahead),
                 Look::Closed => break,
@@ -655,6 +662,11 @@ impl StreamSocket {
                 }
                 Look::Wait(wait) => wait,
             };
+            // The sooner of the heartbeat's wait and the time left; `None` waits for ever.
+            let wait = match (wait, left) {
+                (Some(wait), Some(left)) => Some(wait.min(left)),
+                (wait, left) => wait.or(left),
+            };
             if !ahead.is_empty() {
                 // The next request has begun: read no more of it until this body has ended, but
                 // keep the heartbeats going.
@@ -662,29 +674,6 @@ impl StreamSocket {
                 continue;
             }
             if !self.read_for_departure(wait, &mut ahead) {
-                break;
-            }
-        }
-        self.close();
-        Watched::Closed
-    }
-
-    /// As [`watch`](Self::watch) for a stream with no heartbeat of its own (a hub's client), but
-    /// the stream is closed at `deadline` if the client has not left by then: for a stream whose
-    /// right to go on ends at a known time (its access token expires).
-    pub fn watch_until(&self, deadline: Instant) -> Watched {
-        let mut ahead = Vec::new();
-        loop {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            match self.look(None) {
-                Look::Finished => return Watched::Finished(ahead),
-                Look::Closed => break,
-                Look::HeartbeatDue | Look::Wait(_) => {}
-            }
-            if !self.read_for_departure(Some(deadline - now), &mut ahead) {
                 break;
             }
         }
