@@ -310,9 +310,18 @@ fn a_subscribers_connection_ends_by_its_tokens_expiry() {
     let hub = Running::standard();
     let soon = token_until(&grant("subscribe", r#"{"match":"*"}"#), now_seconds() + 2);
     let mut client = hub.subscribe("match=t", &format!("Authorization: Bearer {soon}\r\n"));
-    // The connection ends (every read has a timeout far past the token's two seconds).
+    // Live until then.
+    assert!(hub.hub().wait_until_clients(|n| n == 1, READ_TIMEOUT));
+    assert_eq!(hub.publish(Some(&publisher()), "topic=t&data=live").0, 200);
+    assert_eq!(client.next_block().data(), "live");
+    // The connection ends (every read has a timeout far past the token's two seconds), at `exp`:
+    // not before it (the clocks' conversion aside), and not long after it (a loaded machine
+    // aside).
     client.read_to_end();
-    assert!(now_seconds() + 1 >= now_seconds_of_expiry(&soon), "it ended before the token expired");
+    let ended = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    let expiry = now_seconds_of_expiry(&soon) as f64;
+    assert!(ended >= expiry - 0.25, "it ended {:.2} s before the token expired", expiry - ended);
+    assert!(ended <= expiry + 5.0, "it ended {:.2} s after the token expired", ended - expiry);
     assert!(hub.hub().wait_until_clients(|n| n == 0, READ_TIMEOUT));
 }
 

@@ -245,6 +245,8 @@ fn a_topic_subscriber_that_falls_behind_catches_up_exactly() {
             hub.publish_to(&Topics::new(["fast"]), Event::new().data(n.to_string())).unwrap();
         }
     }
+    // More than the sockets' buffers hold: the slow client's backlog is a catch-up thread's.
+    common::eventually("the slow client handed to a catch-up thread", || hub.stats().catch_up_threads == 1);
     for n in (0..200).step_by(20) {
         assert_eq!(fast.next_block().data(), n.to_string(), "the other topic's client reads on");
     }
