@@ -434,36 +434,50 @@ fn one_shot_options_that_would_break_a_header_are_errors() {
     assert!(script_response("x", &[("on load", "x")]).is_err());
 }
 
-/// A short Datastar answer on the wire: its head and its event leave in one write, so a client's
-/// first read holds both (on loopback, one write arrives whole); a plain response leaves whole.
-/// Both on a fresh connection and on one kept from the answer before.
+/// A short Datastar answer on the wire: its head, the server's `retry:` line and its event leave
+/// in one write, so a client's first read holds them all (on loopback, one write arrives whole);
+/// an answer of events complete at once, and a plain response, leave whole. Both on a fresh
+/// connection and on one kept from the answer before.
 #[test]
 fn an_action_answers_its_head_and_event_in_one_write() {
     let server = Server::builder()
+        .retry(Some(std::time::Duration::from_millis(1500)))
         .route("/action", |_: &Request| {
             datastar::response(|stream| {
                 let _ = stream.patch_signals(r#"{"n":1}"#, Default::default());
             })
+        })
+        .route("/events", |_: &Request| {
+            datastar::events_response(&[datastar::patch_signals(r#"{"n":1}"#, Default::default()).unwrap()]).unwrap()
         })
         .route("/text", |_: &Request| Response::text("done"))
         .start()
         .unwrap();
     let mut socket = std::net::TcpStream::connect(server.local_addr()).unwrap();
     socket.set_read_timeout(Some(common::READ_TIMEOUT)).unwrap();
-    let event = "event: datastar-patch-signals\ndata: signals {\"n\":1}\n\n";
-    let chunk = format!("{:x}\r\n{event}\r\n", event.len());
-    for path in ["/action", "/action", "/text", "/action"] {
+    let (retry, event) = ("retry: 1500\n", "event: datastar-patch-signals\ndata: signals {\"n\":1}\n\n");
+    let chunk = |text: &str| format!("{:x}\r\n{text}\r\n", text.len());
+    for path in ["/action", "/action", "/text", "/events", "/action", "/events"] {
         std::io::Write::write_all(&mut socket, format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).unwrap();
         let mut buffer = vec![0u8; 8192];
         let n = socket.read(&mut buffer).unwrap();
         let mut answer = String::from_utf8_lossy(&buffer[..n]).into_owned();
         let (head, body) = answer.split_once("\r\n\r\n").expect("the whole head in the first read");
         assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head:?}");
-        if path == "/text" {
-            assert_eq!(body, "done", "the whole response in the first read");
-            continue;
+        match path {
+            "/text" => {
+                assert_eq!(body, "done", "the whole response in the first read");
+                continue;
+            }
+            "/events" => {
+                assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", retry.len() + event.len())), "{head:?}");
+                assert_eq!(body, format!("{retry}{event}"), "the whole answer in the first read");
+                continue;
+            }
+            _ => {}
         }
-        assert!(body.starts_with(&chunk), "{path}: the event in the first read, with the head: {body:?}");
+        let first = format!("{}{}", chunk(retry), chunk(event));
+        assert!(body.starts_with(&first), "{path}: the retry and the event in the first read, with the head: {body:?}");
         // The body's end leaves once the handler has returned, perhaps in a write of its own.
         while !answer.ends_with("\r\n0\r\n\r\n") {
             let n = socket.read(&mut buffer).unwrap();
@@ -529,7 +543,9 @@ fn a_datastar_handler_that_waits_before_its_first_event_shows_its_head_and_notic
     assert_eq!(client.head().status, 200, "the head, before any event");
     go.send(()).unwrap();
     assert_eq!(client.next_block().data(), r#"signals {"late":true}"#);
-    let client = RawClient::get(server.local_addr(), "/forever", "");
+    // Gone after the head, before any event.
+    let mut client = RawClient::get(server.local_addr(), "/forever", "");
+    assert_eq!(client.head().status, 200);
     drop(client);
     was_closed.recv_timeout(common::READ_TIMEOUT).expect("the departure noticed");
 }

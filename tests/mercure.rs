@@ -224,6 +224,7 @@ fn refusals_are_the_statuses_and_challenges_the_spec_names() {
     let (status, _, challenge) = hub.publish(Some(&only_a), "topic=a&topic=b&data=x");
     assert_eq!(status, 403);
     assert!(challenge.unwrap().contains("error=\"insufficient_scope\""));
+    assert_eq!(hub.hub().stats().events_sent, 0, "no refused update was published");
 
     // A malformed presentation.
     let mut basic = RawClient::get(hub.addr(), &format!("{HUB}?match=t"), "Authorization: Basic dXNlcg==\r\n");
@@ -259,6 +260,7 @@ fn malformed_publications_and_subscriptions_get_400_or_413() {
     let too_many: String =
         (0..=bare_sse::mercure::publish::MAX_TOPICS_PER_UPDATE).map(|n| format!("topic=t{n}&")).collect();
     assert_eq!(hub.publish(Some(&publisher()), &too_many).0, 413);
+    assert_eq!(hub.hub().stats().events_sent, 0, "no refused update was published");
 
     for query in ["", "match_regex=a", "MATCH_x=a", "matchy=a", "match_urlpattern=(a%7C", "match=a%00b", "topic=a"] {
         let mut client = RawClient::get(hub.addr(), &format!("{HUB}?{query}"), "");

@@ -289,6 +289,16 @@ mod tests {
             Selection::all().with_private(from("match=a")),
         ];
         assert_eq!(set(&others), others.len(), "each different");
+        // A base URL (a Mercure hub's, from the request's host) is part of the selection.
+        let base = |url: &str| crate::topic::UrlRecord::parse(url, None).unwrap();
+        let (x, y) = (base("https://x.example/.well-known/mercure"), base("https://y.example/.well-known/mercure"));
+        let with_base = |query: &str, base: &crate::topic::UrlRecord| {
+            Selection::topics(TopicSelector::from_query(query, Some(base), &SelectorLimits::default()).unwrap())
+        };
+        let books = "match_urlpattern=%2Fbooks%2F%3Aid";
+        assert_eq!(with_base(books, &x), with_base(books, &x), "made apart, the same");
+        assert_eq!(set(&[with_base(books, &x), with_base(books, &x)]), 1);
+        assert_ne!(with_base(books, &x), with_base(books, &y), "another base");
     }
 
     /// A private event needs a private selector that selects one of its topics, and, for a
