@@ -187,8 +187,10 @@ impl<'a> Field<'a> {
 /// let block = fields.end();
 /// assert_eq!((block.data.as_deref(), block.id), (Some("one\ntwo"), None));
 /// assert!(fields.is_empty());
+/// // The default limit is the parser's.
+/// assert!(EventFields::default().take("data", "one").is_ok());
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EventFields {
     max_event_bytes: usize,
     /// The data lines so far, each followed by LF.
@@ -215,10 +217,17 @@ pub struct Block {
     pub too_large: bool,
 }
 
+impl Default for EventFields {
+    /// Fields of events within the parser's default limit ([`DEFAULT_MAX_EVENT_BYTES`]).
+    fn default() -> EventFields {
+        EventFields::new(DEFAULT_MAX_EVENT_BYTES)
+    }
+}
+
 impl EventFields {
     /// Fields of events whose data may hold up to `max_event_bytes` (its line ends counted).
     pub fn new(max_event_bytes: usize) -> EventFields {
-        EventFields { max_event_bytes, ..EventFields::default() }
+        EventFields { max_event_bytes, data: String::new(), too_large: false, event_type: None, id: None, retry: None }
     }
 
     /// Takes the field `name: value` and says what it was. A data line that takes the data past

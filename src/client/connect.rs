@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::ClientError as Error;
+use super::ClientError;
 use super::Config;
 use crate::http::{is_chunked, ChunkedReader, HeadReader, ResponseHead, ResponseHeads, Url, MAX_RESPONSE_HEAD_BYTES};
 use crate::net::{dial, read_head_by, HeadError, Stop};
@@ -61,7 +61,7 @@ pub(super) fn dial_tcp(url: &Url, timeout: Duration) -> io::Result<Connection> {
 
 /// Opens the stream: requests it, following redirects, until a server answers with the stream,
 /// `204`, or an error.
-pub(super) fn open(config: &Config, closing: &Stop, last_event_id: &str) -> Result<Opened, Error> {
+pub(super) fn open(config: &Config, closing: &Stop, last_event_id: &str) -> Result<Opened, ClientError> {
     let mut url = config.url.clone();
     let mut method = config.method.as_str();
     let mut body = config.body.as_deref();
@@ -85,10 +85,10 @@ pub(super) fn open(config: &Config, closing: &Stop, last_event_id: &str) -> Resu
                     body = None;
                 }
             }
-            status => return Err(Error::Status(status)),
+            status => return Err(ClientError::Status(status)),
         }
     }
-    Err(Error::TooManyRedirects(config.max_redirects))
+    Err(ClientError::TooManyRedirects(config.max_redirects))
 }
 
 /// A server's answer, its head read.
@@ -100,28 +100,30 @@ struct Answer {
     socket: Option<TcpStream>,
 }
 
-/// Connects to `url`, sends `request` and reads the response head, all within the connect timeout
-/// (the head however it trickles in).
-fn request_head(config: &Config, closing: &Stop, url: &Url, request: &[u8]) -> Result<Answer, Error> {
+/// Connects to `url`, sends `request` and reads the response head: the connection within the
+/// connect timeout, then the head within the connect timeout again, however it trickles in.
+fn request_head(config: &Config, closing: &Stop, url: &Url, request: &[u8]) -> Result<Answer, ClientError> {
     if url.scheme == "https" && config.connector.is_none() {
-        return Err(Error::TlsUnavailable { url: url.to_string() });
+        return Err(ClientError::TlsUnavailable { url: url.to_string() });
     }
     let connection = match &config.connector {
         Some(connector) => connector(url, config.connect_timeout),
         None => dial_tcp(url, config.connect_timeout),
     }
-    .map_err(|e| Error::io(format!("connecting to {url}"), e))?;
+    .map_err(|e| ClientError::io(format!("connecting to {url}"), e))?;
     let Connection { mut stream, socket } = connection;
     let deadline = Instant::now() + config.connect_timeout;
+    // Reads during the request's write (a connector's TLS handshake) wait no longer than this;
+    // the head's own reads are bounded by the deadline.
     if let Some(socket) = &socket {
-        socket.set_read_timeout(Some(config.connect_timeout)).map_err(|e| Error::io("setting a timeout", e))?;
+        socket.set_read_timeout(Some(config.connect_timeout)).map_err(|e| ClientError::io("setting a timeout", e))?;
     }
     closing.watch(socket.as_ref());
-    stream.write_all(request).and_then(|()| stream.flush()).map_err(|e| Error::io("sending the request", e))?;
+    stream.write_all(request).and_then(|()| stream.flush()).map_err(|e| ClientError::io("sending the request", e))?;
     let mut head_reader = HeadReader::new(ResponseHeads);
     let (head, rest) = read_head_by(&mut head_reader, &mut stream, socket.as_ref(), deadline).map_err(|e| match e {
-        HeadError::Refused(error) => Error::BadResponse(error),
-        HeadError::Io(e) => Error::io("reading the response head", e),
+        HeadError::Refused(error) => ClientError::BadResponse(error),
+        HeadError::Io(e) => ClientError::io("reading the response head", e),
     })?;
     Ok(Answer { head, body: Box::new(io::Cursor::new(rest).chain(stream)), socket })
 }
@@ -134,10 +136,10 @@ fn event_reader(
     reader: Box<dyn Read + Send>,
     socket: Option<&TcpStream>,
     last_event_id: &str,
-) -> Result<Box<Events>, Error> {
+) -> Result<Box<Events>, ClientError> {
     check_content_type(head)?;
     if let Some(socket) = socket {
-        socket.set_read_timeout(config.read_timeout).map_err(|e| Error::io("setting a timeout", e))?;
+        socket.set_read_timeout(config.read_timeout).map_err(|e| ClientError::io("setting a timeout", e))?;
     }
     let limit = config.max_event_bytes;
     let mut parser = Parser::with_limits(limit, limit).resume_from(last_event_id);
@@ -149,11 +151,11 @@ fn event_reader(
 
 /// Where a redirect leads, refusing a way from https to plain http: the request, credentials and
 /// all, would go in the clear.
-fn redirect_target(url: &Url, head: &ResponseHead) -> Result<Url, Error> {
-    let location = head.header("location").ok_or(Error::RedirectWithoutLocation(head.status))?;
-    let next = url.join(location).map_err(|reason| Error::InvalidUrl { url: location.to_string(), reason })?;
+fn redirect_target(url: &Url, head: &ResponseHead) -> Result<Url, ClientError> {
+    let location = head.header("location").ok_or(ClientError::RedirectWithoutLocation(head.status))?;
+    let next = url.join(location).map_err(|reason| ClientError::InvalidUrl { url: location.to_string(), reason })?;
     if url.scheme == "https" && next.scheme == "http" {
-        return Err(Error::InsecureRedirect { from: url.to_string(), to: next.to_string() });
+        return Err(ClientError::InsecureRedirect { from: url.to_string(), to: next.to_string() });
     }
     Ok(next)
 }
@@ -194,13 +196,13 @@ fn request_bytes(
     bytes
 }
 
-fn check_content_type(head: &ResponseHead) -> Result<(), Error> {
+fn check_content_type(head: &ResponseHead) -> Result<(), ClientError> {
     let content_type = head.header("content-type").unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
     if media_type.eq_ignore_ascii_case("text/event-stream") {
         Ok(())
     } else {
-        Err(Error::ContentType(content_type.to_string()))
+        Err(ClientError::ContentType(content_type.to_string()))
     }
 }
 

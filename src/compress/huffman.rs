@@ -16,7 +16,7 @@ pub(super) fn code_lengths(frequencies: &[u32], max_bits: u8) -> Vec<u8> {
     // Ascending by frequency; ties by symbol, so that the result does not depend on sort stability.
     symbols.sort_unstable_by_key(|&s| (frequencies[s], s));
     let weights: Vec<u64> = symbols.iter().map(|&s| u64::from(frequencies[s])).collect();
-    let count = codes_per_length(&leaf_depths(&weights), max_bits);
+    let count = codes_per_length(&leaf_depths(weights), max_bits);
     // The least frequent symbols get the longest codes.
     let mut next = 0;
     for len in (1..=usize::from(max_bits)).rev() {
@@ -30,10 +30,9 @@ pub(super) fn code_lengths(frequencies: &[u32], max_bits: u8) -> Vec<u8> {
 
 /// The depth of each leaf in a Huffman tree over these weights (ascending, two or more): each
 /// step joins the two lightest nodes.
-fn leaf_depths(weights: &[u64]) -> Vec<u8> {
-    let leaves = weights.len();
+fn leaf_depths(mut weight: Vec<u64>) -> Vec<u8> {
+    let leaves = weight.len();
     let nodes = 2 * leaves - 1;
-    let mut weight = weights.to_vec();
     weight.resize(nodes, 0);
     let mut parent = vec![0usize; nodes];
     // Two queues: leaves in ascending order, and internal nodes, which are made in ascending order.

@@ -198,9 +198,10 @@ pub(crate) fn time_left(deadline: Instant, what: &str) -> Result<Duration, Redis
 
 /// An expired socket timeout (`WouldBlock` on Unix, `TimedOut` on Windows) is the deadline's.
 fn socket_error(error: io::Error, what: &str) -> RedisError {
-    match error.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => timed_out(what),
-        _ => RedisError::Io(error),
+    if crate::net::is_timeout(&error) {
+        timed_out(what)
+    } else {
+        RedisError::Io(error)
     }
 }
 
