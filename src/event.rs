@@ -172,30 +172,36 @@ impl Event {
 
     /// Encodes the event; `next_id` is the number a hub assigned when the event asked for one.
     pub(crate) fn encode(&self, next_id: Option<&str>) -> Result<Vec<u8>, Error> {
-        self.validate()?;
         let mut out = Vec::with_capacity(self.encoded_len_hint());
+        self.encode_into(&mut out, next_id)?;
+        Ok(out)
+    }
+
+    /// Appends the encoded event to `out`; on an error, `out` may hold part of it.
+    fn encode_into(&self, out: &mut Vec<u8>, next_id: Option<&str>) -> Result<(), Error> {
+        self.validate()?;
         if let Some(comment) = &self.comment {
-            push_comment(&mut out, comment);
+            push_comment(out, comment);
         }
         if let Some(event) = &self.event {
-            push_field(&mut out, "event", event);
+            push_field(out, "event", event);
         }
         match (&self.id, next_id) {
-            (Some(EventId::Given(id)), _) => push_field(&mut out, "id", id),
-            (Some(EventId::Next), Some(id)) => push_field(&mut out, "id", id),
+            (Some(EventId::Given(id)), _) => push_field(out, "id", id),
+            (Some(EventId::Next), Some(id)) => push_field(out, "id", id),
             (Some(EventId::Next), None) => return Err(Error::NoIdSource),
             (None, _) => {}
         }
         if let Some(retry) = self.retry_ms {
-            push_field(&mut out, "retry", &retry.to_string());
+            push_field(out, "retry", &retry.to_string());
         }
         if let Some(data) = &self.data {
             for line in split_lines(data) {
-                push_field(&mut out, "data", line);
+                push_field(out, "data", line);
             }
         }
         out.push(b'\n');
-        Ok(out)
+        Ok(())
     }
 
     fn encoded_len_hint(&self) -> usize {
@@ -209,7 +215,11 @@ impl Event {
 pub(crate) fn encode_all<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<Vec<u8>, Error> {
     let mut bytes = Vec::new();
     for event in events {
-        bytes.extend_from_slice(&event.to_bytes()?);
+        if event.wants_next_id() {
+            return Err(Error::NoIdSource);
+        }
+        // Into the one buffer, which an error drops whole.
+        event.encode_into(&mut bytes, None)?;
     }
     Ok(bytes)
 }
