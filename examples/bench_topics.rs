@@ -27,7 +27,7 @@
 //! descriptor: when the processes may not open that many, the client counts are scaled down, and
 //! the program says so.
 
-use std::io::{BufRead, BufReader, ErrorKind, Lines, Read, Write};
+use std::io::{BufRead, BufReader, Lines, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::thread;
@@ -37,6 +37,9 @@ use bare_sse::hub::{Selection, Topics};
 use bare_sse::server::{Request, Response};
 use bare_sse::topic::{SelectorLimits, TopicSelector};
 use bare_sse::{Event, Hub, Server};
+
+#[path = "common/counting_clients.rs"]
+mod counting_clients;
 
 /// Every event on the wire is exactly this long.
 const EVENT_BYTES: usize = 100;
@@ -252,8 +255,6 @@ fn event_data(i: usize) -> String {
 
 // ---- the client process ----
 
-/// Pause after a sweep that found nothing to read.
-const IDLE_PAUSE: Duration = Duration::from_micros(50);
 /// Connections opened at once: std's listen queue holds 128, and a dropped connection attempt
 /// costs its client a one-second retry.
 const CONNECTORS: usize = 8;
@@ -293,28 +294,7 @@ fn run_clients(args: &[String]) {
     let mut buffer = vec![0u8; 256 * 1024];
     for line in std::io::stdin().lock().lines() {
         let wanted = parse(&line.unwrap()) * EVENT_BYTES;
-        let mut done = 0;
-        while done < watched.len() {
-            let mut progress = false;
-            for (socket, count) in &mut watched {
-                if *count >= wanted {
-                    continue;
-                }
-                match socket.read(&mut buffer) {
-                    Ok(0) => panic!("the server closed a stream"),
-                    Ok(n) => {
-                        *count += n;
-                        progress = true;
-                        done += usize::from(*count >= wanted);
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(e) => panic!("read: {e}"),
-                }
-            }
-            if !progress {
-                thread::sleep(IDLE_PAUSE);
-            }
-        }
+        counting_clients::read_all(&mut watched, wanted, &mut buffer);
         for (_, count) in &mut watched {
             assert_eq!(*count, wanted, "exactly the events published");
             *count = 0;
@@ -327,16 +307,7 @@ fn run_clients(args: &[String]) {
 
 /// A client of `path`, its head read, its socket non-blocking.
 fn connect(addr: SocketAddr, path: &str) -> TcpStream {
-    let mut socket = TcpStream::connect(addr).expect("connect");
-    write!(socket, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(socket.read(&mut byte).unwrap(), 1, "the server closed");
-        head.push(byte[0]);
-    }
-    let status = String::from_utf8_lossy(&head[..12.min(head.len())]).into_owned();
-    assert!(status.ends_with(" 200"), "{status}");
+    let socket = counting_clients::connect(addr, &format!("GET {path} HTTP/1.0\r\n\r\n"));
     socket.set_nonblocking(true).unwrap();
     socket
 }
