@@ -272,7 +272,12 @@ fn a_slow_client_drop_is_counted() {
     // Events of 64 KiB until the client is dropped: as many as its socket absorbs, and a little
     // more, whatever the buffers' size (at most 64 MiB, past `max_queued_bytes`).
     let event = Event::new().data("x".repeat(64 * 1024));
-    let mut published = 0;
+    // The first event reaches the client's socket (which holds it unread) before the burst: a
+    // burst published faster than a flusher runs, on a loaded machine, could put the client past
+    // `max_queued_bytes` with nothing written yet.
+    hub.send_new_event(&event).unwrap();
+    eventually("the first event written", || hub.stats().bytes_written > 0);
+    let mut published = 1;
     while hub.clients() > 0 && published < 1024 {
         hub.send_new_event(&event).unwrap();
         published += 1;
