@@ -7,19 +7,12 @@ use bare_sse::hub::{Selection, Topics};
 use bare_sse::server::{Request, Response};
 use bare_sse::topic::{SelectorLimits, TopicSelector};
 use bare_sse::{Event, Hub, Server};
-use common::{settled_thread_switches, thread_switches, RawClient, READ_TIMEOUT};
-
-/// Thread names are cut to 15 bytes: `bare-sse-flusher-0` and `-1` both show as this.
-const FLUSHER: &str = "bare-sse-flushe";
+use common::{flusher_wake_ups, RawClient, READ_TIMEOUT};
 
 /// Clients of two topics joined in turn (a, b, a, b) on two flushers that take two clients each:
 /// each topic's clients share their feed's own flusher, so events on one topic wake only it.
 #[test]
 fn events_on_one_topic_wake_one_flusher() {
-    if !std::path::Path::new("/proc/self/task").exists() {
-        println!("skipped: needs Linux's /proc to count context switches");
-        return;
-    }
     let hub = Hub::builder().flusher_threads(2).clients_per_flusher(2).heartbeat(None).build();
     let of_topic = hub.clone();
     let server = Server::builder()
@@ -36,17 +29,16 @@ fn events_on_one_topic_wake_one_flusher() {
         clients.push((topic, RawClient::stream(server.local_addr(), &format!("/t?topic={topic}"), "")));
         assert!(hub.wait_until_clients(|joined| joined == n + 1, READ_TIMEOUT));
     }
-    let before = settled_thread_switches(FLUSHER);
-    assert_eq!(before.len(), 2, "two flushers: {before:?}");
-    for i in 0..20 {
-        hub.publish_to(&Topics::new(["a"]), Event::new().data(i.to_string())).unwrap();
-        for (_, client) in clients.iter_mut().filter(|(topic, _)| *topic == "a") {
-            assert_eq!(client.next_block().data(), i.to_string());
+    let Some(woke) = flusher_wake_ups(2, || {
+        for i in 0..20 {
+            hub.publish_to(&Topics::new(["a"]), Event::new().data(i.to_string())).unwrap();
+            for (_, client) in clients.iter_mut().filter(|(topic, _)| *topic == "a") {
+                assert_eq!(client.next_block().data(), i.to_string());
+            }
         }
-    }
-    let after = thread_switches(FLUSHER);
-    let mut woke: Vec<u64> = before.iter().map(|(id, (_, count))| after[id].1 - count).collect();
-    woke.sort_unstable();
+    }) else {
+        return;
+    };
     assert_eq!(woke[0], 0, "topic b's flusher stays asleep: wake-ups {woke:?}");
     assert!(woke[1] > 0, "topic a's flusher wrote the events: wake-ups {woke:?}");
 }

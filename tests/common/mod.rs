@@ -330,6 +330,25 @@ pub fn eventually(what: &str, condition: impl Fn() -> bool) {
     }
 }
 
+/// How many times each of the process's `flushers` hub flusher threads woke while `during` ran,
+/// fewest first, counted once they have settled asleep; `None`, with the reason printed, without
+/// Linux's `/proc`. For a test alone in its binary, whose one hub owns every flusher.
+pub fn flusher_wake_ups(flushers: usize, during: impl FnOnce()) -> Option<Vec<u64>> {
+    // Thread names are cut to 15 bytes: `bare-sse-flusher-0` and `-1` both show as this.
+    const FLUSHER: &str = "bare-sse-flushe";
+    if !std::path::Path::new("/proc/self/task").exists() {
+        println!("skipped: needs Linux's /proc to count context switches");
+        return None;
+    }
+    let before = settled_thread_switches(FLUSHER);
+    assert_eq!(before.len(), flushers, "the flushers: {before:?}");
+    during();
+    let after = thread_switches(FLUSHER);
+    let mut woke: Vec<u64> = before.iter().map(|(id, (_, count))| after[id].1 - count).collect();
+    woke.sort_unstable();
+    Some(woke)
+}
+
 /// A small seeded random generator (xorshift64*), so randomized tests repeat exactly by seed.
 pub struct Rng(u64);
 
